@@ -1,0 +1,1 @@
+"""Tariffs, invoices, the account ledger and payments (builds on housing and sensors)."""

@@ -1,0 +1,127 @@
+"""Composition root for the web process: create_app(settings) wires everything; nothing at import."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from housing import pages
+from housing.accounts.endpoints import router as accounts_router
+from housing.accounts.passwords import Passwords
+from housing.accounts.ratelimit import LoginThrottle
+from housing.db import make_engine
+from housing.errors import DomainError
+from housing.registry.endpoints import router as registry_router
+from housing.settings import Settings
+from housing.web import make_templates
+
+API_PREFIX = "/api/v1"
+PROBLEM = "application/problem+json"
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+}
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Builds the web app; pass an engine to share one pool (tests, the demo)."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Housing platform",
+        version="1",
+        description="Registry, meters, billing and service requests for apartment buildings.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+    )
+    app.state.settings = settings
+    app.state.engine = engine or make_engine(settings)
+    app.state.passwords = Passwords.from_settings(settings)
+    app.state.login_throttle = LoginThrottle(settings.auth.login_rate_limit, settings.auth.rate_limit_storage)
+    app.state.templates = make_templates()
+
+    app.include_router(accounts_router, prefix=API_PREFIX)
+    app.include_router(registry_router, prefix=API_PREFIX)
+    app.include_router(pages.router)
+    _add_health(app)
+    _add_error_handlers(app)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if settings.secure_cookies:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+    return app
+
+
+def _add_health(app: FastAPI) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """Liveness and readiness: the process answers and the database does too."""
+        with app.state.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX) or "text/html" not in request.headers.get("accept", "")
+
+
+def _problem(request: Request, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    body.setdefault("instance", request.url.path)
+    if _wants_json(request):
+        return JSONResponse(body, status_code=body["status"], media_type=PROBLEM, headers=headers)
+    html = request.app.state.templates.get_template("housing/error.html").render(problem=body, request=request)
+    return HTMLResponse(html, status_code=body["status"], headers=headers)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    def domain_error(request: Request, exc: DomainError) -> Response:
+        headers = {}
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        if "retry_after" in exc.extra:
+            headers["Retry-After"] = str(exc.extra["retry_after"])
+        return _problem(request, exc.problem(), headers)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in err["loc"] if p not in ("body", "query", "path")),
+                "reason": err["msg"],
+            }
+            for err in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field'] or 'body'}: {e['reason']}" for e in errors)
+        body = {"type": "about:blank", "title": "Invalid input", "status": 422, "detail": detail, "errors": errors}
+        if errors:
+            body["field"] = errors[0]["field"]
+        return _problem(request, body)
+
+    @app.exception_handler(IntegrityError)
+    def integrity_error(request: Request, exc: IntegrityError) -> Response:
+        # Services check what they can; this catches a race between two writers.
+        body = {
+            "type": "about:blank",
+            "title": "Conflict",
+            "status": 409,
+            "detail": "the change conflicts with existing data; reload and try again",
+        }
+        return _problem(request, body)
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        body = {"type": "about:blank", "title": str(exc.detail), "status": exc.status_code, "detail": str(exc.detail)}
+        return _problem(request, body, getattr(exc, "headers", None))

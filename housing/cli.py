@@ -1,0 +1,247 @@
+"""The `housing` command: serve, worker, demo, seed, import, db, users, jobs, health."""
+
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from housing.settings import Settings
+
+app = typer.Typer(help="Smart-housing platform", no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts", no_args_is_help=True)
+jobs_app = typer.Typer(help="Scheduled jobs, also runnable by hand", no_args_is_help=True)
+import_app = typer.Typer(help="Bulk imports from CSV", no_args_is_help=True)
+health_app = typer.Typer(help="Health checks for container orchestrators", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(import_app, name="import")
+app.add_typer(health_app, name="health")
+
+console = Console()
+
+
+def main() -> None:
+    app()
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        console.print(f"[red]Configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="Web worker processes")] = 1,
+) -> None:
+    """Run the web process (API, pages, webhooks)."""
+    import uvicorn
+
+    _settings()  # fail fast on bad configuration, before uvicorn forks
+    uvicorn.run("housing.app:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (latest by default)."""
+    from housing import migrate
+
+    settings = _settings()
+    migrate.upgrade(settings.db.url, revision)
+    console.print(f"[green]Database at {revision}[/green]")
+
+
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("-m", "--message")]) -> None:
+    """Autogenerate a migration from the models."""
+    from housing import migrate
+
+    migrate.revision(message, _settings().db.url)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the revision the database is at."""
+    from housing import migrate
+
+    migrate.current(_settings().db.url)
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Option(prompt=True)],
+    role: Annotated[str, typer.Option(prompt=True, help="admin, official, manager, dispatcher, technician, resident")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    company_id: Annotated[int | None, typer.Option()] = None,
+    person_id: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Create a user, e.g. the first admin of a new installation."""
+    from housing.accounts.models import Role
+    from housing.accounts.passwords import Passwords
+    from housing.accounts.service import create_user
+    from housing.db import make_engine, session_scope
+    from housing.errors import DomainError
+
+    settings = _settings()
+    try:
+        with session_scope(make_engine(settings)) as session:
+            user = create_user(
+                session,
+                passwords=Passwords.from_settings(settings),
+                username=username,
+                password=password,
+                role=Role(role),
+                company_id=company_id,
+                person_id=person_id,
+            )
+    except (DomainError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"[green]Created {user.role} {user.username} (id {user.id})[/green]")
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """Show the job table."""
+    from housing.scheduler import JOBS
+
+    table = Table("name", "schedule", "what it does")
+    for job in JOBS:
+        table.add_row(job.name, str(job.trigger), job.doc)
+    console.print(table)
+
+
+@jobs_app.command("run")
+def jobs_run(name: str) -> None:
+    """Run one job now, exactly as the scheduler would."""
+    from housing.scheduler import run_job
+
+    settings = _settings()
+    try:
+        result = run_job(settings, name)
+    except KeyError as exc:
+        console.print(f"[red]No job named {name!r}; see `housing jobs list`[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"{name}: {result}")
+
+
+@app.command()
+def worker() -> None:
+    """Run the scheduler process (exactly one per installation)."""
+    from housing.scheduler import run_forever
+
+    run_forever(_settings())
+
+
+@health_app.command("worker")
+def health_worker(max_age: int = 120) -> None:
+    """Exit 0 when the worker's heartbeat is younger than MAX_AGE seconds."""
+    import time
+
+    heartbeat = _settings().scheduler.heartbeat_file
+    age = time.time() - heartbeat.stat().st_mtime if heartbeat.exists() else None
+    if age is None or age > max_age:
+        console.print(f"[red]worker heartbeat {heartbeat} is {'missing' if age is None else f'{age:.0f}s old'}[/red]")
+        raise typer.Exit(1)
+    console.print(f"worker alive, heartbeat {age:.0f}s ago")
+
+
+@import_app.command("buildings")
+def import_buildings(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV file, UTF-8")],
+    company_tax_id: Annotated[str, typer.Option("--company", help="Tax id (INN) of the managing company")],
+) -> None:
+    """Import buildings, apartments, owners and shares; a file with any bad row imports nothing."""
+    from sqlmodel import select
+
+    from housing.clock import local_today
+    from housing.db import make_engine, session_scope
+    from housing.registry.importer import ImportRejected, import_buildings_csv
+    from housing.registry.models import ManagementCompany
+
+    settings = _settings()
+    try:
+        with session_scope(make_engine(settings)) as session:
+            company = session.exec(
+                select(ManagementCompany).where(ManagementCompany.tax_id == company_tax_id)
+            ).first()
+            if company is None:
+                console.print(f"[red]No company with tax id {company_tax_id}[/red]")
+                raise typer.Exit(2)
+            with file.open(encoding="utf-8-sig", newline="") as stream:
+                report = import_buildings_csv(
+                    session, stream, company_id=company.id, today=local_today(settings.timezone)
+                )
+    except ImportRejected as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        table = Table("line", "field", "reason")
+        for error in exc.errors:
+            table.add_row(str(error.line), error.field or "", error.reason)
+        console.print(table)
+        raise typer.Exit(1) from exc
+    console.print(
+        f"[green]Imported {report.buildings} buildings, {report.apartments} apartments, "
+        f"{report.people} people, {report.ownerships} ownership shares[/green]"
+    )
+
+
+@app.command()
+def seed(
+    apartments: Annotated[int, typer.Option(help="How many apartments to create")] = 3000,
+    companies: Annotated[int | None, typer.Option(help="Companies (default: one per 600 apartments)")] = None,
+) -> None:
+    """Fill the database with a generated city, in bulk, with a progress bar."""
+    from housing.db import make_engine
+    from housing.registry.seeding import seed_city
+
+    settings = _settings()
+    engine = make_engine(settings)
+    from rich.progress import Progress
+
+    with Progress(console=console) as progress:
+        task = progress.add_task("apartments", total=apartments)
+        summary = seed_city(
+            engine,
+            apartments=apartments,
+            companies=companies,
+            on_progress=lambda done: progress.update(task, completed=done),
+        )
+    console.print(f"[green]{summary}[/green]")
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Prepare and print logins, do not serve")] = False,
+) -> None:
+    """Migrate, seed a demo city once, print a login for every role, and serve."""
+    from housing import migrate
+    from housing.db import make_engine
+    from housing.registry.seeding import ensure_demo_city, reset_demo_users
+
+    settings = _settings()
+    migrate.upgrade(settings.db.url)
+    engine = make_engine(settings)
+    created = ensure_demo_city(engine)
+    console.print("Demo city " + ("seeded" if created else "already there") + f" in {settings.db.url}")
+    logins = reset_demo_users(engine, settings, password_for=lambda _role: secrets.token_urlsafe(9))
+    table = Table("role", "user name", "password", title="Demo logins (passwords change at every start)")
+    for role, username, password in logins:
+        table.add_row(role, username, password)
+    console.print(table)
+    if no_serve:
+        return
+    console.print(f"Open http://{host}:{port}/ (API docs at /docs). Ctrl+C stops.")
+    sys.stdout.flush()
+    serve(host=host, port=port, workers=1)

@@ -1,0 +1,24 @@
+"""Local dates: periods, deadlines and scopes follow the city's calendar, not UTC's."""
+
+from datetime import date, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+
+from housing.db import utcnow
+
+
+def local_now(timezone: str) -> datetime:
+    return utcnow().astimezone(ZoneInfo(timezone))
+
+
+def local_today(timezone: str) -> date:
+    return local_now(timezone).date()
+
+
+def _today(request: Request) -> date:
+    return local_today(request.app.state.settings.timezone)
+
+
+Today = Annotated[date, Depends(_today)]

@@ -1,0 +1,29 @@
+"""Every table of the housing domain, imported in one place for Alembic and the tests.
+
+Later packages register theirs through housing.migrations.env, which imports them too.
+"""
+
+from housing.accounts.models import ApiToken, User
+from housing.registry.models import (
+    Apartment,
+    Building,
+    BuildingManagement,
+    District,
+    ManagementCompany,
+    Ownership,
+    Person,
+    Residence,
+)
+
+__all__ = [
+    "ApiToken",
+    "Apartment",
+    "Building",
+    "BuildingManagement",
+    "District",
+    "ManagementCompany",
+    "Ownership",
+    "Person",
+    "Residence",
+    "User",
+]

@@ -1,0 +1,1 @@
+"""The register of districts, management companies, buildings, apartments and people."""

@@ -1,0 +1,306 @@
+"""JSON routes of the register: load within the actor's scope, one service call, return."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from sqlmodel import Session, select
+
+from housing.accounts.models import Role
+from housing.auth import Actor, AdminActor, CurrentActor, RegistrarActor
+from housing.clock import Today
+from housing.db import SessionDep, get_or_404
+from housing.errors import Forbidden, Invalid
+from housing.registry import queries, service
+from housing.registry.models import Apartment, Building, District, ManagementCompany, Ownership, Person, Residence
+from housing.registry.schemas import (
+    ApartmentCreate,
+    ApartmentRead,
+    ApartmentUpdate,
+    BuildingCreate,
+    BuildingRead,
+    BuildingUpdate,
+    CompanyCreate,
+    CompanyRead,
+    CompanyUpdate,
+    DistrictCreate,
+    DistrictRead,
+    DistrictUpdate,
+    ManagementChange,
+    ManagementRead,
+    OwnershipCreate,
+    OwnershipRead,
+    PeriodEnd,
+    PersonCreate,
+    PersonRead,
+    PersonUpdate,
+    ResidenceCreate,
+    ResidenceRead,
+)
+from housing.routing import Paging, one_visible, paginate
+from housing.schemas import Page
+
+router = APIRouter(tags=["registry"])
+
+
+def _building_read(session: Session, building: Building, today) -> BuildingRead:
+    read = BuildingRead.model_validate(building)
+    read.company_id = service.current_manager(session, building.id, today)
+    return read
+
+
+# Districts: everyone reads, admins write.
+
+
+@router.get("/districts", response_model=Page[DistrictRead])
+def list_districts(session: SessionDep, actor: CurrentActor, paging: Paging):
+    return paginate(session, select(District), paging, District.name)
+
+
+@router.get("/districts/{district_id}", response_model=DistrictRead)
+def read_district(district_id: int, session: SessionDep, actor: CurrentActor):
+    return one_visible(session, select(District), District, district_id, "district")
+
+
+@router.post("/districts", response_model=DistrictRead, status_code=status.HTTP_201_CREATED)
+def create_district(body: DistrictCreate, session: SessionDep, actor: AdminActor):
+    return service.create_district(session, **body.model_dump())
+
+
+@router.patch("/districts/{district_id}", response_model=DistrictRead)
+def update_district(district_id: int, body: DistrictUpdate, session: SessionDep, actor: AdminActor):
+    district = get_or_404(session, District, district_id, "district")
+    return service.update_district(session, district, body.model_dump(exclude_unset=True))
+
+
+# Management companies
+
+
+@router.get("/companies", response_model=Page[CompanyRead])
+def list_companies(session: SessionDep, actor: CurrentActor, today: Today, paging: Paging):
+    return paginate(session, queries.visible_companies(actor, today), paging, ManagementCompany.id)
+
+
+@router.get("/companies/{company_id}", response_model=CompanyRead)
+def read_company(company_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+    query = queries.visible_companies(actor, today)
+    return one_visible(session, query, ManagementCompany, company_id, "company")
+
+
+@router.post("/companies", response_model=CompanyRead, status_code=status.HTTP_201_CREATED)
+def create_company(body: CompanyCreate, session: SessionDep, actor: AdminActor):
+    return service.create_company(session, **body.model_dump())
+
+
+@router.patch("/companies/{company_id}", response_model=CompanyRead)
+def update_company(company_id: int, body: CompanyUpdate, session: SessionDep, actor: AdminActor):
+    company = get_or_404(session, ManagementCompany, company_id, "company")
+    return service.update_company(session, company, body.model_dump(exclude_unset=True))
+
+
+# Buildings
+
+
+@router.get("/buildings", response_model=Page[BuildingRead])
+def list_buildings(
+    session: SessionDep,
+    actor: CurrentActor,
+    today: Today,
+    paging: Paging,
+    district_id: Annotated[int | None, Query()] = None,
+    company_id: Annotated[int | None, Query(description="Managed by this company today")] = None,
+):
+    query = queries.visible_buildings(actor, today)
+    if district_id is not None:
+        query = query.where(Building.district_id == district_id)
+    if company_id is not None:
+        query = query.where(Building.id.in_(queries.managed_building_ids(company_id, today)))
+    page = paginate(session, query, paging, Building.id)
+    managers = dict(
+        session.exec(
+            queries.current_manager_ids(today).where(
+                queries.BuildingManagement.building_id.in_([b.id for b in page["items"]])
+            )
+        ).all()
+    )
+    page["items"] = [
+        BuildingRead.model_validate(b).model_copy(update={"company_id": managers.get(b.id)})
+        for b in page["items"]
+    ]
+    return page
+
+
+@router.get("/buildings/{building_id}", response_model=BuildingRead)
+def read_building(building_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+    building = one_visible(session, queries.visible_buildings(actor, today), Building, building_id, "building")
+    return _building_read(session, building, today)
+
+
+@router.post("/buildings", response_model=BuildingRead, status_code=status.HTTP_201_CREATED)
+def create_building(body: BuildingCreate, session: SessionDep, actor: RegistrarActor, today: Today):
+    fields = body.model_dump(exclude={"company_id", "managed_from"})
+    company_id = _own_company(actor, body.company_id)
+    building = service.create_building(
+        session, company_id=company_id, managed_from=body.managed_from or today, **fields
+    )
+    return _building_read(session, building, today)
+
+
+def _own_company(actor: Actor, company_id: int | None) -> int:
+    """Managers register buildings for their own company; admins name the company."""
+    if actor.role == Role.manager:
+        if company_id not in (None, actor.company_id):
+            raise Forbidden("a manager registers buildings for their own company only")
+        return actor.company_id
+    if company_id is None:
+        raise Invalid("company_id is required", field="company_id")
+    return company_id
+
+
+@router.patch("/buildings/{building_id}", response_model=BuildingRead)
+def update_building(
+    building_id: int, body: BuildingUpdate, session: SessionDep, actor: RegistrarActor, today: Today
+):
+    building = one_visible(session, queries.visible_buildings(actor, today), Building, building_id, "building")
+    building = service.update_building(session, building, body.model_dump(exclude_unset=True))
+    return _building_read(session, building, today)
+
+
+@router.get("/buildings/{building_id}/management", response_model=list[ManagementRead])
+def building_management(building_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+    one_visible(session, queries.visible_buildings(actor, today), Building, building_id, "building")
+    return service.management_history(session, building_id)
+
+
+@router.post(
+    "/buildings/{building_id}/management", response_model=ManagementRead, status_code=status.HTTP_201_CREATED
+)
+def change_building_management(building_id: int, body: ManagementChange, session: SessionDep, actor: AdminActor):
+    building = get_or_404(session, Building, building_id, "building")
+    return service.change_management(session, building, company_id=body.company_id, valid_from=body.valid_from)
+
+
+# Apartments
+
+
+@router.get("/apartments", response_model=Page[ApartmentRead])
+def list_apartments(
+    session: SessionDep,
+    actor: CurrentActor,
+    today: Today,
+    paging: Paging,
+    building_id: Annotated[int | None, Query()] = None,
+):
+    query = queries.visible_apartments(actor, today)
+    if building_id is not None:
+        query = query.where(Apartment.building_id == building_id)
+    return paginate(session, query, paging, Apartment.id)
+
+
+@router.get("/apartments/{apartment_id}", response_model=ApartmentRead)
+def read_apartment(apartment_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+    return one_visible(session, queries.visible_apartments(actor, today), Apartment, apartment_id, "apartment")
+
+
+def _visible_building_or_invalid(session: Session, actor: Actor, today, building_id: int) -> None:
+    query = queries.visible_buildings(actor, today).where(Building.id == building_id)
+    if session.exec(query).first() is None:
+        raise Invalid(f"building {building_id} does not exist", field="building_id")
+
+
+@router.post("/apartments", response_model=ApartmentRead, status_code=status.HTTP_201_CREATED)
+def create_apartment(body: ApartmentCreate, session: SessionDep, actor: RegistrarActor, today: Today):
+    _visible_building_or_invalid(session, actor, today, body.building_id)
+    return service.create_apartment(session, **body.model_dump())
+
+
+@router.patch("/apartments/{apartment_id}", response_model=ApartmentRead)
+def update_apartment(
+    apartment_id: int, body: ApartmentUpdate, session: SessionDep, actor: RegistrarActor, today: Today
+):
+    apartment = one_visible(session, queries.visible_apartments(actor, today), Apartment, apartment_id, "apartment")
+    return service.update_apartment(session, apartment, body.model_dump(exclude_unset=True))
+
+
+# People
+
+
+@router.get("/people", response_model=Page[PersonRead])
+def list_people(session: SessionDep, actor: CurrentActor, today: Today, paging: Paging):
+    return paginate(session, queries.visible_people(actor, today), paging, Person.id)
+
+
+@router.get("/people/{person_id}", response_model=PersonRead)
+def read_person(person_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+    return one_visible(session, queries.visible_people(actor, today), Person, person_id, "person")
+
+
+@router.post("/people", response_model=PersonRead, status_code=status.HTTP_201_CREATED)
+def create_person(body: PersonCreate, session: SessionDep, actor: RegistrarActor):
+    return service.create_person(session, **body.model_dump())
+
+
+@router.patch("/people/{person_id}", response_model=PersonRead)
+def update_person(person_id: int, body: PersonUpdate, session: SessionDep, actor: RegistrarActor, today: Today):
+    person = one_visible(session, queries.visible_people(actor, today), Person, person_id, "person")
+    return service.apply_changes(session, person, body.model_dump(exclude_unset=True))
+
+
+# Ownership shares and residence
+
+
+def _visible_apartment_or_invalid(session: Session, actor: Actor, today, apartment_id: int) -> None:
+    query = queries.visible_apartments(actor, today).where(Apartment.id == apartment_id)
+    if session.exec(query).first() is None:
+        raise Invalid(f"apartment {apartment_id} does not exist", field="apartment_id")
+
+
+@router.get("/ownerships", response_model=Page[OwnershipRead])
+def list_ownerships(
+    session: SessionDep,
+    actor: CurrentActor,
+    today: Today,
+    paging: Paging,
+    apartment_id: Annotated[int | None, Query()] = None,
+):
+    query = queries.visible_ownerships(actor, today)
+    if apartment_id is not None:
+        query = query.where(Ownership.apartment_id == apartment_id)
+    return paginate(session, query, paging, Ownership.id)
+
+
+@router.post("/ownerships", response_model=OwnershipRead, status_code=status.HTTP_201_CREATED)
+def create_ownership(body: OwnershipCreate, session: SessionDep, actor: RegistrarActor, today: Today):
+    _visible_apartment_or_invalid(session, actor, today, body.apartment_id)
+    return service.add_ownership(session, **body.model_dump())
+
+
+@router.post("/ownerships/{ownership_id}/end", response_model=OwnershipRead)
+def end_ownership(ownership_id: int, body: PeriodEnd, session: SessionDep, actor: RegistrarActor, today: Today):
+    ownership = one_visible(session, queries.visible_ownerships(actor, today), Ownership, ownership_id, "ownership")
+    return service.end_period(session, ownership, body.valid_until)
+
+
+@router.get("/residences", response_model=Page[ResidenceRead])
+def list_residences(
+    session: SessionDep,
+    actor: CurrentActor,
+    today: Today,
+    paging: Paging,
+    apartment_id: Annotated[int | None, Query()] = None,
+):
+    query = queries.visible_residences(actor, today)
+    if apartment_id is not None:
+        query = query.where(Residence.apartment_id == apartment_id)
+    return paginate(session, query, paging, Residence.id)
+
+
+@router.post("/residences", response_model=ResidenceRead, status_code=status.HTTP_201_CREATED)
+def create_residence(body: ResidenceCreate, session: SessionDep, actor: RegistrarActor, today: Today):
+    _visible_apartment_or_invalid(session, actor, today, body.apartment_id)
+    return service.add_residence(session, **body.model_dump())
+
+
+@router.post("/residences/{residence_id}/end", response_model=ResidenceRead)
+def end_residence(residence_id: int, body: PeriodEnd, session: SessionDep, actor: RegistrarActor, today: Today):
+    residence = one_visible(session, queries.visible_residences(actor, today), Residence, residence_id, "residence")
+    return service.end_period(session, residence, body.valid_until)

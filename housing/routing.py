@@ -1,0 +1,26 @@
+"""Helpers every JSON route uses: pagination and loading a row within the actor's scope."""
+
+from typing import Annotated, Any
+
+from fastapi import Depends
+from sqlalchemy import Select, func
+from sqlmodel import Session, SQLModel, select
+
+from housing.errors import NotFound
+from housing.schemas import PageParams, page_params
+
+Paging = Annotated[PageParams, Depends(page_params)]
+
+
+def paginate(session: Session, query: Select, paging: PageParams, order_by: Any) -> dict[str, Any]:
+    total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
+    rows = session.exec(query.order_by(order_by).limit(paging.limit).offset(paging.offset))
+    return {"items": list(rows), "total": total, "limit": paging.limit, "offset": paging.offset}
+
+
+def one_visible(session: Session, query: Select, model: type[SQLModel], id_: int, label: str) -> Any:
+    """A row outside the actor's scope is 404, like one that does not exist, so ids do not leak."""
+    row = session.exec(query.where(model.id == id_)).first()
+    if row is None:
+        raise NotFound(f"{label} {id_} not found")
+    return row

@@ -1,0 +1,91 @@
+"""The scheduler process: an explicit table of jobs, each also runnable by hand.
+
+A job only finds what is due and hands it to a function; it runs under a PostgreSQL
+advisory lock named after the job, so a second scheduler started by mistake is harmless.
+"""
+
+import logging
+import signal
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+
+from housing.accounts.service import purge_expired_tokens
+from housing.db import advisory_lock, make_engine, session_scope
+from housing.settings import Settings
+
+log = logging.getLogger("housing.scheduler")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    trigger: BaseTrigger
+    run: Callable[[Engine, Settings], str]
+    doc: str
+
+
+def heartbeat(engine: Engine, settings: Settings) -> str:
+    settings.scheduler.heartbeat_file.touch()
+    return "alive"
+
+
+def purge_tokens(engine: Engine, settings: Settings) -> str:
+    with session_scope(engine) as session:
+        removed = purge_expired_tokens(session, older_than=timedelta(days=30))
+    return f"removed {removed} expired or revoked tokens"
+
+
+JOBS: list[Job] = [
+    Job("heartbeat", IntervalTrigger(seconds=30), heartbeat, "Marks the worker alive for its health check"),
+    Job(
+        "purge-tokens",
+        CronTrigger(hour=3, minute=30, timezone="Asia/Tashkent"),
+        purge_tokens,
+        "Deletes tokens expired or revoked more than 30 days ago",
+    ),
+]
+
+
+def _lock_key(name: str) -> int:
+    return zlib.crc32(f"housing-job:{name}".encode())
+
+
+def run_job(settings: Settings, name: str, engine: Engine | None = None) -> str:
+    job = next((j for j in JOBS if j.name == name), None)
+    if job is None:
+        raise KeyError(name)
+    engine = engine or make_engine(settings)
+    with session_scope(engine) as lock_session, advisory_lock(lock_session, _lock_key(name)) as granted:
+        if not granted:
+            return "skipped: another scheduler is running it"
+        return job.run(engine, settings)
+
+
+def run_forever(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    engine = make_engine(settings)
+    scheduler = BlockingScheduler(timezone=settings.scheduler.timezone)
+    for job in JOBS:
+        scheduler.add_job(
+            _logged, job.trigger, args=[settings, job.name, engine], id=job.name,
+            max_instances=1, coalesce=True, misfire_grace_time=300,
+        )
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=True))
+    heartbeat(engine, settings)
+    log.info("scheduler started with %d jobs", len(JOBS))
+    scheduler.start()
+
+
+def _logged(settings: Settings, name: str, engine: Engine) -> None:
+    try:
+        log.info("%s: %s", name, run_job(settings, name, engine))
+    except Exception:
+        log.exception("job %s failed", name)

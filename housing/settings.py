@@ -1,0 +1,89 @@
+"""All configuration in one pydantic-settings class, read from HOUSING_* variables.
+
+Nested groups use a double underscore: HOUSING_DB__URL, HOUSING_AUTH__SECRET_KEY.
+"""
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused outside development
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = Field(
+        "sqlite:///./housing.db",
+        description="SQLAlchemy URL; PostgreSQL as postgresql+psycopg://user:pass@host/db",
+    )
+    echo: bool = Field(False, description="Log every SQL statement")
+    pool_size: int = Field(10, ge=1, description="Connections kept per process (PostgreSQL)")
+
+
+class AuthSettings(BaseModel):
+    secret_key: SecretStr = Field(
+        SecretStr(DEVELOPMENT_SECRET),
+        description="Signs session cookies and CSRF tokens; must be set outside development",
+    )
+    api_token_days: int = Field(30, ge=1, description="Lifetime of an API bearer token")
+    session_hours: int = Field(12, ge=1, description="Lifetime of a browser session")
+    secure_cookies: bool | None = Field(
+        None, description="Send cookies only over HTTPS; defaults to on in production"
+    )
+    login_rate_limit: str = Field(
+        "5/minute", description="Failed logins allowed per user name and client address"
+    )
+    rate_limit_storage: str = Field(
+        "memory://", description="Where login counters live; redis://host:6379 when several web processes run"
+    )
+    argon2_time_cost: int = Field(3, ge=1, description="argon2id iterations")
+    argon2_memory_kib: int = Field(65536, ge=8, description="argon2id memory per hash")
+
+
+class SchedulerSettings(BaseModel):
+    timezone: str = Field("Asia/Tashkent", description="Time zone of the job calendar")
+    heartbeat_file: Path = Field(
+        Path("/tmp/housing-worker.heartbeat"),  # noqa: S108 - a liveness marker, no secrets
+        description="Touched by the worker every 30 s; its health check reads the age",
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HOUSING_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    environment: Environment = Field(Environment.development, description="development, test or production")
+    timezone: str = Field("Asia/Tashkent", description="Time zone pages show times in")
+    db: DatabaseSettings = DatabaseSettings()
+    auth: AuthSettings = AuthSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+
+    @model_validator(mode="after")
+    def refuse_default_secrets(self) -> Self:
+        if self.environment is not Environment.development and (
+            self.auth.secret_key.get_secret_value() == DEVELOPMENT_SECRET
+            or len(self.auth.secret_key.get_secret_value()) < 32
+        ):
+            raise ValueError(
+                "HOUSING_AUTH__SECRET_KEY must be set to a random value of at least 32 "
+                f"characters when HOUSING_ENVIRONMENT={self.environment.value}"
+            )
+        return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.auth.secure_cookies is not None:
+            return self.auth.secure_cookies
+        return self.environment is Environment.production

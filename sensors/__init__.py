@@ -1,0 +1,1 @@
+"""Meters, condition sensors and MQTT ingestion (builds on the housing domain)."""

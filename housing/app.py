@@ -81,7 +81,9 @@ def _problem(request: Request, body: dict[str, Any], headers: dict[str, str] | N
     body.setdefault("instance", request.url.path)
     if _wants_json(request):
         return JSONResponse(body, status_code=body["status"], media_type=PROBLEM, headers=headers)
-    html = request.app.state.templates.get_template("housing/error.html").render(problem=body, request=request)
+    html = request.app.state.templates.get_template("housing/error.html").render(
+        problem=body, request=request
+    )
     return HTMLResponse(html, status_code=body["status"], headers=headers)
 
 
@@ -105,7 +107,13 @@ def _add_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         detail = "; ".join(f"{e['field'] or 'body'}: {e['reason']}" for e in errors)
-        body = {"type": "about:blank", "title": "Invalid input", "status": 422, "detail": detail, "errors": errors}
+        body = {
+            "type": "about:blank",
+            "title": "Invalid input",
+            "status": 422,
+            "detail": detail,
+            "errors": errors,
+        }
         if errors:
             body["field"] = errors[0]["field"]
         return _problem(request, body)
@@ -123,5 +131,10 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        body = {"type": "about:blank", "title": str(exc.detail), "status": exc.status_code, "detail": str(exc.detail)}
+        body = {
+            "type": "about:blank",
+            "title": str(exc.detail),
+            "status": exc.status_code,
+            "detail": str(exc.detail),
+        }
         return _problem(request, body, getattr(exc, "headers", None))

@@ -80,7 +80,9 @@ def db_current() -> None:
 @users_app.command("create")
 def users_create(
     username: Annotated[str, typer.Option(prompt=True)],
-    role: Annotated[str, typer.Option(prompt=True, help="admin, official, manager, dispatcher, technician, resident")],
+    role: Annotated[
+        str, typer.Option(prompt=True, help="admin, official, manager, dispatcher, technician, resident")
+    ],
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
     company_id: Annotated[int | None, typer.Option()] = None,
     person_id: Annotated[int | None, typer.Option()] = None,
@@ -151,7 +153,9 @@ def health_worker(max_age: int = 120) -> None:
     heartbeat = _settings().scheduler.heartbeat_file
     age = time.time() - heartbeat.stat().st_mtime if heartbeat.exists() else None
     if age is None or age > max_age:
-        console.print(f"[red]worker heartbeat {heartbeat} is {'missing' if age is None else f'{age:.0f}s old'}[/red]")
+        console.print(
+            f"[red]worker heartbeat {heartbeat} is {'missing' if age is None else f'{age:.0f}s old'}[/red]"
+        )
         raise typer.Exit(1)
     console.print(f"worker alive, heartbeat {age:.0f}s ago")
 
@@ -223,7 +227,9 @@ def seed(
 def demo(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
-    no_serve: Annotated[bool, typer.Option("--no-serve", help="Prepare and print logins, do not serve")] = False,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Prepare and print logins, do not serve")
+    ] = False,
 ) -> None:
     """Migrate, seed a demo city once, print a login for every role, and serve."""
     from housing import migrate

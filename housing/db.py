@@ -77,9 +77,7 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(url, echo=settings.db.echo, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    return create_engine(
-        url, echo=settings.db.echo, pool_size=settings.db.pool_size, pool_pre_ping=True
-    )
+    return create_engine(url, echo=settings.db.echo, pool_size=settings.db.pool_size, pool_pre_ping=True)
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:

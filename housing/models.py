@@ -16,8 +16,8 @@ from housing.registry.models import (
 )
 
 __all__ = [
-    "ApiToken",
     "Apartment",
+    "ApiToken",
     "Building",
     "BuildingManagement",
     "District",

@@ -75,8 +75,13 @@ def run_forever(settings: Settings) -> None:
     scheduler = BlockingScheduler(timezone=settings.scheduler.timezone)
     for job in JOBS:
         scheduler.add_job(
-            _logged, job.trigger, args=[settings, job.name, engine], id=job.name,
-            max_instances=1, coalesce=True, misfire_grace_time=300,
+            _logged,
+            job.trigger,
+            args=[settings, job.name, engine],
+            id=job.name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=300,
         )
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=True))
     heartbeat(engine, settings)

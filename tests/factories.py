@@ -64,7 +64,11 @@ def make_person(session: Session, **kw) -> Person:
 def make_owner(session: Session, apartment: Apartment, share: str = "1", **kw) -> Person:
     person = make_person(session, **kw)
     service.add_ownership(
-        session, apartment_id=apartment.id, person_id=person.id, share=Fraction(share), valid_from=date(2020, 1, 1)
+        session,
+        apartment_id=apartment.id,
+        person_id=person.id,
+        share=Fraction(share),
+        valid_from=date(2020, 1, 1),
     )
     return person
 

@@ -11,8 +11,8 @@ from housing.accounts import service
 from housing.accounts.models import ApiToken, TokenKind, User
 from housing.accounts.schemas import TokenRead, TokenResponse, UserCreate, UserRead, UserUpdate
 from housing.auth import AdminActor, CurrentActor
-from housing.errors import RateLimited, Unauthorized
 from housing.db import SessionDep, get_or_404
+from housing.errors import RateLimited, Unauthorized
 from housing.routing import Paging, paginate
 from housing.schemas import Page
 

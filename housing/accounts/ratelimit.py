@@ -20,7 +20,10 @@ class LoginThrottle:
         self._limiter = strategies.MovingWindowRateLimiter(storage.storage_from_string(storage_uri))
 
     def _keys(self, username: str, client: str):
-        return ((self._per_user, ("login", username.lower(), client)), (self._per_client, ("login-client", client)))
+        return (
+            (self._per_user, ("login", username.lower(), client)),
+            (self._per_client, ("login-client", client)),
+        )
 
     def allowed(self, username: str, client: str) -> bool:
         return all(self._limiter.test(limit, *key) for limit, key in self._keys(username, client))

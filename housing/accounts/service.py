@@ -29,9 +29,8 @@ def _check_scope(session: Session, role: Role, company_id: int | None, person_id
             raise Invalid(f"company {company_id} does not exist", field="company_id")
     elif company_id is not None:
         raise Invalid(f"a {role.value} is not tied to a company", field="company_id")
-    if role is Role.resident:
-        if person_id is None:
-            raise Invalid("a resident needs a person_id", field="person_id")
+    if role is Role.resident and person_id is None:
+        raise Invalid("a resident needs a person_id", field="person_id")
     if person_id is not None and session.get(Person, person_id) is None:
         raise Invalid(f"person {person_id} does not exist", field="person_id")
 

@@ -11,7 +11,15 @@ from housing.clock import Today
 from housing.db import SessionDep, get_or_404
 from housing.errors import Forbidden, Invalid
 from housing.registry import queries, service
-from housing.registry.models import Apartment, Building, District, ManagementCompany, Ownership, Person, Residence
+from housing.registry.models import (
+    Apartment,
+    Building,
+    District,
+    ManagementCompany,
+    Ownership,
+    Person,
+    Residence,
+)
 from housing.registry.schemas import (
     ApartmentCreate,
     ApartmentRead,
@@ -131,7 +139,9 @@ def list_buildings(
 
 @router.get("/buildings/{building_id}", response_model=BuildingRead)
 def read_building(building_id: int, session: SessionDep, actor: CurrentActor, today: Today):
-    building = one_visible(session, queries.visible_buildings(actor, today), Building, building_id, "building")
+    building = one_visible(
+        session, queries.visible_buildings(actor, today), Building, building_id, "building"
+    )
     return _building_read(session, building, today)
 
 
@@ -160,7 +170,9 @@ def _own_company(actor: Actor, company_id: int | None) -> int:
 def update_building(
     building_id: int, body: BuildingUpdate, session: SessionDep, actor: RegistrarActor, today: Today
 ):
-    building = one_visible(session, queries.visible_buildings(actor, today), Building, building_id, "building")
+    building = one_visible(
+        session, queries.visible_buildings(actor, today), Building, building_id, "building"
+    )
     building = service.update_building(session, building, body.model_dump(exclude_unset=True))
     return _building_read(session, building, today)
 
@@ -174,9 +186,13 @@ def building_management(building_id: int, session: SessionDep, actor: CurrentAct
 @router.post(
     "/buildings/{building_id}/management", response_model=ManagementRead, status_code=status.HTTP_201_CREATED
 )
-def change_building_management(building_id: int, body: ManagementChange, session: SessionDep, actor: AdminActor):
+def change_building_management(
+    building_id: int, body: ManagementChange, session: SessionDep, actor: AdminActor
+):
     building = get_or_404(session, Building, building_id, "building")
-    return service.change_management(session, building, company_id=body.company_id, valid_from=body.valid_from)
+    return service.change_management(
+        session, building, company_id=body.company_id, valid_from=body.valid_from
+    )
 
 
 # Apartments
@@ -198,7 +214,9 @@ def list_apartments(
 
 @router.get("/apartments/{apartment_id}", response_model=ApartmentRead)
 def read_apartment(apartment_id: int, session: SessionDep, actor: CurrentActor, today: Today):
-    return one_visible(session, queries.visible_apartments(actor, today), Apartment, apartment_id, "apartment")
+    return one_visible(
+        session, queries.visible_apartments(actor, today), Apartment, apartment_id, "apartment"
+    )
 
 
 def _visible_building_or_invalid(session: Session, actor: Actor, today, building_id: int) -> None:
@@ -217,7 +235,9 @@ def create_apartment(body: ApartmentCreate, session: SessionDep, actor: Registra
 def update_apartment(
     apartment_id: int, body: ApartmentUpdate, session: SessionDep, actor: RegistrarActor, today: Today
 ):
-    apartment = one_visible(session, queries.visible_apartments(actor, today), Apartment, apartment_id, "apartment")
+    apartment = one_visible(
+        session, queries.visible_apartments(actor, today), Apartment, apartment_id, "apartment"
+    )
     return service.update_apartment(session, apartment, body.model_dump(exclude_unset=True))
 
 
@@ -240,7 +260,9 @@ def create_person(body: PersonCreate, session: SessionDep, actor: RegistrarActor
 
 
 @router.patch("/people/{person_id}", response_model=PersonRead)
-def update_person(person_id: int, body: PersonUpdate, session: SessionDep, actor: RegistrarActor, today: Today):
+def update_person(
+    person_id: int, body: PersonUpdate, session: SessionDep, actor: RegistrarActor, today: Today
+):
     person = one_visible(session, queries.visible_people(actor, today), Person, person_id, "person")
     return service.apply_changes(session, person, body.model_dump(exclude_unset=True))
 
@@ -275,8 +297,12 @@ def create_ownership(body: OwnershipCreate, session: SessionDep, actor: Registra
 
 
 @router.post("/ownerships/{ownership_id}/end", response_model=OwnershipRead)
-def end_ownership(ownership_id: int, body: PeriodEnd, session: SessionDep, actor: RegistrarActor, today: Today):
-    ownership = one_visible(session, queries.visible_ownerships(actor, today), Ownership, ownership_id, "ownership")
+def end_ownership(
+    ownership_id: int, body: PeriodEnd, session: SessionDep, actor: RegistrarActor, today: Today
+):
+    ownership = one_visible(
+        session, queries.visible_ownerships(actor, today), Ownership, ownership_id, "ownership"
+    )
     return service.end_period(session, ownership, body.valid_until)
 
 
@@ -301,6 +327,10 @@ def create_residence(body: ResidenceCreate, session: SessionDep, actor: Registra
 
 
 @router.post("/residences/{residence_id}/end", response_model=ResidenceRead)
-def end_residence(residence_id: int, body: PeriodEnd, session: SessionDep, actor: RegistrarActor, today: Today):
-    residence = one_visible(session, queries.visible_residences(actor, today), Residence, residence_id, "residence")
+def end_residence(
+    residence_id: int, body: PeriodEnd, session: SessionDep, actor: RegistrarActor, today: Today
+):
+    residence = one_visible(
+        session, queries.visible_residences(actor, today), Residence, residence_id, "residence"
+    )
     return service.end_period(session, residence, body.valid_until)

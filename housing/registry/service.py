@@ -4,9 +4,8 @@ from datetime import date
 from fractions import Fraction
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, SQLModel, select
-
 
 from housing.errors import Conflict, Invalid
 from housing.registry.models import (
@@ -28,7 +27,9 @@ def _require(session: Session, model: type[SQLModel], id_: int | None, field: st
         raise Invalid(f"{field.removesuffix('_id')} {id_} does not exist", field=field)
 
 
-def _unique(session: Session, column: Any, value: Any, field: str, *scope: Any, exclude_id: int | None = None) -> None:
+def _unique(
+    session: Session, column: Any, value: Any, field: str, *scope: Any, exclude_id: int | None = None
+) -> None:
     model = column.class_
     query = select(model.id).where(column == value, *scope)
     if exclude_id is not None:
@@ -71,7 +72,9 @@ def create_company(session: Session, **fields: Any) -> ManagementCompany:
     return company
 
 
-def update_company(session: Session, company: ManagementCompany, changes: dict[str, Any]) -> ManagementCompany:
+def update_company(
+    session: Session, company: ManagementCompany, changes: dict[str, Any]
+) -> ManagementCompany:
     _require(session, District, changes.get("district_id"), "district_id")
     return apply_changes(session, company, changes)
 
@@ -79,12 +82,12 @@ def update_company(session: Session, company: ManagementCompany, changes: dict[s
 # Buildings and who manages them
 
 
-def create_building(
-    session: Session, *, company_id: int, managed_from: date, **fields: Any
-) -> Building:
+def create_building(session: Session, *, company_id: int, managed_from: date, **fields: Any) -> Building:
     _require(session, District, fields["district_id"], "district_id")
     _require(session, ManagementCompany, company_id, "company_id")
-    _unique(session, Building.address, fields["address"], "address", Building.district_id == fields["district_id"])
+    _unique(
+        session, Building.address, fields["address"], "address", Building.district_id == fields["district_id"]
+    )
     building = Building(**fields)
     session.add(building)
     session.flush()
@@ -96,8 +99,12 @@ def create_building(
 def update_building(session: Session, building: Building, changes: dict[str, Any]) -> Building:
     if "address" in changes:
         _unique(
-            session, Building.address, changes["address"], "address",
-            Building.district_id == building.district_id, exclude_id=building.id,
+            session,
+            Building.address,
+            changes["address"],
+            "address",
+            Building.district_id == building.district_id,
+            exclude_id=building.id,
         )
     return apply_changes(session, building, changes)
 
@@ -122,7 +129,9 @@ def current_manager(session: Session, building_id: int, today: date) -> int | No
     ).first()
 
 
-def change_management(session: Session, building: Building, *, company_id: int, valid_from: date) -> BuildingManagement:
+def change_management(
+    session: Session, building: Building, *, company_id: int, valid_from: date
+) -> BuildingManagement:
     """Hands the building to another company from a date; the open period ends that day."""
     _require(session, ManagementCompany, company_id, "company_id")
     history = management_history(session, building.id)
@@ -148,7 +157,9 @@ def change_management(session: Session, building: Building, *, company_id: int, 
 
 def create_apartment(session: Session, **fields: Any) -> Apartment:
     _require(session, Building, fields["building_id"], "building_id")
-    _unique(session, Apartment.number, fields["number"], "number", Apartment.building_id == fields["building_id"])
+    _unique(
+        session, Apartment.number, fields["number"], "number", Apartment.building_id == fields["building_id"]
+    )
     _unique(session, Apartment.account_number, fields["account_number"], "account_number")
     apartment = Apartment(**fields)
     session.add(apartment)
@@ -159,8 +170,12 @@ def create_apartment(session: Session, **fields: Any) -> Apartment:
 def update_apartment(session: Session, apartment: Apartment, changes: dict[str, Any]) -> Apartment:
     if "number" in changes:
         _unique(
-            session, Apartment.number, changes["number"], "number",
-            Apartment.building_id == apartment.building_id, exclude_id=apartment.id,
+            session,
+            Apartment.number,
+            changes["number"],
+            "number",
+            Apartment.building_id == apartment.building_id,
+            exclude_id=apartment.id,
         )
     return apply_changes(session, apartment, changes)
 
@@ -179,8 +194,10 @@ def create_person(session: Session, **fields: Any) -> Person:
 
 def _overlaps(model: Any, valid_from: date, valid_until: date | None) -> Any:
     """Half-open periods [from, until) overlap when each starts before the other ends."""
-    starts_before_end = True if valid_until is None else model.valid_from < valid_until
-    return starts_before_end & or_(model.valid_until.is_(None), model.valid_until > valid_from)
+    ends_after_start = or_(model.valid_until.is_(None), model.valid_until > valid_from)
+    if valid_until is None:
+        return ends_after_start
+    return and_(model.valid_from < valid_until, ends_after_start)
 
 
 def _active_on(periods: list[Ownership], day: date) -> list[Ownership]:
@@ -226,15 +243,20 @@ def add_ownership(
     *,
     apartment_id: int,
     person_id: int,
-    share: Fraction,
+    share: Fraction | str,
     valid_from: date,
     valid_until: date | None = None,
 ) -> Ownership:
     _require(session, Apartment, apartment_id, "apartment_id")
     _require(session, Person, person_id, "person_id")
+    share = Fraction(share)  # also accepts '1/2' as the API's models dump it
     check_shares(
-        session, apartment_id=apartment_id, person_id=person_id, share=share,
-        valid_from=valid_from, valid_until=valid_until,
+        session,
+        apartment_id=apartment_id,
+        person_id=person_id,
+        share=share,
+        valid_from=valid_from,
+        valid_until=valid_until,
     )
     ownership = Ownership(
         apartment_id=apartment_id,

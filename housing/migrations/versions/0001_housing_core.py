@@ -9,10 +9,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
-
-import housing.db
 from alembic import op
 
+import housing.db
 
 revision: str = "0001_housing_core"
 down_revision: str | None = None

@@ -1,0 +1,69 @@
+"""A small city with two companies and a user of every role, for API tests."""
+
+from dataclasses import dataclass
+
+import pytest
+from sqlmodel import Session
+
+from housing.accounts.models import Role
+from housing.registry.models import Apartment, Building, ManagementCompany
+from tests.factories import (
+    login,
+    make_apartment,
+    make_building,
+    make_company,
+    make_district,
+    make_owner,
+    make_user,
+)
+
+
+@dataclass
+class City:
+    company_a: ManagementCompany
+    company_b: ManagementCompany
+    building_a: Building
+    building_b: Building
+    home: Apartment  # the resident's own apartment, in building A
+    neighbour: Apartment  # same building, someone else's
+    far_away: Apartment  # in building B
+    resident_person_id: int
+    neighbour_person_id: int
+    headers: dict[str, dict[str, str]]
+
+
+@pytest.fixture
+def city(session: Session, client) -> City:
+    district = make_district(session, name="Yunusobod")
+    company_a = make_company(session, name="Yunusobod Servis")
+    company_b = make_company(session, name="Chilonzor Uy-Joy")
+    building_a = make_building(session, company_a, district_id=district.id)
+    building_b = make_building(session, company_b, district_id=district.id)
+    home = make_apartment(session, building_a, number="1")
+    neighbour = make_apartment(session, building_a, number="2")
+    far_away = make_apartment(session, building_b, number="1")
+    resident = make_owner(session, home)
+    neighbour_owner = make_owner(session, neighbour)
+    make_owner(session, far_away)
+    users = {
+        "admin": make_user(session, Role.admin, username="admin"),
+        "official": make_user(session, Role.official, username="official"),
+        "manager": make_user(session, Role.manager, username="manager", company_id=company_a.id),
+        "manager_b": make_user(session, Role.manager, username="manager_b", company_id=company_b.id),
+        "dispatcher": make_user(session, Role.dispatcher, username="dispatcher", company_id=company_a.id),
+        "technician": make_user(session, Role.technician, username="technician", company_id=company_a.id),
+        "resident": make_user(session, Role.resident, username="resident", person_id=resident.id),
+    }
+    session.commit()
+    return City(
+        company_a=company_a,
+        company_b=company_b,
+        building_a=building_a,
+        building_b=building_b,
+        home=home,
+        neighbour=neighbour,
+        far_away=far_away,
+        resident_person_id=resident.id,
+        neighbour_person_id=neighbour_owner.id,
+        headers={name: login(client, user.username) for name, user in users.items()},
+    )

@@ -1,0 +1,323 @@
+"""The register through the API as an admin and a manager: create, read, update, validation."""
+
+from tests.api.conftest import City
+
+API = "/api/v1"
+
+
+def test_admin_builds_a_city_from_scratch(client, city: City):
+    admin = city.headers["admin"]
+    district = client.post(f"{API}/districts", json={"name": "Mirzo Ulug'bek"}, headers=admin)
+    assert district.status_code == 201, district.text
+    company = client.post(
+        f"{API}/companies",
+        json={
+            "name": "Mirzo Servis",
+            "tax_id": "301234567",
+            "district_id": district.json()["id"],
+            "phone": "+998 71 200 00 00",
+        },
+        headers=admin,
+    )
+    assert company.status_code == 201, company.text
+    building = client.post(
+        f"{API}/buildings",
+        json={
+            "address": "Buyuk Ipak Yo'li 12",
+            "district_id": district.json()["id"],
+            "latitude": 41.33,
+            "longitude": 69.33,
+            "floors": 9,
+            "year_built": 1985,
+            "total_area_m2": "5400.50",
+            "company_id": company.json()["id"],
+        },
+        headers=admin,
+    )
+    assert building.status_code == 201, building.text
+    assert building.json()["company_id"] == company.json()["id"]
+    apartment = client.post(
+        f"{API}/apartments",
+        json={
+            "building_id": building.json()["id"],
+            "number": "17",
+            "area_m2": "62.40",
+            "rooms": 3,
+            "registered_residents": 4,
+            "account_number": "7700123",
+        },
+        headers=admin,
+    )
+    assert apartment.status_code == 201, apartment.text
+    assert apartment.json()["area_m2"] == "62.40"
+    person = client.post(
+        f"{API}/people", json={"full_name": "Dilnoza Karimova", "pinfl": "31234567890123"}, headers=admin
+    )
+    assert person.status_code == 201, person.text
+    share = client.post(
+        f"{API}/ownerships",
+        json={
+            "apartment_id": apartment.json()["id"],
+            "person_id": person.json()["id"],
+            "share": "2/3",
+            "valid_from": "2021-05-01",
+        },
+        headers=admin,
+    )
+    assert share.status_code == 201, share.text
+    assert share.json()["share"] == "2/3"
+    lives = client.post(
+        f"{API}/residences",
+        json={
+            "apartment_id": apartment.json()["id"],
+            "person_id": person.json()["id"],
+            "valid_from": "2021-05-01",
+        },
+        headers=admin,
+    )
+    assert lives.status_code == 201, lives.text
+    user = client.post(
+        f"{API}/users",
+        json={
+            "username": "dilnoza",
+            "password": "a long password",
+            "role": "resident",
+            "person_id": person.json()["id"],
+        },
+        headers=admin,
+    )
+    assert user.status_code == 201, user.text
+    token = client.post(
+        f"{API}/auth/token", data={"username": "dilnoza", "password": "a long password"}
+    ).json()
+    mine = client.get(
+        f"{API}/apartments", headers={"Authorization": f"Bearer {token['access_token']}"}
+    ).json()
+    assert [a["number"] for a in mine["items"]] == ["17"]
+
+
+def test_updates_change_only_what_is_sent(client, city: City):
+    admin = city.headers["admin"]
+    response = client.patch(f"{API}/apartments/{city.home.id}", json={"rooms": 2}, headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json()["rooms"] == 2
+    assert response.json()["area_m2"] == "54.30"
+    renamed = client.patch(f"{API}/companies/{city.company_a.id}", json={"name": "Yangi nom"}, headers=admin)
+    assert renamed.json()["name"] == "Yangi nom"
+    assert renamed.json()["tax_id"] == city.company_a.tax_id
+
+
+def test_manager_registers_within_own_company(client, city: City, session):
+    manager = city.headers["manager"]
+    building = client.post(
+        f"{API}/buildings",
+        json={
+            "address": "Yunusobod 4-mavze, 12-uy",
+            "district_id": city.building_a.district_id,
+            "latitude": 41.36,
+            "longitude": 69.29,
+            "floors": 4,
+        },
+        headers=manager,
+    )
+    assert building.status_code == 201, building.text
+    assert building.json()["company_id"] == city.company_a.id
+    apartment = client.post(
+        f"{API}/apartments",
+        json={
+            "building_id": building.json()["id"],
+            "number": "1",
+            "area_m2": "30",
+            "account_number": "5500001",
+        },
+        headers=manager,
+    )
+    assert apartment.status_code == 201, apartment.text
+    listed = client.get(f"{API}/buildings", headers=manager).json()
+    assert listed["total"] == 2
+
+
+def test_invalid_fields_are_named(client, city: City):
+    admin = city.headers["admin"]
+    cases = [
+        (
+            "/apartments",
+            {"building_id": city.building_a.id, "number": "5", "area_m2": "0", "account_number": "1234567"},
+            "area_m2",
+        ),
+        (
+            "/apartments",
+            {"building_id": city.building_a.id, "number": "5", "area_m2": "-3", "account_number": "1234567"},
+            "area_m2",
+        ),
+        (
+            "/buildings",
+            {
+                "address": "Somewhere 1",
+                "district_id": 1,
+                "latitude": 91,
+                "longitude": 69,
+                "floors": 3,
+                "company_id": city.company_a.id,
+            },
+            "latitude",
+        ),
+        (
+            "/buildings",
+            {
+                "address": "Somewhere 1",
+                "district_id": 1,
+                "latitude": 41,
+                "longitude": 190,
+                "floors": 3,
+                "company_id": city.company_a.id,
+            },
+            "longitude",
+        ),
+        ("/companies", {"name": "Bad tax", "tax_id": "12"}, "tax_id"),
+        ("/people", {"full_name": "X Y", "pinfl": "123"}, "pinfl"),
+        (
+            "/ownerships",
+            {
+                "apartment_id": city.home.id,
+                "person_id": city.resident_person_id,
+                "share": "3/2",
+                "valid_from": "2024-01-01",
+            },
+            "share",
+        ),
+        (
+            "/ownerships",
+            {
+                "apartment_id": city.home.id,
+                "person_id": city.resident_person_id,
+                "share": "banana",
+                "valid_from": "2024-01-01",
+            },
+            "share",
+        ),
+        (
+            "/residences",
+            {
+                "apartment_id": city.home.id,
+                "person_id": city.resident_person_id,
+                "valid_from": "2024-01-01",
+                "valid_until": "2023-01-01",
+            },
+            "",
+        ),
+    ]
+    for path, body, field in cases:
+        response = client.post(API + path, json=body, headers=admin)
+        assert response.status_code == 422, (path, body, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        problem = response.json()
+        assert problem["field"] == field, problem
+        assert problem["detail"]
+
+
+def test_conflicts_name_the_field(client, city: City):
+    admin = city.headers["admin"]
+    duplicate_number = client.post(
+        f"{API}/apartments",
+        json={"building_id": city.building_a.id, "number": "1", "area_m2": "40", "account_number": "9999999"},
+        headers=admin,
+    )
+    assert duplicate_number.status_code == 409
+    assert duplicate_number.json()["field"] == "number"
+    duplicate_account = client.post(
+        f"{API}/apartments",
+        json={
+            "building_id": city.building_a.id,
+            "number": "77",
+            "area_m2": "40",
+            "account_number": city.home.account_number,
+        },
+        headers=admin,
+    )
+    assert duplicate_account.status_code == 409
+    assert duplicate_account.json()["field"] == "account_number"
+    duplicate_tax = client.post(
+        f"{API}/companies", json={"name": "Copy", "tax_id": city.company_a.tax_id}, headers=admin
+    )
+    assert duplicate_tax.status_code == 409
+    assert duplicate_tax.json()["field"] == "tax_id"
+    unknown_district = client.post(
+        f"{API}/buildings",
+        json={
+            "address": "Nowhere 1",
+            "district_id": 999,
+            "latitude": 41,
+            "longitude": 69,
+            "floors": 3,
+            "company_id": city.company_a.id,
+        },
+        headers=admin,
+    )
+    assert unknown_district.status_code == 422
+    assert unknown_district.json()["field"] == "district_id"
+
+
+def test_shares_never_sum_past_one(client, city: City):
+    admin = city.headers["admin"]
+    # The resident already owns the whole home since 2020.
+    spouse = client.post(f"{API}/people", json={"full_name": "Spouse Person"}, headers=admin).json()
+    too_much = client.post(
+        f"{API}/ownerships",
+        json={
+            "apartment_id": city.home.id,
+            "person_id": spouse["id"],
+            "share": "1/2",
+            "valid_from": "2024-01-01",
+        },
+        headers=admin,
+    )
+    assert too_much.status_code == 409
+    assert too_much.json()["field"] == "share"
+    assert "more than 1" in too_much.json()["detail"]
+    # After the resident's ownership ends, the share is free again.
+    ownership = client.get(f"{API}/ownerships?apartment_id={city.home.id}", headers=admin).json()["items"][0]
+    ended = client.post(
+        f"{API}/ownerships/{ownership['id']}/end", json={"valid_until": "2024-01-01"}, headers=admin
+    )
+    assert ended.status_code == 200, ended.text
+    half = client.post(
+        f"{API}/ownerships",
+        json={
+            "apartment_id": city.home.id,
+            "person_id": spouse["id"],
+            "share": "1/2",
+            "valid_from": "2024-01-01",
+        },
+        headers=admin,
+    )
+    assert half.status_code == 201, half.text
+    overlap = client.post(
+        f"{API}/ownerships",
+        json={
+            "apartment_id": city.home.id,
+            "person_id": spouse["id"],
+            "share": "1/4",
+            "valid_from": "2025-01-01",
+        },
+        headers=admin,
+    )
+    assert overlap.status_code == 409
+    assert overlap.json()["field"] == "valid_from"
+
+
+def test_pagination(client, city: City):
+    admin = city.headers["admin"]
+    first = client.get(f"{API}/apartments?limit=2", headers=admin).json()
+    second = client.get(f"{API}/apartments?limit=2&offset=2", headers=admin).json()
+    assert first["total"] == second["total"] == 3
+    assert len(first["items"]) == 2 and len(second["items"]) == 1
+    assert {a["id"] for a in first["items"]}.isdisjoint({a["id"] for a in second["items"]})
+    assert client.get(f"{API}/apartments?limit=0", headers=admin).status_code == 422
+
+
+def test_openapi_lists_the_resources(client):
+    paths = client.get(f"{API}/openapi.json").json()["paths"]
+    for resource in ("districts", "companies", "buildings", "apartments", "people", "ownerships", "users"):
+        assert f"{API}/{resource}" in paths
+    assert client.get("/docs").status_code == 200

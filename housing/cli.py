@@ -251,3 +251,7 @@ def demo(
     console.print(f"Open http://{host}:{port}/ (API docs at /docs). Ctrl+C stops.")
     sys.stdout.flush()
     serve(host=host, port=port, workers=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -121,4 +121,6 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a failed commit is an error
+# response and not a silent loss after the client already heard "201 Created".
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

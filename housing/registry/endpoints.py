@@ -267,7 +267,7 @@ def update_person(
     return service.apply_changes(session, person, body.model_dump(exclude_unset=True))
 
 
-# Ownership shares and residence
+# Ownership shares and residence: the same three routes, each period kind with its own rules.
 
 
 def _visible_apartment_or_invalid(session: Session, actor: Actor, today, apartment_id: int) -> None:
@@ -276,61 +276,39 @@ def _visible_apartment_or_invalid(session: Session, actor: Actor, today, apartme
         raise Invalid(f"apartment {apartment_id} does not exist", field="apartment_id")
 
 
-@router.get("/ownerships", response_model=Page[OwnershipRead])
-def list_ownerships(
-    session: SessionDep,
-    actor: CurrentActor,
-    today: Today,
-    paging: Paging,
-    apartment_id: Annotated[int | None, Query()] = None,
-):
-    query = queries.visible_ownerships(actor, today)
-    if apartment_id is not None:
-        query = query.where(Ownership.apartment_id == apartment_id)
-    return paginate(session, query, paging, Ownership.id)
+def _period_routes(path: str, label: str, model, create_model, read_model, visible, add) -> None:
+    @router.get(f"/{path}", response_model=Page[read_model], name=f"list_{path}")
+    def list_periods(
+        session: SessionDep,
+        actor: CurrentActor,
+        today: Today,
+        paging: Paging,
+        apartment_id: Annotated[int | None, Query()] = None,
+    ):
+        query = visible(actor, today)
+        if apartment_id is not None:
+            query = query.where(model.apartment_id == apartment_id)
+        return paginate(session, query, paging, model.id)
 
-
-@router.post("/ownerships", response_model=OwnershipRead, status_code=status.HTTP_201_CREATED)
-def create_ownership(body: OwnershipCreate, session: SessionDep, actor: RegistrarActor, today: Today):
-    _visible_apartment_or_invalid(session, actor, today, body.apartment_id)
-    return service.add_ownership(session, **body.model_dump())
-
-
-@router.post("/ownerships/{ownership_id}/end", response_model=OwnershipRead)
-def end_ownership(
-    ownership_id: int, body: PeriodEnd, session: SessionDep, actor: RegistrarActor, today: Today
-):
-    ownership = one_visible(
-        session, queries.visible_ownerships(actor, today), Ownership, ownership_id, "ownership"
+    @router.post(
+        f"/{path}", response_model=read_model, status_code=status.HTTP_201_CREATED, name=f"add_{label}"
     )
-    return service.end_period(session, ownership, body.valid_until)
+    def add_period(body: create_model, session: SessionDep, actor: RegistrarActor, today: Today):
+        _visible_apartment_or_invalid(session, actor, today, body.apartment_id)
+        return add(session, **body.model_dump())
+
+    @router.post(f"/{path}/{{period_id}}/end", response_model=read_model, name=f"end_{label}")
+    def end_period(period_id: int, body: PeriodEnd, session: SessionDep, actor: RegistrarActor, today: Today):
+        """Ends the period on a date; history is never rewritten."""
+        row = one_visible(session, visible(actor, today), model, period_id, label)
+        return service.end_period(session, row, body.valid_until)
 
 
-@router.get("/residences", response_model=Page[ResidenceRead])
-def list_residences(
-    session: SessionDep,
-    actor: CurrentActor,
-    today: Today,
-    paging: Paging,
-    apartment_id: Annotated[int | None, Query()] = None,
-):
-    query = queries.visible_residences(actor, today)
-    if apartment_id is not None:
-        query = query.where(Residence.apartment_id == apartment_id)
-    return paginate(session, query, paging, Residence.id)
-
-
-@router.post("/residences", response_model=ResidenceRead, status_code=status.HTTP_201_CREATED)
-def create_residence(body: ResidenceCreate, session: SessionDep, actor: RegistrarActor, today: Today):
-    _visible_apartment_or_invalid(session, actor, today, body.apartment_id)
-    return service.add_residence(session, **body.model_dump())
-
-
-@router.post("/residences/{residence_id}/end", response_model=ResidenceRead)
-def end_residence(
-    residence_id: int, body: PeriodEnd, session: SessionDep, actor: RegistrarActor, today: Today
-):
-    residence = one_visible(
-        session, queries.visible_residences(actor, today), Residence, residence_id, "residence"
-    )
-    return service.end_period(session, residence, body.valid_until)
+_period_routes(
+    "ownerships", "ownership", Ownership, OwnershipCreate, OwnershipRead,
+    queries.visible_ownerships, service.add_ownership,
+)  # fmt: skip
+_period_routes(
+    "residences", "residence", Residence, ResidenceCreate, ResidenceRead,
+    queries.visible_residences, service.add_residence,
+)  # fmt: skip

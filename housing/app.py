@@ -16,6 +16,7 @@ from housing.accounts.ratelimit import LoginThrottle
 from housing.db import make_engine
 from housing.errors import DomainError
 from housing.registry.endpoints import router as registry_router
+from housing.registry.import_endpoints import router as import_router
 from housing.settings import Settings
 from housing.web import make_templates
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.include_router(accounts_router, prefix=API_PREFIX)
     app.include_router(registry_router, prefix=API_PREFIX)
+    app.include_router(import_router, prefix=API_PREFIX)
     app.include_router(pages.router)
     _add_health(app)
     _add_error_handlers(app)

@@ -36,7 +36,7 @@ hash_passwords() {
     tmp="$DEST.tmp.$$"
     # Drop comments, blank lines and Windows line ends; every other line must be
     # user:password with a non-empty password.
-    sed -e 's/\r$//' -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' "$SRC" >"$tmp"
+    tr -d '\r' <"$SRC" | sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' >"$tmp"
     if grep -v -q -E '^[^:[:space:]]+:.+$' "$tmp"; then
         echo "entrypoint: every line of $SRC must be user:password" >&2
         rm -f "$tmp"

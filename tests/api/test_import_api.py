@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 
 from housing import cli
 from housing.accounts.models import Role
-from housing.registry.import_endpoints import router as import_router
 from housing.registry.models import Apartment, Building, Ownership, Person
 from tests.factories import login, make_company, make_district, make_user
 
@@ -25,14 +24,6 @@ BAD_FILE = (
     + "Atlantis,Poseidon 1,41.35,69.28,9,1,48.10,YU-0004,Malika Ergasheva,1\n"  # line 5: district
     + "Yunusobod,Amir Temur 1,41.35,69.28,9,3,48.10,YU-0003,Gulnora Yusupova,1/2\n"  # line 6: shares 3/2
 )
-
-
-@pytest.fixture
-def app(app):
-    """The lead wires the router into housing/app.py; until then the tests do it."""
-    if not any(getattr(r, "path", None) == URL for r in app.routes):
-        app.include_router(import_router, prefix=API)
-    return app
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ Later packages register theirs through housing.migrations.env, which imports the
 """
 
 from housing.accounts.models import ApiToken, User
+from housing.incidents.models import ServiceIncident
 from housing.registry.models import (
     Apartment,
     Building,
@@ -25,5 +26,6 @@ __all__ = [
     "Ownership",
     "Person",
     "Residence",
+    "ServiceIncident",
     "User",
 ]

@@ -56,6 +56,34 @@ class SchedulerSettings(BaseModel):
     )
 
 
+class MqttSettings(BaseModel):
+    host: str | None = Field(
+        None, description="Broker host; unset means `housing demo` embeds its own broker"
+    )
+    port: int = Field(1883, description="Broker port")
+    username: str | None = Field(None, description="Broker user of the ingest worker")
+    password: SecretStr | None = Field(None, description="Broker password of the ingest worker")
+    client_id: str = Field(
+        "housing-ingest-1", description="Stable per worker process: the broker keeps its session under it"
+    )
+    protocol: int = Field(5, description="5 (MQTT 5, production) or 4 (MQTT 3.1.1, e.g. an embedded broker)")
+    topic_prefix: str = Field("housing/v1", description="Root of the device topics")
+    share_group: str = Field("ingest", description="Shared-subscription group the workers split the load in")
+    session_expiry_s: int = Field(
+        7 * 24 * 3600, description="How long the broker keeps a stopped worker's queue"
+    )
+    receive_maximum: int = Field(
+        5000, ge=20, description="Unacknowledged messages the broker may send at once"
+    )
+    batch_size: int = Field(2000, ge=1, description="Readings written per transaction at most")
+    batch_wait_ms: int = Field(100, ge=1, description="A partial batch is written after this long")
+    max_payload_bytes: int = Field(65536, ge=64, description="Larger payloads are rejected")
+    future_tolerance_s: int = Field(
+        300, ge=0, description="Readings stamped further in the future are rejected"
+    )
+    metrics_port: int | None = Field(None, description="Serve Prometheus metrics of the ingest worker here")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HOUSING_",
@@ -69,6 +97,7 @@ class Settings(BaseSettings):
     db: DatabaseSettings = DatabaseSettings()
     auth: AuthSettings = AuthSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    mqtt: MqttSettings = MqttSettings()
 
     @model_validator(mode="after")
     def refuse_default_secrets(self) -> Self:

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel
 
-import housing.models  # noqa: F401 - all tables on the metadata
+import housing.migrations.tables  # noqa: F401 - all tables on the metadata
 from housing import migrate
 from housing.app import create_app
 from housing.db import make_engine

@@ -3,8 +3,8 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import housing.models  # noqa: F401 - registers every table on the metadata
 from housing.db import make_engine
+from housing.migrations.tables import include_name  # also registers every table
 from housing.settings import Settings
 
 config = context.config
@@ -30,6 +30,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -84,6 +84,32 @@ class MqttSettings(BaseModel):
     metrics_port: int | None = Field(None, description="Serve Prometheus metrics of the ingest worker here")
 
 
+class MeterSettings(BaseModel):
+    window_start_day: int = Field(
+        15, ge=1, le=28, description="First day of the month residents may submit readings"
+    )
+    window_end_day: int = Field(
+        25, ge=1, le=31, description="Last day of the month residents may submit readings"
+    )
+    stale_after_hours: int = Field(
+        48, ge=1, description="A smart meter silent this long raises a stale alert"
+    )
+    verification_warning_days: int = Field(
+        30, ge=1, description="Warn this long before a meter's verification is due"
+    )
+    hot_water_min_c: float = Field(60.0, description="Hot water at the tap must be at least this warm")
+    hot_water_allowed_deviation_c: float = Field(
+        5.0, description="Tolerated shortfall before an incident opens"
+    )
+    indoor_min_c: float = Field(
+        18.0, description="Living rooms must be at least this warm in the heating season"
+    )
+    heating_season: str = Field("10-15..04-15", description="MM-DD..MM-DD, the heating season")
+    partitions_ahead: int = Field(
+        3, ge=1, description="Monthly reading partitions created ahead (PostgreSQL)"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HOUSING_",
@@ -98,6 +124,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     mqtt: MqttSettings = MqttSettings()
+    meters: MeterSettings = MeterSettings()
 
     @model_validator(mode="after")
     def refuse_default_secrets(self) -> Self:

@@ -189,7 +189,7 @@ class _CityWriter:
         missing = [d.name for d in TASHKENT if d.name not in existing]
         if missing:
             rows = [self._stamped(name=name, city="Tashkent") for name in missing]
-            ids = self._insert_returning(District, rows)
+            ids = self._insert_with_ids(District, rows)
             existing.update(zip(missing, ids, strict=True))
         self.district_ids = {d.name: existing[d.name] for d in TASHKENT}
         self.counts.districts = len(missing)
@@ -233,7 +233,7 @@ class _CityWriter:
                     email=f"info@{slug}.uz",
                 )
             )
-        ids = self._insert_returning(ManagementCompany, rows)
+        ids = self._insert_with_ids(ManagementCompany, rows)
         self.counts.companies = len(ids)
         return ids
 
@@ -302,7 +302,7 @@ class _CityWriter:
         self._make_pinfls_unique(batch.people)
 
         conn = self.connection
-        building_ids = self._insert_returning(Building, batch.buildings)
+        building_ids = self._insert_with_ids(Building, batch.buildings)
         conn.execute(
             insert(BuildingManagement),
             [
@@ -318,8 +318,8 @@ class _CityWriter:
         )
         for row, position in zip(batch.apartments, batch.apartment_building, strict=True):
             row["building_id"] = building_ids[position]
-        apartment_ids = self._insert_returning(Apartment, batch.apartments)
-        person_ids = self._insert_returning(Person, batch.people)
+        apartment_ids = self._insert_with_ids(Apartment, batch.apartments)
+        person_ids = self._insert_with_ids(Person, batch.people)
         conn.execute(
             insert(Ownership),
             [
@@ -498,7 +498,7 @@ class _CityWriter:
         row["created_at"] = row["updated_at"] = self.now
         return row
 
-    def _insert_returning(self, model: Any, rows: list[dict[str, Any]]) -> list[int]:
+    def _insert_with_ids(self, model: Any, rows: list[dict[str, Any]]) -> list[int]:
         """Inserts rows and returns their ids in the order given."""
         if not rows:
             return []

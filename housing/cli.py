@@ -145,6 +145,37 @@ def worker() -> None:
     run_forever(_settings())
 
 
+@app.command()
+def ingest() -> None:
+    """Run an MQTT ingest worker (any number, each with its own HOUSING_MQTT__CLIENT_ID)."""
+    from housing.db import make_engine
+    from sensors.ingest import run_ingest
+
+    settings = _settings()
+    run_ingest(make_engine(settings), settings.mqtt)
+
+
+@health_app.command("ingest")
+def health_ingest(max_age: int = 30) -> None:
+    """Print the ingest worker's counters; exit 1 when they are stale or it lost the broker."""
+    import json
+    import time
+
+    path = _settings().mqtt.status_file
+    if not path.exists():
+        console.print(f"[red]no status file at {path}: is `housing ingest` running?[/red]")
+        raise typer.Exit(1)
+    status = json.loads(path.read_text())
+    age = time.time() - path.stat().st_mtime
+    table = Table("counter", "value", title=f"ingest worker {status.get('client_id')} ({age:.0f}s ago)")
+    for key, value in status.items():
+        table.add_row(key, str(value))
+    console.print(table)
+    if age > max_age or not status.get("connected"):
+        console.print("[red]unhealthy: stale status or not connected to the broker[/red]")
+        raise typer.Exit(1)
+
+
 @health_app.command("worker")
 def health_worker(max_age: int = 120) -> None:
     """Exit 0 when the worker's heartbeat is younger than MAX_AGE seconds."""

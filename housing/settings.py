@@ -82,6 +82,10 @@ class MqttSettings(BaseModel):
         300, ge=0, description="Readings stamped further in the future are rejected"
     )
     metrics_port: int | None = Field(None, description="Serve Prometheus metrics of the ingest worker here")
+    status_file: Path = Field(
+        Path("/tmp/housing-ingest.status.json"),  # noqa: S108 - counters only, no secrets
+        description="The worker's counters, rewritten every few seconds; `housing health ingest` reads it",
+    )
 
 
 class MeterSettings(BaseModel):

@@ -18,6 +18,7 @@ from housing.errors import DomainError
 from housing.registry.endpoints import router as registry_router
 from housing.registry.import_endpoints import router as import_router
 from housing.settings import Settings
+from sensors.endpoints import router as meters_router
 from housing.web import make_templates
 
 API_PREFIX = "/api/v1"
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(accounts_router, prefix=API_PREFIX)
     app.include_router(registry_router, prefix=API_PREFIX)
     app.include_router(import_router, prefix=API_PREFIX)
+    app.include_router(meters_router, prefix=API_PREFIX)
     app.include_router(pages.router)
     _add_health(app)
     _add_error_handlers(app)

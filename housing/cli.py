@@ -218,16 +218,47 @@ def import_buildings(
                     session, stream, company_id=company.id, today=local_today(settings.timezone)
                 )
     except ImportRejected as exc:
-        console.print(f"[red]{exc.detail}[/red]")
-        table = Table("line", "field", "reason")
-        for error in exc.errors:
-            table.add_row(str(error.line), error.field or "", error.reason)
-        console.print(table)
+        _print_rejection(exc)
         raise typer.Exit(1) from exc
     console.print(
         f"[green]Imported {report.buildings} buildings, {report.apartments} apartments, "
         f"{report.people} people, {report.ownerships} ownership shares[/green]"
     )
+
+
+@import_app.command("meters")
+def import_meters(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV file, UTF-8")],
+) -> None:
+    """Register meters and condition sensors; a file with any bad row imports nothing."""
+    from housing.accounts.models import Role
+    from housing.auth import Actor
+    from housing.clock import local_today
+    from housing.db import make_engine, session_scope
+    from housing.registry.importer import ImportRejected
+    from sensors.meter_import import import_meters_csv
+
+    settings = _settings()
+    # The command line is the operator: it sees every building, as an admin does.
+    operator = Actor(user_id=0, username="cli", role=Role.admin, company_id=None, person_id=None, token_id=0)
+    try:
+        with (
+            session_scope(make_engine(settings)) as session,
+            file.open(encoding="utf-8-sig", newline="") as stream,
+        ):
+            report = import_meters_csv(session, stream, actor=operator, today=local_today(settings.timezone))
+    except ImportRejected as exc:
+        _print_rejection(exc)
+        raise typer.Exit(1) from exc
+    console.print(f"[green]Registered {report.meters} meters and {report.sensors} sensors[/green]")
+
+
+def _print_rejection(exc) -> None:
+    console.print(f"[red]{exc.detail}[/red]")
+    table = Table("line", "field", "reason")
+    for error in exc.errors:
+        table.add_row(str(error.line), error.field or "", error.reason)
+    console.print(table)
 
 
 @app.command()

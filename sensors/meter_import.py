@@ -23,8 +23,6 @@ the actor may not see is reported as unknown. Then every device goes through the
 sensors service, so the rules are those of the API.
 """
 
-import csv
-import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -35,12 +33,12 @@ from pydantic import ValidationError, model_validator
 from sqlalchemy import Select
 from sqlmodel import Session, select
 
+from housing import csvfile
 from housing.auth import Actor
-from housing.errors import DomainError, Invalid
-from housing.registry.importer import ImportRejected
+from housing.csvfile import CsvRow, ImportRejected, ImportRowError, read_rows, row_error
+from housing.errors import DomainError
 from housing.registry.models import Apartment, Building, District
 from housing.registry.queries import visible_buildings
-from housing.registry.schemas import ImportRowError
 from sensors import service
 from sensors.models import Meter, MeterKind, Sensor, SensorKind
 from sensors.schemas import MeterCreate, MeterImportReport, SensorCreate
@@ -84,30 +82,15 @@ class _SensorColumns(SensorCreate):
 
 
 @dataclass
-class _Row:
-    line: int
-    cells: dict[str, str | None]
+class _Row(CsvRow):
     device: dict[str, Any] | None = None
     is_meter: bool = True
     building: Building | None = None
 
 
 def decode_upload(data: bytes) -> str:
-    """The uploaded file as text, or Invalid naming the line of the first byte that is not UTF-8."""
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise Invalid(
-            f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; split it into smaller files",
-            field="file",
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise Invalid(
-            f"the file is not UTF-8 text (line {line} has byte 0x{data[exc.start]:02x}); "
-            "save it from the spreadsheet as 'CSV UTF-8'",
-            field="file",
-        ) from exc
+    """The uploaded file as text, or Invalid: too large, or not UTF-8."""
+    return csvfile.decode_upload(data, MAX_UPLOAD_BYTES)
 
 
 def import_meters_csv(session: Session, stream: TextIO, *, actor: Actor, today: date) -> MeterImportReport:
@@ -116,7 +99,15 @@ def import_meters_csv(session: Session, stream: TextIO, *, actor: Actor, today: 
     Raises ImportRejected listing every bad row, before anything is written. Flushes,
     never commits: the caller's transaction holds all of it or none of it.
     """
-    rows = _rows_of(stream)
+    rows = read_rows(
+        stream,
+        row_type=_Row,
+        columns=COLUMNS,
+        required=REQUIRED_COLUMNS,
+        max_rows=MAX_ROWS,
+        decimal_columns=("initial_value",),
+        check_header=_check_header,
+    )
     errors: list[ImportRowError] = []
     for row in rows:
         errors += _parse(row)
@@ -130,62 +121,11 @@ def import_meters_csv(session: Session, stream: TextIO, *, actor: Actor, today: 
 # Reading
 
 
-def _rows_of(stream: TextIO) -> list[_Row]:
-    first = stream.readline()
-    if not first.strip():
-        raise ImportRejected([_error(1, None, "the file is empty; the first line must name the columns")])
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.DictReader(itertools.chain([first], stream), delimiter=delimiter)
-    rows: list[_Row] = []
-    try:
-        reader.fieldnames = _check_header(reader.fieldnames or [])
-        for raw in reader:
-            # line_num is where the record ends; a quoted cell may span several lines.
-            line = reader.line_num - sum(v.count("\n") for v in raw.values() if isinstance(v, str))
-            if len(rows) == MAX_ROWS:
-                too_many = f"the file has more than {MAX_ROWS:,} rows"
-                raise ImportRejected(
-                    [_error(line, None, f"{too_many}; split it into smaller files")],
-                    detail=f"{too_many}; nothing was imported",
-                )
-            rows.append(_Row(line=line, cells=_cells(raw, decimal_comma=delimiter == ";")))
-    except csv.Error as exc:
-        raise ImportRejected([_error(reader.line_num, None, f"not readable as CSV: {exc}")]) from exc
-    if not rows:
-        raise ImportRejected([_error(1, None, "the file has a header but no rows")])
-    return rows
-
-
-def _check_header(names: list[str]) -> list[str]:
-    names = [n.strip().lstrip("\ufeff").lower() for n in names]
-    errors = [_error(1, n, "unknown column") for n in names if n and n not in COLUMNS]
-    errors += [
-        _error(1, n, "the column appears twice")
-        for n in sorted({n for n in names if n and names.count(n) > 1})
-    ]
-    errors += [_error(1, n, "required column is missing") for n in REQUIRED_COLUMNS if n not in names]
+def _check_header(names: list[str]) -> list[ImportRowError]:
+    """A device is placed by building id or by address, so the file needs one of the two."""
     if "building_id" not in names and "address" not in names:
-        errors.append(_error(1, "building_id", "give a building_id or an address column"))
-    if errors:
-        raise ImportRejected(
-            errors, detail=f"the header (line 1) names columns wrongly: expected {', '.join(COLUMNS)}"
-        )
-    return names
-
-
-def _cells(raw: dict[str | None, Any], *, decimal_comma: bool) -> dict[str, str | None]:
-    cells: dict[str, str | None] = {}
-    extra: list[str] = []
-    for name, value in raw.items():
-        if not name:  # a column without a name, or cells beyond the header (DictReader's None)
-            extra += [v.strip() for v in (value if isinstance(value, list) else [value or ""]) if v.strip()]
-            continue
-        text = (value or "").strip()
-        if decimal_comma and name == "initial_value":
-            text = text.replace(",", ".")
-        cells[name] = text or None
-    cells["_extra"] = ", ".join(extra) or None
-    return cells
+        return [row_error(1, "building_id", "give a building_id or an address column")]
+    return []
 
 
 # Checking one row on its own
@@ -194,22 +134,24 @@ def _cells(raw: dict[str | None, Any], *, decimal_comma: bool) -> dict[str, str 
 def _parse(row: _Row) -> list[ImportRowError]:
     cells = row.cells
     errors: list[ImportRowError] = []
-    if cells.get("_extra"):
-        errors.append(_error(row.line, None, f"cells outside the named columns: {cells['_extra']}"))
+    if row.extra:
+        errors.append(row_error(row.line, None, f"cells outside the named columns: {row.extra}"))
     kind = (cells.get("kind") or "").lower()
     if kind in SENSOR_KINDS:
         row.is_meter = False
         errors += [
-            _error(row.line, n, f"applies to meters only, not to a {kind} sensor")
+            row_error(row.line, n, f"applies to meters only, not to a {kind} sensor")
             for n in METER_ONLY
             if cells.get(n) is not None
         ]
     elif kind not in METER_KINDS:
         reason = "a value is required" if not kind else f"unknown kind {cells['kind']!r}"
-        errors.append(_error(row.line, "kind", f"{reason}; one of {', '.join(METER_KINDS + SENSOR_KINDS)}"))
+        errors.append(
+            row_error(row.line, "kind", f"{reason}; one of {', '.join(METER_KINDS + SENSOR_KINDS)}")
+        )
         return errors
     if cells.get("building_id") is None and cells.get("address") is None:
-        errors.append(_error(row.line, "address", "give the building's address or its building_id"))
+        errors.append(row_error(row.line, "address", "give the building's address or its building_id"))
     data: dict[str, Any] = {
         name: cells[name]
         for name in ("serial", "installed_on", "building_id", *(METER_ONLY if row.is_meter else ()))
@@ -219,7 +161,7 @@ def _parse(row: _Row) -> list[ImportRowError]:
     if row.is_meter and "smart" in data:
         smart = data["smart"].lower()
         if smart not in _TRUE | _FALSE:
-            errors.append(_error(row.line, "smart", f"write yes or no (got {data['smart']!r})"))
+            errors.append(row_error(row.line, "smart", f"write yes or no (got {data['smart']!r})"))
             del data["smart"]
         else:
             data["smart"] = smart in _TRUE
@@ -237,7 +179,7 @@ def _parse(row: _Row) -> list[ImportRowError]:
                 reason = err["msg"].removeprefix("Value error, ")
                 if isinstance(err.get("input"), str):
                     reason += f" (got {err['input']!r})"
-            errors.append(_error(row.line, name, reason))
+            errors.append(row_error(row.line, name, reason))
         return errors
     row.device = valid.model_dump(exclude={"apartment_id"})
     return errors
@@ -272,7 +214,7 @@ def _place(session: Session, rows: list[_Row], visible: Select) -> list[ImportRo
         district = row.cells.get("district")
         found = by_id.get(building_id) if building_id is not None else None
         if building_id is not None and found is None:
-            errors.append(_error(row.line, "building_id", f"building {building_id} does not exist"))
+            errors.append(row_error(row.line, "building_id", f"building {building_id} does not exist"))
             continue
         if address is not None:
             matches = by_address.get(_normal(address), [])
@@ -281,7 +223,7 @@ def _place(session: Session, rows: list[_Row], visible: Select) -> list[ImportRo
             if found is not None:
                 if found.id not in {b.id for b, _ in matches}:
                     errors.append(
-                        _error(
+                        row_error(
                             row.line,
                             "address",
                             f"building {found.id} is at {found.address!r}, not {address!r}",
@@ -290,12 +232,12 @@ def _place(session: Session, rows: list[_Row], visible: Select) -> list[ImportRo
                     continue
             elif not matches:
                 where = f" in {district}" if district else ""
-                errors.append(_error(row.line, "address", f"no building at {address!r}{where}"))
+                errors.append(row_error(row.line, "address", f"no building at {address!r}{where}"))
                 continue
             elif len(matches) > 1:
                 districts = ", ".join(sorted(d for _, d in matches))
                 errors.append(
-                    _error(
+                    row_error(
                         row.line,
                         "district",
                         f"{address!r} is an address in several districts ({districts}); name the district",
@@ -319,7 +261,7 @@ def _place(session: Session, rows: list[_Row], visible: Select) -> list[ImportRo
         apartment_id = apartments.get((row.building.id, number))
         if apartment_id is None:
             errors.append(
-                _error(
+                row_error(
                     row.line, "apartment", f"building {row.building.address!r} has no apartment {number!r}"
                 )
             )
@@ -340,13 +282,13 @@ def _check_serials(session: Session, rows: list[_Row]) -> list[ImportRowError]:
             serial = row.device["serial"]
             if serial in first_of:
                 errors.append(
-                    _error(row.line, "serial", f"{serial!r} is also the serial at line {first_of[serial]}")
+                    row_error(row.line, "serial", f"{serial!r} is also the serial at line {first_of[serial]}")
                 )
                 continue
             first_of[serial] = row.line
             if serial in taken:
                 errors.append(
-                    _error(row.line, "serial", f"a {what} with serial {serial!r} is already registered")
+                    row_error(row.line, "serial", f"a {what} with serial {serial!r} is already registered")
                 )
     return errors
 
@@ -355,10 +297,6 @@ def _in_chunks(session: Session, query: Select, column: Any, values: Iterable[An
     values = sorted(set(values), key=str)
     for start in range(0, len(values), _CHUNK):
         yield from session.exec(query.where(column.in_(values[start : start + _CHUNK])))
-
-
-def _error(line: int, column: str | None, reason: str) -> ImportRowError:
-    return ImportRowError(line=line, field=column, reason=reason)
 
 
 # Writing, once the whole file is known to be right
@@ -377,5 +315,5 @@ def _write(session: Session, rows: list[_Row]) -> MeterImportReport:
                 report.sensors += 1
     except DomainError as exc:  # the file was checked, so only a concurrent change gets here
         line = row.line if row is not None else 1
-        raise ImportRejected([_error(line, exc.field, exc.detail)]) from exc
+        raise ImportRejected([row_error(line, exc.field, exc.detail)]) from exc
     return report

@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Form, UploadFile, status
 from housing.accounts.models import Role
 from housing.auth import Actor, RegistrarActor
 from housing.clock import Today
+from housing.csvfile import decode_upload
 from housing.db import SessionDep
 from housing.errors import Forbidden, Invalid
 from housing.registry.importer import import_buildings_csv
@@ -41,7 +42,8 @@ def import_buildings(
     company_id = _importing_company(actor, company_id)
     if session.get(ManagementCompany, company_id) is None:
         raise Invalid(f"company {company_id} does not exist", field="company_id")
-    stream = io.StringIO(_decoded(file), newline="")
+    text = decode_upload(file.file.read(MAX_UPLOAD_BYTES + 1), MAX_UPLOAD_BYTES)
+    stream = io.StringIO(text, newline="")
     return import_buildings_csv(session, stream, company_id=company_id, today=today)
 
 
@@ -54,21 +56,3 @@ def _importing_company(actor: Actor, company_id: int | None) -> int:
     if company_id is None:
         raise Invalid("company_id is required", field="company_id")
     return company_id
-
-
-def _decoded(file: UploadFile) -> str:
-    data = file.file.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise Invalid(
-            f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; split it into smaller files",
-            field="file",
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise Invalid(
-            f"the file is not UTF-8 text (line {line} has byte 0x{data[exc.start]:02x}); "
-            "save it from the spreadsheet as 'CSV UTF-8'",
-            field="file",
-        ) from exc

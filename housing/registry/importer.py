@@ -42,8 +42,6 @@ register's name is kept); any other owner becomes a new person, one per row when
 PINFL is given. The report counts what was created.
 """
 
-import csv
-import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -55,14 +53,14 @@ from pydantic import Field, ValidationError
 from sqlalchemy import Select
 from sqlmodel import Session, select
 
-from housing.errors import DomainError, Invalid
+from housing.csvfile import CsvRow, ImportRejected, ImportRowError, read_rows, row_error
+from housing.errors import DomainError
 from housing.registry import queries, service
 from housing.registry.models import Apartment, Building, BuildingManagement, District, Person
 from housing.registry.schemas import (
     ApartmentCreate,
     BuildingCreate,
     ImportReport,
-    ImportRowError,
     OwnershipCreate,
     PersonCreate,
 )
@@ -106,22 +104,6 @@ _COLUMN_OF = {
 _CHUNK = 500  # values per IN (...) list, well inside every backend's parameter limit
 
 
-class ImportRejected(Invalid):
-    """The file had bad rows, so nothing was imported; `errors` lists every one of them."""
-
-    def __init__(self, errors: list[ImportRowError], detail: str | None = None) -> None:
-        self.errors = sorted(errors, key=lambda e: e.line)
-        if detail is None:
-            bad = len({e.line for e in self.errors})
-            detail = f"{bad} row{'s are' if bad != 1 else ' is'} wrong; nothing was imported"
-        super().__init__(detail)
-
-    def problem(self) -> dict[str, Any]:
-        body = super().problem()
-        body["errors"] = [e.model_dump() for e in self.errors]
-        return body
-
-
 # The API's own models, with the ids that the file gives by name left open.
 
 
@@ -143,9 +125,7 @@ class _OwnershipColumns(OwnershipCreate):
 
 
 @dataclass
-class _Row:
-    line: int
-    cells: dict[str, str | None]  # stripped text by column; None when empty
+class _Row(CsvRow):
     district: str | None = None
     building: dict[str, Any] | None = None  # address and the building's details
     apartment: dict[str, Any] | None = None
@@ -173,7 +153,14 @@ def import_buildings_csv(session: Session, stream: TextIO, *, company_id: int, t
     Raises ImportRejected listing every bad row, before anything is written. Flushes,
     never commits: the caller's transaction holds all of it or none of it.
     """
-    rows = _read_rows(stream)
+    rows = read_rows(
+        stream,
+        row_type=_Row,
+        columns=COLUMNS,
+        required=REQUIRED_COLUMNS,
+        max_rows=MAX_ROWS,
+        decimal_columns=_DECIMAL_COLUMNS,
+    )
     errors: list[ImportRowError] = []
     for row in rows:
         errors += _parse(row, today)
@@ -184,89 +171,20 @@ def import_buildings_csv(session: Session, stream: TextIO, *, company_id: int, t
     return _write(session, plan, company_id=company_id, today=today)
 
 
-# Reading
-
-
-def _read_rows(stream: TextIO) -> list[_Row]:
-    try:
-        return _rows_of(stream)
-    except UnicodeDecodeError as exc:
-        # Text is decoded in blocks, so the line of the bad byte is not known here.
-        reason = f"the file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it as 'CSV UTF-8'"
-        raise ImportRejected([_error(1, None, reason)], detail=f"{reason}; nothing was imported") from exc
-
-
-def _rows_of(stream: TextIO) -> list[_Row]:
-    first = stream.readline()
-    if not first.strip():
-        raise ImportRejected([_error(1, None, "the file is empty; the first line must name the columns")])
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.DictReader(itertools.chain([first], stream), delimiter=delimiter)
-    rows: list[_Row] = []
-    try:
-        reader.fieldnames = _check_header(reader.fieldnames or [])
-        for raw in reader:
-            # line_num is where the record ends; a quoted cell may span several lines.
-            line = reader.line_num - sum(v.count("\n") for v in raw.values() if isinstance(v, str))
-            if len(rows) == MAX_ROWS:
-                too_many = f"the file has more than {MAX_ROWS:,} rows"
-                raise ImportRejected(
-                    [_error(line, None, f"{too_many}; split it into smaller files")],
-                    detail=f"{too_many}; nothing was imported",
-                )
-            rows.append(_Row(line=line, cells=_cells(raw, decimal_comma=delimiter == ";")))
-    except csv.Error as exc:
-        raise ImportRejected([_error(reader.line_num, None, f"not readable as CSV: {exc}")]) from exc
-    if not rows:
-        raise ImportRejected([_error(1, None, "the file has a header but no rows")])
-    return rows
-
-
-def _check_header(names: list[str]) -> list[str]:
-    names = [n.strip().lstrip("\ufeff").lower() for n in names]
-    # Spreadsheets often save a few empty columns without a name; they are ignored.
-    errors = [_error(1, n, "unknown column") for n in names if n and n not in COLUMNS]
-    errors += [
-        _error(1, n, "the column appears twice")
-        for n in sorted({n for n in names if n and names.count(n) > 1})
-    ]
-    errors += [_error(1, n, "required column is missing") for n in REQUIRED_COLUMNS if n not in names]
-    if errors:
-        raise ImportRejected(
-            errors, detail=f"the header (line 1) names columns wrongly: expected {', '.join(COLUMNS)}"
-        )
-    return names
-
-
-def _cells(raw: dict[str | None, Any], *, decimal_comma: bool) -> dict[str, str | None]:
-    cells: dict[str, str | None] = {}
-    extra: list[str] = []
-    for name, value in raw.items():
-        if not name:  # a column without a name, or cells beyond the header (DictReader's None)
-            extra += [v.strip() for v in (value if isinstance(value, list) else [value or ""]) if v.strip()]
-            continue
-        text = (value or "").strip()
-        if decimal_comma and name in _DECIMAL_COLUMNS:
-            text = text.replace(",", ".")
-        cells[name] = text or None
-    cells["_extra"] = ", ".join(extra) or None
-    return cells
-
-
 # Checking one row on its own
 
 
 def _parse(row: _Row, today: date) -> list[ImportRowError]:
     cells = row.cells
     errors: list[ImportRowError] = []
-    if cells.get("_extra"):
-        errors.append(_error(row.line, None, f"cells outside the named columns: {cells['_extra']}"))
+    if row.extra:
+        errors.append(row_error(row.line, None, f"cells outside the named columns: {row.extra}"))
 
     def given(*names: str) -> dict[str, str]:
         return {n: cells[n] for n in names if cells.get(n) is not None}
 
     if cells.get("district") is None:
-        errors.append(_error(row.line, "district", "a value is required"))
+        errors.append(row_error(row.line, "district", "a value is required"))
     else:
         row.district = cells["district"]
     building = given("address", "latitude", "longitude", "floors", "year_built", "total_area_m2")
@@ -282,7 +200,7 @@ def _parse(row: _Row, today: date) -> list[ImportRowError]:
 
     if cells.get("owner_name") is None and cells.get("owner_pinfl") is None:
         errors += [
-            _error(row.line, n, "given without an owner; fill owner_name or owner_pinfl")
+            row_error(row.line, n, "given without an owner; fill owner_name or owner_pinfl")
             for n in ("owner_phone", "share", "owned_since")
             if cells.get(n) is not None
         ]
@@ -300,7 +218,7 @@ def _parse(row: _Row, today: date) -> list[ImportRowError]:
     if ownership is not None:
         row.share, row.owned_since = ownership["share"], ownership["valid_from"]
         if row.owned_since > today:
-            errors.append(_error(row.line, "owned_since", f"{row.owned_since} is in the future"))
+            errors.append(row_error(row.line, "owned_since", f"{row.owned_since} is in the future"))
     return errors
 
 
@@ -322,7 +240,7 @@ def _validated(
             )
             if err["type"] != "missing" and isinstance(err.get("input"), str):
                 reason += f" (got {err['input']!r})"
-            errors.append(_error(line, _COLUMN_OF.get(name, name), reason))
+            errors.append(row_error(line, _COLUMN_OF.get(name, name), reason))
         return None
 
 
@@ -369,7 +287,9 @@ def _check_against_register(
         district = districts.get(_normal_name(row.district))
         if district is None:
             if lines_of[(_normal_name(row.district), row.building["address"])][0] == row.line:
-                errors.append(_error(row.line, "district", f"no district named {row.district!r}{also(row)}"))
+                errors.append(
+                    row_error(row.line, "district", f"no district named {row.district!r}{also(row)}")
+                )
             continue
         key = (district.id, row.building["address"])
         row.building_key = key
@@ -381,7 +301,7 @@ def _check_against_register(
         if key in registered:
             if managers.get(registered[key]) != company_id:
                 errors.append(
-                    _error(
+                    row_error(
                         row.line,
                         "address",
                         f"{row.building['address']!r} in {district.name} is registered to another "
@@ -426,13 +346,13 @@ def _check_apartments(session: Session, rows: list[_Row], plan: _Plan) -> list[I
             building_id = plan.existing_buildings.get(row.building_key)
             if (building_id, number) in existing_numbers:
                 errors.append(
-                    _error(row.line, "apartment", f"apartment {number} already exists in this building")
+                    row_error(row.line, "apartment", f"apartment {number} already exists in this building")
                 )
                 continue  # its account number is taken by itself, which says nothing new
         if account in first_of_account:
             other = first_of_account[account]
             errors.append(
-                _error(
+                row_error(
                     row.line,
                     "account_number",
                     f"{account} is also the account of apartment {other.apartment['number']} at line {other.line}",
@@ -440,7 +360,7 @@ def _check_apartments(session: Session, rows: list[_Row], plan: _Plan) -> list[I
             )
         elif account in taken_accounts:
             errors.append(
-                _error(
+                row_error(
                     row.line,
                     "account_number",
                     f"{account} already belongs to another apartment in the register",
@@ -463,13 +383,13 @@ def _check_owners(session: Session, rows: list[_Row], plan: _Plan) -> list[Impor
         if pinfl and pinfl not in plan.people:
             if name is None:
                 errors.append(
-                    _error(row.line, "owner_name", f"required: no person with PINFL {pinfl} is registered")
+                    row_error(row.line, "owner_name", f"required: no person with PINFL {pinfl} is registered")
                 )
                 continue
             first = named_in_file.setdefault(pinfl, row)
             if _normal_name(first.owner["full_name"]) != _normal_name(name):
                 errors.append(
-                    _error(
+                    row_error(
                         row.line,
                         "owner_name",
                         f"PINFL {pinfl} is {first.owner['full_name']!r} at line {first.line}, not {name!r}",
@@ -480,7 +400,7 @@ def _check_owners(session: Session, rows: list[_Row], plan: _Plan) -> list[Impor
         same = owners_of.setdefault(row.apartment_key, {}).get(who)
         if same is not None:
             errors.append(
-                _error(
+                row_error(
                     row.line,
                     "owner_pinfl" if pinfl else "owner_name",
                     f"the same owner of apartment {row.apartment_key[1]} is already listed at line {same.line}",
@@ -501,7 +421,7 @@ def _check_owners(session: Session, rows: list[_Row], plan: _Plan) -> list[Impor
                     break
             lines = ", ".join(str(r.line) for r in listed)
             errors.append(
-                _error(
+                row_error(
                     r.line,
                     "share",
                     f"the shares of apartment {key[1]} add up to {total} (lines {lines}); at most 1 is possible",
@@ -517,7 +437,7 @@ def _differences(
     for name in sorted(set(first) | set(mine)):
         if first.get(name) != mine.get(name):
             return [
-                _error(
+                row_error(
                     line,
                     _COLUMN_OF.get(name, name),
                     f"{_shown(mine.get(name))} differs from {_shown(first.get(name))} given for "
@@ -545,10 +465,6 @@ def _in_chunks(session: Session, query: Select, column: Any, values: Iterable[An
     values = sorted(set(values), key=str)
     for start in range(0, len(values), _CHUNK):
         yield from session.exec(query.where(column.in_(values[start : start + _CHUNK])))
-
-
-def _error(line: int, column: str | None, reason: str) -> ImportRowError:
-    return ImportRowError(line=line, field=column, reason=reason)
 
 
 # Writing, once the whole file is known to be right
@@ -594,5 +510,7 @@ def _write(session: Session, plan: _Plan, *, company_id: int, today: date) -> Im
             report.ownerships += 1
     except DomainError as exc:  # the file was checked, so only a concurrent change gets here
         line = row.line if row is not None else 1
-        raise ImportRejected([_error(line, _COLUMN_OF.get(exc.field or "", exc.field), exc.detail)]) from exc
+        raise ImportRejected(
+            [row_error(line, _COLUMN_OF.get(exc.field or "", exc.field), exc.detail)]
+        ) from exc
     return report

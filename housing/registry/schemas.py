@@ -234,12 +234,6 @@ class ResidenceRead(ReadModel):
     valid_until: date | None
 
 
-class ImportRowError(BaseModel):
-    line: int
-    field: str | None
-    reason: str
-
-
 class ImportReport(BaseModel):
     buildings: int
     apartments: int

@@ -18,8 +18,8 @@ from housing.errors import DomainError
 from housing.registry.endpoints import router as registry_router
 from housing.registry.import_endpoints import router as import_router
 from housing.settings import Settings
-from sensors.endpoints import router as meters_router
 from housing.web import make_templates
+from sensors.endpoints import router as meters_router
 
 API_PREFIX = "/api/v1"
 PROBLEM = "application/problem+json"

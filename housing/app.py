@@ -20,6 +20,7 @@ from housing.registry.import_endpoints import router as import_router
 from housing.settings import Settings
 from housing.web import make_templates
 from sensors.endpoints import router as meters_router
+from sensors.usage_endpoints import router as usage_router
 
 API_PREFIX = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(registry_router, prefix=API_PREFIX)
     app.include_router(import_router, prefix=API_PREFIX)
     app.include_router(meters_router, prefix=API_PREFIX)
+    app.include_router(usage_router, prefix=API_PREFIX)
     app.include_router(pages.router)
     _add_health(app)
     _add_error_handlers(app)

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from housing.accounts.service import purge_expired_tokens
 from housing.db import advisory_lock, make_engine, session_scope
 from housing.settings import Settings
+from sensors import jobs as sensor_jobs
 
 log = logging.getLogger("housing.scheduler")
 
@@ -45,6 +46,24 @@ def purge_tokens(engine: Engine, settings: Settings) -> str:
 
 JOBS: list[Job] = [
     Job("heartbeat", IntervalTrigger(seconds=30), heartbeat, "Marks the worker alive for its health check"),
+    Job(
+        "detect-incidents",
+        CronTrigger(minute="*/15", timezone="Asia/Tashkent"),
+        sensor_jobs.detect_incidents,
+        "Opens and closes service incidents from lukewarm hot water and cold flats",
+    ),
+    Job(
+        "detect-alerts",
+        CronTrigger(minute=10, timezone="Asia/Tashkent"),
+        sensor_jobs.detect_alerts,
+        "Opens and closes meter alerts: night leaks, stale meters, backwards readings, verification due",
+    ),
+    Job(
+        "create-partitions",
+        CronTrigger(hour=2, minute=15, timezone="Asia/Tashkent"),
+        sensor_jobs.create_partitions,
+        "Creates the monthly reading partitions ahead (PostgreSQL)",
+    ),
     Job(
         "purge-tokens",
         CronTrigger(hour=3, minute=30, timezone="Asia/Tashkent"),

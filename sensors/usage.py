@@ -1,0 +1,122 @@
+"""Loads a meter's replacement series and hands it to the pure rules in `sensors.consumption`.
+
+Installation and removal days become instants at local midnight (`timezone`): the new
+meter's initial value and the old meter's final value stand at the start of that day.
+"""
+
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from housing.db import get_or_404
+from sensors.consumption import (
+    DEFAULT_TIMEZONE,
+    ConsumptionResult,
+    MeterSegment,
+    chain_average_monthly,
+    chain_consumption,
+)
+from sensors.models import Meter, Reading
+from sensors.service import effective_readings, replacement_chain
+
+_TICK = timedelta(microseconds=1)
+# Readings on each side of a boundary loaded first: enough to interpolate or extrapolate
+# unless staff excluded some; then the whole history is loaded instead.
+_AROUND = 2
+
+
+def meter_consumption(
+    session: Session, meter_id: int, start: datetime, end: datetime, *, timezone: str = DEFAULT_TIMEZONE
+) -> ConsumptionResult:
+    """The consumption from `start` to `end` of the meter and the meters it replaced or was replaced by."""
+    meters = _chain(session, meter_id)
+    result = chain_consumption(_segments(session, meters, start, end, timezone, narrow=True), start, end)
+    if result.how == "metered" and not result.extrapolated:
+        return result
+    return chain_consumption(_segments(session, meters, start, end, timezone, narrow=False), start, end)
+
+
+def meter_average(
+    session: Session,
+    meter_id: int,
+    before: date,
+    *,
+    months: int = 12,
+    min_months: int = 3,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> Decimal | None:
+    """The average monthly consumption over the `months` calendar months before `before`'s month.
+
+    None when fewer than `min_months` of them are metered throughout (see
+    `sensors.consumption.average_monthly`); the series runs across meter replacements.
+    """
+    zone = ZoneInfo(timezone)
+    first = _month_start(before, -months, zone)
+    last = _month_start(before, 0, zone)
+    segments = _segments(session, _chain(session, meter_id), first, last, timezone, narrow=True)
+    return chain_average_monthly(segments, before, months, min_months, timezone=timezone)
+
+
+def _month_start(day: date, months: int, zone: ZoneInfo) -> datetime:
+    index = day.year * 12 + day.month - 1 + months
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=zone)
+
+
+def _chain(session: Session, meter_id: int) -> list[Meter]:
+    meter = get_or_404(session, Meter, meter_id, "meter")
+    ids = replacement_chain(session, meter)
+    rows = {m.id: m for m in session.exec(select(Meter).where(col(Meter.id).in_(ids)))}
+    return [rows[i] for i in ids]
+
+
+def _segments(
+    session: Session, meters: list[Meter], start: datetime, end: datetime, timezone: str, *, narrow: bool
+) -> list[MeterSegment]:
+    zone = ZoneInfo(timezone)
+    segments = []
+    for i, meter in enumerate(meters):
+        installed_at = datetime.combine(meter.installed_on, time(), zone)
+        removed_on = meter.removed_on
+        if removed_on is None and i + 1 < len(meters):
+            removed_on = meters[i + 1].installed_on
+        removed_at = datetime.combine(removed_on, time(), zone) if removed_on else None
+        overlaps = installed_at < end and (removed_at is None or removed_at > start)
+        points = []
+        if overlaps:
+            lo, hi = _window(session, meter.id, start, end) if narrow else (None, None)
+            points = effective_readings(session, meter.id, start=lo, end=hi)
+        segments.append(
+            MeterSegment(
+                points=points,
+                installed_at=installed_at,
+                initial_value=meter.initial_value,
+                removed_at=removed_at,
+                final_value=meter.final_value if removed_at else None,
+                digits=meter.digits,
+                meter_id=meter.id,
+            )
+        )
+    return segments
+
+
+def _window(
+    session: Session, meter_id: int, start: datetime, end: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """From the `_AROUND`th reading before `start` to the `_AROUND`th from `end`; None: no limit."""
+    lo = session.exec(
+        select(Reading.taken_at)
+        .where(Reading.meter_id == meter_id, Reading.taken_at < start)
+        .order_by(col(Reading.taken_at).desc())
+        .offset(_AROUND - 1)
+        .limit(1)
+    ).first()
+    hi = session.exec(
+        select(Reading.taken_at)
+        .where(Reading.meter_id == meter_id, Reading.taken_at >= end)
+        .order_by(Reading.taken_at)
+        .offset(_AROUND - 1)
+        .limit(1)
+    ).first()
+    return lo, (hi + _TICK if hi is not None else None)

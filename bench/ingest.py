@@ -187,7 +187,9 @@ def run_ingest(
         "HOUSING_DB__URL": url,
         "HOUSING_MQTT__HOST": "127.0.0.1",
         "HOUSING_MQTT__PORT": str(port),
-        "HOUSING_MQTT__CLIENT_ID": f"bench-ingest-{uuid.uuid4().hex[:6]}",
+        # One stable id for every run: a new id per run would leave the previous run's
+        # session in the shared group, and the broker would keep handing it its share.
+        "HOUSING_MQTT__CLIENT_ID": "bench-ingest-1",
         "HOUSING_MQTT__TOPIC_PREFIX": prefix,
         "HOUSING_MQTT__STATUS_FILE": str(status),
     }

@@ -90,6 +90,7 @@ def run_job(settings: Settings, name: str, engine: Engine | None = None) -> str:
 
 def run_forever(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our own line per run says enough
     engine = make_engine(settings)
     scheduler = BlockingScheduler(timezone=settings.scheduler.timezone)
     for job in JOBS:

@@ -185,9 +185,6 @@ class IngestWorker:
                 log.warning("broker %s:%s not reachable (%s); retrying in %.0f s", host, port, exc, delay)
                 self.stopping.wait(delay)
                 delay = min(delay * 2, 30.0)
-        if self.config.protocol != 5:
-            # MQTT 3.1.1 has no ReceiveMaximum: paho's own inflight window governs.
-            self.client.max_inflight_messages_set(self.config.receive_maximum)
         self.client.loop_start()
 
     def run(self, host: str, port: int) -> None:

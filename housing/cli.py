@@ -293,26 +293,66 @@ def demo(
         bool, typer.Option("--no-serve", help="Prepare and print logins, do not serve")
     ] = False,
 ) -> None:
-    """Migrate, seed a demo city once, print a login for every role, and serve."""
+    """The whole platform on one machine: seeded city, broker, ingest, simulator, scheduler, web."""
+    from housing import demo as demo_run
     from housing import migrate
     from housing.db import make_engine
-    from housing.registry.seeding import ensure_demo_city, reset_demo_users
+    from housing.registry.seeding import reset_demo_users
 
     settings = _settings()
     migrate.upgrade(settings.db.url)
     engine = make_engine(settings)
-    created = ensure_demo_city(engine)
-    console.print("Demo city " + ("seeded" if created else "already there") + f" in {settings.db.url}")
+    for line in demo_run.prepare(engine, settings):
+        console.print(line)
+    console.print(f"Database: {settings.db.url}")
     logins = reset_demo_users(engine, settings, password_for=lambda _role: secrets.token_urlsafe(9))
     table = Table("role", "user name", "password", title="Demo logins (passwords change at every start)")
     for role, username, password in logins:
         table.add_row(role, username, password)
     console.print(table)
+    engine.dispose()
     if no_serve:
         return
-    console.print(f"Open http://{host}:{port}/ (API docs at /docs). Ctrl+C stops.")
-    sys.stdout.flush()
-    serve(host=host, port=port, workers=1)
+    with demo_run.background(settings, console.print):
+        console.print(f"Open http://{host}:{port}/ (API docs at /docs). Ctrl+C stops everything.")
+        sys.stdout.flush()
+        serve(host=host, port=port, workers=1)
+
+
+@app.command()
+def simulate(
+    rate: Annotated[float, typer.Option(help="Messages a second")] = 100.0,
+    seconds: Annotated[float | None, typer.Option(help="Stop after this long")] = None,
+    count: Annotated[int | None, typer.Option(help="Stop after this many messages")] = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Inject a fault (repeatable): duplicates, out_of_order, garbage, leak, lukewarm, cold_flat"
+        ),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Broker host (default: HOUSING_MQTT__HOST or 127.0.0.1)")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Broker port (default: HOUSING_MQTT__PORT)")] = None,
+    protocol: Annotated[int | None, typer.Option(help="5 (MQTT 5) or 4 (MQTT 3.1.1)")] = None,
+    username: Annotated[str | None, typer.Option(envvar="HOUSING_SIMULATOR_USERNAME")] = None,
+    password: Annotated[str | None, typer.Option(envvar="HOUSING_SIMULATOR_PASSWORD")] = None,
+) -> None:
+    """Publish realistic readings for the seeded smart meters and sensors, as devices would."""
+    import logging
+
+    from sensors.simulator import PublisherError, run_simulator
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        summary = run_simulator(
+            _settings(), rate=rate, seconds=seconds, count=count, faults=fault or (),
+            host=host, port=port, protocol=protocol, username=username, password=password,
+        )  # fmt: skip
+    except (ValueError, PublisherError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(summary)
 
 
 if __name__ == "__main__":

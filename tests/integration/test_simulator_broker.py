@@ -1,0 +1,219 @@
+"""The simulator against real brokers: the local Mosquitto (CI starts it) and the embedded amqtt.
+
+Every test publishes under its own topic prefix (test/<uuid>), so tests never read each
+other's messages.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from housing.db import utcnow
+from sensors.broker import BrokerError, EmbeddedBroker
+from sensors.payloads import parse_payload, parse_topic
+from sensors.seeding import seed_meters
+from sensors.simulator import Publisher, floor_step, run_simulator
+from tests.conftest import TEST_SECRET
+from tests.factories import make_apartment, make_building
+from tests.integration.mqtt_helpers import BROKER, wait_until
+
+MESSAGES = 200
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def seeded(db, session, settings):
+    """Two small buildings with metered apartments; a per-test topic prefix in settings."""
+    for _ in range(2):
+        building = make_building(session)
+        for _ in range(3):
+            make_apartment(session, building)
+    session.commit()
+    seed_meters(db, today=utcnow().date())
+    settings.mqtt.topic_prefix = f"test/{uuid.uuid4().hex[:10]}"
+    return settings
+
+
+class Subscriber:
+    """A plain paho client collecting everything under a prefix."""
+
+    def __init__(self, port: int, prefix: str, *, protocol: int = mqtt.MQTTv5, client_id: str | None = None):
+        self.messages: list[mqtt.MQTTMessage] = []
+        self.subscribed = threading.Event()
+        self.prefix = prefix
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"test-sub-{uuid.uuid4().hex[:8]}",
+            protocol=protocol,
+            clean_session=False if client_id and protocol == mqtt.MQTTv311 else None,
+        )
+        self.client.on_message = lambda client, userdata, message: self.messages.append(message)
+        self.client.on_connect = lambda client, userdata, flags, rc, props: client.subscribe(
+            f"{prefix}/#", qos=1
+        )
+        self.client.on_subscribe = lambda client, userdata, mid, codes, props: self.subscribed.set()
+        self.port = port
+
+    def __enter__(self):
+        self.client.connect("127.0.0.1", self.port)
+        self.client.loop_start()
+        assert self.subscribed.wait(10), "the test subscriber did not subscribe"
+        return self
+
+    def __exit__(self, *exc):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def wait_for(self, count: int, timeout: float = 20) -> None:
+        wait_until(lambda: len(self.messages) >= count, timeout, f"{count} messages")
+        time.sleep(0.3)  # anything beyond the count would show up now
+
+    def check_all_parse(self) -> None:
+        now = utcnow()
+        for message in self.messages:
+            channel, serial = parse_topic(message.topic, self.prefix)
+            values = parse_payload(
+                message.payload,
+                serial=serial,
+                channel=channel,
+                now=now,
+                max_bytes=65536,
+                future_tolerance=timedelta(0),
+            )
+            assert len(values) == 1
+
+
+def test_simulated_readings_reach_mosquitto_and_all_parse(db, seeded):
+    start = floor_step(utcnow() - timedelta(days=1))
+    with Subscriber(BROKER[1], seeded.mqtt.topic_prefix) as subscriber:
+        summary = run_simulator(
+            seeded,
+            rate=2000,
+            count=MESSAGES,
+            start=start,
+            host=BROKER[0],
+            port=BROKER[1],
+            protocol=5,
+            engine=db,
+        )
+        subscriber.wait_for(MESSAGES)
+    assert summary.published == summary.acknowledged == MESSAGES
+    assert len(subscriber.messages) == MESSAGES
+    subscriber.check_all_parse()
+    topics = {m.topic.split("/")[-3] for m in subscriber.messages}
+    assert topics == {"meters", "sensors"}
+    assert summary.rounds >= MESSAGES // (summary.meters + summary.sensors)
+
+
+def test_the_rate_is_kept(db, seeded):
+    start = floor_step(utcnow() - timedelta(days=1))
+    summary = run_simulator(
+        seeded, rate=100, count=MESSAGES, start=start, host=BROKER[0], port=BROKER[1], engine=db
+    )
+    assert summary.acknowledged == MESSAGES
+    assert 1.5 < summary.seconds < 4  # 200 messages at 100 a second
+
+
+def test_a_full_send_queue_makes_the_publisher_wait_and_loses_nothing():
+    prefix = f"test/{uuid.uuid4().hex[:10]}"
+    publisher = Publisher(host=BROKER[0], port=BROKER[1], protocol=5, max_queued=20)
+    publisher.connect()
+    try:
+        with Subscriber(BROKER[1], prefix) as subscriber:
+            for n in range(500):
+                payload = f'{{"ts": "2026-11-01T00:15:00+05:00", "value": {n}, "seq": {n}}}'.encode()
+                assert publisher.publish(f"{prefix}/meters/QS-{n:03d}/readings", payload)
+            assert publisher.wait_acknowledged(20)
+            subscriber.wait_for(500)
+    finally:
+        publisher.close()
+    assert publisher.backoffs > 0  # MQTT_ERR_QUEUE_SIZE was answered, and waited out
+    assert publisher.published == publisher.acknowledged == len(subscriber.messages) == 500
+
+
+def test_sigterm_stops_the_simulator_cleanly_with_a_summary(db, seeded, database_url):
+    script = (
+        "from housing.settings import Settings; from sensors.simulator import run_simulator; "
+        "print(run_simulator(Settings(), rate=50, host='127.0.0.1', port=1883, protocol=5), flush=True)"
+    )
+    env = os.environ | {
+        "HOUSING_ENVIRONMENT": "test",
+        "HOUSING_AUTH__SECRET_KEY": TEST_SECRET,
+        "HOUSING_DB__URL": database_url,
+        "HOUSING_MQTT__TOPIC_PREFIX": seeded.mqtt.topic_prefix,
+    }
+    with Subscriber(BROKER[1], seeded.mqtt.topic_prefix) as subscriber:
+        process = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+        try:
+            wait_until(lambda: len(subscriber.messages) >= 20, 20, "the simulator to publish")
+            process.send_signal(signal.SIGTERM)
+            out, _ = process.communicate(timeout=20)
+        finally:
+            process.kill()
+        assert process.returncode == 0
+        assert "acknowledged" in out and "unacknowledged" not in out
+        published = int(out.split("Published ")[1].split(" ")[0].replace(",", ""))
+        subscriber.wait_for(published, timeout=5)  # everything acknowledged before the exit
+    assert len(subscriber.messages) == published
+
+
+def test_embedded_broker_serves_the_simulator_at_mqtt_3_1_1(db, seeded):
+    port = free_port()
+    start = floor_step(utcnow() - timedelta(days=1))
+    with (
+        EmbeddedBroker(port=port) as broker,
+        Subscriber(port, seeded.mqtt.topic_prefix, protocol=mqtt.MQTTv311) as subscriber,
+    ):
+        assert broker.running
+        summary = run_simulator(
+            seeded, rate=2000, count=MESSAGES, start=start, host="127.0.0.1", port=port, protocol=4, engine=db
+        )
+        subscriber.wait_for(MESSAGES)
+    assert not broker.running
+    assert summary.published == summary.acknowledged == MESSAGES
+    assert len(subscriber.messages) == MESSAGES
+    subscriber.check_all_parse()
+
+
+def test_embedded_broker_keeps_messages_for_a_persistent_session(db, seeded):
+    """What a restarted ingest worker relies on: QoS 1 messages queued while it was away."""
+    port = free_port()
+    prefix = seeded.mqtt.topic_prefix
+    start = floor_step(utcnow() - timedelta(days=1))
+    with EmbeddedBroker(port=port, mode="thread"):
+        with Subscriber(port, prefix, protocol=mqtt.MQTTv311, client_id="test-worker"):
+            pass  # subscribed, then gone
+        summary = run_simulator(
+            seeded, rate=2000, count=100, start=start, host="127.0.0.1", port=port, protocol=4, engine=db
+        )
+        assert summary.acknowledged == 100
+        with Subscriber(port, prefix, protocol=mqtt.MQTTv311, client_id="test-worker") as back:
+            back.wait_for(100)
+    assert len(back.messages) == 100
+
+
+def test_embedded_broker_binds_only_localhost_and_reports_a_taken_port():
+    port = free_port()
+    with EmbeddedBroker(port=port, mode="thread"):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        # Bound to 127.0.0.1 only: another address of this machine (127.0.0.2 is one on
+        # Linux) is refused, where a 0.0.0.0 listener would answer.
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.2", port), timeout=2).close()
+        with pytest.raises(BrokerError, match="in use"):
+            EmbeddedBroker(port=port).start()

@@ -1,0 +1,64 @@
+"""Late-payment penalties: 0.1% a day of the overdue amount, at most 50% of the month's charge."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from billing.penalties import due_date, penalty_days, penalty_for_day
+
+
+def test_a_month_is_due_on_the_15th_of_the_next_month():
+    assert due_date(date(2025, 11, 1)) == date(2025, 12, 15)
+    assert due_date(date(2025, 11, 30)) == date(2025, 12, 15)
+    assert due_date(date(2025, 12, 1)) == date(2026, 1, 15)
+
+
+def test_penalty_days_start_the_day_after_the_due_date():
+    due = date(2025, 12, 15)
+
+    assert penalty_days(due, date(2025, 12, 10)) == 0
+    assert penalty_days(due, due) == 0
+    assert penalty_days(due, date(2025, 12, 16)) == 1
+    assert penalty_days(due, date(2026, 1, 15)) == 31
+
+
+def test_a_day_is_a_tenth_of_a_percent_of_the_overdue_amount():
+    assert penalty_for_day(1_000_000, 1_000_000, 0) == 1_000
+    # Only what is still overdue counts, not the whole month's charge.
+    assert penalty_for_day(400_000, 1_000_000, 0) == 400
+
+
+def test_a_day_is_rounded_half_up():
+    assert penalty_for_day(1_500, 1_500, 0) == 2  # 1.5 tiyin
+    assert penalty_for_day(1_499, 1_499, 0) == 1  # 1.499 tiyin
+    assert penalty_for_day(2_500, 2_500, 0) == 3  # half up, not to even
+
+
+def test_penalties_accrue_to_half_the_months_charge_and_stop():
+    # 123,457 tiyin overdue: 123.457 a day -> 123; the cap is 61,728.5 -> 61,728.
+    overdue = charge = 123_457
+    accrued, days = 0, []
+    for _ in range(600):
+        day = penalty_for_day(overdue, charge, accrued)
+        days.append(day)
+        accrued += day
+
+    assert accrued == 61_728
+    assert days[:501] == [123] * 501  # 61,623 after 501 days
+    assert days[501] == 105  # only what is left under the cap
+    assert days[502:] == [0] * 98
+
+
+def test_nothing_when_nothing_is_overdue_or_the_cap_is_already_passed():
+    assert penalty_for_day(0, 1_000_000, 0) == 0
+    assert penalty_for_day(-5_000, 1_000_000, 0) == 0
+    assert penalty_for_day(1_000_000, 1_000_000, 500_000) == 0
+    assert penalty_for_day(1_000_000, 1_000_000, 600_000) == 0  # never negative
+
+
+def test_rate_and_cap_can_be_set():
+    assert penalty_for_day(1_000_000, 1_000_000, 0, rate=Decimal("0.002")) == 2_000
+    assert penalty_for_day(1_000_000, 1_000_000, 99_500, cap=Decimal("0.1")) == 500
+    with pytest.raises(ValueError, match="cannot be negative"):
+        penalty_for_day(1_000_000, 1_000_000, 0, rate=Decimal("-0.001"))

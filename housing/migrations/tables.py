@@ -5,7 +5,7 @@ It belongs to the composition root because it imports sensors and billing.
 
 import re
 
-import billing  # noqa: F401
+import billing.models  # noqa: F401
 import housing.models  # noqa: F401
 import sensors.models  # noqa: F401
 

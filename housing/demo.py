@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, func, select
 
+from billing.seeding import seed_tashkent_tariffs
 from housing.clock import local_today
 from housing.registry.seeding import ensure_demo_city
 from housing.settings import Settings
@@ -31,6 +32,7 @@ def prepare(engine: Engine, settings: Settings) -> list[str]:
     today = local_today(settings.timezone)
     done = ["demo city seeded" if ensure_demo_city(engine) else "demo city already there"]
     done.append(seed_meters(engine, today=today))
+    done.append(seed_tashkent_tariffs(engine))
     with engine.connect() as connection:
         has_readings = connection.execute(select(func.count()).select_from(Reading)).scalar_one() > 0
     if not has_readings:

@@ -1,0 +1,20 @@
+"""What each actor may see of the tariffs, written once."""
+
+from datetime import date
+
+from sqlalchemy import Select, or_
+from sqlmodel import select
+
+from billing.models import Tariff
+from housing.auth import Actor
+from housing.registry import queries as registry_queries
+from housing.registry.models import ManagementCompany
+
+
+def visible_tariffs(actor: Actor, today: date) -> Select:
+    """City-wide tariffs for everyone; a company's own tariffs for those who see that company."""
+    query = select(Tariff)
+    if actor.sees_whole_city:
+        return query
+    companies = registry_queries.visible_companies(actor, today).with_only_columns(ManagementCompany.id)
+    return query.where(or_(Tariff.company_id.is_(None), Tariff.company_id.in_(companies)))

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+import housing.migrations.tables  # noqa: F401 - every table, so a flush resolves keys across packages
 from housing.settings import Settings
 
 app = typer.Typer(help="Smart-housing platform", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -317,6 +318,54 @@ def demo(
         console.print(f"Open http://{host}:{port}/ (API docs at /docs). Ctrl+C stops everything.")
         sys.stdout.flush()
         serve(host=host, port=port, workers=1)
+
+
+@app.command()
+def bill(
+    period: Annotated[str, typer.Option(help="The month to bill, YYYY-MM")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be issued; write nothing")
+    ] = False,
+) -> None:
+    """Issue one invoice per personal account for a month (what the monthly job does)."""
+    from datetime import date
+
+    from billing.jobs import bill_period
+    from billing.runs import run_billing
+    from housing.clock import local_today
+    from housing.db import make_engine, session_scope
+    from housing.errors import DomainError
+
+    settings = _settings()
+    try:
+        month = date.fromisoformat(f"{period}-01")
+    except ValueError as exc:
+        console.print(f"[red]--period must look like 2026-10, not {period!r}[/red]")
+        raise typer.Exit(2) from exc
+    engine = make_engine(settings)
+    today = local_today(settings.timezone)
+    try:
+        if not dry_run:
+            console.print(bill_period(engine, settings, month, today))
+            return
+        with session_scope(engine) as session:
+            summary = run_billing(
+                session, period=month, today=today, dry_run=True, timezone=settings.timezone
+            )
+    except DomainError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from exc
+    table = Table("number", "apartment", "lines", "total, UZS", title=str(summary))
+    for invoice in summary.invoices[:50]:
+        table.add_row(
+            invoice.number,
+            str(invoice.apartment_id),
+            str(len(invoice.lines)),
+            f"{invoice.total_minor / 100:,.2f}",
+        )
+    console.print(table)
+    if len(summary.invoices) > 50:
+        console.print(f"... and {len(summary.invoices) - 50} more")
 
 
 @app.command()

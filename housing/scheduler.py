@@ -17,6 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
+from billing import jobs as billing_jobs
 from housing.accounts.service import purge_expired_tokens
 from housing.db import advisory_lock, make_engine, session_scope
 from housing.settings import Settings
@@ -63,6 +64,18 @@ JOBS: list[Job] = [
         CronTrigger(hour=2, minute=15, timezone="Asia/Tashkent"),
         sensor_jobs.create_partitions,
         "Creates the monthly reading partitions ahead (PostgreSQL)",
+    ),
+    Job(
+        "monthly-billing",
+        CronTrigger(day=1, hour=2, minute=0, timezone="Asia/Tashkent"),
+        billing_jobs.monthly_billing,
+        "Issues last month's invoices, one per personal account",
+    ),
+    Job(
+        "daily-penalties",
+        CronTrigger(hour=1, minute=30, timezone="Asia/Tashkent"),
+        billing_jobs.daily_penalties,
+        "Books the day's late-payment penalties (0.1% a day, capped at 50% of the month's charge)",
     ),
     Job(
         "purge-tokens",

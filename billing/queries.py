@@ -5,10 +5,10 @@ from datetime import date
 from sqlalchemy import Select, or_
 from sqlmodel import select
 
-from billing.models import Tariff
+from billing.models import Invoice, Tariff
 from housing.auth import Actor
 from housing.registry import queries as registry_queries
-from housing.registry.models import ManagementCompany
+from housing.registry.models import Apartment, ManagementCompany
 
 
 def visible_tariffs(actor: Actor, today: date) -> Select:
@@ -18,3 +18,12 @@ def visible_tariffs(actor: Actor, today: date) -> Select:
         return query
     companies = registry_queries.visible_companies(actor, today).with_only_columns(ManagementCompany.id)
     return query.where(or_(Tariff.company_id.is_(None), Tariff.company_id.in_(companies)))
+
+
+def visible_invoices(actor: Actor, today: date) -> Select:
+    """The invoices of the apartments the actor sees today."""
+    query = select(Invoice)
+    if actor.sees_whole_city:
+        return query
+    apartments = registry_queries.visible_apartments(actor, today).with_only_columns(Apartment.id)
+    return query.where(Invoice.apartment_id.in_(apartments))

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from billing.endpoints import router as billing_router
+from billing.invoice_endpoints import router as invoices_router
 from housing import pages
 from housing.accounts.endpoints import router as accounts_router
 from housing.accounts.passwords import Passwords
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(meters_router, prefix=API_PREFIX)
     app.include_router(usage_router, prefix=API_PREFIX)
     app.include_router(billing_router, prefix=API_PREFIX)
+    app.include_router(invoices_router, prefix=API_PREFIX)
     app.include_router(pages.router)
     _add_health(app)
     _add_error_handlers(app)

@@ -22,7 +22,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from housing.settings import MqttSettings
 from sensors.ingest_store import BatchResult, Message, ReadingStore
@@ -230,7 +230,7 @@ class IngestWorker:
             try:
                 result = self.store.write(batch)
                 break
-            except DBAPIError as exc:
+            except (OperationalError, InterfaceError) as exc:
                 # Nothing is acknowledged, so nothing is lost: retry until the database is back.
                 self.metrics.count_db_error()
                 self.write_status()

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from sensors.models import Measurement, Meter, Reading, ReadingSource, RejectedMessage, Sensor
 from sensors.payloads import Channel, Rejected, Value, parse_payload, parse_topic
@@ -35,6 +36,14 @@ class BatchResult:
     stored: int = 0
     duplicates: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: "BatchResult") -> "BatchResult":
+        return BatchResult(
+            received=self.received + other.received,
+            stored=self.stored + other.stored,
+            duplicates=self.duplicates + other.duplicates,
+            rejected=self.rejected + other.rejected,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +90,31 @@ class ReadingStore:
         self._postgres = engine.dialect.name == "postgresql"
 
     def write(self, messages: Sequence[Message]) -> BatchResult:
-        """Stores a batch in one transaction; raises (and stores nothing) if the database fails."""
+        """Stores a batch; raises (storing nothing) only while the database is unreachable.
+
+        Any other database error means some message in the batch cannot be stored: the
+        batch is split in halves until that message stands alone, and it is kept as
+        rejected, so one poison message never blocks the good ones behind it.
+        """
+        try:
+            return self._write(messages)
+        except (OperationalError, InterfaceError):
+            raise
+        except DBAPIError as exc:
+            if len(messages) == 1:
+                return self._reject_unstorable(messages[0], exc)
+            middle = len(messages) // 2
+            return self.write(messages[:middle]).merge(self.write(messages[middle:]))
+
+    def _reject_unstorable(self, message: Message, exc: DBAPIError) -> BatchResult:
+        reason = f"could not be stored: {str(exc.orig or exc).strip()}"
+        with self.engine.begin() as connection:
+            connection.execute(insert(RejectedMessage), [_rejection(message, "store_failed", reason)[1]])
+        result = BatchResult(received=1)
+        result.rejected["store_failed"] += 1
+        return result
+
+    def _write(self, messages: Sequence[Message]) -> BatchResult:
         result = BatchResult(received=len(messages))
         now = datetime.now(UTC)
         parsed: list[tuple[Message, Channel, str, list[Value]]] = []
@@ -198,8 +231,10 @@ def _copy_then_insert(
             f"ON COMMIT DELETE ROWS"
         )
     )
-    cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {staging} (device_id, taken_at, value, seq, received_at) FROM STDIN") as copy:
+    with (
+        connection.connection.driver_connection.cursor() as cursor,
+        cursor.copy(f"COPY {staging} (device_id, taken_at, value, seq, received_at) FROM STDIN") as copy,
+    ):
         for row in rows:
             copy.write_row(row)
     if with_source:

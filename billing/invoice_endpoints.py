@@ -7,26 +7,29 @@ anything else is 404. Only admins start a billing run (a dry run by default).
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, status
 from sqlmodel import select
 
 from billing import queries
 from billing.invoice_schemas import (
+    AdjustmentCreate,
     BalanceRead,
     BillingRunCreate,
     BillingRunRead,
     InvoiceDetail,
     InvoiceLineRead,
     InvoiceRead,
+    LedgerEntryRead,
     Period,
     period_start,
 )
-from billing.ledger import balance
-from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceLine, InvoiceStatus
+from billing.ledger import adjust_line, balance
+from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceLine, InvoiceStatus, LedgerEntry
 from billing.runs import run_billing
-from housing.auth import AdminActor, CurrentActor
+from housing.auth import AdminActor, CurrentActor, RegistrarActor
 from housing.clock import Today
 from housing.db import SessionDep
+from housing.errors import NotFound
 from housing.registry.models import Apartment
 from housing.registry.queries import visible_apartments
 from housing.routing import Paging, one_visible, paginate
@@ -77,6 +80,37 @@ def read_balance(apartment_id: int, session: SessionDep, actor: CurrentActor, to
         currency=DEFAULT_CURRENCY,
         debt=owed > 0,
         credit_minor=max(-owed, 0),
+    )
+
+
+@router.get("/apartments/{apartment_id}/ledger", response_model=Page[LedgerEntryRead])
+def read_ledger(apartment_id: int, session: SessionDep, actor: CurrentActor, today: Today, paging: Paging):
+    """Every charge, payment, penalty, adjustment and refund of the account, newest first."""
+    one_visible(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
+    query = select(LedgerEntry).where(LedgerEntry.apartment_id == apartment_id)
+    return paginate(session, query.order_by(LedgerEntry.occurred_at.desc()), paging, LedgerEntry.id.desc())
+
+
+@router.post(
+    "/invoices/{invoice_id}/lines/{line_id}/adjustments",
+    response_model=LedgerEntryRead,
+    status_code=status.HTTP_201_CREATED,
+)
+def adjust_invoice_line(
+    invoice_id: int,
+    line_id: int,
+    body: AdjustmentCreate,
+    session: SessionDep,
+    actor: RegistrarActor,
+    today: Today,
+):
+    """Corrects a line of an issued invoice with a ledger adjustment naming it; the invoice stays as issued."""
+    one_visible(session, queries.visible_invoices(actor, today), Invoice, invoice_id, "invoice")
+    line = session.get(InvoiceLine, line_id)
+    if line is None or line.invoice_id != invoice_id:
+        raise NotFound(f"line {line_id} of invoice {invoice_id} not found")
+    return adjust_line(
+        session, line_id=line_id, amount_minor=body.amount_minor, reason=body.reason, user_id=actor.user_id
     )
 
 

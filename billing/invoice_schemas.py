@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from billing.models import Basis, InvoiceStatus, QuantitySource
+from billing.models import Basis, InvoiceStatus, LedgerKind, QuantitySource
 from billing.runs import DraftInvoice, RunSummary
 from housing.schemas import ReadModel
 
@@ -121,3 +121,21 @@ class BillingRunRead(BaseModel):
             invoices=[DraftInvoiceRead.of(d) for d in run.invoices],
             summary=str(run),
         )
+
+
+class AdjustmentCreate(BaseModel):
+    amount_minor: int = Field(description="Tiyin: negative credits the account, positive charges more")
+    reason: str = Field(min_length=3, max_length=200)
+
+
+class LedgerEntryRead(ReadModel):
+    id: int
+    apartment_id: int
+    kind: LedgerKind
+    amount_minor: int = Field(description="Positive raises what is owed, negative lowers it")
+    currency: str
+    invoice_id: int | None
+    invoice_line_id: int | None
+    payment_attempt_id: int | None
+    reference: str
+    occurred_at: datetime

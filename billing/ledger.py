@@ -18,10 +18,10 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
-from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceStatus, LedgerEntry, LedgerKind
+from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceLine, InvoiceStatus, LedgerEntry, LedgerKind
 from billing.penalties import penalty_for_day
 from housing.db import utcnow
-from housing.errors import Invalid
+from housing.errors import Conflict, Invalid, NotFound
 
 BATCH = 1000
 BILLED = (InvoiceStatus.issued, InvoiceStatus.partially_paid, InvoiceStatus.paid)
@@ -91,6 +91,112 @@ def post_entry(
     return entry
 
 
+def money_paid(session: Session, apartment_id: int) -> int:
+    """Money paid into the account: payments less refunds handed back."""
+    return _paid_by_apartment(session, [apartment_id]).get(apartment_id, 0)
+
+
+def _paid_by_apartment(session: Session, apartment_ids: Sequence[int]) -> dict[int, int]:
+    rows = session.exec(
+        select(
+            LedgerEntry.apartment_id,
+            -func.sum(
+                case(
+                    (LedgerEntry.kind == LedgerKind.payment, LedgerEntry.amount_minor),
+                    (LedgerEntry.kind == LedgerKind.refund, LedgerEntry.amount_minor),
+                    else_=0,
+                )
+            ),
+        )
+        .where(col(LedgerEntry.apartment_id).in_(apartment_ids))
+        .group_by(LedgerEntry.apartment_id)
+    ).all()
+    return {apartment_id: int(amount or 0) for apartment_id, amount in rows}
+
+
+def allocate(paid_minor: int, totals: Sequence[int]) -> list[int]:
+    """How much of the money paid covers each invoice, oldest first (the order given)."""
+    left = max(paid_minor, 0)
+    covered = []
+    for total in totals:
+        part = min(total, left)
+        covered.append(part)
+        left -= part
+    return covered
+
+
+def settle_invoices(session: Session, apartment_id: int) -> None:
+    """Sets each billed invoice of the account to issued, partially_paid or paid by the money paid in."""
+    invoices = session.exec(
+        select(Invoice)
+        .where(Invoice.apartment_id == apartment_id, col(Invoice.status).in_(BILLED))
+        .order_by(Invoice.period, Invoice.id)
+    ).all()
+    adjusted = dict(
+        session.exec(
+            select(LedgerEntry.invoice_id, func.sum(LedgerEntry.amount_minor))
+            .where(LedgerEntry.apartment_id == apartment_id, LedgerEntry.kind == LedgerKind.adjustment)
+            .group_by(LedgerEntry.invoice_id)
+        ).all()
+    )
+    dues = [i.total_minor + int(adjusted.get(i.id) or 0) for i in invoices]
+    covered = allocate(money_paid(session, apartment_id), dues)
+    for invoice, due, part in zip(invoices, dues, covered, strict=True):
+        if part >= due:
+            status = InvoiceStatus.paid
+        elif part > 0:
+            status = InvoiceStatus.partially_paid
+        else:
+            status = InvoiceStatus.issued
+        if invoice.status != status:
+            invoice.status = status
+            session.add(invoice)
+    session.flush()
+
+
+def adjust_line(
+    session: Session, *, line_id: int, amount_minor: int, reason: str, user_id: int | None
+) -> LedgerEntry:
+    """Corrects an issued invoice's line by an adjustment that names it; the invoice stays as issued.
+
+    Negative credits the account (the line charged too much), positive charges what it
+    missed. Credits on a line never exceed what it charged.
+    """
+    line = session.get(InvoiceLine, line_id)
+    if line is None:
+        raise NotFound(f"invoice line {line_id} not found")
+    invoice = session.get(Invoice, line.invoice_id)
+    assert invoice is not None
+    if invoice.status not in BILLED:
+        raise Conflict(f"invoice {invoice.number} is {invoice.status}; only an issued invoice is corrected")
+    if not reason.strip():
+        raise Invalid("say why the line is corrected", field="reason")
+    earlier = session.exec(
+        select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
+            LedgerEntry.invoice_line_id == line_id, LedgerEntry.kind == LedgerKind.adjustment
+        )
+    ).one()
+    net = line.amount_minor - line.deduction_minor + int(earlier)
+    if net + amount_minor < 0:
+        raise Invalid(
+            f"the line now charges {net} tiyin; a credit of {-amount_minor} would take it below zero",
+            field="amount_minor",
+        )
+    entry = post_entry(
+        session,
+        apartment_id=invoice.apartment_id,
+        kind=LedgerKind.adjustment,
+        amount_minor=amount_minor,
+        currency=invoice.currency,
+        invoice_id=invoice.id,
+        invoice_line_id=line.id,
+        reference=reason.strip()[:200],
+        created_by_id=user_id,
+    )
+    settle_invoices(session, invoice.apartment_id)
+    return entry
+
+
 def penalty_key(invoice_id: int, day: date) -> str:
     return f"penalty:{invoice_id}:{day.isoformat()}"
 
@@ -128,23 +234,7 @@ def _accrue_batch(session: Session, apartment_ids: Sequence[int], today: date) -
         .where(col(Invoice.apartment_id).in_(apartment_ids), col(Invoice.status).in_(BILLED))
         .order_by(Invoice.apartment_id, Invoice.period, Invoice.id)
     ).all()
-    # Money paid in: payments (negative) less refunds handed back (positive).
-    paid = dict(
-        session.exec(
-            select(
-                LedgerEntry.apartment_id,
-                -func.sum(
-                    case(
-                        (LedgerEntry.kind == LedgerKind.payment, LedgerEntry.amount_minor),
-                        (LedgerEntry.kind == LedgerKind.refund, LedgerEntry.amount_minor),
-                        else_=0,
-                    )
-                ),
-            )
-            .where(col(LedgerEntry.apartment_id).in_(apartment_ids))
-            .group_by(LedgerEntry.apartment_id)
-        ).all()
-    )
+    paid = _paid_by_apartment(session, apartment_ids)
     invoice_ids = [row[0] for row in invoices]
     accrued = dict(
         session.exec(
@@ -160,9 +250,7 @@ def _accrue_batch(session: Session, apartment_ids: Sequence[int], today: date) -
             )
         ).all()
     )
-    left: dict[int, int] = defaultdict(int)
-    for apartment_id, amount in paid.items():
-        left[apartment_id] = int(amount or 0)
+    left: dict[int, int] = defaultdict(int, paid)
     occurred_at = datetime.combine(today, time(), UTC)
     entries = []
     for invoice_id, apartment_id, due, total, currency in invoices:

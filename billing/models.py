@@ -245,7 +245,8 @@ class PaymentStatus(StrEnum):
     """Forward only: created -> pending -> succeeded -> refunded, or created/pending -> failed/canceled.
 
     A late or repeated webhook never moves a payment back (a succeeded one never becomes
-    pending again); `PAYMENT_STEPS` lists where each status may go.
+    pending again); `PAYMENT_STEPS` lists where each status may go. A failed card payment
+    may still succeed: Stripe lets the payer confirm the same intent again with another card.
     """
 
     created = "created"
@@ -262,7 +263,7 @@ PAYMENT_STEPS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     ),
     PaymentStatus.pending: frozenset({PaymentStatus.succeeded, PaymentStatus.failed, PaymentStatus.canceled}),
     PaymentStatus.succeeded: frozenset({PaymentStatus.refunded}),
-    PaymentStatus.failed: frozenset(),
+    PaymentStatus.failed: frozenset({PaymentStatus.succeeded, PaymentStatus.canceled}),
     PaymentStatus.canceled: frozenset(),
     PaymentStatus.refunded: frozenset(),
 }
@@ -274,7 +275,11 @@ class PaymentAttempt(SQLModel, table=True):
     __tablename__ = "payment_attempt"
     __table_args__ = (
         UniqueConstraint("gateway", "external_id"),
+        UniqueConstraint("created_by_id", "client_key"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint(
+            "refunded_minor >= 0 AND refunded_minor <= amount_minor", name="refund_within_amount"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -289,6 +294,12 @@ class PaymentAttempt(SQLModel, table=True):
         default=None, max_length=200, description="The gateway's id, e.g. a Stripe PaymentIntent id"
     )
     failure_message: str = Field(default="", max_length=500)
+    refunded_minor: int = Field(default=0, sa_type=BigInteger, description="Handed back so far")
+    client_key: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The payer's Idempotency-Key: a second submit with it returns this attempt",
+    )
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

@@ -5,7 +5,7 @@ from datetime import date
 from sqlalchemy import Select, or_
 from sqlmodel import select
 
-from billing.models import Invoice, Tariff
+from billing.models import Invoice, PaymentAttempt, Tariff
 from housing.auth import Actor
 from housing.registry import queries as registry_queries
 from housing.registry.models import Apartment, ManagementCompany
@@ -27,3 +27,12 @@ def visible_invoices(actor: Actor, today: date) -> Select:
         return query
     apartments = registry_queries.visible_apartments(actor, today).with_only_columns(Apartment.id)
     return query.where(Invoice.apartment_id.in_(apartments))
+
+
+def visible_payments(actor: Actor, today: date) -> Select:
+    """The payments of the apartments the actor sees today."""
+    query = select(PaymentAttempt)
+    if actor.sees_whole_city:
+        return query
+    apartments = registry_queries.visible_apartments(actor, today).with_only_columns(Apartment.id)
+    return query.where(PaymentAttempt.apartment_id.in_(apartments))

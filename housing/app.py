@@ -11,6 +11,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from billing.endpoints import router as billing_router
 from billing.invoice_endpoints import router as invoices_router
+from billing.payments.endpoints import router as payments_router
+from billing.payments.stripe_gateway import StripeGateway
 from housing import pages
 from housing.accounts.endpoints import router as accounts_router
 from housing.accounts.passwords import Passwords
@@ -50,6 +52,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.passwords = Passwords.from_settings(settings)
     app.state.login_throttle = LoginThrottle(settings.auth.login_rate_limit, settings.auth.rate_limit_storage)
     app.state.templates = make_templates()
+    # Card payments only with Stripe settings; the payment routes say so (503) otherwise.
+    app.state.payment_gateway = StripeGateway(settings.stripe) if settings.stripe.configured else None
 
     app.include_router(accounts_router, prefix=API_PREFIX)
     app.include_router(registry_router, prefix=API_PREFIX)
@@ -58,6 +62,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(usage_router, prefix=API_PREFIX)
     app.include_router(billing_router, prefix=API_PREFIX)
     app.include_router(invoices_router, prefix=API_PREFIX)
+    app.include_router(payments_router, prefix=API_PREFIX)
     app.include_router(pages.router)
     _add_health(app)
     _add_error_handlers(app)

@@ -18,6 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from billing import jobs as billing_jobs
+from billing.payments import jobs as payment_jobs
 from housing.accounts.service import purge_expired_tokens
 from housing.db import advisory_lock, make_engine, session_scope
 from housing.settings import Settings
@@ -70,6 +71,12 @@ JOBS: list[Job] = [
         CronTrigger(day=1, hour=2, minute=0, timezone="Asia/Tashkent"),
         billing_jobs.monthly_billing,
         "Issues last month's invoices, one per personal account",
+    ),
+    Job(
+        "reconcile-payments",
+        IntervalTrigger(minutes=5),
+        payment_jobs.reconcile_payments,
+        "Fetches card payments still pending after a while from Stripe; cancels abandoned ones",
     ),
     Job(
         "daily-penalties",

@@ -114,6 +114,35 @@ class MeterSettings(BaseModel):
     )
 
 
+class StripeSettings(BaseModel):
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Stripe secret key (sk_...); unset turns card payments off (the API says so with a 503)",
+    )
+    publishable_key: str | None = Field(
+        None, description="Stripe publishable key (pk_...) the payment page uses"
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="Signing secret (whsec_...) of the webhook endpoint /api/v1/webhooks/stripe"
+    )
+    api_base: str | None = Field(
+        None, description="Another Stripe API address, e.g. a local Stripe-compatible server for tests"
+    )
+    js_url: str = Field(
+        "https://js.stripe.com/v3/", description="Where the payment page loads Stripe.js from"
+    )
+    reconcile_after_minutes: int = Field(
+        15, ge=1, description="A card payment still pending this long is fetched from Stripe again"
+    )
+    abandon_after_hours: int = Field(
+        24, ge=1, description="A card payment never confirmed for this long is canceled at Stripe"
+    )
+
+    @property
+    def configured(self) -> bool:
+        return self.secret_key is not None and bool(self.secret_key.get_secret_value())
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HOUSING_",
@@ -129,6 +158,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = SchedulerSettings()
     mqtt: MqttSettings = MqttSettings()
     meters: MeterSettings = MeterSettings()
+    stripe: StripeSettings = StripeSettings()
 
     @model_validator(mode="after")
     def refuse_default_secrets(self) -> Self:

@@ -13,6 +13,7 @@ from billing.models import (
     Gateway,
     Invoice,
     InvoiceLine,
+    InvoiceStatus,
     LedgerEntry,
     LedgerKind,
     PaymentAttempt,
@@ -67,6 +68,20 @@ def make_invoice(session: Session, apartment: Apartment | None = None, **kw) -> 
         "due_date": due_date(period),
     } | kw
     return _add(session, Invoice(**fields))
+
+
+def make_billed_invoice(session: Session, apartment: Apartment, total_minor: int, **kw) -> Invoice:
+    """An issued invoice with its ledger charge, as a billing run leaves it."""
+    invoice = make_invoice(session, apartment, status=InvoiceStatus.issued, total_minor=total_minor, **kw)
+    make_ledger_entry(
+        session,
+        apartment,
+        kind=LedgerKind.charge,
+        amount_minor=total_minor,
+        invoice_id=invoice.id,
+        dedupe_key=f"charge:{invoice.id}",
+    )
+    return invoice
 
 
 def make_invoice_line(session: Session, invoice: Invoice, billed: Service | None = None, **kw) -> InvoiceLine:

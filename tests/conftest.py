@@ -23,8 +23,10 @@ TEST_DATABASE_URL = os.environ.get("HOUSING_TEST_DATABASE_URL")
 TEST_SECRET = "test-secret-that-is-long-enough-0123456789"
 
 
-def make_settings(url: str) -> Settings:
+def make_settings(url: str, **groups) -> Settings:
+    """Test settings on the database at `url`; `groups` replace whole setting groups (stripe={...})."""
     return Settings(
+        **groups,
         environment="test",
         db={"url": url},
         auth={

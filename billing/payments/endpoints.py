@@ -1,0 +1,221 @@
+"""JSON routes of payments: pay by card, the Stripe webhook, refunds, bank and office payments.
+
+A resident pays by card for an apartment they own or live in; company managers and admins
+record bank or office payments, import bank statements and refund. Without Stripe settings
+the card routes answer 503 with the reason and everything else works.
+"""
+
+import io
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Header, Request, UploadFile, status
+from fastapi.responses import JSONResponse
+
+from billing.models import PaymentAttempt
+from billing.payments import service
+from billing.payments.gateway import BadSignature, PaymentGateway
+from billing.payments.schemas import (
+    CardPaymentCreate,
+    CardPaymentRead,
+    ManualPaymentCreate,
+    PaymentRead,
+    RefundCreate,
+    StatementReport,
+    WebhookAck,
+)
+from billing.payments.statement import import_bank_statement
+from billing.queries import visible_payments
+from housing.accounts.models import Role
+from housing.auth import CurrentActor, RegistrarActor
+from housing.clock import Today
+from housing.csvfile import decode_upload
+from housing.db import SessionDep
+from housing.errors import Forbidden, Invalid, Unavailable
+from housing.registry.models import Apartment
+from housing.registry.queries import visible_apartments
+from housing.routing import Paging, one_visible, paginate
+from housing.schemas import Page
+
+MAX_STATEMENT_BYTES = 16 * 1024 * 1024
+
+router = APIRouter(tags=["payments"])
+
+
+def _configured_gateway(request: Request) -> PaymentGateway | None:
+    return request.app.state.payment_gateway
+
+
+def _required_gateway(
+    gateway: Annotated[PaymentGateway | None, Depends(_configured_gateway)],
+) -> PaymentGateway:
+    if gateway is None:
+        raise Unavailable(
+            "card payments are not available: Stripe is not configured on this server"
+            " (HOUSING_STRIPE__SECRET_KEY); pay at a bank or an office"
+        )
+    return gateway
+
+
+OptionalGateway = Annotated[PaymentGateway | None, Depends(_configured_gateway)]
+GatewayDep = Annotated[PaymentGateway, Depends(_required_gateway)]
+
+
+async def _raw_body(request: Request) -> bytes:
+    """The body exactly as sent: the signature covers these bytes, not a re-encoded JSON."""
+    return await request.body()
+
+
+@router.post(
+    "/apartments/{apartment_id}/payments",
+    response_model=CardPaymentRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={503: {"description": "Stripe is not configured, or did not answer"}},
+)
+def pay_by_card(
+    apartment_id: int,
+    body: CardPaymentCreate,
+    session: SessionDep,
+    actor: CurrentActor,
+    today: Today,
+    gateway: GatewayDep,
+    idempotency_key: Annotated[
+        str | None, Header(max_length=100, description="Send the same key again to get the same payment back")
+    ] = None,
+):
+    """Starts a card payment of up to the balance; confirm it with Stripe.js and the client_secret.
+
+    The payment is saved with its idempotency key before Stripe is called; the webhook
+    (or the reconciliation job) books it when Stripe says it succeeded.
+    """
+    one_visible(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
+    if actor.role is not Role.resident:
+        raise Forbidden("card payments are made by the residents; record a bank or office payment instead")
+    attempt, _ = service.open_card_payment(
+        session,
+        apartment_id=apartment_id,
+        amount_minor=body.amount_minor,
+        user_id=actor.user_id,
+        client_key=idempotency_key,
+    )
+    session.commit()  # the idempotency key is saved before Stripe hears of the payment
+    if attempt.external_id is None:
+        intent = service.send_card_payment(session, gateway, attempt)
+    else:
+        intent = gateway.retrieve_intent(attempt.external_id)
+    return CardPaymentRead.model_validate(attempt).model_copy(
+        update={"client_secret": intent.client_secret, "publishable_key": gateway.publishable_key}
+    )
+
+
+@router.get("/apartments/{apartment_id}/payments", response_model=Page[PaymentRead])
+def list_payments(apartment_id: int, session: SessionDep, actor: CurrentActor, today: Today, paging: Paging):
+    """Newest first."""
+    one_visible(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
+    query = visible_payments(actor, today).where(PaymentAttempt.apartment_id == apartment_id)
+    return paginate(session, query, paging, PaymentAttempt.id.desc())
+
+
+@router.get("/payments/{payment_id}", response_model=PaymentRead)
+def read_payment(payment_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+    return one_visible(session, visible_payments(actor, today), PaymentAttempt, payment_id, "payment")
+
+
+@router.post(
+    "/apartments/{apartment_id}/payments/manual",
+    response_model=PaymentRead,
+    status_code=status.HTTP_201_CREATED,
+)
+def record_manual_payment(
+    apartment_id: int, body: ManualPaymentCreate, session: SessionDep, actor: RegistrarActor, today: Today
+):
+    """A payment made at a bank or an office, once per reference."""
+    one_visible(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
+    if body.paid_on > today:
+        raise Invalid(f"{body.paid_on} is in the future", field="paid_on")
+    return service.record_manual_payment(
+        session,
+        apartment_id=apartment_id,
+        amount_minor=body.amount_minor,
+        gateway=body.gateway,
+        reference=body.reference,
+        paid_at=service.noon_utc(body.paid_on),
+        user_id=actor.user_id,
+    )
+
+
+@router.post(
+    "/payments/{payment_id}/refunds", response_model=PaymentRead, status_code=status.HTTP_201_CREATED
+)
+def refund(
+    payment_id: int,
+    body: RefundCreate,
+    session: SessionDep,
+    actor: RegistrarActor,
+    today: Today,
+    gateway: OptionalGateway,
+):
+    """Hands back part or all of a payment, never more than is left of it."""
+    attempt = one_visible(session, visible_payments(actor, today), PaymentAttempt, payment_id, "payment")
+    return service.refund_payment(
+        session,
+        gateway,
+        attempt=attempt,
+        amount_minor=body.amount_minor,
+        user_id=actor.user_id,
+        reason=body.reason,
+    )
+
+
+@router.post(
+    "/imports/bank-statements",
+    response_model=StatementReport,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        422: {"description": "The file has bad rows; `errors` lists each with its line; nothing booked"}
+    },
+)
+def import_statement(
+    file: Annotated[UploadFile, File(description="CSV: date, account_number, amount, reference[, payer]")],
+    session: SessionDep,
+    actor: RegistrarActor,
+    today: Today,
+):
+    """Books a bank statement's payments to the accounts you manage, all or nothing."""
+    text = decode_upload(file.file.read(MAX_STATEMENT_BYTES + 1), MAX_STATEMENT_BYTES)
+    result = import_bank_statement(
+        session,
+        io.StringIO(text, newline=""),
+        apartments=visible_apartments(actor, today),
+        user_id=actor.user_id,
+        today=today,
+    )
+    return StatementReport(
+        recorded=result.recorded, already_recorded=result.already_recorded, total_minor=result.total_minor
+    )
+
+
+@router.post(
+    "/webhooks/stripe",
+    response_model=WebhookAck,
+    responses={
+        400: {"description": "The signature does not match the body"},
+        503: {"description": "No Stripe"},
+    },
+)
+def stripe_webhook(
+    session: SessionDep,
+    gateway: GatewayDep,
+    payload: Annotated[bytes, Depends(_raw_body)],
+    stripe_signature: Annotated[str | None, Header()] = None,
+):
+    """Stripe's events, verified on the raw body and handled once each (a repeat answers 200, duplicate)."""
+    try:
+        event = gateway.verify_event(payload, stripe_signature)
+    except BadSignature as exc:
+        return JSONResponse(
+            {"type": "about:blank", "title": "Bad signature", "status": 400, "detail": str(exc)},
+            status_code=400,
+            media_type="application/problem+json",
+        )
+    outcome = service.handle_event(session, event)
+    return WebhookAck(duplicate=outcome.duplicate, detail=outcome.detail)

@@ -1,0 +1,61 @@
+"""API models of payments: XCreate, XRead. Money is tiyin (`*_minor`) beside its currency code."""
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from billing.models import Gateway, PaymentStatus
+from billing.payments.gateway import MAX_CHARGE_MINOR
+from housing.schemas import ReadModel
+
+
+class CardPaymentCreate(BaseModel):
+    amount_minor: int = Field(
+        description=f"Tiyin, more than 0 and at most the balance and {MAX_CHARGE_MINOR:,} (Stripe's limit per charge)"
+    )
+
+
+class PaymentRead(ReadModel):
+    id: int
+    apartment_id: int
+    invoice_id: int | None
+    gateway: Gateway
+    amount_minor: int
+    refunded_minor: int
+    currency: str
+    status: PaymentStatus
+    external_id: str | None
+    failure_message: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class CardPaymentRead(PaymentRead):
+    client_secret: str | None = Field(
+        None, description="For Stripe.js confirmCardPayment; keep it out of logs"
+    )
+    publishable_key: str | None = None
+
+
+class ManualPaymentCreate(BaseModel):
+    amount_minor: int = Field(gt=0)
+    gateway: Gateway = Field(description="bank or office")
+    reference: str = Field(min_length=1, max_length=200, description="The bank reference or receipt number")
+    paid_on: date
+
+
+class RefundCreate(BaseModel):
+    amount_minor: int = Field(gt=0, description="At most what is left of the payment")
+    reason: str = Field(min_length=3, max_length=200)
+
+
+class WebhookAck(BaseModel):
+    received: bool = True
+    duplicate: bool
+    detail: str
+
+
+class StatementReport(BaseModel):
+    recorded: int
+    already_recorded: int
+    total_minor: int

@@ -1,0 +1,361 @@
+"""Payment verbs: card payments through a gateway, webhook events, refunds, bank and office payments.
+
+Every verb flushes and never commits, except that a card payment is two verbs around one
+commit the caller makes: `open_card_payment` saves the attempt with its idempotency key
+("apartment:{id}:attempt:{n}"), then `send_card_payment` asks the gateway. If the process
+dies in between or the gateway cannot be reached, the reconciliation job sends the same key
+again and the gateway answers with the intent it already made, never a second one.
+
+Money arrives in the ledger once: a payment entry's dedupe key is "payment:{attempt_id}"
+and a refund's "refund:{attempt_id}:upto:{total refunded}", whichever of the webhook, the
+reconciliation job or the staff action sees it first. Statuses only move forward
+(`PAYMENT_STEPS`), so a late or repeated event changes nothing.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from billing.ledger import balance, post_entry, settle_invoices
+from billing.models import (
+    DEFAULT_CURRENCY,
+    PAYMENT_STEPS,
+    Gateway,
+    LedgerKind,
+    PaymentAttempt,
+    PaymentStatus,
+    WebhookEvent,
+)
+from billing.payments.gateway import (
+    MAX_CHARGE_MINOR,
+    GatewayError,
+    GatewayEvent,
+    GatewayUnavailable,
+    Intent,
+    PaymentGateway,
+)
+from housing.db import utcnow
+from housing.errors import Conflict, Invalid, NotFound, Unavailable
+
+STRIPE = "stripe"
+
+
+def noon_utc(day: date) -> datetime:
+    """When a payment known only by its day happened, for the ledger's order."""
+    return datetime.combine(day, time(12), UTC)
+
+
+def format_uzs(minor: int) -> str:
+    return f"{minor // 100:,}.{minor % 100:02d} UZS"
+
+
+def _check_card_amount(session: Session, apartment_id: int, amount_minor: int) -> None:
+    if amount_minor <= 0:
+        raise Invalid("the amount must be more than zero", field="amount_minor")
+    if amount_minor > MAX_CHARGE_MINOR:
+        raise Invalid(
+            f"a card payment is at most {format_uzs(MAX_CHARGE_MINOR)} (Stripe's limit per charge);"
+            " pay the rest in a second payment",
+            field="amount_minor",
+        )
+    owed = balance(session, apartment_id)
+    if owed <= 0:
+        raise Invalid("nothing is owed on this account", field="amount_minor")
+    if amount_minor > owed:
+        raise Invalid(
+            f"the amount is more than the {format_uzs(owed)} owed on this account", field="amount_minor"
+        )
+
+
+def open_card_payment(
+    session: Session,
+    *,
+    apartment_id: int,
+    amount_minor: int,
+    user_id: int,
+    client_key: str | None = None,
+) -> tuple[PaymentAttempt, bool]:
+    """The attempt to send to the gateway and whether it is new.
+
+    A second submit with the same `client_key` by the same user returns the first attempt,
+    so a double click never charges twice.
+    """
+    if client_key is not None:
+        earlier = session.exec(
+            select(PaymentAttempt).where(
+                PaymentAttempt.created_by_id == user_id, PaymentAttempt.client_key == client_key
+            )
+        ).first()
+        if earlier is not None:
+            if earlier.apartment_id != apartment_id or earlier.amount_minor != amount_minor:
+                raise Conflict(
+                    "this Idempotency-Key was already used for another payment", field="Idempotency-Key"
+                )
+            return earlier, False
+    _check_card_amount(session, apartment_id, amount_minor)
+    number = (
+        1
+        + session.exec(
+            select(func.count())
+            .select_from(PaymentAttempt)
+            .where(PaymentAttempt.apartment_id == apartment_id)
+        ).one()
+    )
+    attempt = PaymentAttempt(
+        apartment_id=apartment_id,
+        gateway=Gateway.stripe,
+        amount_minor=amount_minor,
+        currency=DEFAULT_CURRENCY,
+        idempotency_key=f"apartment:{apartment_id}:attempt:{number}",
+        client_key=client_key,
+        created_by_id=user_id,
+    )
+    session.add(attempt)
+    session.flush()
+    return attempt, True
+
+
+def send_card_payment(session: Session, gateway: PaymentGateway, attempt: PaymentAttempt) -> Intent:
+    """Creates (or, with the saved key, finds again) the attempt's intent and records what the gateway said.
+
+    A refusal fails the attempt and raises Invalid with the gateway's message; an unknown
+    outcome leaves the attempt for the reconciliation job and raises Unavailable.
+    """
+    try:
+        intent = gateway.create_intent(
+            amount_minor=attempt.amount_minor,
+            currency=attempt.currency,
+            idempotency_key=attempt.idempotency_key,
+            metadata={"attempt_id": str(attempt.id), "apartment_id": str(attempt.apartment_id)},
+        )
+    except GatewayError as exc:
+        _move(session, attempt, PaymentStatus.failed, failure_message=exc.message)
+        raise Invalid(f"the payment was refused: {exc.message}", field="amount_minor") from exc
+    except GatewayUnavailable as exc:
+        raise Unavailable(
+            "the card payment service did not answer; nothing was charged yet, try again in a few minutes"
+        ) from exc
+    if attempt.external_id is None:
+        attempt.external_id = intent.id
+        session.add(attempt)
+    apply_intent(session, attempt, intent)
+    return intent
+
+
+def apply_intent(session: Session, attempt: PaymentAttempt, intent: Intent) -> bool:
+    """Moves the attempt to the intent's status if that is a step forward; whether it moved."""
+    return _move(session, attempt, intent.status, failure_message=intent.failure_message)
+
+
+def _move(
+    session: Session, attempt: PaymentAttempt, status: PaymentStatus, *, failure_message: str = ""
+) -> bool:
+    if status is attempt.status or status not in PAYMENT_STEPS[PaymentStatus(attempt.status)]:
+        session.flush()
+        return False
+    attempt.status = status
+    if status in (PaymentStatus.failed, PaymentStatus.canceled):
+        attempt.failure_message = failure_message[:500]
+    elif status is PaymentStatus.succeeded:
+        attempt.failure_message = ""
+    session.add(attempt)
+    session.flush()
+    if status is PaymentStatus.succeeded:
+        _book_payment(session, attempt)
+    return True
+
+
+def _book_payment(session: Session, attempt: PaymentAttempt, occurred_at: datetime | None = None) -> None:
+    post_entry(
+        session,
+        apartment_id=attempt.apartment_id,
+        kind=LedgerKind.payment,
+        amount_minor=-attempt.amount_minor,
+        currency=attempt.currency,
+        invoice_id=attempt.invoice_id,
+        payment_attempt_id=attempt.id,
+        reference=attempt.external_id or "",
+        dedupe_key=f"payment:{attempt.id}",
+        occurred_at=occurred_at,
+        created_by_id=attempt.created_by_id,
+    )
+    settle_invoices(session, attempt.apartment_id)
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    duplicate: bool
+    detail: str
+
+
+def handle_event(session: Session, event: GatewayEvent, *, provider: str = STRIPE) -> EventOutcome:
+    """Applies a verified webhook event once: its id goes into the inbox in this same transaction."""
+    seen = session.exec(
+        select(WebhookEvent).where(WebhookEvent.provider == provider, WebhookEvent.event_id == event.id)
+    ).first()
+    if seen is not None:
+        return EventOutcome(True, f"event {event.id} was already handled")
+    now = utcnow()
+    session.add(
+        WebhookEvent(provider=provider, event_id=event.id, type=event.type, received_at=now, processed_at=now)
+    )
+    session.flush()
+    if event.intent is not None:
+        attempt = _attempt_by_intent(session, event.intent.id)
+        if attempt is None:
+            return EventOutcome(False, f"no payment of ours has intent {event.intent.id}; recorded only")
+        moved = apply_intent(session, attempt, event.intent)
+        return EventOutcome(
+            False, f"payment {attempt.id} is {attempt.status}" + ("" if moved else " (unchanged)")
+        )
+    if event.refunded_intent_id is not None:
+        attempt = _attempt_by_intent(session, event.refunded_intent_id)
+        if attempt is None:
+            return EventOutcome(
+                False, f"no payment of ours has intent {event.refunded_intent_id}; recorded only"
+            )
+        added = _book_refund_upto(session, attempt, event.refunded_minor, user_id=None)
+        return EventOutcome(False, f"payment {attempt.id}: {added} tiyin more refunded")
+    return EventOutcome(False, f"{event.type} needs nothing from us; recorded")
+
+
+def _attempt_by_intent(session: Session, intent_id: str) -> PaymentAttempt | None:
+    return session.exec(
+        select(PaymentAttempt)
+        .where(PaymentAttempt.gateway == Gateway.stripe, PaymentAttempt.external_id == intent_id)
+        .with_for_update()
+    ).first()
+
+
+def refund_payment(
+    session: Session,
+    gateway: PaymentGateway | None,
+    *,
+    attempt: PaymentAttempt,
+    amount_minor: int,
+    user_id: int,
+    reason: str,
+) -> PaymentAttempt:
+    """Hands back part or all of a succeeded payment: never more than was paid and not yet refunded.
+
+    A card payment is refunded at the gateway first (its idempotency key names the running
+    total, so a retried request refunds once); a bank or office payment is money handed
+    back in person, recorded with the reason.
+    """
+    if PaymentStatus(attempt.status) is not PaymentStatus.succeeded:
+        raise Conflict(
+            f"payment {attempt.id} is {attempt.status}; only a succeeded payment not refunded in full can be refunded"
+        )
+    refundable = attempt.amount_minor - attempt.refunded_minor
+    if amount_minor <= 0:
+        raise Invalid("the amount must be more than zero", field="amount_minor")
+    if amount_minor > refundable:
+        raise Invalid(
+            f"at most {format_uzs(refundable)} of payment {attempt.id} is left to refund",
+            field="amount_minor",
+        )
+    upto = attempt.refunded_minor + amount_minor
+    if attempt.gateway == Gateway.stripe:
+        if gateway is None:
+            raise Unavailable("card refunds need Stripe, which is not configured on this server")
+        if attempt.external_id is None:
+            raise Conflict(f"payment {attempt.id} has no Stripe payment to refund")
+        try:
+            gateway.refund(
+                intent_id=attempt.external_id,
+                amount_minor=amount_minor,
+                idempotency_key=f"attempt:{attempt.id}:refund-upto:{upto}",
+            )
+        except GatewayError as exc:
+            raise Invalid(f"Stripe refused the refund: {exc.message}", field="amount_minor") from exc
+        except GatewayUnavailable as exc:
+            raise Unavailable("Stripe did not answer; nothing was refunded yet, try again") from exc
+    _book_refund_upto(session, attempt, upto, user_id=user_id, reason=reason)
+    return attempt
+
+
+def _book_refund_upto(
+    session: Session, attempt: PaymentAttempt, upto: int, *, user_id: int | None, reason: str = ""
+) -> int:
+    """Books what is refunded beyond what the ledger already has, up to a running total; that difference."""
+    upto = min(upto, attempt.amount_minor)
+    added = upto - attempt.refunded_minor
+    if added <= 0:
+        return 0
+    post_entry(
+        session,
+        apartment_id=attempt.apartment_id,
+        kind=LedgerKind.refund,
+        amount_minor=added,
+        currency=attempt.currency,
+        payment_attempt_id=attempt.id,
+        reference=(reason or f"refund of payment {attempt.id}")[:200],
+        dedupe_key=f"refund:{attempt.id}:upto:{upto}",
+        created_by_id=user_id,
+    )
+    attempt.refunded_minor = upto
+    if upto == attempt.amount_minor and PaymentStatus(attempt.status) is PaymentStatus.succeeded:
+        attempt.status = PaymentStatus.refunded
+    session.add(attempt)
+    session.flush()
+    settle_invoices(session, attempt.apartment_id)
+    return added
+
+
+def record_manual_payment(
+    session: Session,
+    *,
+    apartment_id: int,
+    amount_minor: int,
+    gateway: Gateway,
+    reference: str,
+    paid_at: datetime,
+    user_id: int | None,
+) -> PaymentAttempt:
+    """A payment made at a bank or an office, booked once per gateway and reference."""
+    gateway = Gateway(gateway)
+    if gateway is Gateway.stripe:
+        raise Invalid(
+            "card payments arrive through Stripe; record bank or office payments here", field="gateway"
+        )
+    if amount_minor <= 0:
+        raise Invalid("the amount must be more than zero", field="amount_minor")
+    reference = reference.strip()
+    if not reference:
+        raise Invalid("the bank or receipt reference is required", field="reference")
+    earlier = manual_payment(session, gateway, reference)
+    if earlier is not None:
+        raise Conflict(
+            f"{gateway} reference {reference} is already recorded as payment {earlier.id}", field="reference"
+        )
+    attempt = PaymentAttempt(
+        apartment_id=apartment_id,
+        gateway=gateway,
+        amount_minor=amount_minor,
+        currency=DEFAULT_CURRENCY,
+        status=PaymentStatus.succeeded,
+        idempotency_key=f"{gateway}:{reference}",
+        external_id=reference,
+        created_by_id=user_id,
+    )
+    session.add(attempt)
+    session.flush()
+    _book_payment(session, attempt, occurred_at=paid_at)
+    return attempt
+
+
+def manual_payment(session: Session, gateway: Gateway, reference: str) -> PaymentAttempt | None:
+    return session.exec(
+        select(PaymentAttempt).where(
+            PaymentAttempt.gateway == gateway, PaymentAttempt.external_id == reference
+        )
+    ).first()
+
+
+def get_attempt(session: Session, attempt_id: int) -> PaymentAttempt:
+    attempt = session.get(PaymentAttempt, attempt_id)
+    if attempt is None:
+        raise NotFound(f"payment {attempt_id} not found")
+    return attempt

@@ -1,0 +1,137 @@
+"""`PaymentGateway` on Stripe's PaymentIntents, through an injected `StripeClient` (no global key).
+
+The client is built from `Settings.stripe` once per process. `api_base` points it at another
+Stripe-compatible server (a local one in the tests). Errors are sorted into the two kinds
+the verbs act on: a refusal (`GatewayError`, final) and an unknown outcome
+(`GatewayUnavailable`, retried later with the same idempotency key).
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe
+
+from billing.models import PaymentStatus
+from billing.payments.gateway import BadSignature, GatewayError, GatewayEvent, GatewayUnavailable, Intent
+from housing.settings import StripeSettings
+
+# Stripe's PaymentIntent statuses in our forward-only vocabulary. requires_payment_method
+# is "pending" on a fresh intent (the resident has not confirmed yet) and "failed" once a
+# confirmation was declined (last_payment_error is set).
+_STATUS = {
+    "requires_payment_method": PaymentStatus.pending,
+    "requires_confirmation": PaymentStatus.pending,
+    "requires_action": PaymentStatus.pending,
+    "processing": PaymentStatus.pending,
+    "requires_capture": PaymentStatus.pending,
+    "succeeded": PaymentStatus.succeeded,
+    "canceled": PaymentStatus.canceled,
+}
+# Events that carry a PaymentIntent; the others are acknowledged and recorded only.
+INTENT_EVENTS = frozenset(
+    {
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        "payment_intent.processing",
+        "payment_intent.canceled",
+    }
+)
+
+
+class StripeGateway:
+    def __init__(self, settings: StripeSettings) -> None:
+        if not settings.configured or settings.secret_key is None:
+            raise ValueError("Stripe is not configured: set HOUSING_STRIPE__SECRET_KEY")
+        options: dict[str, Any] = {"max_network_retries": 2}
+        if settings.api_base:
+            options["base_addresses"] = {"api": settings.api_base}
+        self.client = stripe.StripeClient(settings.secret_key.get_secret_value(), **options)
+        self.publishable_key = settings.publishable_key
+        self._webhook_secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+
+    def create_intent(
+        self, *, amount_minor: int, currency: str, idempotency_key: str, metadata: dict[str, str]
+    ) -> Intent:
+        with _sorted_errors():
+            intent = self.client.v1.payment_intents.create(
+                params={
+                    "amount": amount_minor,
+                    "currency": currency.lower(),
+                    "metadata": metadata,
+                    "payment_method_types": ["card"],
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        return intent_of(intent)
+
+    def retrieve_intent(self, intent_id: str) -> Intent:
+        with _sorted_errors():
+            return intent_of(self.client.v1.payment_intents.retrieve(intent_id))
+
+    def cancel_intent(self, intent_id: str) -> Intent:
+        with _sorted_errors():
+            return intent_of(self.client.v1.payment_intents.cancel(intent_id))
+
+    def refund(self, *, intent_id: str, amount_minor: int, idempotency_key: str) -> str:
+        with _sorted_errors():
+            refund = self.client.v1.refunds.create(
+                params={"payment_intent": intent_id, "amount": amount_minor},
+                options={"idempotency_key": idempotency_key},
+            )
+        return str(refund.id)
+
+    def verify_event(self, payload: bytes, signature: str | None) -> GatewayEvent:
+        if not self._webhook_secret:
+            raise BadSignature("no webhook secret is configured (HOUSING_STRIPE__WEBHOOK_SECRET)")
+        try:
+            event = self.client.construct_event(payload, signature, self._webhook_secret)
+        except (stripe.SignatureVerificationError, ValueError) as exc:
+            raise BadSignature(str(exc) or "the signature does not match the body") from exc
+        event = event.to_dict()
+        created = datetime.fromtimestamp(int(event["created"]), UTC)
+        obj = event["data"]["object"]
+        if event["type"] in INTENT_EVENTS:
+            return GatewayEvent(id=event["id"], type=event["type"], created=created, intent=intent_of(obj))
+        if event["type"] == "charge.refunded" and obj.get("payment_intent"):
+            return GatewayEvent(
+                id=event["id"],
+                type=event["type"],
+                created=created,
+                refunded_intent_id=str(obj["payment_intent"]),
+                refunded_minor=int(obj.get("amount_refunded") or 0),
+            )
+        return GatewayEvent(id=event["id"], type=event["type"], created=created)
+
+
+def intent_of(obj: Any) -> Intent:
+    if isinstance(obj, stripe.StripeObject):
+        obj = obj.to_dict()
+    status = _STATUS.get(obj["status"], PaymentStatus.pending)
+    error = obj.get("last_payment_error")
+    failure = ""
+    if error:
+        failure = str(error.get("message") or error.get("code") or "the card was declined")
+        if status is PaymentStatus.pending:
+            status = PaymentStatus.failed
+    return Intent(
+        id=str(obj["id"]),
+        status=status,
+        amount_minor=int(obj["amount"]),
+        currency=str(obj["currency"]).upper(),
+        client_secret=obj.get("client_secret"),
+        failure_message=failure,
+        metadata={str(k): str(v) for k, v in (obj.get("metadata") or {}).items()},
+    )
+
+
+@contextmanager
+def _sorted_errors() -> Iterator[None]:
+    try:
+        yield
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+        raise GatewayUnavailable(exc.user_message or str(exc)) from exc
+    except stripe.StripeError as exc:
+        # Declines, bad parameters, a wrong key: asking again will not help.
+        raise GatewayError(exc.user_message or str(exc), code=str(exc.code or "")) from exc

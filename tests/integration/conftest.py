@@ -1,0 +1,3 @@
+"""Integration tests share the API tests' small city (two companies, a user of every role)."""
+
+from tests.api.conftest import city  # noqa: F401 - a fixture, found by name

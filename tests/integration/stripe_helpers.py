@@ -1,0 +1,110 @@
+"""A local Stripe-compatible server (localstripe) and a live copy of our app for it to call.
+
+localstripe keeps its objects in memory (and a pickle it never reads back with
+--from-scratch), signs the webhooks it sends with the secret registered at
+/_config/webhooks/{id}, and serves a stand-in Stripe.js at /js.stripe.com/v3/.
+"""
+
+import hashlib
+import hmac
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import stripe
+import uvicorn
+
+WEBHOOK_SECRET = "whsec_test_secret_for_the_local_server"
+SECRET_KEY = "sk_test_housing"
+PUBLISHABLE_KEY = "pk_test_housing"
+GOOD_CARD = "4242424242424242"
+DECLINED_CARD = "4000000000000341"  # attaches, then the charge is declined
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+@contextmanager
+def running_localstripe(tmp_dir) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
+        cwd=tmp_dir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """Our app on a free loopback port in a thread, for localstripe's webhooks."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def register_webhook(base: str, url: str, secret: str = WEBHOOK_SECRET) -> None:
+    """Points localstripe's webhooks at `url` (replacing an earlier registration)."""
+    form = urllib.parse.urlencode({"url": url, "secret": secret}).encode()
+    with urllib.request.urlopen(f"{base}/_config/webhooks/housing", data=form, timeout=10) as answer:
+        assert answer.status == 200
+
+
+def pay_with_card(base: str, intent_id: str, number: str) -> None:
+    """What Stripe.js does in the browser: a payment method from the card, then confirm."""
+    client = stripe.StripeClient(SECRET_KEY, base_addresses={"api": base})
+    method = client.v1.payment_methods.create(
+        params={"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"}}
+    )
+    client.v1.payment_intents.update(intent_id, params={"payment_method": method.id})
+    client.v1.payment_intents.confirm(intent_id)
+
+
+def events_of(base: str, intent_id: str) -> list[dict]:
+    """localstripe's events about one intent, oldest first, as the JSON it sends."""
+    client = stripe.StripeClient(SECRET_KEY, base_addresses={"api": base})
+    events = client.v1.events.list(params={"limit": 100})
+    mine = [
+        e for e in (event.to_dict() for event in events.data) if e["data"]["object"].get("id") == intent_id
+    ]
+    return sorted(mine, key=lambda e: e["created"])
+
+
+def signature(payload: bytes, secret: str = WEBHOOK_SECRET, at: int | None = None) -> str:
+    """A Stripe-Signature header for the payload, as Stripe computes it."""
+    at = at or int(time.time())
+    digest = hmac.new(secret.encode(), f"{at}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={at},v1={digest}"

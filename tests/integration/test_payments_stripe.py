@@ -187,7 +187,8 @@ def test_a_forged_or_tampered_webhook_is_refused_and_changes_nothing(live, city,
     assert attempt_status(db, body["id"]) == "pending"
     with Session(db) as session:
         assert balance(session, city.home.id) == TOTAL
-        assert session.exec(select(func.count()).select_from(WebhookEvent)).one() == 0
+        # (A previous test's late webhook may land here; only this event matters.)
+        assert event["id"] not in session.exec(select(WebhookEvent.event_id)).all()
 
 
 def earlier_failure(succeeded: dict) -> dict:
@@ -229,7 +230,8 @@ def test_events_out_of_order_leave_the_right_final_state(order, live, city, bill
     assert attempt_status(db, body["id"]) == "succeeded"
     with Session(db) as session:
         assert balance(session, city.home.id) == 0
-        assert session.exec(select(func.count()).select_from(WebhookEvent)).one() == 2
+        handled = session.exec(select(WebhookEvent.event_id)).all()
+        assert {e["id"] for e in events} <= set(handled)
 
 
 def test_a_double_submitted_payment_makes_one_attempt(live, city, billed, db):

@@ -254,6 +254,43 @@ def import_meters(
     console.print(f"[green]Registered {report.meters} meters and {report.sensors} sensors[/green]")
 
 
+@import_app.command("bank-statement")
+def import_bank_statement(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV: date,account_number,amount,reference")
+    ],
+) -> None:
+    """Book a bank statement's payments to the accounts they name; a file with any bad row books nothing."""
+    from sqlmodel import select
+
+    from billing.payments.statement import import_bank_statement as book_statement
+    from housing.clock import local_today
+    from housing.db import make_engine, session_scope
+    from housing.registry.importer import ImportRejected
+    from housing.registry.models import Apartment
+
+    settings = _settings()
+    try:
+        with (
+            session_scope(make_engine(settings)) as session,
+            file.open(encoding="utf-8-sig", newline="") as stream,
+        ):
+            result = book_statement(
+                session,
+                stream,
+                apartments=select(Apartment),
+                user_id=None,
+                today=local_today(settings.timezone),
+            )
+    except ImportRejected as exc:
+        _print_rejection(exc)
+        raise typer.Exit(1) from exc
+    console.print(
+        f"[green]Booked {result.recorded} payments ({result.total_minor / 100:,.2f} UZS);"
+        f" {result.already_recorded} were booked before[/green]"
+    )
+
+
 def _print_rejection(exc) -> None:
     console.print(f"[red]{exc.detail}[/red]")
     table = Table("line", "field", "reason")

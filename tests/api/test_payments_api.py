@@ -4,9 +4,11 @@ from datetime import date
 
 import pytest
 from sqlmodel import Session, func, select
+from typer.testing import CliRunner
 
 from billing.ledger import balance
 from billing.models import Invoice, InvoiceStatus, PaymentAttempt
+from housing import cli
 from tests.billing_factories import make_billed_invoice
 
 TOTAL = 51_000_000
@@ -141,3 +143,24 @@ def test_a_reference_booked_with_another_amount_is_refused(client, city, billed)
         f"date,account_number,amount,reference\n2026-11-03,{city.home.account_number},2.00,T-1\n",
     )
     assert again.status_code == 422 and "another account or amount" in again.json()["errors"][0]["reason"]
+
+
+def test_the_command_line_books_a_statement_and_refuses_a_bad_one(
+    database_url, city, billed, session, tmp_path
+):
+    env = {"HOUSING_DB__URL": database_url, "HOUSING_ENVIRONMENT": "development", "COLUMNS": "200"}
+    good = tmp_path / "statement.csv"
+    good.write_text(
+        f"date;account_number;amount;reference\n2026-11-03;{city.home.account_number};1500,50;B-1\n"
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"date,account_number,amount,reference\n2026-11-03,{city.home.account_number},abc,B-2\n")
+
+    refused = CliRunner().invoke(cli.app, ["import", "bank-statement", str(bad)], env=env)
+    booked = CliRunner().invoke(cli.app, ["import", "bank-statement", str(good)], env=env)
+
+    assert refused.exit_code == 1 and "amount" in refused.output
+    assert booked.exit_code == 0, booked.output
+    assert "Booked 1 payments (1,500.50 UZS)" in booked.output
+    session.expire_all()
+    assert balance(session, city.home.id) == TOTAL - 150_050

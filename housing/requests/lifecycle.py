@@ -71,14 +71,6 @@ def may_reopen(resolved_at: datetime | None, now: datetime, window: timedelta) -
     return resolved_at is not None and now - resolved_at <= window
 
 
-def is_overdue(deadline_at: datetime, now: datetime) -> bool:
-    return now > deadline_at
-
-
-def should_escalate(deadline_at: datetime, now: datetime, after: timedelta) -> bool:
-    return now - deadline_at > after
-
-
 def local_day(now: datetime, timezone: str) -> tuple[datetime, date]:
     """The start of now's local calendar day (as an aware datetime) and that date.
 

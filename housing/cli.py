@@ -336,6 +336,7 @@ def demo(
     from housing import migrate
     from housing.db import make_engine
     from housing.registry.seeding import reset_demo_users
+    from housing.requests.seeding import seed_demo_requests
 
     settings = _settings()
     migrate.upgrade(settings.db.url)
@@ -344,6 +345,7 @@ def demo(
         console.print(line)
     console.print(f"Database: {settings.db.url}")
     logins = reset_demo_users(engine, settings, password_for=lambda _role: secrets.token_urlsafe(9))
+    console.print(seed_demo_requests(engine, settings))  # needs the demo users
     table = Table("role", "user name", "password", title="Demo logins (passwords change at every start)")
     for role, username, password in logins:
         table.add_row(role, username, password)

@@ -22,3 +22,11 @@ def _today(request: Request) -> date:
 
 
 Today = Annotated[date, Depends(_today)]
+
+
+def _now() -> datetime:
+    return utcnow()
+
+
+# The request's "now" (UTC) as a dependency, so a test can freeze it with dependency_overrides.
+Now = Annotated[datetime, Depends(_now)]

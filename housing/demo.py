@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, select
 from billing.seeding import seed_tashkent_tariffs
 from housing.clock import local_today
 from housing.registry.seeding import ensure_demo_city
+from housing.requests.seeding import ensure_request_categories
 from housing.settings import Settings
 from sensors.broker import EmbeddedBroker
 from sensors.models import Reading
@@ -33,6 +34,7 @@ def prepare(engine: Engine, settings: Settings) -> list[str]:
     done = ["demo city seeded" if ensure_demo_city(engine) else "demo city already there"]
     done.append(seed_meters(engine, today=today))
     done.append(seed_tashkent_tariffs(engine))
+    done.append(ensure_request_categories(engine))
     with engine.connect() as connection:
         has_readings = connection.execute(select(func.count()).select_from(Reading)).scalar_one() > 0
     if not has_readings:

@@ -59,3 +59,13 @@ class RateLimited(DomainError):
 class Unavailable(DomainError):
     status = 503
     title = "Service unavailable"
+
+
+class TooLarge(DomainError):
+    status = 413
+    title = "Content too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    title = "Unsupported media type"

@@ -15,6 +15,13 @@ from housing.registry.models import (
     Person,
     Residence,
 )
+from housing.requests.models import (
+    RequestCategory,
+    RequestComment,
+    RequestPhoto,
+    RequestTransition,
+    ServiceRequest,
+)
 
 __all__ = [
     "Apartment",
@@ -25,7 +32,12 @@ __all__ = [
     "ManagementCompany",
     "Ownership",
     "Person",
+    "RequestCategory",
+    "RequestComment",
+    "RequestPhoto",
+    "RequestTransition",
     "Residence",
     "ServiceIncident",
+    "ServiceRequest",
     "User",
 ]

@@ -21,6 +21,7 @@ from billing import jobs as billing_jobs
 from billing.payments import jobs as payment_jobs
 from housing.accounts.service import purge_expired_tokens
 from housing.db import advisory_lock, make_engine, session_scope
+from housing.requests import jobs as request_jobs
 from housing.settings import Settings
 from sensors import jobs as sensor_jobs
 
@@ -48,6 +49,12 @@ def purge_tokens(engine: Engine, settings: Settings) -> str:
 
 JOBS: list[Job] = [
     Job("heartbeat", IntervalTrigger(seconds=30), heartbeat, "Marks the worker alive for its health check"),
+    Job(
+        "request-deadlines",
+        IntervalTrigger(minutes=1),
+        request_jobs.sweep_deadlines,
+        "Marks service requests past their deadline, escalates those 3+ days overdue, brings deferrals back",
+    ),
     Job(
         "detect-incidents",
         CronTrigger(minute="*/15", timezone="Asia/Tashkent"),

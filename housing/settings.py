@@ -143,6 +143,21 @@ class StripeSettings(BaseModel):
         return self.secret_key is not None and bool(self.secret_key.get_secret_value())
 
 
+class RequestSettings(BaseModel):
+    photo_dir: Path = Field(
+        Path("./var/request-photos"), description="Where photos attached to service requests are stored"
+    )
+    max_photo_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Larger photo uploads are refused")
+    max_photos: int = Field(5, ge=1, description="Photos one request may carry")
+    daily_limit: int = Field(10, ge=1, description="Requests one resident may file a day")
+    reopen_days: int = Field(
+        7, ge=1, description="A resident may reopen a request this long after it was resolved"
+    )
+    escalate_after_days: int = Field(
+        3, ge=1, description="A request overdue this long is escalated to city officials"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HOUSING_",
@@ -159,6 +174,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = MqttSettings()
     meters: MeterSettings = MeterSettings()
     stripe: StripeSettings = StripeSettings()
+    requests: RequestSettings = RequestSettings()
 
     @model_validator(mode="after")
     def refuse_default_secrets(self) -> Self:

@@ -3,6 +3,7 @@
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from housing.errors import Invalid
@@ -63,3 +64,45 @@ def close_incident(session: Session, incident: ServiceIncident, *, ended_at: dat
     session.add(incident)
     session.flush()
     return incident
+
+
+def plan_outage(
+    session: Session,
+    *,
+    building_id: int,
+    utility: Utility,
+    starts_at: datetime,
+    ends_at: datetime,
+    declared_by_id: int,
+    now: datetime,
+    detail: str = "",
+) -> ServiceIncident:
+    """A company announces an interruption ahead: an incident of source `planned` with its end known."""
+    if ends_at <= starts_at:
+        raise Invalid("a planned outage must end after it starts", field="ends_at")
+    if ends_at <= now:
+        raise Invalid("a planned outage cannot end in the past", field="ends_at")
+    outage = ServiceIncident(
+        building_id=building_id,
+        utility=utility,
+        source=IncidentSource.planned,
+        origin=f"user:{declared_by_id}",
+        started_at=starts_at,
+        ended_at=ends_at,
+        detail=detail,
+    )
+    session.add(outage)
+    session.flush()
+    return outage
+
+
+def building_incidents(
+    session: Session, building_id: int, *, since: datetime | None = None, until: datetime | None = None
+):
+    """A building's incidents of every source that overlap [since, until), newest first (a query)."""
+    query = select(ServiceIncident).where(ServiceIncident.building_id == building_id)
+    if since is not None:
+        query = query.where(or_(ServiceIncident.ended_at.is_(None), ServiceIncident.ended_at > since))
+    if until is not None:
+        query = query.where(ServiceIncident.started_at < until)
+    return query

@@ -6,7 +6,9 @@ import pytest
 from sqlmodel import Session
 
 from housing.accounts.models import Role
+from housing.db import utcnow
 from housing.registry.models import Apartment, Building, ManagementCompany
+from housing.requests.models import RequestCategory, ServiceRequest
 from tests.factories import (
     login,
     make_apartment,
@@ -16,6 +18,7 @@ from tests.factories import (
     make_owner,
     make_user,
 )
+from tests.request_factories import make_category, make_request
 
 
 @dataclass
@@ -29,6 +32,9 @@ class City:
     far_away: Apartment  # in building B
     resident_person_id: int
     neighbour_person_id: int
+    category: RequestCategory
+    home_request: ServiceRequest  # filed by the resident for their home, still new
+    users: dict[str, int]
     headers: dict[str, dict[str, str]]
 
 
@@ -54,6 +60,8 @@ def city(session: Session, client) -> City:
         "technician": make_user(session, Role.technician, username="technician", company_id=company_a.id),
         "resident": make_user(session, Role.resident, username="resident", person_id=resident.id),
     }
+    category = make_category(session, code="roof_leak", name="Roof leak")
+    home_request = make_request(session, users["resident"], home, category, now=utcnow())
     session.commit()
     return City(
         company_a=company_a,
@@ -65,5 +73,8 @@ def city(session: Session, client) -> City:
         far_away=far_away,
         resident_person_id=resident.id,
         neighbour_person_id=neighbour_owner.id,
+        category=category,
+        home_request=home_request,
+        users={name: user.id for name, user in users.items()},
         headers={name: login(client, user.username) for name, user in users.items()},
     )

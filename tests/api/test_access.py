@@ -107,6 +107,110 @@ REFUSED = [
         "changing ownership",
     ),
     (None, "GET", "/buildings", None, 401, "anonymous listing"),
+    # Service requests and incidents
+    ("manager_b", "GET", "/requests/{home_request}", None, 404, "company A's request"),
+    (
+        "manager_b",
+        "POST",
+        "/requests/{home_request}/transitions",
+        {"to": "accepted"},
+        404,
+        "accepting company A's request",
+    ),
+    (
+        "resident",
+        "POST",
+        "/requests/{home_request}/transitions",
+        {"to": "accepted"},
+        403,
+        "accepting own request",
+    ),
+    (
+        "official",
+        "POST",
+        "/requests/{home_request}/transitions",
+        {"to": "rejected", "reason": "x"},
+        403,
+        "rejecting",
+    ),
+    (
+        "official",
+        "POST",
+        "/requests/{home_request}/comments",
+        {"body": "hello"},
+        403,
+        "commenting (read-only)",
+    ),
+    (
+        "technician",
+        "PUT",
+        "/requests/{home_request}/assignment",
+        {"assignee_id": None},
+        403,
+        "assigning work",
+    ),
+    ("dispatcher", "POST", "/requests/{home_request}/rating", {"rating": 5}, 403, "rating for the resident"),
+    (
+        "resident",
+        "POST",
+        "/requests",
+        {"apartment_id": "{neighbour}", "category_id": "{category}", "description": "Leak in the flat"},
+        422,
+        "a request for a neighbour's apartment",
+    ),
+    (
+        "manager",
+        "POST",
+        "/requests",
+        {"building_id": "{building_b}", "category_id": "{category}", "description": "Lift is stuck"},
+        422,
+        "a request for company B's building",
+    ),
+    ("official", "POST", "/requests", {"building_id": "{building_a}"}, 403, "filing a request"),
+    (
+        "manager",
+        "POST",
+        "/request-categories",
+        {"code": "pests", "name": "Pests", "deadline_minutes": 60},
+        403,
+        "creating a category",
+    ),
+    (
+        "manager",
+        "PATCH",
+        "/request-categories/{category}",
+        {"deadline_minutes": 100000},
+        403,
+        "loosening a deadline",
+    ),
+    (
+        "manager",
+        "POST",
+        "/outages",
+        {
+            "building_id": "{building_b}",
+            "utility": "hot_water",
+            "starts_at": "2099-06-01T08:00:00+05:00",
+            "ends_at": "2099-06-01T12:00:00+05:00",
+        },
+        422,
+        "an outage in company B's building",
+    ),
+    (
+        "resident",
+        "POST",
+        "/outages",
+        {
+            "building_id": "{building_a}",
+            "utility": "hot_water",
+            "starts_at": "2099-06-01T08:00:00+05:00",
+            "ends_at": "2099-06-01T12:00:00+05:00",
+        },
+        403,
+        "declaring an outage",
+    ),
+    ("manager_b", "GET", "/buildings/{building_a}/incidents", None, 404, "company A's building incidents"),
+    ("resident", "GET", "/buildings/{building_b}/incidents", None, 404, "incidents of a building elsewhere"),
 ]
 
 
@@ -129,6 +233,8 @@ def _ids(city: City) -> dict[str, int]:
         "company_b": city.company_b.id,
         "resident_person": city.resident_person_id,
         "neighbour_person": city.neighbour_person_id,
+        "home_request": city.home_request.id,
+        "category": city.category.id,
     }
 
 
@@ -164,6 +270,11 @@ def test_nothing_changed_after_refused_writes(client, city: City):
     assert client.get("/api/v1/users", headers=admin).json()["total"] == 7
     assert client.get(f"/api/v1/apartments/{city.home.id}", headers=admin).json()["rooms"] is None
     assert client.get(f"/api/v1/buildings/{city.building_b.id}", headers=admin).json()["floors"] == 9
+    request = client.get(f"/api/v1/requests/{city.home_request.id}", headers=admin).json()
+    assert (request["status"], request["comments"], request["rating"]) == ("new", [], None)
+    assert client.get("/api/v1/requests", headers=admin).json()["total"] == 1
+    assert client.get("/api/v1/request-categories", headers=admin).json()["total"] == 1
+    assert client.get(f"/api/v1/buildings/{city.building_b.id}/incidents", headers=admin).json()["total"] == 0
 
 
 def test_each_role_lists_only_its_scope(client, city: City):

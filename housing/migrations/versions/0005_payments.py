@@ -1,7 +1,7 @@
 """Payments: refunded amount and the payer's idempotency key on payment attempts.
 
 Revision ID: 0005_payments
-Revises: 0003_billing
+Revises: 0004_service_requests
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0005_payments"
-down_revision = "0003_billing"
+down_revision = "0004_service_requests"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,82 @@
+"""JSON routes of incidents: planned outages declared by companies, and a building's interruptions."""
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+from sqlmodel import col
+
+from housing.accounts.models import Role
+from housing.auth import Actor, CurrentActor, require_roles
+from housing.clock import Now, Today
+from housing.db import SessionDep
+from housing.errors import Invalid
+from housing.incidents import service
+from housing.incidents.allowances import allowed_interruption
+from housing.incidents.models import IncidentSource, ServiceIncident, Utility
+from housing.incidents.schemas import IncidentDuration, IncidentRead, OutageCreate
+from housing.registry.models import Building
+from housing.registry.queries import visible_buildings
+from housing.routing import Paging, one_visible, paginate
+from housing.schemas import Page
+
+router = APIRouter(tags=["incidents"])
+
+OutageActor = Annotated[Actor, Depends(require_roles(Role.admin, Role.manager, Role.dispatcher))]
+
+
+@router.post("/outages", response_model=IncidentRead, status_code=status.HTTP_201_CREATED)
+def declare_outage(body: OutageCreate, session: SessionDep, actor: OutageActor, today: Today, now: Now):
+    query = visible_buildings(actor, today).where(Building.id == body.building_id)
+    if session.exec(query).first() is None:
+        raise Invalid(f"building {body.building_id} does not exist", field="building_id")
+    return service.plan_outage(
+        session,
+        building_id=body.building_id,
+        utility=body.utility,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        declared_by_id=actor.user_id,
+        now=now,
+        detail=body.detail,
+    )
+
+
+@router.get("/buildings/{building_id}/incidents", response_model=Page[IncidentDuration])
+def list_building_incidents(
+    building_id: int,
+    session: SessionDep,
+    actor: CurrentActor,
+    today: Today,
+    now: Now,
+    paging: Paging,
+    since: Annotated[datetime | None, Query(description="Only those still going on after this")] = None,
+    until: Annotated[datetime | None, Query(description="Only those begun before this")] = None,
+    source: Annotated[IncidentSource | None, Query()] = None,
+    utility: Annotated[Utility | None, Query()] = None,
+):
+    """Sensor-detected incidents and planned outages, each with its duration against the allowance."""
+    one_visible(session, visible_buildings(actor, today), Building, building_id, "building")
+    query = service.building_incidents(session, building_id, since=since, until=until)
+    if source is not None:
+        query = query.where(ServiceIncident.source == source)
+    if utility is not None:
+        query = query.where(ServiceIncident.utility == utility)
+    page = paginate(session, query, paging, col(ServiceIncident.started_at).desc())
+    page["items"] = [_with_duration(incident, now) for incident in page["items"]]
+    return page
+
+
+def _with_duration(incident: ServiceIncident, now: datetime) -> IncidentDuration:
+    end = incident.ended_at or now
+    duration = max(end - incident.started_at, timedelta(0))
+    allowed = allowed_interruption(Utility(incident.utility), IncidentSource(incident.source))
+    return IncidentDuration.model_validate(
+        {
+            **IncidentRead.model_validate(incident).model_dump(),
+            "ongoing": incident.started_at <= now and (incident.ended_at is None or now < incident.ended_at),
+            "duration_hours": round(duration.total_seconds() / 3600, 2),
+            "allowed_hours": allowed.total_seconds() / 3600,
+            "over_allowance": duration > allowed,
+        }
+    )

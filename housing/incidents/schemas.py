@@ -1,0 +1,42 @@
+"""API models of incidents and planned outages."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+
+from housing.incidents.models import IncidentSource, Utility
+from housing.schemas import ReadModel
+
+
+class OutageCreate(BaseModel):
+    building_id: int
+    utility: Utility
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    detail: str = Field("", max_length=500, description="What the residents are told, e.g. the reason")
+
+    @model_validator(mode="after")
+    def ends_after_start(self):
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class IncidentRead(ReadModel):
+    id: int
+    building_id: int
+    apartment_id: int | None
+    utility: Utility
+    source: IncidentSource
+    started_at: datetime
+    ended_at: datetime | None
+    deviation: Decimal | None
+    detail: str
+
+
+class IncidentDuration(IncidentRead):
+    ongoing: bool = Field(description="Not ended yet; the duration runs to now")
+    duration_hours: float
+    allowed_hours: float = Field(description="The longest interruption tolerated for this service")
+    over_allowance: bool

@@ -1,0 +1,1 @@
+"""Service requests: residents and dispatchers file them, staff move them to done against deadlines."""

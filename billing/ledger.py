@@ -4,9 +4,10 @@ Signs follow `LedgerEntry`: positive raises the debt, negative lowers it, so the
 the plain sum (positive: owed; negative: credit carried forward). Verbs flush, never commit.
 
 Penalties (DESIGN.md; the arithmetic is `billing.penalties`): payments are allocated to the
-account's invoices oldest period first; what an invoice past its due date still lacks is
-its overdue amount, and each day adds `penalty_for_day` of it, capped per invoice at 50% of
-its charge. One entry per invoice and day (dedupe_key "penalty:{invoice_id}:{day}"), so a
+account's invoices oldest period first, each invoice counted with its line corrections
+(adjustments), as `settle_invoices` counts it; what an invoice past its due date still lacks
+is its overdue amount, and each day adds `penalty_for_day` of it, capped per invoice at 50% of
+its corrected charge. One entry per invoice and day (dedupe_key "penalty:{invoice_id}:{day}"), so a
 second run on the same day adds nothing. A run books `today` only: a day the job did not
 run is not booked afterwards (it would have to guess the overdue amount of that day).
 """
@@ -236,13 +237,8 @@ def _accrue_batch(session: Session, apartment_ids: Sequence[int], today: date) -
     ).all()
     paid = _paid_by_apartment(session, apartment_ids)
     invoice_ids = [row[0] for row in invoices]
-    accrued = dict(
-        session.exec(
-            select(LedgerEntry.invoice_id, func.sum(LedgerEntry.amount_minor))
-            .where(col(LedgerEntry.invoice_id).in_(invoice_ids), LedgerEntry.kind == LedgerKind.penalty)
-            .group_by(LedgerEntry.invoice_id)
-        ).all()
-    )
+    accrued = _sum_by_invoice(session, invoice_ids, LedgerKind.penalty)
+    adjusted = _sum_by_invoice(session, invoice_ids, LedgerKind.adjustment)
     booked = set(
         session.exec(
             select(LedgerEntry.dedupe_key).where(
@@ -254,12 +250,13 @@ def _accrue_batch(session: Session, apartment_ids: Sequence[int], today: date) -
     occurred_at = datetime.combine(today, time(), UTC)
     entries = []
     for invoice_id, apartment_id, due, total, currency in invoices:
-        allocated = min(total, max(left[apartment_id], 0))
+        charged = max(total + int(adjusted.get(invoice_id) or 0), 0)  # with its corrections, as settled
+        allocated = min(charged, max(left[apartment_id], 0))
         left[apartment_id] -= allocated
-        overdue = total - allocated
+        overdue = charged - allocated
         if due >= today or overdue <= 0 or penalty_key(invoice_id, today) in booked:
             continue
-        amount = penalty_for_day(overdue, total, int(accrued.get(invoice_id) or 0))
+        amount = penalty_for_day(overdue, charged, int(accrued.get(invoice_id) or 0))
         if amount <= 0:
             continue
         entries.append(
@@ -279,3 +276,12 @@ def _accrue_batch(session: Session, apartment_ids: Sequence[int], today: date) -
     for entry in entries:
         session.expunge(entry)
     return len(entries)
+
+
+def _sum_by_invoice(session: Session, invoice_ids: Sequence[int], kind: LedgerKind) -> dict[int, int]:
+    rows = session.exec(
+        select(LedgerEntry.invoice_id, func.sum(LedgerEntry.amount_minor))
+        .where(col(LedgerEntry.invoice_id).in_(invoice_ids), LedgerEntry.kind == kind)
+        .group_by(LedgerEntry.invoice_id)
+    ).all()
+    return {invoice_id: int(amount or 0) for invoice_id, amount in rows}

@@ -7,11 +7,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from billing.jobs import daily_penalties
-from billing.ledger import accrue_penalties, balance, post_entry
+from billing.ledger import accrue_penalties, adjust_line, balance, post_entry, settle_invoices
 from billing.models import InvoiceStatus, LedgerEntry, LedgerKind
 from housing.errors import Invalid
 from housing.settings import Settings
-from tests.billing_factories import make_invoice, make_ledger_entry
+from tests.billing_factories import make_invoice, make_invoice_line, make_ledger_entry
 from tests.factories import make_apartment
 
 OCTOBER = date(2026, 10, 1)  # due 15 November 2026
@@ -107,6 +107,26 @@ def test_payments_settle_the_oldest_invoice_first(session: Session) -> None:
 
     assert penalties(session, september.id) == []
     assert penalties(session, october.id) == [5_000]
+
+
+def test_a_corrected_line_changes_what_is_overdue(session: Session) -> None:
+    """A credited amount is not overdue and a charge added later is, as `settle_invoices` counts them."""
+    credited, credited_invoice = billed(session)
+    billed(session, period=date(2026, 11, 1), total=5_000_000, apartment=credited)  # owed, not yet due
+    line = make_invoice_line(session, credited_invoice, amount_minor=CHARGE)
+    adjust_line(session, line_id=line.id, amount_minor=-1_000_000, reason="charged too much", user_id=None)
+    pay(session, credited.id, 9_000_000)  # what the corrected bill says
+    settle_invoices(session, credited.id)
+    charged, charged_invoice = billed(session)
+    line = make_invoice_line(session, charged_invoice, amount_minor=CHARGE)
+    adjust_line(session, line_id=line.id, amount_minor=1_000_000, reason="charged too little", user_id=None)
+    pay(session, charged.id, CHARGE)
+
+    accrue_penalties(session, today=date(2026, 11, 16))
+
+    assert credited_invoice.status == InvoiceStatus.paid
+    assert penalties(session, credited_invoice.id) == []
+    assert penalties(session, charged_invoice.id) == [1_000]  # 0.1% of the 1,000,000 still missing
 
 
 def test_penalties_stop_at_half_the_charge(session: Session) -> None:

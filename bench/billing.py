@@ -61,7 +61,7 @@ PERIOD = date(2026, 10, 1)  # the billed month
 TODAY = date(2026, 11, 1)  # the day after it: smart meters have read its last midnight
 HISTORY_MONTHS = 3  # readings from 1 July (manual meters: one a month, so they have a line)
 ROOT = Path(__file__).resolve().parents[1]
-console = Console()
+console = Console(width=170)
 
 
 def main() -> int:

@@ -18,7 +18,17 @@ once, due on the 15th of the next month, with one ledger charge of their total
 ("charge:{invoice_id}"). The run holds a transaction-scoped PostgreSQL advisory lock, so
 two runs never number the same sequence; a second run finds every account billed
 (unique apartment and period) and issues nothing. A dry run computes the same invoices
-and writes nothing. Apartments are read in batches of `BATCH` by id.
+and writes nothing.
+
+How it scales: apartments are read in batches of `BATCH` by id, and each batch is worked
+out with a handful of queries whatever its size: the apartments with their company, their
+meters, the consumption of all those meters (`sensors.bulk_usage.period_consumption`: the
+readings next to the month's ends, the backwards check done in SQL, the pure rules of
+`sensors.consumption` unchanged), the buildings' incidents. Tariffs and meter replacements
+are read once a run, and a quantity of a service is priced once a run (flat lines repeat).
+The invoices, lines and charges are written with three bulk inserts (COPY on PostgreSQL)
+under ids reserved beforehand, with no ORM objects. Only what is rare goes one meter at a
+time: a meter without a month's consumption (its average), or one with staff corrections.
 
 Simplifications (known, not done here): "average" is used whenever the meter has one, not
 only for 3 periods in a row; the building's heat meter is not shared among apartments
@@ -62,7 +72,7 @@ from sensors.consumption import DEFAULT_TIMEZONE, ConsumptionResult
 from sensors.models import Meter
 from sensors.usage import meter_average
 
-BATCH = 500
+BATCH = 2000
 MAX_WARNINGS = 100
 LOCK_KEY = zlib.crc32(b"housing-billing-run")
 FLAT = (Basis.per_m2, Basis.per_person, Basis.fixed)
@@ -469,13 +479,20 @@ def _lines(run: _Context, facts: _Facts, apartment: _Apartment) -> list[DraftLin
 def _price(
     run: _Context, service_id: int, basis: Basis, company_id: int, quantity: Decimal
 ) -> tuple[LineCharge, list[dict[str, Any]]]:
-    """The line's charge and its parts for the explanation; the same quantity is priced once a run."""
+    """The line's charge and its parts for the explanation.
+
+    A flat line's quantity (an area, a number of residents) repeats across a city, so it is
+    priced once a run; metered quantities seldom repeat, and keeping them would only grow.
+    """
     key = (service_id, basis, company_id, quantity)
-    if key not in run.prices:
-        start, end, _, _ = run.bounds
-        charge = price_line(quantity, run.tariffs.versions(service_id, basis, company_id), start, end)
-        run.prices[key] = (charge, _pricing(charge))
-    return run.prices[key]
+    if key in run.prices:
+        return run.prices[key]
+    start, end, _, _ = run.bounds
+    charge = price_line(quantity, run.tariffs.versions(service_id, basis, company_id), start, end)
+    priced = (charge, _pricing(charge))
+    if basis is not Basis.per_unit:
+        run.prices[key] = priced
+    return priced
 
 
 def _metered(

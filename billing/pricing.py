@@ -29,6 +29,7 @@ The rules (DESIGN.md, "Domain rules"):
 """
 
 import calendar
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -195,7 +196,7 @@ def price_line(
         raise ValueError(f"the period must end after it starts ({period_start} .. {period_end})")
     if quantity < 0:
         raise ValueError(f"a quantity cannot be negative ({quantity})")
-    segments = _segments(versions, period_start, period_end)
+    segments = _segments(tuple(versions), period_start, period_end)
     basis = segments[0][2].basis
     period_days = (period_end - period_start).days
     total = Fraction(0)
@@ -233,10 +234,15 @@ def price_line(
     return LineCharge(_half_up(total), _decimal(total), basis, quantity, tuple(parts))
 
 
+@functools.lru_cache(maxsize=1024)
 def _segments(
-    versions: Sequence[TariffVersion], start: date, end: date
-) -> list[tuple[date, date, TariffVersion]]:
-    """The period cut at month starts and tariff changes, each piece with its one version."""
+    versions: tuple[TariffVersion, ...], start: date, end: date
+) -> tuple[tuple[date, date, TariffVersion], ...]:
+    """The period cut at month starts and tariff changes, each piece with its one version.
+
+    Cached: a billing run prices every apartment's line of a service over the same history
+    and month, and the checks need doing once (versions are frozen, so they are the key).
+    """
     relevant = [
         v for v in versions if v.valid_from < end and (v.valid_until is None or v.valid_until > start)
     ]
@@ -263,7 +269,7 @@ def _segments(
     bases = list(dict.fromkeys(version.basis.value for _, _, version in segments))
     if len(bases) > 1:
         raise ValueError(f"the basis changes within the period ({' -> '.join(bases)}); price each part apart")
-    return segments
+    return tuple(segments)
 
 
 def _next_month(day: date) -> date:

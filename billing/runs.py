@@ -18,7 +18,17 @@ once, due on the 15th of the next month, with one ledger charge of their total
 ("charge:{invoice_id}"). The run holds a transaction-scoped PostgreSQL advisory lock, so
 two runs never number the same sequence; a second run finds every account billed
 (unique apartment and period) and issues nothing. A dry run computes the same invoices
-and writes nothing. Apartments are read in batches of `BATCH` by id.
+and writes nothing.
+
+How it scales: apartments are read in batches of `BATCH` by id, and each batch is worked
+out with a handful of queries whatever its size: the apartments with their company, their
+meters, the consumption of all those meters (`sensors.bulk_usage.period_consumption`: the
+readings next to the month's ends, the backwards check done in SQL, the pure rules of
+`sensors.consumption` unchanged), the buildings' incidents. Tariffs and meter replacements
+are read once a run, and a quantity of a service is priced once a run (flat lines repeat).
+The invoices, lines and charges are written with three bulk inserts (COPY on PostgreSQL)
+under ids reserved beforehand, with no ORM objects. Only what is rare goes one meter at a
+time: a meter without a month's consumption (its average), or one with staff corrections.
 
 Simplifications (known, not done here): "average" is used whenever the meter has one, not
 only for 3 periods in a row; the building's heat meter is not shared among apartments
@@ -36,10 +46,11 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, or_
+from sqlalchemy import exists, func, or_, text
 from sqlmodel import Session, col, select
 
 from billing.models import (
+    DEFAULT_CURRENCY,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -51,16 +62,17 @@ from billing.models import (
 )
 from billing.penalties import due_date
 from billing.pricing import Basis, Incident, LineCharge, TariffVersion, price_line, quality_deduction
-from billing.service import tariff_versions
-from housing.db import advisory_lock, utcnow
+from billing.service import all_tariffs, merged_versions
+from housing.db import advisory_lock, among, insert_rows, reserve_ids, utcnow
 from housing.errors import Invalid
 from housing.incidents.models import ServiceIncident
 from housing.registry.models import Apartment, BuildingManagement
-from sensors.consumption import DEFAULT_TIMEZONE
+from sensors.bulk_usage import period_consumption, replacements
+from sensors.consumption import DEFAULT_TIMEZONE, ConsumptionResult
 from sensors.models import Meter
-from sensors.usage import meter_average, meter_consumption
+from sensors.usage import meter_average
 
-BATCH = 500
+BATCH = 2000
 MAX_WARNINGS = 100
 LOCK_KEY = zlib.crc32(b"housing-billing-run")
 FLAT = (Basis.per_m2, Basis.per_person, Basis.fixed)
@@ -147,37 +159,44 @@ class _Apartment:
 
 
 class _Tariffs:
-    """The services and the tariffs overlapping the period, and each company's price history."""
+    """The services and the tariffs overlapping the period, and each company's price history.
+
+    Every tariff is read once at the start (a few queries); a company's history of a service
+    is merged from those rows when first asked for.
+    """
 
     def __init__(self, session: Session, start: date, end: date) -> None:
-        self.session = session
         self.start = start
         self.services = list(session.exec(select(Service).order_by(Service.id)))
-        rows = session.exec(
-            select(Tariff).where(
-                Tariff.valid_from < end, or_(col(Tariff.valid_until).is_(None), Tariff.valid_until > start)
-            )
-        ).all()
+        self.all, self.tiers, self.norms = all_tariffs(session)
         self.rows: dict[tuple[int, Basis], list[Tariff]] = defaultdict(list)
-        for row in rows:
-            self.rows[(row.service_id, Basis(row.basis))].append(row)
+        for row in self.all:
+            if row.valid_from < end and (row.valid_until is None or row.valid_until > start):
+                self.rows[(row.service_id, Basis(row.basis))].append(row)
         self._versions: dict[tuple[int, Basis, int], list[TariffVersion]] = {}
+        self._chosen: dict[tuple[int, Basis, int], Tariff | None] = {}
 
     def tariff(self, service_id: int, basis: Basis, company_id: int) -> Tariff | None:
         """The tariff row in force for the company: its own first, on the period's first day first."""
-        rows = [r for r in self.rows[(service_id, basis)] if r.company_id in (None, company_id)]
-        if not rows:
-            return None
-        return min(
-            rows, key=lambda r: (r.company_id is None, r.valid_from > self.start, -r.valid_from.toordinal())
-        )
+        key = (service_id, basis, company_id)
+        if key not in self._chosen:
+            rows = [r for r in self.rows[(service_id, basis)] if r.company_id in (None, company_id)]
+            self._chosen[key] = min(
+                rows,
+                key=lambda r: (r.company_id is None, r.valid_from > self.start, -r.valid_from.toordinal()),
+                default=None,
+            )
+        return self._chosen[key]
 
     def versions(self, service_id: int, basis: Basis, company_id: int) -> list[TariffVersion]:
         key = (service_id, basis, company_id)
         if key not in self._versions:
-            self._versions[key] = tariff_versions(
-                self.session, service_id=service_id, basis=basis, company_id=company_id
+            rows = (
+                r
+                for r in self.all
+                if r.service_id == service_id and r.basis == basis and r.company_id in (None, company_id)
             )
+            self._versions[key] = merged_versions(rows, self.tiers, self.norms)
         return self._versions[key]
 
 
@@ -227,18 +246,50 @@ def unbilled_apartment_ids(session: Session, period: date) -> list[int]:
     return list(session.exec(select(Apartment.id).where(~billed).order_by(Apartment.id)))
 
 
+@dataclass
+class _Context:
+    """What every batch of a run shares."""
+
+    session: Session
+    summary: RunSummary
+    tariffs: "_Tariffs"
+    period: date
+    timezone: str
+    replaced: dict[int, int]  # meter -> the meter it replaced (`sensors.bulk_usage.replacements`)
+    sequences: dict[int, int] = field(default_factory=dict)  # company -> last invoice number used
+    prices: dict[tuple[int, Basis, int, Decimal], tuple[LineCharge, list[dict[str, Any]]]] = field(
+        default_factory=dict
+    )
+
+    @property
+    def bounds(self) -> tuple[date, date, datetime, datetime]:
+        return month_bounds(self.period, self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What a batch's lines are worked out from, read with a few queries for the whole batch."""
+
+    meters: dict[tuple[int, str], int]  # (apartment, kind) -> meter
+    usage: dict[int, ConsumptionResult]  # meter -> its consumption in the month
+    incidents: dict[int, list[Incident]]  # building -> its incidents overlapping the month
+
+
 def _run(
     session: Session, summary: RunSummary, period: date, timezone: str, apartment_ids: Sequence[int] | None
 ) -> None:
-    tariffs = _Tariffs(session, *month_bounds(period, timezone)[:2])
-    sequences: dict[int, int] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        # Compiling each batch's queries costs more than it saves; ends with the transaction.
+        session.execute(text("SET LOCAL jit = off"))
+    start, end, _, _ = month_bounds(period, timezone)
+    run = _Context(session, summary, _Tariffs(session, start, end), period, timezone, replacements(session))
     after = 0
     while True:
         batch = _apartments(session, period, timezone, after, apartment_ids)
         if not batch:
             return
         after = batch[-1].id
-        drafts = _draft_batch(session, summary, tariffs, batch, period, timezone, sequences)
+        drafts = _draft_batch(run, batch)
         summary.issued += len(drafts)
         summary.total_minor += sum(d.total_minor for d in drafts)
         if summary.dry_run:
@@ -277,18 +328,17 @@ def _apartments(
     return [_Apartment(*row) for row in session.exec(query).all()]
 
 
-def _draft_batch(
-    session: Session,
-    summary: RunSummary,
-    tariffs: _Tariffs,
-    batch: list[_Apartment],
-    period: date,
-    timezone: str,
-    sequences: dict[int, int],
-) -> list[DraftInvoice]:
-    start, end, start_at, end_at = month_bounds(period, timezone)
+def _draft_batch(run: _Context, batch: list[_Apartment]) -> list[DraftInvoice]:
+    session, summary, period = run.session, run.summary, run.period
+    start, end, start_at, end_at = run.bounds
     meters = _meters(session, [a.id for a in batch], start, end)
-    incidents = _incidents(session, {a.building_id for a in batch}, start_at, end_at)
+    facts = _Facts(
+        meters=meters,
+        usage=period_consumption(
+            session, meters.values(), start_at, end_at, timezone=run.timezone, replaced=run.replaced
+        ),
+        incidents=_incidents(session, {a.building_id for a in batch}, start_at, end_at),
+    )
     due = due_date(period)
     drafts = []
     for apartment in batch:
@@ -296,7 +346,7 @@ def _draft_batch(
             summary.without_manager += 1
             continue
         try:
-            lines = _lines(session, summary, tariffs, apartment, meters, incidents, period, timezone)
+            lines = _lines(run, facts, apartment)
         except ValueError as exc:  # a tariff that does not cover the month: hold this invoice back
             summary.warn(f"apartment {apartment.id}: not billed, {exc}")
             summary.failed += 1
@@ -304,7 +354,7 @@ def _draft_batch(
         if not lines:
             summary.without_lines += 1
             continue
-        sequence = _next_sequence(session, sequences, apartment.company_id, period.year)
+        sequence = _next_sequence(session, run.sequences, apartment.company_id, period.year)
         drafts.append(
             DraftInvoice(
                 apartment_id=apartment.id,
@@ -337,7 +387,7 @@ def _meters(session: Session, apartment_ids: list[int], start: date, end: date) 
     rows = session.exec(
         select(Meter.id, Meter.apartment_id, Meter.kind)
         .where(
-            col(Meter.apartment_id).in_(apartment_ids),
+            among(session, Meter.apartment_id, apartment_ids),
             Meter.installed_on < end,
             or_(col(Meter.removed_on).is_(None), Meter.removed_on > start),
         )
@@ -368,17 +418,9 @@ def _incidents(
     return found
 
 
-def _lines(
-    session: Session,
-    summary: RunSummary,
-    tariffs: _Tariffs,
-    apartment: _Apartment,
-    meters: dict[tuple[int, str], int],
-    incidents: dict[int, list[Incident]],
-    period: date,
-    timezone: str,
-) -> list[DraftLine]:
-    start, end, start_at, end_at = month_bounds(period, timezone)
+def _lines(run: _Context, facts: _Facts, apartment: _Apartment) -> list[DraftLine]:
+    tariffs = run.tariffs
+    _, _, start_at, end_at = run.bounds
     company_id = apartment.company_id
     assert company_id is not None
     lines = []
@@ -386,11 +428,11 @@ def _lines(
         assert service.id is not None
         priced: tuple[Tariff, QuantitySource, Decimal, dict[str, Any]] | None = None
         metered = service.meter_kind is not None and tariffs.tariff(service.id, Basis.per_unit, company_id)
-        meter_id = meters.get((apartment.id, str(service.meter_kind))) if metered else None
+        meter_id = facts.meters.get((apartment.id, str(service.meter_kind))) if metered else None
         if metered and meter_id is not None:
-            priced = _metered(session, tariffs, service, apartment, meter_id, period, timezone)
+            priced = _metered(run, service, apartment, meter_id, facts.usage[meter_id])
             if priced is None:
-                summary.warn(
+                run.summary.warn(
                     f"apartment {apartment.id}: no consumption, average or norm tariff for {service.code}"
                 )
                 continue
@@ -408,15 +450,11 @@ def _lines(
         basis = Basis(tariff.basis)
         if basis is not Basis.per_unit and quantity == 0:
             continue
-        charge = price_line(quantity, tariffs.versions(service.id, basis, company_id), start, end)
+        charge, pricing = _price(run, service.id, basis, company_id, quantity)
         deduction_minor, reason = 0, ""
-        if service.utility is not None:
-            deduction = quality_deduction(
-                charge.amount_minor,
-                incidents.get(apartment.building_id, ()),
-                service.utility,
-                (start_at, end_at),
-            )
+        incidents = facts.incidents.get(apartment.building_id)
+        if service.utility is not None and incidents:  # without incidents nothing comes off
+            deduction = quality_deduction(charge.amount_minor, incidents, service.utility, (start_at, end_at))
             deduction_minor = deduction.amount_minor
             reason = deduction.explanation[:500] if deduction_minor else ""
             if deduction.cold_water_hours:
@@ -432,27 +470,38 @@ def _lines(
                 amount_minor=charge.amount_minor,
                 deduction_minor=deduction_minor,
                 deduction_reason=reason,
-                explanation={"source": str(source), **explanation, "pricing": _pricing(charge)},
+                explanation={"source": str(source), **explanation, "pricing": pricing},
             )
         )
     return lines
 
 
+def _price(
+    run: _Context, service_id: int, basis: Basis, company_id: int, quantity: Decimal
+) -> tuple[LineCharge, list[dict[str, Any]]]:
+    """The line's charge and its parts for the explanation.
+
+    A flat line's quantity (an area, a number of residents) repeats across a city, so it is
+    priced once a run; metered quantities seldom repeat, and keeping them would only grow.
+    """
+    key = (service_id, basis, company_id, quantity)
+    if key in run.prices:
+        return run.prices[key]
+    start, end, _, _ = run.bounds
+    charge = price_line(quantity, run.tariffs.versions(service_id, basis, company_id), start, end)
+    priced = (charge, _pricing(charge))
+    if basis is not Basis.per_unit:
+        run.prices[key] = priced
+    return priced
+
+
 def _metered(
-    session: Session,
-    tariffs: _Tariffs,
-    service: Service,
-    apartment: _Apartment,
-    meter_id: int,
-    period: date,
-    timezone: str,
+    run: _Context, service: Service, apartment: _Apartment, meter_id: int, result: ConsumptionResult
 ) -> tuple[Tariff, QuantitySource, Decimal, dict[str, Any]] | None:
     """Metered consumption, else the meter's average month, else the per-person norm."""
     assert service.id is not None and apartment.company_id is not None
-    _, _, start_at, end_at = month_bounds(period, timezone)
-    per_unit = tariffs.tariff(service.id, Basis.per_unit, apartment.company_id)
+    per_unit = run.tariffs.tariff(service.id, Basis.per_unit, apartment.company_id)
     assert per_unit is not None
-    result = meter_consumption(session, meter_id, start_at, end_at, timezone=timezone)
     if result.how == "metered" and result.quantity is not None:
         explanation = {
             "meter_id": meter_id,
@@ -461,11 +510,11 @@ def _metered(
             "extrapolated": result.extrapolated,
         }
         return per_unit, QuantitySource.metered, result.quantity, explanation
-    average = meter_average(session, meter_id, period, timezone=timezone)
+    average = meter_average(run.session, meter_id, run.period, timezone=run.timezone)
     if average is not None:
         explanation = {"meter_id": meter_id, "label": "average", "why": result.reason}
         return per_unit, QuantitySource.average, average, explanation
-    norm = tariffs.tariff(service.id, Basis.per_person, apartment.company_id)
+    norm = run.tariffs.tariff(service.id, Basis.per_person, apartment.company_id)
     if norm is None:
         return None
     explanation = {"meter_id": meter_id, "label": "norm", "why": result.reason or "no average"}
@@ -502,61 +551,65 @@ def _pricing(charge: LineCharge) -> list[dict[str, Any]]:
 
 
 def _write(session: Session, drafts: list[DraftInvoice]) -> None:
-    """The batch's invoices, their lines and ledger charges, in three flushes; then let go of the rows."""
+    """The batch's invoices, their lines and ledger charges: three bulk inserts, no ORM objects.
+
+    Ids are reserved first, so lines and charges can name their invoice without RETURNING.
+    """
     if not drafts:
         return
     issued_at = utcnow()
-    invoices = [
-        Invoice(
-            apartment_id=d.apartment_id,
-            company_id=d.company_id,
-            period=d.period,
-            year=d.period.year,
-            sequence=d.sequence,
-            number=d.number,
-            status=InvoiceStatus.issued,
-            issued_at=issued_at,
-            due_date=d.due_date,
-            total_minor=d.total_minor,
+    ids = reserve_ids(session, Invoice.__table__, len(drafts))
+    invoices, lines, entries = [], [], []
+    for invoice_id, draft in zip(ids, drafts, strict=True):
+        invoices.append(
+            {
+                "id": invoice_id,
+                "apartment_id": draft.apartment_id,
+                "company_id": draft.company_id,
+                "period": draft.period,
+                "year": draft.period.year,
+                "sequence": draft.sequence,
+                "number": draft.number,
+                "status": InvoiceStatus.issued.value,
+                "issued_at": issued_at,
+                "due_date": draft.due_date,
+                "total_minor": draft.total_minor,
+                "currency": DEFAULT_CURRENCY,
+                "created_at": issued_at,
+                "updated_at": issued_at,
+            }
         )
-        for d in drafts
-    ]
-    session.add_all(invoices)
-    session.flush()
-    lines = [
-        InvoiceLine(
-            invoice_id=invoice.id,
-            service_id=line.service_id,
-            tariff_id=line.tariff_id,
-            basis=line.basis,
-            quantity=line.quantity,
-            quantity_source=line.quantity_source,
-            explanation=line.explanation,
-            amount_minor=line.amount_minor,
-            deduction_minor=line.deduction_minor,
-            deduction_reason=line.deduction_reason,
+        lines.extend(
+            {
+                "invoice_id": invoice_id,
+                "service_id": line.service_id,
+                "tariff_id": line.tariff_id,
+                "basis": line.basis.value,
+                "quantity": line.quantity,
+                "quantity_source": line.quantity_source.value,
+                "explanation": line.explanation,
+                "amount_minor": line.amount_minor,
+                "deduction_minor": line.deduction_minor,
+                "deduction_reason": line.deduction_reason,
+                "created_at": issued_at,
+            }
+            for line in draft.lines
         )
-        for invoice, draft in zip(invoices, drafts, strict=True)
-        for line in draft.lines
-    ]
-    session.add_all(lines)
-    session.flush()
-    # New invoices cannot have a charge yet, so the entries go in at once (no dedupe lookup).
-    entries = [
-        LedgerEntry(
-            apartment_id=invoice.apartment_id,
-            kind=LedgerKind.charge,
-            amount_minor=invoice.total_minor,
-            currency=invoice.currency,
-            invoice_id=invoice.id,
-            reference=invoice.number,
-            dedupe_key=charge_key(invoice.id),
-            occurred_at=issued_at,
-        )
-        for invoice in invoices
-        if invoice.total_minor > 0
-    ]
-    session.add_all(entries)
-    session.flush()
-    for row in [*invoices, *lines, *entries]:
-        session.expunge(row)
+        # New invoices cannot have a charge yet, so the entries go in at once (no dedupe lookup).
+        if draft.total_minor > 0:
+            entries.append(
+                {
+                    "apartment_id": draft.apartment_id,
+                    "kind": LedgerKind.charge.value,
+                    "amount_minor": draft.total_minor,
+                    "currency": DEFAULT_CURRENCY,
+                    "invoice_id": invoice_id,
+                    "reference": draft.number,
+                    "dedupe_key": charge_key(invoice_id),
+                    "occurred_at": issued_at,
+                    "created_at": issued_at,
+                }
+            )
+    insert_rows(session, Invoice.__table__, invoices)
+    insert_rows(session, InvoiceLine.__table__, lines)
+    insert_rows(session, LedgerEntry.__table__, entries)

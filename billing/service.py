@@ -314,6 +314,23 @@ def tariff_versions(
         )
     )
     tiers, norms = tariff_parts(session, [t.id for t in rows])
+    return merged_versions(rows, tiers, norms)
+
+
+def all_tariffs(
+    session: Session,
+) -> tuple[list[Tariff], dict[int, list[TariffTier]], dict[int, list[SeasonalNorm]]]:
+    """Every tariff (by valid_from) with its tiers and norms, in three queries, for a billing run."""
+    rows = list(session.exec(select(Tariff).order_by(Tariff.valid_from, Tariff.id)))
+    tiers, norms = tariff_parts(session, [t.id for t in rows])
+    return rows, tiers, norms
+
+
+def merged_versions(
+    rows: Iterable[Tariff], tiers: dict[int, list[TariffTier]], norms: dict[int, list[SeasonalNorm]]
+) -> list[TariffVersion]:
+    """One service's and basis' tariffs of one company and the city (by valid_from) as one history."""
+    rows = list(rows)
     versions = {t.id: _version(t, tiers[t.id], norms[t.id]) for t in rows}
     own = [versions[t.id] for t in rows if t.company_id is not None]
     city = [versions[t.id] for t in rows if t.company_id is None]

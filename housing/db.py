@@ -4,13 +4,29 @@ Nothing here runs at import time except the naming convention, which must be on 
 shared metadata before the first table is declared so that Alembic sees stable names.
 """
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    ColumnElement,
+    DateTime,
+    Engine,
+    Integer,
+    Table,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel
 
@@ -45,6 +61,49 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def among(session: Session, column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
+    """`column IN (ids)`; on PostgreSQL one array parameter, so a batch of thousands stays one bind."""
+    ids = list(ids)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))
+    return column.in_(ids)
+
+
+def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
+    """`count` primary keys for rows about to be written in bulk, so no RETURNING is needed.
+
+    PostgreSQL: taken from the table's sequence, as an insert would. Elsewhere (SQLite, one
+    writer at a time): the numbers after the largest stored id.
+    """
+    if count <= 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        sequence = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
+        return list(session.execute(sequence, {"table": table.name, "n": count}).scalars())
+    largest = session.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    return list(range(largest + 1, largest + 1 + count))
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Writes many rows of one table in the session's transaction: COPY on PostgreSQL, executemany elsewhere.
+
+    Each row gives every column to fill (Python-side defaults are not applied). COPY is
+    several times faster than an INSERT per row and keeps one statement, however many rows.
+    """
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(table.insert(), list(rows))
+        return
+    columns = list(rows[0])
+    as_json = {name for name in columns if isinstance(table.c[name].type, JSON)}
+    cursor = session.connection().connection.driver_connection.cursor()
+    names = ", ".join(f'"{name}"' for name in columns)  # column names from the table, not from input
+    with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row[c]) if c in as_json else row[c] for c in columns])
 
 
 def utcnow() -> datetime:

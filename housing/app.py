@@ -18,6 +18,8 @@ from housing.accounts.ratelimit import LoginThrottle
 from housing.db import make_engine
 from housing.errors import DomainError
 from housing.incidents.endpoints import router as incidents_router
+from housing.open311.endpoints import PREFIX as OPEN311_PREFIX
+from housing.open311.endpoints import router as open311_router
 from housing.registry.endpoints import router as registry_router
 from housing.registry.import_endpoints import router as import_router
 from housing.requests.endpoints import router as requests_router
@@ -62,6 +64,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(invoices_router, prefix=API_PREFIX)
     app.include_router(requests_router, prefix=API_PREFIX)
     app.include_router(incidents_router, prefix=API_PREFIX)
+    # Open311 answers its errors itself, in the spec's format (housing.open311.responses).
+    app.include_router(open311_router, prefix=OPEN311_PREFIX)
     app.include_router(pages.router)
     _add_health(app)
     _add_error_handlers(app)

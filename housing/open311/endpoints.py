@@ -13,13 +13,13 @@ from housing.clock import Now
 from housing.db import SessionDep
 from housing.errors import NotFound
 from housing.open311 import formats, queries, schemas, service
-from housing.open311.responses import Open311Route, respond
+from housing.open311.responses import respond
 from housing.requests.models import RequestCategory
 from housing.settings import Settings
 
 PREFIX = "/open311/v2"
 
-router = APIRouter(tags=["open311"], route_class=Open311Route)
+router = APIRouter(tags=["open311"])
 
 
 def _settings(request: Request) -> Settings:
@@ -130,9 +130,3 @@ def create_request(
         [schemas.created_dict(request, category)],
         status_code=status.HTTP_201_CREATED,
     )
-
-
-@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-def unknown(path: str) -> Response:
-    """Declared last: any other path under the prefix answers in the spec's error format."""
-    raise NotFound(f"no GeoReport v2 method at {path!r}; see services.json and requests.json")

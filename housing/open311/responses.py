@@ -1,19 +1,15 @@
 """HTTP answers of the Open311 routes, errors included, in the format the path asks for.
 
-The app's own handlers answer errors as problem+json; Open311 clients expect the spec's
-list of {code, description} instead. Open311Route catches errors inside the route, before
-those handlers see them, so the rest of the app keeps its own format.
+Open311 clients expect errors as the spec's list of {code, description}, not as problem
+details. The app's error handlers call error_response for paths under the Open311 prefix:
+handling errors there, after the exception has left the route, lets the request's
+transaction roll back first.
 """
 
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
-from sqlalchemy.exc import IntegrityError
 
-from housing.errors import DomainError
 from housing.open311 import formats
 
 # The spec answers bad input with 400; our domain says 422 for the same thing.
@@ -37,32 +33,3 @@ def error_response(
     response = respond(fmt, "errors", formats.error_list(status, description), status_code=status)
     response.headers.update(headers or {})
     return response
-
-
-def _validation_description(exc: RequestValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        field = ".".join(str(p) for p in error["loc"] if p not in ("body", "query", "path"))
-        parts.append(f"{field or 'request'}: {error['msg']}")
-    return "; ".join(parts)
-
-
-class Open311Route(APIRoute):
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def open311_handler(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except DomainError as exc:
-                headers = (
-                    {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
-                )
-                return error_response(request, exc.status, exc.detail, headers)
-            except RequestValidationError as exc:
-                return error_response(request, 400, _validation_description(exc))
-            except IntegrityError:
-                # Services check what they can; this is a race between two writers.
-                return error_response(request, 409, "the request conflicts with another one; try again")
-
-        return open311_handler

@@ -24,6 +24,8 @@ from typer.testing import CliRunner
 
 from housing import cli
 from housing.accounts.models import Role
+from housing.errors import Invalid
+from housing.open311 import endpoints
 from housing.open311.models import Open311ApiKey
 from housing.open311.service import create_api_key, deactivate_api_key
 from housing.requests.models import ServiceRequest
@@ -426,6 +428,21 @@ def test_open311_errors_are_never_problem_json(client, o311):
         assert open311_spec.problems("errors", fmt, response.content) == []
     # ...while the JSON API keeps its problem details.
     assert client.get("/api/v1/requests/999999").headers["content-type"] == "application/problem+json"
+
+
+def test_an_error_after_filing_rolls_the_request_back(client, session, o311, monkeypatch):
+    # Errors are answered in the spec's format only after the transaction saw the exception.
+    def fail(*args, **kwargs):
+        raise Invalid("the answer could not be made")
+
+    monkeypatch.setattr(endpoints.schemas, "created_dict", fail)
+
+    assert file(client, o311, status=400)[0]["description"] == "the answer could not be made"
+    assert session.exec(select(ServiceRequest)).all() == []
+
+
+def test_a_wrong_method_is_405_in_the_spec_format(client, o311):
+    assert error_of(client, "POST", "services.json", 405) == "Method Not Allowed"
 
 
 # The API key itself

@@ -20,6 +20,9 @@ from housing.accounts.ratelimit import LoginThrottle
 from housing.db import make_engine
 from housing.errors import DomainError
 from housing.incidents.endpoints import router as incidents_router
+from housing.open311.endpoints import PREFIX as OPEN311_PREFIX
+from housing.open311.endpoints import router as open311_router
+from housing.open311.responses import error_response as open311_error
 from housing.registry.endpoints import router as registry_router
 from housing.registry.import_endpoints import router as import_router
 from housing.requests.endpoints import router as requests_router
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(payments_router, prefix=API_PREFIX)
     app.include_router(requests_router, prefix=API_PREFIX)
     app.include_router(incidents_router, prefix=API_PREFIX)
+    app.include_router(open311_router, prefix=OPEN311_PREFIX)
     app.include_router(pages.router)
     _add_health(app)
     _add_error_handlers(app)
@@ -97,6 +101,9 @@ def _wants_json(request: Request) -> bool:
 
 
 def _problem(request: Request, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    if request.url.path.startswith(f"{OPEN311_PREFIX}/"):
+        # Open311 clients read the spec's list of {code, description}, in JSON or XML.
+        return open311_error(request, body["status"], body["detail"], headers)
     body.setdefault("instance", request.url.path)
     if _wants_json(request):
         return JSONResponse(body, status_code=body["status"], media_type=PROBLEM, headers=headers)

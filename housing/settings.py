@@ -158,6 +158,15 @@ class RequestSettings(BaseModel):
     )
 
 
+class Open311Settings(BaseModel):
+    jurisdiction_id: str = Field(
+        "tashkent.uz", description="The one jurisdiction GeoReport v2 clients may name; others are 404"
+    )
+    nearest_building_m: float = Field(
+        150.0, gt=0, description="A request filed by lat/long goes to the nearest building this close"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HOUSING_",
@@ -175,6 +184,7 @@ class Settings(BaseSettings):
     meters: MeterSettings = MeterSettings()
     stripe: StripeSettings = StripeSettings()
     requests: RequestSettings = RequestSettings()
+    open311: Open311Settings = Open311Settings()
 
     @model_validator(mode="after")
     def refuse_default_secrets(self) -> Self:

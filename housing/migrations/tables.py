@@ -8,6 +8,7 @@ import re
 import billing.models  # noqa: F401
 import housing.models  # noqa: F401
 import sensors.models  # noqa: F401
+from housing.open311 import models as open311_models  # noqa: F401
 
 _PARTITION = re.compile(r"^reading_(default|\d{4}_\d{2})$")
 

@@ -1,0 +1,132 @@
+"""Open311 GeoReport v2 routes under /open311/v2: the format is the path's extension.
+
+Reads are public (no key): they show only what schemas.request_dict lets out. Filing
+needs an api_key; the request is filed under the key's user.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request, status
+from fastapi.responses import Response
+
+from housing.clock import Now
+from housing.db import SessionDep
+from housing.errors import NotFound
+from housing.open311 import formats, queries, schemas, service
+from housing.open311.responses import respond
+from housing.requests.models import RequestCategory
+from housing.settings import Settings
+
+PREFIX = "/open311/v2"
+
+router = APIRouter(tags=["open311"])
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def _format(fmt: str) -> str:
+    if fmt not in formats.FORMATS:
+        raise NotFound(f"format {fmt!r} is not served; use json or xml")
+    return fmt
+
+
+Format = Annotated[str, Depends(_format)]
+
+
+def _check_jurisdiction(settings: Settings, jurisdiction_id: str | None) -> None:
+    # One city, one jurisdiction: leaving it out is fine, naming another one is not.
+    if jurisdiction_id and jurisdiction_id != settings.open311.jurisdiction_id:
+        raise NotFound(
+            f"jurisdiction_id {jurisdiction_id!r} not found; this server is {settings.open311.jurisdiction_id!r}"
+        )
+
+
+def _jurisdiction(settings: SettingsDep, jurisdiction_id: Annotated[str | None, Query()] = None) -> None:
+    _check_jurisdiction(settings, jurisdiction_id)
+
+
+Jurisdiction = Depends(_jurisdiction)
+
+
+@router.get("/services.{fmt}", dependencies=[Jurisdiction])
+def list_services(fmt: Format, session: SessionDep) -> Response:
+    services = [schemas.service_dict(category) for category in queries.public_services(session)]
+    return respond(fmt, "services", services)
+
+
+@router.get("/services/{service_code}.{fmt}", dependencies=[Jurisdiction])
+def service_definition(service_code: str, fmt: Format, session: SessionDep) -> Response:
+    category = queries.public_service(session, service_code)
+    if category is None:
+        raise NotFound(f"service_code {service_code!r} not found")
+    return respond(fmt, "service_definition", schemas.definition_dict(category))
+
+
+@router.get("/requests.{fmt}", dependencies=[Jurisdiction])
+def list_requests(
+    fmt: Format,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    service_request_id: Annotated[
+        str | None, Query(description="Comma separated; overrides the rest")
+    ] = None,
+    service_code: Annotated[str | None, Query(description="Comma separated")] = None,
+    start_date: Annotated[str | None, Query(description="w3 datetime with offset")] = None,
+    end_date: Annotated[str | None, Query(description="w3 datetime with offset")] = None,
+    status_: Annotated[str | None, Query(alias="status", description="open, closed")] = None,
+) -> Response:
+    filters = schemas.filters_from(
+        service_request_id=service_request_id,
+        service_code=service_code,
+        start_date=start_date,
+        end_date=end_date,
+        status=status_,
+        now=now,
+    )
+    rows = queries.public_requests(session, filters)
+    return respond(fmt, "service_requests", [schemas.request_dict(*row, settings.timezone) for row in rows])
+
+
+@router.get("/requests/{service_request_id}.{fmt}", dependencies=[Jurisdiction])
+def read_request(
+    service_request_id: str, fmt: Format, session: SessionDep, settings: SettingsDep
+) -> Response:
+    row = queries.public_request(session, int(service_request_id)) if service_request_id.isdigit() else None
+    if row is None:
+        raise NotFound(f"service_request_id {service_request_id!r} not found")
+    # One request is still a list of one, as the spec shows it.
+    return respond(fmt, "service_requests", [schemas.request_dict(*row, settings.timezone)])
+
+
+@router.post("/requests.{fmt}")
+def create_request(
+    fmt: Format,
+    form: Annotated[schemas.RequestForm, Form()],
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+) -> Response:
+    filer = service.key_user(session, form.api_key)
+    _check_jurisdiction(settings, form.jurisdiction_id)
+    request = service.file_open311_request(
+        session,
+        filer=filer,
+        filing=schemas.filing_from(form),
+        now=now,
+        timezone=settings.timezone,
+        daily_limit=settings.requests.daily_limit,
+        radius_m=settings.open311.nearest_building_m,
+    )
+    category = session.get(RequestCategory, request.category_id)
+    return respond(
+        fmt,
+        "service_requests",
+        [schemas.created_dict(request, category)],
+        status_code=status.HTTP_201_CREATED,
+    )

@@ -42,6 +42,11 @@ def month_of(day: date) -> date:
     return day.replace(day=1)
 
 
+def month_at(moment: datetime, timezone: str) -> date:
+    """The period a UTC moment falls in, by the local calendar."""
+    return moment.astimezone(ZoneInfo(timezone)).date().replace(day=1)
+
+
 def local_midnight(day: date, timezone: str) -> datetime:
     """The UTC moment the local calendar day begins."""
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(timezone)).astimezone(UTC)

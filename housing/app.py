@@ -21,6 +21,7 @@ from housing.incidents.endpoints import router as incidents_router
 from housing.registry.endpoints import router as registry_router
 from housing.registry.import_endpoints import router as import_router
 from housing.requests.endpoints import router as requests_router
+from housing.scores.endpoints import router as scores_router
 from housing.settings import Settings
 from housing.web import make_templates
 from sensors.endpoints import router as meters_router
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(invoices_router, prefix=API_PREFIX)
     app.include_router(requests_router, prefix=API_PREFIX)
     app.include_router(incidents_router, prefix=API_PREFIX)
+    app.include_router(scores_router, prefix=API_PREFIX)
     app.include_router(pages.router)
     _add_health(app)
     _add_error_handlers(app)

@@ -30,6 +30,7 @@ RESOLVE_HOURS_CAP = 168.0
 class Component:
     code: str
     label: str
+    short: str  # a column heading
     weight: float  # out of 100 for all components together
     prior_strength: float  # k, in the component's own sample units
     worst: float  # a shrunk value here (or beyond) earns 0 points
@@ -40,6 +41,7 @@ class Component:
 COMPONENTS: tuple[Component, ...] = (
     Component(
         code="deadline_compliance",
+        short="deadline",
         label="Deadline compliance",
         weight=25,
         prior_strength=20,
@@ -49,6 +51,7 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component(
         code="time_to_resolve",
+        short="resolve",
         label="Time to resolve",
         weight=15,
         prior_strength=20,
@@ -58,6 +61,7 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component(
         code="emergency_response",
+        short="emergency",
         label="Emergency response",
         weight=20,
         prior_strength=10,
@@ -67,6 +71,7 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component(
         code="resident_satisfaction",
+        short="rating",
         label="Resident satisfaction",
         weight=20,
         prior_strength=20,
@@ -76,6 +81,7 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component(
         code="reopen_rate",
+        short="reopen",
         label="Reopen rate",
         weight=10,
         prior_strength=20,
@@ -85,6 +91,7 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component(
         code="incident_hours",
+        short="incidents",
         label="Incident hours per apartment",
         weight=10,
         prior_strength=300,  # apartments: about five buildings

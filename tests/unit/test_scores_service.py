@@ -4,7 +4,9 @@ from datetime import date, timedelta
 
 import pytest
 from sqlmodel import select
+from typer.testing import CliRunner
 
+from housing import cli
 from housing.registry.models import ManagementCompany
 from housing.scheduler import JOBS
 from housing.scores import jobs, scoring, service
@@ -123,3 +125,17 @@ def test_nightly_job_scores_the_previous_and_the_current_month(session, settings
         s.total for s in session.exec(select(QualityScore).where(QualityScore.period == date(2026, 11, 1)))
     }
     assert november == {100.0}
+
+
+def test_the_command_line_recomputes_a_month_and_prints_the_ranking(database_url, session, city):
+    small, big, _ = city
+    env = {"HOUSING_DB__URL": database_url, "HOUSING_ENVIRONMENT": "development", "COLUMNS": "200"}
+    result = CliRunner().invoke(cli.app, ["scores", "--period", "2026-10"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Quality scores 2026-10: 3 companies scored" in result.output
+    lines = [line for line in result.output.splitlines() if "│" in line]
+    assert [line.split("│")[2].strip() for line in lines] == ["Big", "Small", "Plain"]
+    scores, _ = _stored(session, OCTOBER.period)
+    assert set(scores) >= {small.id, big.id}
+    bad = CliRunner().invoke(cli.app, ["scores", "--period", "2026-1"], env=env)
+    assert bad.exit_code == 2

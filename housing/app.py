@@ -26,6 +26,7 @@ from housing.open311.responses import error_response as open311_error
 from housing.registry.endpoints import router as registry_router
 from housing.registry.import_endpoints import router as import_router
 from housing.requests.endpoints import router as requests_router
+from housing.scores.endpoints import router as scores_router
 from housing.settings import Settings
 from housing.web import make_templates
 from sensors.endpoints import router as meters_router
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(requests_router, prefix=API_PREFIX)
     app.include_router(incidents_router, prefix=API_PREFIX)
     app.include_router(open311_router, prefix=OPEN311_PREFIX)
+    app.include_router(scores_router, prefix=API_PREFIX)
     app.include_router(pages.router)
     _add_health(app)
     _add_error_handlers(app)

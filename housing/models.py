@@ -22,6 +22,7 @@ from housing.requests.models import (
     RequestTransition,
     ServiceRequest,
 )
+from housing.scores.models import QualityScore, QualityScoreComponent
 
 __all__ = [
     "Apartment",
@@ -32,6 +33,8 @@ __all__ = [
     "ManagementCompany",
     "Ownership",
     "Person",
+    "QualityScore",
+    "QualityScoreComponent",
     "RequestCategory",
     "RequestComment",
     "RequestPhoto",

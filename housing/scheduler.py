@@ -22,6 +22,7 @@ from billing.payments import jobs as payment_jobs
 from housing.accounts.service import purge_expired_tokens
 from housing.db import advisory_lock, make_engine, session_scope
 from housing.requests import jobs as request_jobs
+from housing.scores import jobs as score_jobs
 from housing.settings import Settings
 from sensors import jobs as sensor_jobs
 
@@ -90,6 +91,12 @@ JOBS: list[Job] = [
         CronTrigger(hour=1, minute=30, timezone="Asia/Tashkent"),
         billing_jobs.daily_penalties,
         "Books the day's late-payment penalties (0.1% a day, capped at 50% of the month's charge)",
+    ),
+    Job(
+        "nightly-scores",
+        CronTrigger(hour=4, minute=0, timezone="Asia/Tashkent"),
+        score_jobs.nightly_scores,
+        "Recomputes and stores the quality scores of the previous and the current month",
     ),
     Job(
         "purge-tokens",

@@ -32,6 +32,7 @@ def make_company(session: Session, **kw) -> ManagementCompany:
 def make_building(session: Session, company: ManagementCompany | None = None, **kw) -> Building:
     company = company or make_company(session)
     district_id = kw.pop("district_id", None) or make_district(session).id
+    managed_from = kw.pop("managed_from", date(2020, 1, 1))
     fields = {
         "address": f"Amir Temur ko'chasi {next(_seq)}",
         "district_id": district_id,
@@ -39,9 +40,7 @@ def make_building(session: Session, company: ManagementCompany | None = None, **
         "longitude": 69.28,
         "floors": 9,
     } | kw
-    return service.create_building(
-        session, company_id=company.id, managed_from=kw.pop("managed_from", date(2020, 1, 1)), **fields
-    )
+    return service.create_building(session, company_id=company.id, managed_from=managed_from, **fields)
 
 
 def make_apartment(session: Session, building: Building | None = None, **kw) -> Apartment:

@@ -1,7 +1,7 @@
 """open311 api keys: who may file requests through GeoReport v2, and under which user
 
 Revision ID: 0007_open311_keys
-Revises: 0005_payments
+Revises: 0006_quality_scores
 Create Date: 2026-11-25 10:00:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import housing.db
 
 revision: str = "0007_open311_keys"
-down_revision: str | None = "0005_payments"
+down_revision: str | None = "0006_quality_scores"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,67 @@
+"""Months as the city's calendar sees them: a period is the first day of a local month.
+
+Pure: no database, no clock. A month runs from local midnight on its first day to local
+midnight on the first day of the next, so a request filed at 00:30 on 1 November in
+Tashkent (19:30 UTC on 31 October) belongs to November.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+PERIOD_PATTERN = _PERIOD.pattern
+
+
+@dataclass(frozen=True)
+class Month:
+    period: date  # the first day
+    starts: datetime  # UTC, inclusive
+    ends: datetime  # UTC, exclusive
+
+    @property
+    def label(self) -> str:
+        return f"{self.period:%Y-%m}"
+
+
+def parse_period(text: str) -> date:
+    """'2026-10' -> date(2026, 10, 1); ValueError for anything else."""
+    match = _PERIOD.match(text)
+    if match is None:
+        raise ValueError(f"a period looks like 2026-10, not {text!r}")
+    return date(int(match[1]), int(match[2]), 1)
+
+
+def add_months(period: date, months: int) -> date:
+    index = period.year * 12 + period.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_at(moment: datetime, timezone: str) -> date:
+    """The period a UTC moment falls in, by the local calendar."""
+    return moment.astimezone(ZoneInfo(timezone)).date().replace(day=1)
+
+
+def local_midnight(day: date, timezone: str) -> datetime:
+    """The UTC moment the local calendar day begins."""
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def month(period: date, timezone: str) -> Month:
+    period = month_of(period)
+    return Month(
+        period=period,
+        starts=local_midnight(period, timezone),
+        ends=local_midnight(add_months(period, 1), timezone),
+    )
+
+
+def last_months(until: date, count: int) -> list[date]:
+    """The `count` periods ending with the month of `until`, oldest first."""
+    last = month_of(until)
+    return [add_months(last, -i) for i in range(count - 1, -1, -1)]

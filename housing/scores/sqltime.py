@@ -1,0 +1,66 @@
+"""The few SQL expressions that PostgreSQL and SQLite spell differently, compiled per dialect.
+
+Time arithmetic is done on epoch seconds (a float), which both databases can compute
+from a stored UTC timestamp or a date: PostgreSQL with EXTRACT(EPOCH ...), SQLite with
+julianday() on the text it stores. A date gives the epoch of its midnight read as UTC.
+"""
+
+from typing import Any
+
+from sqlalchemy import Float
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+# julianday() of 1970-01-01 00:00 UTC.
+_UNIX_EPOCH_JULIAN_DAY = 2440587.5
+
+
+class epoch(FunctionElement):  # lower case: it reads like the SQL function it stands for
+    """Seconds since 1970-01-01 UTC of a timestamp, or of a date's midnight read as UTC."""
+
+    type = Float()
+    inherit_cache = True
+
+
+class greatest(FunctionElement):
+    """The largest argument; arguments must not be NULL (SQLite's max() would return NULL)."""
+
+    type = Float()
+    inherit_cache = True
+
+
+class least(FunctionElement):
+    """The smallest argument; arguments must not be NULL."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(epoch)
+def _epoch_sqlite(element: epoch, compiler: Any, **kw: Any) -> str:
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - {_UNIX_EPOCH_JULIAN_DAY}) * 86400.0)"
+
+
+@compiles(epoch, "postgresql")
+def _epoch_postgresql(element: epoch, compiler: Any, **kw: Any) -> str:
+    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS DOUBLE PRECISION)"
+
+
+@compiles(greatest)
+def _greatest_sqlite(element: greatest, compiler: Any, **kw: Any) -> str:
+    return f"max({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(greatest, "postgresql")
+def _greatest_postgresql(element: greatest, compiler: Any, **kw: Any) -> str:
+    return f"GREATEST({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(least)
+def _least_sqlite(element: least, compiler: Any, **kw: Any) -> str:
+    return f"min({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(least, "postgresql")
+def _least_postgresql(element: least, compiler: Any, **kw: Any) -> str:
+    return f"LEAST({compiler.process(element.clauses, **kw)})"

@@ -4,7 +4,7 @@ Forms carry the CSRF token the page gave them; pages speak the language the resi
 """
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -208,3 +208,38 @@ def _error_of(html: str, meter_id: int) -> str:
     found = re.search(rf'id="value-error-{meter_id}">([^<]*)<', html)
     assert found, "no message next to the field"
     return found.group(1)
+
+
+def test_the_apartments_page_costs_the_same_queries_for_one_home_or_four(resident, session, city, app):
+    from sqlalchemy import event
+
+    from housing.registry.service import add_ownership
+    from tests.billing_factories import make_billed_invoice
+    from tests.factories import make_apartment
+
+    def queries_for_page() -> int:
+        statements = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731 - the statement text
+        event.listen(app.state.engine, "before_cursor_execute", listener)
+        try:
+            assert resident.get("/apartments").status_code == 200
+        finally:
+            event.remove(app.state.engine, "before_cursor_execute", listener)
+        return len(statements)
+
+    one_home = queries_for_page()
+    for number in ("7", "8", "9"):
+        apartment = make_apartment(session, city.building_a, number=number)
+        add_ownership(
+            session,
+            apartment_id=apartment.id,
+            person_id=city.resident_person_id,
+            share="1",
+            valid_from=date(2020, 1, 1),
+        )
+        make_billed_invoice(session, apartment, 1_000_000)
+    session.commit()
+
+    four_homes = queries_for_page()
+    assert resident.get("/apartments").text.count('class="card"') >= 4
+    assert four_homes == one_home

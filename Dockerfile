@@ -24,6 +24,7 @@ COPY housing ./housing
 COPY sensors ./sensors
 COPY billing ./billing
 COPY templates ./templates
+COPY static ./static
 RUN pip install --no-cache-dir . \
     && rm -rf /src/build
 

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean messages
 
 demo: $(INSTALLED)  ## Migrate, seed a demo city, print logins, serve on http://127.0.0.1:8000
 	$(BIN)/housing demo
@@ -20,6 +20,16 @@ lint: $(INSTALLED)  ## ruff and the import contracts
 	$(BIN)/lint-imports
 
 install: $(INSTALLED)
+
+messages: $(INSTALLED)  ## Extract the pages' strings and merge them into the uz, ru and en catalogs
+	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output -o housing/locale/messages.pot .
+	for lang in uz ru en; do \
+	  if [ -f housing/locale/$$lang/LC_MESSAGES/messages.po ]; then \
+	    $(BIN)/pybabel -q update --no-fuzzy-matching -i housing/locale/messages.pot -d housing/locale -l $$lang; \
+	  else \
+	    $(BIN)/pybabel -q init -i housing/locale/messages.pot -d housing/locale -l $$lang; \
+	  fi; \
+	done
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -39,6 +39,18 @@ def balance(session: Session, apartment_id: int) -> int:
     )
 
 
+def balances(session: Session, apartment_ids: Sequence[int]) -> dict[int, int]:
+    """`balance` of several accounts in one query; an account without entries owes 0."""
+    rows = session.exec(
+        select(LedgerEntry.apartment_id, func.sum(LedgerEntry.amount_minor))
+        .where(col(LedgerEntry.apartment_id).in_(apartment_ids))
+        .group_by(LedgerEntry.apartment_id)
+    ).all()
+    owed = dict.fromkeys(apartment_ids, 0)
+    owed.update({apartment_id: int(total or 0) for apartment_id, total in rows})
+    return owed
+
+
 def _sign_ok(kind: LedgerKind, amount_minor: int) -> bool:
     if kind in (LedgerKind.charge, LedgerKind.penalty, LedgerKind.refund):
         return amount_minor > 0

@@ -1,14 +1,19 @@
 """Composition root for the web process: create_app(settings) wires everything; nothing at import."""
 
 from typing import Any
+from urllib.parse import urlsplit
 
+from asgi_csrf import asgi_csrf
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from billing import pages as billing_pages
 from billing.endpoints import router as billing_router
 from billing.invoice_endpoints import router as invoices_router
 from billing.payments.endpoints import router as payments_router
@@ -28,7 +33,8 @@ from housing.registry.import_endpoints import router as import_router
 from housing.requests.endpoints import router as requests_router
 from housing.scores.endpoints import router as scores_router
 from housing.settings import Settings
-from housing.web import make_templates
+from housing.web import STATIC_DIR, gettext_for, make_templates, render
+from sensors import pages as sensors_pages
 from sensors.endpoints import router as meters_router
 from sensors.usage_endpoints import router as usage_router
 
@@ -39,8 +45,70 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
 }
+
+
+def content_security_policy(settings: Settings) -> str:
+    """Our own origin only, except Stripe.js (from its setting's origin) on the card form.
+
+    Stripe.js talks to its API and shows 3-D Secure in frames from Stripe's origins; the
+    local stand-in talks to the server it is served from, so its origin is enough there.
+    """
+    stripe = ""
+    if settings.stripe.configured:
+        parts = urlsplit(settings.stripe.js_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        stripe = f" {origin}"
+        if parts.netloc == "js.stripe.com":
+            stripe += " https://api.stripe.com https://*.stripe.com"
+    frames = stripe or " 'none'"
+    return (
+        f"default-src 'self'; script-src 'self'{stripe}; connect-src 'self'{stripe}; frame-src{frames};"
+        " img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+class CSRFProtection:
+    """asgi-csrf as Starlette middleware: every unsafe request that carries cookies needs the token.
+
+    Forms post it as `csrftoken`, scripts send it as X-CSRFToken; API clients with a bearer
+    token and Stripe's webhooks carry no cookies and are left alone.
+    """
+
+    def __init__(self, app: ASGIApp, *, secret: str, secure: bool) -> None:
+        self.app = asgi_csrf(
+            app,
+            signing_secret=secret,
+            signing_namespace="housing-csrf",
+            # Without a cookie a request cannot ride on a session, except a forged login or
+            # language switch; those forms are checked always.
+            always_protect={"/login", "/logout", "/language"},
+            cookie_secure=secure,
+            send_csrf_failed=_csrf_refused,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+async def _csrf_refused(scope: Scope, send: Send, message_id: Any) -> None:
+    request = Request(scope)
+    _ = gettext_for(request)
+    response = render(
+        request,
+        "housing/error.html",
+        status_code=403,
+        problem={
+            "title": _("The form has expired"),
+            "detail": _("The page was open too long or came from another site. Reload it and send it again."),
+            "status": 403,
+        },
+    )
+    await response(scope, _no_receive, send)
+
+
+async def _no_receive() -> dict[str, Any]:
+    return {"type": "http.disconnect"}
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -74,14 +142,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(open311_router, prefix=OPEN311_PREFIX)
     app.include_router(scores_router, prefix=API_PREFIX)
     app.include_router(pages.router)
+    app.include_router(billing_pages.router)
+    app.include_router(sensors_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _add_health(app)
     _add_error_handlers(app)
+
+    app.add_middleware(
+        CSRFProtection, secret=settings.auth.secret_key.get_secret_value(), secure=settings.secure_cookies
+    )
+    csp = content_security_policy(settings)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        response.headers.setdefault("Content-Security-Policy", csp)
         if settings.secure_cookies:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
@@ -109,10 +186,9 @@ def _problem(request: Request, body: dict[str, Any], headers: dict[str, str] | N
     body.setdefault("instance", request.url.path)
     if _wants_json(request):
         return JSONResponse(body, status_code=body["status"], media_type=PROBLEM, headers=headers)
-    html = request.app.state.templates.get_template("housing/error.html").render(
-        problem=body, request=request
-    )
-    return HTMLResponse(html, status_code=body["status"], headers=headers)
+    response = render(request, "housing/error.html", status_code=body["status"], problem=body)
+    response.headers.update(headers or {})
+    return response
 
 
 def _add_error_handlers(app: FastAPI) -> None:

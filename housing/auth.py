@@ -25,6 +25,7 @@ class Actor:
     company_id: int | None
     person_id: int | None
     token_id: int
+    language: str | None = None  # the pages' language the user chose; None: not chosen yet
 
     @property
     def is_company_staff(self) -> bool:
@@ -61,6 +62,7 @@ def get_optional_actor(
         company_id=user.company_id,
         person_id=user.person_id,
         token_id=record.id,
+        language=user.language,
     )
 
 

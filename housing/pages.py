@@ -1,39 +1,35 @@
-"""HTML routes of the core: login, logout and the per-role landing page."""
+"""HTML routes of the core: login, logout, the pages' language and the per-role landing page."""
 
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from housing import i18n
 from housing.accounts import service
 from housing.accounts.endpoints import login
-from housing.accounts.models import TokenKind
+from housing.accounts.models import Role, TokenKind
 from housing.auth import SESSION_COOKIE, OptionalActor
 from housing.db import SessionDep
 from housing.errors import RateLimited, Unauthorized
+from housing.web import gettext_for, render
 
 router = APIRouter(include_in_schema=False)
 
-ROLE_TITLES = {
-    "admin": "Platform administration",
-    "official": "City dashboard",
-    "manager": "Company console",
-    "dispatcher": "Request queue",
-    "technician": "My assignments",
-    "resident": "My home",
-}
-
-
-def render(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
-    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status_code)
+# Where each role starts; the rest land on the generic page until their console exists.
+ROLE_HOMES = {Role.resident: "/apartments"}
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 
 
 @router.get("/", response_class=HTMLResponse)
 def landing(request: Request, actor: OptionalActor) -> Response:
     if actor is None:
         return RedirectResponse("/login", status_code=303)
-    return render(request, "housing/home.html", actor=actor, title=ROLE_TITLES[actor.role.value])
+    if actor.role in ROLE_HOMES:
+        return RedirectResponse(ROLE_HOMES[actor.role], status_code=303)
+    return render(request, "housing/home.html", actor=actor)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -50,12 +46,28 @@ def login_submit(
 ) -> Response:
     try:
         user = login(request, session, username, password)
-    except (Unauthorized, RateLimited) as exc:
+    except Unauthorized:
+        _ = gettext_for(request)
         return render(
-            request, "housing/login.html", status_code=exc.status, username=username, error=exc.detail
+            request,
+            "housing/login.html",
+            status_code=401,
+            username=username,
+            error=_("Log-in failed: wrong user name or password."),
+        )
+    except RateLimited as exc:
+        _ = gettext_for(request)
+        return render(
+            request,
+            "housing/login.html",
+            status_code=exc.status,
+            username=username,
+            error=_("Too many failed attempts; wait a minute and try again."),
         )
     hours = request.app.state.settings.auth.session_hours
-    token, _ = service.issue_token(session, user, kind=TokenKind.session, lifetime=timedelta(hours=hours))
+    token, _record = service.issue_token(
+        session, user, kind=TokenKind.session, lifetime=timedelta(hours=hours)
+    )
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -65,6 +77,8 @@ def login_submit(
         samesite="lax",
         secure=request.app.state.settings.secure_cookies,
     )
+    if user.language:  # pages shown before the session is read (errors) speak it too
+        _remember_language(request, response, user.language)
     return response
 
 
@@ -75,3 +89,40 @@ def logout(session: SessionDep, actor: OptionalActor) -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+@router.post("/language")
+def choose_language(
+    request: Request,
+    session: SessionDep,
+    actor: OptionalActor,
+    language: Annotated[str, Form(max_length=5)],
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    """Switches the pages' language: kept on the account when signed in, in a cookie always."""
+    if language not in i18n.LANGUAGES:
+        language = i18n.DEFAULT_LANGUAGE
+    if actor is not None:
+        service.choose_language(session, user_id=actor.user_id, language=language, offered=i18n.LANGUAGES)
+    response = RedirectResponse(_local_path(next), status_code=303)
+    _remember_language(request, response, language)
+    return response
+
+
+def _remember_language(request: Request, response: Response, language: str) -> None:
+    response.set_cookie(
+        i18n.LANGUAGE_COOKIE,
+        language,
+        max_age=LANGUAGE_COOKIE_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=request.app.state.settings.secure_cookies,
+    )
+
+
+def _local_path(target: str) -> str:
+    """Only a path on this site: a crafted form must not turn the switcher into an open redirect."""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return "/"
+    return parts.path + (f"?{parts.query}" if parts.query else "")

@@ -120,3 +120,23 @@ def _window(
         .limit(1)
     ).first()
     return lo, (hi + _TICK if hi is not None else None)
+
+
+def monthly_consumption(
+    session: Session, meter_id: int, *, months: int, now: datetime, timezone: str = DEFAULT_TIMEZONE
+) -> list[tuple[date, ConsumptionResult]]:
+    """The consumption of each of the last `months` calendar months, the current one up to `now`.
+
+    The readings of the whole span are loaded once and every month is computed from them,
+    so a chart costs the same few queries as one period.
+    """
+    zone = ZoneInfo(timezone)
+    today = now.astimezone(zone).date()
+    starts = [_month_start(today, -k, zone) for k in range(months - 1, -1, -1)]
+    meters = _chain(session, meter_id)
+    segments = _segments(session, meters, starts[0], now, timezone, narrow=True)
+    ends = [*starts[1:], now]
+    return [
+        (start.date(), chain_consumption(segments, start, end))
+        for start, end in zip(starts, ends, strict=True)
+    ]

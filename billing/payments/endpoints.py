@@ -15,6 +15,8 @@ from billing.models import PaymentAttempt
 from billing.payments import service
 from billing.payments.gateway import BadSignature, PaymentGateway
 from billing.payments.schemas import (
+    CardConfirm,
+    CardConfirmRead,
     CardPaymentCreate,
     CardPaymentRead,
     ManualPaymentCreate,
@@ -104,6 +106,43 @@ def pay_by_card(
         intent = gateway.retrieve_intent(attempt.external_id)
     return CardPaymentRead.model_validate(attempt).model_copy(
         update={"client_secret": intent.client_secret, "publishable_key": gateway.publishable_key}
+    )
+
+
+@router.post(
+    "/payments/{payment_id}/card",
+    response_model=CardConfirmRead,
+    responses={503: {"description": "Stripe is not configured, or did not answer"}},
+)
+def pay_with_card(
+    payment_id: int,
+    body: CardConfirm,
+    session: SessionDep,
+    actor: CurrentActor,
+    today: Today,
+    gateway: GatewayDep,
+):
+    """Charges the card entered in the browser; if the bank asks for 3-D Secure, `requires_action` says so.
+
+    The flow the payment page uses with Stripe.js (or its local stand-in): make a card with
+    Stripe.js, send its id here, and if `requires_action` call confirmCardPayment(client_secret).
+    """
+    attempt = one_visible(session, visible_payments(actor, today), PaymentAttempt, payment_id, "payment")
+    if actor.user_id != attempt.created_by_id:
+        raise Forbidden("only the resident who started this payment may pay it")
+    try:
+        intent = service.confirm_card_payment(
+            session, gateway, attempt, payment_method_id=body.payment_method
+        )
+    except Invalid:
+        session.commit()  # the refusal is kept on the payment, for the payer to read
+        raise
+    return CardConfirmRead(
+        id=attempt.id,
+        status=attempt.status,
+        requires_action=intent.requires_action,
+        client_secret=intent.client_secret if intent.requires_action else None,
+        failure_message=attempt.failure_message,
     )
 
 

@@ -43,6 +43,7 @@ class Intent:
     client_secret: str | None = None
     failure_message: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    requires_action: bool = False  # the payer must authenticate (3-D Secure) in the browser
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,10 @@ class PaymentGateway(Protocol):
     ) -> Intent: ...
 
     def retrieve_intent(self, intent_id: str) -> Intent: ...
+
+    def confirm_intent(self, intent_id: str, *, payment_method_id: str) -> Intent:
+        """Charges the payer's card (made in the browser) for the intent; may ask for 3-D Secure."""
+        ...
 
     def cancel_intent(self, intent_id: str) -> Intent: ...
 

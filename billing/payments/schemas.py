@@ -37,6 +37,23 @@ class CardPaymentRead(PaymentRead):
     publishable_key: str | None = None
 
 
+class CardConfirm(BaseModel):
+    payment_method: str = Field(
+        min_length=3,
+        max_length=100,
+        pattern=r"^(pm|card)_[A-Za-z0-9_]+$",
+        description="The card Stripe.js made in the browser (a PaymentMethod id, or a token's card id)",
+    )
+
+
+class CardConfirmRead(BaseModel):
+    id: int
+    status: PaymentStatus
+    requires_action: bool = Field(description="Finish with Stripe.js confirmCardPayment(client_secret)")
+    client_secret: str | None
+    failure_message: str
+
+
 class ManualPaymentCreate(BaseModel):
     amount_minor: int = Field(gt=0)
     gateway: Gateway = Field(description="bank or office")

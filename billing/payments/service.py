@@ -144,6 +144,51 @@ def send_card_payment(session: Session, gateway: PaymentGateway, attempt: Paymen
     return intent
 
 
+def confirm_card_payment(
+    session: Session, gateway: PaymentGateway, attempt: PaymentAttempt, *, payment_method_id: str
+) -> Intent:
+    """Charges the card the payer entered in the browser for the attempt's intent.
+
+    The intent may come back needing 3-D Secure (`requires_action`): the browser completes
+    that with Stripe.js, and the webhook books the result. A declined card fails the attempt
+    with the bank's message; the payer may try another card on the same intent.
+    """
+    if attempt.gateway != Gateway.stripe or attempt.external_id is None:
+        raise Conflict(f"payment {attempt.id} is not a card payment waiting for a card")
+    if PaymentStatus(attempt.status) not in (PaymentStatus.pending, PaymentStatus.failed):
+        raise Conflict(f"payment {attempt.id} is {attempt.status}; start a new payment instead")
+    try:
+        intent = gateway.confirm_intent(attempt.external_id, payment_method_id=payment_method_id)
+    except GatewayError as exc:
+        _move(session, attempt, PaymentStatus.failed, failure_message=exc.message)
+        raise Invalid(f"the card was refused: {exc.message}", field="payment_method") from exc
+    except GatewayUnavailable as exc:
+        raise Unavailable("the card payment service did not answer; try again in a few minutes") from exc
+    apply_intent(session, attempt, intent)
+    return intent
+
+
+def refresh_card_payment(session: Session, gateway: PaymentGateway, attempt: PaymentAttempt) -> None:
+    """Asks the gateway how an open card payment stands, for a payer waiting on its page.
+
+    The webhook usually gets there first; this only saves the payer a wait. An unreachable
+    gateway changes nothing (the reconciliation job catches up later).
+    """
+    if attempt.external_id is None or PaymentStatus(attempt.status) not in (
+        PaymentStatus.created,
+        PaymentStatus.pending,
+        PaymentStatus.failed,
+    ):
+        return
+    # The webhook may be booking the same payment right now: wait for it, then read its outcome.
+    session.refresh(attempt, with_for_update=True)
+    try:
+        intent = gateway.retrieve_intent(attempt.external_id)
+    except (GatewayError, GatewayUnavailable):
+        return
+    apply_intent(session, attempt, intent)
+
+
 def apply_intent(session: Session, attempt: PaymentAttempt, intent: Intent) -> bool:
     """Moves the attempt to the intent's status if that is a step forward; whether it moved."""
     return _move(session, attempt, intent.status, failure_message=intent.failure_message)

@@ -37,6 +37,9 @@ class User(SQLModel, table=True):
     person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     company_id: int | None = Field(default=None, foreign_key="management_company.id", index=True)
     is_active: bool = True
+    language: str | None = Field(
+        default=None, max_length=5, description="The pages' language (uz, ru, en); None: not chosen"
+    )
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 

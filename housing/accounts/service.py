@@ -165,3 +165,16 @@ def purge_expired_tokens(session: Session, *, older_than: timedelta = timedelta(
         delete(ApiToken).where(or_(ApiToken.expires_at < cutoff, ApiToken.revoked_at < cutoff))
     )
     return result.rowcount or 0
+
+
+def choose_language(session: Session, *, user_id: int, language: str, offered: tuple[str, ...]) -> User:
+    """Remembers the pages' language on the account, so every device the user signs in on uses it."""
+    if language not in offered:
+        raise Invalid(f"language must be one of {', '.join(offered)}", field="language")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    user.language = language
+    session.add(user)
+    session.flush()
+    return user

@@ -3,29 +3,39 @@
 from housing.accounts.models import Role
 from housing.auth import SESSION_COOKIE
 from tests.factories import PASSWORD, make_user
+from tests.pages import csrf_token
 
 
 def test_login_page_sets_a_safe_session_cookie_and_lands_per_role(client, session):
+    client.headers["accept-language"] = "en"
     make_user(session, Role.dispatcher, username="disp", company_id=_company(session))
     session.commit()
     assert client.get("/", follow_redirects=False).headers["location"] == "/login"
     page = client.get("/login")
     assert page.status_code == 200 and 'name="password"' in page.text
-    response = client.post("/login", data={"username": "disp", "password": PASSWORD}, follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"username": "disp", "password": PASSWORD, "csrftoken": csrf_token(page.text)},
+        follow_redirects=False,
+    )
     assert response.status_code == 303
     cookie = response.headers["set-cookie"]
     assert f"{SESSION_COOKIE}=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
     landing = client.get("/")
     assert "Request queue" in landing.text and "disp" in landing.text
     assert landing.headers["X-Frame-Options"] == "DENY"
-    client.post("/logout")
+    client.post("/logout", data={"csrftoken": csrf_token(landing.text)})
     assert client.get("/", follow_redirects=False).status_code == 303
 
 
 def test_wrong_password_shows_the_form_again_with_a_message(client, session):
+    client.headers["accept-language"] = "en"
     make_user(session, Role.admin, username="boss")
     session.commit()
-    response = client.post("/login", data={"username": "boss", "password": "nope"})
+    page = client.get("/login")
+    response = client.post(
+        "/login", data={"username": "boss", "password": "nope", "csrftoken": csrf_token(page.text)}
+    )
     assert response.status_code == 401
     assert "wrong user name or password" in response.text
     assert 'value="boss"' in response.text

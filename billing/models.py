@@ -161,6 +161,7 @@ class QuantitySource(StrEnum):
     metered = "metered"  # readings at the period's ends
     average = "average"  # the meter's average month, for a period without readings
     norm = "norm"  # the norm per registered resident
+    shared = "shared"  # the apartment's share by area of a building meter's consumption
     area = "area"  # the apartment's m2
     residents = "residents"  # registered residents
     fixed = "fixed"  # one per month

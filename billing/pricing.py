@@ -23,9 +23,13 @@ The rules (DESIGN.md, "Domain rules"):
   below that, every 3 C beyond the allowed deviation cuts the month's hot-water charge by
   0.1%, pro rata (7 C beyond for an hour is 7/3 x 0.1%). Hours below 40 C are instead
   billed as cold water: they are left out of the percentage and reported as a share of the
-  period's hours for the caller to reprice. Heating: each hour per degree below 18 C cuts
-  the heating charge by 0.15%. Where incidents overlap the worst deviation counts; an
-  open incident runs to the period's end; the deduction never exceeds the charge.
+  period's hours, and `cold_water_price` prices that share of the line at the cold-water
+  tariff. Heating: each hour per degree below 18 C cuts the heating charge by 0.15%. Where
+  incidents overlap the worst deviation counts; an open incident runs to the period's end;
+  an incident's allowed part (a planned outage within its allowance) counts for nothing;
+  the deduction never exceeds the charge.
+- Arithmetic: a line of one whole month at one tariff version is priced in Decimal, which
+  holds it exactly (no division by days); anything else in Fractions.
 """
 
 import calendar
@@ -33,12 +37,14 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, localcontext
 from enum import StrEnum
 from fractions import Fraction
 from itertools import pairwise
 
 _ARITHMETIC = Context(prec=34)
+_EXACT = Context(prec=34, traps=[Inexact])  # a result that would be rounded raises instead
+_ONE = Decimal(1)
 _US = timedelta(microseconds=1)
 _HOUR_US = 3_600_000_000
 
@@ -182,7 +188,7 @@ def _norm_problems(version: TariffVersion) -> list[str]:
 
 
 def price_line(
-    quantity: Decimal,
+    quantity: Decimal | Fraction,
     versions: Sequence[TariffVersion],
     period_start: date,
     period_end: date,
@@ -191,12 +197,77 @@ def price_line(
 
     `versions` is the service's tariff history; those in force during the period must be
     valid, cover every day of it exactly once and share one basis, else ValueError.
+    `quantity` may be a Fraction (a share of a building's consumption), priced exactly.
     """
     if period_end <= period_start:
         raise ValueError(f"the period must end after it starts ({period_start} .. {period_end})")
     if quantity < 0:
         raise ValueError(f"a quantity cannot be negative ({quantity})")
     segments = _segments(tuple(versions), period_start, period_end)
+    if len(segments) == 1 and isinstance(quantity, Decimal):
+        start, end, version = segments[0]
+        if start.day == 1 and end == _next_month(start):  # one whole month at one version
+            try:
+                return _price_month(quantity, version, start, end)
+            except Inexact:  # more digits than Decimal holds here: the exact path below
+                pass
+    return _price_fractions(quantity, segments, period_start, period_end)
+
+
+def _price_month(quantity: Decimal, version: TariffVersion, start: date, end: date) -> LineCharge:
+    """`price_line` for one whole calendar month at one version, in Decimal.
+
+    The part is the month and the quantity is the month's, so nothing is divided by days:
+    every figure is a sum or product of the quantity, bounds and prices, which Decimal holds
+    exactly (Inexact is trapped, and the caller falls back to Fractions). The figures are
+    given as `_decimal` gives them, so the line and its explanation are the same either way.
+    """
+    with localcontext(_EXACT):
+        days = (end - start).days
+        total = Decimal(0)
+        parts: list[ChargePart] = []
+        lower = Decimal(0)
+        shown_quantity = _plain(quantity)
+        for n, tier in enumerate(version.tiers_in(start.month), 1):
+            upper = tier.up_to
+            units = (quantity if upper is None else min(quantity, upper)) - lower
+            if units <= 0:
+                break
+            subtotal = units * tier.price_minor
+            total += subtotal
+            parts.append(
+                ChargePart(
+                    valid_from=version.valid_from,
+                    start=start,
+                    end=end,
+                    days=days,
+                    quantity=shown_quantity,
+                    tier=n,
+                    up_to=None if upper is None else _plain(upper),
+                    units=_plain(units),
+                    price_minor=tier.price_minor,
+                    subtotal=_plain(subtotal),
+                )
+            )
+            if upper is None:
+                break
+            lower = upper
+        amount = int(total.to_integral_value(rounding=ROUND_HALF_UP))
+        return LineCharge(amount, _plain(total), version.basis, quantity, tuple(parts))
+
+
+def _plain(value: Decimal) -> Decimal:
+    """An exact Decimal as `_decimal` writes the same number: no trailing zeros, no exponent above 0."""
+    shown = value.normalize(_EXACT)
+    return shown if shown.as_tuple().exponent <= 0 else shown.quantize(_ONE, context=_EXACT)
+
+
+def _price_fractions(
+    quantity: Decimal | Fraction,
+    segments: tuple[tuple[date, date, TariffVersion], ...],
+    period_start: date,
+    period_end: date,
+) -> LineCharge:
     basis = segments[0][2].basis
     period_days = (period_end - period_start).days
     total = Fraction(0)
@@ -231,7 +302,8 @@ def price_line(
             if upper is None:
                 break
             lower = upper
-    return LineCharge(_half_up(total), _decimal(total), basis, quantity, tuple(parts))
+    shown = quantity if isinstance(quantity, Decimal) else _decimal(quantity)
+    return LineCharge(_half_up(total), _decimal(total), basis, shown, tuple(parts))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -296,6 +368,9 @@ class Incident:
     ended_at: datetime | None  # None: still open, counted to the period's end
     deviation: Decimal | None  # None: not measured, no deduction
     utility: str
+    # The first part of the interruption that is allowed and takes nothing off (a planned
+    # outage within `housing.incidents.allowances`); only what runs beyond it counts.
+    allowed: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +460,51 @@ def quality_deduction(
     return Deduction(amount, _decimal(rate * 100), _decimal(cold), period_hours, explanation)
 
 
+@dataclass(frozen=True, slots=True)
+class ColdWaterPrice:
+    """A hot-water line with the hours below 40 C billed as cold water.
+
+    `hot_minor` and `cold_minor` are the exact parts (the hot-water price of the hours with
+    hot water, the cold-water price of the rest); `amount_minor` is their sum rounded once,
+    half up. A deduction for lukewarm water applies to the hot part only (`hot_part_minor`).
+    """
+
+    amount_minor: int
+    hot_minor: Decimal
+    cold_minor: Decimal
+    share: Decimal  # of the period billed as cold water
+    explanation: str
+
+    @property
+    def hot_part_minor(self) -> int:
+        return _half_up(Fraction(self.hot_minor))
+
+
+def cold_water_price(
+    hot: LineCharge, cold: LineCharge, cold_hours: Decimal, period_hours: Decimal
+) -> ColdWaterPrice:
+    """The line's price when hot water was below 40 C for `cold_hours` of the period's `period_hours`.
+
+    `hot` and `cold` price the same quantity on the same basis (hot- and cold-water tariffs);
+    those hours' share of it is billed at the cold-water price:
+    hot x (1 - share) + cold x share, rounded once, half up.
+    """
+    if period_hours <= 0 or not 0 <= cold_hours <= period_hours:
+        raise ValueError(f"{cold_hours} cold hours do not fit a period of {period_hours} hours")
+    if hot.basis is not cold.basis or hot.quantity != cold.quantity:
+        raise ValueError("the hot- and cold-water charges must price the same quantity on the same basis")
+    share = Fraction(cold_hours) / Fraction(period_hours)
+    hot_part = Fraction(hot.exact) * (1 - share)
+    cold_part = Fraction(cold.exact) * share
+    amount = _half_up(hot_part + cold_part)
+    explanation = (
+        f"{_shown(Fraction(cold_hours))} h of {_shown(Fraction(period_hours))} below "
+        f"{DEFAULT_RULES.hot_water_cold_below_c} C billed as cold water: {_shown(hot_part)} + "
+        f"{_shown(cold_part)} = {amount} tiyin"
+    )
+    return ColdWaterPrice(amount, _decimal(hot_part), _decimal(cold_part), _decimal(share), explanation)
+
+
 def _hours(a: datetime, b: datetime) -> Fraction:
     return Fraction((b - a) // _US, _HOUR_US)
 
@@ -403,7 +523,7 @@ def _worst_spans(
     for incident in incidents:
         if str(incident.utility) != utility or incident.deviation is None or incident.deviation <= 0:
             continue
-        a = max(incident.started_at, start)
+        a = max(incident.started_at + incident.allowed, start)
         b = end if incident.ended_at is None else min(incident.ended_at, end)
         if a < b:
             clipped.append((a, b, Fraction(incident.deviation)))

@@ -5,17 +5,25 @@ force for the apartment's company (its own tariff wins over the city-wide one):
 
 - a service billed by meter (`Service.meter_kind`, a per_unit tariff): the consumption of
   the apartment's meter of that kind over the month ("metered"); without enough readings
-  the meter's average month ("average", needs 3 metered months of the last 12); without
-  that the service's per_person tariff times registered residents ("norm"). Without an
-  apartment meter the per_person tariff ("norm": cold water at 49,019.60 UZS a person);
+  the meter's average month ("average", needs 3 metered months of the last 12), for at most
+  3 months in a row (the apartment's earlier lines of the service are counted back through
+  the months billed without a reading); without that the service's per_person tariff times
+  registered residents ("norm", the line says why). Without an apartment meter: for heat,
+  the building's common heat meter shared by area ("shared": the building's consumption x
+  the apartment's m2 / all its apartments' m2, priced exactly and rounded once); otherwise
+  the per_person tariff ("norm": cold water at 49,019.60 UZS a person);
 - per_m2 (management fee): the apartment's area; per_person (waste): registered residents;
   fixed: one a month. Flat lines with a zero quantity are left out.
 - deductions: the building's service incidents overlapping the month, through
-  `billing.pricing.quality_deduction` (hot water and heating have rules).
+  `billing.pricing.quality_deduction` (hot water and heating have rules); a planned outage
+  counts only beyond its allowed interruption (`housing.incidents.allowances`). Hours of hot
+  water below 40 C are billed at the cold-water tariff of the same basis
+  (`billing.pricing.cold_water_price`), and the deduction comes off the hot part.
 
 Invoices are numbered "{year}-{sequence:06d}" per company and year (max + 1), issued at
 once, due on the 15th of the next month, with one ledger charge of their total
-("charge:{invoice_id}"). The run holds a transaction-scoped PostgreSQL advisory lock, so
+("charge:{invoice_id}"). An account already in credit (its balance negative before the
+charge) is settled at once (`billing.ledger.settle_invoices`): paid or partially paid. The run holds a transaction-scoped PostgreSQL advisory lock, so
 two runs never number the same sequence; a second run finds every account billed
 (unique apartment and period) and issues nothing. A dry run computes the same invoices
 and writes nothing.
@@ -24,16 +32,22 @@ How it scales: apartments are read in batches of `BATCH` by id, and each batch i
 out with a handful of queries whatever its size: the apartments with their company, their
 meters, the consumption of all those meters (`sensors.bulk_usage.period_consumption`: the
 readings next to the month's ends, the backwards check done in SQL, the pure rules of
-`sensors.consumption` unchanged), the buildings' incidents. Tariffs and meter replacements
+`sensors.consumption` unchanged), the buildings' common heat meters and areas, the
+incidents, the earlier averaged lines of the apartments whose meter has no consumption, and
+the balances (to find accounts in credit). Tariffs and meter replacements
 are read once a run, and a quantity of a service is priced once a run (flat lines repeat).
 The invoices, lines and charges are written with three bulk inserts (COPY on PostgreSQL)
 under ids reserved beforehand, with no ORM objects. Only what is rare goes one meter at a
-time: a meter without a month's consumption (its average), or one with staff corrections.
+time: a meter without a month's consumption (its average), one with staff corrections, and
+an account in credit (settled).
 
-Simplifications (known, not done here): "average" is used whenever the meter has one, not
-only for 3 periods in a row; the building's heat meter is not shared among apartments
-(heating is billed only from an apartment's own heat meter or a per_person tariff); hours
-of hot water below 40 C are not repriced as cold water (the deduction says how many).
+Simplifications (known, not done here): the count of averaged months looks back 12 months
+(a longer row has no average anyway) and a month without an invoice ends the row; a
+building's heat is shared over all its apartments' area, those with their own heat meter
+included (their metered heat is not taken off the building's first), and a month when the
+building's heat meter has no consumption gets no heating line (a warning), not the meter's
+average; hours below 40 C are repriced at the cold-water tariff of the line's basis, and
+a service without one keeps its hot-water price (the line says so).
 """
 
 import calendar
@@ -42,13 +56,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, or_, text
 from sqlmodel import Session, col, select
 
+from billing.ledger import BILLED, settle_invoices
 from billing.models import (
     DEFAULT_CURRENCY,
     Invoice,
@@ -61,21 +77,34 @@ from billing.models import (
     Tariff,
 )
 from billing.penalties import due_date
-from billing.pricing import Basis, Incident, LineCharge, TariffVersion, price_line, quality_deduction
+from billing.pricing import (
+    Basis,
+    Incident,
+    LineCharge,
+    TariffVersion,
+    cold_water_price,
+    price_line,
+    quality_deduction,
+)
 from billing.service import all_tariffs, merged_versions
 from housing.db import advisory_lock, among, insert_rows, reserve_ids, utcnow
 from housing.errors import Invalid
-from housing.incidents.models import ServiceIncident
+from housing.incidents.allowances import allowed_interruption
+from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.registry.models import Apartment, BuildingManagement
 from sensors.bulk_usage import period_consumption, replacements
-from sensors.consumption import DEFAULT_TIMEZONE, ConsumptionResult
-from sensors.models import Meter
+from sensors.consumption import DEFAULT_TIMEZONE, QUANTITY, ConsumptionResult
+from sensors.models import Meter, MeterKind
 from sensors.usage import meter_average
 
 BATCH = 2000
 MAX_WARNINGS = 100
 LOCK_KEY = zlib.crc32(b"housing-billing-run")
 FLAT = (Basis.per_m2, Basis.per_person, Basis.fixed)
+MAX_AVERAGE_PERIODS = 3  # periods in a row a meter without readings is billed by its average
+AVERAGE_LOOKBACK = 12  # months: the average needs 3 metered months of the last 12, so a longer
+# run of months without readings has no average anyway
+SHARED_KINDS = (MeterKind.heat,)  # a building's common meter shared by area among its flats
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +286,7 @@ class _Context:
     timezone: str
     replaced: dict[int, int]  # meter -> the meter it replaced (`sensors.bulk_usage.replacements`)
     sequences: dict[int, int] = field(default_factory=dict)  # company -> last invoice number used
-    prices: dict[tuple[int, Basis, int, Decimal], tuple[LineCharge, list[dict[str, Any]]]] = field(
+    prices: dict[tuple[int, Basis, int, Decimal | Fraction], tuple[LineCharge, list[dict[str, Any]]]] = field(
         default_factory=dict
     )
 
@@ -273,6 +302,10 @@ class _Facts:
     meters: dict[tuple[int, str], int]  # (apartment, kind) -> meter
     usage: dict[int, ConsumptionResult]  # meter -> its consumption in the month
     incidents: dict[int, list[Incident]]  # building -> its incidents overlapping the month
+    common: dict[tuple[int, str], int]  # (building, kind) -> its common meter (SHARED_KINDS)
+    areas: dict[int, Decimal]  # building -> its apartments' total area (buildings with a common meter)
+    averaged: dict[tuple[int, int], list[date]]  # (apartment, service) -> the months just before
+    # this one billed by the meter's average, in a row of months billed without readings
 
 
 def _run(
@@ -332,12 +365,23 @@ def _draft_batch(run: _Context, batch: list[_Apartment]) -> list[DraftInvoice]:
     session, summary, period = run.session, run.summary, run.period
     start, end, start_at, end_at = run.bounds
     meters = _meters(session, [a.id for a in batch], start, end)
+    common = _common_meters(session, {a.building_id for a in batch}, start, end)
+    usage = period_consumption(
+        session,
+        [*meters.values(), *common.values()],
+        start_at,
+        end_at,
+        timezone=run.timezone,
+        replaced=run.replaced,
+    )
+    unread = {apartment_id for (apartment_id, _), m in meters.items() if usage[m].quantity is None}
     facts = _Facts(
         meters=meters,
-        usage=period_consumption(
-            session, meters.values(), start_at, end_at, timezone=run.timezone, replaced=run.replaced
-        ),
+        usage=usage,
         incidents=_incidents(session, {a.building_id for a in batch}, start_at, end_at),
+        common=common,
+        areas=_areas(session, {building_id for building_id, _ in common}),
+        averaged=_averaged(session, unread, period),
     )
     due = due_date(period)
     drafts = []
@@ -396,9 +440,87 @@ def _meters(session: Session, apartment_ids: list[int], start: date, end: date) 
     return {(apartment_id, str(kind)): meter_id for meter_id, apartment_id, kind in rows}
 
 
+def _common_meters(
+    session: Session, building_ids: set[int], start: date, end: date
+) -> dict[tuple[int, str], int]:
+    """(building, kind) -> the building's common meter of a shared kind in service during the month."""
+    if not building_ids:
+        return {}
+    rows = session.exec(
+        select(Meter.id, Meter.building_id, Meter.kind)
+        .where(
+            among(session, Meter.building_id, sorted(building_ids)),
+            col(Meter.apartment_id).is_(None),
+            col(Meter.kind).in_([k.value for k in SHARED_KINDS]),
+            Meter.installed_on < end,
+            or_(col(Meter.removed_on).is_(None), Meter.removed_on > start),
+        )
+        .order_by(Meter.installed_on, Meter.id)
+    ).all()
+    return {(building_id, str(kind)): meter_id for meter_id, building_id, kind in rows}
+
+
+def _areas(session: Session, building_ids: set[int]) -> dict[int, Decimal]:
+    """building -> the total area of its apartments (what a common meter is shared over)."""
+    if not building_ids:
+        return {}
+    rows = session.exec(
+        select(Apartment.building_id, func.sum(Apartment.area_m2))
+        .where(among(session, Apartment.building_id, sorted(building_ids)))
+        .group_by(Apartment.building_id)
+    ).all()
+    return {building_id: Decimal(total) for building_id, total in rows}
+
+
+def _averaged(session: Session, apartment_ids: set[int], period: date) -> dict[tuple[int, int], list[date]]:
+    """(apartment, service) -> the months billed by the average in the row of months just before
+    `period` whose line of that service had no reading ("average" or "norm"), newest first.
+
+    One query for the apartments of a batch with a meter that has no consumption this month.
+    A month without an invoice, or with a metered line, ends the row. A norm line does not
+    end it: after 3 months by the average the 4th goes by the norm, and so must the 5th.
+    """
+    if not apartment_ids:
+        return {}
+    first = _months_before(period, AVERAGE_LOOKBACK)
+    rows = session.exec(
+        select(Invoice.apartment_id, InvoiceLine.service_id, Invoice.period, InvoiceLine.quantity_source)
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+        .where(
+            among(session, Invoice.apartment_id, sorted(apartment_ids)),
+            Invoice.period >= first,
+            Invoice.period < period,
+            col(Invoice.status).in_(BILLED),
+            col(InvoiceLine.corrects_line_id).is_(None),
+        )
+    ).all()
+    sources: dict[tuple[int, int], dict[date, str]] = defaultdict(dict)
+    for apartment_id, service_id, month, source in rows:
+        sources[(apartment_id, service_id)][month] = str(source)
+    found: dict[tuple[int, int], list[date]] = {}
+    for (apartment_id, service_id), by_month in sources.items():
+        months: list[date] = []
+        for back in range(1, AVERAGE_LOOKBACK + 1):
+            month = _months_before(period, back)
+            source = by_month.get(month)
+            if source not in (QuantitySource.average, QuantitySource.norm):
+                break
+            if source == QuantitySource.average:
+                months.append(month)
+        if months:
+            found[(apartment_id, service_id)] = months
+    return found
+
+
+def _months_before(period: date, months: int) -> date:
+    index = period.year * 12 + period.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
 def _incidents(
     session: Session, building_ids: set[int], start_at: datetime, end_at: datetime
 ) -> dict[int, list[Incident]]:
+    """building -> its incidents overlapping the month; a planned outage's allowance counts for nothing."""
     rows = session.exec(
         select(
             ServiceIncident.building_id,
@@ -406,6 +528,7 @@ def _incidents(
             ServiceIncident.ended_at,
             ServiceIncident.deviation,
             ServiceIncident.utility,
+            ServiceIncident.source,
         ).where(
             col(ServiceIncident.building_id).in_(building_ids),
             ServiceIncident.started_at < end_at,
@@ -413,28 +536,36 @@ def _incidents(
         )
     ).all()
     found: dict[int, list[Incident]] = defaultdict(list)
-    for building_id, started_at, ended_at, deviation, utility in rows:
-        found[building_id].append(Incident(started_at, ended_at, deviation, str(utility)))
+    for building_id, started_at, ended_at, deviation, utility, source in rows:
+        allowed = timedelta(0)
+        if source == IncidentSource.planned:
+            allowed = allowed_interruption(Utility(utility), IncidentSource.planned)
+        found[building_id].append(Incident(started_at, ended_at, deviation, str(utility), allowed))
     return found
 
 
 def _lines(run: _Context, facts: _Facts, apartment: _Apartment) -> list[DraftLine]:
     tariffs = run.tariffs
-    _, _, start_at, end_at = run.bounds
     company_id = apartment.company_id
     assert company_id is not None
     lines = []
     for service in tariffs.services:
         assert service.id is not None
-        priced: tuple[Tariff, QuantitySource, Decimal, dict[str, Any]] | None = None
+        priced: tuple[Tariff, QuantitySource, Decimal | Fraction, dict[str, Any]] | None = None
+        kind = str(service.meter_kind)
         metered = service.meter_kind is not None and tariffs.tariff(service.id, Basis.per_unit, company_id)
-        meter_id = facts.meters.get((apartment.id, str(service.meter_kind))) if metered else None
+        meter_id = facts.meters.get((apartment.id, kind)) if metered else None
+        common_id = facts.common.get((apartment.building_id, kind)) if metered else None
         if metered and meter_id is not None:
-            priced = _metered(run, service, apartment, meter_id, facts.usage[meter_id])
+            priced = _metered(run, facts, service, apartment, meter_id)
             if priced is None:
                 run.summary.warn(
                     f"apartment {apartment.id}: no consumption, average or norm tariff for {service.code}"
                 )
+                continue
+        elif metered and common_id is not None:
+            priced = _shared(run, facts, service, apartment, common_id)
+            if priced is None:
                 continue
         else:
             for basis in FLAT:
@@ -451,14 +582,11 @@ def _lines(run: _Context, facts: _Facts, apartment: _Apartment) -> list[DraftLin
         if basis is not Basis.per_unit and quantity == 0:
             continue
         charge, pricing = _price(run, service.id, basis, company_id, quantity)
-        deduction_minor, reason = 0, ""
-        incidents = facts.incidents.get(apartment.building_id)
-        if service.utility is not None and incidents:  # without incidents nothing comes off
-            deduction = quality_deduction(charge.amount_minor, incidents, service.utility, (start_at, end_at))
-            deduction_minor = deduction.amount_minor
-            reason = deduction.explanation[:500] if deduction_minor else ""
-            if deduction.cold_water_hours:
-                explanation["cold_water_hours"] = str(deduction.cold_water_hours)
+        amount_minor, deduction_minor, reason = _quality(
+            run, facts, service, apartment, basis, quantity, charge, explanation
+        )
+        if isinstance(quantity, Fraction):
+            quantity = _decimal_quantity(quantity)
         lines.append(
             DraftLine(
                 service_id=service.id,
@@ -467,7 +595,7 @@ def _lines(run: _Context, facts: _Facts, apartment: _Apartment) -> list[DraftLin
                 basis=basis,
                 quantity=quantity,
                 quantity_source=source,
-                amount_minor=charge.amount_minor,
+                amount_minor=amount_minor,
                 deduction_minor=deduction_minor,
                 deduction_reason=reason,
                 explanation={"source": str(source), **explanation, "pricing": pricing},
@@ -476,8 +604,62 @@ def _lines(run: _Context, facts: _Facts, apartment: _Apartment) -> list[DraftLin
     return lines
 
 
+def _quality(
+    run: _Context,
+    facts: _Facts,
+    service: Service,
+    apartment: _Apartment,
+    basis: Basis,
+    quantity: Decimal | Fraction,
+    charge: LineCharge,
+    explanation: dict[str, Any],
+) -> tuple[int, int, str]:
+    """The line's amount, its deduction for poor service and the reason (the building's incidents).
+
+    Hours of hot water below 40 C are billed as cold water (`billing.pricing.cold_water_price`);
+    the deduction for lukewarm hours then comes off the hot part.
+    """
+    incidents = facts.incidents.get(apartment.building_id)
+    if service.utility is None or not incidents:  # without incidents nothing comes off
+        return charge.amount_minor, 0, ""
+    _, _, start_at, end_at = run.bounds
+    period = (start_at, end_at)
+    deduction = quality_deduction(charge.amount_minor, incidents, service.utility, period)
+    amount_minor = charge.amount_minor
+    if deduction.cold_water_hours:
+        explanation["cold_water_hours"] = str(deduction.cold_water_hours)
+        cold = _cold_water_charge(run, basis, apartment, quantity)
+        if cold is None:
+            explanation["cold_water"] = f"no cold-water tariff {basis} to reprice those hours with"
+        else:
+            repriced = cold_water_price(charge, cold, deduction.cold_water_hours, deduction.period_hours)
+            amount_minor = repriced.amount_minor
+            explanation["cold_water"] = repriced.explanation
+            deduction = quality_deduction(repriced.hot_part_minor, incidents, service.utility, period)
+    reason = deduction.explanation[:500] if deduction.amount_minor else ""
+    return amount_minor, deduction.amount_minor, reason
+
+
+def _cold_water_charge(
+    run: _Context, basis: Basis, apartment: _Apartment, quantity: Decimal | Fraction
+) -> LineCharge | None:
+    """The same quantity at the cold-water tariff of the same basis, if there is one."""
+    assert apartment.company_id is not None
+    for service in run.tariffs.services:
+        cold = service.utility == Utility.cold_water and service.id is not None
+        if cold and run.tariffs.tariff(service.id, basis, apartment.company_id) is not None:
+            return _price(run, service.id, basis, apartment.company_id, quantity)[0]
+    return None
+
+
+def _decimal_quantity(quantity: Fraction) -> Decimal:
+    """A share as the line's quantity column holds it: 3 decimals, half up (the amount is exact)."""
+    exact = Decimal(quantity.numerator) / Decimal(quantity.denominator)
+    return exact.quantize(QUANTITY, rounding=ROUND_HALF_UP)
+
+
 def _price(
-    run: _Context, service_id: int, basis: Basis, company_id: int, quantity: Decimal
+    run: _Context, service_id: int, basis: Basis, company_id: int, quantity: Decimal | Fraction
 ) -> tuple[LineCharge, list[dict[str, Any]]]:
     """The line's charge and its parts for the explanation.
 
@@ -496,10 +678,12 @@ def _price(
 
 
 def _metered(
-    run: _Context, service: Service, apartment: _Apartment, meter_id: int, result: ConsumptionResult
+    run: _Context, facts: _Facts, service: Service, apartment: _Apartment, meter_id: int
 ) -> tuple[Tariff, QuantitySource, Decimal, dict[str, Any]] | None:
-    """Metered consumption, else the meter's average month, else the per-person norm."""
+    """Metered consumption, else the meter's average month (3 months in a row at most), else
+    the per-person norm."""
     assert service.id is not None and apartment.company_id is not None
+    result = facts.usage[meter_id]
     per_unit = run.tariffs.tariff(service.id, Basis.per_unit, apartment.company_id)
     assert per_unit is not None
     if result.how == "metered" and result.quantity is not None:
@@ -510,15 +694,71 @@ def _metered(
             "extrapolated": result.extrapolated,
         }
         return per_unit, QuantitySource.metered, result.quantity, explanation
-    average = meter_average(run.session, meter_id, run.period, timezone=run.timezone)
-    if average is not None:
-        explanation = {"meter_id": meter_id, "label": "average", "why": result.reason}
-        return per_unit, QuantitySource.average, average, explanation
+    averaged = facts.averaged.get((apartment.id, service.id), [])
+    why = result.reason or "no average"
+    if len(averaged) >= MAX_AVERAGE_PERIODS:
+        months = ", ".join(f"{m:%Y-%m}" for m in sorted(averaged))
+        why = (
+            f"{result.reason}; billed by the meter's average for {len(averaged)} periods in a row"
+            f" already ({months}), at most {MAX_AVERAGE_PERIODS}, so by the norm per resident"
+        )
+    else:
+        average = meter_average(run.session, meter_id, run.period, timezone=run.timezone)
+        if average is not None:
+            explanation = {
+                "meter_id": meter_id,
+                "label": "average",
+                "why": result.reason,
+                "average_period": len(averaged) + 1,
+            }
+            return per_unit, QuantitySource.average, average, explanation
     norm = run.tariffs.tariff(service.id, Basis.per_person, apartment.company_id)
     if norm is None:
         return None
-    explanation = {"meter_id": meter_id, "label": "norm", "why": result.reason or "no average"}
+    explanation = {"meter_id": meter_id, "label": "norm", "why": why}
     return norm, QuantitySource.norm, Decimal(apartment.residents), explanation
+
+
+def _shared(
+    run: _Context, facts: _Facts, service: Service, apartment: _Apartment, meter_id: int
+) -> tuple[Tariff, QuantitySource, Fraction, dict[str, Any]] | None:
+    """The apartment's share by area of its building's common meter (heating without a meter of its own).
+
+    The share is exact (a Fraction), so the amount is rounded once; the line's quantity
+    column shows it to 3 decimals. Without the building's consumption there is no line.
+    """
+    assert service.id is not None and apartment.company_id is not None
+    result = facts.usage[meter_id]
+    total_area = facts.areas.get(apartment.building_id, Decimal(0))
+    if result.quantity is None or total_area <= 0:
+        why = result.reason or "the building's apartments have no area"
+        run.summary.warn(
+            f"apartment {apartment.id}: no {service.code} line, the building's meter {meter_id}: {why}"
+        )
+        return None
+    per_unit = run.tariffs.tariff(service.id, Basis.per_unit, apartment.company_id)
+    assert per_unit is not None
+    share = Fraction(apartment.area_m2) / Fraction(total_area)
+    quantity = Fraction(result.quantity) * share
+    explanation = {
+        "label": "shared by area",
+        "building_meter_id": meter_id,
+        "building_quantity": str(result.quantity),
+        "area_m2": str(apartment.area_m2),
+        "total_area_m2": str(total_area),
+        "share": str(_decimal_share(share)),
+        "quantity": str(_decimal_share(quantity)),
+        "start": _boundary(result.start),
+        "end": _boundary(result.end),
+        "extrapolated": result.extrapolated,
+    }
+    return per_unit, QuantitySource.shared, quantity, explanation
+
+
+def _decimal_share(value: Fraction) -> Decimal:
+    """A share for the explanation: 9 decimals, half up."""
+    exact = Decimal(value.numerator) / Decimal(value.denominator)
+    return exact.quantize(Decimal("0.000000001"), rounding=ROUND_HALF_UP).normalize()
 
 
 def _flat_quantity(basis: Basis, apartment: _Apartment, *, by_norm: bool) -> tuple[Decimal, QuantitySource]:
@@ -554,9 +794,12 @@ def _write(session: Session, drafts: list[DraftInvoice]) -> None:
     """The batch's invoices, their lines and ledger charges: three bulk inserts, no ORM objects.
 
     Ids are reserved first, so lines and charges can name their invoice without RETURNING.
+    An account already in credit (paid beyond its earlier invoices) is settled at once, so
+    its new invoice comes out paid or partially paid; the others stay issued.
     """
     if not drafts:
         return
+    in_credit = _in_credit(session, [d.apartment_id for d in drafts])
     issued_at = utcnow()
     ids = reserve_ids(session, Invoice.__table__, len(drafts))
     invoices, lines, entries = [], [], []
@@ -613,3 +856,18 @@ def _write(session: Session, drafts: list[DraftInvoice]) -> None:
     insert_rows(session, Invoice.__table__, invoices)
     insert_rows(session, InvoiceLine.__table__, lines)
     insert_rows(session, LedgerEntry.__table__, entries)
+    for apartment_id in in_credit:
+        settle_invoices(session, apartment_id)
+
+
+def _in_credit(session: Session, apartment_ids: list[int]) -> list[int]:
+    """The accounts among these whose balance is negative: money paid beyond what they owe."""
+    return list(
+        session.exec(
+            select(LedgerEntry.apartment_id)
+            .where(among(session, LedgerEntry.apartment_id, apartment_ids))
+            .group_by(LedgerEntry.apartment_id)
+            .having(func.sum(LedgerEntry.amount_minor) < 0)
+            .order_by(LedgerEntry.apartment_id)
+        )
+    )

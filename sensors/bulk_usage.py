@@ -25,7 +25,7 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, and_, case, func, or_, select
+from sqlalchemy import Row, and_, func, or_, select
 from sqlmodel import Session
 
 from housing.db import among
@@ -198,30 +198,37 @@ def _points_near(
     where one of them went backwards (below a reading before it), which need the whole history.
 
     When none of a meter's nearest readings went backwards they are its nearest counting
-    readings too. The window functions share one ordering, so the readings are sorted once.
+    readings too. Every window function shares one window (lead and lag ignore its frame),
+    so PostgreSQL reads the readings in index order and works them out in one pass: a
+    reading is among the `_AROUND` before an end when the `_AROUND`th after it is at or past
+    the end (or missing), and among the `_AROUND` from an end when the `_AROUND`th before it
+    is before the end (or missing).
     """
     if not meter_ids:
         return {}, set()
-    by_time = {"partition_by": Reading.meter_id, "order_by": Reading.taken_at}
-    whole = {"partition_by": Reading.meter_id}
+    window = {"partition_by": Reading.meter_id, "order_by": Reading.taken_at, "rows": (None, -1)}
     numbered = (
         select(
             Reading.meter_id,
             Reading.taken_at,
             Reading.value,
             Reading.source,
-            func.row_number().over(**by_time).label("n"),
-            (Reading.value < func.max(Reading.value).over(**by_time, rows=(None, -1))).label("backwards"),
-            func.sum(case((Reading.taken_at < start, 1), else_=0)).over(**whole).label("at_start"),
-            func.sum(case((Reading.taken_at < end, 1), else_=0)).over(**whole).label("at_end"),
+            (Reading.value < func.max(Reading.value).over(**window)).label("backwards"),
+            func.lead(Reading.taken_at, _AROUND).over(**window).label("ahead"),
+            func.lag(Reading.taken_at, _AROUND).over(**window).label("behind"),
         )
         .where(among(session, Reading.meter_id, meter_ids))
         .subquery()
     )
+    at, ahead, behind = numbered.c.taken_at, numbered.c.ahead, numbered.c.behind
     near = or_(
         *(
-            and_(numbered.c.n > edge - _AROUND, numbered.c.n <= edge + _AROUND)
-            for edge in (numbered.c.at_start, numbered.c.at_end)
+            condition
+            for edge in (start, end)
+            for condition in (
+                and_(at < edge, or_(ahead.is_(None), ahead >= edge)),
+                and_(at >= edge, or_(behind.is_(None), behind < edge)),
+            )
         )
     )
     rows = session.execute(

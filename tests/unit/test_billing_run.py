@@ -1,7 +1,7 @@
 """The monthly billing run on the Tashkent tariffs, under a frozen clock."""
 
 import os
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -10,8 +10,17 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from billing.jobs import monthly_billing, previous_month
-from billing.ledger import balance
-from billing.models import Basis, Invoice, InvoiceLine, InvoiceStatus, LedgerEntry, QuantitySource, Service
+from billing.ledger import balance, post_entry
+from billing.models import (
+    Basis,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    LedgerEntry,
+    LedgerKind,
+    QuantitySource,
+    Service,
+)
 from billing.pricing import Tier
 from billing.runs import run_billing
 from billing.seeding import seed_tashkent_tariffs
@@ -298,3 +307,218 @@ def test_a_second_concurrent_run_is_locked_out(db: Engine, tariffs: None) -> Non
         assert blocked.locked_out and blocked.issued == 0
         first.commit()
         assert run_billing(second, period=OCTOBER, today=TODAY).issued == 0
+
+
+def bill_months(session: Session, *months: date) -> None:
+    for month in months:
+        run_billing(session, period=month, today=previous_month_end(month))
+
+
+def previous_month_end(month: date) -> date:
+    """The first day after `month`: the day it can be billed."""
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def line_of(session: Session, apartment_id: int, period: date, code: str) -> InvoiceLine:
+    return session.exec(
+        select(InvoiceLine)
+        .join(Service, Service.id == InvoiceLine.service_id)
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(Invoice.apartment_id == apartment_id, Invoice.period == period, Service.code == code)
+    ).one()
+
+
+def test_the_average_bills_3_months_in_a_row_then_the_norm_per_resident(
+    session: Session, tariffs: None
+) -> None:
+    apartment = make_apartment(session, registered_residents=3)
+    meter = make_meter(session, apartment=apartment, kind=MeterKind.hot_water)
+    # 10 m3 a month May to July, read on the 1st and the 16th; silent after 16 August.
+    add_readings(
+        session,
+        meter,
+        [
+            (midnight(date(2026, m, d)), str(100 + 10 * (m - 5) + (5 if d == 16 else 0)))
+            for m in range(5, 9)
+            for d in (1, 16)
+        ],
+    )
+    months = [date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1)]
+
+    bill_months(session, *months)
+
+    lines = [line_of(session, apartment.id, month, "hot_water") for month in months]
+    assert [(line.quantity_source, line.amount_minor) for line in lines] == [
+        (QuantitySource.average, 9_000_000),  # 10 m3 x 9,000 UZS
+        (QuantitySource.average, 9_000_000),
+        (QuantitySource.average, 9_000_000),
+        (QuantitySource.norm, 18_000_000),  # 3 residents x 60,000 UZS
+        (QuantitySource.norm, 18_000_000),  # and so on until the meter reads again
+    ]
+    assert [line.explanation.get("average_period") for line in lines[:3]] == [1, 2, 3]
+    assert "average for 3 periods in a row already (2026-09, 2026-10, 2026-11)" in lines[3].explanation["why"]
+    assert "average for 3 periods in a row" in lines[4].explanation["why"]
+
+
+def test_a_metered_month_starts_the_count_of_averaged_months_again(session: Session, tariffs: None) -> None:
+    apartment = make_apartment(session, registered_residents=3)
+    meter = make_meter(session, apartment=apartment, kind=MeterKind.hot_water)
+    add_readings(
+        session,
+        meter,
+        [
+            (midnight(date(2026, m, d)), str(100 + 10 * (m - 3) + (5 if d == 16 else 0)))
+            for m in range(3, 7)
+            for d in (1, 16)
+        ],
+    )
+    # Silent from 16 June: July to September go by the average (the third month is the last).
+    bill_months(session, date(2026, 7, 1), date(2026, 8, 1), date(2026, 9, 1))
+    # Read again from 1 October to 16 November: October and November metered (November's end
+    # extrapolated); then silent, and 1 January is too far to extrapolate to.
+    add_readings(
+        session,
+        meter,
+        [
+            (midnight(date(2026, m, d)), str(200 + 10 * (m - 10) + (5 if d == 16 else 0)))
+            for m in (10, 11)
+            for d in (1, 16)
+        ],
+    )
+    bill_months(session, date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1))
+
+    months = [date(2026, m, 1) for m in range(7, 13)]
+    lines = [line_of(session, apartment.id, month, "hot_water") for month in months]
+    assert [line.quantity_source for line in lines] == [
+        QuantitySource.average,  # July
+        QuantitySource.average,
+        QuantitySource.average,  # September: the third in a row
+        QuantitySource.metered,  # October
+        QuantitySource.metered,
+        QuantitySource.average,  # December: silent again, the first month of a new row
+    ]
+    assert lines[-1].explanation["average_period"] == 1
+
+
+def test_heating_is_the_buildings_heat_meter_shared_by_area(session: Session, tariffs: None) -> None:
+    building = make_building(session)
+    shared = make_apartment(session, building, area_m2=Decimal(50))
+    other = make_apartment(session, building, area_m2=Decimal(50))
+    metered = make_apartment(session, building, area_m2=Decimal(50))
+    common = make_meter(session, building=building, kind=MeterKind.heat)
+    own = make_meter(session, apartment=metered, kind=MeterKind.heat)
+    add_readings(
+        session,
+        common,
+        [(midnight(OCTOBER), "100"), (midnight(date(2026, 10, 16)), "104"), (midnight(TODAY), "110")],
+    )
+    add_readings(session, own, [(midnight(OCTOBER), "7"), (midnight(TODAY), "9")])
+
+    run_billing(session, period=OCTOBER, today=TODAY)
+
+    line = lines_by_code(session, shared.id)["heating"]
+    assert line.quantity_source == QuantitySource.shared
+    assert line.quantity == Decimal("3.333")  # a third of the building's 10 Gcal, shown to 3 decimals
+    # 10/3 Gcal x 91,960 UZS = 30,653,333.33 tiyin, rounded once (3.333 x 9,196,000 would be 30,650,268)
+    assert line.amount_minor == 30_653_333
+    explanation = line.explanation
+    assert explanation["label"] == "shared by area"
+    assert (explanation["building_quantity"], explanation["total_area_m2"], explanation["area_m2"]) == (
+        "10.000",
+        "150.00",
+        "50.00",
+    )
+    assert Decimal(explanation["share"]) == Decimal("0.333333333")
+    assert lines_by_code(session, other.id)["heating"].amount_minor == 30_653_333
+    own_line = lines_by_code(session, metered.id)["heating"]
+    assert (own_line.quantity_source, own_line.quantity, own_line.amount_minor) == (
+        QuantitySource.metered,
+        Decimal(2),
+        18_392_000,
+    )
+
+
+def test_hours_of_hot_water_below_40_c_are_billed_as_cold_water(session: Session, tariffs: None) -> None:
+    apartment = make_apartment(session, registered_residents=3)
+    cold_start = midnight(date(2026, 10, 10))
+    lukewarm_start = datetime(2026, 10, 20, 8, tzinfo=UTC)
+    session.add_all(
+        [
+            ServiceIncident(  # 93 h, an eighth of October's 744 hours, at 35 C
+                building_id=apartment.building_id,
+                utility=Utility.hot_water,
+                source=IncidentSource.sensor,
+                origin="sensor:HWT-1",
+                started_at=cold_start,
+                ended_at=cold_start + timedelta(hours=93),
+                deviation=Decimal(25),
+            ),
+            ServiceIncident(  # 10 h at 45 C: 10 C beyond the allowed 5 C
+                building_id=apartment.building_id,
+                utility=Utility.hot_water,
+                source=IncidentSource.sensor,
+                origin="sensor:HWT-2",
+                started_at=lukewarm_start,
+                ended_at=lukewarm_start + timedelta(hours=10),
+                deviation=Decimal(15),
+            ),
+        ]
+    )
+    session.flush()
+
+    run_billing(session, period=OCTOBER, today=TODAY)
+
+    line = lines_by_code(session, apartment.id)["hot_water"]
+    # 3 x 60,000 UZS hot for 7/8 of the month, 3 x 49,019.60 UZS cold for 1/8:
+    # 15,750,000 + 1,838,235 = 17,588,235 tiyin
+    assert line.amount_minor == 17_588_235
+    assert line.deduction_minor == 525_000  # 10 h x 10/3 x 0.1% of the hot part, 15,750,000
+    assert "billed as cold water" in line.explanation["cold_water"]
+    assert line.explanation["cold_water_hours"] == "93"
+
+
+def test_planned_outages_count_only_beyond_the_allowed_interruption(session: Session, tariffs: None) -> None:
+    within = make_apartment(session, registered_residents=3)
+    beyond = make_apartment(session, registered_residents=3)
+    for apartment, days in ((within, 10), (beyond, 15)):  # hot water may be off 14 days for maintenance
+        session.add(
+            ServiceIncident(
+                building_id=apartment.building_id,
+                utility=Utility.hot_water,
+                source=IncidentSource.planned,
+                origin="staff",
+                started_at=midnight(OCTOBER),
+                ended_at=midnight(OCTOBER) + timedelta(days=days),
+                deviation=Decimal(25),
+            )
+        )
+    session.flush()
+
+    run_billing(session, period=OCTOBER, today=TODAY)
+
+    untouched = lines_by_code(session, within.id)["hot_water"]
+    assert (untouched.amount_minor, untouched.deduction_minor) == (18_000_000, 0)
+    assert "cold_water" not in untouched.explanation
+    # The 24 hours beyond 14 days, 1/31 of October, are billed as cold water:
+    # (30 x 18,000,000 + 14,705,880) / 31 = 17,893,738.06
+    assert lines_by_code(session, beyond.id)["hot_water"].amount_minor == 17_893_738
+
+
+def test_an_account_in_credit_gets_its_invoice_paid_at_once(session: Session, tariffs: None) -> None:
+    # Each invoice is 44,854,770 tiyin: cold and hot water by the norm, waste and management.
+    paid_ahead = make_apartment(session)
+    part_ahead = make_apartment(session)
+    owing = make_apartment(session)
+    for apartment, amount in ((paid_ahead, 50_000_000), (part_ahead, 20_000_000)):
+        post_entry(session, apartment_id=apartment.id, kind=LedgerKind.payment, amount_minor=-amount)
+
+    run_billing(session, period=OCTOBER, today=TODAY)
+
+    invoices = {
+        i.apartment_id: i for i in session.exec(select(Invoice).execution_options(populate_existing=True))
+    }
+    assert {i.total_minor for i in invoices.values()} == {44_854_770}
+    assert invoices[paid_ahead.id].status == InvoiceStatus.paid
+    assert invoices[part_ahead.id].status == InvoiceStatus.partially_paid
+    assert invoices[owing.id].status == InvoiceStatus.issued
+    assert balance(session, paid_ahead.id) == 44_854_770 - 50_000_000

@@ -1,16 +1,19 @@
 """Line prices and quality deductions, in exact tiyin (1 UZS = 100 tiyin)."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
+from billing import pricing
 from billing.pricing import (
     Basis,
     Incident,
     SeasonalNorm,
     TariffVersion,
     Tier,
+    cold_water_price,
     price_line,
     quality_deduction,
     validate_tariff,
@@ -433,3 +436,72 @@ def test_other_utilities_and_unmeasured_incidents_deduct_nothing():
 
     assert quality_deduction(1_000_000, [heating, unmeasured], "hot_water", NOVEMBER).amount_minor == 0
     assert quality_deduction(1_000_000, [heating], "gas", NOVEMBER).explanation == "no quality rule for gas"
+
+
+def test_a_planned_outage_counts_only_beyond_its_allowance():
+    # Heating off for 20 hours, 6 C below 18 C; 16 hours are allowed: 4 h x 6 x 0.15% = 3.6%.
+    start = datetime(2025, 11, 5, 0, tzinfo=UTC)
+    planned = Incident(start, start + timedelta(hours=20), Decimal(6), "heating", timedelta(hours=16))
+    within = Incident(start, start + timedelta(hours=10), Decimal(6), "heating", timedelta(hours=16))
+
+    assert quality_deduction(2_000_000, [planned], "heating", NOVEMBER).amount_minor == 72_000
+    assert quality_deduction(2_000_000, [within], "heating", NOVEMBER).amount_minor == 0
+
+
+def test_hours_below_40_c_are_billed_as_cold_water():
+    # 10 m3 in November (720 hours): 9,000 UZS a m3 hot, 3,808 UZS cold.
+    hot_charge = price_line(Decimal(10), [single(Basis.per_unit, "9000")], *month(2025, 11))
+    cold_charge = price_line(Decimal(10), [single(Basis.per_unit, "3808")], *month(2025, 11))
+
+    tenth = cold_water_price(hot_charge, cold_charge, Decimal(72), Decimal(720))
+    third = cold_water_price(hot_charge, cold_charge, Decimal(240), Decimal(720))
+
+    assert (tenth.amount_minor, tenth.hot_part_minor) == (8_480_800, 8_100_000)  # 9M x 0.9 + 3.808M x 0.1
+    # 6,000,000 + 1,269,333.33..., rounded once
+    assert (third.amount_minor, third.hot_part_minor) == (7_269_333, 6_000_000)
+    assert third.share.quantize(Decimal("0.0001")) == Decimal("0.3333")
+    assert "240 h of 720 below 40 C billed as cold water" in third.explanation
+
+
+def test_cold_water_price_needs_the_same_quantity_and_basis():
+    hot_charge = price_line(Decimal(10), [single(Basis.per_unit, "9000")], *month(2025, 11))
+    by_person = price_line(Decimal(10), [single(Basis.per_person, "49019.60")], *month(2025, 11))
+    other = price_line(Decimal(11), [single(Basis.per_unit, "3808")], *month(2025, 11))
+
+    for cold in (by_person, other):
+        with pytest.raises(ValueError):
+            cold_water_price(hot_charge, cold, Decimal(1), Decimal(720))
+    with pytest.raises(ValueError):
+        cold_water_price(hot_charge, hot_charge, Decimal(721), Decimal(720))
+
+
+def test_a_fraction_of_a_quantity_is_priced_exactly_and_rounded_once():
+    # A third of 10 Gcal at 91,960 UZS: 30,653,333.33 tiyin, not 3.333 x 9,196,000 = 30,650,268.
+    line = price_line(Fraction(10, 3), [single(Basis.per_unit, "91960")], *month(2025, 11))
+
+    assert line.amount_minor == 30_653_333
+
+
+@pytest.mark.parametrize("quantity", ["0", "0.001", "54.30", "199.999", "200", "650.000", "1234567.891"])
+@pytest.mark.parametrize("versions", ["electricity", "gas", "person", "area"])
+@pytest.mark.parametrize("period", [(2025, 10), (2025, 11), (2026, 2)])
+def test_a_whole_month_priced_in_decimal_is_what_fractions_give(quantity, versions, period):
+    tariff = {
+        "electricity": [electricity()],
+        "gas": [GAS],
+        "person": [single(Basis.per_person, "49019.60")],
+        "area": [single(Basis.per_m2, "1823.07")],
+    }[versions]
+    start, end = month(*period)
+
+    fast = price_line(Decimal(quantity), tariff, start, end)
+    exact = pricing._price_fractions(
+        Decimal(quantity), pricing._segments(tuple(tariff), start, end), start, end
+    )
+
+    assert fast == exact
+    assert [str(p.units) for p in fast.parts] == [str(p.units) for p in exact.parts]
+    assert [str(p.quantity) for p in fast.parts] == [str(p.quantity) for p in exact.parts]
+    assert [str(p.subtotal) for p in fast.parts] == [str(p.subtotal) for p in exact.parts]
+    assert [str(p.up_to) for p in fast.parts] == [str(p.up_to) for p in exact.parts]
+    assert str(fast.exact) == str(exact.exact)

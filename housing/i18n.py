@@ -6,7 +6,7 @@ Accept-Language decides. The catalogs are the .po files under housing/locale, co
 memory once per process (no .mo build step, so a fresh clone works as it is).
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from io import BytesIO
@@ -14,7 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -96,3 +96,8 @@ def short_month(value: date, language: str) -> str:
 def moment(value: datetime, language: str, timezone: str) -> str:
     """A UTC instant shown on the city's clock."""
     return format_datetime(value, "medium", tzinfo=ZoneInfo(timezone), locale=babel_locale(language))
+
+
+def duration(value: timedelta, language: str) -> str:
+    """A length of time as the locale says it, rounded to its largest unit: "3 hours", "2 kun"."""
+    return format_timedelta(abs(value), threshold=1.5, locale=babel_locale(language))

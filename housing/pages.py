@@ -18,8 +18,15 @@ from housing.web import gettext_for, render
 
 router = APIRouter(include_in_schema=False)
 
-# Where each role starts; the rest land on the generic page until their console exists.
-ROLE_HOMES = {Role.resident: "/apartments"}
+# Where each role starts; officials land on the generic page until their dashboard exists.
+CONSOLE = "/console/requests"
+ROLE_HOMES = {
+    Role.resident: "/apartments",
+    Role.admin: CONSOLE,
+    Role.manager: CONSOLE,
+    Role.dispatcher: CONSOLE,
+    Role.technician: CONSOLE,
+}
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 
 

@@ -2,7 +2,7 @@
 
 Every page is rendered in the request's language (`housing.i18n.negotiate`): the i18n
 extension's gettext reads the catalog from the template context, so one environment
-serves every language at once; the `money`, `day`, `month` and `moment` filters format
+serves every language at once; the `money`, `day`, `month`, `moment` and `duration` filters format
 with Babel in that language and the city's time zone. `csrf_token` is the signed token
 every form posts back (asgi-csrf checks it).
 """
@@ -82,6 +82,11 @@ def _moment(context: Context, value: Any) -> str:
     return i18n.moment(value, context["language"], context["timezone"])
 
 
+@pass_context
+def _duration(context: Context, value: Any) -> str:
+    return i18n.duration(value, context["language"])
+
+
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=TEMPLATES_DIR, context_processors=[_page_context])
     env = templates.env
@@ -89,7 +94,13 @@ def make_templates() -> Jinja2Templates:
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(
-        money=_money, number=_number, day=_day, month=_month, short_month=_short_month, moment=_moment
+        money=_money,
+        number=_number,
+        day=_day,
+        month=_month,
+        short_month=_short_month,
+        moment=_moment,
+        duration=_duration,
     )
     return templates
 

@@ -1,0 +1,84 @@
+"""HTML routes of the company console's register: the buildings a company manages and their apartments.
+
+Both lists are paged and cost the same few queries whatever the page holds (counts come
+from one GROUP BY, joined to the page's rows).
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from housing.accounts.models import Role
+from housing.auth import Actor, require_roles
+from housing.clock import Today
+from housing.db import SessionDep
+from housing.registry.models import Apartment, Building, District
+from housing.registry.queries import visible_apartments, visible_buildings
+from housing.routing import one_visible
+from housing.web import render
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 50
+
+StaffPage = Annotated[
+    Actor, Depends(require_roles(Role.admin, Role.manager, Role.dispatcher, Role.technician))
+]
+
+
+def _paging(total: int, page: int) -> dict[str, int]:
+    last = max(1, -(-total // PAGE_SIZE))
+    return {"page": min(page, last), "last": last, "total": total}
+
+
+@router.get("/console/buildings", response_class=HTMLResponse)
+def buildings(
+    request: Request,
+    session: SessionDep,
+    actor: StaffPage,
+    today: Today,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    scope = visible_buildings(actor, today)
+    total = session.exec(select(func.count()).select_from(scope.subquery())).one()
+    paging = _paging(total, page)
+    counts = (
+        select(Apartment.building_id, func.count().label("apartments"))
+        .group_by(Apartment.building_id)
+        .subquery()
+    )
+    rows = session.execute(
+        scope.add_columns(District.name, func.coalesce(counts.c.apartments, 0))
+        .join(District, District.id == Building.district_id)
+        .outerjoin(counts, counts.c.building_id == Building.id)
+        .order_by(Building.address, Building.id)
+        .limit(PAGE_SIZE)
+        .offset((paging["page"] - 1) * PAGE_SIZE)
+    ).all()
+    return render(request, "housing/buildings.html", actor=actor, rows=rows, paging=paging)
+
+
+@router.get("/console/buildings/{building_id}", response_class=HTMLResponse)
+def building(
+    building_id: int,
+    request: Request,
+    session: SessionDep,
+    actor: StaffPage,
+    today: Today,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    found = one_visible(session, visible_buildings(actor, today), Building, building_id, "building")
+    scope = visible_apartments(actor, today).where(Apartment.building_id == building_id)
+    total = session.exec(select(func.count()).select_from(scope.subquery())).one()
+    paging = _paging(total, page)
+    apartments = session.exec(
+        scope.order_by(func.length(Apartment.number), Apartment.number, col(Apartment.id))
+        .limit(PAGE_SIZE)
+        .offset((paging["page"] - 1) * PAGE_SIZE)
+    ).all()
+    return render(
+        request, "housing/building.html", actor=actor, building=found, apartments=apartments, paging=paging
+    )

@@ -1,0 +1,67 @@
+"""HTML route of the company console's meter alerts: the open alerts of the meters a company watches.
+
+One query for the page's rows (alert, meter, building address, apartment number), one for
+the count, whatever the number of alerts.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from housing.accounts.models import Role
+from housing.auth import Actor, require_roles
+from housing.clock import Today
+from housing.db import SessionDep
+from housing.registry.models import Apartment, Building
+from housing.web import render
+from sensors.models import Alert, AlertKind, Meter
+from sensors.queries import visible_alerts
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 50
+
+StaffPage = Annotated[
+    Actor, Depends(require_roles(Role.admin, Role.manager, Role.dispatcher, Role.technician))
+]
+
+
+@router.get("/console/alerts", response_class=HTMLResponse)
+def open_alerts(
+    request: Request,
+    session: SessionDep,
+    actor: StaffPage,
+    today: Today,
+    kind: Annotated[str, Query(max_length=20)] = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """Open alerts, the oldest first: a leak or a silent meter waiting longest leads."""
+    query = visible_alerts(actor, today).where(col(Alert.closed_at).is_(None))
+    if kind in AlertKind.__members__:
+        query = query.where(Alert.kind == kind)
+    else:
+        kind = ""
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    last = max(1, -(-total // PAGE_SIZE))
+    page = min(page, last)
+    rows = session.execute(
+        query.add_columns(Meter, Building.address, Apartment.number)
+        .join(Building, Building.id == Meter.building_id)
+        .outerjoin(Apartment, Apartment.id == Meter.apartment_id)
+        .order_by(Alert.opened_at, Alert.id)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return render(
+        request,
+        "sensors/alerts.html",
+        actor=actor,
+        rows=rows,
+        kind=kind,
+        kinds=list(AlertKind),
+        paging={"page": page, "last": last, "total": total},
+        query_string=f"kind={kind}" if kind else "",
+    )

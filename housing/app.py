@@ -1,5 +1,6 @@
 """Composition root for the web process: create_app(settings) wires everything; nothing at import."""
 
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,13 +25,16 @@ from housing.accounts.passwords import Passwords
 from housing.accounts.ratelimit import LoginThrottle
 from housing.db import make_engine
 from housing.errors import DomainError
+from housing.incidents import pages as incidents_pages
 from housing.incidents.endpoints import router as incidents_router
 from housing.open311.endpoints import PREFIX as OPEN311_PREFIX
 from housing.open311.endpoints import router as open311_router
 from housing.open311.responses import error_response as open311_error
 from housing.registry.endpoints import router as registry_router
 from housing.registry.import_endpoints import router as import_router
+from housing.requests import city_pages as city_request_pages
 from housing.requests.endpoints import router as requests_router
+from housing.scores import pages as scores_pages
 from housing.scores.endpoints import router as scores_router
 from housing.settings import Settings
 from housing.web import STATIC_DIR, gettext_for, make_templates, render
@@ -91,6 +95,34 @@ class CSRFProtection:
         await self.app(scope, receive, send)
 
 
+class ServerTiming:
+    """Adds `Server-Timing: app;dur=<ms>` to every response: the time from the request reaching
+    the app to its response headers, for the browser's devtools and for bench/web.py.
+
+    Plain ASGI (no BaseHTTPMiddleware) so that the measurement costs next to nothing; added
+    last, it is the outermost layer and so covers the other middleware and the routes.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                elapsed = (time.perf_counter() - started) * 1000
+                headers = list(message.get("headers", []))
+                headers.append((b"server-timing", f"app;dur={elapsed:.2f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
+
+
 async def _csrf_refused(scope: Scope, send: Send, message_id: Any) -> None:
     request = Request(scope)
     _ = gettext_for(request)
@@ -144,6 +176,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(pages.router)
     app.include_router(billing_pages.router)
     app.include_router(sensors_pages.router)
+    app.include_router(scores_pages.router)
+    app.include_router(city_request_pages.router)
+    app.include_router(incidents_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _add_health(app)
     _add_error_handlers(app)
@@ -163,6 +198,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
 
+    app.add_middleware(ServerTiming)
     return app
 
 

@@ -19,7 +19,7 @@ from housing.web import gettext_for, render
 router = APIRouter(include_in_schema=False)
 
 # Where each role starts; the rest land on the generic page until their console exists.
-ROLE_HOMES = {Role.resident: "/apartments"}
+ROLE_HOMES = {Role.resident: "/apartments", Role.official: "/city/scores"}
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 
 

@@ -286,7 +286,8 @@ def test_the_dashboard_speaks_uzbek_with_babels_numbers(official, city, dashboar
     assert "Muddatlarga rioya" in page.text
     a = rows(page.text, "company")[city.company_a.id]
     assert re.search(r"\d+,\d</strong>", a), "the total with a decimal comma"
-    ru = official.get(f"/city/scores?period={OCTOBER}", cookies={LANGUAGE_COOKIE: "ru"})
+    official.cookies.set(LANGUAGE_COOKIE, "ru")
+    ru = official.get(f"/city/scores?period={OCTOBER}")
     assert "Рейтинг компаний" in ru.text
 
 
@@ -317,3 +318,9 @@ def test_the_ranking_is_a_few_queries_whatever_the_number_of_companies(
 
     assert len(rows(official.get(f"/city/scores?period={OCTOBER}").text, "company")) == 23
     assert statements() == few
+
+
+def test_every_response_says_how_long_the_server_took(official, client):
+    for answer in (official.get("/city/scores"), client.get("/healthz"), client.get("/no-such-page")):
+        timing = answer.headers["server-timing"]
+        assert re.fullmatch(r"app;dur=\d+\.\d\d", timing), timing

@@ -88,5 +88,7 @@ def require_roles(*roles: Role) -> Callable[[Actor], Actor]:
 
 
 AdminActor = Annotated[Actor, Depends(require_roles(Role.admin))]
+# The city dashboard: officials read the whole city, admins too; nobody else.
+CityActor = Annotated[Actor, Depends(require_roles(Role.official, Role.admin))]
 # Who may change the register: admins anywhere, company managers within their scope.
 RegistrarActor = Annotated[Actor, Depends(require_roles(Role.admin, Role.manager))]

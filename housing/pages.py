@@ -18,10 +18,11 @@ from housing.web import gettext_for, render
 
 router = APIRouter(include_in_schema=False)
 
-# Where each role starts; officials land on the generic page until their dashboard exists.
+# Where each role starts.
 CONSOLE = "/console/requests"
 ROLE_HOMES = {
     Role.resident: "/apartments",
+    Role.official: "/city/scores",
     Role.admin: CONSOLE,
     Role.manager: CONSOLE,
     Role.dispatcher: CONSOLE,

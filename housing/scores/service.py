@@ -212,3 +212,9 @@ def stored_components(component: QualityScoreComponent) -> ComponentScore:
         shrunk=component.shrunk,
         points=component.points,
     )
+
+
+def latest_period(session: Session, until: date) -> date | None:
+    """The newest month with stored scores, not after `until`'s month: where the dashboard opens."""
+    query = select(func.max(QualityScore.period)).where(QualityScore.period <= until.replace(day=1))
+    return session.execute(query).scalar_one_or_none()

@@ -1,0 +1,111 @@
+"""What the city dashboard's pages share: their filter fields, the filter lists, paging, CSV.
+
+The pages are for officials and admins (`CityActor`): a resident or a company's staff
+gets 403. Filters are GET forms, so an empty choice arrives as an empty string ("all
+districts"); `OptionalId` reads that as no filter instead of refusing it. Every list has a
+CSV twin at the same path with `.csv` that takes the same filters and exports every row
+they select (all pages of the list).
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import Depends, Query
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlmodel import Session
+
+from housing.errors import Invalid
+from housing.registry.models import District, ManagementCompany
+from housing.scores import periods
+
+PAGE_SIZE = 100
+
+
+def _optional_id(name: str):
+    def read(value: Annotated[str | None, Query(alias=name, max_length=12)] = None) -> int | None:
+        if value is None or value.strip() == "":
+            return None
+        if not value.strip().isdigit():
+            raise Invalid(f"{name} must be a number", field=name)
+        return int(value)
+
+    return read
+
+
+DistrictId = Annotated[int | None, Depends(_optional_id("district_id"))]
+CompanyId = Annotated[int | None, Depends(_optional_id("company_id"))]
+
+
+def _optional_month(name: str):
+    def read(
+        value: Annotated[str | None, Query(alias=name, max_length=7, description="YYYY-MM")] = None,
+    ) -> date | None:
+        if value is None or value.strip() == "":
+            return None
+        try:
+            return periods.parse_period(value.strip())
+        except ValueError as exc:
+            raise Invalid(str(exc), field=name) from exc
+
+    return read
+
+
+OptionalPeriod = Annotated[date | None, Depends(_optional_month("period"))]
+OptionalUntil = Annotated[date | None, Depends(_optional_month("until"))]
+PageNumber = Annotated[int, Query(ge=1, le=100_000, description="Page of the list, from 1")]
+
+
+@dataclass(frozen=True)
+class Pager:
+    number: int
+    size: int
+    total: int
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+    @property
+    def first_row(self) -> int:
+        return min(self.offset + 1, self.total)
+
+    @property
+    def last_row(self) -> int:
+        return min(self.offset + self.size, self.total)
+
+
+def districts(session: Session) -> list[tuple[int, str]]:
+    """Every district for the filter, by name (a dozen rows)."""
+    return [tuple(row) for row in session.execute(select(District.id, District.name).order_by(District.name))]
+
+
+def companies(session: Session, district_id: int | None = None) -> list[tuple[int, str]]:
+    """The companies for the filter, by name; only the district's own when one is chosen."""
+    query = select(ManagementCompany.id, ManagementCompany.name).order_by(
+        ManagementCompany.name, ManagementCompany.id
+    )
+    if district_id is not None:
+        query = query.where(ManagementCompany.district_id == district_id)
+    return [tuple(row) for row in session.execute(query)]
+
+
+def query_string(**params: object) -> str:
+    """The filters as a URL query, leaving out the empty ones: for the CSV and paging links."""
+    kept = {k: v for k, v in params.items() if v is not None and v != ""}
+    return urlencode(kept)
+
+
+def csv_response(body: str, filename: str) -> Response:
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

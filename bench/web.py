@@ -15,8 +15,9 @@ threads at once, each on its own keep-alive connection, --requests requests a pa
 
 - baseline: `GET /healthz`, which runs `SELECT 1` and nothing else;
 - the resident's dashboard: `GET /apartments` and `GET /apartments/{id}`;
-- the company's request queue: `GET /api/v1/requests?limit=50` as the dispatcher (the
-  console's HTML queue page was not in this branch yet).
+- the company's request queue: the console page `GET /console/requests` (open requests,
+  least time left first, 25 a page) and its JSON list `GET /api/v1/requests?limit=50`, as
+  the dispatcher.
 
 Every response carries `Server-Timing: app;dur=<ms>` (housing.app.ServerTiming: from the
 request reaching the app to its response headers). It prints p50 and p95 of that server
@@ -103,6 +104,7 @@ def main() -> int:
             ("baseline: GET /healthz (SELECT 1)", "/healthz", None),
             ("resident: GET /apartments", "/apartments", resident),
             (f"resident: GET /apartments/{apartment_id}", f"/apartments/{apartment_id}", resident),
+            ("dispatcher: GET /console/requests (the queue page)", "/console/requests", dispatcher),
             ("dispatcher: GET /api/v1/requests?limit=50", "/api/v1/requests?limit=50", dispatcher),
         ]
         results = {label: ([], []) for label, _, _ in pages}

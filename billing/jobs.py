@@ -35,7 +35,7 @@ from datetime import date, timedelta
 from sqlalchemy import Engine, text
 
 from billing.ledger import accrue_penalties
-from billing.runs import BATCH, run_billing, unbilled_apartment_ids
+from billing.runs import BATCH, check_period, run_billing, unbilled_apartment_ids
 from housing.clock import local_today
 from housing.db import is_postgres, make_engine, session_scope
 from housing.settings import Settings
@@ -89,6 +89,7 @@ def bill_period(
         workers = default_workers()
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
+    check_period(period, today, settings.scheduler.timezone)  # raised here, not as a failed batch each
     if not is_postgres(engine):
         # SQLite takes one writer at a time and has no advisory lock (its numbering relies on
         # that single writer), so a second process would only wait: bill in this one.

@@ -269,7 +269,7 @@ def run_billing(
     number and write a batch); without it a run that finds the lock taken is locked out and
     writes nothing.
     """
-    _check_period(period, today, timezone)
+    check_period(period, today, timezone)
     summary = RunSummary(period=period, dry_run=dry_run)
     _run(session, summary, period, timezone, apartment_ids, wait=wait)
     return summary
@@ -287,7 +287,7 @@ def draft_invoices(
 
     `issue_invoices` numbers and writes them. `run_billing` does both, batch by batch.
     """
-    _check_period(period, today, timezone)
+    check_period(period, today, timezone)
     summary = RunSummary(period=period, dry_run=False)
     run = _context(session, summary, period, timezone)
     drafts: list[DraftInvoice] = []
@@ -308,7 +308,8 @@ def issue_invoices(
     return _issue(session, summary, drafts, {}, wait=wait)
 
 
-def _check_period(period: date, today: date, timezone: str) -> None:
+def check_period(period: date, today: date, timezone: str = DEFAULT_TIMEZONE) -> None:
+    """Raises Invalid unless `period` is a month's first day and the month has ended by `today`."""
     if period.day != 1:
         raise Invalid(f"a billing period is a month's first day, not {period.isoformat()}", field="period")
     _, end, _, _ = month_bounds(period, timezone)

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from billing.jobs import bill_period
 from billing.models import Invoice, InvoiceLine, LedgerEntry
 from billing.seeding import seed_tashkent_tariffs
+from housing.errors import Invalid
 from housing.settings import Settings
 from sensors.models import MeterKind
 from tests.conftest import TEST_SECRET
@@ -188,6 +189,14 @@ def test_a_failed_batch_is_reported_and_left_for_the_next_run(
     assert second.startswith("billing 2026-10: issued 4 invoices") and "failed" not in second
     assert [flat for flat, *_ in invoices(db)] == city
     assert_numbered_in_order_of_issue(db)  # the late batch continued each company's numbers
+
+
+def test_a_month_not_yet_over_is_refused_before_any_batch(
+    db: Engine, settings: Settings, city: list[int]
+) -> None:
+    with pytest.raises(Invalid):
+        bill_period(db, settings, OCTOBER, date(2026, 10, 31), workers=2, batch_size=BATCH)
+    assert invoices(db) == []
 
 
 def fail_on_insert(db: Engine, apartment_id: int) -> None:

@@ -1,6 +1,6 @@
 """How fast the monthly billing run issues invoices, next to one set-based SQL statement.
 
-    python bench/billing.py --apartments 100000 \\
+    python bench/billing.py --apartments 100000 --workers 1 2 \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/billbench
 
 The first time (or with --reseed) it replaces the database's public schema with a fresh,
@@ -9,8 +9,10 @@ migrated one and seeds a city through the project's seeders: `seed_city`, `seed_
 meters daily through the billed month, manual ones once a month) and the Tashkent
 tariffs. Later runs reuse the seeded city when it has the same number of apartments.
 
-Then, each in its own fresh process (so peak memory is the step's own) and each in a
-transaction that is rolled back (so the steps see the same data and can be run again):
+Then, each in its own fresh process (so peak memory is the step's own), on the same data
+(the baseline's transaction is rolled back; the run commits, and its invoices, lines and
+charges are truncated after it, and before it in case an invocation was interrupted: the
+seeded city has no others):
 
 (a) baseline: one `INSERT ... SELECT` per table (invoices, lines, ledger charges) that
     computes the month's lines in SQL: a per_unit line per apartment meter from the
@@ -18,10 +20,12 @@ transaction that is rolled back (so the steps see the same data and can be run a
     readings), the per-person norm where a water meter has too few readings, and the
     flat lines (area, residents). It knows nothing of corrections, backwards readings,
     replacements, averages, deductions or tariff changes inside the month;
-(b) `billing.runs.run_billing` for the same month, as `housing bill` runs it.
+(b) `billing.jobs.bill_period` for the same month, as `housing bill --workers N` runs it
+    (one transaction per batch of `billing.runs.BATCH`), once for each N of --workers.
 
-It prints both rates, their ratio, peak resident memory, and each side's invoice count,
-line count, total and metered-line sum, so that the baseline is seen to bill the same.
+It prints the rates, each run's ratio to the baseline, peak resident memory (the run's
+parent and its largest worker process), and each side's invoice count, line count, total
+and metered-line sum, so that the baseline is seen to bill the same.
 """
 
 import sys
@@ -42,12 +46,12 @@ from datetime import date, timedelta  # noqa: E402
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
-from sqlalchemy import Connection, func, make_url, select, text  # noqa: E402
-from sqlmodel import Session  # noqa: E402
+from sqlalchemy import Connection, Engine, func, make_url, select, text  # noqa: E402
 
+from billing.jobs import bill_period  # noqa: E402
 from billing.models import Invoice, InvoiceLine, LedgerEntry, QuantitySource  # noqa: E402
 from billing.penalties import due_date  # noqa: E402
-from billing.runs import month_bounds, run_billing  # noqa: E402
+from billing.runs import month_bounds  # noqa: E402
 from billing.seeding import seed_tashkent_tariffs  # noqa: E402
 from housing import migrate  # noqa: E402
 from housing.db import make_engine  # noqa: E402
@@ -73,20 +77,27 @@ def main() -> int:
     )
     parser.add_argument("--apartments", type=int, default=100_000)
     parser.add_argument("--reseed", action="store_true", help="replace the schema and seed again")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2], help="the run's worker processes, one run for each"
+    )
     parser.add_argument("--step", choices=("baseline", "ours"), help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args()
     url = make_url(args.database_url)
     if url.get_backend_name() != "postgresql":
         console.print("[red]The benchmark measures PostgreSQL; give a postgresql+psycopg:// URL.[/red]")
         return 2
-    if args.step:
-        print(json.dumps(STEPS[args.step](args.database_url)))
+    if args.step == "baseline":
+        print(json.dumps(run_baseline(args.database_url)))
+        return 0
+    if args.step == "ours":
+        print(json.dumps(run_ours(args.database_url, args.workers[0])))
         return 0
 
     seeded = prepare(args.database_url, args.apartments, args.reseed)
     console.print(seeded)
-    results = {step: child(args.database_url, step) for step in ("baseline", "ours")}
-    report(args.apartments, results)
+    base = child(args.database_url, "baseline")
+    ours = {n: child(args.database_url, "ours", n) for n in args.workers}
+    report(args.apartments, base, ours)
     return 0
 
 
@@ -134,10 +145,12 @@ def _stored_apartments(connection: Connection) -> int:
 # The two steps, each run in a child process
 
 
-def child(url: str, step: str) -> dict:
-    console.print(f"running {step} ...")
+def child(url: str, step: str, workers: int = 1) -> dict:
+    console.print(
+        f"running {step} ..." if step == "baseline" else f"running {step} with {workers} workers ..."
+    )
     done = subprocess.run(
-        [sys.executable, __file__, "--database-url", url, "--step", step],
+        [sys.executable, __file__, "--database-url", url, "--step", step, "--workers", str(workers)],
         capture_output=True,
         text=True,
         check=False,
@@ -149,20 +162,39 @@ def child(url: str, step: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run_ours(url: str) -> dict:
-    engine = make_engine(Settings(db={"url": url}))
-    with Session(engine) as session:
-        started = time.perf_counter()
-        summary = run_billing(session, period=PERIOD, today=TODAY)
-        seconds = time.perf_counter() - started
-        totals = _totals(session.connection())
-        session.rollback()
+def run_ours(url: str, workers: int) -> dict:
+    settings = Settings(db={"url": url})
+    engine = make_engine(settings)
+    _delete_invoices(engine)
+    started = time.perf_counter()
+    summary = bill_period(engine, settings, PERIOD, TODAY, workers=workers)
+    seconds = time.perf_counter() - started
+    with engine.connect() as connection:
+        totals = _totals(connection)
+    _delete_invoices(engine)
     engine.dispose()
-    return totals | {"seconds": seconds, "summary": str(summary), "rss_kib": _peak_rss_kib()}
+    workers_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if workers > 1 else 0
+    return totals | {
+        "seconds": seconds,
+        "summary": summary,
+        "rss_kib": _peak_rss_kib(),
+        "worker_kib": workers_kib,
+    }
+
+
+def _delete_invoices(engine: Engine) -> None:
+    """The run's invoices, lines and charges, so the next step bills the same city.
+
+    TRUNCATE: the seeded city has no invoices but the month's, and a DELETE of 700,000 lines
+    checks each against `ledger_entry.invoice_line_id` (no index there) for hours.
+    """
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE invoice_line, ledger_entry, invoice CASCADE"))
 
 
 def run_baseline(url: str) -> dict:
     engine = make_engine(Settings(db={"url": url}))
+    _delete_invoices(engine)
     _, end, start_at, end_at = month_bounds(PERIOD)
     values = {
         "period": PERIOD,
@@ -181,7 +213,7 @@ def run_baseline(url: str) -> dict:
         totals = _totals(connection)
         connection.rollback()
     engine.dispose()
-    return totals | {"seconds": seconds, "summary": "", "rss_kib": _peak_rss_kib()}
+    return totals | {"seconds": seconds, "summary": "", "rss_kib": _peak_rss_kib(), "worker_kib": 0}
 
 
 def _totals(connection: Connection) -> dict:
@@ -332,18 +364,28 @@ FROM invoice i WHERE i.period = :period AND i.total_minor > 0
 """,
 )
 
-STEPS = {"baseline": run_baseline, "ours": run_ours}
 
-
-def report(apartments: int, results: dict[str, dict]) -> None:
-    base, ours = results["baseline"], results["ours"]
+def report(apartments: int, base: dict, ours: dict[int, dict]) -> None:
     table = Table(title=f"Billing {PERIOD:%Y-%m} for {apartments:,} apartments")
     table.add_column("step")
-    for column in ("invoices", "lines", "metered lines", "metered tiyin", "total tiyin", "seconds"):
+    for column in (
+        "invoices",
+        "lines",
+        "metered lines",
+        "metered tiyin",
+        "total tiyin",
+        "seconds",
+        "x baseline",
+    ):
         table.add_column(column, justify="right")
     table.add_column("invoices/s", justify="right")
-    table.add_column("peak RSS", justify="right")
-    for label, r in (("(a) baseline: INSERT ... SELECT", base), ("(b) run_billing", ours)):
+    table.add_column("peak RSS (largest worker)", justify="right")
+    rows = [("(a) baseline: INSERT ... SELECT", base)]
+    rows += [(f"(b) bill_period, {n} worker{'s' if n > 1 else ''}", r) for n, r in ours.items()]
+    for label, r in rows:
+        rss = f"{r['rss_kib'] / 1024:.0f} MiB"
+        if r["worker_kib"]:
+            rss += f" ({r['worker_kib'] / 1024:.0f} MiB)"
         table.add_row(
             label,
             f"{r['invoices']:,}",
@@ -352,14 +394,16 @@ def report(apartments: int, results: dict[str, dict]) -> None:
             f"{r['metered_minor']:,}",
             f"{r['total_minor']:,}",
             f"{r['seconds']:.1f}",
+            f"{r['seconds'] / base['seconds']:.2f}",
             f"{r['invoices'] / r['seconds']:,.0f}",
-            f"{r['rss_kib'] / 1024:.0f} MiB",
+            rss,
         )
     console.print(table)
-    console.print(ours["summary"])
+    for n, r in ours.items():
+        console.print(f"{n} worker{'s' if n > 1 else ''}: {r['summary']}")
     console.print(
-        f"run_billing takes {ours['seconds'] / base['seconds']:.2f}x the baseline's time; "
-        f"{platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, {date.today()}"
+        f"{platform.node()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f},"
+        f" Python {platform.python_version()}, {date.today()}"
     )
 
 

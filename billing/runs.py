@@ -23,10 +23,21 @@ force for the apartment's company (its own tariff wins over the city-wide one):
 Invoices are numbered "{year}-{sequence:06d}" per company and year (max + 1), issued at
 once, due on the 15th of the next month, with one ledger charge of their total
 ("charge:{invoice_id}"). An account already in credit (its balance negative before the
-charge) is settled at once (`billing.ledger.settle_invoices`): paid or partially paid. The run holds a transaction-scoped PostgreSQL advisory lock, so
-two runs never number the same sequence; a second run finds every account billed
-(unique apartment and period) and issues nothing. A dry run computes the same invoices
-and writes nothing.
+charge) is settled at once (`billing.ledger.settle_invoices`): paid or partially paid.
+
+Drafting and numbering are apart: a batch's invoices are drafted (everything costly: the
+consumption, prices, deductions, explanations) without any lock, then a transaction-scoped
+PostgreSQL advisory lock is taken only to number and write them. Under it the run leaves
+out the apartments another transaction billed since the drafts were made (read committed:
+the lock is free only once that transaction has committed) and reads each company's last
+number; it holds the lock until its transaction ends, so two transactions never number the
+same sequence and numbers have no gaps. `run_billing` tries the lock and, taken, is
+locked out and writes nothing; `wait=True` (the workers of `billing.jobs.bill_period`,
+which bill batches in parallel transactions) waits for it, at most `LOCK_WAIT`. Within a
+batch numbers follow the apartments' order. A second run finds every account billed
+(unique apartment and period) and issues nothing. A dry run computes and numbers the same
+invoices and writes nothing. `draft_invoices` and `issue_invoices` are the two halves, for
+a caller that holds its own transactions.
 
 How it scales: apartments are read in batches of `BATCH` by id, and each batch is worked
 out with a handful of queries whatever its size: the apartments with their company, their
@@ -54,7 +65,7 @@ import calendar
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -91,7 +102,7 @@ from housing.db import advisory_lock, among, insert_rows, reserve_ids, utcnow
 from housing.errors import Invalid
 from housing.incidents.allowances import allowed_interruption
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
-from housing.registry.models import Apartment, BuildingManagement
+from housing.registry.models import Apartment, BuildingManagement, ManagementCompany
 from sensors.bulk_usage import period_consumption, replacements
 from sensors.consumption import DEFAULT_TIMEZONE, QUANTITY, ConsumptionResult
 from sensors.models import Meter, MeterKind
@@ -100,6 +111,7 @@ from sensors.usage import meter_average
 BATCH = 2000
 MAX_WARNINGS = 100
 LOCK_KEY = zlib.crc32(b"housing-billing-run")
+LOCK_WAIT = 300  # seconds a batch waits for the lock before it fails (and stays unbilled)
 FLAT = (Basis.per_m2, Basis.per_person, Basis.fixed)
 MAX_AVERAGE_PERIODS = 3  # periods in a row a meter without readings is billed by its average
 AVERAGE_LOOKBACK = 12  # months: the average needs 3 metered months of the last 12, so a longer
@@ -130,10 +142,10 @@ class DraftInvoice:
     apartment_id: int
     company_id: int
     period: date
-    sequence: int
-    number: str
     due_date: date
     lines: tuple[DraftLine, ...]
+    sequence: int | None = None  # numbered under the lock, just before it is written
+    number: str | None = None
 
     @property
     def total_minor(self) -> int:
@@ -248,8 +260,56 @@ def run_billing(
     dry_run: bool = False,
     apartment_ids: Sequence[int] | None = None,
     timezone: str = DEFAULT_TIMEZONE,
+    wait: bool = False,
 ) -> RunSummary:
-    """Issues the period's missing invoices (flushes, never commits); see the module's docstring."""
+    """Issues the period's missing invoices (flushes, never commits); see the module's docstring.
+
+    Each batch is drafted without the lock, then numbered and written under it. With `wait`
+    the lock is waited for (at most `LOCK_WAIT`; other transactions hold it only while they
+    number and write a batch); without it a run that finds the lock taken is locked out and
+    writes nothing.
+    """
+    check_period(period, today, timezone)
+    summary = RunSummary(period=period, dry_run=dry_run)
+    _run(session, summary, period, timezone, apartment_ids, wait=wait)
+    return summary
+
+
+def draft_invoices(
+    session: Session,
+    *,
+    period: date,
+    today: date,
+    apartment_ids: Sequence[int],
+    timezone: str = DEFAULT_TIMEZONE,
+) -> tuple[RunSummary, list[DraftInvoice]]:
+    """The unnumbered invoices of one batch of apartments, drafted without the lock; nothing is written.
+
+    `issue_invoices` numbers and writes them. `run_billing` does both, batch by batch.
+    """
+    check_period(period, today, timezone)
+    summary = RunSummary(period=period, dry_run=False)
+    run = _context(session, summary, period, timezone)
+    drafts: list[DraftInvoice] = []
+    after = 0
+    while batch := _apartments(session, period, timezone, after, apartment_ids):
+        after = batch[-1].id
+        drafts.extend(_draft_batch(run, batch))
+    return summary, drafts
+
+
+def issue_invoices(
+    session: Session, summary: RunSummary, drafts: list[DraftInvoice], *, wait: bool = False
+) -> bool:
+    """Numbers and writes drafts under the lock, leaving out the apartments billed meanwhile.
+
+    False, with nothing written, when the lock is taken and `wait` is not given.
+    """
+    return _issue(session, summary, drafts, {}, wait=wait)
+
+
+def check_period(period: date, today: date, timezone: str = DEFAULT_TIMEZONE) -> None:
+    """Raises Invalid unless `period` is a month's first day and the month has ended by `today`."""
     if period.day != 1:
         raise Invalid(f"a billing period is a month's first day, not {period.isoformat()}", field="period")
     _, end, _, _ = month_bounds(period, timezone)
@@ -257,16 +317,6 @@ def run_billing(
         raise Invalid(
             f"{period:%Y-%m} has not ended on {today.isoformat()}; bill it from {end}", field="period"
         )
-    summary = RunSummary(period=period, dry_run=dry_run)
-    if dry_run:
-        _run(session, summary, period, timezone, apartment_ids)
-        return summary
-    with advisory_lock(session, LOCK_KEY) as granted:  # held until the transaction ends
-        if not granted:
-            summary.locked_out = True
-            return summary
-        _run(session, summary, period, timezone, apartment_ids)
-    return summary
 
 
 def unbilled_apartment_ids(session: Session, period: date) -> list[int]:
@@ -285,7 +335,9 @@ class _Context:
     period: date
     timezone: str
     replaced: dict[int, int]  # meter -> the meter it replaced (`sensors.bulk_usage.replacements`)
-    sequences: dict[int, int] = field(default_factory=dict)  # company -> last invoice number used
+    # company -> the last invoice number used; filled under the lock (or in a dry run), which
+    # a real run then holds to the end of its transaction, so the numbers stay its own
+    sequences: dict[int, int] = field(default_factory=dict)
     prices: dict[tuple[int, Basis, int, Decimal | Fraction], tuple[LineCharge, list[dict[str, Any]]]] = field(
         default_factory=dict
     )
@@ -308,27 +360,82 @@ class _Facts:
     # this one billed by the meter's average, in a row of months billed without readings
 
 
-def _run(
-    session: Session, summary: RunSummary, period: date, timezone: str, apartment_ids: Sequence[int] | None
-) -> None:
+def _context(session: Session, summary: RunSummary, period: date, timezone: str) -> _Context:
     if session.get_bind().dialect.name == "postgresql":
         # Compiling each batch's queries costs more than it saves; ends with the transaction.
         session.execute(text("SET LOCAL jit = off"))
     start, end, _, _ = month_bounds(period, timezone)
-    run = _Context(session, summary, _Tariffs(session, start, end), period, timezone, replacements(session))
+    return _Context(session, summary, _Tariffs(session, start, end), period, timezone, replacements(session))
+
+
+def _run(
+    session: Session,
+    summary: RunSummary,
+    period: date,
+    timezone: str,
+    apartment_ids: Sequence[int] | None,
+    *,
+    wait: bool,
+) -> None:
+    run = _context(session, summary, period, timezone)
     after = 0
-    while True:
-        batch = _apartments(session, period, timezone, after, apartment_ids)
-        if not batch:
-            return
+    while batch := _apartments(session, period, timezone, after, apartment_ids):
         after = batch[-1].id
         drafts = _draft_batch(run, batch)
-        summary.issued += len(drafts)
-        summary.total_minor += sum(d.total_minor for d in drafts)
         if summary.dry_run:
-            summary.invoices.extend(drafts)
-        else:
-            _write(session, drafts)
+            numbered = _number(session, drafts, run.sequences)
+            summary.issued += len(numbered)
+            summary.total_minor += sum(d.total_minor for d in numbered)
+            summary.invoices.extend(numbered)
+        elif not _issue(session, summary, drafts, run.sequences, wait=wait):
+            summary.locked_out = True
+            return
+
+
+def _issue(
+    session: Session,
+    summary: RunSummary,
+    drafts: list[DraftInvoice],
+    sequences: dict[int, int],
+    *,
+    wait: bool,
+) -> bool:
+    """Takes the lock, leaves out what another run billed since the drafts were made, numbers, writes.
+
+    The numbers are max + 1 read under the lock, which is held until the transaction ends,
+    so no other transaction can number the same company and year before this one commits.
+    """
+    if not drafts:
+        return True
+    if not _lock(session, wait=wait):
+        return False
+    billed = set(
+        session.exec(
+            select(Invoice.apartment_id).where(
+                Invoice.period == drafts[0].period,
+                among(session, Invoice.apartment_id, [d.apartment_id for d in drafts]),
+            )
+        )
+    )
+    numbered = _number(session, [d for d in drafts if d.apartment_id not in billed], sequences)
+    _write(session, numbered)
+    summary.issued += len(numbered)
+    summary.total_minor += sum(d.total_minor for d in numbered)
+    return True
+
+
+def _lock(session: Session, *, wait: bool) -> bool:
+    """The run's transaction-scoped advisory lock: tried, or waited for at most `LOCK_WAIT`.
+
+    Waiting past `LOCK_WAIT` raises (the transaction is lost, its apartments stay unbilled).
+    """
+    if not wait or session.get_bind().dialect.name != "postgresql":
+        with advisory_lock(session, LOCK_KEY) as granted:  # held until the transaction ends
+            return granted
+    session.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": f"{LOCK_WAIT}s"})
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+    session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))  # the writes wait as they always did
+    return True
 
 
 def _apartments(
@@ -398,14 +505,11 @@ def _draft_batch(run: _Context, batch: list[_Apartment]) -> list[DraftInvoice]:
         if not lines:
             summary.without_lines += 1
             continue
-        sequence = _next_sequence(session, run.sequences, apartment.company_id, period.year)
         drafts.append(
             DraftInvoice(
                 apartment_id=apartment.id,
                 company_id=apartment.company_id,
                 period=period,
-                sequence=sequence,
-                number=f"{period.year}-{sequence:06d}",
                 due_date=due,
                 lines=tuple(lines),
             )
@@ -413,17 +517,32 @@ def _draft_batch(run: _Context, batch: list[_Apartment]) -> list[DraftInvoice]:
     return drafts
 
 
-def _next_sequence(session: Session, sequences: dict[int, int], company_id: int, year: int) -> int:
-    if company_id not in sequences:
-        sequences[company_id] = int(
-            session.exec(
-                select(func.coalesce(func.max(Invoice.sequence), 0)).where(
-                    Invoice.company_id == company_id, Invoice.year == year
-                )
-            ).one()
+def _number(session: Session, drafts: list[DraftInvoice], sequences: dict[int, int]) -> list[DraftInvoice]:
+    """The drafts numbered in their order (apartment id), each company's after its last number of the year.
+
+    A company's last number is read once (one query for the batch's new companies) and
+    counted on from there: in a real run under the lock, held until the transaction ends.
+    """
+    if not drafts:
+        return []
+    year = drafts[0].period.year
+    new = sorted({d.company_id for d in drafts} - sequences.keys())
+    if new:
+        # A max per company (the unique index's last entry), not a GROUP BY over the year's invoices.
+        last = (
+            select(func.max(Invoice.sequence))
+            .where(Invoice.company_id == ManagementCompany.id, Invoice.year == year)
+            .scalar_subquery()
         )
-    sequences[company_id] += 1
-    return sequences[company_id]
+        rows = session.exec(
+            select(ManagementCompany.id, last).where(among(session, ManagementCompany.id, new))
+        )
+        sequences.update((company_id, sequence or 0) for company_id, sequence in rows)
+    numbered = []
+    for draft in drafts:
+        sequence = sequences[draft.company_id] = sequences[draft.company_id] + 1
+        numbered.append(replace(draft, sequence=sequence, number=f"{year}-{sequence:06d}"))
+    return numbered
 
 
 def _meters(session: Session, apartment_ids: list[int], start: date, end: date) -> dict[tuple[int, str], int]:

@@ -408,6 +408,14 @@ def bill(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be issued; write nothing")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes billing batches at once (PostgreSQL; default: the CPUs, at most 4;"
+            " SQLite: 1). A dry run uses one.",
+        ),
+    ] = None,
 ) -> None:
     """Issue one invoice per personal account for a month (what the monthly job does)."""
     from datetime import date
@@ -428,7 +436,7 @@ def bill(
     today = local_today(settings.timezone)
     try:
         if not dry_run:
-            console.print(bill_period(engine, settings, month, today))
+            console.print(bill_period(engine, settings, month, today, workers=workers))
             return
         with session_scope(engine) as session:
             summary = run_billing(

@@ -227,7 +227,8 @@ class LedgerEntry(SQLModel, table=True):
     amount_minor: int = Field(sa_type=BigInteger)
     currency: str = currency_field()
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)
-    invoice_line_id: int | None = Field(default=None, foreign_key="invoice_line.id")
+    # Indexed: corrections look up a line's adjustments, and deleting lines checks this key.
+    invoice_line_id: int | None = Field(default=None, foreign_key="invoice_line.id", index=True)
     payment_attempt_id: int | None = Field(default=None, foreign_key="payment_attempt.id", index=True)
     reference: str = Field(default="", max_length=200, description="A bank reference, a receipt number")
     dedupe_key: str | None = Field(default=None, max_length=200, unique=True)

@@ -25,12 +25,13 @@ from billing.invoice_schemas import PERIOD_PATTERN, period_start
 from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceStatus, LedgerEntry
 from billing.runs import RunSummary, run_billing
 from housing.accounts.models import Role
-from housing.auth import Actor, require_roles
+from housing.auth import Actor, StaffActor, require_roles
 from housing.clock import Today
 from housing.db import SessionDep
 from housing.errors import DomainError
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import visible_apartments
+from housing.routing import page_of
 from housing.web import gettext_for, render
 
 router = APIRouter(include_in_schema=False)
@@ -40,9 +41,6 @@ UNPAID = (InvoiceStatus.issued, InvoiceStatus.partially_paid)
 SORTS = ("amount", "amount_asc", "days")
 PREVIEW_INVOICES = 20
 
-StaffPage = Annotated[
-    Actor, Depends(require_roles(Role.admin, Role.manager, Role.dispatcher, Role.technician))
-]
 # The same rule as POST /api/v1/billing/runs.
 BillingPage = Annotated[Actor, Depends(require_roles(Role.admin))]
 
@@ -95,10 +93,8 @@ def _debtors_query(actor: Actor, today: date, sort: str) -> Select:
 
 def _debtors(session: Session, actor: Actor, today: date, sort: str, page: int) -> tuple[list[Debtor], dict]:
     query = _debtors_query(actor, today, sort)
-    total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
-    last = max(1, -(-total // PAGE_SIZE))
-    page = min(page, last)
-    rows = session.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    paging = page_of(session, query, page, PAGE_SIZE)
+    rows = session.execute(query.limit(PAGE_SIZE).offset((paging["page"] - 1) * PAGE_SIZE)).all()
     debtors = [
         Debtor(
             apartment_id=apartment_id,
@@ -111,7 +107,7 @@ def _debtors(session: Session, actor: Actor, today: date, sort: str, page: int) 
         )
         for apartment_id, address, number, account, owed, due in rows
     ]
-    return debtors, {"page": page, "last": last, "total": total}
+    return debtors, paging
 
 
 def _sort(sort: str) -> str:
@@ -122,7 +118,7 @@ def _sort(sort: str) -> str:
 def debtors_page(
     request: Request,
     session: SessionDep,
-    actor: StaffPage,
+    actor: StaffActor,
     today: Today,
     sort: Annotated[str, Query(max_length=20)] = "amount",
     page: Annotated[int, Query(ge=1)] = 1,
@@ -145,7 +141,7 @@ def debtors_page(
 def debtors_csv(
     request: Request,
     session: SessionDep,
-    actor: StaffPage,
+    actor: StaffActor,
     today: Today,
     sort: Annotated[str, Query(max_length=20)] = "amount",
     page: Annotated[int, Query(ge=1)] = 1,

@@ -12,6 +12,8 @@ posts, then redirects (303) to the page that shows the result, or re-renders the
 the reason next to the field.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -41,6 +43,7 @@ from housing.requests.models import (
 )
 from housing.requests.photos import inspect_photo
 from housing.requests.queries import visible_categories, visible_requests
+from housing.routing import page_of
 from housing.settings import Settings
 from housing.web import gettext_for, render
 
@@ -109,15 +112,6 @@ def _one_row(session: Session, actor: Actor, today: date, request_id: int) -> Re
     return rows[0]
 
 
-def _count(session: Session, query: Select) -> int:
-    return session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
-
-
-def _pages(total: int, page: int) -> dict[str, int]:
-    last = max(1, -(-total // PAGE_SIZE))
-    return {"page": min(page, last), "last": last, "total": total}
-
-
 # The resident's side
 
 
@@ -133,7 +127,7 @@ def my_requests(
         return RedirectResponse("/console/requests", status_code=303)
     settings = _settings(request)
     query = visible_requests(actor, _today(settings, now))
-    paging = _pages(_count(session, query), page)
+    paging = page_of(session, query, page, PAGE_SIZE)
     rows = _load_rows(
         session,
         query.order_by(col(ServiceRequest.created_at).desc(), col(ServiceRequest.id).desc())
@@ -185,7 +179,15 @@ def file_my_request(
     if errors:
         return _filing_page(request, session, actor, now, typed=typed, errors=errors)
     assert chosen is not None and category is not None
-    try:
+    too_many = _(
+        "You have filed %(limit)s requests today, the most one resident may file in a day. "
+        "Try again tomorrow; in an emergency call the dispatcher."
+    )
+    same = _(
+        "You already filed the same request today (number %(number)s). "
+        "Add a comment to it instead of filing it again."
+    )
+    with _filing_refusals(session, errors, settings, too_many=too_many, same=same):
         filed = service.file_request(
             session,
             filed_by_id=actor.user_id,
@@ -209,25 +211,28 @@ def file_my_request(
                 max_bytes=settings.requests.max_photo_bytes,
                 max_photos=settings.requests.max_photos,
             )
+    if errors:
+        return _filing_page(request, session, actor, now, typed=typed, errors=errors)
+    return RedirectResponse(f"/requests/{filed.id}?filed=1", status_code=303)
+
+
+@contextmanager
+def _filing_refusals(
+    session: Session, errors: dict[str, str], settings: Settings, *, too_many: str, same: str
+) -> Iterator[None]:
+    """Turn the service's refusals of a filing into the form's messages (and roll the filing back)."""
+    try:
+        yield
     except RateLimited:
         session.rollback()
-        errors["form"] = _(
-            "You have filed %(limit)s requests today, the most one resident may file in a day. "
-            "Try again tomorrow; in an emergency call the dispatcher."
-        ) % {"limit": settings.requests.daily_limit}
+        errors["form"] = too_many % {"limit": settings.requests.daily_limit}
     except Conflict as exc:
         session.rollback()
-        errors["form"] = _(
-            "You already filed the same request today (number %(number)s). "
-            "Add a comment to it instead of filing it again."
-        ) % {"number": exc.extra.get("request_id", "")}
+        errors["form"] = same % {"number": exc.extra.get("request_id", "")}
         errors["duplicate_of"] = str(exc.extra.get("request_id", ""))
     except DomainError as exc:
         session.rollback()
         errors[exc.field or "form"] = exc.detail
-    if errors:
-        return _filing_page(request, session, actor, now, typed=typed, errors=errors)
-    return RedirectResponse(f"/requests/{filed.id}?filed=1", status_code=303)
 
 
 def _description_errors(_: Any, description: str) -> dict[str, str]:
@@ -664,7 +669,7 @@ def queue(
         query = query.where(col(ServiceRequest.category_id).in_(codes))
     if mine:
         query = query.where(ServiceRequest.assignee_id == actor.user_id)
-    paging = _pages(_count(session, query), page)
+    paging = page_of(session, query, page, PAGE_SIZE)
     rows = _load_rows(
         session,
         query.order_by(ServiceRequest.deadline_at, ServiceRequest.id)
@@ -757,7 +762,12 @@ def file_for_caller(
     if errors:
         return _call_page(request, session, actor, now, typed=typed, errors=errors, lookup=True)
     assert place.building is not None and category is not None
-    try:
+    too_many = _("This resident has already filed %(limit)s requests today, the most allowed in a day.")
+    same = _(
+        "The same request was already filed today (number %(number)s). "
+        "Add a comment to it instead of filing it again."
+    )
+    with _filing_refusals(session, errors, settings, too_many=too_many, same=same):
         filed = service.file_request(
             session,
             filed_by_id=actor.user_id,
@@ -771,21 +781,6 @@ def file_for_caller(
             timezone=settings.timezone,
             daily_limit=settings.requests.daily_limit,
         )
-    except RateLimited:
-        session.rollback()
-        errors["form"] = _(
-            "This resident has already filed %(limit)s requests today, the most allowed in a day."
-        ) % {"limit": settings.requests.daily_limit}
-    except Conflict as exc:
-        session.rollback()
-        errors["form"] = _(
-            "The same request was already filed today (number %(number)s). "
-            "Add a comment to it instead of filing it again."
-        ) % {"number": exc.extra.get("request_id", "")}
-        errors["duplicate_of"] = str(exc.extra.get("request_id", ""))
-    except DomainError as exc:
-        session.rollback()
-        errors[exc.field or "form"] = exc.detail
     if errors:
         return _call_page(request, session, actor, now, typed=typed, errors=errors, lookup=True)
     return RedirectResponse(f"/requests/{filed.id}?filed=1", status_code=303)

@@ -5,10 +5,12 @@ outages that overlap the month, each with its duration against the interruption 
 rules allow; a GET form filters by month, district, utility and source.
 """
 
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
 
 from housing.auth import CityActor
 from housing.clock import Now, Today
@@ -23,7 +25,7 @@ from housing.dashboard import (
     query_string,
 )
 from housing.db import SessionDep
-from housing.incidents.city import city_incidents
+from housing.incidents.city import CityIncident, city_incidents
 from housing.incidents.export import incidents_csv
 from housing.incidents.models import IncidentSource, Utility
 from housing.scores import periods
@@ -34,6 +36,31 @@ router = APIRouter(include_in_schema=False)
 
 def _choice(value: str | None, kind: type) -> object:
     return kind(value) if value else None
+
+
+def _incidents(
+    request: Request,
+    session: Session,
+    day: date,
+    now: datetime,
+    district_id: int | None,
+    utility: str | None,
+    source: str | None,
+    **page: int,
+) -> tuple[periods.Month, list[CityIncident], int]:
+    """The month of `day` on the city's clock and its incidents for these filters (a page, or all)."""
+    month = periods.month(day, request.app.state.settings.timezone)
+    rows, count = city_incidents(
+        session,
+        starts=month.starts,
+        ends=month.ends,
+        now=now,
+        district_id=district_id,
+        utility=_choice(utility, Utility),
+        source=_choice(source, IncidentSource),
+        **page,
+    )
+    return month, rows, count
 
 
 UtilityFilter = Annotated[str | None, Query(pattern=f"^({'|'.join(Utility)})?$")]
@@ -53,15 +80,14 @@ def incidents_page(
     source: SourceFilter = None,
     page: PageNumber = 1,
 ) -> Response:
-    month = periods.month(period or today, request.app.state.settings.timezone)
-    rows, count = city_incidents(
+    month, rows, count = _incidents(
+        request,
         session,
-        starts=month.starts,
-        ends=month.ends,
-        now=now,
-        district_id=district_id,
-        utility=_choice(utility, Utility),
-        source=_choice(source, IncidentSource),
+        period or today,
+        now,
+        district_id,
+        utility,
+        source,
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
     )
@@ -95,14 +121,5 @@ def incidents_export(
     source: SourceFilter = None,
 ) -> Response:
     """Every row the list shows for these filters (all its pages)."""
-    month = periods.month(period or today, request.app.state.settings.timezone)
-    rows, _ = city_incidents(
-        session,
-        starts=month.starts,
-        ends=month.ends,
-        now=now,
-        district_id=district_id,
-        utility=_choice(utility, Utility),
-        source=_choice(source, IncidentSource),
-    )
+    month, rows, _ = _incidents(request, session, period or today, now, district_id, utility, source)
     return csv_response(incidents_csv(rows), f"incidents-{month.label}.csv")

@@ -27,6 +27,7 @@ from billing.runs import RunSummary, run_billing
 from housing.accounts.models import Role
 from housing.auth import Actor, StaffActor, require_roles
 from housing.clock import Today
+from housing.dashboard import csv_response
 from housing.db import SessionDep
 from housing.errors import DomainError
 from housing.registry.models import Apartment, Building
@@ -110,21 +111,32 @@ def _debtors(session: Session, actor: Actor, today: date, sort: str, page: int) 
     return debtors, paging
 
 
-def _sort(sort: str) -> str:
-    return sort if sort in SORTS else "amount"
+@dataclass(frozen=True)
+class DebtorList:
+    """A page of debtors in the order asked for (an unknown sort reads as the default)."""
+
+    debtors: list[Debtor]
+    paging: dict
+    sort: str
 
 
-@router.get("/console/debtors", response_class=HTMLResponse)
-def debtors_page(
-    request: Request,
+def _debtor_list(
     session: SessionDep,
     actor: StaffActor,
     today: Today,
     sort: Annotated[str, Query(max_length=20)] = "amount",
     page: Annotated[int, Query(ge=1)] = 1,
-) -> Response:
-    sort = _sort(sort)
-    debtors, paging = _debtors(session, actor, today, sort, page)
+) -> DebtorList:
+    sort = sort if sort in SORTS else "amount"
+    return DebtorList(*_debtors(session, actor, today, sort, page), sort=sort)
+
+
+Debtors = Annotated[DebtorList, Depends(_debtor_list)]
+
+
+@router.get("/console/debtors", response_class=HTMLResponse)
+def debtors_page(request: Request, actor: StaffActor, listed: Debtors) -> Response:
+    debtors, paging, sort = listed.debtors, listed.paging, listed.sort
     return render(
         request,
         "billing/debtors.html",
@@ -138,17 +150,9 @@ def debtors_page(
 
 
 @router.get("/console/debtors.csv")
-def debtors_csv(
-    request: Request,
-    session: SessionDep,
-    actor: StaffActor,
-    today: Today,
-    sort: Annotated[str, Query(max_length=20)] = "amount",
-    page: Annotated[int, Query(ge=1)] = 1,
-) -> Response:
+def debtors_csv(request: Request, actor: StaffActor, today: Today, listed: Debtors) -> Response:
     """The rows the page shows for the same sort and page, with the page's columns."""
-    sort = _sort(sort)
-    debtors, paging = _debtors(session, actor, today, sort, page)
+    debtors, paging, sort = listed.debtors, listed.paging, listed.sort
     _ = gettext_for(request, actor)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -176,11 +180,7 @@ def debtors_csv(
             ]
         )
     name = f"debtors-{today.isoformat()}-{sort}-page-{paging['page']}.csv"
-    return Response(
-        buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_response(buffer.getvalue(), name)
 
 
 def _som(minor: int) -> str:

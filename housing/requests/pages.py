@@ -397,6 +397,30 @@ def _request_page(
     )
 
 
+@dataclass(frozen=True)
+class PostedForm:
+    """A form posted on a request's page: the request as the actor sees it, and that page again."""
+
+    request: Request
+    session: Session
+    actor: Actor
+    now: datetime
+    settings: Settings
+    row: RequestRow
+
+    def refused(self, *, errors: dict[str, str], typed: dict[str, str] | None = None) -> Response:
+        """The request's page with the form's errors next to their fields (and what was typed)."""
+        return _request_page(
+            self.request, self.session, self.actor, self.now, self.row.request.id, errors=errors, typed=typed
+        )
+
+
+def _posted(request: Request, session: Session, actor: Actor, now: datetime, request_id: int) -> PostedForm:
+    settings = _settings(request)
+    row = _one_row(session, actor, _today(settings, now), request_id)
+    return PostedForm(request, session, actor, now, settings, row)
+
+
 def _history(session: Session, request_id: int) -> list[tuple[RequestTransition, str | None]]:
     return list(
         session.execute(
@@ -445,16 +469,11 @@ def rate(
     rating: Annotated[str, Form(max_length=2)] = "",
     comment: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    settings = _settings(request)
-    row = _one_row(session, actor, _today(settings, now), request_id)
+    form = _posted(request, session, actor, now, request_id)
+    row = form.row
     _ = gettext_for(request, actor)
     if rating not in {"1", "2", "3", "4", "5"}:
-        return _request_page(
-            request,
-            session,
-            actor,
-            now,
-            request_id,
+        return form.refused(
             errors={"rating": _("Choose a mark from 1 to 5.")},
             typed={"rating_comment": comment},
         )
@@ -466,7 +485,7 @@ def rate(
     elif RequestStatus(row.request.status) not in lifecycle.RATEABLE:
         refusal = _("A request can be rated once it is resolved.")
     if refusal is not None:
-        return _request_page(request, session, actor, now, request_id, errors={"rating": refusal})
+        return form.refused(errors={"rating": refusal})
     service.rate_request(
         session, row.request, person_id=actor.person_id, rating=int(rating), comment=comment, now=now
     )
@@ -482,13 +501,11 @@ def reopen(
     now: Now,
     reason: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    settings = _settings(request)
-    row = _one_row(session, actor, _today(settings, now), request_id)
+    form = _posted(request, session, actor, now, request_id)
+    settings, row = form.settings, form.row
     _ = gettext_for(request, actor)
     if not reason.strip():
-        return _request_page(
-            request, session, actor, now, request_id, errors={"reopen": _("Say what is still wrong.")}
-        )
+        return form.refused(errors={"reopen": _("Say what is still wrong.")})
     try:
         service.transition_request(
             session,
@@ -507,9 +524,7 @@ def reopen(
             message = _(
                 "A request can be reopened within %(days)s days of its resolution; file a new one."
             ) % {"days": settings.requests.reopen_days}
-        return _request_page(
-            request, session, actor, now, request_id, errors={"reopen": message}, typed={"reason": reason}
-        )
+        return form.refused(errors={"reopen": message}, typed={"reason": reason})
     return RedirectResponse(f"/requests/{request_id}?done=reopened", status_code=303)
 
 
@@ -523,8 +538,8 @@ def comment(
     body: Annotated[str, Form(max_length=4000)] = "",
     for_resident: Annotated[str | None, Form(max_length=5)] = None,
 ) -> Response:
-    settings = _settings(request)
-    row = _one_row(session, actor, _today(settings, now), request_id)
+    form = _posted(request, session, actor, now, request_id)
+    row = form.row
     _ = gettext_for(request, actor)
     text = body.strip()
     error = None
@@ -533,9 +548,7 @@ def comment(
     elif len(text) > DESCRIPTION_MAX:
         error = _("The comment is too long: at most 2000 characters.")
     if error:
-        return _request_page(
-            request, session, actor, now, request_id, errors={"comment": error}, typed={"comment": body}
-        )
+        return form.refused(errors={"comment": error}, typed={"comment": body})
     # A resident's comment is always visible; staff say whether the resident may read theirs.
     internal = actor.role is not Role.resident and for_resident is None
     service.add_comment(session, row.request, author_id=actor.user_id, body=text, internal=internal, now=now)
@@ -556,8 +569,8 @@ def move(
     reason: Annotated[str, Form(max_length=1000)] = "",
     until: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    settings = _settings(request)
-    row = _one_row(session, actor, _today(settings, now), request_id)
+    form = _posted(request, session, actor, now, request_id)
+    settings, row = form.settings, form.row
     _ = gettext_for(request, actor)
     try:
         target = RequestStatus(to)
@@ -566,16 +579,11 @@ def move(
     current = RequestStatus(row.request.status)
     if lifecycle.mover_of(current, target) is not Mover.staff:
         message = _("This step is not possible from the request's current status.")
-        return _request_page(request, session, actor, now, request_id, errors={"move": message})
+        return form.refused(errors={"move": message})
     key = f"move-{target.value}"
     typed = {f"{key}-reason": reason, f"{key}-until": until}
     if target in lifecycle.REASON_REQUIRED and not reason.strip():
-        return _request_page(
-            request,
-            session,
-            actor,
-            now,
-            request_id,
+        return form.refused(
             errors={key: _("Say why."), "field": "reason"},
             typed=typed,
         )
@@ -583,12 +591,7 @@ def move(
     if target is RequestStatus.deferred:
         until_at = _local_date(until, settings.timezone)
         if until_at is None or until_at <= now:
-            return _request_page(
-                request,
-                session,
-                actor,
-                now,
-                request_id,
+            return form.refused(
                 errors={key: _("Choose the day the work comes back, after today."), "field": "until"},
                 typed=typed,
             )
@@ -606,7 +609,7 @@ def move(
         )
     except DomainError as exc:
         session.rollback()
-        return _request_page(request, session, actor, now, request_id, errors={key: exc.detail}, typed=typed)
+        return form.refused(errors={key: exc.detail}, typed=typed)
     return RedirectResponse(f"/requests/{request_id}?done={target.value}", status_code=303)
 
 
@@ -628,15 +631,15 @@ def assign(
     now: Now,
     assignee_id: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
-    settings = _settings(request)
-    row = _one_row(session, actor, _today(settings, now), request_id)
+    form = _posted(request, session, actor, now, request_id)
+    row = form.row
     try:
         service.assign_request(
             session, row.request, assignee_id=int(assignee_id) if assignee_id.isdigit() else None
         )
     except DomainError as exc:
         session.rollback()
-        return _request_page(request, session, actor, now, request_id, errors={"assignee": exc.detail})
+        return form.refused(errors={"assignee": exc.detail})
     return RedirectResponse(f"/requests/{request_id}?done=assigned", status_code=303)
 
 

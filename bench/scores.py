@@ -21,12 +21,11 @@ It prints the median of the runs and each step's ratio to the baseline.
 """
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import time
 
+import benchkit  # first of this folder's imports: it takes the folder off the path
 import psycopg
 from rich.console import Console
 from rich.table import Table
@@ -50,26 +49,24 @@ def main() -> int:
     parser.add_argument("--reset", action="store_true", help="drop the schema even if its tables hold rows")
     args = parser.parse_args()
 
-    url = make_url(args.url)
-    if url.get_backend_name() != "postgresql":
-        console.print("[red]The benchmark measures PostgreSQL; give a postgresql+psycopg:// URL.[/red]")
+    conninfo = benchkit.postgres_conninfo(args.url, console)
+    if conninfo is None:
         return 2
-    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo) as conn:
-        server = conn.execute("SHOW server_version").fetchone()[0]
+        server = benchkit.server_version(conn)
         occupied = conn.execute(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
         ).fetchone()[0]
     if occupied and not args.reset:
         console.print(
-            f"[red]{url.database} has tables; this benchmark drops the public schema. Pass --reset.[/red]"
+            f"[red]{make_url(args.url).database} has tables; this benchmark drops the public schema. Pass --reset.[/red]"
         )
         return 2
 
     now = utcnow()
     months = [periods.month(p, TIMEZONE) for p in periods.last_months(periods.month_at(now, TIMEZONE), 12)]
     console.print(
-        f"PostgreSQL {server}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{benchkit.machine(server)}, "
         f"{args.companies:,} companies, {args.requests:,} requests, "
         f"{months[0].label}..{months[-1].label}, {args.runs} run(s)"
     )

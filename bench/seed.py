@@ -20,14 +20,13 @@ both baselines. The seeded city is left in the database; the scratch table is dr
 """
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import benchkit  # first of this folder's imports: it takes the folder off the path
 import psycopg
 from psycopg import sql
 from rich.console import Console
@@ -65,26 +64,21 @@ def main() -> int:
     parser.add_argument("--reset", action="store_true", help="drop the schema even if its tables hold rows")
     args = parser.parse_args()
 
-    url = make_url(args.url)
-    if url.get_backend_name() != "postgresql":
-        console.print("[red]The benchmark measures PostgreSQL; give a postgresql+psycopg:// URL.[/red]")
+    conninfo = benchkit.postgres_conninfo(args.url, console)
+    if conninfo is None:
         return 2
-    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
 
     with psycopg.connect(conninfo) as conn:
         occupied = tables_with_rows(conn)
-        server = conn.execute("SHOW server_version").fetchone()[0]
+        server = benchkit.server_version(conn)
     if occupied and not args.reset:
         console.print(
-            f"[red]{url.database} holds data ({', '.join(occupied)}); this benchmark drops the "
+            f"[red]{make_url(args.url).database} holds data ({', '.join(occupied)}); this benchmark drops the "
             "public schema. Use a scratch database, or pass --reset to drop it anyway.[/red]"
         )
         return 2
 
-    console.print(
-        f"PostgreSQL {server}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"{args.apartments:,} apartments, {args.runs} run(s)"
-    )
+    console.print(f"{benchkit.machine(server)}, {args.apartments:,} apartments, {args.runs} run(s)")
     bare = bare_rows(args.apartments)
     timings: dict[str, list[float]] = {"copy": [], "executemany": [], "seed": []}
     seeded_rows = 0

@@ -24,42 +24,36 @@ request reaching the app to its response headers). It prints p50 and p95 of that
 time and of the latency the client saw, and each page's ratio to the baseline.
 """
 
+import argparse
+import http.client
+import json
+import os
+import re
+import secrets
+import statistics
+import subprocess
 import sys
-from pathlib import Path
+import threading
+import time
+import urllib.parse
+from datetime import date
 
-# Run as `python bench/web.py`, this file's folder comes first on the path, and bench/billing.py
-# would shadow the `billing` package: take the folder off before importing anything.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import benchkit  # first of this folder's imports: it takes the folder off the path
+import psycopg
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select, text
+from sqlmodel import Session
 
-import argparse  # noqa: E402 - after the path fix above
-import http.client  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import re  # noqa: E402
-import secrets  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import urllib.parse  # noqa: E402
-from datetime import date  # noqa: E402
-
-import psycopg  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-from sqlalchemy import func, make_url, select, text  # noqa: E402
-from sqlmodel import Session  # noqa: E402
-
-from housing import migrate  # noqa: E402
-from housing.accounts.models import Role, User  # noqa: E402
-from housing.accounts.passwords import Passwords  # noqa: E402
-from housing.accounts.service import create_user  # noqa: E402
-from housing.db import make_engine  # noqa: E402
-from housing.registry.models import Apartment  # noqa: E402
-from housing.registry.seeding import seed_city  # noqa: E402
-from housing.requests.seeding import seed_request_categories  # noqa: E402
-from housing.settings import Settings  # noqa: E402
+from housing import migrate
+from housing.accounts.models import Role, User
+from housing.accounts.passwords import Passwords
+from housing.accounts.service import create_user
+from housing.db import make_engine
+from housing.registry.models import Apartment
+from housing.registry.seeding import seed_city
+from housing.requests.seeding import seed_request_categories
+from housing.settings import Settings
 
 PERIOD = date(2026, 10, 1)
 PASSWORD = "bench-password-" + "x" * 20
@@ -80,15 +74,13 @@ def main() -> int:
     parser.add_argument("--reseed", action="store_true", help="drop the schema and seed again")
     args = parser.parse_args()
 
-    url = make_url(args.url)
-    if url.get_backend_name() != "postgresql":
-        console.print("[red]The benchmark measures PostgreSQL; give a postgresql+psycopg:// URL.[/red]")
+    conninfo = benchkit.postgres_conninfo(args.url, console)
+    if conninfo is None:
         return 2
-    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo) as conn:
-        server = conn.execute("SHOW server_version").fetchone()[0]
+        server = benchkit.server_version(conn)
     console.print(
-        f"PostgreSQL {server}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{benchkit.machine(server)}, "
         f"{args.apartments:,} apartments, {args.clients} clients, {args.requests} requests a page, "
         f"{args.workers} uvicorn worker(s)"
     )

@@ -25,12 +25,14 @@ from billing.invoice_schemas import PERIOD_PATTERN, period_start
 from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceStatus, LedgerEntry
 from billing.runs import RunSummary, run_billing
 from housing.accounts.models import Role
-from housing.auth import Actor, require_roles
+from housing.auth import Actor, StaffActor, require_roles
 from housing.clock import Today
+from housing.dashboard import csv_response
 from housing.db import SessionDep
 from housing.errors import DomainError
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import visible_apartments
+from housing.routing import page_of
 from housing.web import gettext_for, render
 
 router = APIRouter(include_in_schema=False)
@@ -40,9 +42,6 @@ UNPAID = (InvoiceStatus.issued, InvoiceStatus.partially_paid)
 SORTS = ("amount", "amount_asc", "days")
 PREVIEW_INVOICES = 20
 
-StaffPage = Annotated[
-    Actor, Depends(require_roles(Role.admin, Role.manager, Role.dispatcher, Role.technician))
-]
 # The same rule as POST /api/v1/billing/runs.
 BillingPage = Annotated[Actor, Depends(require_roles(Role.admin))]
 
@@ -95,10 +94,8 @@ def _debtors_query(actor: Actor, today: date, sort: str) -> Select:
 
 def _debtors(session: Session, actor: Actor, today: date, sort: str, page: int) -> tuple[list[Debtor], dict]:
     query = _debtors_query(actor, today, sort)
-    total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
-    last = max(1, -(-total // PAGE_SIZE))
-    page = min(page, last)
-    rows = session.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    paging = page_of(session, query, page, PAGE_SIZE)
+    rows = session.execute(query.limit(PAGE_SIZE).offset((paging["page"] - 1) * PAGE_SIZE)).all()
     debtors = [
         Debtor(
             apartment_id=apartment_id,
@@ -111,24 +108,35 @@ def _debtors(session: Session, actor: Actor, today: date, sort: str, page: int) 
         )
         for apartment_id, address, number, account, owed, due in rows
     ]
-    return debtors, {"page": page, "last": last, "total": total}
+    return debtors, paging
 
 
-def _sort(sort: str) -> str:
-    return sort if sort in SORTS else "amount"
+@dataclass(frozen=True)
+class DebtorList:
+    """A page of debtors in the order asked for (an unknown sort reads as the default)."""
+
+    debtors: list[Debtor]
+    paging: dict
+    sort: str
 
 
-@router.get("/console/debtors", response_class=HTMLResponse)
-def debtors_page(
-    request: Request,
+def _debtor_list(
     session: SessionDep,
-    actor: StaffPage,
+    actor: StaffActor,
     today: Today,
     sort: Annotated[str, Query(max_length=20)] = "amount",
     page: Annotated[int, Query(ge=1)] = 1,
-) -> Response:
-    sort = _sort(sort)
-    debtors, paging = _debtors(session, actor, today, sort, page)
+) -> DebtorList:
+    sort = sort if sort in SORTS else "amount"
+    return DebtorList(*_debtors(session, actor, today, sort, page), sort=sort)
+
+
+Debtors = Annotated[DebtorList, Depends(_debtor_list)]
+
+
+@router.get("/console/debtors", response_class=HTMLResponse)
+def debtors_page(request: Request, actor: StaffActor, listed: Debtors) -> Response:
+    debtors, paging, sort = listed.debtors, listed.paging, listed.sort
     return render(
         request,
         "billing/debtors.html",
@@ -142,17 +150,9 @@ def debtors_page(
 
 
 @router.get("/console/debtors.csv")
-def debtors_csv(
-    request: Request,
-    session: SessionDep,
-    actor: StaffPage,
-    today: Today,
-    sort: Annotated[str, Query(max_length=20)] = "amount",
-    page: Annotated[int, Query(ge=1)] = 1,
-) -> Response:
+def debtors_csv(request: Request, actor: StaffActor, today: Today, listed: Debtors) -> Response:
     """The rows the page shows for the same sort and page, with the page's columns."""
-    sort = _sort(sort)
-    debtors, paging = _debtors(session, actor, today, sort, page)
+    debtors, paging, sort = listed.debtors, listed.paging, listed.sort
     _ = gettext_for(request, actor)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -180,11 +180,7 @@ def debtors_csv(
             ]
         )
     name = f"debtors-{today.isoformat()}-{sort}-page-{paging['page']}.csv"
-    return Response(
-        buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_response(buffer.getvalue(), name)
 
 
 def _som(minor: int) -> str:

@@ -90,5 +90,9 @@ def require_roles(*roles: Role) -> Callable[[Actor], Actor]:
 AdminActor = Annotated[Actor, Depends(require_roles(Role.admin))]
 # The city dashboard: officials read the whole city, admins too; nobody else.
 CityActor = Annotated[Actor, Depends(require_roles(Role.official, Role.admin))]
+# The company console: a company's staff within their scope, admins anywhere.
+StaffActor = Annotated[
+    Actor, Depends(require_roles(Role.admin, Role.manager, Role.dispatcher, Role.technician))
+]
 # Who may change the register: admins anywhere, company managers within their scope.
 RegistrarActor = Annotated[Actor, Depends(require_roles(Role.admin, Role.manager))]

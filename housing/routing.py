@@ -1,4 +1,4 @@
-"""Helpers every JSON route uses: pagination and loading a row within the actor's scope."""
+"""Helpers the routes share: pagination (JSON and HTML) and loading a row within the actor's scope."""
 
 from typing import Annotated, Any
 
@@ -13,9 +13,20 @@ Paging = Annotated[PageParams, Depends(page_params)]
 
 
 def paginate(session: Session, query: Select, paging: PageParams, order_by: Any) -> dict[str, Any]:
-    total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
+    total = count_rows(session, query)
     rows = session.exec(query.order_by(order_by).limit(paging.limit).offset(paging.offset))
     return {"items": list(rows), "total": total, "limit": paging.limit, "offset": paging.offset}
+
+
+def count_rows(session: Session, query: Select) -> int:
+    return session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
+
+
+def page_of(session: Session, query: Select, page: int, size: int) -> dict[str, int]:
+    """A page's place in an HTML list: the page asked for (at most the last), the last, the total."""
+    total = count_rows(session, query)
+    last = max(1, -(-total // size))
+    return {"page": min(page, last), "last": last, "total": total}
 
 
 def one_visible(session: Session, query: Select, model: type[SQLModel], id_: int, label: str) -> Any:

@@ -6,16 +6,15 @@ the count, whatever the number of alerts.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import col
 
-from housing.accounts.models import Role
-from housing.auth import Actor, require_roles
+from housing.auth import StaffActor
 from housing.clock import Today
 from housing.db import SessionDep
 from housing.registry.models import Apartment, Building
+from housing.routing import page_of
 from housing.web import render
 from sensors.models import Alert, AlertKind, Meter
 from sensors.queries import visible_alerts
@@ -24,16 +23,12 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
 
-StaffPage = Annotated[
-    Actor, Depends(require_roles(Role.admin, Role.manager, Role.dispatcher, Role.technician))
-]
-
 
 @router.get("/console/alerts", response_class=HTMLResponse)
 def open_alerts(
     request: Request,
     session: SessionDep,
-    actor: StaffPage,
+    actor: StaffActor,
     today: Today,
     kind: Annotated[str, Query(max_length=20)] = "",
     page: Annotated[int, Query(ge=1)] = 1,
@@ -44,16 +39,14 @@ def open_alerts(
         query = query.where(Alert.kind == kind)
     else:
         kind = ""
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    last = max(1, -(-total // PAGE_SIZE))
-    page = min(page, last)
+    paging = page_of(session, query, page, PAGE_SIZE)
     rows = session.execute(
         query.add_columns(Meter, Building.address, Apartment.number)
         .join(Building, Building.id == Meter.building_id)
         .outerjoin(Apartment, Apartment.id == Meter.apartment_id)
         .order_by(Alert.opened_at, Alert.id)
         .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
+        .offset((paging["page"] - 1) * PAGE_SIZE)
     ).all()
     return render(
         request,
@@ -62,6 +55,6 @@ def open_alerts(
         rows=rows,
         kind=kind,
         kinds=list(AlertKind),
-        paging={"page": page, "last": last, "total": total},
+        paging=paging,
         query_string=f"kind={kind}" if kind else "",
     )

@@ -5,10 +5,13 @@ outages that overlap the month, each with its duration against the interruption 
 rules allow; a GET form filters by month, district, utility and source.
 """
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
 
 from housing.auth import CityActor
 from housing.clock import Now, Today
@@ -23,7 +26,7 @@ from housing.dashboard import (
     query_string,
 )
 from housing.db import SessionDep
-from housing.incidents.city import city_incidents
+from housing.incidents.city import CityIncident, city_incidents
 from housing.incidents.export import incidents_csv
 from housing.incidents.models import IncidentSource, Utility
 from housing.scores import periods
@@ -32,12 +35,46 @@ from housing.web import render
 router = APIRouter(include_in_schema=False)
 
 
-def _choice(value: str | None, kind: type) -> object:
-    return kind(value) if value else None
-
-
 UtilityFilter = Annotated[str | None, Query(pattern=f"^({'|'.join(Utility)})?$")]
 SourceFilter = Annotated[str | None, Query(pattern=f"^({'|'.join(IncidentSource)})?$")]
+
+
+@dataclass(frozen=True)
+class IncidentFilters:
+    """The list's GET form: the month (on the city's clock), district, utility and source."""
+
+    month: periods.Month
+    district_id: int | None
+    utility: str | None
+    source: str | None
+
+    def select(self, session: Session, now: datetime, **page: int) -> tuple[list[CityIncident], int]:
+        """The incidents these filters select: a page of them (limit, offset) or all, and how many."""
+        return city_incidents(
+            session,
+            starts=self.month.starts,
+            ends=self.month.ends,
+            now=now,
+            district_id=self.district_id,
+            utility=Utility(self.utility) if self.utility else None,
+            source=IncidentSource(self.source) if self.source else None,
+            **page,
+        )
+
+
+def _filters(
+    request: Request,
+    today: Today,
+    period: OptionalPeriod = None,
+    district_id: DistrictId = None,
+    utility: UtilityFilter = None,
+    source: SourceFilter = None,
+) -> IncidentFilters:
+    month = periods.month(period or today, request.app.state.settings.timezone)
+    return IncidentFilters(month, district_id, utility, source)
+
+
+Filters = Annotated[IncidentFilters, Depends(_filters)]
 
 
 @router.get("/city/incidents", response_class=HTMLResponse)
@@ -45,64 +82,35 @@ def incidents_page(
     request: Request,
     session: SessionDep,
     actor: CityActor,
-    today: Today,
     now: Now,
-    period: OptionalPeriod = None,
-    district_id: DistrictId = None,
-    utility: UtilityFilter = None,
-    source: SourceFilter = None,
+    chosen: Filters,
     page: PageNumber = 1,
 ) -> Response:
-    month = periods.month(period or today, request.app.state.settings.timezone)
-    rows, count = city_incidents(
-        session,
-        starts=month.starts,
-        ends=month.ends,
-        now=now,
-        district_id=district_id,
-        utility=_choice(utility, Utility),
-        source=_choice(source, IncidentSource),
-        limit=PAGE_SIZE,
-        offset=(page - 1) * PAGE_SIZE,
-    )
+    rows, count = chosen.select(session, now, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     return render(
         request,
         "scores/incidents.html",
         actor=actor,
         rows=rows,
-        period=month.period,
-        district_id=district_id,
-        utility=utility or "",
-        source=source or "",
+        period=chosen.month.period,
+        district_id=chosen.district_id,
+        utility=chosen.utility or "",
+        source=chosen.source or "",
         utilities=list(Utility),
         sources=list(IncidentSource),
         districts=districts(session),
         pager=Pager(number=page, size=PAGE_SIZE, total=count),
-        filters=query_string(period=month.label, district_id=district_id, utility=utility, source=source),
+        filters=query_string(
+            period=chosen.month.label,
+            district_id=chosen.district_id,
+            utility=chosen.utility,
+            source=chosen.source,
+        ),
     )
 
 
 @router.get("/city/incidents.csv")
-def incidents_export(
-    request: Request,
-    session: SessionDep,
-    actor: CityActor,
-    today: Today,
-    now: Now,
-    period: OptionalPeriod = None,
-    district_id: DistrictId = None,
-    utility: UtilityFilter = None,
-    source: SourceFilter = None,
-) -> Response:
+def incidents_export(session: SessionDep, actor: CityActor, now: Now, chosen: Filters) -> Response:
     """Every row the list shows for these filters (all its pages)."""
-    month = periods.month(period or today, request.app.state.settings.timezone)
-    rows, _ = city_incidents(
-        session,
-        starts=month.starts,
-        ends=month.ends,
-        now=now,
-        district_id=district_id,
-        utility=_choice(utility, Utility),
-        source=_choice(source, IncidentSource),
-    )
-    return csv_response(incidents_csv(rows), f"incidents-{month.label}.csv")
+    rows, _ = chosen.select(session, now)
+    return csv_response(incidents_csv(rows), f"incidents-{chosen.month.label}.csv")

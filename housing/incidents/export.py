@@ -1,9 +1,6 @@
 """The city's incidents as CSV: one line per incident, what the officials' list shows."""
 
-import csv
-import io
-from datetime import datetime
-
+from housing.csvtext import at, blank, csv_text
 from housing.incidents.city import CityIncident
 
 HEADER = (
@@ -14,17 +11,15 @@ HEADER = (
 
 
 def incidents_csv(rows: list[CityIncident]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(HEADER)
-    for r in rows:
-        writer.writerow(
+    return csv_text(
+        HEADER,
+        (
             [
                 r.id,
                 r.utility,
                 r.source,
                 r.started_at.isoformat(),
-                _at(r.ended_at),
+                at(r.ended_at),
                 "yes" if r.ongoing else "no",
                 r.duration_hours,
                 r.allowed_hours,
@@ -33,17 +28,10 @@ def incidents_csv(rows: list[CityIncident]) -> str:
                 r.building_id,
                 r.address,
                 r.district,
-                _blank(r.company_id),
-                _blank(r.company),
+                blank(r.company_id),
+                blank(r.company),
                 r.detail,
             ]
-        )
-    return out.getvalue()
-
-
-def _at(moment: datetime | None) -> str:
-    return moment.isoformat() if moment is not None else ""
-
-
-def _blank(value: object) -> object:
-    return "" if value is None else value
+            for r in rows
+        ),
+    )

@@ -6,45 +6,34 @@ from one GROUP BY, joined to the page's rows).
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from housing.accounts.models import Role
-from housing.auth import Actor, require_roles
+from housing.auth import StaffActor
 from housing.clock import Today
 from housing.db import SessionDep
 from housing.registry.models import Apartment, Building, District
 from housing.registry.queries import visible_apartments, visible_buildings
-from housing.routing import one_visible
+from housing.routing import one_visible, page_of
 from housing.web import render
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
 
-StaffPage = Annotated[
-    Actor, Depends(require_roles(Role.admin, Role.manager, Role.dispatcher, Role.technician))
-]
-
-
-def _paging(total: int, page: int) -> dict[str, int]:
-    last = max(1, -(-total // PAGE_SIZE))
-    return {"page": min(page, last), "last": last, "total": total}
-
 
 @router.get("/console/buildings", response_class=HTMLResponse)
 def buildings(
     request: Request,
     session: SessionDep,
-    actor: StaffPage,
+    actor: StaffActor,
     today: Today,
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
     scope = visible_buildings(actor, today)
-    total = session.exec(select(func.count()).select_from(scope.subquery())).one()
-    paging = _paging(total, page)
+    paging = page_of(session, scope, page, PAGE_SIZE)
     counts = (
         select(Apartment.building_id, func.count().label("apartments"))
         .group_by(Apartment.building_id)
@@ -66,14 +55,13 @@ def building(
     building_id: int,
     request: Request,
     session: SessionDep,
-    actor: StaffPage,
+    actor: StaffActor,
     today: Today,
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
     found = one_visible(session, visible_buildings(actor, today), Building, building_id, "building")
     scope = visible_apartments(actor, today).where(Apartment.building_id == building_id)
-    total = session.exec(select(func.count()).select_from(scope.subquery())).one()
-    paging = _paging(total, page)
+    paging = page_of(session, scope, page, PAGE_SIZE)
     apartments = session.exec(
         scope.order_by(func.length(Apartment.number), Apartment.number, col(Apartment.id))
         .limit(PAGE_SIZE)

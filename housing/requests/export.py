@@ -1,9 +1,8 @@
 """Escalated requests as CSV: one line per request, what the officials' list shows."""
 
-import csv
-import io
 from datetime import datetime
 
+from housing.csvtext import at, csv_text
 from housing.requests.city import EscalatedRequest
 
 HEADER = (
@@ -14,20 +13,18 @@ HEADER = (
 
 
 def escalated_csv(rows: list[EscalatedRequest], *, now: datetime) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(HEADER)
-    for r in rows:
-        writer.writerow(
+    return csv_text(
+        HEADER,
+        (
             [
                 r.id,
                 r.status,
                 "yes" if r.emergency else "no",
                 r.category,
-                _at(r.created_at),
-                _at(r.deadline_at),
-                _at(r.escalated_at),
-                _at(r.resolved_at),
+                at(r.created_at),
+                at(r.deadline_at),
+                at(r.escalated_at),
+                at(r.resolved_at),
                 round(r.overdue_hours(now), 1),
                 r.building_id,
                 r.address,
@@ -36,9 +33,6 @@ def escalated_csv(rows: list[EscalatedRequest], *, now: datetime) -> str:
                 r.company,
                 r.description,
             ]
-        )
-    return out.getvalue()
-
-
-def _at(moment: datetime | None) -> str:
-    return moment.isoformat() if moment is not None else ""
+            for r in rows
+        ),
+    )

@@ -12,6 +12,8 @@ posts, then redirects (303) to the page that shows the result, or re-renders the
 the reason next to the field.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -41,6 +43,7 @@ from housing.requests.models import (
 )
 from housing.requests.photos import inspect_photo
 from housing.requests.queries import visible_categories, visible_requests
+from housing.routing import page_of
 from housing.settings import Settings
 from housing.web import gettext_for, render
 
@@ -109,15 +112,6 @@ def _one_row(session: Session, actor: Actor, today: date, request_id: int) -> Re
     return rows[0]
 
 
-def _count(session: Session, query: Select) -> int:
-    return session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
-
-
-def _pages(total: int, page: int) -> dict[str, int]:
-    last = max(1, -(-total // PAGE_SIZE))
-    return {"page": min(page, last), "last": last, "total": total}
-
-
 # The resident's side
 
 
@@ -133,7 +127,7 @@ def my_requests(
         return RedirectResponse("/console/requests", status_code=303)
     settings = _settings(request)
     query = visible_requests(actor, _today(settings, now))
-    paging = _pages(_count(session, query), page)
+    paging = page_of(session, query, page, PAGE_SIZE)
     rows = _load_rows(
         session,
         query.order_by(col(ServiceRequest.created_at).desc(), col(ServiceRequest.id).desc())
@@ -185,7 +179,15 @@ def file_my_request(
     if errors:
         return _filing_page(request, session, actor, now, typed=typed, errors=errors)
     assert chosen is not None and category is not None
-    try:
+    too_many = _(
+        "You have filed %(limit)s requests today, the most one resident may file in a day. "
+        "Try again tomorrow; in an emergency call the dispatcher."
+    )
+    same = _(
+        "You already filed the same request today (number %(number)s). "
+        "Add a comment to it instead of filing it again."
+    )
+    with _filing_refusals(session, errors, settings, too_many=too_many, same=same):
         filed = service.file_request(
             session,
             filed_by_id=actor.user_id,
@@ -209,25 +211,28 @@ def file_my_request(
                 max_bytes=settings.requests.max_photo_bytes,
                 max_photos=settings.requests.max_photos,
             )
+    if errors:
+        return _filing_page(request, session, actor, now, typed=typed, errors=errors)
+    return RedirectResponse(f"/requests/{filed.id}?filed=1", status_code=303)
+
+
+@contextmanager
+def _filing_refusals(
+    session: Session, errors: dict[str, str], settings: Settings, *, too_many: str, same: str
+) -> Iterator[None]:
+    """Turn the service's refusals of a filing into the form's messages (and roll the filing back)."""
+    try:
+        yield
     except RateLimited:
         session.rollback()
-        errors["form"] = _(
-            "You have filed %(limit)s requests today, the most one resident may file in a day. "
-            "Try again tomorrow; in an emergency call the dispatcher."
-        ) % {"limit": settings.requests.daily_limit}
+        errors["form"] = too_many % {"limit": settings.requests.daily_limit}
     except Conflict as exc:
         session.rollback()
-        errors["form"] = _(
-            "You already filed the same request today (number %(number)s). "
-            "Add a comment to it instead of filing it again."
-        ) % {"number": exc.extra.get("request_id", "")}
+        errors["form"] = same % {"number": exc.extra.get("request_id", "")}
         errors["duplicate_of"] = str(exc.extra.get("request_id", ""))
     except DomainError as exc:
         session.rollback()
         errors[exc.field or "form"] = exc.detail
-    if errors:
-        return _filing_page(request, session, actor, now, typed=typed, errors=errors)
-    return RedirectResponse(f"/requests/{filed.id}?filed=1", status_code=303)
 
 
 def _description_errors(_: Any, description: str) -> dict[str, str]:
@@ -392,6 +397,30 @@ def _request_page(
     )
 
 
+@dataclass(frozen=True)
+class PostedForm:
+    """A form posted on a request's page: the request as the actor sees it, and that page again."""
+
+    request: Request
+    session: Session
+    actor: Actor
+    now: datetime
+    settings: Settings
+    row: RequestRow
+
+    def refused(self, *, errors: dict[str, str], typed: dict[str, str] | None = None) -> Response:
+        """The request's page with the form's errors next to their fields (and what was typed)."""
+        return _request_page(
+            self.request, self.session, self.actor, self.now, self.row.request.id, errors=errors, typed=typed
+        )
+
+
+def _posted(request: Request, session: Session, actor: Actor, now: datetime, request_id: int) -> PostedForm:
+    settings = _settings(request)
+    row = _one_row(session, actor, _today(settings, now), request_id)
+    return PostedForm(request, session, actor, now, settings, row)
+
+
 def _history(session: Session, request_id: int) -> list[tuple[RequestTransition, str | None]]:
     return list(
         session.execute(
@@ -440,16 +469,11 @@ def rate(
     rating: Annotated[str, Form(max_length=2)] = "",
     comment: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    settings = _settings(request)
-    row = _one_row(session, actor, _today(settings, now), request_id)
+    form = _posted(request, session, actor, now, request_id)
+    row = form.row
     _ = gettext_for(request, actor)
     if rating not in {"1", "2", "3", "4", "5"}:
-        return _request_page(
-            request,
-            session,
-            actor,
-            now,
-            request_id,
+        return form.refused(
             errors={"rating": _("Choose a mark from 1 to 5.")},
             typed={"rating_comment": comment},
         )
@@ -461,7 +485,7 @@ def rate(
     elif RequestStatus(row.request.status) not in lifecycle.RATEABLE:
         refusal = _("A request can be rated once it is resolved.")
     if refusal is not None:
-        return _request_page(request, session, actor, now, request_id, errors={"rating": refusal})
+        return form.refused(errors={"rating": refusal})
     service.rate_request(
         session, row.request, person_id=actor.person_id, rating=int(rating), comment=comment, now=now
     )
@@ -477,13 +501,11 @@ def reopen(
     now: Now,
     reason: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    settings = _settings(request)
-    row = _one_row(session, actor, _today(settings, now), request_id)
+    form = _posted(request, session, actor, now, request_id)
+    settings, row = form.settings, form.row
     _ = gettext_for(request, actor)
     if not reason.strip():
-        return _request_page(
-            request, session, actor, now, request_id, errors={"reopen": _("Say what is still wrong.")}
-        )
+        return form.refused(errors={"reopen": _("Say what is still wrong.")})
     try:
         service.transition_request(
             session,
@@ -502,9 +524,7 @@ def reopen(
             message = _(
                 "A request can be reopened within %(days)s days of its resolution; file a new one."
             ) % {"days": settings.requests.reopen_days}
-        return _request_page(
-            request, session, actor, now, request_id, errors={"reopen": message}, typed={"reason": reason}
-        )
+        return form.refused(errors={"reopen": message}, typed={"reason": reason})
     return RedirectResponse(f"/requests/{request_id}?done=reopened", status_code=303)
 
 
@@ -518,8 +538,8 @@ def comment(
     body: Annotated[str, Form(max_length=4000)] = "",
     for_resident: Annotated[str | None, Form(max_length=5)] = None,
 ) -> Response:
-    settings = _settings(request)
-    row = _one_row(session, actor, _today(settings, now), request_id)
+    form = _posted(request, session, actor, now, request_id)
+    row = form.row
     _ = gettext_for(request, actor)
     text = body.strip()
     error = None
@@ -528,9 +548,7 @@ def comment(
     elif len(text) > DESCRIPTION_MAX:
         error = _("The comment is too long: at most 2000 characters.")
     if error:
-        return _request_page(
-            request, session, actor, now, request_id, errors={"comment": error}, typed={"comment": body}
-        )
+        return form.refused(errors={"comment": error}, typed={"comment": body})
     # A resident's comment is always visible; staff say whether the resident may read theirs.
     internal = actor.role is not Role.resident and for_resident is None
     service.add_comment(session, row.request, author_id=actor.user_id, body=text, internal=internal, now=now)
@@ -551,8 +569,8 @@ def move(
     reason: Annotated[str, Form(max_length=1000)] = "",
     until: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    settings = _settings(request)
-    row = _one_row(session, actor, _today(settings, now), request_id)
+    form = _posted(request, session, actor, now, request_id)
+    settings, row = form.settings, form.row
     _ = gettext_for(request, actor)
     try:
         target = RequestStatus(to)
@@ -561,16 +579,11 @@ def move(
     current = RequestStatus(row.request.status)
     if lifecycle.mover_of(current, target) is not Mover.staff:
         message = _("This step is not possible from the request's current status.")
-        return _request_page(request, session, actor, now, request_id, errors={"move": message})
+        return form.refused(errors={"move": message})
     key = f"move-{target.value}"
     typed = {f"{key}-reason": reason, f"{key}-until": until}
     if target in lifecycle.REASON_REQUIRED and not reason.strip():
-        return _request_page(
-            request,
-            session,
-            actor,
-            now,
-            request_id,
+        return form.refused(
             errors={key: _("Say why."), "field": "reason"},
             typed=typed,
         )
@@ -578,12 +591,7 @@ def move(
     if target is RequestStatus.deferred:
         until_at = _local_date(until, settings.timezone)
         if until_at is None or until_at <= now:
-            return _request_page(
-                request,
-                session,
-                actor,
-                now,
-                request_id,
+            return form.refused(
                 errors={key: _("Choose the day the work comes back, after today."), "field": "until"},
                 typed=typed,
             )
@@ -601,7 +609,7 @@ def move(
         )
     except DomainError as exc:
         session.rollback()
-        return _request_page(request, session, actor, now, request_id, errors={key: exc.detail}, typed=typed)
+        return form.refused(errors={key: exc.detail}, typed=typed)
     return RedirectResponse(f"/requests/{request_id}?done={target.value}", status_code=303)
 
 
@@ -623,15 +631,15 @@ def assign(
     now: Now,
     assignee_id: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
-    settings = _settings(request)
-    row = _one_row(session, actor, _today(settings, now), request_id)
+    form = _posted(request, session, actor, now, request_id)
+    row = form.row
     try:
         service.assign_request(
             session, row.request, assignee_id=int(assignee_id) if assignee_id.isdigit() else None
         )
     except DomainError as exc:
         session.rollback()
-        return _request_page(request, session, actor, now, request_id, errors={"assignee": exc.detail})
+        return form.refused(errors={"assignee": exc.detail})
     return RedirectResponse(f"/requests/{request_id}?done=assigned", status_code=303)
 
 
@@ -664,7 +672,7 @@ def queue(
         query = query.where(col(ServiceRequest.category_id).in_(codes))
     if mine:
         query = query.where(ServiceRequest.assignee_id == actor.user_id)
-    paging = _pages(_count(session, query), page)
+    paging = page_of(session, query, page, PAGE_SIZE)
     rows = _load_rows(
         session,
         query.order_by(ServiceRequest.deadline_at, ServiceRequest.id)
@@ -757,7 +765,12 @@ def file_for_caller(
     if errors:
         return _call_page(request, session, actor, now, typed=typed, errors=errors, lookup=True)
     assert place.building is not None and category is not None
-    try:
+    too_many = _("This resident has already filed %(limit)s requests today, the most allowed in a day.")
+    same = _(
+        "The same request was already filed today (number %(number)s). "
+        "Add a comment to it instead of filing it again."
+    )
+    with _filing_refusals(session, errors, settings, too_many=too_many, same=same):
         filed = service.file_request(
             session,
             filed_by_id=actor.user_id,
@@ -771,21 +784,6 @@ def file_for_caller(
             timezone=settings.timezone,
             daily_limit=settings.requests.daily_limit,
         )
-    except RateLimited:
-        session.rollback()
-        errors["form"] = _(
-            "This resident has already filed %(limit)s requests today, the most allowed in a day."
-        ) % {"limit": settings.requests.daily_limit}
-    except Conflict as exc:
-        session.rollback()
-        errors["form"] = _(
-            "The same request was already filed today (number %(number)s). "
-            "Add a comment to it instead of filing it again."
-        ) % {"number": exc.extra.get("request_id", "")}
-        errors["duplicate_of"] = str(exc.extra.get("request_id", ""))
-    except DomainError as exc:
-        session.rollback()
-        errors[exc.field or "form"] = exc.detail
     if errors:
         return _call_page(request, session, actor, now, typed=typed, errors=errors, lookup=True)
     return RedirectResponse(f"/requests/{filed.id}?filed=1", status_code=303)

@@ -7,6 +7,8 @@ twin with the same filters. A page is a handful of queries whatever the number o
 (housing.scores.service reads a page of scores and then all their components at once).
 """
 
+from datetime import date
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
@@ -54,8 +56,7 @@ def ranking_page(
     page: PageNumber = 1,
 ) -> Response:
     """The month's ranking (the newest month with scores unless one is asked for)."""
-    period = period or service.latest_period(session, today) or periods.month_of(today)
-    _check_district(session, district_id)
+    period = _ranked_period(session, today, period, district_id)
     scores, count = service.ranking(
         session, period, district_id=district_id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
@@ -84,8 +85,7 @@ def ranking_export(
     district_id: DistrictId = None,
 ) -> Response:
     """Every row of the ranking the page shows for these filters (all its pages)."""
-    period = period or service.latest_period(session, today) or periods.month_of(today)
-    _check_district(session, district_id)
+    period = _ranked_period(session, today, period, district_id)
     scores, _ = service.ranking(session, period, district_id=district_id)
     name = f"quality-scores-{period:%Y-%m}" + (f"-district-{district_id}" if district_id else "") + ".csv"
     return csv_response(ranking_csv(scores), name)
@@ -101,9 +101,7 @@ def company_page(
     until: OptionalUntil = None,
 ) -> Response:
     """A company's last 12 months: the chart, the table of every component, the latest inputs."""
-    company, district = _company(session, company_id)
-    months = periods.last_months(until or today, TREND_MONTHS)
-    trend = service.company_trend(session, company_id, months)
+    company, district, months, trend = _trend(session, company_id, until or today)
     by_period = {score.period: score for score in trend}
     return render(
         request,
@@ -133,15 +131,24 @@ def company_export(
     until: OptionalUntil = None,
 ) -> Response:
     """The 12 months the company's page shows, one line each."""
-    company, _ = _company(session, company_id)
-    months = periods.last_months(until or today, TREND_MONTHS)
-    trend = service.company_trend(session, company_id, months)
+    company, _, months, trend = _trend(session, company_id, until or today)
     return csv_response(trend_csv(months, trend), f"company-{company.id}-scores-{months[-1]:%Y-%m}.csv")
 
 
-def _check_district(session: Session, district_id: int | None) -> None:
+def _ranked_period(session: Session, today: date, period: date | None, district_id: int | None) -> date:
+    """The month asked for, else the newest with scores, else this one; the district must exist."""
     if district_id is not None and session.get(District, district_id) is None:
         raise NotFound(f"district {district_id} not found")
+    return period or service.latest_period(session, today) or periods.month_of(today)
+
+
+def _trend(
+    session: Session, company_id: int, until: date
+) -> tuple[ManagementCompany, str | None, list[date], list[service.RankedScore]]:
+    """The company, its district's name, the 12 months up to `until` and their stored scores."""
+    company, district = _company(session, company_id)
+    months = periods.last_months(until, TREND_MONTHS)
+    return company, district, months, service.company_trend(session, company_id, months)
 
 
 def _company(session: Session, company_id: int) -> tuple[ManagementCompany, str | None]:

@@ -15,18 +15,14 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.api.conftest import city  # noqa: F401 - a fixture, found by name
 from tests.conftest import make_settings
-from tests.integration.stripe_helpers import (
-    PUBLISHABLE_KEY,
-    SECRET_KEY,
-    WEBHOOK_SECRET,
-    register_webhook,
-    running_localstripe,
-    serving,
-)
+from tests.integration import stripe_helpers
+from tests.integration.stripe_helpers import serving_for_stripe, stripe_group
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 PHONE = {"width": 360, "height": 740}
+
+localstripe = stripe_helpers.localstripe  # a fixture, found by name
 
 
 @pytest.fixture(scope="session")
@@ -41,24 +37,12 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture(scope="module")
-def localstripe(tmp_path_factory) -> Iterator[str]:
-    with running_localstripe(tmp_path_factory.mktemp("localstripe")) as base:
-        yield base
-
-
 @pytest.fixture
 def settings(database_url, localstripe):
     """Stripe through localstripe and its stand-in Stripe.js; readings accepted any day."""
     return make_settings(
         database_url,
-        stripe={
-            "secret_key": SECRET_KEY,
-            "publishable_key": PUBLISHABLE_KEY,
-            "webhook_secret": WEBHOOK_SECRET,
-            "api_base": localstripe,
-            "js_url": f"{localstripe}/js.stripe.com/v3/",
-        },
+        stripe=stripe_group(localstripe, js_url=f"{localstripe}/js.stripe.com/v3/"),
         meters={"window_start_day": 1, "window_end_day": 31},
     )
 
@@ -66,8 +50,7 @@ def settings(database_url, localstripe):
 @pytest.fixture
 def site(app, localstripe) -> Iterator[str]:
     """The app served for real; localstripe's webhooks point at it."""
-    with serving(app) as url:
-        register_webhook(localstripe, f"{url}/api/v1/webhooks/stripe")
+    with serving_for_stripe(app, localstripe) as url:
         yield url
 
 

@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 import stripe
 import uvicorn
 
@@ -74,6 +75,31 @@ def serving(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def serving_for_stripe(app, base: str) -> Iterator[str]:
+    """The app served for real, with localstripe's webhooks pointed at it: its URL."""
+    with serving(app) as url:
+        register_webhook(base, f"{url}/api/v1/webhooks/stripe")
+        yield url
+
+
+@pytest.fixture(scope="module")
+def localstripe(tmp_path_factory) -> Iterator[str]:
+    """localstripe for one test module (import this fixture by name): its base URL."""
+    with running_localstripe(tmp_path_factory.mktemp("localstripe")) as base:
+        yield base
+
+
+def stripe_group(base: str, **overrides) -> dict:
+    """The `stripe` settings group that points at localstripe on `base`."""
+    return {
+        "secret_key": SECRET_KEY,
+        "publishable_key": PUBLISHABLE_KEY,
+        "webhook_secret": WEBHOOK_SECRET,
+        "api_base": base,
+    } | overrides
 
 
 def register_webhook(base: str, url: str, secret: str = WEBHOOK_SECRET) -> None:

@@ -18,12 +18,9 @@ from tests.factories import PASSWORD, login
 from tests.integration.stripe_helpers import (
     DECLINED_CARD,
     GOOD_CARD,
-    PUBLISHABLE_KEY,
     SECRET_KEY,
-    WEBHOOK_SECRET,
-    register_webhook,
-    running_localstripe,
-    serving,
+    serving_for_stripe,
+    stripe_group,
 )
 from tests.pages import csrf_token, log_in
 from tests.portal_factories import make_home
@@ -31,23 +28,11 @@ from tests.portal_factories import make_home
 THREE_D_SECURE_CARD = "4000000000003220"
 
 
-@pytest.fixture(scope="module")
-def localstripe(tmp_path_factory):
-    with running_localstripe(tmp_path_factory.mktemp("localstripe")) as base:
-        yield base
-
-
 @pytest.fixture
 def settings(database_url, localstripe):
     return make_settings(
         database_url,
-        stripe={
-            "secret_key": SECRET_KEY,
-            "publishable_key": PUBLISHABLE_KEY,
-            "webhook_secret": WEBHOOK_SECRET,
-            "api_base": localstripe,
-            "js_url": f"{localstripe}/js.stripe.com/v3/",
-        },
+        stripe=stripe_group(localstripe, js_url=f"{localstripe}/js.stripe.com/v3/"),
     )
 
 
@@ -61,12 +46,10 @@ def home(session, city, app, localstripe):
 @pytest.fixture
 def browser(app, localstripe, city, home):
     """A signed-in resident's browser (cookies and CSRF token) on an app localstripe can call back."""
-    with serving(app) as url:
-        register_webhook(localstripe, f"{url}/api/v1/webhooks/stripe")
-        with TestClient(app) as client:
-            client.cookies.set(LANGUAGE_COOKIE, "en")
-            assert log_in(client, "resident", PASSWORD).status_code == 200
-            yield client
+    with serving_for_stripe(app, localstripe), TestClient(app) as client:
+        client.cookies.set(LANGUAGE_COOKIE, "en")
+        assert log_in(client, "resident", PASSWORD).status_code == 200
+        yield client
 
 
 def card(localstripe: str, number: str) -> str:

@@ -22,36 +22,19 @@ from tests.integration.stripe_helpers import (
     DECLINED_CARD,
     GOOD_CARD,
     PUBLISHABLE_KEY,
-    SECRET_KEY,
-    WEBHOOK_SECRET,
     events_of,
     pay_with_card,
     register_webhook,
-    running_localstripe,
-    serving,
+    serving_for_stripe,
     signature,
+    stripe_group,
 )
 
 TOTAL = 51_000_000  # 510,000.00 UZS
 
 
-@pytest.fixture(scope="module")
-def localstripe(tmp_path_factory):
-    with running_localstripe(tmp_path_factory.mktemp("localstripe")) as base:
-        yield base
-
-
 def settings_for(database_url, localstripe, **stripe):
-    return make_settings(
-        database_url,
-        stripe={
-            "secret_key": SECRET_KEY,
-            "publishable_key": PUBLISHABLE_KEY,
-            "webhook_secret": WEBHOOK_SECRET,
-            "api_base": localstripe,
-        }
-        | stripe,
-    )
+    return make_settings(database_url, stripe=stripe_group(localstripe, **stripe))
 
 
 @pytest.fixture
@@ -63,10 +46,8 @@ def stripe_settings(database_url, localstripe):
 def live(stripe_settings, db, localstripe):
     """Our app served for real, with localstripe's webhooks pointed at it."""
     app = create_app(stripe_settings, engine=db)
-    with serving(app) as url:
-        register_webhook(localstripe, f"{url}/api/v1/webhooks/stripe")
-        with TestClient(app) as client:
-            yield client
+    with serving_for_stripe(app, localstripe), TestClient(app) as client:
+        yield client
 
 
 @pytest.fixture

@@ -235,35 +235,23 @@ def test_a_charge_refunded_event_books_only_what_we_have_not(session, owing):
 def test_bank_and_office_payments_settle_invoices_oldest_first(session, owing):
     apartment, october, _ = owing
     november = make_billed_invoice(session, apartment, 20_000_000, period=october.period.replace(month=11))
-    service.record_manual_payment(
-        session,
-        apartment_id=apartment.id,
-        amount_minor=40_000_000,
-        gateway=Gateway.bank,
-        reference="BANK-77",
-        paid_at=PAID_AT,
-        user_id=None,
-    )
-    assert (october.status, november.status) == (InvoiceStatus.paid, InvoiceStatus.partially_paid)
 
-    with pytest.raises(Conflict, match="already recorded"):
+    def record(amount_minor: int, gateway: Gateway) -> None:
         service.record_manual_payment(
             session,
             apartment_id=apartment.id,
-            amount_minor=40_000_000,
-            gateway=Gateway.bank,
+            amount_minor=amount_minor,
+            gateway=gateway,
             reference="BANK-77",
             paid_at=PAID_AT,
             user_id=None,
         )
-    service.record_manual_payment(
-        session,
-        apartment_id=apartment.id,
-        amount_minor=15_000_000,
-        gateway=Gateway.office,
-        reference="BANK-77",
-        paid_at=PAID_AT,
-        user_id=None,
-    )
+
+    record(40_000_000, Gateway.bank)
+    assert (october.status, november.status) == (InvoiceStatus.paid, InvoiceStatus.partially_paid)
+
+    with pytest.raises(Conflict, match="already recorded"):
+        record(40_000_000, Gateway.bank)
+    record(15_000_000, Gateway.office)
     assert november.status == InvoiceStatus.paid
     assert balance(session, apartment.id) == -5_000_000  # a credit carried forward

@@ -35,7 +35,7 @@ from datetime import date, timedelta
 from sqlalchemy import Engine, text
 
 from billing.ledger import accrue_penalties
-from billing.runs import BATCH, check_period, run_billing, unbilled_apartment_ids
+from billing.runs import BATCH, PreparedRun, check_period, run_billing, unbilled_apartment_ids
 from housing.clock import local_today
 from housing.db import is_postgres, make_engine, session_scope
 from housing.settings import Settings
@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 
 MAX_WORKERS = 4
 RUN_LOCK_KEY = zlib.crc32(b"housing-billing-run:whole-run")  # not runs.LOCK_KEY, which batches take
+
+# A worker process's `PreparedRun`s by (period, timezone): read before its first batch and
+# kept for the others (the process ends with the pool, and they with it).
+_prepared_in_worker: dict[tuple[date, str], PreparedRun] = {}
 
 
 def previous_month(today: date) -> date:
@@ -101,7 +105,8 @@ def bill_period(
             ids = unbilled_apartment_ids(session, period)
         batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
         if workers == 1 or len(batches) <= 1:
-            results = [_bill_batch(engine, settings, period, today, batch) for batch in batches]
+            prepared: dict[tuple[date, str], PreparedRun] = {}
+            results = [_bill_batch(engine, settings, period, today, batch, prepared) for batch in batches]
         else:
             results = _bill_in_workers(settings, period, today, batches, min(workers, len(batches)))
     return _summary_line(period, results)
@@ -113,7 +118,8 @@ def _bill_in_workers(
     """The batches shared out among `workers` fresh processes (spawned: no connection is inherited).
 
     Each worker takes the next batch from the pool's queue when it is done with one, with an
-    engine of its own made for that batch.
+    engine of its own made for that batch; what every batch shares (`PreparedRun`: the
+    tariffs, meter replacements, flat prices) it reads once and keeps.
     """
     results = []
     context = multiprocessing.get_context("spawn")
@@ -135,24 +141,38 @@ def _bill_in_workers(
 def _bill_batch_in_worker(settings: Settings, period: date, today: date, ids: Sequence[int]) -> BatchResult:
     engine = make_engine(settings)
     try:
-        return _bill_batch(engine, settings, period, today, ids)
+        return _bill_batch(engine, settings, period, today, ids, _prepared_in_worker)
     finally:
         engine.dispose()
 
 
 def _bill_batch(
-    engine: Engine, settings: Settings, period: date, today: date, ids: Sequence[int]
+    engine: Engine,
+    settings: Settings,
+    period: date,
+    today: date,
+    ids: Sequence[int],
+    prepared: dict[tuple[date, str], PreparedRun],
 ) -> BatchResult:
-    """One batch in one transaction; a failure rolls it back and is reported, not raised."""
+    """One batch in one transaction; a failure rolls it back and is reported, not raised.
+
+    `prepared` keeps the run's `PreparedRun` from batch to batch; the first batch reads it
+    in a transaction of its own (so that a batch rolled back leaves it intact).
+    """
+    timezone = settings.scheduler.timezone
     try:
+        if (period, timezone) not in prepared:
+            with session_scope(engine) as session:
+                prepared[(period, timezone)] = PreparedRun(session, period, timezone)
         with session_scope(engine) as session:
             summary = run_billing(
                 session,
                 period=period,
                 today=today,
                 apartment_ids=ids,
-                timezone=settings.scheduler.timezone,
+                timezone=timezone,
                 wait=True,  # the other workers hold the lock only while they number and write
+                prepared=prepared[(period, timezone)],
             )
     except Exception as exc:  # one batch lost, not the run: its apartments stay unbilled
         log.exception("billing %s: a batch of %d apartments failed", period, len(ids))

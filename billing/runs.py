@@ -27,7 +27,8 @@ charge) is settled at once (`billing.ledger.settle_invoices`): paid or partially
 
 Drafting and numbering are apart: a batch's invoices are drafted (everything costly: the
 consumption, prices, deductions, explanations) without any lock, then a transaction-scoped
-PostgreSQL advisory lock is taken only to number and write them. Under it the run leaves
+PostgreSQL advisory lock is taken only to number and write them (their ids and the lines'
+rows are made before it). Under it the run leaves
 out the apartments another transaction billed since the drafts were made (read committed:
 the lock is free only once that transaction has committed) and reads each company's last
 number; it holds the lock until its transaction ends, so two transactions never number the
@@ -46,7 +47,9 @@ readings next to the month's ends, the backwards check done in SQL, the pure rul
 `sensors.consumption` unchanged), the buildings' common heat meters and areas, the
 incidents, the earlier averaged lines of the apartments whose meter has no consumption, and
 the balances (to find accounts in credit). Tariffs and meter replacements
-are read once a run, and a quantity of a service is priced once a run (flat lines repeat).
+are read once a run (`PreparedRun`, which a worker of `billing.jobs.bill_period` keeps from
+batch to batch), and a flat quantity is priced once for each price history (flat lines
+repeat, and the companies without a tariff of their own share the city's).
 The invoices, lines and charges are written with three bulk inserts (COPY on PostgreSQL)
 under ids reserved beforehand, with no ORM objects. Only what is rare goes one meter at a
 time: a meter without a month's consumption (its average), one with staff corrections, and
@@ -85,7 +88,6 @@ from billing.models import (
     LedgerKind,
     QuantitySource,
     Service,
-    Tariff,
 )
 from billing.penalties import due_date
 from billing.pricing import (
@@ -199,46 +201,118 @@ class _Apartment:
     company_id: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Service:
+    """A service as the run needs it: plain values, read once (no ORM attribute per line)."""
+
+    id: int
+    code: str
+    meter_kind: str | None  # the MeterKind's value; None: not billed by meter
+    utility: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Chosen:
+    """The tariff row a line names: its id and basis."""
+
+    id: int
+    basis: Basis
+
+
+@dataclass(frozen=True, slots=True)
+class _TariffRow:
+    id: int
+    company_id: int | None
+    valid_from: date
+
+
 class _Tariffs:
     """The services and the tariffs overlapping the period, and each company's price history.
 
-    Every tariff is read once at the start (a few queries); a company's history of a service
-    is merged from those rows when first asked for.
+    Every tariff is read at the start (a few queries) and kept as plain values, so that a
+    worker can keep them from one transaction to the next. The histories are merged then:
+    the city's of each service and basis, and each company's with tariffs of its own; the
+    other companies share the city's, so a flat quantity is priced once for all of them.
     """
 
     def __init__(self, session: Session, start: date, end: date) -> None:
         self.start = start
-        self.services = list(session.exec(select(Service).order_by(Service.id)))
-        self.all, self.tiers, self.norms = all_tariffs(session)
-        self.rows: dict[tuple[int, Basis], list[Tariff]] = defaultdict(list)
-        for row in self.all:
-            if row.valid_from < end and (row.valid_until is None or row.valid_until > start):
-                self.rows[(row.service_id, Basis(row.basis))].append(row)
-        self._versions: dict[tuple[int, Basis, int], list[TariffVersion]] = {}
-        self._chosen: dict[tuple[int, Basis, int], Tariff | None] = {}
+        self.services = [
+            _Service(s.id, s.code, None if s.meter_kind is None else str(s.meter_kind), s.utility)
+            for s in session.exec(select(Service).order_by(Service.id))
+            if s.id is not None
+        ]
+        self.cold_water = [s for s in self.services if s.utility == Utility.cold_water]
+        rows, tiers, norms = all_tariffs(session)
+        self.rows: dict[tuple[int, Basis], list[_TariffRow]] = defaultdict(list)
+        for row in rows:
+            if (
+                row.id is not None
+                and row.valid_from < end
+                and (row.valid_until is None or row.valid_until > start)
+            ):
+                self.rows[(row.service_id, Basis(row.basis))].append(
+                    _TariffRow(row.id, row.company_id, row.valid_from)
+                )
+        # (service, basis, company or None for the city's) -> (key shared by equal histories, history)
+        self._histories: dict[tuple[int, Basis, int | None], tuple[int, list[TariffVersion]]] = {}
+        keys: dict[tuple[TariffVersion, ...], int] = {}
+        owners = {(r.service_id, Basis(r.basis), r.company_id) for r in rows}
+        for service_id, basis, company_id in sorted(owners, key=lambda k: (k[0], k[1], k[2] or 0)):
+            versions = merged_versions(
+                (
+                    r
+                    for r in rows
+                    if r.service_id == service_id and r.basis == basis and r.company_id in (None, company_id)
+                ),
+                tiers,
+                norms,
+            )
+            self._histories[(service_id, basis, company_id)] = (
+                keys.setdefault(tuple(versions), len(keys)),
+                versions,
+            )
+        self._chosen: dict[tuple[int, Basis, int], _Chosen | None] = {}
 
-    def tariff(self, service_id: int, basis: Basis, company_id: int) -> Tariff | None:
+    def tariff(self, service_id: int, basis: Basis, company_id: int) -> _Chosen | None:
         """The tariff row in force for the company: its own first, on the period's first day first."""
         key = (service_id, basis, company_id)
         if key not in self._chosen:
             rows = [r for r in self.rows[(service_id, basis)] if r.company_id in (None, company_id)]
-            self._chosen[key] = min(
+            row = min(
                 rows,
                 key=lambda r: (r.company_id is None, r.valid_from > self.start, -r.valid_from.toordinal()),
                 default=None,
             )
+            self._chosen[key] = None if row is None else _Chosen(row.id, basis)
         return self._chosen[key]
 
-    def versions(self, service_id: int, basis: Basis, company_id: int) -> list[TariffVersion]:
-        key = (service_id, basis, company_id)
-        if key not in self._versions:
-            rows = (
-                r
-                for r in self.all
-                if r.service_id == service_id and r.basis == basis and r.company_id in (None, company_id)
-            )
-            self._versions[key] = merged_versions(rows, self.tiers, self.norms)
-        return self._versions[key]
+    def history(self, service_id: int, basis: Basis, company_id: int) -> tuple[int, list[TariffVersion]]:
+        """The company's price history of the service and basis, and a key shared by equal histories."""
+        found = self._histories.get((service_id, basis, company_id))
+        if found is None:
+            found = self._histories.get((service_id, basis, None), (-1, []))
+        return found
+
+
+class PreparedRun:
+    """What every batch of a period's run shares, read once and kept by the worker from batch to batch.
+
+    The services and tariffs, the meter replacements and the prices of flat quantities. A
+    worker of `billing.jobs.bill_period` prepares it in a transaction of its own before its
+    first batch, so the rows it holds are loaded and detached (a batch rolled back cannot
+    expire them); `run_billing` prepares one itself when not given one.
+    """
+
+    def __init__(self, session: Session, period: date, timezone: str = DEFAULT_TIMEZONE) -> None:
+        self.period = period
+        self.timezone = timezone
+        self.bounds = month_bounds(period, timezone)
+        start, end, _, _ = self.bounds
+        self.tariffs = _Tariffs(session, start, end)
+        self.replaced = replacements(session)  # meter -> the meter it replaced
+        # (history key, quantity) -> the charge and its parts, for flat lines (see `_price`)
+        self.prices: dict[tuple[int, Decimal | Fraction], tuple[LineCharge, list[dict[str, Any]]]] = {}
 
 
 def charge_key(invoice_id: int | None) -> str:
@@ -261,17 +335,19 @@ def run_billing(
     apartment_ids: Sequence[int] | None = None,
     timezone: str = DEFAULT_TIMEZONE,
     wait: bool = False,
+    prepared: PreparedRun | None = None,
 ) -> RunSummary:
     """Issues the period's missing invoices (flushes, never commits); see the module's docstring.
 
     Each batch is drafted without the lock, then numbered and written under it. With `wait`
     the lock is waited for (at most `LOCK_WAIT`; other transactions hold it only while they
     number and write a batch); without it a run that finds the lock taken is locked out and
-    writes nothing.
+    writes nothing. `prepared` (`PreparedRun` of the same period and timezone) is what a
+    caller billing batch after batch keeps between them; without it the run reads its own.
     """
     check_period(period, today, timezone)
     summary = RunSummary(period=period, dry_run=dry_run)
-    _run(session, summary, period, timezone, apartment_ids, wait=wait)
+    _run(session, summary, period, timezone, apartment_ids, wait=wait, prepared=prepared)
     return summary
 
 
@@ -289,7 +365,7 @@ def draft_invoices(
     """
     check_period(period, today, timezone)
     summary = RunSummary(period=period, dry_run=False)
-    run = _context(session, summary, period, timezone)
+    run = _context(session, summary, period, timezone, None)
     drafts: list[DraftInvoice] = []
     after = 0
     while batch := _apartments(session, period, timezone, after, apartment_ids):
@@ -327,24 +403,30 @@ def unbilled_apartment_ids(session: Session, period: date) -> list[int]:
 
 @dataclass
 class _Context:
-    """What every batch of a run shares."""
+    """What every batch of a run shares: the prepared part, and this transaction's numbers."""
 
     session: Session
     summary: RunSummary
-    tariffs: "_Tariffs"
-    period: date
-    timezone: str
-    replaced: dict[int, int]  # meter -> the meter it replaced (`sensors.bulk_usage.replacements`)
+    prepared: PreparedRun
     # company -> the last invoice number used; filled under the lock (or in a dry run), which
     # a real run then holds to the end of its transaction, so the numbers stay its own
     sequences: dict[int, int] = field(default_factory=dict)
-    prices: dict[tuple[int, Basis, int, Decimal | Fraction], tuple[LineCharge, list[dict[str, Any]]]] = field(
-        default_factory=dict
-    )
+
+    @property
+    def tariffs(self) -> _Tariffs:
+        return self.prepared.tariffs
+
+    @property
+    def period(self) -> date:
+        return self.prepared.period
+
+    @property
+    def timezone(self) -> str:
+        return self.prepared.timezone
 
     @property
     def bounds(self) -> tuple[date, date, datetime, datetime]:
-        return month_bounds(self.period, self.timezone)
+        return self.prepared.bounds
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,12 +442,19 @@ class _Facts:
     # this one billed by the meter's average, in a row of months billed without readings
 
 
-def _context(session: Session, summary: RunSummary, period: date, timezone: str) -> _Context:
+def _context(
+    session: Session, summary: RunSummary, period: date, timezone: str, prepared: PreparedRun | None
+) -> _Context:
     if session.get_bind().dialect.name == "postgresql":
         # Compiling each batch's queries costs more than it saves; ends with the transaction.
         session.execute(text("SET LOCAL jit = off"))
-    start, end, _, _ = month_bounds(period, timezone)
-    return _Context(session, summary, _Tariffs(session, start, end), period, timezone, replacements(session))
+    if prepared is None:
+        prepared = PreparedRun(session, period, timezone)
+    elif (prepared.period, prepared.timezone) != (period, timezone):
+        raise ValueError(
+            f"prepared for {prepared.period:%Y-%m} in {prepared.timezone}, not {period:%Y-%m} in {timezone}"
+        )
+    return _Context(session, summary, prepared)
 
 
 def _run(
@@ -376,8 +465,9 @@ def _run(
     apartment_ids: Sequence[int] | None,
     *,
     wait: bool,
+    prepared: PreparedRun | None,
 ) -> None:
-    run = _context(session, summary, period, timezone)
+    run = _context(session, summary, period, timezone, prepared)
     after = 0
     while batch := _apartments(session, period, timezone, after, apartment_ids):
         after = batch[-1].id
@@ -404,9 +494,12 @@ def _issue(
 
     The numbers are max + 1 read under the lock, which is held until the transaction ends,
     so no other transaction can number the same company and year before this one commits.
+    The ids and the lines' rows are made before the lock (they do not depend on numbers), so
+    the lock covers only the check, the numbering and the writes.
     """
     if not drafts:
         return True
+    rows = _Rows(session, drafts)
     if not _lock(session, wait=wait):
         return False
     billed = set(
@@ -418,7 +511,7 @@ def _issue(
         )
     )
     numbered = _number(session, [d for d in drafts if d.apartment_id not in billed], sequences)
-    _write(session, numbered)
+    rows.write(session, numbered)
     summary.issued += len(numbered)
     summary.total_minor += sum(d.total_minor for d in numbered)
     return True
@@ -479,7 +572,7 @@ def _draft_batch(run: _Context, batch: list[_Apartment]) -> list[DraftInvoice]:
         start_at,
         end_at,
         timezone=run.timezone,
-        replaced=run.replaced,
+        replaced=run.prepared.replaced,
     )
     unread = {apartment_id for (apartment_id, _), m in meters.items() if usage[m].quantity is None}
     facts = _Facts(
@@ -669,10 +762,9 @@ def _lines(run: _Context, facts: _Facts, apartment: _Apartment) -> list[DraftLin
     assert company_id is not None
     lines = []
     for service in tariffs.services:
-        assert service.id is not None
-        priced: tuple[Tariff, QuantitySource, Decimal | Fraction, dict[str, Any]] | None = None
-        kind = str(service.meter_kind)
-        metered = service.meter_kind is not None and tariffs.tariff(service.id, Basis.per_unit, company_id)
+        priced: tuple[_Chosen, QuantitySource, Decimal | Fraction, dict[str, Any]] | None = None
+        kind = service.meter_kind
+        metered = kind is not None and tariffs.tariff(service.id, Basis.per_unit, company_id)
         meter_id = facts.meters.get((apartment.id, kind)) if metered else None
         common_id = facts.common.get((apartment.building_id, kind)) if metered else None
         if metered and meter_id is not None:
@@ -697,7 +789,7 @@ def _lines(run: _Context, facts: _Facts, apartment: _Apartment) -> list[DraftLin
         if priced is None:
             continue
         tariff, source, quantity, explanation = priced
-        basis = Basis(tariff.basis)
+        basis = tariff.basis
         if basis is not Basis.per_unit and quantity == 0:
             continue
         charge, pricing = _price(run, service.id, basis, company_id, quantity)
@@ -726,7 +818,7 @@ def _lines(run: _Context, facts: _Facts, apartment: _Apartment) -> list[DraftLin
 def _quality(
     run: _Context,
     facts: _Facts,
-    service: Service,
+    service: _Service,
     apartment: _Apartment,
     basis: Basis,
     quantity: Decimal | Fraction,
@@ -764,9 +856,8 @@ def _cold_water_charge(
 ) -> LineCharge | None:
     """The same quantity at the cold-water tariff of the same basis, if there is one."""
     assert apartment.company_id is not None
-    for service in run.tariffs.services:
-        cold = service.utility == Utility.cold_water and service.id is not None
-        if cold and run.tariffs.tariff(service.id, basis, apartment.company_id) is not None:
+    for service in run.tariffs.cold_water:
+        if run.tariffs.tariff(service.id, basis, apartment.company_id) is not None:
             return _price(run, service.id, basis, apartment.company_id, quantity)[0]
     return None
 
@@ -783,25 +874,28 @@ def _price(
     """The line's charge and its parts for the explanation.
 
     A flat line's quantity (an area, a number of residents) repeats across a city, so it is
-    priced once a run; metered quantities seldom repeat, and keeping them would only grow.
+    priced once a run (a worker's, for all companies with the same price history);
+    metered quantities seldom repeat, and keeping them would only grow.
     """
-    key = (service_id, basis, company_id, quantity)
-    if key in run.prices:
-        return run.prices[key]
+    history, versions = run.tariffs.history(service_id, basis, company_id)
+    key = (history, quantity)
+    prices = run.prepared.prices
+    if key in prices:
+        return prices[key]
     start, end, _, _ = run.bounds
-    charge = price_line(quantity, run.tariffs.versions(service_id, basis, company_id), start, end)
+    charge = price_line(quantity, versions, start, end)
     priced = (charge, _pricing(charge))
     if basis is not Basis.per_unit:
-        run.prices[key] = priced
+        prices[key] = priced
     return priced
 
 
 def _metered(
-    run: _Context, facts: _Facts, service: Service, apartment: _Apartment, meter_id: int
-) -> tuple[Tariff, QuantitySource, Decimal, dict[str, Any]] | None:
+    run: _Context, facts: _Facts, service: _Service, apartment: _Apartment, meter_id: int
+) -> tuple[_Chosen, QuantitySource, Decimal, dict[str, Any]] | None:
     """Metered consumption, else the meter's average month (3 months in a row at most), else
     the per-person norm."""
-    assert service.id is not None and apartment.company_id is not None
+    assert apartment.company_id is not None
     result = facts.usage[meter_id]
     per_unit = run.tariffs.tariff(service.id, Basis.per_unit, apartment.company_id)
     assert per_unit is not None
@@ -839,14 +933,14 @@ def _metered(
 
 
 def _shared(
-    run: _Context, facts: _Facts, service: Service, apartment: _Apartment, meter_id: int
-) -> tuple[Tariff, QuantitySource, Fraction, dict[str, Any]] | None:
+    run: _Context, facts: _Facts, service: _Service, apartment: _Apartment, meter_id: int
+) -> tuple[_Chosen, QuantitySource, Fraction, dict[str, Any]] | None:
     """The apartment's share by area of its building's common meter (heating without a meter of its own).
 
     The share is exact (a Fraction), so the amount is rounded once; the line's quantity
     column shows it to 3 decimals. Without the building's consumption there is no line.
     """
-    assert service.id is not None and apartment.company_id is not None
+    assert apartment.company_id is not None
     result = facts.usage[meter_id]
     total_area = facts.areas.get(apartment.building_id, Decimal(0))
     if result.quantity is None or total_area <= 0:
@@ -909,74 +1003,95 @@ def _pricing(charge: LineCharge) -> list[dict[str, Any]]:
     ]
 
 
-def _write(session: Session, drafts: list[DraftInvoice]) -> None:
-    """The batch's invoices, their lines and ledger charges: three bulk inserts, no ORM objects.
+class _Rows:
+    """A batch's invoices, their lines and ledger charges as rows: three bulk inserts, no ORM objects.
 
-    Ids are reserved first, so lines and charges can name their invoice without RETURNING.
-    An account already in credit (paid beyond its earlier invoices) is settled at once, so
-    its new invoice comes out paid or partially paid; the others stay issued.
+    Ids are reserved first, so lines and charges can name their invoice without RETURNING;
+    the lines' rows are made then, before the lock (`_issue`). `write` writes the drafts
+    numbered under it, and leaves out the others (billed meanwhile; their ids go unused).
     """
-    if not drafts:
-        return
-    in_credit = _in_credit(session, [d.apartment_id for d in drafts])
-    issued_at = utcnow()
-    ids = reserve_ids(session, Invoice.__table__, len(drafts))
-    invoices, lines, entries = [], [], []
-    for invoice_id, draft in zip(ids, drafts, strict=True):
-        invoices.append(
-            {
-                "id": invoice_id,
-                "apartment_id": draft.apartment_id,
-                "company_id": draft.company_id,
-                "period": draft.period,
-                "year": draft.period.year,
-                "sequence": draft.sequence,
-                "number": draft.number,
-                "status": InvoiceStatus.issued.value,
-                "issued_at": issued_at,
-                "due_date": draft.due_date,
-                "total_minor": draft.total_minor,
-                "currency": DEFAULT_CURRENCY,
-                "created_at": issued_at,
-                "updated_at": issued_at,
-            }
+
+    def __init__(self, session: Session, drafts: list[DraftInvoice]) -> None:
+        self.issued_at = issued_at = utcnow()
+        self.ids = dict(
+            zip(
+                (d.apartment_id for d in drafts),
+                reserve_ids(session, Invoice.__table__, len(drafts)),
+                strict=True,
+            )
         )
-        lines.extend(
-            {
-                "invoice_id": invoice_id,
-                "service_id": line.service_id,
-                "tariff_id": line.tariff_id,
-                "basis": line.basis.value,
-                "quantity": line.quantity,
-                "quantity_source": line.quantity_source.value,
-                "explanation": line.explanation,
-                "amount_minor": line.amount_minor,
-                "deduction_minor": line.deduction_minor,
-                "deduction_reason": line.deduction_reason,
-                "created_at": issued_at,
-            }
-            for line in draft.lines
-        )
-        # New invoices cannot have a charge yet, so the entries go in at once (no dedupe lookup).
-        if draft.total_minor > 0:
-            entries.append(
+        self.lines: dict[int, list[dict[str, Any]]] = {
+            draft.apartment_id: [
                 {
-                    "apartment_id": draft.apartment_id,
-                    "kind": LedgerKind.charge.value,
-                    "amount_minor": draft.total_minor,
-                    "currency": DEFAULT_CURRENCY,
-                    "invoice_id": invoice_id,
-                    "reference": draft.number,
-                    "dedupe_key": charge_key(invoice_id),
-                    "occurred_at": issued_at,
+                    "invoice_id": self.ids[draft.apartment_id],
+                    "service_id": line.service_id,
+                    "tariff_id": line.tariff_id,
+                    "basis": line.basis.value,
+                    "quantity": line.quantity,
+                    "quantity_source": line.quantity_source.value,
+                    "explanation": line.explanation,
+                    "amount_minor": line.amount_minor,
+                    "deduction_minor": line.deduction_minor,
+                    "deduction_reason": line.deduction_reason,
                     "created_at": issued_at,
                 }
+                for line in draft.lines
+            ]
+            for draft in drafts
+        }
+
+    def write(self, session: Session, drafts: list[DraftInvoice]) -> None:
+        """Writes the numbered drafts (those given to the constructor, or some of them).
+
+        An account already in credit (paid beyond its earlier invoices) is settled at once,
+        so its new invoice comes out paid or partially paid; the others stay issued.
+        """
+        if not drafts:
+            return
+        in_credit = _in_credit(session, [d.apartment_id for d in drafts])
+        issued_at = self.issued_at
+        invoices, lines, entries = [], [], []
+        for draft in drafts:
+            invoice_id = self.ids[draft.apartment_id]
+            invoices.append(
+                {
+                    "id": invoice_id,
+                    "apartment_id": draft.apartment_id,
+                    "company_id": draft.company_id,
+                    "period": draft.period,
+                    "year": draft.period.year,
+                    "sequence": draft.sequence,
+                    "number": draft.number,
+                    "status": InvoiceStatus.issued.value,
+                    "issued_at": issued_at,
+                    "due_date": draft.due_date,
+                    "total_minor": draft.total_minor,
+                    "currency": DEFAULT_CURRENCY,
+                    "created_at": issued_at,
+                    "updated_at": issued_at,
+                }
             )
-    insert_rows(session, Invoice.__table__, invoices)
-    insert_rows(session, InvoiceLine.__table__, lines)
-    insert_rows(session, LedgerEntry.__table__, entries)
-    for apartment_id in in_credit:
-        settle_invoices(session, apartment_id)
+            lines.extend(self.lines[draft.apartment_id])
+            # New invoices cannot have a charge yet, so the entries go in at once (no dedupe lookup).
+            if draft.total_minor > 0:
+                entries.append(
+                    {
+                        "apartment_id": draft.apartment_id,
+                        "kind": LedgerKind.charge.value,
+                        "amount_minor": draft.total_minor,
+                        "currency": DEFAULT_CURRENCY,
+                        "invoice_id": invoice_id,
+                        "reference": draft.number,
+                        "dedupe_key": charge_key(invoice_id),
+                        "occurred_at": issued_at,
+                        "created_at": issued_at,
+                    }
+                )
+        insert_rows(session, Invoice.__table__, invoices)
+        insert_rows(session, InvoiceLine.__table__, lines)
+        insert_rows(session, LedgerEntry.__table__, entries)
+        for apartment_id in in_credit:
+            settle_invoices(session, apartment_id)
 
 
 def _in_credit(session: Session, apartment_ids: list[int]) -> list[int]:

@@ -26,7 +26,7 @@ The rules (DESIGN.md, "Domain rules"):
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Literal
@@ -339,7 +339,7 @@ def _chain(
         if removed is not None and segment.final_value is not None:
             points.append(EffectivePoint(removed, segment.final_value, "final", False, None))
         part = _consumption(points, lo, hi, segment.digits, limit)
-        parts.append(replace(part, meter_id=segment.meter_id))
+        parts.append(_copy(part, part.quantity, part.parts, segment.meter_id))
     if not parts:
         return ConsumptionResult("insufficient", None, None, None, (), "no meter was installed in the period")
     excluded = tuple(p for part in parts for p in part.excluded)
@@ -356,7 +356,29 @@ def _chain(
 
 def _rounded(result: ConsumptionResult) -> ConsumptionResult:
     quantity = None if result.exact is None else result.exact.quantize(QUANTITY, rounding=ROUND_HALF_UP)
-    return replace(result, quantity=quantity, parts=tuple(_rounded(part) for part in result.parts))
+    return _copy(result, quantity, tuple(_rounded(part) for part in result.parts), result.meter_id)
+
+
+def _copy(
+    result: ConsumptionResult,
+    quantity: Decimal | None,
+    parts: tuple[ConsumptionResult, ...],
+    meter_id: int | None,
+) -> ConsumptionResult:
+    """`dataclasses.replace` of these three fields, written out: it is called for every meter
+    of a billing run, and `replace` looks the fields up each time."""
+    return ConsumptionResult(
+        how=result.how,
+        quantity=quantity,
+        start=result.start,
+        end=result.end,
+        excluded=result.excluded,
+        reason=result.reason,
+        parts=parts,
+        exact=result.exact,
+        meter_id=meter_id,
+        readings=result.readings,
+    )
 
 
 # Averages

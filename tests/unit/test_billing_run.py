@@ -25,7 +25,7 @@ from billing.models import (
     Service,
 )
 from billing.pricing import Tier
-from billing.runs import draft_invoices, issue_invoices, run_billing
+from billing.runs import PreparedRun, draft_invoices, issue_invoices, run_billing
 from billing.seeding import seed_tashkent_tariffs
 from billing.service import create_service, create_tariff
 from housing.errors import Invalid
@@ -134,6 +134,46 @@ def test_management_fee_is_area_times_the_tariff_and_a_company_tariff_wins(
     assert city_line.quantity_source == QuantitySource.area
     assert city_line.amount_minor == 9_898_890  # 54.30 m2 x 1,823 UZS
     assert lines_by_code(session, own.id)["management"].amount_minor == 10_860_000  # 54.30 x 2,000
+
+
+def test_a_run_prepared_once_bills_batch_after_batch_with_each_companys_prices(
+    db: Engine, tariffs: None
+) -> None:
+    """What a worker keeps between its batches (tariffs, flat prices) keeps companies apart:
+    the same area is priced at the city's tariff in one batch and the company's in the next."""
+    with Session(db) as setup:
+        city = make_apartment(setup, area_m2=Decimal("54.30")).id
+        company = make_company(setup)
+        building = make_building(setup, company)
+        own = make_apartment(setup, building, area_m2=Decimal("54.30")).id
+        city_again = make_apartment(setup, area_m2=Decimal("54.30")).id
+        management = setup.exec(select(Service).where(Service.code == "management")).one()
+        create_tariff(
+            setup,
+            service_id=management.id,
+            basis=Basis.per_m2,
+            valid_from=date(2026, 1, 1),
+            tiers=[Tier(up_to=None, price_minor=Decimal(200_000))],
+            company_id=company.id,
+        )
+        setup.commit()
+    with Session(db) as session:
+        prepared = PreparedRun(session, OCTOBER, "Asia/Tashkent")
+        session.commit()
+
+    for batch in ([city], [own], [city_again]):
+        with Session(db) as session:
+            summary = run_billing(
+                session, period=OCTOBER, today=TODAY, apartment_ids=batch, prepared=prepared
+            )
+            session.commit()
+        assert summary.issued == 1
+
+    with Session(db) as session:
+        fees = {a: lines_by_code(session, a)["management"].amount_minor for a in (city, own, city_again)}
+    assert fees == {city: 9_898_890, own: 10_860_000, city_again: 9_898_890}
+    with Session(db) as session, pytest.raises(ValueError, match="prepared for 2026-10"):
+        run_billing(session, period=date(2026, 9, 1), today=TODAY, prepared=prepared)
 
 
 def test_waste_is_billed_per_registered_person_and_not_for_an_empty_flat(

@@ -12,7 +12,7 @@ demo: $(INSTALLED)  ## Migrate, seed a demo city, print logins, serve on http://
 	$(BIN)/housing demo
 
 test: $(INSTALLED)  ## The whole test suite (PostgreSQL too when HOUSING_TEST_DATABASE_URL is set)
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)  ## ruff and the import contracts
 	$(BIN)/ruff check .

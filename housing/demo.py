@@ -15,10 +15,12 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, func, select
 
+from billing.jobs import monthly_billing
 from billing.seeding import seed_tashkent_tariffs
 from housing.clock import local_today
 from housing.registry.seeding import ensure_demo_city
 from housing.requests.seeding import ensure_request_categories
+from housing.scores.jobs import nightly_scores
 from housing.settings import Settings
 from sensors.broker import EmbeddedBroker
 from sensors.models import Reading
@@ -29,7 +31,8 @@ SIMULATOR_RATE = 200  # messages a second: about one simulated quarter hour ever
 
 
 def prepare(engine: Engine, settings: Settings) -> list[str]:
-    """Seeds the demo city, its meters and some months of readings, once. Returns what it did."""
+    """Seeds the demo city, its meters, some months of readings, last month's invoices and the
+    quality scores, once. Returns what it did."""
     today = local_today(settings.timezone)
     done = ["demo city seeded" if ensure_demo_city(engine) else "demo city already there"]
     done.append(seed_meters(engine, today=today))
@@ -39,6 +42,10 @@ def prepare(engine: Engine, settings: Settings) -> list[str]:
         has_readings = connection.execute(select(func.count()).select_from(Reading)).scalar_one() > 0
     if not has_readings:
         done.append(seed_reading_history(engine, months=HISTORY_MONTHS, today=today))
+    # What the scheduler would have left by now: last month's invoices and the scores, so
+    # that residents have a bill to pay and officials a ranking to read from the start.
+    done.append(monthly_billing(engine, settings, today=today))
+    done.append(nightly_scores(engine, settings))
     return done
 
 

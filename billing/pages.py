@@ -27,7 +27,7 @@ from housing.accounts.models import Role
 from housing.auth import Actor, CurrentActor
 from housing.clock import Today
 from housing.db import SessionDep
-from housing.errors import DomainError, Forbidden, NotFound
+from housing.errors import DomainError, Forbidden, Invalid, NotFound
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import visible_apartments
 from housing.routing import one_visible
@@ -155,7 +155,10 @@ def pay_submit(
         if attempt.external_id is None:
             payments.send_card_payment(session, gateway, attempt)
     except DomainError as exc:
-        session.rollback()
+        if isinstance(exc, Invalid):
+            session.commit()  # a refused card leaves the attempt failed with Stripe's message: keep it
+        else:
+            session.rollback()
         return _pay_page(
             request, actor, apartment, address, owed, amount=amount, error=exc.detail, status=exc.status
         )

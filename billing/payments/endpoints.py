@@ -101,7 +101,11 @@ def pay_by_card(
     )
     session.commit()  # the idempotency key is saved before Stripe hears of the payment
     if attempt.external_id is None:
-        intent = service.send_card_payment(session, gateway, attempt)
+        try:
+            intent = service.send_card_payment(session, gateway, attempt)
+        except Invalid:
+            session.commit()  # the refusal is kept on the payment, for the payer to read
+            raise
     else:
         intent = gateway.retrieve_intent(attempt.external_id)
     return CardPaymentRead.model_validate(attempt).model_copy(

@@ -8,6 +8,7 @@ attempt: one that fails is logged and retried on the next run.
 """
 
 import logging
+from contextlib import suppress
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -18,7 +19,7 @@ from billing.payments.gateway import GatewayError, GatewayUnavailable, PaymentGa
 from billing.payments.service import apply_intent, send_card_payment
 from billing.payments.stripe_gateway import StripeGateway
 from housing.db import session_scope, utcnow
-from housing.errors import DomainError
+from housing.errors import DomainError, Invalid
 from housing.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,9 @@ def reconcile_payments(engine: Engine, settings: Settings, gateway: PaymentGatew
                     continue
                 before = attempt.status
                 if attempt.external_id is None:
-                    send_card_payment(session, gateway, attempt)
+                    # Refused for good: the attempt is now failed, and that is kept (committed).
+                    with suppress(Invalid):
+                        send_card_payment(session, gateway, attempt)
                 else:
                     intent = gateway.retrieve_intent(attempt.external_id)
                     apply_intent(session, attempt, intent)

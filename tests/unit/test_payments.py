@@ -15,6 +15,7 @@ from billing.ledger import balance
 from billing.models import Gateway, InvoiceStatus, LedgerEntry, LedgerKind, PaymentAttempt, PaymentStatus
 from billing.payments import service
 from billing.payments.gateway import GatewayError, GatewayEvent, GatewayUnavailable, Intent
+from billing.payments.jobs import reconcile_payments
 from housing.accounts.models import Role
 from housing.errors import Conflict, Invalid, Unavailable
 from tests.billing_factories import make_billed_invoice
@@ -255,3 +256,22 @@ def test_bank_and_office_payments_settle_invoices_oldest_first(session, owing):
     record(15_000_000, Gateway.office)
     assert november.status == InvoiceStatus.paid
     assert balance(session, apartment.id) == -5_000_000  # a credit carried forward
+
+
+def test_reconciliation_keeps_a_refusal_instead_of_retrying_it_for_ever(session, owing, db, settings):
+    apartment, _, payer = owing
+    attempt, _ = service.open_card_payment(
+        session, apartment_id=apartment.id, amount_minor=5_000, user_id=payer.id
+    )
+    attempt.updated_at = PAID_AT.replace(year=2020)  # pending long enough to be reconciled
+    session.add(attempt)
+    session.commit()
+    gateway = StandInGateway()
+    gateway.fail_next = GatewayError("Amount must convert to at least 50 cents", code="amount_too_small")
+
+    summary = reconcile_payments(db, settings, gateway=gateway)
+
+    session.expire_all()
+    refused = session.get(PaymentAttempt, attempt.id)
+    assert refused.status == PaymentStatus.failed and "50 cents" in refused.failure_message
+    assert "1 moved on" in summary

@@ -54,7 +54,32 @@ def serve(
     import uvicorn
 
     _settings()  # fail fast on bad configuration, before uvicorn forks
-    uvicorn.run("housing.app:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run(
+        "housing.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=_web_log_config(),
+    )
+
+
+def _web_log_config() -> dict:
+    """uvicorn's logging plus our packages' INFO lines (a webhook's outcome) on stderr, in every worker."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["housing"] = {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    config["handlers"]["housing"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "housing",
+        "stream": "ext://sys.stderr",
+    }
+    for package in ("housing", "sensors", "billing"):
+        config["loggers"][package] = {"handlers": ["housing"], "level": "INFO", "propagate": False}
+    return config
 
 
 @db_app.command("upgrade")

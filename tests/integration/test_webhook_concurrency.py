@@ -6,6 +6,11 @@ a loopback port and two threads post the same signed event at a barrier.
 """
 
 import json
+import os
+import queue
+import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -22,9 +27,9 @@ from billing.models import LedgerEntry, LedgerKind, PaymentAttempt, PaymentStatu
 from housing.app import create_app
 from tests.api.test_webhooks import TOTAL, URL, event
 from tests.billing_factories import make_billed_invoice, make_payment_attempt
-from tests.conftest import make_settings
+from tests.conftest import TEST_SECRET, make_settings
 from tests.factories import make_apartment
-from tests.integration.stripe_helpers import WEBHOOK_SECRET, serving, signature
+from tests.integration.stripe_helpers import WEBHOOK_SECRET, serving, signature, wait_for_port
 
 PAYMENTS = 8
 
@@ -159,3 +164,63 @@ def test_a_second_delivery_waiting_on_the_first_ones_uncommitted_inbox_row_is_a_
     assert sorted(a.json()["duplicate"] for a in answers) == [False, True]
     assert payments_booked(session) == 1
     assert balance(session, attempt.apartment_id) == 0
+
+
+def test_housing_serve_writes_the_webhook_log_lines(database_url, db, session) -> None:
+    """The web process as deployed (`housing serve`) shows each delivery's line on stderr."""
+    (attempt,) = pending_payments(session, 1)
+    port = free_port_in(range(18890, 18900))
+    env = os.environ | {
+        "HOUSING_ENVIRONMENT": "test",
+        "HOUSING_AUTH__SECRET_KEY": TEST_SECRET,
+        "HOUSING_DB__URL": database_url,
+        "HOUSING_STRIPE__SECRET_KEY": "sk_test_x",
+        "HOUSING_STRIPE__WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "HOUSING_STRIPE__API_BASE": "http://127.0.0.1:9",
+    }
+    command = [sys.executable, "-m", "housing.cli", "serve", "--port", str(port)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in server.stderr], daemon=True).start()
+    try:
+        wait_for_port(port, timeout=30)
+        url = f"http://127.0.0.1:{port}"
+        paid = json.dumps(event("evt_served", attempt.external_id)).encode()
+        headers = {"Content-Type": "application/json"}
+        assert post(url + URL, paid, headers | {"Stripe-Signature": signature(paid)}).status_code == 200
+        assert (
+            post(url + URL, paid, headers | {"Stripe-Signature": signature(paid, "whsec_no")}).status_code
+            == 400
+        )
+
+        booked = wait_for_line(lines, 'outcome="booked"')
+        refused = wait_for_line(lines, 'outcome="refused"')
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+    assert "INFO billing.payments.webhooks stripe webhook" in booked and 'event_id="evt_served"' in booked
+    assert "WARNING billing.payments.webhooks" in refused and 'reason="bad signature"' in refused
+
+
+def free_port_in(ports: range) -> int:
+    for port in ports:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {ports}")
+
+
+def wait_for_line(lines: "queue.Queue[str]", needle: str, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if needle in line:
+            return line
+    raise AssertionError(f"no log line with {needle} in {timeout} s")

@@ -10,6 +10,8 @@ lock; each transaction takes the lock only to number its invoices and write them
 that dies) loses that batch only: the summary counts it, its apartments stay unbilled and
 the next run finds them. A second run while one is going is skipped (a session-level
 advisory lock held by the run's parent); one started after it finds only what is left.
+`run_period` is the same run with its outcome (`RunOutcome`: issued, nothing to do, locked
+out, failed) and the warnings themselves, for `housing bill` to print and exit with.
 
 Invoice numbers follow the order of issue: within a batch the apartments' order, and the
 batches in the order their transactions commit, which with several workers need not be
@@ -31,11 +33,12 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from enum import StrEnum
 
 from sqlalchemy import Engine, text
 
 from billing.ledger import accrue_penalties
-from billing.runs import BATCH, PreparedRun, check_period, run_billing, unbilled_apartment_ids
+from billing.runs import BATCH, MAX_WARNINGS, PreparedRun, check_period, run_billing, unbilled_apartment_ids
 from housing.clock import local_today
 from housing.db import is_postgres, make_engine, session_scope
 from housing.settings import Settings
@@ -77,6 +80,34 @@ class BatchResult:
     held_back: int = 0
     warnings: int = 0
     error: str = ""
+    warning_lines: tuple[str, ...] = ()  # the batch's first `MAX_WARNINGS` warnings
+
+
+class RunOutcome(StrEnum):
+    """How a billing run of one month ended, for an operator or a script to act on."""
+
+    issued = "issued"  # invoices issued (or, dry, would be), none held back, no batch failed
+    nothing = "nothing to do"  # every account was already billed (or had nothing to bill)
+    locked_out = "locked out"  # another run holds the lock: nothing done
+    failed = "failed"  # a batch failed or apartments were held back: they stay unbilled
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodRun:
+    """A month's billing run: its outcome, the summary line and the warnings themselves."""
+
+    period: date
+    outcome: RunOutcome
+    summary: str
+    warning_count: int = 0
+    warnings: tuple[str, ...] = ()  # the first `MAX_WARNINGS`
+    errors: tuple[str, ...] = ()  # why each failed batch failed
+
+
+def outcome_of(*, issued: int, held_back: int, failed_batches: int) -> RunOutcome:
+    if failed_batches or held_back:
+        return RunOutcome.failed
+    return RunOutcome.issued if issued else RunOutcome.nothing
 
 
 def bill_period(
@@ -89,6 +120,19 @@ def bill_period(
     batch_size: int = BATCH,
 ) -> str:
     """Issues a period's missing invoices, one transaction per batch, in `workers` processes; a summary line."""
+    return run_period(engine, settings, period, today, workers=workers, batch_size=batch_size).summary
+
+
+def run_period(
+    engine: Engine,
+    settings: Settings,
+    period: date,
+    today: date,
+    *,
+    workers: int | None = None,
+    batch_size: int = BATCH,
+) -> PeriodRun:
+    """`bill_period` with its outcome and warnings (what `housing bill` reports and exits with)."""
     if workers is None:
         workers = default_workers()
     if workers < 1:
@@ -100,7 +144,11 @@ def bill_period(
         workers = 1
     with _run_lock(engine) as granted:
         if not granted:
-            return f"billing {period:%Y-%m}: skipped, another billing run holds the lock"
+            return PeriodRun(
+                period,
+                RunOutcome.locked_out,
+                f"billing {period:%Y-%m}: skipped, another billing run holds the lock",
+            )
         with session_scope(engine) as session:
             ids = unbilled_apartment_ids(session, period)
         batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
@@ -109,7 +157,20 @@ def bill_period(
             results = [_bill_batch(engine, settings, period, today, batch, prepared) for batch in batches]
         else:
             results = _bill_in_workers(settings, period, today, batches, min(workers, len(batches)))
-    return _summary_line(period, results)
+    done = [r for r in results if not r.error]
+    warnings = tuple(line for r in done for line in r.warning_lines)[:MAX_WARNINGS]
+    return PeriodRun(
+        period,
+        outcome_of(
+            issued=sum(r.issued for r in done),
+            held_back=sum(r.held_back for r in done),
+            failed_batches=len(results) - len(done),
+        ),
+        _summary_line(period, results),
+        warning_count=sum(r.warnings for r in done),
+        warnings=warnings,
+        errors=tuple(r.error for r in results if r.error),
+    )
 
 
 def _bill_in_workers(
@@ -185,6 +246,7 @@ def _bill_batch(
         without_lines=summary.without_lines,
         held_back=summary.failed,
         warnings=summary.warning_count,
+        warning_lines=tuple(summary.warnings),
     )
 
 

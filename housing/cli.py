@@ -2,6 +2,7 @@
 
 import secrets
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -53,7 +54,32 @@ def serve(
     import uvicorn
 
     _settings()  # fail fast on bad configuration, before uvicorn forks
-    uvicorn.run("housing.app:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run(
+        "housing.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=_web_log_config(),
+    )
+
+
+def _web_log_config() -> dict:
+    """uvicorn's logging plus our packages' INFO lines (a webhook's outcome) on stderr, in every worker."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["housing"] = {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    config["handlers"]["housing"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "housing",
+        "stream": "ext://sys.stderr",
+    }
+    for package in ("housing", "sensors", "billing"):
+        config["loggers"][package] = {"handlers": ["housing"], "level": "INFO", "propagate": False}
+    return config
 
 
 @db_app.command("upgrade")
@@ -402,7 +428,18 @@ def demo(
         serve(host=host, port=port, workers=1)
 
 
-@app.command()
+# `housing bill` exit codes, by how the run ended (documented in its --help and the README).
+BILL_EXIT = {"issued": 0, "failed": 1, "nothing to do": 3, "locked out": 4}  # 2: bad usage
+BILL_HELP = """Issue one invoice per personal account for a month (what the monthly job does).
+
+Prints the summary and every warning (the first 100). Exit codes: 0 invoices issued (a dry
+run: would be); 1 failed (a batch failed or apartments were held back: they stay unbilled,
+the next run retries them); 2 bad usage (a malformed month, a month not over yet);
+3 nothing to do (every account already billed); 4 locked out (another billing run holds
+the lock; nothing done, run it again later)."""
+
+
+@app.command(help=BILL_HELP)
 def bill(
     period: Annotated[str, typer.Option(help="The month to bill, YYYY-MM")],
     dry_run: Annotated[
@@ -417,10 +454,9 @@ def bill(
         ),
     ] = None,
 ) -> None:
-    """Issue one invoice per personal account for a month (what the monthly job does)."""
     from datetime import date
 
-    from billing.jobs import bill_period
+    from billing.jobs import outcome_of, run_period
     from billing.runs import run_billing
     from housing.clock import local_today
     from housing.db import make_engine, session_scope
@@ -436,15 +472,17 @@ def bill(
     today = local_today(settings.timezone)
     try:
         if not dry_run:
-            console.print(bill_period(engine, settings, month, today, workers=workers))
-            return
+            run = run_period(engine, settings, month, today, workers=workers)
+            console.print(run.summary, markup=False)
+            _print_warnings(run.warnings, run.warning_count)
+            raise typer.Exit(BILL_EXIT[run.outcome.value])
         with session_scope(engine) as session:
             summary = run_billing(
                 session, period=month, today=today, dry_run=True, timezone=settings.timezone
             )
     except DomainError as exc:
         console.print(f"[red]{exc.detail}[/red]")
-        raise typer.Exit(1) from exc
+        raise typer.Exit(2) from exc
     table = Table("number", "apartment", "lines", "total, UZS", title=str(summary))
     for invoice in summary.invoices[:50]:
         table.add_row(
@@ -456,6 +494,16 @@ def bill(
     console.print(table)
     if len(summary.invoices) > 50:
         console.print(f"... and {len(summary.invoices) - 50} more")
+    _print_warnings(summary.warnings, summary.warning_count)
+    outcome = outcome_of(issued=summary.issued, held_back=summary.failed, failed_batches=0)
+    raise typer.Exit(BILL_EXIT[outcome.value])
+
+
+def _print_warnings(warnings: Sequence[str], count: int) -> None:
+    for warning in warnings:
+        console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False)
+    if count > len(warnings):
+        console.print(f"... and {count - len(warnings)} more warnings", style="yellow")
 
 
 @app.command()

@@ -37,6 +37,7 @@ from sensors.schemas import (
     ReviewRead,
     SensorCreate,
     SensorRead,
+    StaffReadingCreate,
 )
 
 router = APIRouter(tags=["meters"])
@@ -168,6 +169,41 @@ def submit_reading(
         timezone=settings.timezone,
         by_resident=actor.role == Role.resident,
         window=(settings.meters.window_start_day, settings.meters.window_end_day),
+    )
+    return service.reading_details(session, meter.id, [reading])[0]
+
+
+@router.post(
+    "/meters/{meter_id}/staff-readings",
+    response_model=ReadingRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "The meter already has a reading at that time: correct it instead"}},
+)
+def enter_staff_reading(
+    meter_id: int,
+    body: StaffReadingCreate,
+    request: Request,
+    session: SessionDep,
+    actor: StaffActor,
+    today: Today,
+):
+    """A dated reading entered by staff with a reason (a paper reading, a back-fill), source `staff`.
+
+    Not in the future, not before the meter's installation nor after its removal, and not
+    where the meter already has a reading. Stored and flagged like any reading if it goes
+    backwards; consumption counts it like a reading the meter sent.
+    """
+    meter = _meter(session, actor, today, meter_id)
+    settings = request.app.state.settings
+    reading = service.enter_staff_reading(
+        session,
+        meter,
+        taken_at=body.taken_at,
+        value=body.value,
+        reason=body.reason,
+        user_id=actor.user_id,
+        now=clock.local_now(settings.timezone).astimezone(UTC),
+        timezone=settings.timezone,
     )
     return service.reading_details(session, meter.id, [reading])[0]
 

@@ -41,9 +41,14 @@ class SensorKind(StrEnum):
 
 
 class ReadingSource(StrEnum):
-    mqtt = "mqtt"
-    manual = "manual"
+    mqtt = "mqtt"  # the meter reported it
+    manual = "manual"  # read by hand and entered when read (a resident in the window, or staff)
+    staff = "staff"  # entered by staff with its own date and a reason (a paper reading, a back-fill)
     estimate = "estimate"
+
+
+# Readings of the register as it stood (not estimates): consumption counts each alike.
+MEASURED_SOURCES = frozenset({ReadingSource.mqtt, ReadingSource.manual, ReadingSource.staff})
 
 
 class Meter(SQLModel, table=True):
@@ -126,6 +131,20 @@ class ReadingCorrection(SQLModel, table=True):
     meter_id: int = Field(foreign_key="meter.id")
     taken_at: datetime = Field(sa_type=UTCDateTime)
     value: Decimal = Field(max_digits=14, decimal_places=3)
+    reason: str = Field(max_length=500)
+    user_id: int = Field(foreign_key="user_account.id")
+    created_at: datetime = created_at_field()
+
+
+class StaffReading(SQLModel, table=True):
+    """Who entered a dated reading (source staff) and why; beside the reading, which stays as entered."""
+
+    __tablename__ = "staff_reading"
+    __table_args__ = (UniqueConstraint("meter_id", "taken_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meter_id: int = Field(foreign_key="meter.id")
+    taken_at: datetime = Field(sa_type=UTCDateTime)
     reason: str = Field(max_length=500)
     user_id: int = Field(foreign_key="user_account.id")
     created_at: datetime = created_at_field()

@@ -16,7 +16,7 @@ COUNTING_VERDICTS = frozenset({"rollover", "replacement"})
 class EffectivePoint:
     taken_at: datetime  # UTC
     value: Decimal  # the newest correction's value, else the value read
-    source: str  # mqtt, manual or estimate
+    source: str  # a ReadingSource: mqtt, manual, staff or estimate
     backwards: bool  # lower than the latest preceding point that counts
     verdict: str | None  # staff's review: rollover, replacement or error
 

@@ -1,10 +1,10 @@
 """API models of meters, sensors, readings and alerts: XCreate, XRead."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from housing.schemas import ReadModel
 from sensors.models import AlertKind, BackwardsVerdict, MeterKind, ReadingSource, SensorKind
@@ -124,6 +124,39 @@ class ReadingSubmit(BaseModel):
     value: RegisterValue = Field(description="The register as read, in the meter's unit")
 
 
+class StaffReadingCreate(BaseModel):
+    taken_at: AwareDatetime = Field(
+        description="When the register showed this value, with its zone (e.g. 2026-10-31T18:00:00+05:00);"
+        " not in the future, not before the meter was installed"
+    )
+    value: RegisterValue = Field(description="The register as read, in the meter's unit")
+    reason: Reason = Field(description="Why staff enter it, e.g. 'paper reading by the technician'")
+
+    @field_validator("taken_at")
+    @classmethod
+    def in_utc(cls, value: datetime) -> datetime:
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:  # year 1 east of UTC, year 9999 west of it
+            raise ValueError("taken_at is out of range") from exc
+
+    @field_validator("reason")
+    @classmethod
+    def printable(cls, value: str) -> str:
+        value = value.strip()
+        if len(value) < 3:
+            raise ValueError("give a reason of at least 3 characters")
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("the reason may not contain control characters")
+        return value
+
+
+class StaffReadingRead(ReadModel):
+    reason: str
+    user_id: int
+    created_at: datetime
+
+
 class CorrectionCreate(BaseModel):
     value: RegisterValue = Field(description="The right value of the reading")
     reason: Reason
@@ -166,6 +199,9 @@ class ReadingRead(BaseModel):
     correction: CorrectionRead | None = Field(None, description="The newest correction, if any")
     backwards: bool = Field(description="Lower than the latest preceding reading that counts")
     review: ReviewRead | None = None
+    entry: StaffReadingRead | None = Field(
+        None, description="A staff reading's author and reason (source staff)"
+    )
     counts: bool = Field(
         description="Used for consumption: not backwards, or confirmed as rollover/replacement"
     )

@@ -26,6 +26,7 @@ from sensors.models import (
     ReadingSource,
     Sensor,
     SensorKind,
+    StaffReading,
 )
 from sensors.points import COUNTING_VERDICTS, EffectivePoint, flag_backwards
 
@@ -309,6 +310,16 @@ def reading_details(session: Session, meter_id: int, readings: Sequence[Reading]
             )
         )
     }
+    entries = {
+        e.taken_at: e
+        for e in session.exec(
+            select(StaffReading).where(
+                StaffReading.meter_id == meter_id,
+                StaffReading.taken_at >= first,
+                StaffReading.taken_at < last,
+            )
+        )
+    }
     details = []
     for reading in readings:
         point = points[reading.taken_at]
@@ -323,6 +334,7 @@ def reading_details(session: Session, meter_id: int, readings: Sequence[Reading]
                 "correction": corrections.get(reading.taken_at),
                 "backwards": point.backwards,
                 "review": reviews.get(reading.taken_at),
+                "entry": entries.get(reading.taken_at),
                 "counts": point.counts,
             }
         )
@@ -408,6 +420,76 @@ def submit_reading(
         received_at=now,
     )
     session.add(reading)
+    session.flush()
+    return reading
+
+
+def enter_staff_reading(
+    session: Session,
+    meter: Meter,
+    *,
+    taken_at: datetime,
+    value: Decimal,
+    reason: str,
+    user_id: int,
+    now: datetime,
+    timezone: str,
+) -> Reading:
+    """A reading staff enter with its own date (a paper reading, a back-fill), source staff.
+
+    Kept with who entered it and why (`StaffReading`). Not in the future, not before the
+    meter was installed nor after the day it was removed, and never where the meter already
+    has a reading (correct that one instead). Like every reading it is stored even when it
+    goes backwards, and flagged; one entered above a later reading makes that one backwards,
+    flagged in turn until staff correct or review it. Consumption counts it like any
+    reading of the register.
+    """
+    if taken_at.tzinfo is None:
+        raise Invalid("taken_at must include a time zone, e.g. 2026-10-31T18:00:00+05:00", field="taken_at")
+    taken_at = taken_at.astimezone(UTC)
+    zone = ZoneInfo(timezone)
+    if taken_at > now:
+        raise Invalid(
+            f"taken_at {taken_at.isoformat()} is in the future (it is {now.isoformat()} now)",
+            field="taken_at",
+        )
+    try:
+        when = taken_at.astimezone(zone).isoformat()
+    except OverflowError:  # the first days of year 1 west of UTC
+        when = taken_at.isoformat()
+    installed = datetime.combine(meter.installed_on, time(), zone)
+    if taken_at < installed:
+        raise Invalid(
+            f"taken_at {when} is before meter {meter.serial} was installed ({meter.installed_on})",
+            field="taken_at",
+        )
+    if meter.removed_on is not None and taken_at >= datetime.combine(
+        meter.removed_on + timedelta(days=1), time(), zone
+    ):
+        raise Invalid(
+            f"taken_at {when} is after meter {meter.serial} was removed ({meter.removed_on});"
+            " enter the reading on its successor",
+            field="taken_at",
+        )
+    reason = reason.strip()
+    if not reason:
+        raise Invalid("a staff reading needs a reason", field="reason")
+    existing = session.get(Reading, (meter.id, taken_at))
+    if existing is not None:
+        raise Conflict(
+            f"meter {meter.serial} already has a reading taken at {when} ({existing.source},"
+            f" {_amount(existing.value, meter)}); correct that reading instead",
+            field="taken_at",
+        )
+    reading = Reading(
+        meter_id=meter.id,
+        taken_at=taken_at,
+        value=_register(value),
+        source=ReadingSource.staff,
+        received_at=now,
+    )
+    session.add(reading)
+    session.add(StaffReading(meter_id=meter.id, taken_at=taken_at, reason=reason[:500], user_id=user_id))
     session.flush()
     return reading
 

@@ -6,6 +6,8 @@ the card routes answer 503 with the reason and everything else works.
 """
 
 import io
+import json
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Header, Request, UploadFile, status
@@ -39,6 +41,9 @@ from housing.routing import Paging, one_visible, paginate
 from housing.schemas import Page
 
 MAX_STATEMENT_BYTES = 16 * 1024 * 1024
+MAX_CLAIM_BYTES = 1024 * 1024  # a refused body larger than this is not parsed for the log
+
+webhook_log = logging.getLogger("billing.payments.webhooks")
 
 router = APIRouter(tags=["payments"])
 
@@ -251,14 +256,64 @@ def stripe_webhook(
     payload: Annotated[bytes, Depends(_raw_body)],
     stripe_signature: Annotated[str | None, Header()] = None,
 ):
-    """Stripe's events, verified on the raw body and handled once each (a repeat answers 200, duplicate)."""
+    """Stripe's events, verified on the raw body and handled once each (a repeat answers 200, duplicate).
+
+    The same event delivered twice at once is also answered 200 twice and acts once. Each
+    delivery leaves one log line (logger `billing.payments.webhooks`) with the event id, type
+    and outcome: booked, duplicate, ignored (and why), refused (and why) or failed.
+    """
     try:
         event = gateway.verify_event(payload, stripe_signature)
     except BadSignature as exc:
+        claimed_id, claimed_type = _claimed(payload)
+        _log_delivery(logging.WARNING, claimed_id, claimed_type, "refused", exc.reason, str(exc))
         return JSONResponse(
             {"type": "about:blank", "title": "Bad signature", "status": 400, "detail": str(exc)},
             status_code=400,
             media_type="application/problem+json",
         )
-    outcome = service.handle_event(session, event)
+    try:
+        outcome = service.handle_event(session, event)
+        session.commit()  # booked only once it is committed, and logged so only then
+    except Exception as exc:
+        _log_delivery(logging.ERROR, event.id, event.type, "failed", type(exc).__name__, str(exc)[:300])
+        raise
+    _log_delivery(logging.INFO, event.id, event.type, outcome.outcome.value, outcome.reason, outcome.detail)
     return WebhookAck(duplicate=outcome.duplicate, detail=outcome.detail)
+
+
+def _claimed(payload: bytes) -> tuple[str, str]:
+    """The id and type a refused body claims, for the log only (never trusted): "" when it has none."""
+    if len(payload) > MAX_CLAIM_BYTES:
+        return "", ""
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return "", ""
+    if not isinstance(body, dict):
+        return "", ""
+    found = body.get("id"), body.get("type")
+    return tuple(value[:100] if isinstance(value, str) else "" for value in found)  # type: ignore[return-value]
+
+
+def _log_delivery(level: int, event_id: str, event_type: str, outcome: str, reason: str, detail: str) -> None:
+    """One line per delivery, key=value with JSON-quoted strings (so a hostile value stays on its line)."""
+    fields = {
+        "event_id": event_id,
+        "type": event_type,
+        "outcome": outcome,
+        "reason": reason,
+        "detail": detail,
+    }
+    webhook_log.log(
+        level,
+        "stripe webhook %s",
+        " ".join(f"{key}={json.dumps(value)}" for key, value in fields.items()),
+        extra={
+            "event_id": event_id,
+            "event_type": event_type,
+            "outcome": outcome,
+            "reason": reason,
+            "detail": detail,
+        },
+    )

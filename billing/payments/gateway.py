@@ -29,7 +29,17 @@ class GatewayUnavailable(Exception):
 
 
 class BadSignature(Exception):
-    """A webhook whose signature does not match its body, or is missing or too old."""
+    """A webhook whose signature does not match its body, or is missing or too old.
+
+    `reason` names the kind for the operator's log: "missing signature", "malformed
+    signature", "bad signature" (no signature matches the body with our secret), "stale"
+    (signed correctly, but longer ago than the gateway's tolerance), "malformed body" (not
+    an event), "not configured" (no webhook secret on this server).
+    """
+
+    def __init__(self, message: str, *, reason: str = "bad signature") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

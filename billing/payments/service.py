@@ -14,8 +14,10 @@ reconciliation job or the staff action sees it first. Statuses only move forward
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from enum import StrEnum
 
 from sqlalchemy import func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from billing.ledger import balance, post_entry, settle_invoices
@@ -229,41 +231,89 @@ def _book_payment(session: Session, attempt: PaymentAttempt, occurred_at: dateti
     settle_invoices(session, attempt.apartment_id)
 
 
+class Outcome(StrEnum):
+    """What a webhook delivery did, as the operator's log line says it."""
+
+    booked = "booked"  # a payment moved forward or a refund was booked
+    duplicate = "duplicate"  # the event id was already in the inbox: nothing done again
+    ignored = "ignored"  # recorded in the inbox, nothing to change (see the reason)
+
+
 @dataclass(frozen=True, slots=True)
 class EventOutcome:
-    duplicate: bool
+    outcome: Outcome
     detail: str
+    reason: str = ""  # why an event was ignored: "unknown payment", "unchanged", "not handled"
+    payment_id: int | None = None
+
+    @property
+    def duplicate(self) -> bool:
+        return self.outcome is Outcome.duplicate
 
 
 def handle_event(session: Session, event: GatewayEvent, *, provider: str = STRIPE) -> EventOutcome:
-    """Applies a verified webhook event once: its id goes into the inbox in this same transaction."""
-    seen = session.exec(
-        select(WebhookEvent).where(WebhookEvent.provider == provider, WebhookEvent.event_id == event.id)
-    ).first()
-    if seen is not None:
-        return EventOutcome(True, f"event {event.id} was already handled")
-    now = utcnow()
-    session.add(
-        WebhookEvent(provider=provider, event_id=event.id, type=event.type, received_at=now, processed_at=now)
-    )
-    session.flush()
+    """Applies a verified webhook event once: its id goes into the inbox in this same transaction.
+
+    The inbox row is written first with INSERT ... ON CONFLICT DO NOTHING: when the same event
+    arrives twice at once, PostgreSQL makes the second insert wait for the first transaction
+    and then insert nothing, so the second delivery is a duplicate (not a unique-key error)
+    and the effect happens once; if the first rolls back, the second does the work.
+    """
+    if not _into_inbox(session, provider, event):
+        return EventOutcome(Outcome.duplicate, f"event {event.id} was already handled", "already handled")
     if event.intent is not None:
         attempt = _attempt_by_intent(session, event.intent.id)
         if attempt is None:
-            return EventOutcome(False, f"no payment of ours has intent {event.intent.id}; recorded only")
+            return EventOutcome(
+                Outcome.ignored,
+                f"no payment of ours has intent {event.intent.id}; recorded only",
+                "unknown payment",
+            )
         moved = apply_intent(session, attempt, event.intent)
+        if moved:
+            return EventOutcome(
+                Outcome.booked, f"payment {attempt.id} is {attempt.status}", payment_id=attempt.id
+            )
         return EventOutcome(
-            False, f"payment {attempt.id} is {attempt.status}" + ("" if moved else " (unchanged)")
+            Outcome.ignored,
+            f"payment {attempt.id} is {attempt.status} (unchanged)",
+            "unchanged",
+            payment_id=attempt.id,
         )
     if event.refunded_intent_id is not None:
         attempt = _attempt_by_intent(session, event.refunded_intent_id)
         if attempt is None:
             return EventOutcome(
-                False, f"no payment of ours has intent {event.refunded_intent_id}; recorded only"
+                Outcome.ignored,
+                f"no payment of ours has intent {event.refunded_intent_id}; recorded only",
+                "unknown payment",
             )
         added = _book_refund_upto(session, attempt, event.refunded_minor, user_id=None)
-        return EventOutcome(False, f"payment {attempt.id}: {added} tiyin more refunded")
-    return EventOutcome(False, f"{event.type} needs nothing from us; recorded")
+        detail = f"payment {attempt.id}: {added} tiyin more refunded"
+        if added:
+            return EventOutcome(Outcome.booked, detail, payment_id=attempt.id)
+        return EventOutcome(Outcome.ignored, detail, "unchanged", payment_id=attempt.id)
+    return EventOutcome(Outcome.ignored, f"{event.type} needs nothing from us; recorded", "not handled")
+
+
+def _into_inbox(session: Session, provider: str, event: GatewayEvent) -> bool:
+    """Inserts the event's id into the inbox unless it is there (or being put there); whether it was new."""
+    now = utcnow()
+    values = {
+        "provider": provider,
+        "event_id": event.id,
+        "type": event.type[:100],
+        "received_at": now,
+        "processed_at": now,
+        "created_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(WebhookEvent).values(
+        **values
+    )
+    statement = statement.on_conflict_do_nothing(index_elements=["provider", "event_id"])
+    inserted = session.execute(statement.returning(WebhookEvent.__table__.c.id)).first()
+    return inserted is not None
 
 
 def _attempt_by_intent(session: Session, intent_id: str) -> PaymentAttempt | None:

@@ -91,25 +91,51 @@ class StripeGateway:
 
     def verify_event(self, payload: bytes, signature: str | None) -> GatewayEvent:
         if not self._webhook_secret:
-            raise BadSignature("no webhook secret is configured (HOUSING_STRIPE__WEBHOOK_SECRET)")
+            raise BadSignature(
+                "no webhook secret is configured (HOUSING_STRIPE__WEBHOOK_SECRET)", reason="not configured"
+            )
         try:
             event = self.client.construct_event(payload, signature, self._webhook_secret)
-        except (stripe.SignatureVerificationError, ValueError) as exc:
-            raise BadSignature(str(exc) or "the signature does not match the body") from exc
-        event = event.to_dict()
-        created = datetime.fromtimestamp(int(event["created"]), UTC)
-        obj = event["data"]["object"]
-        if event["type"] in INTENT_EVENTS:
-            return GatewayEvent(id=event["id"], type=event["type"], created=created, intent=intent_of(obj))
-        if event["type"] == "charge.refunded" and obj.get("payment_intent"):
-            return GatewayEvent(
-                id=event["id"],
-                type=event["type"],
-                created=created,
-                refunded_intent_id=str(obj["payment_intent"]),
-                refunded_minor=int(obj.get("amount_refunded") or 0),
-            )
-        return GatewayEvent(id=event["id"], type=event["type"], created=created)
+        except stripe.SignatureVerificationError as exc:
+            message = str(exc) or "the signature does not match the body"
+            raise BadSignature(message, reason=_refusal(message)) from exc
+        except ValueError as exc:  # not UTF-8 or not JSON, though signed
+            raise BadSignature(f"the body is not an event: {exc}", reason="malformed body") from exc
+        try:
+            return _event_of(event.to_dict())
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
+            raise BadSignature(f"the body is not an event: {exc!r}", reason="malformed body") from exc
+
+
+def _event_of(event: dict[str, Any]) -> GatewayEvent:
+    """The event in our vocabulary; KeyError, TypeError, ValueError... when a field is missing or wrong."""
+    event_id, event_type = str(event["id"]), str(event["type"])
+    created = datetime.fromtimestamp(int(event["created"]), UTC)
+    obj = event["data"]["object"]
+    if event_type in INTENT_EVENTS:
+        return GatewayEvent(id=event_id, type=event_type, created=created, intent=intent_of(obj))
+    if event_type == "charge.refunded" and obj.get("payment_intent"):
+        return GatewayEvent(
+            id=event_id,
+            type=event_type,
+            created=created,
+            refunded_intent_id=str(obj["payment_intent"]),
+            refunded_minor=int(obj.get("amount_refunded") or 0),
+        )
+    return GatewayEvent(id=event_id, type=event_type, created=created)
+
+
+# Stripe's verification messages (stripe/_webhook.py) by the kind of refusal they mean.
+_REFUSALS = (
+    ("No Stripe-Signature header", "missing signature"),
+    ("Unable to extract timestamp", "malformed signature"),
+    ("No signatures found with expected scheme", "malformed signature"),
+    ("Timestamp outside the tolerance zone", "stale"),
+)
+
+
+def _refusal(message: str) -> str:
+    return next((reason for text, reason in _REFUSALS if text in message), "bad signature")
 
 
 def intent_of(obj: Any) -> Intent:

@@ -1,7 +1,10 @@
 """Meters, readings, sensors, alerts and the meter import through the API, as each role sees them."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -9,6 +12,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from housing import clock
+from sensors.bulk_usage import period_consumption
 from sensors.models import Alert, Meter, Reading, RejectedMessage, Sensor
 from tests.api.conftest import City
 from tests.sensor_factories import add_reading, make_meter
@@ -513,3 +517,232 @@ def test_the_meter_import_is_for_staff(client, city: City):
 
     assert upload(client, city.headers["resident"], text).status_code == 403
     assert upload(client, city.headers["official"], text).status_code == 403
+
+
+# Staff readings: dated, with a reason, source "staff"
+
+STAFF = f"{API}/meters/{{}}/staff-readings"
+TASHKENT = ZoneInfo("Asia/Tashkent")
+
+
+def enter(client, city: City, meter: Meter, taken_at: str, value: str, who: str = "technician", **extra):
+    body = {"taken_at": taken_at, "value": value, "reason": "paper reading by the technician"} | extra
+    return client.post(STAFF.format(meter.id), json=body, headers=city.headers[who])
+
+
+def test_staff_enter_a_dated_reading_with_a_reason(client, session, city: City, meters: Meters, freeze):
+    freeze(datetime(2026, 11, 3, 9, 0, tzinfo=UTC))
+
+    response = enter(client, city, meters.home, "2026-10-31T18:00:00+05:00", "140.5")
+
+    assert response.status_code == 201, response.text
+    reading = response.json()
+    assert (reading["taken_at"], reading["source"], reading["value"]) == (
+        "2026-10-31T13:00:00Z",
+        "staff",
+        "140.500",
+    )
+    assert reading["received_at"] == "2026-11-03T09:00:00Z"
+    assert reading["entry"]["reason"] == "paper reading by the technician"
+    assert reading["entry"]["user_id"] == city.users["technician"]
+    assert (reading["backwards"], reading["counts"]) == (False, True)
+    listed = client.get(f"{API}/meters/{meters.home.id}/readings", headers=city.headers["resident"]).json()
+    assert [(r["source"], r["entry"]["reason"]) for r in listed["items"]] == [
+        ("staff", "paper reading by the technician")
+    ]
+    stored = session.get(Reading, (meters.home.id, datetime(2026, 10, 31, 13, tzinfo=UTC)))
+    assert stored.source == "staff"
+
+
+@pytest.mark.parametrize(
+    ("who", "meter", "status"),
+    [
+        ("manager", "home", 201),
+        ("dispatcher", "common_a", 201),
+        ("admin", "far_away", 201),
+        ("manager_b", "far_away", 201),
+        ("manager_b", "home", 404),  # another company's meter: as if it did not exist
+        ("technician", "far_away", 404),
+        ("resident", "home", 403),  # residents submit today's reading in the window, not dated ones
+        ("resident", "neighbour", 403),
+        ("official", "home", 403),
+    ],
+)
+def test_staff_readings_are_for_staff_within_their_scope(
+    client, session, city: City, meters: Meters, freeze, who, meter, status
+):
+    freeze(datetime(2026, 11, 3, 9, 0, tzinfo=UTC))
+
+    response = enter(client, city, getattr(meters, meter), "2026-10-31T18:00:00+05:00", "812.4", who=who)
+
+    assert response.status_code == status, response.text
+    stored = session.exec(select(func.count()).select_from(Reading)).one()
+    assert stored == (1 if status == 201 else 0)
+
+
+@pytest.mark.parametrize(
+    ("taken_at", "field", "says"),
+    [
+        ("2026-11-03T09:00:00.000001Z", "taken_at", "in the future"),  # a microsecond after now
+        ("2026-11-03T14:00:01+05:00", "taken_at", "in the future"),
+        ("9999-12-31T23:59:59Z", "taken_at", "in the future"),
+        ("9999-12-31T23:59:59-05:00", "taken_at", "out of range"),
+        ("0001-01-01T00:00:00+05:00", "taken_at", "out of range"),
+        ("0001-01-01T00:00:00Z", "taken_at", "before meter"),
+        ("2023-12-31T23:59:59+05:00", "taken_at", "before meter"),  # installed 2024-01-01, Tashkent
+        ("2026-10-31T18:00:00", "taken_at", "timezone"),  # no zone: which 18:00?
+        ("yesterday", "taken_at", ""),
+    ],
+)
+def test_a_staff_reading_must_be_dated_between_installation_and_now(
+    client, session, city: City, meters: Meters, freeze, taken_at, field, says
+):
+    freeze(datetime(2026, 11, 3, 9, 0, tzinfo=UTC))
+
+    response = enter(client, city, meters.home, taken_at, "140")
+
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["field"].endswith(field) and says in problem["detail"]
+    assert session.exec(select(func.count()).select_from(Reading)).one() == 0
+
+
+def test_the_boundaries_of_a_staff_reading_are_accepted(client, city: City, meters: Meters, freeze):
+    freeze(datetime(2026, 11, 3, 9, 0, tzinfo=UTC))
+
+    at_installation = enter(client, city, meters.home, "2024-01-01T00:00:00+05:00", "0")
+    now = enter(client, city, meters.home, "2026-11-03T14:00:00+05:00", "141")
+
+    assert (at_installation.status_code, now.status_code) == (201, 201), now.text
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"reason": ""}, "reason"),
+        ({"reason": "  x  "}, "reason"),
+        ({"reason": "paper\x00reading"}, "reason"),
+        ({"reason": "paper\x1b[2Jreading"}, "reason"),
+        ({"reason": "r" * 501}, "reason"),
+        ({"value": "-1"}, "value"),
+        ({"value": "1e20"}, "value"),
+        ({"value": "1.0001"}, "value"),
+        ({"value": True}, "value"),
+    ],
+)
+def test_a_staff_reading_needs_a_reason_and_a_register_value(
+    client, session, city: City, meters: Meters, freeze, body, field
+):
+    freeze(datetime(2026, 11, 3, 9, 0, tzinfo=UTC))
+
+    sent = {"taken_at": "2026-10-31T18:00:00+05:00", "value": "140", "reason": "paper reading"} | body
+    response = client.post(STAFF.format(meters.home.id), json=sent, headers=city.headers["technician"])
+
+    assert response.status_code == 422, response.text
+    assert response.json()["field"].endswith(field)
+    assert session.exec(select(func.count()).select_from(Reading)).one() == 0
+
+
+def test_a_removed_meter_takes_staff_readings_up_to_its_removal_day(
+    client, session, city: City, meters: Meters, freeze
+):
+    freeze(datetime(2026, 11, 3, 9, 0, tzinfo=UTC))
+    replaced = client.post(
+        f"{API}/meters/{meters.home.id}/replace",
+        json={"removed_on": "2026-10-20", "final_value": "150", "serial": "HOME-CW-2"},
+        headers=city.headers["manager"],
+    )
+    assert replaced.status_code == 201, replaced.text
+
+    last_day = enter(client, city, meters.home, "2026-10-20T23:59:59+05:00", "149")
+    after = enter(client, city, meters.home, "2026-10-21T00:00:00+05:00", "150")
+
+    assert last_day.status_code == 201, last_day.text
+    assert after.status_code == 422 and "enter the reading on its successor" in after.json()["detail"]
+
+
+def test_a_second_reading_at_the_same_moment_is_refused(client, session, city: City, meters: Meters, freeze):
+    add_reading(session, meters.home_smart, datetime(2026, 10, 31, 13, tzinfo=UTC), "500")
+    session.commit()
+    freeze(datetime(2026, 11, 3, 9, 0, tzinfo=UTC))
+
+    over_a_device = enter(client, city, meters.home_smart, "2026-10-31T18:00:00+05:00", "501")
+    first = enter(client, city, meters.home, "2026-10-31T18:00:00+05:00", "140")
+    again = enter(client, city, meters.home, "2026-10-31T13:00:00Z", "140")  # the same instant, in UTC
+    a_microsecond_later = enter(client, city, meters.home, "2026-10-31T13:00:00.000001Z", "140")
+
+    assert over_a_device.status_code == 409
+    assert over_a_device.json()["detail"] == (
+        "meter HOME-EL already has a reading taken at 2026-10-31T18:00:00+05:00 (mqtt, 500.000 kWh);"
+        " correct that reading instead"
+    )
+    assert first.status_code == 201 and again.status_code == 409
+    assert a_microsecond_later.status_code == 201
+    stored = session.get(Reading, (meters.home_smart.id, datetime(2026, 10, 31, 13, tzinfo=UTC)))
+    session.refresh(stored)
+    assert (stored.value, stored.source) == (500, "mqtt")  # untouched
+
+
+def test_a_backwards_staff_reading_is_stored_flagged_and_left_out(
+    client, session, city: City, meters: Meters, freeze
+):
+    meter = meters.home_smart
+    for day, value in ((1, "1000"), (20, "1100")):
+        add_reading(session, meter, datetime(2026, 10, day, tzinfo=UTC), value)
+    session.commit()
+    freeze(datetime(2026, 11, 3, 9, 0, tzinfo=UTC))
+
+    below = enter(client, city, meter, "2026-10-25T00:00:00Z", "1099")  # after 1100: backwards
+    above = enter(client, city, meter, "2026-10-10T00:00:00Z", "1200")  # makes the 20th's 1100 backwards
+
+    assert below.status_code == 201 and (below.json()["backwards"], below.json()["counts"]) == (True, False)
+    assert above.status_code == 201 and (above.json()["backwards"], above.json()["counts"]) == (False, True)
+    listed = client.get(f"{API}/meters/{meter.id}/readings", headers=city.headers["manager"]).json()["items"]
+    assert [(r["value"], r["source"], r["backwards"]) for r in listed] == [
+        ("1099.000", "staff", True),
+        ("1100.000", "mqtt", True),  # flagged now, until staff correct or review one of them
+        ("1200.000", "staff", False),
+        ("1000.000", "mqtt", False),
+    ]
+
+
+def test_consumption_counts_a_staff_reading_like_one_the_meter_sent(
+    client, session, city: City, meters: Meters, freeze
+):
+    """A smart meter silent from the 10th; the technician's paper reading at the month's end closes October."""
+    meter = meters.home_smart
+    october = (datetime(2026, 10, 1, tzinfo=TASHKENT), datetime(2026, 11, 1, tzinfo=TASHKENT))
+    add_reading(session, meter, october[0], "1000")
+    add_reading(session, meter, datetime(2026, 10, 10, tzinfo=TASHKENT), "1100")
+    session.commit()
+    freeze(datetime(2026, 11, 3, 9, 0, tzinfo=UTC))
+    period = {"start": "2026-10-01T00:00:00+05:00", "end": "2026-11-01T00:00:00+05:00"}
+
+    entered = enter(client, city, meter, "2026-11-01T00:00:00+05:00", "1400", who="manager")
+    assert entered.status_code == 201, entered.text
+    consumption = client.get(
+        f"{API}/meters/{meter.id}/consumption", params=period, headers=city.headers["resident"]
+    )
+
+    assert consumption.status_code == 200, consumption.text
+    assert Decimal(consumption.json()["quantity"]) == Decimal(400)
+    assert consumption.json()["end_value"]["value"] == "1400.000"
+    session.expire_all()
+    (bulk,) = period_consumption(session, [meter.id], *october).values()  # the billing run's path
+    assert bulk.quantity == Decimal(400)
+
+
+def test_staff_readings_at_once_store_one(client, session, city: City, meters: Meters, freeze):
+    """Two entries of the same paper reading racing: one is stored, the other answered 409, never 500."""
+    freeze(datetime(2026, 11, 3, 9, 0, tzinfo=UTC))
+    barrier = threading.Barrier(2)
+
+    def post():
+        barrier.wait()
+        return enter(client, city, meters.home, "2026-10-31T18:00:00+05:00", "140")
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = sorted(f.result().status_code for f in [pool.submit(post), pool.submit(post)])
+
+    assert answers == [201, 409]
+    assert session.exec(select(func.count()).select_from(Reading)).one() == 1

@@ -32,7 +32,7 @@ from housing.requests.lifecycle import Mover
 from housing.requests.models import RequestStatus, ServiceRequest
 from housing.settings import Settings
 from sensors.jobs import detect_incidents
-from sensors.models import SensorKind
+from sensors.models import MeterKind, SensorKind
 from tests.api.conftest import City
 from tests.billing_factories import make_billed_invoice
 from tests.conftest import make_settings
@@ -40,6 +40,7 @@ from tests.factories import PASSWORD, make_apartment
 from tests.pages import log_in
 from tests.reading_factories import add_measurements, make_sensor
 from tests.request_factories import make_category
+from tests.sensor_factories import make_meter
 
 API = "/api/v1"
 TASHKENT = ZoneInfo("Asia/Tashkent")
@@ -437,3 +438,74 @@ def test_a_second_time_zone_for_the_job_calendar_is_refused(database_url):
     assert (same.timezone, same.scheduler.timezone) == ("UTC", "UTC")
     with pytest.raises(ValidationError, match="IANA time zone"):
         make_settings(database_url, timezone="Tashkent")
+
+
+# Requests: the reopen window and escalation
+
+
+@pytest.mark.parametrize(("groups", "days"), [({}, 7), ({"requests": {"reopen_days": 1}}, 1)])
+def test_the_reopen_window_follows_the_setting(client, app, session: Session, city: City, days):
+    now = datetime.now(UTC).replace(microsecond=0)
+    app.dependency_overrides[_now] = lambda: now
+    resolved = city.home_request
+    for to in ("accepted", "resolved"):
+        answer = client.post(
+            f"{API}/requests/{resolved.id}/transitions", json={"to": to}, headers=city.headers["dispatcher"]
+        )
+        assert answer.status_code == 201, answer.text
+
+    def reopen_after(elapsed: timedelta) -> int:
+        app.dependency_overrides[_now] = lambda: now + elapsed
+        answer = client.post(
+            f"{API}/requests/{resolved.id}/transitions",
+            json={"to": "reopened", "reason": "drips again"},
+            headers=city.headers["resident"],
+        )
+        return answer.status_code
+
+    assert reopen_after(timedelta(days=days, hours=1)) == 409
+    assert reopen_after(timedelta(days=days) - timedelta(hours=1)) == 201
+
+
+@pytest.mark.parametrize(("groups", "days"), [({}, 3), ({"requests": {"escalate_after_days": 1}}, 1)])
+def test_escalation_follows_the_setting(session: Session, db: Engine, settings: Settings, city: City, days):
+    deadline = city.home_request.deadline_at
+    request_jobs.sweep_deadlines(db, settings, now=deadline + timedelta(days=days) - timedelta(minutes=1))
+    session.expire_all()
+    assert session.get(ServiceRequest, city.home_request.id).escalated is False
+    request_jobs.sweep_deadlines(db, settings, now=deadline + timedelta(days=days, minutes=1))
+    session.expire_all()
+    assert session.get(ServiceRequest, city.home_request.id).escalated is True
+
+
+# Meters: the reading window
+
+
+def _window(around: int, inside: bool) -> dict:
+    if inside:
+        return {"window_start_day": min(around, 28), "window_end_day": around}
+    other = 1 if around != 1 else 2
+    return {"window_start_day": other, "window_end_day": other}
+
+
+@pytest.mark.parametrize("inside", [True, False])
+def test_the_reading_window_moves_the_api_and_the_meters_page(
+    client, session: Session, city: City, database_url: str, inside: bool
+):
+    today = datetime.now(TASHKENT).date()
+    window = _window(today.day, inside)
+    app = client.app
+    app.state.settings = make_settings(database_url, meters=window)
+    meter = make_meter(session, apartment=city.home, kind=MeterKind.cold_water, smart=False)
+    session.commit()
+
+    answer = client.post(
+        f"{API}/meters/{meter.id}/readings", json={"value": "12.5"}, headers=city.headers["resident"]
+    )
+    assert (answer.status_code == 201) is inside, answer.text
+
+    resident = page_as(client, "resident")
+    page = text(resident.get(f"/apartments/{city.home.id}/meters").text)
+    start, end = window["window_start_day"], window["window_end_day"]
+    assert f"accepted from day {start} to day {end} of each month" in page
+    assert ("The window for readings is closed today." in page) is not inside

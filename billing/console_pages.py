@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from billing.invoice_schemas import PERIOD_PATTERN, period_start
 from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceStatus, LedgerEntry
+from billing.rules import BillingRules
 from billing.runs import RunSummary, run_billing
 from housing.accounts.models import Role
 from housing.auth import Actor, StaffActor, require_roles
@@ -228,6 +229,7 @@ def issue_invoices(
             today=today,
             dry_run=False,
             timezone=request.app.state.settings.timezone,
+            rules=BillingRules.from_settings(request.app.state.settings),
         )
     except DomainError:
         session.rollback()
@@ -252,6 +254,7 @@ def _preview(
             today=today,
             dry_run=True,
             timezone=request.app.state.settings.timezone,
+            rules=BillingRules.from_settings(request.app.state.settings),
         )
     except DomainError:
         session.rollback()

@@ -25,6 +25,7 @@ from billing.invoice_schemas import (
 )
 from billing.ledger import adjust_line, balance
 from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceLine, InvoiceStatus, LedgerEntry
+from billing.rules import BillingRules
 from billing.runs import run_billing
 from housing.auth import AdminActor, CurrentActor, RegistrarActor
 from housing.clock import Today
@@ -128,5 +129,6 @@ def start_billing_run(
         today=today,
         dry_run=body.dry_run,
         timezone=request.app.state.settings.timezone,
+        rules=BillingRules.from_settings(request.app.state.settings),
     )
     return BillingRunRead.of(summary)

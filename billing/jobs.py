@@ -1,6 +1,8 @@
 """Scheduled work of the billing package, as `job(engine, settings, today=None) -> str`.
 
-`monthly_billing` bills the previous month; schedule it on the 1st at 02:00 Asia/Tashkent.
+`monthly_billing` bills the previous month; schedule it on the 1st at 02:00 city time.
+The norms, allowances, due day and penalty rate and cap come from settings
+(`billing.rules.BillingRules.from_settings`).
 `bill_period` (the job and `housing bill`) takes the unbilled apartments' ids once, cuts
 them into batches of `runs.BATCH` and bills each batch in its own transaction, in
 `workers` processes at once (PostgreSQL; default: the machine's CPUs, at most
@@ -38,6 +40,7 @@ from enum import StrEnum
 from sqlalchemy import Engine, text
 
 from billing.ledger import accrue_penalties
+from billing.rules import BillingRules
 from billing.runs import BATCH, MAX_WARNINGS, PreparedRun, check_period, run_billing, unbilled_apartment_ids
 from housing.clock import local_today
 from housing.db import is_postgres, make_engine, session_scope
@@ -64,7 +67,7 @@ def default_workers() -> int:
 
 def monthly_billing(engine: Engine, settings: Settings, today: date | None = None) -> str:
     """Issues last month's missing invoices; a summary line."""
-    today = today or local_today(settings.scheduler.timezone)
+    today = today or local_today(settings.timezone)
     return bill_period(engine, settings, previous_month(today), today)
 
 
@@ -137,7 +140,7 @@ def run_period(
         workers = default_workers()
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
-    check_period(period, today, settings.scheduler.timezone)  # raised here, not as a failed batch each
+    check_period(period, today, settings.timezone)  # raised here, not as a failed batch each
     if not is_postgres(engine):
         # SQLite takes one writer at a time and has no advisory lock (its numbering relies on
         # that single writer), so a second process would only wait: bill in this one.
@@ -220,7 +223,7 @@ def _bill_batch(
     `prepared` keeps the run's `PreparedRun` from batch to batch; the first batch reads it
     in a transaction of its own (so that a batch rolled back leaves it intact).
     """
-    timezone = settings.scheduler.timezone
+    timezone = settings.timezone
     try:
         if (period, timezone) not in prepared:
             with session_scope(engine) as session:
@@ -234,6 +237,7 @@ def _bill_batch(
                 timezone=timezone,
                 wait=True,  # the other workers hold the lock only while they number and write
                 prepared=prepared[(period, timezone)],
+                rules=BillingRules.from_settings(settings),
             )
     except Exception as exc:  # one batch lost, not the run: its apartments stay unbilled
         log.exception("billing %s: a batch of %d apartments failed", period, len(ids))
@@ -292,7 +296,7 @@ def _run_lock(engine: Engine) -> Iterator[bool]:
 
 def daily_penalties(engine: Engine, settings: Settings, today: date | None = None) -> str:
     """Books today's late-payment penalties; a summary line."""
-    today = today or local_today(settings.scheduler.timezone)
+    today = today or local_today(settings.timezone)
     with session_scope(engine) as session:
-        added = accrue_penalties(session, today=today)
+        added = accrue_penalties(session, today=today, rules=BillingRules.from_settings(settings).penalties)
     return f"penalties {today.isoformat()}: {added} entries added"

@@ -6,8 +6,9 @@ the plain sum (positive: owed; negative: credit carried forward). Verbs flush, n
 Penalties (DESIGN.md; the arithmetic is `billing.penalties`): payments are allocated to the
 account's invoices oldest period first, each invoice counted with its line corrections
 (adjustments), as `settle_invoices` counts it; what an invoice past its due date still lacks
-is its overdue amount, and each day adds `penalty_for_day` of it, capped per invoice at 50% of
-its corrected charge. One entry per invoice and day (dedupe_key "penalty:{invoice_id}:{day}"), so a
+is its overdue amount, and each day adds `penalty_for_day` of it at the configured rate,
+capped per invoice at the configured share (`billing.rules.PenaltyRules`; 0.1% and 50% by
+default) of its corrected charge. One entry per invoice and day (dedupe_key "penalty:{invoice_id}:{day}"), so a
 second run on the same day adds nothing. A run books `today` only: a day the job did not
 run is not booked afterwards (it would have to guess the overdue amount of that day).
 """
@@ -21,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceLine, InvoiceStatus, LedgerEntry, LedgerKind
 from billing.penalties import penalty_for_day
+from billing.rules import DEFAULT_RULES, PenaltyRules
 from housing.db import utcnow
 from housing.errors import Conflict, Invalid, NotFound
 
@@ -214,12 +216,12 @@ def penalty_key(invoice_id: int, day: date) -> str:
     return f"penalty:{invoice_id}:{day.isoformat()}"
 
 
-def accrue_penalties(session: Session, *, today: date) -> int:
+def accrue_penalties(session: Session, *, today: date, rules: PenaltyRules = DEFAULT_RULES.penalties) -> int:
     """Books today's penalty on every invoice still unpaid after its due date; the entries added."""
     added = 0
     ids = _indebted_apartments(session, today)
     for i in range(0, len(ids), BATCH):
-        added += _accrue_batch(session, ids[i : i + BATCH], today)
+        added += _accrue_batch(session, ids[i : i + BATCH], today, rules)
     return added
 
 
@@ -241,7 +243,7 @@ def _indebted_apartments(session: Session, today: date) -> list[int]:
     return list(session.exec(owing))
 
 
-def _accrue_batch(session: Session, apartment_ids: Sequence[int], today: date) -> int:
+def _accrue_batch(session: Session, apartment_ids: Sequence[int], today: date, rules: PenaltyRules) -> int:
     invoices = session.exec(
         select(Invoice.id, Invoice.apartment_id, Invoice.due_date, Invoice.total_minor, Invoice.currency)
         .where(col(Invoice.apartment_id).in_(apartment_ids), col(Invoice.status).in_(BILLED))
@@ -268,7 +270,7 @@ def _accrue_batch(session: Session, apartment_ids: Sequence[int], today: date) -
         overdue = charged - allocated
         if due >= today or overdue <= 0 or penalty_key(invoice_id, today) in booked:
             continue
-        amount = penalty_for_day(overdue, charged, int(accrued.get(invoice_id) or 0))
+        amount = penalty_for_day(overdue, charged, int(accrued.get(invoice_id) or 0), rules.rate, rules.cap)
         if amount <= 0:
             continue
         entries.append(
@@ -278,7 +280,7 @@ def _accrue_batch(session: Session, apartment_ids: Sequence[int], today: date) -
                 amount_minor=amount,
                 currency=currency,
                 invoice_id=invoice_id,
-                reference=f"0.1% of {overdue} tiyin overdue on {today.isoformat()}",
+                reference=f"{rules.percent()} of {overdue} tiyin overdue on {today.isoformat()}",
                 dedupe_key=penalty_key(invoice_id, today),
                 occurred_at=occurred_at,
             )

@@ -1,25 +1,29 @@
 """Late-payment penalties: pure functions, no I/O.
 
-The rules (DESIGN.md, "Domain rules"): a month's invoice is due by the 15th of the next
-month. From the day after, each day adds 0.1% of the amount still overdue that day,
-rounded to whole tiyin half up, until the penalties of that month's invoice reach 50% of
-its charge; the day that reaches the cap gets only what is left under it (the cap is
-rounded down, so the total never passes 50%), and later days get nothing.
+The rules (DESIGN.md, "Domain rules"; the numbers are `housing.settings.BillingSettings`,
+defaults shown): a month's invoice is due by the 15th of the next month. From the day after,
+each day adds 0.1% of the amount still overdue that day, rounded to whole tiyin half up,
+until the penalties of that month's invoice reach 50% of its charge; the day that reaches
+the cap gets only what is left under it (the cap is rounded down, so the total never passes
+50%), and later days get nothing.
 """
 
 from datetime import date
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-PENALTY_RATE = Decimal("0.001")  # of the overdue amount, per day
-PENALTY_CAP = Decimal("0.5")  # of the month's charge, in total
-DUE_DAY = 15
+from housing.settings import BillingSettings
+
+_DEFAULTS = BillingSettings()  # the settings' defaults, for callers without settings
+PENALTY_RATE = _DEFAULTS.penalty_rate  # of the overdue amount, per day
+PENALTY_CAP = _DEFAULTS.penalty_cap  # of the month's charge, in total
+DUE_DAY = _DEFAULTS.due_day
 
 
-def due_date(period_month: date) -> date:
-    """The day a month's invoice is due: the 15th of the next month (any day of the month will do)."""
+def due_date(period_month: date, due_day: int = DUE_DAY) -> date:
+    """The day a month's invoice is due: `due_day` of the next month (any day of the month will do)."""
     if period_month.month == 12:
-        return date(period_month.year + 1, 1, DUE_DAY)
-    return date(period_month.year, period_month.month + 1, DUE_DAY)
+        return date(period_month.year + 1, 1, due_day)
+    return date(period_month.year, period_month.month + 1, due_day)
 
 
 def penalty_days(due: date, today: date) -> int:

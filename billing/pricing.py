@@ -19,7 +19,8 @@ The rules (DESIGN.md, "Domain rules"):
 - Arithmetic is exact (fractions of days are not decimal); the amount is rounded to whole
   tiyin once per line, half up, at the end. The parts keep the exact figures so that the
   invoice line can show how its amount was reached.
-- Quality deductions: hot water must be at least 60 C with 5 C allowed. For each hour
+- Quality deductions (`QualityRules`, read from `housing.settings.MeterSettings`; the
+  defaults are shown): hot water must be at least 60 C with 5 C allowed. For each hour
   below that, every 3 C beyond the allowed deviation cuts the month's hot-water charge by
   0.1%, pro rata (7 C beyond for an hour is 7/3 x 0.1%). Hours below 40 C are instead
   billed as cold water: they are left out of the percentage and reported as a share of the
@@ -41,6 +42,9 @@ from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, localcontext
 from enum import StrEnum
 from fractions import Fraction
 from itertools import pairwise
+from typing import Self
+
+from housing.settings import MeterSettings
 
 _ARITHMETIC = Context(prec=34)
 _EXACT = Context(prec=34, traps=[Inexact])  # a result that would be rounded raises instead
@@ -375,13 +379,33 @@ class Incident:
 
 @dataclass(frozen=True, slots=True)
 class QualityRules:
-    hot_water_norm_c: Decimal = Decimal(60)
-    hot_water_allowed_c: Decimal = Decimal(5)
-    hot_water_step_c: Decimal = Decimal(3)
-    hot_water_rate: Decimal = Decimal("0.001")  # of the charge, per step per hour
-    hot_water_cold_below_c: Decimal = Decimal(40)
-    heating_norm_c: Decimal = Decimal(18)
-    heating_rate: Decimal = Decimal("0.0015")  # of the charge, per degree per hour
+    """The norms and deduction steps; built from the settings the incident detector reads too."""
+
+    hot_water_norm_c: Decimal
+    hot_water_allowed_c: Decimal
+    hot_water_step_c: Decimal
+    hot_water_rate: Decimal  # of the charge, per step per hour
+    hot_water_cold_below_c: Decimal
+    heating_norm_c: Decimal
+    heating_rate: Decimal  # of the charge, per degree per hour
+
+    @classmethod
+    def from_settings(cls, meters: MeterSettings) -> Self:
+        return cls(
+            hot_water_norm_c=_plain(meters.hot_water_min_c),
+            hot_water_allowed_c=_plain(meters.hot_water_allowed_deviation_c),
+            hot_water_step_c=_plain(meters.hot_water_step_c),
+            hot_water_rate=meters.hot_water_step_deduction,
+            hot_water_cold_below_c=_plain(meters.hot_water_cold_below_c),
+            heating_norm_c=_plain(meters.indoor_min_c),
+            heating_rate=meters.heating_deduction_per_degree_hour,
+        )
+
+
+def _plain(value: float | Decimal) -> Decimal:
+    """A temperature as people write it: 60.0 -> 60, 57.50 -> 57.5 (never 6E+1)."""
+    exact = Decimal(str(value))
+    return exact.quantize(_ONE) if exact == exact.to_integral_value() else exact.normalize()
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,11 +420,11 @@ class Deduction:
 
     @property
     def cold_water_share(self) -> Decimal:
-        """The share of the period when hot water was below 40 C (reprice it as cold water)."""
+        """The share of the period when hot water was too cold (reprice it as cold water)."""
         return _ARITHMETIC.divide(self.cold_water_hours, self.period_hours)
 
 
-DEFAULT_RULES = QualityRules()
+DEFAULT_RULES = QualityRules.from_settings(MeterSettings())  # the settings' defaults, not a copy
 
 
 def quality_deduction(
@@ -481,7 +505,11 @@ class ColdWaterPrice:
 
 
 def cold_water_price(
-    hot: LineCharge, cold: LineCharge, cold_hours: Decimal, period_hours: Decimal
+    hot: LineCharge,
+    cold: LineCharge,
+    cold_hours: Decimal,
+    period_hours: Decimal,
+    rules: QualityRules = DEFAULT_RULES,
 ) -> ColdWaterPrice:
     """The line's price when hot water was below 40 C for `cold_hours` of the period's `period_hours`.
 
@@ -499,7 +527,7 @@ def cold_water_price(
     amount = _half_up(hot_part + cold_part)
     explanation = (
         f"{_shown(Fraction(cold_hours))} h of {_shown(Fraction(period_hours))} below "
-        f"{DEFAULT_RULES.hot_water_cold_below_c} C billed as cold water: {_shown(hot_part)} + "
+        f"{rules.hot_water_cold_below_c} C billed as cold water: {_shown(hot_part)} + "
         f"{_shown(cold_part)} = {amount} tiyin"
     )
     return ColdWaterPrice(amount, _decimal(hot_part), _decimal(cold_part), _decimal(share), explanation)

@@ -20,6 +20,8 @@ force for the apartment's company (its own tariff wins over the city-wide one):
   water below 40 C are billed at the cold-water tariff of the same basis
   (`billing.pricing.cold_water_price`), and the deduction comes off the hot part.
 
+The norms, deduction steps, outage allowances and the due day are the run's `rules`
+(`billing.rules.BillingRules`, read from settings by the caller; the defaults are shown here).
 Invoices are numbered "{year}-{sequence:06d}" per company and year (max + 1), issued at
 once, due on the 15th of the next month, with one ledger charge of their total
 ("charge:{invoice_id}"). An account already in credit (its balance negative before the
@@ -99,6 +101,7 @@ from billing.pricing import (
     price_line,
     quality_deduction,
 )
+from billing.rules import DEFAULT_RULES, BillingRules
 from billing.service import all_tariffs, merged_versions
 from housing.db import advisory_lock, among, insert_rows, reserve_ids, utcnow
 from housing.errors import Invalid
@@ -336,6 +339,7 @@ def run_billing(
     timezone: str = DEFAULT_TIMEZONE,
     wait: bool = False,
     prepared: PreparedRun | None = None,
+    rules: BillingRules = DEFAULT_RULES,
 ) -> RunSummary:
     """Issues the period's missing invoices (flushes, never commits); see the module's docstring.
 
@@ -344,10 +348,11 @@ def run_billing(
     number and write a batch); without it a run that finds the lock taken is locked out and
     writes nothing. `prepared` (`PreparedRun` of the same period and timezone) is what a
     caller billing batch after batch keeps between them; without it the run reads its own.
+    `rules` are the configured norms, allowances and due day (`BillingRules.from_settings`).
     """
     check_period(period, today, timezone)
     summary = RunSummary(period=period, dry_run=dry_run)
-    _run(session, summary, period, timezone, apartment_ids, wait=wait, prepared=prepared)
+    _run(session, summary, period, timezone, apartment_ids, wait=wait, prepared=prepared, rules=rules)
     return summary
 
 
@@ -358,6 +363,7 @@ def draft_invoices(
     today: date,
     apartment_ids: Sequence[int],
     timezone: str = DEFAULT_TIMEZONE,
+    rules: BillingRules = DEFAULT_RULES,
 ) -> tuple[RunSummary, list[DraftInvoice]]:
     """The unnumbered invoices of one batch of apartments, drafted without the lock; nothing is written.
 
@@ -365,7 +371,7 @@ def draft_invoices(
     """
     check_period(period, today, timezone)
     summary = RunSummary(period=period, dry_run=False)
-    run = _context(session, summary, period, timezone, None)
+    run = _context(session, summary, period, timezone, None, rules)
     drafts: list[DraftInvoice] = []
     after = 0
     while batch := _apartments(session, period, timezone, after, apartment_ids):
@@ -408,6 +414,7 @@ class _Context:
     session: Session
     summary: RunSummary
     prepared: PreparedRun
+    rules: BillingRules
     # company -> the last invoice number used; filled under the lock (or in a dry run), which
     # a real run then holds to the end of its transaction, so the numbers stay its own
     sequences: dict[int, int] = field(default_factory=dict)
@@ -443,7 +450,12 @@ class _Facts:
 
 
 def _context(
-    session: Session, summary: RunSummary, period: date, timezone: str, prepared: PreparedRun | None
+    session: Session,
+    summary: RunSummary,
+    period: date,
+    timezone: str,
+    prepared: PreparedRun | None,
+    rules: BillingRules,
 ) -> _Context:
     if session.get_bind().dialect.name == "postgresql":
         # Compiling each batch's queries costs more than it saves; ends with the transaction.
@@ -454,7 +466,7 @@ def _context(
         raise ValueError(
             f"prepared for {prepared.period:%Y-%m} in {prepared.timezone}, not {period:%Y-%m} in {timezone}"
         )
-    return _Context(session, summary, prepared)
+    return _Context(session, summary, prepared, rules)
 
 
 def _run(
@@ -466,8 +478,9 @@ def _run(
     *,
     wait: bool,
     prepared: PreparedRun | None,
+    rules: BillingRules,
 ) -> None:
-    run = _context(session, summary, period, timezone, prepared)
+    run = _context(session, summary, period, timezone, prepared, rules)
     after = 0
     while batch := _apartments(session, period, timezone, after, apartment_ids):
         after = batch[-1].id
@@ -578,12 +591,12 @@ def _draft_batch(run: _Context, batch: list[_Apartment]) -> list[DraftInvoice]:
     facts = _Facts(
         meters=meters,
         usage=usage,
-        incidents=_incidents(session, {a.building_id for a in batch}, start_at, end_at),
+        incidents=_incidents(session, {a.building_id for a in batch}, start_at, end_at, run.rules),
         common=common,
         areas=_areas(session, {building_id for building_id, _ in common}),
         averaged=_averaged(session, unread, period),
     )
-    due = due_date(period)
+    due = due_date(period, run.rules.due_day)
     drafts = []
     for apartment in batch:
         if apartment.company_id is None:
@@ -730,7 +743,7 @@ def _months_before(period: date, months: int) -> date:
 
 
 def _incidents(
-    session: Session, building_ids: set[int], start_at: datetime, end_at: datetime
+    session: Session, building_ids: set[int], start_at: datetime, end_at: datetime, rules: BillingRules
 ) -> dict[int, list[Incident]]:
     """building -> its incidents overlapping the month; a planned outage's allowance counts for nothing."""
     rows = session.exec(
@@ -751,7 +764,7 @@ def _incidents(
     for building_id, started_at, ended_at, deviation, utility, source in rows:
         allowed = timedelta(0)
         if source == IncidentSource.planned:
-            allowed = allowed_interruption(Utility(utility), IncidentSource.planned)
+            allowed = allowed_interruption(Utility(utility), IncidentSource.planned, rules.outages)
         found[building_id].append(Incident(started_at, ended_at, deviation, str(utility), allowed))
     return found
 
@@ -835,7 +848,8 @@ def _quality(
         return charge.amount_minor, 0, ""
     _, _, start_at, end_at = run.bounds
     period = (start_at, end_at)
-    deduction = quality_deduction(charge.amount_minor, incidents, service.utility, period)
+    rules = run.rules.quality
+    deduction = quality_deduction(charge.amount_minor, incidents, service.utility, period, rules)
     amount_minor = charge.amount_minor
     if deduction.cold_water_hours:
         explanation["cold_water_hours"] = str(deduction.cold_water_hours)
@@ -843,10 +857,12 @@ def _quality(
         if cold is None:
             explanation["cold_water"] = f"no cold-water tariff {basis} to reprice those hours with"
         else:
-            repriced = cold_water_price(charge, cold, deduction.cold_water_hours, deduction.period_hours)
+            repriced = cold_water_price(
+                charge, cold, deduction.cold_water_hours, deduction.period_hours, rules
+            )
             amount_minor = repriced.amount_minor
             explanation["cold_water"] = repriced.explanation
-            deduction = quality_deduction(repriced.hot_part_minor, incidents, service.utility, period)
+            deduction = quality_deduction(repriced.hot_part_minor, incidents, service.utility, period, rules)
     reason = deduction.explanation[:500] if deduction.amount_minor else ""
     return amount_minor, deduction.amount_minor, reason
 

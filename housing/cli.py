@@ -184,12 +184,15 @@ def open311_keys_deactivate(name: Annotated[str, typer.Option(help="The key's na
 
 @jobs_app.command("list")
 def jobs_list() -> None:
-    """Show the job table."""
-    from housing.scheduler import JOBS
+    """Show the job table (calendar jobs in HOUSING_TIMEZONE)."""
+    from rich.markup import escape
 
-    table = Table("name", "schedule", "what it does")
+    from housing.scheduler import JOBS, trigger_for
+
+    settings = _settings()
+    table = Table("name", "schedule", "what it does", title=f"jobs, city time {settings.timezone}")
     for job in JOBS:
-        table.add_row(job.name, str(job.trigger), job.doc)
+        table.add_row(job.name, escape(str(trigger_for(job, settings))), job.doc)
     console.print(table)
 
 
@@ -457,6 +460,7 @@ def bill(
     from datetime import date
 
     from billing.jobs import outcome_of, run_period
+    from billing.rules import BillingRules
     from billing.runs import run_billing
     from housing.clock import local_today
     from housing.db import make_engine, session_scope
@@ -478,7 +482,12 @@ def bill(
             raise typer.Exit(BILL_EXIT[run.outcome.value])
         with session_scope(engine) as session:
             summary = run_billing(
-                session, period=month, today=today, dry_run=True, timezone=settings.timezone
+                session,
+                period=month,
+                today=today,
+                dry_run=True,
+                timezone=settings.timezone,
+                rules=BillingRules.from_settings(settings),
             )
     except DomainError as exc:
         console.print(f"[red]{exc.detail}[/red]")

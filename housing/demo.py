@@ -41,7 +41,8 @@ def prepare(engine: Engine, settings: Settings) -> list[str]:
     with engine.connect() as connection:
         has_readings = connection.execute(select(func.count()).select_from(Reading)).scalar_one() > 0
     if not has_readings:
-        done.append(seed_reading_history(engine, months=HISTORY_MONTHS, today=today))
+        window = (settings.meters.window_start_day, settings.meters.window_end_day)
+        done.append(seed_reading_history(engine, months=HISTORY_MONTHS, today=today, window=window))
     # What the scheduler would have left by now: last month's invoices and the scores, so
     # that residents have a bill to pay and officials a ranking to read from the start.
     done.append(monthly_billing(engine, settings, today=today))

@@ -2,13 +2,15 @@
 
 A job only finds what is due and hands it to a function; it runs under a PostgreSQL
 advisory lock named after the job, so a second scheduler started by mistake is harmless.
+Calendar jobs (`Cron`) run on the city's calendar: their time zone is `HOUSING_TIMEZONE`,
+given when the scheduler starts (`trigger_for`), never written into the table.
 """
 
 import logging
 import signal
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -30,11 +32,33 @@ log = logging.getLogger("housing.scheduler")
 
 
 @dataclass(frozen=True)
+class Cron:
+    """A cron schedule on the city's calendar; `at(timezone)` makes the trigger in that zone."""
+
+    fields: dict[str, int | str] = field(default_factory=dict)
+
+    def at(self, timezone: str) -> CronTrigger:
+        return CronTrigger(timezone=timezone, **self.fields)
+
+    def __str__(self) -> str:
+        return "cron[" + ", ".join(f"{k}='{v}'" for k, v in self.fields.items()) + "] city time"
+
+
+def cron(**fields: int | str) -> Cron:
+    return Cron(fields)
+
+
+@dataclass(frozen=True)
 class Job:
     name: str
-    trigger: BaseTrigger
+    trigger: BaseTrigger | Cron
     run: Callable[[Engine, Settings], str]
     doc: str
+
+
+def trigger_for(job: Job, settings: Settings) -> BaseTrigger:
+    """The job's APScheduler trigger; a calendar job's in the city's time zone."""
+    return job.trigger.at(settings.timezone) if isinstance(job.trigger, Cron) else job.trigger
 
 
 def heartbeat(engine: Engine, settings: Settings) -> str:
@@ -54,29 +78,29 @@ JOBS: list[Job] = [
         "request-deadlines",
         IntervalTrigger(minutes=1),
         request_jobs.sweep_deadlines,
-        "Marks service requests past their deadline, escalates those 3+ days overdue, brings deferrals back",
+        "Marks service requests past their deadline, escalates those overdue too long, brings deferrals back",
     ),
     Job(
         "detect-incidents",
-        CronTrigger(minute="*/15", timezone="Asia/Tashkent"),
+        cron(minute="*/15"),
         sensor_jobs.detect_incidents,
         "Opens and closes service incidents from lukewarm hot water and cold flats",
     ),
     Job(
         "detect-alerts",
-        CronTrigger(minute=10, timezone="Asia/Tashkent"),
+        cron(minute=10),
         sensor_jobs.detect_alerts,
         "Opens and closes meter alerts: night leaks, stale meters, backwards readings, verification due",
     ),
     Job(
         "create-partitions",
-        CronTrigger(hour=2, minute=15, timezone="Asia/Tashkent"),
+        cron(hour=2, minute=15),
         sensor_jobs.create_partitions,
         "Creates the monthly reading partitions ahead (PostgreSQL)",
     ),
     Job(
         "monthly-billing",
-        CronTrigger(day=1, hour=2, minute=0, timezone="Asia/Tashkent"),
+        cron(day=1, hour=2, minute=0),
         billing_jobs.monthly_billing,
         "Issues last month's invoices, one per personal account",
     ),
@@ -88,19 +112,19 @@ JOBS: list[Job] = [
     ),
     Job(
         "daily-penalties",
-        CronTrigger(hour=1, minute=30, timezone="Asia/Tashkent"),
+        cron(hour=1, minute=30),
         billing_jobs.daily_penalties,
-        "Books the day's late-payment penalties (0.1% a day, capped at 50% of the month's charge)",
+        "Books the day's late-payment penalties (HOUSING_BILLING__PENALTY_RATE a day, up to the cap)",
     ),
     Job(
         "nightly-scores",
-        CronTrigger(hour=4, minute=0, timezone="Asia/Tashkent"),
+        cron(hour=4, minute=0),
         score_jobs.nightly_scores,
         "Recomputes and stores the quality scores of the previous and the current month",
     ),
     Job(
         "purge-tokens",
-        CronTrigger(hour=3, minute=30, timezone="Asia/Tashkent"),
+        cron(hour=3, minute=30),
         purge_tokens,
         "Deletes tokens expired or revoked more than 30 days ago",
     ),
@@ -126,11 +150,11 @@ def run_forever(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our own line per run says enough
     engine = make_engine(settings)
-    scheduler = BlockingScheduler(timezone=settings.scheduler.timezone)
+    scheduler = BlockingScheduler(timezone=settings.timezone)
     for job in JOBS:
         scheduler.add_job(
             _logged,
-            job.trigger,
+            trigger_for(job, settings),
             args=[settings, job.name, engine],
             id=job.name,
             max_instances=1,

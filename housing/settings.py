@@ -1,16 +1,28 @@
 """All configuration in one pydantic-settings class, read from HOUSING_* variables.
 
 Nested groups use a double underscore: HOUSING_DB__URL, HOUSING_AUTH__SECRET_KEY.
+
+Every domain rule that DESIGN.md calls configurable (the reading window, the due day, the
+penalty rate and cap, the emergency deadline, the service-quality norms and deductions,
+the heating season, the outage allowances, the reopen and escalation windows, the city's
+time zone) is a field here and nowhere else: detection, billing and pages read it from
+these settings (the request categories' own deadlines live in the database, where admins
+edit them). Code that needs a default without settings takes it from these classes'
+defaults (e.g. `MeterSettings()`), never from a copy of the number.
 """
 
+from datetime import timedelta
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused outside development
+CITY_TIMEZONE = "Asia/Tashkent"  # the default of `Settings.timezone`; pure modules' default zone
 
 
 class Environment(StrEnum):
@@ -49,7 +61,10 @@ class AuthSettings(BaseModel):
 
 
 class SchedulerSettings(BaseModel):
-    timezone: str = Field("Asia/Tashkent", description="Time zone of the job calendar")
+    timezone: str | None = Field(
+        None,
+        description="Deprecated: the job calendar follows HOUSING_TIMEZONE; if given, it must name the same zone",
+    )
     heartbeat_file: Path = Field(
         Path("/tmp/housing-worker.heartbeat"),  # noqa: S108 - a liveness marker, no secrets
         description="Touched by the worker every 30 s; its health check reads the age",
@@ -101,16 +116,71 @@ class MeterSettings(BaseModel):
     verification_warning_days: int = Field(
         30, ge=1, description="Warn this long before a meter's verification is due"
     )
-    hot_water_min_c: float = Field(60.0, description="Hot water at the tap must be at least this warm")
+    hot_water_min_c: float = Field(
+        60.0, description="Hot water at the tap must be at least this warm (incidents, billing, pages)"
+    )
     hot_water_allowed_deviation_c: float = Field(
-        5.0, description="Tolerated shortfall before an incident opens"
+        5.0, ge=0, description="Tolerated shortfall: an incident opens and deductions start beyond it"
+    )
+    hot_water_step_c: Decimal = Field(
+        Decimal(3), gt=0, description="Each step of this many C beyond the tolerated shortfall for an hour..."
+    )
+    hot_water_step_deduction: Decimal = Field(
+        Decimal("0.001"),
+        ge=0,
+        le=1,
+        description="...cuts this share of the month's hot-water charge (0.001 = 0.1%)",
+    )
+    hot_water_cold_below_c: Decimal = Field(
+        Decimal(40), description="Hours of hot water below this are billed at the cold-water tariff"
     )
     indoor_min_c: float = Field(
         18.0, description="Living rooms must be at least this warm in the heating season"
     )
+    heating_deduction_per_degree_hour: Decimal = Field(
+        Decimal("0.0015"),
+        ge=0,
+        le=1,
+        description="Share of the month's heating charge cut per degree below the indoor norm per hour (0.0015 = 0.15%)",
+    )
     heating_season: str = Field("10-15..04-15", description="MM-DD..MM-DD, the heating season")
     partitions_ahead: int = Field(
         3, ge=1, description="Monthly reading partitions created ahead (PostgreSQL)"
+    )
+
+
+class BillingSettings(BaseModel):
+    due_day: int = Field(
+        15, ge=1, le=28, description="A month's invoice is due on this day of the next month"
+    )
+    penalty_rate: Decimal = Field(
+        Decimal("0.001"),
+        ge=0,
+        le=1,
+        description="Late penalty per day past due, as a share of the amount overdue (0.001 = 0.1%)",
+    )
+    penalty_cap: Decimal = Field(
+        Decimal("0.5"),
+        ge=0,
+        le=1,
+        description="A month's penalties stop at this share of that month's charge (0.5 = 50%)",
+    )
+
+
+class OutageSettings(BaseModel):
+    """How long one interruption of a service may last before it counts against the company.
+
+    Defaults and their sources: `housing.incidents.allowances`.
+    """
+
+    cold_water_hours: float = Field(4, gt=0, description="Allowed interruption of cold water")
+    hot_water_hours: float = Field(4, gt=0, description="Allowed interruption of hot water")
+    heating_hours: float = Field(16, gt=0, description="Allowed interruption of heating")
+    gas_hours: float = Field(4, gt=0, description="Allowed interruption of gas")
+    electricity_hours: float = Field(2, gt=0, description="Allowed interruption of electricity")
+    lift_hours: float = Field(24, gt=0, description="Allowed interruption of a lift")
+    planned_hot_water_hours: float = Field(
+        14 * 24, gt=0, description="Allowed planned hot-water outage (yearly maintenance of the mains)"
     )
 
 
@@ -156,6 +226,24 @@ class RequestSettings(BaseModel):
     escalate_after_days: int = Field(
         3, ge=1, description="A request overdue this long is escalated to city officials"
     )
+    emergency_deadline_minutes: int = Field(
+        30,
+        ge=1,
+        le=60 * 24 * 365,
+        description="An emergency must be contained this fast, whatever its category's deadline",
+    )
+
+    @property
+    def emergency_deadline(self) -> timedelta:
+        return timedelta(minutes=self.emergency_deadline_minutes)
+
+    @property
+    def reopen_window(self) -> timedelta:
+        return timedelta(days=self.reopen_days)
+
+    @property
+    def escalate_after(self) -> timedelta:
+        return timedelta(days=self.escalate_after_days)
 
 
 class Open311Settings(BaseModel):
@@ -176,15 +264,51 @@ class Settings(BaseSettings):
     )
 
     environment: Environment = Field(Environment.development, description="development, test or production")
-    timezone: str = Field("Asia/Tashkent", description="Time zone pages show times in")
+    timezone: str = Field(
+        CITY_TIMEZONE,
+        description="The city's time zone: pages show times in it, and the job calendar, billing"
+        " months, penalty days and daily limits follow its days",
+    )
     db: DatabaseSettings = DatabaseSettings()
     auth: AuthSettings = AuthSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     mqtt: MqttSettings = MqttSettings()
     meters: MeterSettings = MeterSettings()
+    billing: BillingSettings = BillingSettings()
+    outages: OutageSettings = OutageSettings()
     stripe: StripeSettings = StripeSettings()
     requests: RequestSettings = RequestSettings()
     open311: Open311Settings = Open311Settings()
+
+    @field_validator("timezone")
+    @classmethod
+    def known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"HOUSING_TIMEZONE must be an IANA time zone such as Asia/Tashkent, not {value!r}"
+            ) from exc
+        return value
+
+    @model_validator(mode="after")
+    def one_time_zone(self) -> Self:
+        """One calendar for the city: the scheduler's zone is the pages' zone.
+
+        A month billed by the job and the same month shown on a page, a penalty day and a
+        resident's daily limit must start at the same midnight, so the job calendar has no
+        zone of its own. HOUSING_SCHEDULER__TIMEZONE is still read (older deployments set
+        it) but must then name HOUSING_TIMEZONE's zone.
+        """
+        if self.scheduler.timezone is None:
+            self.scheduler.timezone = self.timezone
+        elif self.scheduler.timezone != self.timezone:
+            raise ValueError(
+                f"HOUSING_SCHEDULER__TIMEZONE ({self.scheduler.timezone}) differs from HOUSING_TIMEZONE"
+                f" ({self.timezone}): the job calendar follows the city's time zone; set HOUSING_TIMEZONE"
+                " only"
+            )
+        return self
 
     @model_validator(mode="after")
     def refuse_default_secrets(self) -> Self:

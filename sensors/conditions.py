@@ -25,7 +25,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-DEFAULT_TIMEZONE = "Asia/Tashkent"
+from housing.settings import CITY_TIMEZONE
+
+DEFAULT_TIMEZONE = CITY_TIMEZONE  # callers pass HOUSING_TIMEZONE
 DEVIATION = Decimal("0.01")
 
 MonthDay = tuple[int, int]

@@ -32,11 +32,12 @@ from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from housing.settings import CITY_TIMEZONE
 from sensors.points import EffectivePoint
 
 MAX_EXTRAPOLATION = timedelta(days=31)
 QUANTITY = Decimal("0.001")
-DEFAULT_TIMEZONE = "Asia/Tashkent"
+DEFAULT_TIMEZONE = CITY_TIMEZONE  # callers pass HOUSING_TIMEZONE
 
 How = Literal["metered", "insufficient"]
 BoundaryHow = Literal["read", "interpolated", "extrapolated"]

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, exists, func, insert, select
 
 from housing.db import utcnow
 from housing.registry.models import Apartment, Building
+from housing.settings import MeterSettings
 from sensors.models import UNITS, Meter, MeterKind, Reading, ReadingSource, Sensor, SensorKind
 from sensors.partitions import add_months
 from sensors.simulator import DEFAULT_BUILDING_AREA_M2, TIMEZONE, daily_use, mean_daily_use
@@ -69,7 +70,6 @@ INITIAL_VALUE = {
 MIN_AGE_DAYS = 365
 MAX_AGE_DAYS = 6 * 365
 DAILY_HISTORY_DAYS = 31
-MANUAL_WINDOW_DAYS = (15, 25)
 MANUAL_READING_HOUR = 19
 
 
@@ -242,18 +242,22 @@ def seed_reading_history(
     today: date,
     daily_days: int = DAILY_HISTORY_DAYS,
     rng_seed: int = 2026,
+    window: tuple[int, int] | None = None,
 ) -> str:
     """Past readings for meters in service that have none yet; a summary line.
 
     From the first of the month `months` before today's until today: smart meters read
     at local midnight, daily for the last `daily_days` days and on the first of each
-    month before that; manual meters once a month on a day of the submission window
-    (15th-25th) that has passed. A meter's register starts from its initial value plus
+    month before that; manual meters once a month on a day of the submission `window`
+    (first and last day; default the settings' default, 15th-25th) that has passed. A meter's register starts from its initial value plus
     its average use since installation, then grows by each day's use.
     """
     if months < 0:
         raise ValueError("months must not be negative")
     started = time.perf_counter()
+    if window is None:
+        defaults = MeterSettings()
+        window = (defaults.window_start_day, defaults.window_end_day)
     first = add_months(today.replace(day=1), -months)
     daily_from = today - timedelta(days=daily_days)
     rng = random.Random(f"{rng_seed}/history/{today.isoformat()}")  # noqa: S311 - made-up data
@@ -281,7 +285,7 @@ def seed_reading_history(
         rows = connection.execute(meters).all()
         buffer: list[tuple[Any, ...]] = []
         for meter in rows:
-            buffer.extend(_history(meter, first, daily_from, today, rng, received))
+            buffer.extend(_history(meter, first, daily_from, today, rng, received, window))
             meters_done += 1
             if len(buffer) >= CHUNK_READINGS:
                 written += _insert_readings(connection, buffer)
@@ -313,7 +317,13 @@ def _insert_readings(connection: Connection, rows: list[tuple[Any, ...]]) -> int
 
 
 def _history(
-    meter: Any, first: date, daily_from: date, today: date, rng: random.Random, received: datetime
+    meter: Any,
+    first: date,
+    daily_from: date,
+    today: date,
+    rng: random.Random,
+    received: datetime,
+    window: tuple[int, int],
 ) -> list[tuple[Any, ...]]:
     """(meter_id, taken_at, value, source, seq, received_at) rows of one meter, oldest first."""
     if meter.apartment_id is not None:
@@ -349,7 +359,8 @@ def _history(
                 at = point
                 out.append(_reading(meter.id, point, 0, value, ReadingSource.mqtt, received))
         else:
-            point = day.replace(day=rng.randint(*MANUAL_WINDOW_DAYS))
+            days_in_month = (add_months(day.replace(day=1), 1) - one_day).day
+            point = day.replace(day=rng.randint(window[0], min(window[1], days_in_month)))
             if day <= point <= last and point < today:  # read in the evening
                 value += use(rate, (point - at).days)
                 at = point

@@ -50,12 +50,12 @@ from sqlalchemy import Engine, and_, func, select
 
 from housing.db import make_engine, utcnow
 from housing.registry.models import Apartment, Building
-from housing.settings import Settings
+from housing.settings import CITY_TIMEZONE, Settings
 from sensors.models import Meter, MeterKind, Reading, Sensor, SensorKind
 
 log = logging.getLogger(__name__)
 
-TIMEZONE = ZoneInfo("Asia/Tashkent")
+TIMEZONE = ZoneInfo(CITY_TIMEZONE)  # the simulated devices' clocks: the default city
 STEP = timedelta(minutes=15)
 STEPS_PER_DAY = 96
 CATCH_UP = timedelta(days=1)  # the earliest default start: at most this far behind the clock

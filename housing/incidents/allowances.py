@@ -1,6 +1,11 @@
 """How long a building may be without a service before the interruption counts against the company.
 
-The one place these numbers live. Hours of a single interruption.
+Hours of a single interruption, read from `housing.settings.OutageSettings`
+(HOUSING_OUTAGES__*): the one place these numbers live. The building's incident list, the
+city dashboard (and its CSV) and billing (a planned outage counts only beyond its
+allowance) all ask `allowed_interruption` with the settings they were given.
+
+The defaults and where they come from:
 
 SOURCE / ASSUMPTION: no Uzbek figure was at hand, so these follow the Russian utility
 rules that Uzbek practice mirrors: Government Resolution No. 354 of 6 May 2011, Annex 1
@@ -15,23 +20,13 @@ A planned hot-water shutdown for the yearly maintenance of the mains may last 14
 from datetime import timedelta
 
 from housing.incidents.models import IncidentSource, Utility
-
-ALLOWED_INTERRUPTION_HOURS: dict[Utility, int] = {
-    Utility.cold_water: 4,
-    Utility.hot_water: 4,
-    Utility.heating: 16,
-    Utility.gas: 4,
-    Utility.electricity: 2,
-    Utility.lift: 24,  # ASSUMPTION, see above
-}
-
-PLANNED_ALLOWED_INTERRUPTION_HOURS: dict[Utility, int] = {
-    Utility.hot_water: 14 * 24,  # yearly maintenance of the hot-water mains
-}
+from housing.settings import OutageSettings
 
 
-def allowed_interruption(utility: Utility, source: IncidentSource) -> timedelta:
-    hours = ALLOWED_INTERRUPTION_HOURS[utility]
-    if source is IncidentSource.planned:
-        hours = PLANNED_ALLOWED_INTERRUPTION_HOURS.get(utility, hours)
+def allowed_interruption(utility: Utility, source: IncidentSource, outages: OutageSettings) -> timedelta:
+    """The interruption of `utility` allowed at once; a planned hot-water outage has its own allowance."""
+    utility, source = Utility(utility), IncidentSource(source)
+    hours = getattr(outages, f"{utility.value}_hours")
+    if source is IncidentSource.planned and utility is Utility.hot_water:
+        hours = outages.planned_hot_water_hours
     return timedelta(hours=hours)

@@ -16,6 +16,7 @@ from sqlmodel import Session, col
 from housing.incidents.allowances import allowed_interruption
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.registry.models import Building, BuildingManagement, District, ManagementCompany
+from housing.settings import OutageSettings
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ def city_incidents(
     starts: datetime,
     ends: datetime,
     now: datetime,
+    outages: OutageSettings,
     district_id: int | None = None,
     utility: Utility | None = None,
     source: IncidentSource | None = None,
@@ -111,10 +113,10 @@ def city_incidents(
     if limit is not None:
         query = query.limit(limit)
     rows = session.execute(query.offset(offset)).all()
-    return [_with_duration(row._mapping, now) for row in rows], total
+    return [_with_duration(row._mapping, now, outages) for row in rows], total
 
 
-def _with_duration(row, now: datetime) -> CityIncident:
+def _with_duration(row, now: datetime, outages: OutageSettings) -> CityIncident:
     utility, source = Utility(row["utility"]), IncidentSource(row["source"])
     end = row["ended_at"] or now
     duration = max(end - row["started_at"], timedelta(0))
@@ -122,5 +124,5 @@ def _with_duration(row, now: datetime) -> CityIncident:
         **{**row, "utility": utility, "source": source},
         ongoing=row["started_at"] <= now and (row["ended_at"] is None or now < row["ended_at"]),
         duration_hours=round(duration.total_seconds() / 3600, 2),
-        allowed_hours=allowed_interruption(utility, source).total_seconds() / 3600,
+        allowed_hours=allowed_interruption(utility, source, outages).total_seconds() / 3600,
     )

@@ -30,6 +30,7 @@ from housing.incidents.city import CityIncident, city_incidents
 from housing.incidents.export import incidents_csv
 from housing.incidents.models import IncidentSource, Utility
 from housing.scores import periods
+from housing.settings import OutageSettings
 from housing.web import render
 
 router = APIRouter(include_in_schema=False)
@@ -47,6 +48,7 @@ class IncidentFilters:
     district_id: int | None
     utility: str | None
     source: str | None
+    outages: OutageSettings
 
     def select(self, session: Session, now: datetime, **page: int) -> tuple[list[CityIncident], int]:
         """The incidents these filters select: a page of them (limit, offset) or all, and how many."""
@@ -55,6 +57,7 @@ class IncidentFilters:
             starts=self.month.starts,
             ends=self.month.ends,
             now=now,
+            outages=self.outages,
             district_id=self.district_id,
             utility=Utility(self.utility) if self.utility else None,
             source=IncidentSource(self.source) if self.source else None,
@@ -70,8 +73,9 @@ def _filters(
     utility: UtilityFilter = None,
     source: SourceFilter = None,
 ) -> IncidentFilters:
-    month = periods.month(period or today, request.app.state.settings.timezone)
-    return IncidentFilters(month, district_id, utility, source)
+    settings = request.app.state.settings
+    month = periods.month(period or today, settings.timezone)
+    return IncidentFilters(month, district_id, utility, source, settings.outages)
 
 
 Filters = Annotated[IncidentFilters, Depends(_filters)]
@@ -87,11 +91,14 @@ def incidents_page(
     page: PageNumber = 1,
 ) -> Response:
     rows, count = chosen.select(session, now, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    meters = request.app.state.settings.meters
     return render(
         request,
         "scores/incidents.html",
         actor=actor,
         rows=rows,
+        # An incident's deviation is measured from these norms (the detector reads the same).
+        norms={Utility.hot_water.value: meters.hot_water_min_c, Utility.heating.value: meters.indoor_min_c},
         period=chosen.month.period,
         district_id=chosen.district_id,
         utility=chosen.utility or "",

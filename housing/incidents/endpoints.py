@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from sqlmodel import col
 
 from housing.accounts.models import Role
@@ -19,6 +19,7 @@ from housing.registry.models import Building
 from housing.registry.queries import visible_buildings
 from housing.routing import Paging, one_visible, paginate
 from housing.schemas import Page
+from housing.settings import OutageSettings
 
 router = APIRouter(tags=["incidents"])
 
@@ -45,6 +46,7 @@ def declare_outage(body: OutageCreate, session: SessionDep, actor: OutageActor, 
 @router.get("/buildings/{building_id}/incidents", response_model=Page[IncidentDuration])
 def list_building_incidents(
     building_id: int,
+    request: Request,
     session: SessionDep,
     actor: CurrentActor,
     today: Today,
@@ -63,14 +65,15 @@ def list_building_incidents(
     if utility is not None:
         query = query.where(ServiceIncident.utility == utility)
     page = paginate(session, query, paging, col(ServiceIncident.started_at).desc())
-    page["items"] = [_with_duration(incident, now) for incident in page["items"]]
+    outages = request.app.state.settings.outages
+    page["items"] = [_with_duration(incident, now, outages) for incident in page["items"]]
     return page
 
 
-def _with_duration(incident: ServiceIncident, now: datetime) -> IncidentDuration:
+def _with_duration(incident: ServiceIncident, now: datetime, outages: OutageSettings) -> IncidentDuration:
     end = incident.ended_at or now
     duration = max(end - incident.started_at, timedelta(0))
-    allowed = allowed_interruption(Utility(incident.utility), IncidentSource(incident.source))
+    allowed = allowed_interruption(Utility(incident.utility), IncidentSource(incident.source), outages)
     return IncidentDuration.model_validate(
         {
             **IncidentRead.model_validate(incident).model_dump(),

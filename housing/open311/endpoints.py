@@ -54,8 +54,9 @@ Jurisdiction = Depends(_jurisdiction)
 
 
 @router.get("/services.{fmt}", dependencies=[Jurisdiction])
-def list_services(fmt: Format, session: SessionDep) -> Response:
-    services = [schemas.service_dict(category) for category in queries.public_services(session)]
+def list_services(fmt: Format, session: SessionDep, settings: SettingsDep) -> Response:
+    emergency = settings.requests.emergency_deadline
+    services = [schemas.service_dict(category, emergency) for category in queries.public_services(session)]
     return respond(fmt, "services", services)
 
 
@@ -90,7 +91,11 @@ def list_requests(
         now=now,
     )
     rows = queries.public_requests(session, filters)
-    return respond(fmt, "service_requests", [schemas.request_dict(*row, settings.timezone) for row in rows])
+    return respond(
+        fmt,
+        "service_requests",
+        [schemas.request_dict(*row, settings.timezone, settings.requests.emergency_deadline) for row in rows],
+    )
 
 
 @router.get("/requests/{service_request_id}.{fmt}", dependencies=[Jurisdiction])
@@ -101,7 +106,11 @@ def read_request(
     if row is None:
         raise NotFound(f"service_request_id {service_request_id!r} not found")
     # One request is still a list of one, as the spec shows it.
-    return respond(fmt, "service_requests", [schemas.request_dict(*row, settings.timezone)])
+    return respond(
+        fmt,
+        "service_requests",
+        [schemas.request_dict(*row, settings.timezone, settings.requests.emergency_deadline)],
+    )
 
 
 @router.post("/requests.{fmt}")
@@ -122,11 +131,12 @@ def create_request(
         timezone=settings.timezone,
         daily_limit=settings.requests.daily_limit,
         radius_m=settings.open311.nearest_building_m,
+        emergency_deadline=settings.requests.emergency_deadline,
     )
     category = session.get(RequestCategory, request.category_id)
     return respond(
         fmt,
         "service_requests",
-        [schemas.created_dict(request, category)],
+        [schemas.created_dict(request, category, settings.requests.emergency_deadline)],
         status_code=status.HTTP_201_CREATED,
     )

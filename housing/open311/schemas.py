@@ -85,9 +85,12 @@ def _duration(minutes: int) -> str:
     raise AssertionError("every whole number of minutes divides by 1")
 
 
-def service_notice(category: RequestCategory, emergency: bool) -> str:
+def service_notice(
+    category: RequestCategory, emergency: bool, emergency_deadline: timedelta = EMERGENCY_DEADLINE
+) -> str:
+    """The promise in words; an emergency's is the tighter of its category's and `emergency_deadline`."""
     if emergency:
-        minutes = min(category.deadline_minutes, int(EMERGENCY_DEADLINE.total_seconds() // 60))
+        minutes = min(category.deadline_minutes, int(emergency_deadline.total_seconds() // 60))
         return f"Emergency: the management company must contain it within {_duration(minutes)}"
     return f"The management company must resolve it within {_duration(category.deadline_minutes)}"
 
@@ -95,11 +98,13 @@ def service_notice(category: RequestCategory, emergency: bool) -> str:
 # Services
 
 
-def service_dict(category: RequestCategory) -> dict[str, Any]:
+def service_dict(
+    category: RequestCategory, emergency_deadline: timedelta = EMERGENCY_DEADLINE
+) -> dict[str, Any]:
     return {
         "service_code": category.code,
         "service_name": category.name,
-        "description": service_notice(category, category.emergency),
+        "description": service_notice(category, category.emergency, emergency_deadline),
         # Every service has a definition: the emergency attribute below.
         "metadata": True,
         # A request is filed while the client waits, so it gets its id at once.
@@ -139,6 +144,7 @@ def request_dict(
     building: Building,
     company: ManagementCompany,
     timezone: str,
+    emergency_deadline: timedelta = EMERGENCY_DEADLINE,
 ) -> dict[str, Any]:
     status = RequestStatus(request.status)
     is_open = open311_status(status) == "open"
@@ -153,7 +159,7 @@ def request_dict(
         "service_code": category.code,
         "description": request.description,
         "agency_responsible": company.name,
-        "service_notice": service_notice(category, request.emergency),
+        "service_notice": service_notice(category, request.emergency, emergency_deadline),
         "requested_datetime": w3_datetime(request.created_at, timezone),
         "updated_datetime": w3_datetime(request.updated_at, timezone),
         # The deadline is what the company promised; once closed nothing more is expected.
@@ -169,11 +175,13 @@ def request_dict(
     }
 
 
-def created_dict(request: ServiceRequest, category: RequestCategory) -> dict[str, Any]:
+def created_dict(
+    request: ServiceRequest, category: RequestCategory, emergency_deadline: timedelta = EMERGENCY_DEADLINE
+) -> dict[str, Any]:
     # No account is made for the person reporting; the request is filed under the key's user.
     return {
         "service_request_id": str(request.id),
-        "service_notice": service_notice(category, request.emergency),
+        "service_notice": service_notice(category, request.emergency, emergency_deadline),
         "account_id": None,
     }
 

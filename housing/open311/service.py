@@ -5,7 +5,7 @@ request from a civic app follows exactly the rules of one from the resident port
 """
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
@@ -80,6 +80,7 @@ def file_open311_request(
     timezone: str,
     daily_limit: int,
     radius_m: float,
+    emergency_deadline: timedelta,
 ) -> ServiceRequest:
     """Finds the category and the building, then files as the resident portal would.
 
@@ -102,4 +103,5 @@ def file_open311_request(
         now=now,
         timezone=timezone,
         daily_limit=daily_limit,
+        emergency_deadline=emergency_deadline,
     )

@@ -1,6 +1,6 @@
 """JSON routes of service requests: load within the actor's scope, one service call, return."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, status
@@ -131,6 +131,7 @@ def file_request(
         now=now,
         timezone=settings.timezone,
         daily_limit=settings.requests.daily_limit,
+        emergency_deadline=settings.requests.emergency_deadline,
     )
 
 
@@ -204,7 +205,8 @@ def move_request(
         actor_id=actor.user_id,
         mover=Mover.resident if actor.role == Role.resident else Mover.staff,
         now=now,
-        reopen_window=timedelta(days=settings.requests.reopen_days),
+        reopen_window=settings.requests.reopen_window,
+        emergency_deadline=settings.requests.emergency_deadline,
         reason=body.reason,
         until=body.until,
     )

@@ -5,7 +5,7 @@ UPDATEs in one transaction (each flag is set once, so a second run changes nothi
 deferrals whose date has come go back to work one request per transaction.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Engine
 
@@ -27,13 +27,13 @@ def sweep_deadlines(engine: Engine, settings: Settings, now: datetime | None = N
                 # Loaded again in its own transaction: staff may have resumed it meanwhile.
                 request = service.due_deferral(session, request_id, now=now)
                 if request is not None:
-                    service.resume_deferred(session, request, now=now)
+                    service.resume_deferred(
+                        session, request, now=now, emergency_deadline=settings.requests.emergency_deadline
+                    )
                     resumed += 1
         if len(due) < BATCH:
             break
     with session_scope(engine) as session:
         overdue = service.mark_overdue(session, now=now)
-        escalated = service.escalate_overdue(
-            session, now=now, after=timedelta(days=settings.requests.escalate_after_days)
-        )
+        escalated = service.escalate_overdue(session, now=now, after=settings.requests.escalate_after)
     return f"{resumed} deferred requests back in the queue, {overdue} newly overdue, {escalated} escalated"

@@ -200,6 +200,7 @@ def file_my_request(
             now=now,
             timezone=settings.timezone,
             daily_limit=settings.requests.daily_limit,
+            emergency_deadline=settings.requests.emergency_deadline,
         )
         if data:
             service.attach_photo(
@@ -358,7 +359,7 @@ def _request_page(
     staff = actor.role is not Role.resident
     mover = Mover.staff if staff else Mover.resident
     current = RequestStatus(row.request.status)
-    window = timedelta(days=settings.requests.reopen_days)
+    window = settings.requests.reopen_window
     context: dict[str, Any] = {
         "row": row,
         "history": _history(session, request_id),
@@ -514,7 +515,8 @@ def reopen(
             actor_id=actor.user_id,
             mover=Mover.resident,
             now=now,
-            reopen_window=timedelta(days=settings.requests.reopen_days),
+            reopen_window=settings.requests.reopen_window,
+            emergency_deadline=settings.requests.emergency_deadline,
             reason=reason,
         )
     except DomainError as exc:
@@ -603,7 +605,8 @@ def move(
             actor_id=actor.user_id,
             mover=Mover.staff,
             now=now,
-            reopen_window=timedelta(days=settings.requests.reopen_days),
+            reopen_window=settings.requests.reopen_window,
+            emergency_deadline=settings.requests.emergency_deadline,
             reason=reason or None,
             until=until_at,
         )
@@ -783,6 +786,7 @@ def file_for_caller(
             now=now,
             timezone=settings.timezone,
             daily_limit=settings.requests.daily_limit,
+            emergency_deadline=settings.requests.emergency_deadline,
         )
     if errors:
         return _call_page(request, session, actor, now, typed=typed, errors=errors, lookup=True)
@@ -857,4 +861,5 @@ def _call_page(
         categories=_categories(session, actor),
         typed=typed,
         errors=errors,
+        emergency_minutes=settings.requests.emergency_deadline_minutes,
     )

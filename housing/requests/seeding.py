@@ -125,6 +125,7 @@ def seed_demo_requests(engine: Engine, settings: Settings) -> str:
                 now=filed_at,
                 timezone=settings.timezone,
                 daily_limit=len(DEMO_REQUESTS),
+                emergency_deadline=settings.requests.emergency_deadline,
             )
             _move(session, request, moves, staff, filed_at, settings)
     return f"{len(DEMO_REQUESTS)} demo service requests filed"
@@ -150,7 +151,8 @@ def _move(
             actor_id=staff.id if staff else None,
             mover=Mover.staff,
             now=filed_at + timedelta(minutes=20 * step),
-            reopen_window=timedelta(days=settings.requests.reopen_days),
+            reopen_window=settings.requests.reopen_window,
+            emergency_deadline=settings.requests.emergency_deadline,
         )
 
 

@@ -76,8 +76,13 @@ def file_request(
     now: datetime,
     timezone: str,
     daily_limit: int,
+    emergency_deadline: timedelta = lifecycle.EMERGENCY_DEADLINE,
 ) -> ServiceRequest:
-    """Files a request against the company managing the building today, with its deadline."""
+    """Files a request against the company managing the building today, with its deadline.
+
+    `emergency_deadline` is `settings.requests.emergency_deadline`: an emergency is due then
+    at the latest, whatever its category allows.
+    """
     category = session.get(RequestCategory, category_id)
     if category is None or not category.active:
         raise Invalid(f"category {category_id} does not exist", field="category_id")
@@ -112,7 +117,10 @@ def file_request(
         status=RequestStatus.new,
         created_at=now,
         deadline_at=lifecycle.deadline_for(
-            now, category_minutes=category.deadline_minutes, emergency=emergency
+            now,
+            category_minutes=category.deadline_minutes,
+            emergency=emergency,
+            emergency_deadline=emergency_deadline,
         ),
     )
     session.add(request)
@@ -188,6 +196,7 @@ def transition_request(
     reopen_window: timedelta,
     reason: str | None = None,
     until: datetime | None = None,
+    emergency_deadline: timedelta = lifecycle.EMERGENCY_DEADLINE,
 ) -> RequestTransition:
     current = RequestStatus(request.status)
     allowed_mover = lifecycle.mover_of(current, to)
@@ -213,7 +222,7 @@ def transition_request(
             f"a request can be reopened within {reopen_window.days} days of its resolution; "
             "file a new request instead"
         )
-    _apply(session, request, current, to, now=now, until=until)
+    _apply(session, request, current, to, now=now, until=until, emergency_deadline=emergency_deadline)
     return _record(session, request, current, to, actor_id=actor_id, at=now, reason=reason)
 
 
@@ -225,6 +234,7 @@ def _apply(
     *,
     now: datetime,
     until: datetime | None,
+    emergency_deadline: timedelta,
 ) -> None:
     """The timestamps and counters a move sets; they are what quality scores are computed from."""
     if lifecycle.mover_of(current, to) is Mover.staff:
@@ -232,7 +242,7 @@ def _apply(
         request.accepted_at = request.accepted_at or now
     if current is RequestStatus.deferred:
         request.deferred_until = None
-        request.deadline_at = _fresh_deadline(session, request, now)
+        request.deadline_at = _fresh_deadline(session, request, now, emergency_deadline)
     if to is RequestStatus.resolved:
         request.resolved_at = now
     elif to is RequestStatus.closed:
@@ -243,16 +253,21 @@ def _apply(
         request.reopen_count += 1
         request.resolved_at = None
         request.closed_at = None
-        request.deadline_at = _fresh_deadline(session, request, now)
+        request.deadline_at = _fresh_deadline(session, request, now, emergency_deadline)
     request.status = to
     session.add(request)
 
 
-def _fresh_deadline(session: Session, request: ServiceRequest, now: datetime) -> datetime:
+def _fresh_deadline(
+    session: Session, request: ServiceRequest, now: datetime, emergency_deadline: timedelta
+) -> datetime:
     """The clock restarts when a deferred request comes back or a resident reopens one."""
     category = session.get(RequestCategory, request.category_id)
     return lifecycle.deadline_for(
-        now, category_minutes=category.deadline_minutes, emergency=request.emergency
+        now,
+        category_minutes=category.deadline_minutes,
+        emergency=request.emergency,
+        emergency_deadline=emergency_deadline,
     )
 
 
@@ -448,7 +463,13 @@ def due_deferral(session: Session, request_id: int, *, now: datetime) -> Service
     return request
 
 
-def resume_deferred(session: Session, request: ServiceRequest, *, now: datetime) -> RequestTransition:
+def resume_deferred(
+    session: Session,
+    request: ServiceRequest,
+    *,
+    now: datetime,
+    emergency_deadline: timedelta = lifecycle.EMERGENCY_DEADLINE,
+) -> RequestTransition:
     """A deferral's date has come: back to the status it was deferred from, with a fresh deadline."""
     before = session.exec(
         select(RequestTransition.from_status)
@@ -460,7 +481,7 @@ def resume_deferred(session: Session, request: ServiceRequest, *, now: datetime)
     back_to = RequestStatus(before) if before is not None else RequestStatus.accepted
     until = request.deferred_until
     request.deferred_until = None
-    request.deadline_at = _fresh_deadline(session, request, now)
+    request.deadline_at = _fresh_deadline(session, request, now, emergency_deadline)
     request.status = back_to
     session.add(request)
     return _record(

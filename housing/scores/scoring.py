@@ -67,7 +67,7 @@ COMPONENTS: tuple[Component, ...] = (
         prior_strength=10,
         worst=0.0,
         best=1.0,
-        measures="share of emergency requests contained (resolved) within their 30-minute deadline",
+        measures="share of emergency requests contained (resolved) within their emergency deadline",
     ),
     Component(
         code="resident_satisfaction",

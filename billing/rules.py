@@ -1,0 +1,51 @@
+"""The billing rules DESIGN.md calls configurable, read from settings in this one place.
+
+The due day, the penalty rate and cap, the service-quality norms and deduction steps and
+the outage allowances come from `housing.settings` (HOUSING_BILLING__*, HOUSING_METERS__*,
+HOUSING_OUTAGES__*): the same fields the incident detector and the pages read, so a norm
+changed there changes what billing deducts too. Whoever bills (the monthly job, `housing
+bill`, the API and the console) builds `BillingRules.from_settings(settings)` and hands it
+to `billing.runs` and `billing.ledger`, which stay free of settings and of any framework.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Self
+
+from billing.pricing import QualityRules
+from housing.settings import BillingSettings, MeterSettings, OutageSettings, Settings
+
+
+@dataclass(frozen=True, slots=True)
+class PenaltyRules:
+    rate: Decimal  # of the overdue amount, per day
+    cap: Decimal  # of the month's charge, in total
+
+    def percent(self) -> str:
+        """The daily rate as people read it: 0.001 -> '0.1%'."""
+        return f"{(self.rate * 100).normalize():f}%"
+
+
+@dataclass(frozen=True, slots=True)
+class BillingRules:
+    due_day: int  # of the month after the period
+    penalties: PenaltyRules
+    quality: QualityRules
+    outages: OutageSettings
+
+    @classmethod
+    def of(cls, billing: BillingSettings, meters: MeterSettings, outages: OutageSettings) -> Self:
+        return cls(
+            due_day=billing.due_day,
+            penalties=PenaltyRules(rate=billing.penalty_rate, cap=billing.penalty_cap),
+            quality=QualityRules.from_settings(meters),
+            outages=outages,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls.of(settings.billing, settings.meters, settings.outages)
+
+
+# The settings' defaults, for callers without settings (tests, benchmarks); not a copy of them.
+DEFAULT_RULES = BillingRules.of(BillingSettings(), MeterSettings(), OutageSettings())

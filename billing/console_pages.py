@@ -228,6 +228,7 @@ def issue_invoices(
             today=today,
             dry_run=False,
             timezone=request.app.state.settings.timezone,
+            min_days_to_pay=request.app.state.settings.billing.min_days_to_pay,
         )
     except DomainError:
         session.rollback()

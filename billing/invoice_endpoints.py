@@ -128,5 +128,6 @@ def start_billing_run(
         today=today,
         dry_run=body.dry_run,
         timezone=request.app.state.settings.timezone,
+        min_days_to_pay=request.app.state.settings.billing.min_days_to_pay,
     )
     return BillingRunRead.of(summary)

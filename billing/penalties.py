@@ -1,13 +1,14 @@
 """Late-payment penalties: pure functions, no I/O.
 
 The rules (DESIGN.md, "Domain rules"): a month's invoice is due by the 15th of the next
-month. From the day after, each day adds 0.1% of the amount still overdue that day,
+month, or later when it is issued late: it leaves the resident at least the minimum time to
+pay after its issue date (`HOUSING_BILLING__MIN_DAYS_TO_PAY`). From the day after, each day adds 0.1% of the amount still overdue that day,
 rounded to whole tiyin half up, until the penalties of that month's invoice reach 50% of
 its charge; the day that reaches the cap gets only what is left under it (the cap is
 rounded down, so the total never passes 50%), and later days get nothing.
 """
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 PENALTY_RATE = Decimal("0.001")  # of the overdue amount, per day
@@ -15,11 +16,18 @@ PENALTY_CAP = Decimal("0.5")  # of the month's charge, in total
 DUE_DAY = 15
 
 
-def due_date(period_month: date) -> date:
-    """The day a month's invoice is due: the 15th of the next month (any day of the month will do)."""
+def due_date(period_month: date, issued_on: date | None = None, min_days_to_pay: int = 0) -> date:
+    """The day a month's invoice is due: the 15th of the next month (any day of the month will
+    do), or `min_days_to_pay` after `issued_on` when that is later."""
+    if min_days_to_pay < 0:
+        raise ValueError(f"the minimum time to pay cannot be negative ({min_days_to_pay} days)")
     if period_month.month == 12:
-        return date(period_month.year + 1, 1, DUE_DAY)
-    return date(period_month.year, period_month.month + 1, DUE_DAY)
+        due = date(period_month.year + 1, 1, DUE_DAY)
+    else:
+        due = date(period_month.year, period_month.month + 1, DUE_DAY)
+    if issued_on is None:
+        return due
+    return max(due, issued_on + timedelta(days=min_days_to_pay))
 
 
 def penalty_days(due: date, today: date) -> int:

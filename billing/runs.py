@@ -21,8 +21,9 @@ force for the apartment's company (its own tariff wins over the city-wide one):
   (`billing.pricing.cold_water_price`), and the deduction comes off the hot part.
 
 Invoices are numbered "{year}-{sequence:06d}" per company and year (max + 1), issued at
-once, due on the 15th of the next month, with one ledger charge of their total
-("charge:{invoice_id}"). An account already in credit (its balance negative before the
+once, due on the 15th of the next month or, for an invoice issued late, `min_days_to_pay`
+days after its issue date (`billing.penalties.due_date`; `HOUSING_BILLING__MIN_DAYS_TO_PAY`),
+with one ledger charge of their total ("charge:{invoice_id}"). An account already in credit (its balance negative before the
 charge) is settled at once (`billing.ledger.settle_invoices`): paid or partially paid.
 
 Drafting and numbering are apart: a batch's invoices are drafted (everything costly: the
@@ -32,7 +33,9 @@ rows are made before it). Under it the run leaves
 out the apartments another transaction billed since the drafts were made (read committed:
 the lock is free only once that transaction has committed) and reads each company's last
 number; it holds the lock until its transaction ends, so two transactions never number the
-same sequence and numbers have no gaps. `run_billing` tries the lock and, taken, is
+same sequence and numbers have no gaps. The issue time is stamped under the lock too
+(`housing.clock.now`), so numbers follow issue time: a company's later number never
+carries an earlier `issued_at`, whichever process or batch issued it. `run_billing` tries the lock and, taken, is
 locked out and writes nothing; `wait=True` (the workers of `billing.jobs.bill_period`,
 which bill batches in parallel transactions) waits for it, at most `LOCK_WAIT`. Within a
 batch numbers follow the apartments' order. A second run finds every account billed
@@ -100,11 +103,13 @@ from billing.pricing import (
     quality_deduction,
 )
 from billing.service import all_tariffs, merged_versions
-from housing.db import advisory_lock, among, insert_rows, reserve_ids, utcnow
+from housing import clock
+from housing.db import advisory_lock, among, insert_rows, reserve_ids
 from housing.errors import Invalid
 from housing.incidents.allowances import allowed_interruption
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.registry.models import Apartment, BuildingManagement, ManagementCompany
+from housing.settings import BillingSettings
 from sensors.bulk_usage import period_consumption, replacements
 from sensors.consumption import DEFAULT_TIMEZONE, QUANTITY, ConsumptionResult
 from sensors.models import Meter, MeterKind
@@ -119,6 +124,7 @@ MAX_AVERAGE_PERIODS = 3  # periods in a row a meter without readings is billed b
 AVERAGE_LOOKBACK = 12  # months: the average needs 3 metered months of the last 12, so a longer
 # run of months without readings has no average anyway
 SHARED_KINDS = (MeterKind.heat,)  # a building's common meter shared by area among its flats
+MIN_DAYS_TO_PAY = BillingSettings().min_days_to_pay  # the setting's default, for callers without settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +342,7 @@ def run_billing(
     timezone: str = DEFAULT_TIMEZONE,
     wait: bool = False,
     prepared: PreparedRun | None = None,
+    min_days_to_pay: int = MIN_DAYS_TO_PAY,
 ) -> RunSummary:
     """Issues the period's missing invoices (flushes, never commits); see the module's docstring.
 
@@ -347,7 +354,16 @@ def run_billing(
     """
     check_period(period, today, timezone)
     summary = RunSummary(period=period, dry_run=dry_run)
-    _run(session, summary, period, timezone, apartment_ids, wait=wait, prepared=prepared)
+    _run(
+        session,
+        summary,
+        period,
+        timezone,
+        apartment_ids,
+        wait=wait,
+        prepared=prepared,
+        min_days_to_pay=min_days_to_pay,
+    )
     return summary
 
 
@@ -375,13 +391,19 @@ def draft_invoices(
 
 
 def issue_invoices(
-    session: Session, summary: RunSummary, drafts: list[DraftInvoice], *, wait: bool = False
+    session: Session,
+    summary: RunSummary,
+    drafts: list[DraftInvoice],
+    *,
+    wait: bool = False,
+    timezone: str = DEFAULT_TIMEZONE,
+    min_days_to_pay: int = MIN_DAYS_TO_PAY,
 ) -> bool:
     """Numbers and writes drafts under the lock, leaving out the apartments billed meanwhile.
 
     False, with nothing written, when the lock is taken and `wait` is not given.
     """
-    return _issue(session, summary, drafts, {}, wait=wait)
+    return _issue(session, summary, drafts, {}, wait=wait, timezone=timezone, min_days_to_pay=min_days_to_pay)
 
 
 def check_period(period: date, today: date, timezone: str = DEFAULT_TIMEZONE) -> None:
@@ -466,6 +488,7 @@ def _run(
     *,
     wait: bool,
     prepared: PreparedRun | None,
+    min_days_to_pay: int,
 ) -> None:
     run = _context(session, summary, period, timezone, prepared)
     after = 0
@@ -477,7 +500,15 @@ def _run(
             summary.issued += len(numbered)
             summary.total_minor += sum(d.total_minor for d in numbered)
             summary.invoices.extend(numbered)
-        elif not _issue(session, summary, drafts, run.sequences, wait=wait):
+        elif not _issue(
+            session,
+            summary,
+            drafts,
+            run.sequences,
+            wait=wait,
+            timezone=timezone,
+            min_days_to_pay=min_days_to_pay,
+        ):
             summary.locked_out = True
             return
 
@@ -489,13 +520,17 @@ def _issue(
     sequences: dict[int, int],
     *,
     wait: bool,
+    timezone: str = DEFAULT_TIMEZONE,
+    min_days_to_pay: int = MIN_DAYS_TO_PAY,
 ) -> bool:
     """Takes the lock, leaves out what another run billed since the drafts were made, numbers, writes.
 
     The numbers are max + 1 read under the lock, which is held until the transaction ends,
     so no other transaction can number the same company and year before this one commits.
-    The ids and the lines' rows are made before the lock (they do not depend on numbers), so
-    the lock covers only the check, the numbering and the writes.
+    The issue time (and from it the due date) is stamped under the lock as well, so a later
+    number is never issued earlier. The ids and the lines' rows are made before the lock
+    (they do not depend on numbers), so the lock covers only the check, the numbering and
+    the writes.
     """
     if not drafts:
         return True
@@ -511,7 +546,7 @@ def _issue(
         )
     )
     numbered = _number(session, [d for d in drafts if d.apartment_id not in billed], sequences)
-    rows.write(session, numbered)
+    rows.write(session, numbered, timezone=timezone, min_days_to_pay=min_days_to_pay)
     summary.issued += len(numbered)
     summary.total_minor += sum(d.total_minor for d in numbered)
     return True
@@ -1007,12 +1042,12 @@ class _Rows:
     """A batch's invoices, their lines and ledger charges as rows: three bulk inserts, no ORM objects.
 
     Ids are reserved first, so lines and charges can name their invoice without RETURNING;
-    the lines' rows are made then, before the lock (`_issue`). `write` writes the drafts
-    numbered under it, and leaves out the others (billed meanwhile; their ids go unused).
+    the lines' rows are made then, before the lock (`_issue`). `write` stamps the issue time
+    and writes the drafts numbered under it, and leaves out the others (billed meanwhile;
+    their ids go unused).
     """
 
     def __init__(self, session: Session, drafts: list[DraftInvoice]) -> None:
-        self.issued_at = issued_at = utcnow()
         self.ids = dict(
             zip(
                 (d.apartment_id for d in drafts),
@@ -1033,23 +1068,27 @@ class _Rows:
                     "amount_minor": line.amount_minor,
                     "deduction_minor": line.deduction_minor,
                     "deduction_reason": line.deduction_reason,
-                    "created_at": issued_at,
                 }
                 for line in draft.lines
             ]
             for draft in drafts
         }
 
-    def write(self, session: Session, drafts: list[DraftInvoice]) -> None:
+    def write(
+        self, session: Session, drafts: list[DraftInvoice], *, timezone: str, min_days_to_pay: int
+    ) -> None:
         """Writes the numbered drafts (those given to the constructor, or some of them).
 
-        An account already in credit (paid beyond its earlier invoices) is settled at once,
-        so its new invoice comes out paid or partially paid; the others stay issued.
+        Called under the numbering lock: the issue time is stamped here, so it follows the
+        numbers, and each invoice is due `min_days_to_pay` after its local issue date at the
+        earliest. An account already in credit (paid beyond its earlier invoices) is settled
+        at once, so its new invoice comes out paid or partially paid; the others stay issued.
         """
         if not drafts:
             return
         in_credit = _in_credit(session, [d.apartment_id for d in drafts])
-        issued_at = self.issued_at
+        issued_at = clock.now()
+        issued_on = issued_at.astimezone(ZoneInfo(timezone)).date()
         invoices, lines, entries = [], [], []
         for draft in drafts:
             invoice_id = self.ids[draft.apartment_id]
@@ -1064,14 +1103,14 @@ class _Rows:
                     "number": draft.number,
                     "status": InvoiceStatus.issued.value,
                     "issued_at": issued_at,
-                    "due_date": draft.due_date,
+                    "due_date": max(draft.due_date, due_date(draft.period, issued_on, min_days_to_pay)),
                     "total_minor": draft.total_minor,
                     "currency": DEFAULT_CURRENCY,
                     "created_at": issued_at,
                     "updated_at": issued_at,
                 }
             )
-            lines.extend(self.lines[draft.apartment_id])
+            lines.extend(line | {"created_at": issued_at} for line in self.lines[draft.apartment_id])
             # New invoices cannot have a charge yet, so the entries go in at once (no dedupe lookup).
             if draft.total_minor > 0:
                 entries.append(

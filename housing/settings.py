@@ -54,6 +54,22 @@ class SchedulerSettings(BaseModel):
         Path("/tmp/housing-worker.heartbeat"),  # noqa: S108 - a liveness marker, no secrets
         description="Touched by the worker every 30 s; its health check reads the age",
     )
+    behind_after_minutes: int = Field(
+        120,
+        ge=1,
+        description="`housing health worker` reports a calendar job behind when it has not finished"
+        " its day (or month) this long after its scheduled time",
+    )
+
+
+class BillingSettings(BaseModel):
+    min_days_to_pay: int = Field(
+        10,
+        ge=0,
+        le=366,
+        description="Days a resident has at least to pay after an invoice is issued: it is due on the"
+        " 15th of the next month or this many days after its issue date, whichever is later",
+    )
 
 
 class MqttSettings(BaseModel):
@@ -180,6 +196,7 @@ class Settings(BaseSettings):
     db: DatabaseSettings = DatabaseSettings()
     auth: AuthSettings = AuthSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    billing: BillingSettings = BillingSettings()
     mqtt: MqttSettings = MqttSettings()
     meters: MeterSettings = MeterSettings()
     stripe: StripeSettings = StripeSettings()

@@ -10,17 +10,19 @@ over a month's end), the months it missed are computed too, so no month is left 
 partial score of its first days.
 """
 
+import zlib
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from housing import clock
 from housing.catchup import service as catchup
-from housing.db import session_scope
+from housing.db import is_postgres, session_scope
 from housing.scores import periods, service
 from housing.settings import Settings
 
 NIGHTLY_SCORES = "nightly-scores"  # the job's name in the scheduler's table and job_progress
+LOCK_KEY = zlib.crc32(b"housing-scores:month")
 
 
 def nightly_scores(engine: Engine, settings: Settings, now: datetime | None = None) -> str:
@@ -34,6 +36,8 @@ def nightly_scores(engine: Engine, settings: Settings, now: datetime | None = No
     done = []
     for period in catchup.months(first, this_month):
         with session_scope(engine) as session:
+            if is_postgres(engine):  # a second copy at once waits, then replaces this one's rows
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
             scored = service.recompute_month(session, periods.month(period, settings.timezone), now=now)
             if period == this_month:
                 catchup.mark_done(session, NIGHTLY_SCORES, catchup.local_date(now, settings.timezone))

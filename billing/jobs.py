@@ -104,8 +104,10 @@ def monthly_billing(engine: Engine, settings: Settings, today: date | None = Non
             break  # in order: this month's leftovers come first next time
         with session_scope(engine) as session:
             catchup.mark_done(session, MONTHLY_BILLING, month)
-    if not done:
-        return f"billing: nothing to do, every month through {last:%Y-%m} is billed"
+    if not done:  # no building registered yet: nothing before `last` will ever be billed by the job
+        with session_scope(engine) as session:
+            catchup.mark_done(session, MONTHLY_BILLING, last)
+        return f"billing: nothing to do through {last:%Y-%m}, no building is registered"
     return "; ".join(done)
 
 

@@ -214,6 +214,11 @@ def run_job(settings: Settings, name: str, engine: Engine | None = None, on: dat
         return job.run(engine, settings)
 
 
+def _start_up(settings: Settings, engine: Engine) -> None:
+    catch_up(settings, engine)
+    heartbeat(engine, settings)
+
+
 def catch_up(settings: Settings, engine: Engine) -> None:
     """Runs every calendar job once, oldest work first: what the worker does when it starts."""
     for name in CALENDAR:
@@ -235,11 +240,11 @@ def run_forever(settings: Settings) -> None:
             coalesce=True,
             misfire_grace_time=300,
         )
-    # What was missed while no worker ran: at once, in the pool beside the heartbeat (a long
-    # catch-up does not stop the worker looking alive), each under its job's lock as always.
-    scheduler.add_job(catch_up, "date", args=[settings, engine], id="catch-up", max_instances=1)
+    # What was missed while no worker ran, at once, in the pool beside the heartbeat job (a
+    # long catch-up does not stop the worker looking alive), each under its job's lock as
+    # always; the first heartbeat follows it, so a worker that says it is up has caught up.
+    scheduler.add_job(_start_up, "date", args=[settings, engine], id="start-up", max_instances=1)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=True))
-    heartbeat(engine, settings)
     log.info("scheduler started with %d jobs", len(JOBS))
     scheduler.start()
 

@@ -9,7 +9,11 @@ pays 2,000,000 of August's bill on 29 September at noon, while the worker is dow
 """
 
 import os
+import signal
+import subprocess
+import sys
 import threading
+import time as _time
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -19,7 +23,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from billing.jobs import daily_penalties, monthly_billing
+from billing.jobs import daily_penalties, monthly_billing, previous_month
 from billing.models import Basis, Gateway, Invoice, InvoiceStatus, LedgerEntry, LedgerKind
 from billing.payments.service import record_manual_payment
 from billing.pricing import Tier
@@ -329,3 +333,44 @@ def test_jobs_run_takes_the_day_to_run_as(
     catch_up(city.settings, city.db)
     health = runner.invoke(cli, ["health", "worker"], env=env)
     assert health.exit_code == 0, health.output
+
+
+def test_the_worker_bills_the_missed_month_when_it_starts(db: Engine, database_url: str, tmp_path) -> None:
+    """`housing worker` on the wall clock: last month was never billed (no worker at 02:00 on
+    the 1st); the worker bills it before its first heartbeat."""
+    with session_scope(db) as session:
+        waste = make_service(session, code="waste", unit="person")
+        make_tariff(
+            session, waste, basis=Basis.per_person, tiers=[Tier(up_to=None, price_minor=Decimal(750_000))]
+        )
+        flat = make_apartment(session).id
+    last_month = previous_month(datetime.now(TASHKENT).date())
+    heartbeat = tmp_path / "beat"
+    env = os.environ | {
+        "HOUSING_ENVIRONMENT": "test",
+        "HOUSING_AUTH__SECRET_KEY": TEST_SECRET,
+        "HOUSING_DB__URL": database_url,
+        "HOUSING_SCHEDULER__HEARTBEAT_FILE": str(heartbeat),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "housing.cli", "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = _time.monotonic() + 60
+        while not heartbeat.exists() and _time.monotonic() < deadline and worker.poll() is None:
+            _time.sleep(0.1)
+        assert heartbeat.exists(), "the worker never wrote its heartbeat"
+        with Session(db) as session:
+            billed = session.exec(select(Invoice.apartment_id, Invoice.period)).all()
+        assert billed == [(flat, last_month)]
+        health = CliRunner().invoke(cli, ["health", "worker"], env=env)
+        assert health.exit_code == 0, health.output
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, output
+    assert f"monthly-billing: billing {last_month:%Y-%m}: issued 1 invoices" in output, output

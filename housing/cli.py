@@ -251,6 +251,8 @@ def health_worker(max_age: int = 120) -> None:
     """
     import time
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     from housing.db import make_engine
     from housing.scheduler import calendar_status
 
@@ -268,6 +270,9 @@ def health_worker(max_age: int = 120) -> None:
     engine = make_engine(settings)
     try:
         statuses = calendar_status(settings, engine)
+    except SQLAlchemyError as exc:
+        console.print(f"[red]cannot read the calendar jobs' progress: {exc.__class__.__name__}: {exc}[/red]")
+        raise typer.Exit(1) from exc
     finally:
         engine.dispose()
     table = Table("job", "done through", "expected through", "state", title="calendar jobs")

@@ -374,3 +374,17 @@ def test_the_worker_bills_the_missed_month_when_it_starts(db: Engine, database_u
         output, _ = worker.communicate(timeout=30)
     assert worker.returncode == 0, output
     assert f"monthly-billing: billing {last_month:%Y-%m}: issued 1 invoices" in output, output
+
+
+def test_health_worker_fails_when_it_cannot_read_the_progress(tmp_path) -> None:
+    beat = tmp_path / "beat"
+    beat.touch()
+    env = {
+        "HOUSING_ENVIRONMENT": "test",
+        "HOUSING_AUTH__SECRET_KEY": TEST_SECRET,
+        "HOUSING_DB__URL": f"sqlite:///{tmp_path / 'no-such-dir' / 'x.db'}",
+        "HOUSING_SCHEDULER__HEARTBEAT_FILE": str(beat),
+    }
+    result = CliRunner().invoke(cli, ["health", "worker"], env=env)
+    assert result.exit_code == 1
+    assert "cannot read the calendar jobs' progress" in " ".join(result.output.split())

@@ -1,8 +1,27 @@
 """Scheduled work of the billing package, as `job(engine, settings, today=None) -> str`.
 
-`monthly_billing` bills the previous month; schedule it on the 1st at 02:00 city time.
-The norms, allowances, due day and penalty rate and cap come from settings
-(`billing.rules.BillingRules.from_settings`).
+`monthly_billing` bills every month since the last one it finished, through the previous
+month, oldest first (the scheduler runs it on the 1st at 02:00 and when the worker starts);
+`daily_penalties` books every day since the last one it booked, through today. Both catch
+up from what the database says they finished (`housing.catchup`), not from the
+scheduler's memory, so a worker that was down, or a day the job did not run, is made good
+by the next run. `today` (the day to run as) may be given to run by hand or under a frozen
+clock; the issue times still come from `housing.clock.now`.
+
+Which month comes first: after the last month the job finished (a month is finished when
+every batch of it was written). Without a record of it (an installation from before the
+record, or a new one): the last month that has invoices (its leftovers are billed), else
+the month the first building was registered (the earliest `building_management.created_at`,
+local), or the previous month if that is earlier: a new installation never bills a month
+before it existed. Within a month an apartment is billed when a company manages its
+building on the month's last day (`billing.runs`), so a company is billed from the month
+its management of a building begins (`building_management.valid_from`, the day an import
+onboards it): a company onboarded mid-year is never billed for the months before. A month
+with a failed batch stops the catch-up there: the next run bills its leftovers first.
+
+The norms, allowances, due day, minimum time to pay and penalty rate and cap come from
+settings (`billing.rules.BillingRules.from_settings`).
+
 `bill_period` (the job and `housing bill`) takes the unbilled apartments' ids once, cuts
 them into batches of `runs.BATCH` and bills each batch in its own transaction, in
 `workers` processes at once (PostgreSQL; default: the machine's CPUs, at most
@@ -18,12 +37,15 @@ out, failed) and the warnings themselves, for `housing bill` to print and exit w
 Invoice numbers follow the order of issue: within a batch the apartments' order, and the
 batches in the order their transactions commit, which with several workers need not be
 the apartments' order. Numbers stay sequential per company and year, without gaps or
-duplicates, and a later number is never issued earlier; what a number says is which
-invoice it is, not where the flat is, so the order among flats billed at once is left to
-the workers.
+duplicates, and a later number is never issued earlier: the issue time is stamped under
+the numbering lock (`billing.runs`), so in each company numbers and issue times rise
+together. What a number says is which invoice it is, not where the flat is, so the order
+among flats billed at once is left to the workers.
 
-`daily_penalties` books today's late penalties in one transaction (a second run the same
-day adds nothing). `today` may be given to run either by hand or under a frozen clock.
+`daily_penalties` books each day in its own transaction with the record of its progress,
+under a transaction-scoped advisory lock (PostgreSQL), each day at that day's overdue
+amount (`billing.ledger`: the ledger as it stood when the day began); one entry per
+invoice and day (a unique key), so a second run, at once or later, adds nothing.
 """
 
 import logging
@@ -37,19 +59,26 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, text
+from sqlmodel import Session, select
 
 from billing.ledger import accrue_penalties
+from billing.models import Invoice, LedgerEntry, LedgerKind
 from billing.rules import BillingRules
 from billing.runs import BATCH, MAX_WARNINGS, PreparedRun, check_period, run_billing, unbilled_apartment_ids
+from housing.catchup import service as catchup
 from housing.clock import local_today
 from housing.db import is_postgres, make_engine, session_scope
+from housing.registry.models import BuildingManagement
 from housing.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MAX_WORKERS = 4
 RUN_LOCK_KEY = zlib.crc32(b"housing-billing-run:whole-run")  # not runs.LOCK_KEY, which batches take
+PENALTY_LOCK_KEY = zlib.crc32(b"housing-penalties:day")
+MONTHLY_BILLING = "monthly-billing"  # the jobs' names, as the scheduler's table and job_progress know them
+DAILY_PENALTIES = "daily-penalties"
 
 # A worker process's `PreparedRun`s by (period, timezone): read before its first batch and
 # kept for the others (the process ends with the pool, and they with it).
@@ -66,9 +95,42 @@ def default_workers() -> int:
 
 
 def monthly_billing(engine: Engine, settings: Settings, today: date | None = None) -> str:
-    """Issues last month's missing invoices; a summary line."""
+    """Bills every month since the last one finished through the previous month; a line per month."""
     today = today or local_today(settings.timezone)
-    return bill_period(engine, settings, previous_month(today), today)
+    last = previous_month(today)
+    with session_scope(engine) as session:
+        first = first_month_to_bill(session, last, settings.timezone)
+    done = []
+    for month in catchup.months(first, last):
+        run = run_period(engine, settings, month, today)
+        done.append(run.summary)
+        if run.outcome is RunOutcome.locked_out or run.errors:
+            break  # in order: this month's leftovers come first next time
+        with session_scope(engine) as session:
+            catchup.mark_done(session, MONTHLY_BILLING, month)
+    if not done:  # no building registered yet: nothing before `last` will ever be billed by the job
+        with session_scope(engine) as session:
+            catchup.mark_done(session, MONTHLY_BILLING, last)
+        return f"billing: nothing to do through {last:%Y-%m}, no building is registered"
+    return "; ".join(done)
+
+
+def first_month_to_bill(session: Session, last: date, timezone: str) -> date:
+    """The first month the monthly job bills now (see the module's docstring); after `last` when none.
+
+    The month asked for (`last`) is always billed again: a second run finds nothing to issue
+    there, unless apartments were added to it meanwhile or a batch failed.
+    """
+    finished = catchup.done_through(session, MONTHLY_BILLING)
+    if finished is not None:
+        return min(catchup.add_months(finished, 1), last)  # `last` itself again: its leftovers, if any
+    latest = session.exec(select(func.max(Invoice.period))).one()
+    if latest is not None:
+        return min(latest, catchup.add_months(last, 1))
+    registered = session.exec(select(func.min(BuildingManagement.created_at))).one()
+    if registered is None:
+        return catchup.add_months(last, 1)  # nothing to bill yet
+    return min(last, catchup.local_date(registered, timezone).replace(day=1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,8 +357,46 @@ def _run_lock(engine: Engine) -> Iterator[bool]:
 
 
 def daily_penalties(engine: Engine, settings: Settings, today: date | None = None) -> str:
-    """Books today's late-payment penalties; a summary line."""
-    today = today or local_today(settings.timezone)
+    """Books the late-payment penalties of every day since the last one booked, through `today`.
+
+    One transaction per day, oldest first, each at that day's overdue amount; a summary line.
+    Run for a day already booked (by hand), it books that day again: only what is missing.
+    """
+    timezone = settings.timezone
+    today = today or local_today(timezone)
+    rules = BillingRules.from_settings(settings).penalties
     with session_scope(engine) as session:
-        added = accrue_penalties(session, today=today, rules=BillingRules.from_settings(settings).penalties)
-    return f"penalties {today.isoformat()}: {added} entries added"
+        first = first_penalty_day(session, today)
+    added = booked = 0
+    for day in catchup.days(first, today):
+        with session_scope(engine) as session:
+            if is_postgres(engine):  # a second copy waits, then finds the day booked
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PENALTY_LOCK_KEY})
+            finished = catchup.done_through(session, DAILY_PENALTIES)
+            if finished is not None and finished >= day and day != today:
+                continue  # booked by another run meanwhile
+            added += accrue_penalties(
+                session, today=day, as_of=catchup.local_midnight(day, timezone), rules=rules
+            )
+            catchup.mark_done(session, DAILY_PENALTIES, day)
+            booked += 1
+    if first >= today:
+        return f"penalties {today.isoformat()}: {added} entries added"
+    return f"penalties {first.isoformat()}..{today.isoformat()}: {added} entries added over {booked} days"
+
+
+def first_penalty_day(session: Session, today: date) -> date:
+    """The day after the last one booked (`today` when that is later, so a day is run when asked for).
+
+    Without a record: the day after the last penalty in the ledger, else `today` (a new
+    installation has no earlier day to make good).
+    """
+    finished = catchup.done_through(session, DAILY_PENALTIES)
+    if finished is None:
+        last = session.exec(
+            select(func.max(LedgerEntry.occurred_at)).where(LedgerEntry.kind == LedgerKind.penalty)
+        ).one()
+        finished = None if last is None else last.date()  # booked at 00:00 UTC of its day
+    if finished is None:
+        return today
+    return min(finished + timedelta(days=1), today)

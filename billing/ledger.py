@@ -8,22 +8,30 @@ account's invoices oldest period first, each invoice counted with its line corre
 (adjustments), as `settle_invoices` counts it; what an invoice past its due date still lacks
 is its overdue amount, and each day adds `penalty_for_day` of it at the configured rate,
 capped per invoice at the configured share (`billing.rules.PenaltyRules`; 0.1% and 50% by
-default) of its corrected charge. One entry per invoice and day (dedupe_key "penalty:{invoice_id}:{day}"), so a
-second run on the same day adds nothing. A run books `today` only: a day the job did not
-run is not booked afterwards (it would have to guess the overdue amount of that day).
+default) of its corrected charge. One entry per invoice and day (dedupe_key
+"penalty:{invoice_id}:{day}", unique), so a second run for the same day adds nothing.
+
+A day is charged at that day's overdue amount: with `as_of` (the local midnight that begins
+the day, as `billing.jobs.daily_penalties` passes it) only what the ledger held at that
+moment counts: the invoices issued, payments, refunds and corrections before it. So a day
+the job did not run is booked later exactly as it would have been on the day, and a payment
+made during a day counts from the next one. An invoice issued on or after that moment is not
+charged for the day, whatever its due date says. Without `as_of` the ledger counts as it
+stands (a run for the present day by hand, or a test).
 """
 
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
+from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, or_, true
 from sqlmodel import Session, col, select
 
 from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceLine, InvoiceStatus, LedgerEntry, LedgerKind
 from billing.penalties import penalty_for_day
 from billing.rules import DEFAULT_RULES, PenaltyRules
-from housing.db import utcnow
+from housing import clock
 from housing.errors import Conflict, Invalid, NotFound
 
 BATCH = 1000
@@ -98,7 +106,7 @@ def post_entry(
         payment_attempt_id=payment_attempt_id,
         reference=reference,
         dedupe_key=dedupe_key,
-        occurred_at=occurred_at or utcnow(),
+        occurred_at=occurred_at or clock.now(),
         created_by_id=created_by_id,
     )
     session.add(entry)
@@ -111,8 +119,11 @@ def money_paid(session: Session, apartment_id: int) -> int:
     return _paid_by_apartment(session, [apartment_id]).get(apartment_id, 0)
 
 
-def _paid_by_apartment(session: Session, apartment_ids: Sequence[int]) -> dict[int, int]:
-    rows = session.exec(
+def _paid_by_apartment(
+    session: Session, apartment_ids: Sequence[int], as_of: datetime | None = None
+) -> dict[int, int]:
+    """Money paid into each account (payments less refunds), before `as_of` when given."""
+    query = (
         select(
             LedgerEntry.apartment_id,
             -func.sum(
@@ -125,7 +136,10 @@ def _paid_by_apartment(session: Session, apartment_ids: Sequence[int]) -> dict[i
         )
         .where(col(LedgerEntry.apartment_id).in_(apartment_ids))
         .group_by(LedgerEntry.apartment_id)
-    ).all()
+    )
+    if as_of is not None:
+        query = query.where(LedgerEntry.occurred_at < as_of)
+    rows = session.exec(query).all()
     return {apartment_id: int(amount or 0) for apartment_id, amount in rows}
 
 
@@ -216,20 +230,37 @@ def penalty_key(invoice_id: int, day: date) -> str:
     return f"penalty:{invoice_id}:{day.isoformat()}"
 
 
-def accrue_penalties(session: Session, *, today: date, rules: PenaltyRules = DEFAULT_RULES.penalties) -> int:
-    """Books today's penalty on every invoice still unpaid after its due date; the entries added."""
+def accrue_penalties(
+    session: Session,
+    *,
+    today: date,
+    as_of: datetime | None = None,
+    rules: PenaltyRules = DEFAULT_RULES.penalties,
+) -> int:
+    """Books `today`'s penalty on every invoice unpaid after its due date; the entries added.
+
+    `as_of`: count the ledger as it was at that moment (the day's start), see the module's docstring.
+    """
     added = 0
-    ids = _indebted_apartments(session, today)
+    ids = _indebted_apartments(session, today, as_of)
     for i in range(0, len(ids), BATCH):
-        added += _accrue_batch(session, ids[i : i + BATCH], today, rules)
+        added += _accrue_batch(session, ids[i : i + BATCH], today, as_of, rules)
     return added
 
 
-def _indebted_apartments(session: Session, today: date) -> list[int]:
-    """Accounts that owe something and have an invoice past its due date (ids only)."""
+def _issued_before(as_of: datetime | None) -> Any:
+    """Invoices that existed at `as_of` (all of them without it; one made without an issue time counts)."""
+    if as_of is None:
+        return true()
+    return or_(col(Invoice.issued_at).is_(None), col(Invoice.issued_at) < as_of)
+
+
+def _indebted_apartments(session: Session, today: date, as_of: datetime | None) -> list[int]:
+    """Accounts with an invoice past its due date that owe something now, or that paid or were
+    credited since `as_of` (they may have owed then); ids only."""
     overdue = (
         select(Invoice.apartment_id)
-        .where(col(Invoice.status).in_(BILLED), Invoice.due_date < today)
+        .where(col(Invoice.status).in_(BILLED), Invoice.due_date < today, _issued_before(as_of))
         .distinct()
         .subquery()
     )
@@ -238,21 +269,33 @@ def _indebted_apartments(session: Session, today: date) -> list[int]:
         .where(col(LedgerEntry.apartment_id).in_(select(overdue.c.apartment_id)))
         .group_by(LedgerEntry.apartment_id)
         .having(func.sum(LedgerEntry.amount_minor) > 0)
-        .order_by(LedgerEntry.apartment_id)
     )
-    return list(session.exec(owing))
+    if as_of is not None:
+        since = select(LedgerEntry.apartment_id).where(
+            col(LedgerEntry.apartment_id).in_(select(overdue.c.apartment_id)),
+            col(LedgerEntry.kind).in_((LedgerKind.payment, LedgerKind.refund, LedgerKind.adjustment)),
+            LedgerEntry.occurred_at >= as_of,
+        )
+        owing = owing.union(since)
+    return sorted(set(session.execute(owing).scalars()))
 
 
-def _accrue_batch(session: Session, apartment_ids: Sequence[int], today: date, rules: PenaltyRules) -> int:
+def _accrue_batch(
+    session: Session, apartment_ids: Sequence[int], today: date, as_of: datetime | None, rules: PenaltyRules
+) -> int:
     invoices = session.exec(
         select(Invoice.id, Invoice.apartment_id, Invoice.due_date, Invoice.total_minor, Invoice.currency)
-        .where(col(Invoice.apartment_id).in_(apartment_ids), col(Invoice.status).in_(BILLED))
+        .where(
+            col(Invoice.apartment_id).in_(apartment_ids),
+            col(Invoice.status).in_(BILLED),
+            _issued_before(as_of),
+        )
         .order_by(Invoice.apartment_id, Invoice.period, Invoice.id)
     ).all()
-    paid = _paid_by_apartment(session, apartment_ids)
+    paid = _paid_by_apartment(session, apartment_ids, as_of)
     invoice_ids = [row[0] for row in invoices]
     accrued = _sum_by_invoice(session, invoice_ids, LedgerKind.penalty)
-    adjusted = _sum_by_invoice(session, invoice_ids, LedgerKind.adjustment)
+    adjusted = _sum_by_invoice(session, invoice_ids, LedgerKind.adjustment, as_of)
     booked = set(
         session.exec(
             select(LedgerEntry.dedupe_key).where(
@@ -292,10 +335,13 @@ def _accrue_batch(session: Session, apartment_ids: Sequence[int], today: date, r
     return len(entries)
 
 
-def _sum_by_invoice(session: Session, invoice_ids: Sequence[int], kind: LedgerKind) -> dict[int, int]:
-    rows = session.exec(
-        select(LedgerEntry.invoice_id, func.sum(LedgerEntry.amount_minor))
-        .where(col(LedgerEntry.invoice_id).in_(invoice_ids), LedgerEntry.kind == kind)
-        .group_by(LedgerEntry.invoice_id)
-    ).all()
+def _sum_by_invoice(
+    session: Session, invoice_ids: Sequence[int], kind: LedgerKind, as_of: datetime | None = None
+) -> dict[int, int]:
+    query = select(LedgerEntry.invoice_id, func.sum(LedgerEntry.amount_minor)).where(
+        col(LedgerEntry.invoice_id).in_(invoice_ids), LedgerEntry.kind == kind
+    )
+    if as_of is not None:
+        query = query.where(LedgerEntry.occurred_at < as_of)
+    rows = session.exec(query.group_by(LedgerEntry.invoice_id)).all()
     return {invoice_id: int(amount or 0) for invoice_id, amount in rows}

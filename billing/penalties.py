@@ -1,14 +1,15 @@
 """Late-payment penalties: pure functions, no I/O.
 
 The rules (DESIGN.md, "Domain rules"; the numbers are `housing.settings.BillingSettings`,
-defaults shown): a month's invoice is due by the 15th of the next month. From the day after,
-each day adds 0.1% of the amount still overdue that day, rounded to whole tiyin half up,
-until the penalties of that month's invoice reach 50% of its charge; the day that reaches
-the cap gets only what is left under it (the cap is rounded down, so the total never passes
-50%), and later days get nothing.
+defaults shown): a month's invoice is due by the 15th of the next month, or later when it is
+issued late: it leaves the resident at least the minimum time to pay after its issue date
+(`HOUSING_BILLING__MIN_DAYS_TO_PAY`). From the day after, each day adds 0.1% of the amount
+still overdue that day, rounded to whole tiyin half up, until the penalties of that month's
+invoice reach 50% of its charge; the day that reaches the cap gets only what is left under it
+(the cap is rounded down, so the total never passes 50%), and later days get nothing.
 """
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from housing.settings import BillingSettings
@@ -19,11 +20,20 @@ PENALTY_CAP = _DEFAULTS.penalty_cap  # of the month's charge, in total
 DUE_DAY = _DEFAULTS.due_day
 
 
-def due_date(period_month: date, due_day: int = DUE_DAY) -> date:
-    """The day a month's invoice is due: `due_day` of the next month (any day of the month will do)."""
+def due_date(
+    period_month: date, issued_on: date | None = None, min_days_to_pay: int = 0, *, due_day: int = DUE_DAY
+) -> date:
+    """The day a month's invoice is due: `due_day` of the next month (any day of the month will
+    do), or `min_days_to_pay` after `issued_on` when that is later."""
+    if min_days_to_pay < 0:
+        raise ValueError(f"the minimum time to pay cannot be negative ({min_days_to_pay} days)")
     if period_month.month == 12:
-        return date(period_month.year + 1, 1, due_day)
-    return date(period_month.year, period_month.month + 1, due_day)
+        due = date(period_month.year + 1, 1, due_day)
+    else:
+        due = date(period_month.year, period_month.month + 1, due_day)
+    if issued_on is None:
+        return due
+    return max(due, issued_on + timedelta(days=min_days_to_pay))
 
 
 def penalty_days(due: date, today: date) -> int:

@@ -29,6 +29,7 @@ class PenaltyRules:
 @dataclass(frozen=True, slots=True)
 class BillingRules:
     due_day: int  # of the month after the period
+    min_days_to_pay: int  # after the issue date, at least
     penalties: PenaltyRules
     quality: QualityRules
     outages: OutageSettings
@@ -37,6 +38,7 @@ class BillingRules:
     def of(cls, billing: BillingSettings, meters: MeterSettings, outages: OutageSettings) -> Self:
         return cls(
             due_day=billing.due_day,
+            min_days_to_pay=billing.min_days_to_pay,
             penalties=PenaltyRules(rate=billing.penalty_rate, cap=billing.penalty_cap),
             quality=QualityRules.from_settings(meters),
             outages=outages,

@@ -23,8 +23,9 @@ force for the apartment's company (its own tariff wins over the city-wide one):
 The norms, deduction steps, outage allowances and the due day are the run's `rules`
 (`billing.rules.BillingRules`, read from settings by the caller; the defaults are shown here).
 Invoices are numbered "{year}-{sequence:06d}" per company and year (max + 1), issued at
-once, due on the 15th of the next month, with one ledger charge of their total
-("charge:{invoice_id}"). An account already in credit (its balance negative before the
+once, due on the 15th of the next month or, for an invoice issued late, `min_days_to_pay`
+days after its issue date (`billing.penalties.due_date`; `HOUSING_BILLING__MIN_DAYS_TO_PAY`),
+with one ledger charge of their total ("charge:{invoice_id}"). An account already in credit (its balance negative before the
 charge) is settled at once (`billing.ledger.settle_invoices`): paid or partially paid.
 
 Drafting and numbering are apart: a batch's invoices are drafted (everything costly: the
@@ -34,7 +35,9 @@ rows are made before it). Under it the run leaves
 out the apartments another transaction billed since the drafts were made (read committed:
 the lock is free only once that transaction has committed) and reads each company's last
 number; it holds the lock until its transaction ends, so two transactions never number the
-same sequence and numbers have no gaps. `run_billing` tries the lock and, taken, is
+same sequence and numbers have no gaps. The issue time is stamped under the lock too
+(`housing.clock.now`), so numbers follow issue time: a company's later number never
+carries an earlier `issued_at`, whichever process or batch issued it. `run_billing` tries the lock and, taken, is
 locked out and writes nothing; `wait=True` (the workers of `billing.jobs.bill_period`,
 which bill batches in parallel transactions) waits for it, at most `LOCK_WAIT`. Within a
 batch numbers follow the apartments' order. A second run finds every account billed
@@ -103,7 +106,8 @@ from billing.pricing import (
 )
 from billing.rules import DEFAULT_RULES, BillingRules
 from billing.service import all_tariffs, merged_versions
-from housing.db import advisory_lock, among, insert_rows, reserve_ids, utcnow
+from housing import clock
+from housing.db import advisory_lock, among, insert_rows, reserve_ids
 from housing.errors import Invalid
 from housing.incidents.allowances import allowed_interruption
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
@@ -381,13 +385,19 @@ def draft_invoices(
 
 
 def issue_invoices(
-    session: Session, summary: RunSummary, drafts: list[DraftInvoice], *, wait: bool = False
+    session: Session,
+    summary: RunSummary,
+    drafts: list[DraftInvoice],
+    *,
+    wait: bool = False,
+    timezone: str = DEFAULT_TIMEZONE,
+    min_days_to_pay: int = DEFAULT_RULES.min_days_to_pay,
 ) -> bool:
     """Numbers and writes drafts under the lock, leaving out the apartments billed meanwhile.
 
     False, with nothing written, when the lock is taken and `wait` is not given.
     """
-    return _issue(session, summary, drafts, {}, wait=wait)
+    return _issue(session, summary, drafts, {}, wait=wait, timezone=timezone, min_days_to_pay=min_days_to_pay)
 
 
 def check_period(period: date, today: date, timezone: str = DEFAULT_TIMEZONE) -> None:
@@ -490,7 +500,15 @@ def _run(
             summary.issued += len(numbered)
             summary.total_minor += sum(d.total_minor for d in numbered)
             summary.invoices.extend(numbered)
-        elif not _issue(session, summary, drafts, run.sequences, wait=wait):
+        elif not _issue(
+            session,
+            summary,
+            drafts,
+            run.sequences,
+            wait=wait,
+            timezone=timezone,
+            min_days_to_pay=rules.min_days_to_pay,
+        ):
             summary.locked_out = True
             return
 
@@ -502,13 +520,17 @@ def _issue(
     sequences: dict[int, int],
     *,
     wait: bool,
+    timezone: str = DEFAULT_TIMEZONE,
+    min_days_to_pay: int = DEFAULT_RULES.min_days_to_pay,
 ) -> bool:
     """Takes the lock, leaves out what another run billed since the drafts were made, numbers, writes.
 
     The numbers are max + 1 read under the lock, which is held until the transaction ends,
     so no other transaction can number the same company and year before this one commits.
-    The ids and the lines' rows are made before the lock (they do not depend on numbers), so
-    the lock covers only the check, the numbering and the writes.
+    The issue time (and from it the due date) is stamped under the lock as well, so a later
+    number is never issued earlier. The ids and the lines' rows are made before the lock
+    (they do not depend on numbers), so the lock covers only the check, the numbering and
+    the writes.
     """
     if not drafts:
         return True
@@ -524,7 +546,7 @@ def _issue(
         )
     )
     numbered = _number(session, [d for d in drafts if d.apartment_id not in billed], sequences)
-    rows.write(session, numbered)
+    rows.write(session, numbered, timezone=timezone, min_days_to_pay=min_days_to_pay)
     summary.issued += len(numbered)
     summary.total_minor += sum(d.total_minor for d in numbered)
     return True
@@ -596,7 +618,7 @@ def _draft_batch(run: _Context, batch: list[_Apartment]) -> list[DraftInvoice]:
         areas=_areas(session, {building_id for building_id, _ in common}),
         averaged=_averaged(session, unread, period),
     )
-    due = due_date(period, run.rules.due_day)
+    due = due_date(period, due_day=run.rules.due_day)
     drafts = []
     for apartment in batch:
         if apartment.company_id is None:
@@ -1023,12 +1045,12 @@ class _Rows:
     """A batch's invoices, their lines and ledger charges as rows: three bulk inserts, no ORM objects.
 
     Ids are reserved first, so lines and charges can name their invoice without RETURNING;
-    the lines' rows are made then, before the lock (`_issue`). `write` writes the drafts
-    numbered under it, and leaves out the others (billed meanwhile; their ids go unused).
+    the lines' rows are made then, before the lock (`_issue`). `write` stamps the issue time
+    and writes the drafts numbered under it, and leaves out the others (billed meanwhile;
+    their ids go unused).
     """
 
     def __init__(self, session: Session, drafts: list[DraftInvoice]) -> None:
-        self.issued_at = issued_at = utcnow()
         self.ids = dict(
             zip(
                 (d.apartment_id for d in drafts),
@@ -1049,23 +1071,27 @@ class _Rows:
                     "amount_minor": line.amount_minor,
                     "deduction_minor": line.deduction_minor,
                     "deduction_reason": line.deduction_reason,
-                    "created_at": issued_at,
                 }
                 for line in draft.lines
             ]
             for draft in drafts
         }
 
-    def write(self, session: Session, drafts: list[DraftInvoice]) -> None:
+    def write(
+        self, session: Session, drafts: list[DraftInvoice], *, timezone: str, min_days_to_pay: int
+    ) -> None:
         """Writes the numbered drafts (those given to the constructor, or some of them).
 
-        An account already in credit (paid beyond its earlier invoices) is settled at once,
-        so its new invoice comes out paid or partially paid; the others stay issued.
+        Called under the numbering lock: the issue time is stamped here, so it follows the
+        numbers, and each invoice is due `min_days_to_pay` after its local issue date at the
+        earliest. An account already in credit (paid beyond its earlier invoices) is settled
+        at once, so its new invoice comes out paid or partially paid; the others stay issued.
         """
         if not drafts:
             return
         in_credit = _in_credit(session, [d.apartment_id for d in drafts])
-        issued_at = self.issued_at
+        issued_at = clock.now()
+        issued_on = issued_at.astimezone(ZoneInfo(timezone)).date()
         invoices, lines, entries = [], [], []
         for draft in drafts:
             invoice_id = self.ids[draft.apartment_id]
@@ -1080,14 +1106,14 @@ class _Rows:
                     "number": draft.number,
                     "status": InvoiceStatus.issued.value,
                     "issued_at": issued_at,
-                    "due_date": draft.due_date,
+                    "due_date": max(draft.due_date, issued_on + timedelta(days=min_days_to_pay)),
                     "total_minor": draft.total_minor,
                     "currency": DEFAULT_CURRENCY,
                     "created_at": issued_at,
                     "updated_at": issued_at,
                 }
             )
-            lines.extend(self.lines[draft.apartment_id])
+            lines.extend(line | {"created_at": issued_at} for line in self.lines[draft.apartment_id])
             # New invoices cannot have a charge yet, so the entries go in at once (no dedupe lookup).
             if draft.total_minor > 0:
                 entries.append(

@@ -197,15 +197,37 @@ def jobs_list() -> None:
 
 
 @jobs_app.command("run")
-def jobs_run(name: str) -> None:
+def jobs_run(
+    name: str,
+    on: Annotated[
+        str | None,
+        typer.Option(
+            help="Run a calendar job (monthly-billing, daily-penalties, nightly-scores, create-partitions)"
+            " as on this day, YYYY-MM-DD: it catches up every day or month it missed through it."
+            " Default: today."
+        ),
+    ] = None,
+) -> None:
     """Run one job now, exactly as the scheduler would."""
+    from datetime import date
+
     from housing.scheduler import run_job
 
     settings = _settings()
+    day = None
+    if on is not None:
+        try:
+            day = date.fromisoformat(on)
+        except ValueError as exc:
+            console.print(f"[red]--on must be a day like 2026-11-03, not {on!r}[/red]")
+            raise typer.Exit(2) from exc
     try:
-        result = run_job(settings, name)
+        result = run_job(settings, name, on=day)
     except KeyError as exc:
         console.print(f"[red]No job named {name!r}; see `housing jobs list`[/red]")
+        raise typer.Exit(2) from exc
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     console.print(f"{name}: {result}")
 
@@ -251,17 +273,49 @@ def health_ingest(max_age: int = 30) -> None:
 
 @health_app.command("worker")
 def health_worker(max_age: int = 120) -> None:
-    """Exit 0 when the worker's heartbeat is younger than MAX_AGE seconds."""
+    """Exit 0 when the worker's heartbeat is younger than MAX_AGE seconds and no calendar job is behind.
+
+    A calendar job is behind when it has not finished its day (monthly billing: last month)
+    HOUSING_SCHEDULER__BEHIND_AFTER_MINUTES after its scheduled time.
+    """
     import time
 
-    heartbeat = _settings().scheduler.heartbeat_file
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from housing.db import make_engine
+    from housing.scheduler import calendar_status
+
+    settings = _settings()
+    heartbeat = settings.scheduler.heartbeat_file
     age = time.time() - heartbeat.stat().st_mtime if heartbeat.exists() else None
+    healthy = True
     if age is None or age > max_age:
         console.print(
             f"[red]worker heartbeat {heartbeat} is {'missing' if age is None else f'{age:.0f}s old'}[/red]"
         )
+        healthy = False
+    else:
+        console.print(f"worker alive, heartbeat {age:.0f}s ago")
+    engine = make_engine(settings)
+    try:
+        statuses = calendar_status(settings, engine)
+    except SQLAlchemyError as exc:
+        console.print(f"[red]cannot read the calendar jobs' progress: {exc.__class__.__name__}: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    table = Table("job", "done through", "expected through", "state", title="calendar jobs")
+    for status in statuses:
+        done = "never" if status.done_through is None else status.done_through.isoformat()
+        state = "[red]behind[/red]" if status.behind else "ok"
+        table.add_row(status.name, done, status.expected_through.isoformat(), state)
+    console.print(table)
+    behind = [status.name for status in statuses if status.behind]
+    if behind:
+        console.print(f"[red]behind: {', '.join(behind)} (see `housing jobs run NAME`)[/red]")
+        healthy = False
+    if not healthy:
         raise typer.Exit(1)
-    console.print(f"worker alive, heartbeat {age:.0f}s ago")
 
 
 @import_app.command("buildings")

@@ -1,4 +1,8 @@
-"""Local dates: periods, deadlines and scopes follow the city's calendar, not UTC's."""
+"""Local dates: periods, deadlines and scopes follow the city's calendar, not UTC's.
+
+`now()` is the one clock: "today" and the local time derive from it, and the calendar jobs
+stamp what they issue with it, so a test freezes time by overriding `now` alone.
+"""
 
 from datetime import date, datetime
 from typing import Annotated
@@ -9,8 +13,13 @@ from fastapi import Depends, Request
 from housing.db import utcnow
 
 
+def now() -> datetime:
+    """The current moment (UTC, aware)."""
+    return utcnow()
+
+
 def local_now(timezone: str) -> datetime:
-    return utcnow().astimezone(ZoneInfo(timezone))
+    return now().astimezone(ZoneInfo(timezone))
 
 
 def local_today(timezone: str) -> date:

@@ -4,6 +4,7 @@ Later packages register theirs through housing.migrations.env, which imports the
 """
 
 from housing.accounts.models import ApiToken, User
+from housing.catchup.models import JobProgress
 from housing.incidents.models import ServiceIncident
 from housing.registry.models import (
     Apartment,
@@ -30,6 +31,7 @@ __all__ = [
     "Building",
     "BuildingManagement",
     "District",
+    "JobProgress",
     "ManagementCompany",
     "Ownership",
     "Person",

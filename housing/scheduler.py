@@ -4,6 +4,15 @@ A job only finds what is due and hands it to a function; it runs under a Postgre
 advisory lock named after the job, so a second scheduler started by mistake is harmless.
 Calendar jobs (`Cron`) run on the city's calendar: their time zone is `HOUSING_TIMEZONE`,
 given when the scheduler starts (`trigger_for`), never written into the table.
+
+The calendar jobs (`CALENDAR`: monthly billing, daily penalties, nightly scores, reading
+partitions) work for a day or a month and catch up from the database, not from the
+scheduler's memory: each run does every day or month since the last one it finished
+(`housing.catchup`), and the worker runs each of them once when it starts, so a worker
+that was down at 02:00 on the 1st bills that month when it comes back. APScheduler's
+misfire grace only spares a late run; correctness never depends on it. `run_job(..., on=)`
+runs a calendar job as on a given day (`housing jobs run NAME --on 2026-11-03`), and
+`calendar_status` says which of them is behind (`housing health worker`).
 """
 
 import logging
@@ -11,7 +20,7 @@ import signal
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -21,7 +30,9 @@ from sqlalchemy import Engine
 
 from billing import jobs as billing_jobs
 from billing.payments import jobs as payment_jobs
+from housing import clock
 from housing.accounts.service import purge_expired_tokens
+from housing.catchup import service as catchup
 from housing.db import advisory_lock, make_engine, session_scope
 from housing.requests import jobs as request_jobs
 from housing.scores import jobs as score_jobs
@@ -102,7 +113,7 @@ JOBS: list[Job] = [
         "monthly-billing",
         cron(day=1, hour=2, minute=0),
         billing_jobs.monthly_billing,
-        "Issues last month's invoices, one per personal account",
+        "Issues the invoices of every month not yet billed through last month, one per personal account",
     ),
     Job(
         "reconcile-payments",
@@ -120,7 +131,7 @@ JOBS: list[Job] = [
         "nightly-scores",
         cron(hour=4, minute=0),
         score_jobs.nightly_scores,
-        "Recomputes and stores the quality scores of the previous and the current month",
+        "Recomputes and stores the quality scores of the previous (and any missed) and the current month",
     ),
     Job(
         "purge-tokens",
@@ -131,19 +142,115 @@ JOBS: list[Job] = [
 ]
 
 
+@dataclass(frozen=True)
+class CalendarJob:
+    """A job that works for a day (or, `monthly`, a month): run as on a given day, it catches up through it."""
+
+    name: str
+    run_for: Callable[[Engine, Settings, date], str]
+    monthly: bool = False
+
+
+def _scores_for(engine: Engine, settings: Settings, day: date) -> str:
+    """The scores as at the end of `day` (now, if that is later than now)."""
+    end = catchup.local_midnight(day + timedelta(days=1), settings.timezone)
+    return score_jobs.nightly_scores(engine, settings, now=min(clock.now(), end))
+
+
+CALENDAR: dict[str, CalendarJob] = {
+    job.name: job
+    for job in (
+        CalendarJob("create-partitions", lambda e, s, day: sensor_jobs.create_partitions(e, s, today=day)),
+        CalendarJob(
+            "monthly-billing", lambda e, s, day: billing_jobs.monthly_billing(e, s, today=day), monthly=True
+        ),
+        CalendarJob("daily-penalties", lambda e, s, day: billing_jobs.daily_penalties(e, s, today=day)),
+        CalendarJob("nightly-scores", _scores_for),
+    )
+}
+
+
+def _scheduled_at(trigger: BaseTrigger) -> time:
+    """The local time of day a daily (or monthly) cron trigger fires at."""
+    fields = {field.name: str(field) for field in getattr(trigger, "fields", [])}
+    return time(int(fields.get("hour", "0")), int(fields.get("minute", "0")))
+
+
+@dataclass(frozen=True)
+class CalendarStatus:
+    name: str
+    done_through: date | None
+    expected_through: date
+
+    @property
+    def behind(self) -> bool:
+        return self.done_through is None or self.done_through < self.expected_through
+
+
+def calendar_status(settings: Settings, engine: Engine, now: datetime | None = None) -> list[CalendarStatus]:
+    """Each calendar job's progress against what it should have finished by `now`.
+
+    A job is behind when it has not finished its day (or last month) `behind_after_minutes`
+    after its scheduled time, or has never finished one.
+    """
+    now = now or clock.now()
+    grace = timedelta(minutes=settings.scheduler.behind_after_minutes)
+    timezone = settings.timezone
+    found = []
+    with session_scope(engine) as session:
+        for job in JOBS:
+            if job.name not in CALENDAR:
+                continue
+            expected = catchup.expected_through(
+                now,
+                timezone,
+                monthly=CALENDAR[job.name].monthly,
+                at=_scheduled_at(trigger_for(job, settings)),
+                grace=grace,
+            )
+            found.append(CalendarStatus(job.name, catchup.done_through(session, job.name), expected))
+    return found
+
+
 def _lock_key(name: str) -> int:
     return zlib.crc32(f"housing-job:{name}".encode())
 
 
-def run_job(settings: Settings, name: str, engine: Engine | None = None) -> str:
+def run_job(settings: Settings, name: str, engine: Engine | None = None, on: date | None = None) -> str:
+    """Runs one job now; a calendar job `on` a day runs as on that day (catching up through it).
+
+    KeyError for an unknown name; ValueError for `on` with a job that is not a calendar job
+    or a day that has not begun yet.
+    """
     job = next((j for j in JOBS if j.name == name), None)
     if job is None:
         raise KeyError(name)
+    if on is not None:
+        if name not in CALENDAR:
+            raise ValueError(
+                f"{name} runs for the present moment; --on is for the calendar jobs: {', '.join(CALENDAR)}"
+            )
+        today = clock.local_today(settings.timezone)
+        if on > today:
+            raise ValueError(f"{on.isoformat()} has not begun yet (today is {today.isoformat()})")
     engine = engine or make_engine(settings)
     with session_scope(engine) as lock_session, advisory_lock(lock_session, _lock_key(name)) as granted:
         if not granted:
             return "skipped: another scheduler is running it"
+        if on is not None:
+            return CALENDAR[name].run_for(engine, settings, on)
         return job.run(engine, settings)
+
+
+def _start_up(settings: Settings, engine: Engine) -> None:
+    catch_up(settings, engine)
+    heartbeat(engine, settings)
+
+
+def catch_up(settings: Settings, engine: Engine) -> None:
+    """Runs every calendar job once, oldest work first: what the worker does when it starts."""
+    for name in CALENDAR:
+        _logged(settings, name, engine)
 
 
 def run_forever(settings: Settings) -> None:
@@ -161,8 +268,11 @@ def run_forever(settings: Settings) -> None:
             coalesce=True,
             misfire_grace_time=300,
         )
+    # What was missed while no worker ran, at once, in the pool beside the heartbeat job (a
+    # long catch-up does not stop the worker looking alive), each under its job's lock as
+    # always; the first heartbeat follows it, so a worker that says it is up has caught up.
+    scheduler.add_job(_start_up, "date", args=[settings, engine], id="start-up", max_instances=1)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=True))
-    heartbeat(engine, settings)
     log.info("scheduler started with %d jobs", len(JOBS))
     scheduler.start()
 

@@ -69,6 +69,12 @@ class SchedulerSettings(BaseModel):
         Path("/tmp/housing-worker.heartbeat"),  # noqa: S108 - a liveness marker, no secrets
         description="Touched by the worker every 30 s; its health check reads the age",
     )
+    behind_after_minutes: int = Field(
+        120,
+        ge=1,
+        description="`housing health worker` reports a calendar job behind when it has not finished"
+        " its day (or month) this long after its scheduled time",
+    )
 
 
 class MqttSettings(BaseModel):
@@ -152,6 +158,13 @@ class MeterSettings(BaseModel):
 class BillingSettings(BaseModel):
     due_day: int = Field(
         15, ge=1, le=28, description="A month's invoice is due on this day of the next month"
+    )
+    min_days_to_pay: int = Field(
+        10,
+        ge=0,
+        le=366,
+        description="Days a resident has at least to pay after an invoice is issued: it is due on the"
+        " due day of the next month or this many days after its issue date, whichever is later",
     )
     penalty_rate: Decimal = Field(
         Decimal("0.001"),

@@ -16,6 +16,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from housing import clock
+from housing.catchup import service as catchup
 from housing.db import session_scope, utcnow
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.incidents.service import close_incident, open_incident
@@ -27,6 +29,7 @@ from sensors.points import EffectivePoint
 from sensors.service import effective_readings
 
 BATCH = 500
+CREATE_PARTITIONS = "create-partitions"  # the job's name in the scheduler's table and job_progress
 # How far back a reading is checked for going backwards: a little over the job's interval,
 # so that readings are seen by more than one run. Readings a device delivers later than
 # this after taking them are not checked (consumption still excludes them).
@@ -43,12 +46,18 @@ Decision = dict[tuple[int, AlertKind], str | None]  # detail: open it; None: clo
 
 
 def create_partitions(engine: Engine, settings: Settings, today: date | None = None) -> str:
-    """Creates the monthly `reading` partitions for this month and `partitions_ahead` more."""
-    if engine.dialect.name != "postgresql":
-        return "nothing to do: readings are partitioned on PostgreSQL only"
-    today = today or utcnow().date()
+    """Creates the monthly `reading` partitions for this month and `partitions_ahead` more.
+
+    Every missing one, so a run after any outage catches up; the day is recorded in
+    `job_progress` (also on SQLite, where there is nothing to create) for the health check.
+    """
+    today = today or clock.local_today(settings.timezone)
     with engine.begin() as connection:
         created = ensure_reading_partitions(connection, today, settings.meters.partitions_ahead)
+        with Session(bind=connection) as session:
+            catchup.mark_done(session, CREATE_PARTITIONS, today)
+    if engine.dialect.name != "postgresql":
+        return "nothing to do: readings are partitioned on PostgreSQL only"
     if not created:
         return f"all partitions exist through {settings.meters.partitions_ahead} months ahead"
     return f"created {len(created)} partitions: {', '.join(created)}"

@@ -7,6 +7,8 @@ fails the run rather than skipping it.
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +16,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel
 
 import housing.migrations.tables  # noqa: F401 - all tables on the metadata
-from housing import migrate
+from housing import clock, migrate
 from housing.app import create_app
 from housing.db import make_engine
 from housing.settings import Settings
@@ -99,3 +101,26 @@ def app(settings: Settings, db: Engine):
 def client(app) -> Iterator[TestClient]:
     with TestClient(app) as client:
         yield client
+
+
+class FrozenClock:
+    """`housing.clock.now` held at a moment the test sets: every "today" and issue time follows it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.moment = datetime(2026, 11, 1, tzinfo=UTC)
+        monkeypatch.setattr(clock, "now", lambda: self.moment)
+
+    def set(self, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            raise ValueError("freeze the clock at an aware moment")
+        self.moment = moment.astimezone(UTC)
+        return self.moment
+
+    def at(self, day: date, hour: int = 0, minute: int = 0, timezone: str = "Asia/Tashkent") -> datetime:
+        """The clock at a local time of `day`."""
+        return self.set(datetime.combine(day, time(hour, minute), ZoneInfo(timezone)))
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    return FrozenClock(monkeypatch)

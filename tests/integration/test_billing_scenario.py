@@ -4,8 +4,9 @@ The city: one building managed by one company, four flats with smart electricity
 (Tashkent tiers: 600 UZS a kWh up to 200, 800 up to 500, 1,000 above) and waste removal at
 7,500 UZS a registered person. The meters report at local midnight on the 1st and the 16th;
 their readings since May are history. From 2 August to 20 November 2026 the story runs day
-by day, each job called with `today=` as the scheduler would call it (no sleeping, no wall
-clock):
+by day, each job called with `today=` as the scheduler would call it, under a frozen clock
+(`housing.clock.now` set to each moment below, so invoices are issued on the day; no
+sleeping, no wall clock):
 
     00:00  the readings stamped today arrive (a buffered batch may arrive later)
     01:30  daily_penalties
@@ -61,7 +62,7 @@ from housing.registry.service import update_apartment
 from housing.settings import Settings
 from sensors.models import MeterKind, Reading, ReadingSource
 from tests.billing_factories import make_service, make_tariff
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, FrozenClock
 from tests.factories import make_apartment, make_building, make_company
 from tests.reading_factories import make_meter
 
@@ -154,8 +155,8 @@ def arrival(name: str, taken_at: datetime) -> datetime | None:
 class Story:
     """The city, and a calendar played day by day up to a given day."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
-        self.engine, self.settings = engine, settings
+    def __init__(self, engine: Engine, settings: Settings, clock: FrozenClock) -> None:
+        self.engine, self.settings, self.clock = engine, settings, clock
         self.today = STORY_START - timedelta(days=1)
         self.billing_runs: dict[date, list[str]] = {}
         self.flats: dict[str, int] = {}
@@ -207,12 +208,15 @@ class Story:
 
     def _day(self, today: date) -> None:
         self.readings_until(at(today + timedelta(days=1)))
+        self.clock.at(today, 1, 30)
         daily_penalties(self.engine, self.settings, today=today)
         if today.day == 1:
+            self.clock.at(today, 2)
             self.billing_runs[today] = [
                 monthly_billing(self.engine, self.settings, today=today),
                 monthly_billing(self.engine, self.settings, today=today),
             ]
+        self.clock.at(today, 12)
         if today == CORRECTION_DAY:
             self._correct_aziza()
         for name, month in PAYMENTS.get(today, []):
@@ -298,8 +302,8 @@ def adjustments(session: Session, invoice_id: int | None) -> int:
 
 
 @pytest.fixture
-def story(db: Engine, settings: Settings) -> Story:
-    return Story(db, settings)
+def story(db: Engine, settings: Settings, frozen_clock: FrozenClock) -> Story:
+    return Story(db, settings, frozen_clock)
 
 
 def days(first: date, last: date) -> list[date]:

@@ -10,6 +10,8 @@ SQLite `bill_period` bills in one).
 import os
 import subprocess
 import sys
+import threading
+import time as wall
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -20,7 +22,9 @@ from sqlmodel import Session, select
 
 from billing.jobs import bill_period
 from billing.models import Invoice, InvoiceLine, LedgerEntry
+from billing.runs import LOCK_KEY
 from billing.seeding import seed_tashkent_tariffs
+from housing import clock
 from housing.errors import Invalid
 from housing.settings import Settings
 from sensors.models import MeterKind
@@ -126,7 +130,8 @@ def numbering(db: Engine) -> dict[int, list[tuple[int, datetime, int]]]:
 
 
 def assert_numbered_in_order_of_issue(db: Engine) -> None:
-    """Per company 1..n without a gap; a later number never issued earlier; a batch in flat order."""
+    """Per company 1..n without a gap; a later number never issued earlier (the issue time is stamped
+    under the numbering lock, `billing.runs`); a batch in flat order."""
     for company_id, rows in numbering(db).items():
         assert [sequence for sequence, _, _ in rows] == list(range(1, len(rows) + 1)), company_id
         issued = [issued_at for _, issued_at, _ in rows]
@@ -256,3 +261,35 @@ def test_housing_bill_with_two_workers(db: Engine, city: list[int], database_url
         [*command[:-1], "0"], env=env, capture_output=True, text=True, timeout=120, check=False
     )
     assert refused.returncode == 2 and "--workers" in refused.stdout + refused.stderr
+
+
+@pytest.mark.skipif(not POSTGRES, reason="the numbering lock exists on PostgreSQL only")
+def test_a_batch_waiting_for_the_numbering_lock_is_stamped_after_it_gets_it(
+    db: Engine, settings: Settings, city: list[int]
+) -> None:
+    """The promise behind `assert_numbered_in_order_of_issue`: the issue time is taken under the
+    lock, so a batch that waited for another's numbers is never stamped before that one committed."""
+    with Session(db) as holder:  # another batch, numbering its invoices
+        holder.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+        results: list[str] = []
+        billing = threading.Thread(
+            target=lambda: results.append(bill_period(db, settings, OCTOBER, TODAY, workers=1))
+        )
+        billing.start()
+        deadline = wall.monotonic() + 60
+        while (
+            wall.monotonic() < deadline
+            and not holder.execute(
+                text("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)")
+            ).scalar_one()
+        ):
+            wall.sleep(0.05)
+        assert billing.is_alive(), results  # it drafted its batch and waits for the lock
+        holder.commit()
+        released = clock.now()
+    billing.join(timeout=120)
+
+    assert results and results[0].startswith("billing 2026-10: issued 22 invoices"), results
+    with Session(db) as session:
+        stamped = session.exec(select(Invoice.issued_at)).all()
+    assert min(stamped) >= released

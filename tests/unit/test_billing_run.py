@@ -33,6 +33,7 @@ from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.registry.service import management_history
 from housing.settings import Settings
 from sensors.models import MeterKind
+from tests.conftest import FrozenClock
 from tests.factories import make_apartment, make_building, make_company
 from tests.reading_factories import add_readings
 from tests.sensor_factories import make_meter
@@ -204,7 +205,10 @@ def test_cold_water_without_a_meter_is_billed_per_person(session: Session, tarif
     assert line.amount_minor == 9_803_920  # 2 x 49,019.60 UZS
 
 
-def test_invoice_total_due_date_numbering_and_ledger_charge(session: Session, tariffs: None) -> None:
+def test_invoice_total_due_date_numbering_and_ledger_charge(
+    session: Session, tariffs: None, frozen_clock: FrozenClock
+) -> None:
+    frozen_clock.at(TODAY, 2)  # issued on the 1st: due on the 15th
     building = make_building(session)
     first = make_apartment(session, building)
     second = make_apartment(session, building)

@@ -62,3 +62,21 @@ def test_rate_and_cap_can_be_set():
     assert penalty_for_day(1_000_000, 1_000_000, 99_500, cap=Decimal("0.1")) == 500
     with pytest.raises(ValueError, match="cannot be negative"):
         penalty_for_day(1_000_000, 1_000_000, 0, rate=Decimal("-0.001"))
+
+
+def test_an_invoice_issued_late_leaves_the_minimum_time_to_pay():
+    october = date(2025, 10, 1)  # due 15 November when issued in time
+    assert due_date(october, date(2025, 11, 1), 10) == date(2025, 11, 15)
+    assert due_date(october, date(2025, 11, 5), 10) == date(2025, 11, 15)  # exactly 10 days: the 15th
+    assert due_date(october, date(2025, 11, 6), 10) == date(2025, 11, 16)  # one day later
+    assert due_date(october, date(2025, 11, 20), 10) == date(2025, 11, 30)  # issued after the 15th
+    assert due_date(date(2025, 11, 1), date(2025, 12, 31), 10) == date(2026, 1, 10)  # across the year
+    assert due_date(date(2025, 12, 1), date(2026, 1, 31), 10) == date(2026, 2, 10)
+    assert due_date(october, date(2025, 11, 20), 0) == date(2025, 11, 20)  # no minimum: due the day issued
+    assert due_date(october, date(2025, 11, 1), 366) == date(2026, 11, 2)
+    assert due_date(october, None, 10) == date(2025, 11, 15)  # not issued yet: the 15th
+
+
+def test_a_negative_minimum_time_to_pay_is_refused():
+    with pytest.raises(ValueError):
+        due_date(date(2025, 10, 1), date(2025, 11, 1), -1)

@@ -1,7 +1,7 @@
 """Dated readings entered by staff: who entered each and why, beside the reading (source staff).
 
 Revision ID: 0012_staff_readings
-Revises: 0009_ledger_line_index
+Revises: 0011_job_progress
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import housing.db
 
 revision = "0012_staff_readings"
-down_revision = "0009_ledger_line_index"
+down_revision = "0011_job_progress"
 branch_labels = None
 depends_on = None
 

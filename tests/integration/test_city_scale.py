@@ -71,8 +71,15 @@ MAX_JSON_ARRAY = 1_000  # Open311's requests list: the spec's own cap
 MAX_SECONDS = 5.0
 # GeoReport v2 has no paging: a list is at most 1,000 requests (the spec's suggested cap) of
 # at most 90 days, and a client narrows it by dates; 1,000 requests are about 600 kB of JSON.
-MAX_BYTES_OF = {"/open311/v2/requests.{fmt}": 2 * 1024 * 1024}
-ROLES = ("official", "admin")
+# A CSV export is at most housing.dashboard.EXPORT_ROWS rows a part, about 1 MB.
+MAX_BYTES_OF = {
+    "/open311/v2/requests.{fmt}": 2 * 1024 * 1024,
+    "/city/requests.csv": 2 * 1024 * 1024,
+    "/city/incidents.csv": 2 * 1024 * 1024,
+}
+# Exports longer than a part on this city: each must name its next part (Link: rel="next").
+LONG_EXPORTS = {"/city/requests.csv"}
+ROLES = ("official", "admin", "manager")  # the manager of the company with the most apartments
 TIMEZONE = "Asia/Tashkent"
 
 # Routes that are not a page or a list of ours, and why.
@@ -89,13 +96,21 @@ REQUIRED_QUERY = {
     "end": "2026-11-01T00:00:00+05:00",
     "period": "2026-10",
 }
-# HTML lists longer than a page on this city, for both roles: each must show a next link.
-LONG_LISTS = {
+# HTML lists longer than a page on this city: each must show a next link. The manager's
+# company has about 600 apartments in about 10 buildings, 300 requests, a fifth open.
+CITY_LONG_LISTS = {
     "/apartments",
     "/console/buildings",
     "/console/debtors",
     "/console/requests",
     "/city/scores",
+    "/city/requests",
+    "/city/incidents",
+}
+LONG_LISTS = {
+    "official": CITY_LONG_LISTS,
+    "admin": CITY_LONG_LISTS,
+    "manager": {"/apartments", "/console/debtors", "/console/requests"},
 }
 # What a role may not open (403): the console is for company staff and admins, filing and
 # notices for residents (a dispatcher files for a caller), accounts and raw messages for admins.
@@ -109,6 +124,17 @@ CONSOLE = {
     "/console/debtors.csv",
     "/console/billing",
 }
+CITY = {
+    "/city",
+    "/city/scores",
+    "/city/scores.csv",
+    "/city/companies/{company_id}",
+    "/city/companies/{company_id}/scores.csv",
+    "/city/requests",
+    "/city/requests.csv",
+    "/city/incidents",
+    "/city/incidents.csv",
+}
 FORBIDDEN = {
     "official": CONSOLE
     | {
@@ -121,6 +147,15 @@ FORBIDDEN = {
         "/notices",
     },
     "admin": {"/requests/new", "/console/requests/new", "/notices"},
+    "manager": CITY
+    | {
+        "/api/v1/users",
+        "/api/v1/users/{user_id}",
+        "/api/v1/rejected-messages",
+        "/requests/new",
+        "/notices",
+        "/console/billing",
+    },
 }
 
 
@@ -180,15 +215,36 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
         database_url, apartments=APARTMENTS, requests_per_company=REQUESTS_PER_COMPANY
     )
     seed_tashkent_tariffs(engine)
+    with engine.begin() as connection:  # the city dashboard's lists longer than a page too
+        connection.execute(
+            text(
+                "UPDATE service_request SET escalated = true, overdue = true "
+                "WHERE status = 'accepted'"  # about 10,000: more than one CSV export part
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO service_incident (building_id, utility, source, origin, started_at, ended_at, "
+                "detail, created_at) SELECT id, 'hot_water', 'sensor', 'sensor:SCALE-' || id, "
+                "now() - interval '3 days', now() - interval '2 days', '', now() FROM building"
+            )
+        )
     with Session(engine, expire_on_commit=False) as session:
-        row = session.execute(
+        largest = session.execute(  # the manager's company: the one with the most apartments
+            text(
+                "SELECT bm.company_id FROM building_management bm JOIN apartment a ON a.building_id = "
+                "bm.building_id WHERE bm.valid_until IS NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+            )
+        ).scalar_one()
+        row = session.execute(  # path ids within that company, so that every role may see them
             text(
                 "SELECT a.id, a.building_id, bm.company_id, b.district_id, o.person_id, i.id "
                 "FROM apartment a JOIN building b ON b.id = a.building_id "
                 "JOIN building_management bm ON bm.building_id = a.building_id AND bm.valid_until IS NULL "
                 "JOIN ownership o ON o.apartment_id = a.id JOIN invoice i ON i.apartment_id = a.id "
-                "ORDER BY a.id LIMIT 1"
-            )
+                "WHERE bm.company_id = :company ORDER BY a.id LIMIT 1"
+            ),
+            {"company": largest},
         ).one()
         apartment_id, building_id, company_id, district_id, person_id, invoice_id = row
         request_id, category_code = session.execute(
@@ -198,7 +254,15 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
             ),
             {"b": building_id},
         ).one()
-        users = {role: make_user(session, Role(role), username=f"scale-{role}") for role in ROLES}
+        users = {
+            role: make_user(
+                session,
+                Role(role),
+                username=f"scale-{role}",
+                company_id=largest if role == "manager" else None,
+            )
+            for role in ROLES
+        }
         now = datetime.now(UTC)
         last_month = periods.add_months(periods.month_at(now, TIMEZONE), -1)
         recompute_month(session, periods.month(last_month, TIMEZONE), now=now)  # the ranking's rows
@@ -331,16 +395,19 @@ def test_every_page_is_bounded_on_a_city_of_100000_apartments(scale_client, big_
         assert len(response.content) <= most, f"{role} GET {url}: {len(response.content):,} bytes"
         kind = response.headers["content-type"]
         if kind.startswith("text/html"):
-            _check_html_list(client, headers[role], route, str(response.url), response.text)
+            long = route.path in LONG_LISTS[role]
+            _check_html_list(client, headers[role], long, str(response.url), response.text)
         elif "json" in kind:
             _check_json_list(client, headers[role], url, response.json())
+        elif kind.startswith("text/csv"):
+            _check_export(client, headers[role], route.path in LONG_EXPORTS and role != "manager", response)
 
 
-def _check_html_list(client: TestClient, headers: dict[str, str], route: Route, url: str, body: str) -> None:
+def _check_html_list(client: TestClient, headers: dict[str, str], long: bool, url: str, body: str) -> None:
     lists = _lists(body)
     assert lists.longest["rows"] <= MAX_ROWS, f"GET {url} lists {lists.longest['rows']} rows"
     assert lists.longest["options"] <= MAX_OPTIONS, f"GET {url} offers {lists.longest['options']} choices"
-    if route.path in LONG_LISTS:
+    if long:
         assert lists.next_href, f"GET {url}: a list longer than a page shows no next link"
     if lists.next_href:
         following = lists.next_href.replace("&amp;", "&")
@@ -351,6 +418,16 @@ def _check_html_list(client: TestClient, headers: dict[str, str], route: Route, 
         second = _lists(response.text)
         assert 0 < second.longest["rows"] <= MAX_ROWS, f"GET {following}: {second.longest['rows']} rows"
         assert response.text != body, f"GET {following} shows the first page again"
+
+
+def _check_export(client: TestClient, headers: dict[str, str], long: bool, response) -> None:
+    link = response.headers.get("link")
+    assert link or not long, f"GET {response.url}: an export longer than a part names no next part"
+    if link:
+        following = re.fullmatch(r'<([^>]+)>; rel="next"', link).group(1)
+        second, _ = _get(client, following, headers)
+        assert second.status_code == 200, f"GET {following}: {second.status_code}"
+        assert second.content and second.content != response.content, f"GET {following}: the same part"
 
 
 def _check_json_list(client: TestClient, headers: dict[str, str], url: str, body) -> None:
@@ -383,5 +460,9 @@ def test_the_routes_are_found_and_filled():
         "photo_id", "user_id", "tariff_id",
     }  # fmt: skip
     assert names <= known, f"a new path id: {names - known}; give big_city a value for it"
-    listed = set(LONG_LISTS) | set(MAX_BYTES_OF) | {p for paths in FORBIDDEN.values() for p in paths}
+    listed = (
+        set(MAX_BYTES_OF)
+        | LONG_EXPORTS
+        | {p for table in (LONG_LISTS, FORBIDDEN) for paths in table.values() for p in paths}
+    )
     assert listed <= paths, f"no such routes: {listed - paths}"

@@ -1,19 +1,22 @@
-"""Every page and every list at city scale: 100,000 apartments, opened as an official and an admin.
+"""Every page and every list at city scale: 100,000 apartments, opened as an official, an admin
+and the manager of the largest company.
 
-The city is the one `bench/web.py` measures its pages on, seeded once for the session by
-that script's own function (`seed_page_city`: `seed_city`, the request categories, an
-issued invoice and a ledger charge for every apartment, service requests for every
-company), plus what the pages need an id of (a meter, a sensor, a tariff, a payment, a
-photo). The routes are not listed by hand: every GET route of the app is opened with its
-path ids filled from that data, and each answer must be
+The city is the one `bench/web.py` measures its pages on, seeded by that script's own
+function once for this module's tests and wiped after them (`seed_page_city`: `seed_city`,
+the request categories, an issued invoice and a ledger charge for every apartment, service
+requests for every company), plus what the pages need an id of (a meter, a sensor, a
+tariff, a payment, a photo, last month's scores) and enough escalated requests and
+incidents to make the city's lists longer than a page. The routes are not listed by hand:
+every GET route of the app is opened with its path ids filled from that data, and each
+answer must be (or 403 where FORBIDDEN says the role may not look)
 
 - 200, in well under the time a gateway would wait, and at most MAX_PAGE_BYTES long;
 - a list of at most its page size: at most MAX_ROWS rows in any table or list of an HTML
   page, at most `limit` items in a JSON page (and a plain JSON array at most
   MAX_JSON_ARRAY long);
 - with a working next page where there are more rows: the HTML `rel="next"` link (which
-  the long lists of this city must show) and the JSON `offset` of the next page answer
-  200 with other rows.
+  the long lists of this city must show), the JSON `offset` of the next page and a CSV
+  export's `Link: <...>; rel="next"` answer 200 with other rows.
 
 It runs on PostgreSQL only, where a query with one bound parameter per apartment fails
 (PostgreSQL takes at most 65,535 parameters; the seeding SQL is PostgreSQL's too). On
@@ -201,14 +204,15 @@ def _load_bench(name: str):
     return module
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def photo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("photos")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dict[str, str]]:
-    """Seeds the 100,000-apartment city once; the path values every route needs; wiped after."""
+    """Seeds the 100,000-apartment city once (for this module: the tests after it find it wiped); the
+    path values every route needs."""
     _wipe(engine)
     started = time.perf_counter()
     _load_bench("web").seed_page_city(
@@ -310,7 +314,7 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
     _wipe(engine)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def scale_client(
     big_city, engine: Engine, database_url: str, photo_dir: Path
 ) -> Iterator[tuple[TestClient, dict]]:

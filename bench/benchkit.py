@@ -1,20 +1,16 @@
-"""What the PostgreSQL benchmarks share: the path fix, the database they are given, the line saying where they ran.
+"""What the PostgreSQL benchmarks share: the database they are given, the line saying where they ran.
 
 Run as `python bench/X.py`, a script's folder comes first on the path, so a script imports this
-module by name; but bench/billing.py would then shadow the `billing` package. Importing this
-module takes the folder off the path again, so a script imports it before housing or billing.
+module by name. For the same reason no script here may be named like a package it imports
+(`billing`, `housing`, `sensors`, or a library's): tests/unit/test_bench_names.py checks it.
 """
 
 import os
 import platform
-import sys
-from pathlib import Path
 
 import psycopg
 from rich.console import Console
 from sqlalchemy import make_url
-
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 
 def postgres_conninfo(url_text: str, console: Console) -> str | None:

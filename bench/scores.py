@@ -25,7 +25,7 @@ import statistics
 import sys
 import time
 
-import benchkit  # first of this folder's imports: it takes the folder off the path
+import benchkit  # bench/benchkit.py, beside this script
 import psycopg
 from rich.console import Console
 from rich.table import Table

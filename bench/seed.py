@@ -26,7 +26,7 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import benchkit  # first of this folder's imports: it takes the folder off the path
+import benchkit  # bench/benchkit.py, beside this script
 import psycopg
 from psycopg import sql
 from rich.console import Console

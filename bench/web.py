@@ -38,7 +38,7 @@ import time
 import urllib.parse
 from datetime import date
 
-import benchkit  # first of this folder's imports: it takes the folder off the path
+import benchkit  # bench/benchkit.py, beside this script
 import psycopg
 from rich.console import Console
 from rich.table import Table
@@ -131,19 +131,38 @@ def prepare(args: argparse.Namespace, conninfo: str) -> None:
         conn.execute("DROP SCHEMA public CASCADE")
         conn.execute("CREATE SCHEMA public")
     migrate.upgrade(args.url)
-    engine = make_engine(Settings(db={"url": args.url}))
-    console.print(seed_city(engine, apartments=args.apartments))
-    with Session(engine) as session:
-        seed_request_categories(session)
-        session.commit()
-    engine.dispose()
+    console.print(
+        seed_page_city(args.url, apartments=args.apartments, requests_per_company=args.requests_per_company)
+    )
+    console.print(f"seeded in {time.perf_counter() - started:.0f} s")
+
+
+def seed_page_city(url: str, *, apartments: int, requests_per_company: int) -> str:
+    """Seeds a migrated PostgreSQL database that holds no rows yet; returns seed_city's summary.
+
+    `seed_city` and the request categories through the project's seeders, then in SQL:
+    October's issued invoice and ledger charge for every apartment, and requests_per_company
+    service requests for every company; finally VACUUM ANALYZE, so that plans see the sizes.
+    The city-scale page test (tests/integration/test_city_scale.py) seeds its city with this.
+    """
+    conninfo = benchkit.postgres_conninfo(url, console)
+    if conninfo is None:
+        raise ValueError(f"not a PostgreSQL URL: {url}")
+    engine = make_engine(Settings(db={"url": url}))
+    try:
+        summary = seed_city(engine, apartments=apartments)
+        with Session(engine) as session:
+            seed_request_categories(session)
+            session.commit()
+    finally:
+        engine.dispose()
     with psycopg.connect(conninfo) as conn:
         seed_invoices(conn)
-        seed_requests(conn, args.requests_per_company)
+        seed_requests(conn, requests_per_company)
         conn.commit()
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-    console.print(f"seeded in {time.perf_counter() - started:.0f} s")
+    return str(summary)
 
 
 def seed_invoices(conn: psycopg.Connection) -> None:
@@ -194,7 +213,8 @@ def seed_requests(conn: psycopg.Connection, per_company: int) -> None:
             FROM building_management WHERE valid_until IS NULL
         ) bm
         CROSS JOIN LATERAL generate_series(1, %(per)s) g
-        CROSS JOIN LATERAL (SELECT random() AS r, now() - random() * interval '60 days' AS t) x
+        -- bm and g in the subquery make it run for every row (uncorrelated, it would run once)
+        CROSS JOIN LATERAL (SELECT bm.building_id + g AS per_row, random() AS r, now() - random() * interval '60 days' AS t) x
         JOIN LATERAL (
             SELECT id, emergency, deadline_minutes FROM request_category
             ORDER BY id OFFSET (g %% (SELECT count(*) FROM request_category)) LIMIT 1

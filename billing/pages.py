@@ -1,9 +1,11 @@
 """HTML routes of the resident's accounts: apartments and balances, invoices, and paying by card.
 
 Every page is a few queries whatever the number of rows (balances and latest invoices in
-one query each). Paying is two steps: the amount is an ordinary form (POST, then 303 to
-the payment's page), and the card itself is entered on the payment's page with Stripe.js,
-the one part that needs JavaScript (`static/pay.js`).
+one query each, for the apartments of one page). The apartments are paged: a resident has
+one or two, but an official or an admin sees the whole city on the same page. Paying is
+two steps: the amount is an ordinary form (POST, then 303 to the payment's page), and the
+card itself is entered on the payment's page with Stripe.js, the one part that needs
+JavaScript (`static/pay.js`).
 """
 
 import uuid
@@ -12,7 +14,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from babel.numbers import NumberFormatError, parse_decimal
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -30,23 +32,33 @@ from housing.db import SessionDep
 from housing.errors import DomainError, Forbidden, Invalid, NotFound
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import visible_apartments
-from housing.routing import one_visible
+from housing.routing import one_visible, page_of
 from housing.web import gettext_for, render, request_language
 
 router = APIRouter(include_in_schema=False)
 
+PAGE_SIZE = 50  # apartments a page
 HISTORY = 36  # invoices listed on an apartment's page: three years
 RECENT_PAYMENTS = 10
 OPEN = (PaymentStatus.created, PaymentStatus.pending, PaymentStatus.failed)
 
 
 @router.get("/apartments", response_class=HTMLResponse)
-def my_apartments(request: Request, session: SessionDep, actor: CurrentActor, today: Today) -> Response:
+def my_apartments(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    today: Today,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    scope = visible_apartments(actor, today)
+    paging = page_of(session, scope, page, PAGE_SIZE)
     rows = session.execute(  # execute, not exec: two columns, not scalars
-        visible_apartments(actor, today)
-        .add_columns(Building.address)
+        scope.add_columns(Building.address)
         .join(Building, Building.id == Apartment.building_id)
-        .order_by(Building.address, Apartment.number)
+        .order_by(Building.address, Apartment.number, Apartment.id)
+        .limit(PAGE_SIZE)
+        .offset((paging["page"] - 1) * PAGE_SIZE)
     ).all()
     ids = [apartment.id for apartment, _ in rows]
     latest = _latest_invoices(session, ids)
@@ -60,6 +72,7 @@ def my_apartments(request: Request, session: SessionDep, actor: CurrentActor, to
         ],
         owed=balances(session, ids),
         currency=DEFAULT_CURRENCY,
+        paging=paging,
     )
 
 

@@ -3,8 +3,9 @@
 The pages are for officials and admins (`CityActor`): a resident or a company's staff
 gets 403. Filters are GET forms, so an empty choice arrives as an empty string ("all
 districts"); `OptionalId` reads that as no filter instead of refusing it. Every list has a
-CSV twin at the same path with `.csv` that takes the same filters and exports every row
-they select (all pages of the list).
+CSV twin at the same path with `.csv` that takes the same filters and exports the rows
+they select (all pages of the list), at most EXPORT_ROWS a file: a larger export comes in
+parts, `?page=2` and on, each answer naming the next in a `Link: <...>; rel="next"` header.
 """
 
 import math
@@ -23,6 +24,7 @@ from housing.registry.models import District, ManagementCompany
 from housing.scores import periods
 
 PAGE_SIZE = 100
+EXPORT_ROWS = 5_000  # rows of one CSV file at most, about 1 MB
 
 
 def _optional_id(name: str):
@@ -103,9 +105,20 @@ def query_string(**params: object) -> str:
     return urlencode(kept)
 
 
-def csv_response(body: str, filename: str) -> Response:
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+def csv_response(body: str, filename: str, next_url: str | None = None) -> Response:
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if next_url is not None:
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+def export_part(page: int) -> dict[str, int]:
+    """The rows of an export's part `page` (from 1): limit and offset."""
+    return {"limit": EXPORT_ROWS, "offset": (page - 1) * EXPORT_ROWS}
+
+
+def next_export(path: str, filters: str, page: int, total: int) -> str | None:
+    """The URL of an export's next part, or None when this part holds the last row."""
+    if page * EXPORT_ROWS >= total:
+        return None
+    return f"{path}?{filters}{'&' if filters else ''}page={page + 1}"

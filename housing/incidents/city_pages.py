@@ -23,6 +23,8 @@ from housing.dashboard import (
     Pager,
     csv_response,
     districts,
+    export_part,
+    next_export,
     query_string,
 )
 from housing.db import SessionDep
@@ -117,7 +119,16 @@ def incidents_page(
 
 
 @router.get("/city/incidents.csv")
-def incidents_export(session: SessionDep, actor: CityActor, now: Now, chosen: Filters) -> Response:
-    """Every row the list shows for these filters (all its pages)."""
-    rows, _ = chosen.select(session, now)
-    return csv_response(incidents_csv(rows), f"incidents-{chosen.month.label}.csv")
+def incidents_export(
+    session: SessionDep, actor: CityActor, now: Now, chosen: Filters, page: PageNumber = 1
+) -> Response:
+    """The rows the list shows for these filters (all its pages), EXPORT_ROWS a part."""
+    rows, count = chosen.select(session, now, **export_part(page))
+    filters = query_string(
+        period=chosen.month.label,
+        district_id=chosen.district_id,
+        utility=chosen.utility,
+        source=chosen.source,
+    )
+    following = next_export("/city/incidents.csv", filters, page, count)
+    return csv_response(incidents_csv(rows), f"incidents-{chosen.month.label}.csv", following)

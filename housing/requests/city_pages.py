@@ -21,6 +21,8 @@ from housing.dashboard import (
     companies,
     csv_response,
     districts,
+    export_part,
+    next_export,
     query_string,
 )
 from housing.db import SessionDep
@@ -76,9 +78,16 @@ def escalated_export(
     district_id: DistrictId = None,
     company_id: CompanyId = None,
     state: State = "open",
+    page: PageNumber = 1,
 ) -> Response:
-    """Every row the list shows for these filters (all its pages)."""
-    rows, _ = escalated_requests(
-        session, district_id=district_id, company_id=company_id, open_only=state == "open"
+    """The rows the list shows for these filters (all its pages), EXPORT_ROWS a part."""
+    rows, count = escalated_requests(
+        session,
+        district_id=district_id,
+        company_id=company_id,
+        open_only=state == "open",
+        **export_part(page),
     )
-    return csv_response(escalated_csv(rows, now=now), "escalated-requests.csv")
+    filters = query_string(district_id=district_id, company_id=company_id, state=state)
+    following = next_export("/city/requests.csv", filters, page, count)
+    return csv_response(escalated_csv(rows, now=now), "escalated-requests.csv", following)

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session
 
+from housing import dashboard as dashboard_module
 from housing.accounts.models import Role
 from housing.i18n import LANGUAGE_COOKIE
 from housing.incidents.models import IncidentSource, Utility
@@ -324,3 +325,31 @@ def test_every_response_says_how_long_the_server_took(official, client):
     for answer in (official.get("/city/scores"), client.get("/healthz"), client.get("/no-such-page")):
         timing = answer.headers["server-timing"]
         assert re.fullmatch(r"app;dur=\d+\.\d\d", timing), timing
+
+
+@pytest.mark.parametrize("rows_a_part", [1, 2, 3])
+def test_a_large_export_comes_in_parts_each_naming_the_next(
+    official, city, escalated, incidents, monkeypatch, rows_a_part
+):
+    """Every row once, in list order, EXPORT_ROWS a part; the last part names no next one."""
+    monkeypatch.setattr(dashboard_module, "EXPORT_ROWS", rows_a_part)
+    for first, key, whole in (
+        (f"/city/requests.csv?company_id={city.company_a.id}&state=all", "request_id", 2),
+        (f"/city/incidents.csv?period={OCTOBER}", "incident_id", 3),
+    ):
+        seen, url, parts = [], first, 0
+        while url:
+            answer = official.get(url)
+            assert answer.status_code == 200, answer.text
+            part = csv_rows(answer)
+            assert 0 < len(part) <= rows_a_part
+            seen += [int(r[key]) for r in part]
+            parts += 1
+            link = answer.headers.get("link")
+            url = re.fullmatch(r'<([^>]+)>; rel="next"', link).group(1) if link else None
+        assert len(seen) == whole == len(set(seen)), seen
+        assert parts == -(-whole // rows_a_part)
+        monkeypatch.setattr(dashboard_module, "EXPORT_ROWS", 5_000)
+        assert seen == [int(r[key]) for r in csv_rows(official.get(first))]  # one part: the same order
+        assert "link" not in official.get(first).headers
+        monkeypatch.setattr(dashboard_module, "EXPORT_ROWS", rows_a_part)

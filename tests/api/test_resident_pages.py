@@ -12,6 +12,7 @@ from sqlmodel import Session, func, select
 
 from housing.accounts.models import User
 from housing.i18n import LANGUAGE_COOKIE
+from housing.registry.models import Apartment
 from sensors.models import Reading
 from tests.conftest import make_settings
 from tests.factories import PASSWORD
@@ -243,3 +244,30 @@ def test_the_apartments_page_costs_the_same_queries_for_one_home_or_four(residen
     four_homes = queries_for_page()
     assert resident.get("/apartments").text.count('class="card"') >= 4
     assert four_homes == one_home
+
+
+def test_an_official_pages_through_every_apartment_of_the_city_once(client, session, city):
+    """The city-wide roles see every apartment on /apartments: 50 a page, each once, next to the last."""
+    from tests.factories import make_apartment
+
+    for number in range(1, 121):
+        make_apartment(session, city.building_b if number % 2 else city.building_a, number=f"{100 + number}")
+    session.commit()
+    everyone = set(session.exec(select(Apartment.id)).all())
+    assert len(everyone) == 123
+    seen: list[int] = []
+    url, pages = "/apartments", 0
+    while url:
+        page = client.get(url, headers=city.headers["official"] | {"Accept": "text/html"})
+        assert page.status_code == 200, page.text
+        shown = [int(i) for i in re.findall(r'<h2><a href="/apartments/(\d+)">', page.text)]
+        assert 0 < len(shown) <= 50
+        seen += shown
+        pages += 1
+        found = re.search(r'href="([^"]+)" rel="next"', page.text)
+        url = found.group(1).replace("&amp;", "&") if found else None
+    assert pages == 3
+    assert sorted(seen) == sorted(everyone)  # each apartment once, none left out
+    beyond = client.get("/apartments?page=99", headers=city.headers["official"] | {"Accept": "text/html"})
+    assert beyond.status_code == 200  # past the last page: the last page
+    assert len(re.findall(r'<h2><a href="/apartments/(\d+)">', beyond.text)) == 23

@@ -1,6 +1,6 @@
 """How fast the monthly billing run issues invoices, next to one set-based SQL statement.
 
-    python bench/billing.py --apartments 100000 --workers 1 2 \\
+    python bench/billing_run.py --apartments 100000 --workers 1 2 \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/billbench
 
 The first time (or with --reseed) it replaces the database's public schema with a fresh,
@@ -28,38 +28,33 @@ parent and its largest worker process), and each side's invoice count, line coun
 and metered-line sum, so that the baseline is seen to bill the same.
 """
 
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
 import sys
+import time
+from datetime import date, timedelta
 from pathlib import Path
 
-# Run as `python bench/billing.py`, this file's folder comes first on the path and its own
-# name would shadow the `billing` package: take the folder off before importing anything.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Connection, Engine, func, make_url, select, text
 
-import argparse  # noqa: E402 - after the path fix above
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import resource  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-from datetime import date, timedelta  # noqa: E402
-
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-from sqlalchemy import Connection, Engine, func, make_url, select, text  # noqa: E402
-
-from billing.jobs import bill_period  # noqa: E402
-from billing.models import Invoice, InvoiceLine, LedgerEntry, QuantitySource  # noqa: E402
-from billing.penalties import due_date  # noqa: E402
-from billing.runs import month_bounds  # noqa: E402
-from billing.seeding import seed_tashkent_tariffs  # noqa: E402
-from housing import migrate  # noqa: E402
-from housing.db import make_engine  # noqa: E402
-from housing.registry.models import Apartment  # noqa: E402
-from housing.registry.seeding import seed_city  # noqa: E402
-from housing.settings import Settings  # noqa: E402
-from sensors.partitions import add_months, ensure_reading_partitions  # noqa: E402
-from sensors.seeding import seed_meters, seed_reading_history  # noqa: E402
+from billing.jobs import bill_period
+from billing.models import Invoice, InvoiceLine, LedgerEntry, QuantitySource
+from billing.penalties import due_date
+from billing.runs import month_bounds
+from billing.seeding import seed_tashkent_tariffs
+from housing import migrate
+from housing.db import make_engine
+from housing.registry.models import Apartment
+from housing.registry.seeding import seed_city
+from housing.settings import Settings
+from sensors.partitions import add_months, ensure_reading_partitions
+from sensors.seeding import seed_meters, seed_reading_history
 
 PERIOD = date(2026, 10, 1)  # the billed month
 TODAY = date(2026, 11, 1)  # the day after it: smart meters have read its last midnight

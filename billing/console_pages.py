@@ -228,6 +228,7 @@ def issue_invoices(
             today=today,
             dry_run=False,
             timezone=request.app.state.settings.timezone,
+            tolerance=request.app.state.settings.meters.boundary_tolerance,
         )
     except DomainError:
         session.rollback()
@@ -252,6 +253,7 @@ def _preview(
             today=today,
             dry_run=True,
             timezone=request.app.state.settings.timezone,
+            tolerance=request.app.state.settings.meters.boundary_tolerance,
         )
     except DomainError:
         session.rollback()

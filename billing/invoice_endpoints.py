@@ -128,5 +128,6 @@ def start_billing_run(
         today=today,
         dry_run=body.dry_run,
         timezone=request.app.state.settings.timezone,
+        tolerance=request.app.state.settings.meters.boundary_tolerance,
     )
     return BillingRunRead.of(summary)

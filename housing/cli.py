@@ -440,7 +440,12 @@ def bill(
             return
         with session_scope(engine) as session:
             summary = run_billing(
-                session, period=month, today=today, dry_run=True, timezone=settings.timezone
+                session,
+                period=month,
+                today=today,
+                dry_run=True,
+                timezone=settings.timezone,
+                tolerance=settings.meters.boundary_tolerance,
             )
     except DomainError as exc:
         console.print(f"[red]{exc.detail}[/red]")

@@ -439,12 +439,17 @@ def previous_month_end(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
-def line_of(session: Session, apartment_id: int, period: date, code: str) -> InvoiceLine:
+def line_of(
+    session: Session, apartment_id: int, period: date, code: str, recalculation: bool = False
+) -> InvoiceLine:
+    """The month's line of the service; with `recalculation`, the line settling earlier months."""
+    settles = InvoiceLine.quantity_source == QuantitySource.recalculation
     return session.exec(
         select(InvoiceLine)
         .join(Service, Service.id == InvoiceLine.service_id)
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
         .where(Invoice.apartment_id == apartment_id, Invoice.period == period, Service.code == code)
+        .where(settles if recalculation else ~settles)
     ).one()
 
 
@@ -494,8 +499,8 @@ def test_a_metered_month_starts_the_count_of_averaged_months_again(session: Sess
     )
     # Silent from 16 June: July to September go by the average (the third month is the last).
     bill_months(session, date(2026, 7, 1), date(2026, 8, 1), date(2026, 9, 1))
-    # Read again from 1 October to 16 November: October and November metered (November's end
-    # extrapolated); then silent, and 1 January is too far to extrapolate to.
+    # Read again from 1 October to 1 December: October and November metered; then silent, and
+    # 1 January is too far from the last reading to extend it to.
     add_readings(
         session,
         meter,
@@ -503,7 +508,8 @@ def test_a_metered_month_starts_the_count_of_averaged_months_again(session: Sess
             (midnight(date(2026, m, d)), str(200 + 10 * (m - 10) + (5 if d == 16 else 0)))
             for m in (10, 11)
             for d in (1, 16)
-        ],
+        ]
+        + [(midnight(date(2026, 12, 1)), "220")],
     )
     bill_months(session, date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1))
 
@@ -518,6 +524,14 @@ def test_a_metered_month_starts_the_count_of_averaged_months_again(session: Sess
         QuantitySource.average,  # December: silent again, the first month of a new row
     ]
     assert lines[-1].explanation["average_period"] == 1
+    # October settles July to September: from 135 m3 on 16 June to 200 on 1 October is 65 m3
+    # in 107 days, 92 of them in July to September (55.888 m3 at 9,000 UZS), against 3 x 10 m3
+    # billed by the average.
+    settling = line_of(session, apartment.id, date(2026, 10, 1), "hot_water", recalculation=True)
+    assert settling.explanation["months"] == ["2026-07", "2026-08", "2026-09"]
+    assert settling.quantity == Decimal("55.888")
+    assert [p["quantity"] for p in settling.explanation["parts"]] == ["18.832", "18.832", "18.224"]
+    assert settling.amount_minor == 16_948_800 * 2 + 16_401_600 - 3 * 9_000_000
 
 
 def test_heating_is_the_buildings_heat_meter_shared_by_area(session: Session, tariffs: None) -> None:

@@ -564,8 +564,8 @@ def _whole(result: ConsumptionResult, start: datetime, end: datetime) -> bool:
     """Metered from `start` to `end` without a gap or an estimated boundary, read at least once."""
     if result.how != "metered" or result.estimated_hours is not None or result.readings == 0:
         return False
-    if result.manual:  # its own reading, one month after the one before
-        return result.covers == 1 and start <= result.end.at <= end
+    if result.manual:  # its own reading, one month after one before the month (not a fitting in it)
+        return result.covers == 1 and start <= result.end.at <= end and result.start.at < start
     if result.start.at != start or result.end.at != end:
         return False
     return all(a.end.at == b.start.at for a, b in zip(result.parts, result.parts[1:], strict=False))

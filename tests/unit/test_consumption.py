@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -317,3 +317,51 @@ def test_the_consumption_route_answers_the_buildings_staff_only(client, session)
     assert (body["label"], body["estimated_hours"], body["rule"]) == ("metered_estimated", "720.0", "smart")
     assert theirs.status_code == 404
     assert backwards.status_code == 422
+
+
+def test_an_hour_long_slope_never_fills_a_month_or_a_day():
+    # The meter: silent from the 1st, its last two readings an hour apart (a burst).
+    series = points((at(11, 1, 0), "100"), (at(11, 1, 1), "103"))
+    assert consumption(series, at(11, 1), at(12, 1)).how == "insufficient"
+    # Within the tolerance, the hour still may not stand for the 20 hours after it.
+    short = consumption(series, at(11, 1), at(11, 1, 21))
+    assert short.how == "insufficient"
+    assert "span 1 hours, less than the 20 hours to extend over" in short.reason
+    # An idle last hour (no change) does not make the day's end free either: the rate is
+    # the mean since the month's start, not the last hour's.
+    month = points(
+        (at(10, 31, 23), "0"), (at(11, 1, 1), "10"), (at(11, 30, 11), "714"), (at(11, 30, 12), "714")
+    )
+    result = consumption(month, at(11, 1), at(12, 1))
+    assert (result.end.how, result.end.estimated_hours) == ("extrapolated", Decimal("12.0"))
+    # 5 at the start (interpolated), 714 at 29.5 days: 709 / 708 h more for 12 h past 714.
+    assert result.end.value.quantize(Decimal("0.000001")) == Decimal("726.016949")  # 714 + 709 x 12 / 708
+
+
+@pytest.mark.parametrize(
+    ("last_reading", "how", "hours"),
+    [
+        (at(11, 30, 0), "metered", Decimal("24.0")),  # exactly the tolerance: extended
+        (at(11, 29, 23), "insufficient", None),  # an hour past it: no value at that end
+        (at(11, 30, 23), "metered", Decimal("1.0")),
+    ],
+)
+def test_a_boundary_is_extended_up_to_the_tolerance_and_not_past_it(last_reading, how, hours):
+    series = points((at(10, 31, 12), "0"), (at(11, 1, 12), "24"), (last_reading, "700"))
+
+    result = consumption(series, at(11, 1), at(12, 1))
+
+    assert (result.how, result.estimated_hours) == (how, hours)
+    assert consumption(series, at(11, 1), at(12, 1), tolerance=timedelta(hours=25)).how == "metered"
+
+
+def test_a_boundary_inside_a_long_silence_is_interpolated_and_counted_as_estimated():
+    series = points((at(10, 29), "0"), (at(11, 3), "120"), (at(11, 30, 12), "768"), (at(11, 30, 18), "771"))
+
+    result = consumption(series, at(11, 1), at(12, 1))
+
+    # 1 November lies in a 5-day silence: 48 hours before the next reading; 1 December is
+    # 6 hours past the last, extended at the month's mean rate.
+    assert (result.start.how, result.start.estimated_hours) == ("interpolated", Decimal("48.0"))
+    assert (result.end.how, result.end.estimated_hours) == ("extrapolated", Decimal("6.0"))
+    assert result.estimated_hours == Decimal("54.0")

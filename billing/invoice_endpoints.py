@@ -24,6 +24,7 @@ from billing.invoice_schemas import (
     period_start,
 )
 from billing.ledger import adjust_line, balance
+from billing.line_words import source_text
 from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceLine, InvoiceStatus, LedgerEntry
 from billing.runs import run_billing
 from housing.auth import AdminActor, CurrentActor, RegistrarActor
@@ -34,6 +35,7 @@ from housing.registry.models import Apartment
 from housing.registry.queries import visible_apartments
 from housing.routing import Paging, one_visible, paginate
 from housing.schemas import Page
+from housing.web import request_language
 
 router = APIRouter(tags=["billing"])
 
@@ -60,13 +62,22 @@ def list_invoices(
 
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceDetail)
-def read_invoice(invoice_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+def read_invoice(invoice_id: int, request: Request, session: SessionDep, actor: CurrentActor, today: Today):
+    """One invoice with its lines; each line says in words how its quantity was obtained."""
     invoice = one_visible(session, queries.visible_invoices(actor, today), Invoice, invoice_id, "invoice")
     lines = session.exec(
         select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.id)
     ).all()
+    language = request_language(request, actor.language)
     return InvoiceDetail.model_validate(invoice).model_copy(
-        update={"lines": [InvoiceLineRead.model_validate(line) for line in lines]}
+        update={
+            "lines": [
+                InvoiceLineRead.model_validate(line).model_copy(
+                    update={"source_text": source_text(line.quantity_source, line.explanation, language)}
+                )
+                for line in lines
+            ]
+        }
     )
 
 

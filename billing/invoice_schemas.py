@@ -31,7 +31,13 @@ class InvoiceLineRead(ReadModel):
     tariff_id: int | None
     basis: Basis
     quantity: Decimal
-    quantity_source: QuantitySource
+    quantity_source: QuantitySource = Field(
+        description="metered, metered_estimated (a boundary estimated: explanation.estimated_hours),"
+        " average, norm, shared, recalculation (explanation.months), area, residents, fixed"
+    )
+    source_text: str = Field(
+        "", description="How the quantity was obtained, in words, in the reader's language (Accept-Language)"
+    )
     explanation: dict[str, Any]
     amount_minor: int
     deduction_minor: int

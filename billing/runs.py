@@ -1005,9 +1005,21 @@ def _flat_quantity(basis: Basis, apartment: _Apartment, *, by_norm: bool) -> tup
 
 
 def _boundary(boundary: Any) -> dict[str, str] | None:
+    """A boundary for the explanation, its value to 3 decimals (people read it; the sum used it exact)."""
     if boundary is None:
         return None
-    return {"at": boundary.at.isoformat(), "value": str(boundary.value), "how": boundary.how}
+    value = boundary.value.quantize(QUANTITY, rounding=ROUND_HALF_UP)
+    shown = {"at": boundary.at.isoformat(), "value": str(value), "how": boundary.how}
+    if boundary.estimated_hours is not None:
+        shown["estimated_hours"] = str(boundary.estimated_hours)
+    return shown
+
+
+_SUBTOTAL = Decimal("0.01")  # tiyin: a hundredth is below what any page shows
+
+
+def _shown(value: Decimal, step: Decimal) -> str:
+    return str(value.quantize(step, rounding=ROUND_HALF_UP))
 
 
 def _pricing(charge: LineCharge) -> list[dict[str, Any]]:
@@ -1016,10 +1028,10 @@ def _pricing(charge: LineCharge) -> list[dict[str, Any]]:
             "start": part.start.isoformat(),
             "end": part.end.isoformat(),
             "tier": part.tier,
-            "up_to": None if part.up_to is None else str(part.up_to),
-            "units": str(part.units),
+            "up_to": None if part.up_to is None else _shown(part.up_to, QUANTITY),
+            "units": _shown(part.units, QUANTITY),
             "price_minor": str(part.price_minor),
-            "subtotal": str(part.subtotal),
+            "subtotal": _shown(part.subtotal, _SUBTOTAL),
         }
         for part in charge.parts
     ]

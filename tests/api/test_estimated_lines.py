@@ -18,7 +18,7 @@ from billing.models import Basis, Invoice
 from billing.pricing import Tier
 from billing.runs import run_billing
 from housing.i18n import LANGUAGE_COOKIE
-from sensors.models import MeterKind
+from sensors.models import Meter, MeterKind
 from tests.api.conftest import City
 from tests.billing_factories import make_service, make_tariff
 from tests.factories import PASSWORD
@@ -42,7 +42,8 @@ def readings(until: datetime) -> list[tuple[datetime, Decimal]]:
 
 
 @pytest.fixture
-def october(session: Session, city: City) -> Invoice:
+def meter(session: Session, city: City) -> Meter:
+    """The resident's hot-water meter, its readings up to the September run stored."""
     water = make_service(
         session, code="hot_water", name="Hot water", unit="m3", meter_kind=MeterKind.hot_water
     )
@@ -58,6 +59,12 @@ def october(session: Session, city: City) -> Invoice:
         initial_value=Decimal(100),
     )
     add_readings(session, meter, readings(datetime(2026, 10, 1, 2, tzinfo=TASHKENT)))
+    session.commit()
+    return meter
+
+
+@pytest.fixture
+def october(session: Session, city: City, meter: Meter) -> Invoice:
     run_billing(session, period=date(2026, 9, 1), today=date(2026, 10, 1), apartment_ids=[city.home.id])
     add_readings(session, meter, readings(datetime(2026, 11, 1, 2, tzinfo=TASHKENT))[-62:])
     run_billing(session, period=date(2026, 10, 1), today=date(2026, 11, 1), apartment_ids=[city.home.id])
@@ -125,3 +132,27 @@ def test_the_invoice_page_names_the_estimate_and_the_recalculated_month(client, 
     client.cookies.set(LANGUAGE_COOKIE, "uz")
     uzbek = html.unescape(client.get(f"/invoices/{october.id}").text)
     assert "soati taxminan hisoblangan" in uzbek
+
+
+def test_one_meters_preview_says_what_the_run_will_bill(client, session: Session, city: City, meter: Meter):
+    url = f"{API}/meters/{meter.id}/billing-preview"
+    resident = city.headers["resident"] | {"Accept-Language": "en"}
+
+    september = client.get(url, params={"period": "2026-09"}, headers=resident)
+    unfinished = client.get(url, params={"period": "2099-01"}, headers=resident)
+    stranger = client.get(url, params={"period": "2026-09"}, headers=city.headers["manager_b"])
+
+    assert september.status_code == 200, september.text
+    body = september.json()
+    assert (body["service"], body["quantity_source"], body["average_period"]) == ("hot_water", "average", 1)
+    assert body["source_text"] == "by the meter's average month (too few readings this month)"
+    assert "no reading within 24 hours of 2026-10-01" in body["why"]
+    run_billing(session, period=date(2026, 9, 1), today=date(2026, 10, 1), apartment_ids=[city.home.id])
+    session.commit()
+    [line] = client.get(
+        f"{API}/invoices", params={"period": "2026-09", "apartment_id": city.home.id}, headers=resident
+    ).json()["items"]
+    billed = client.get(f"{API}/invoices/{line['id']}", headers=resident).json()["lines"][0]
+    assert (billed["quantity_source"], billed["quantity"]) == ("average", body["quantity"])
+    assert unfinished.status_code == 422
+    assert stranger.status_code == 404

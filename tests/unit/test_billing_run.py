@@ -32,7 +32,7 @@ from housing.errors import Invalid
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.registry.service import management_history
 from housing.settings import Settings
-from sensors.models import MeterKind
+from sensors.models import MeterKind, ReadingSource
 from tests.factories import make_apartment, make_building, make_company
 from tests.reading_factories import add_readings
 from tests.sensor_factories import make_meter
@@ -656,3 +656,47 @@ def test_an_account_in_credit_gets_its_invoice_paid_at_once(session: Session, ta
     assert invoices[part_ahead.id].status == InvoiceStatus.partially_paid
     assert invoices[owing.id].status == InvoiceStatus.issued
     assert balance(session, paid_ahead.id) == 44_854_770 - 50_000_000
+
+
+def test_a_recalculation_that_credits_more_than_the_month_costs_leaves_the_account_in_credit(
+    session: Session, tariffs: None
+) -> None:
+    apartment = make_apartment(session, registered_residents=0)
+    meter = make_meter(
+        session, apartment=apartment, kind=MeterKind.hot_water, smart=False, initial_value=Decimal(0)
+    )
+    # Read by hand on the 20th: 30 m3 a month May to August; nothing in September or October;
+    # in November the register shows only 3 m3 more than in August (the flat stood empty).
+    august = 30 * 4
+    add_readings(
+        session,
+        meter,
+        [(midnight(date(2026, m, 20)), str(30 * (m - 4))) for m in range(5, 9)],
+        source=ReadingSource.manual,
+    )
+    bill_months(session, date(2026, 9, 1), date(2026, 10, 1))
+    add_readings(
+        session, meter, [(midnight(date(2026, 11, 20)), str(august + 3))], source=ReadingSource.manual
+    )
+    bill_months(session, date(2026, 11, 1))
+
+    november = line_of(session, apartment.id, date(2026, 11, 1), "hot_water")
+    settling = line_of(session, apartment.id, date(2026, 11, 1), "hot_water", recalculation=True)
+    assert (november.quantity_source, november.quantity, november.explanation["covers"]) == (
+        QuantitySource.metered,
+        Decimal(1),  # 3 m3 over the 3 months since August's reading
+        3,
+    )
+    assert settling.explanation["months"] == ["2026-09", "2026-10"]
+    assert settling.quantity == Decimal(2)
+    assert settling.amount_minor == 2 * 900_000 - 2 * 30 * 900_000  # a credit of 522,000 UZS
+    invoice = session.exec(
+        select(Invoice).where(Invoice.apartment_id == apartment.id, Invoice.period == date(2026, 11, 1))
+    ).one()
+    assert invoice.total_minor < 0
+    entry = session.exec(select(LedgerEntry).where(LedgerEntry.invoice_id == invoice.id)).one()
+    assert (entry.kind, entry.amount_minor) == (LedgerKind.adjustment, invoice.total_minor)
+    earlier = sum(
+        i.total_minor for i in session.exec(select(Invoice).where(Invoice.apartment_id == apartment.id)).all()
+    )
+    assert balance(session, apartment.id) == earlier

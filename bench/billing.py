@@ -16,8 +16,9 @@ seeded city has no others):
 
 (a) baseline: one `INSERT ... SELECT` per table (invoices, lines, ledger charges) that
     computes the month's lines in SQL: a per_unit line per apartment meter from the
-    readings at the month's ends (interpolated, or extrapolated from the last two
-    readings), the per-person norm where a water meter has too few readings, and the
+    readings at the month's ends (interpolated, or extended from the last two readings
+    within a day; a manual meter: its month's reading less the one before), the
+    per-person norm where a water meter has too few readings, and the
     flat lines (area, residents). It knows nothing of corrections, backwards readings,
     replacements, averages, deductions or tariff changes inside the month;
 (b) `billing.jobs.bill_period` for the same month, as `housing bill --workers N` runs it

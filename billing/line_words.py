@@ -43,6 +43,10 @@ def source_text(source: str, explanation: dict[str, Any] | None, language: str) 
             "by your meter's readings, but the meter was silent at the month's start or end:"
             " %(hours)s hours of it are estimated"
         ) % {"hours": hours}
+    if source == "shared" and why.get("estimated_hours") is not None:
+        return _(
+            "your share by area of the building's meter, %(hours)s hours of whose month are estimated"
+        ) % {"hours": _hours(why.get("estimated_hours"), language)}
     if source == "recalculation":
         months = ", ".join(_month(m, language) for m in why.get("months", []))
         return _(

@@ -987,6 +987,8 @@ def _shared(
         "end": _boundary(result.end),
         "extrapolated": result.extrapolated,
     }
+    if result.estimated_hours is not None:  # the building's meter had an estimated boundary
+        explanation["estimated_hours"] = str(result.estimated_hours)
     return per_unit, QuantitySource.shared, quantity, explanation
 
 

@@ -16,9 +16,8 @@ seeded city has no others):
 
 (a) baseline: one `INSERT ... SELECT` per table (invoices, lines, ledger charges) that
     computes the month's lines in SQL: a per_unit line per apartment meter from the
-    readings at the month's ends (interpolated, or extended from the last two readings
-    within a day; a manual meter: its month's reading less the one before), the
-    per-person norm where a water meter has too few readings, and the
+    readings at the month's ends (interpolated, or extrapolated from the last two
+    readings), the per-person norm where a water meter has too few readings, and the
     flat lines (area, residents). It knows nothing of corrections, backwards readings,
     replacements, averages, deductions or tariff changes inside the month;
 (b) `billing.jobs.bill_period` for the same month, as `housing bill --workers N` runs it
@@ -253,12 +252,9 @@ def _peak_rss_kib() -> int:
 
 
 # The baseline: the month's lines computed in SQL into a scratch table, then invoices,
-# lines and ledger charges each by one INSERT ... SELECT. A smart meter's boundary values
-# come from the readings on either side (two LATERAL index lookups each), extended from the
-# last two readings before the end when nothing follows it only within a day (the run
-# extends at the month's mean rate; the seeded meters read daily, so neither extends); a
-# manual meter's month is its latest reading in the month less the latest before it,
-# shared over the months between them, as the run does.
+# lines and ledger charges each by one INSERT ... SELECT. Boundary values come from the
+# readings on either side (two LATERAL index lookups each), extrapolated from the last two
+# readings before the end when nothing follows it (at most 31 days), as the run does.
 _BOUNDARY = """
     LEFT JOIN LATERAL (SELECT taken_at AS t, value AS v FROM reading r WHERE r.meter_id = m.id
         AND r.taken_at <= {at} ORDER BY taken_at DESC LIMIT 1) {p}0 ON true
@@ -268,22 +264,13 @@ _BOUNDARY = """
         AND r.taken_at > {at} ORDER BY taken_at LIMIT 1) {p}2 ON true"""
 
 
-# A manual meter's reading of the month (mr) and the one before it (mp).
-_MANUAL = """
-    LEFT JOIN LATERAL (SELECT taken_at AS t, value AS v FROM reading r WHERE r.meter_id = m.id
-        AND r.taken_at >= :start_at AND r.taken_at < :end_at ORDER BY taken_at DESC LIMIT 1) mr ON true
-    LEFT JOIN LATERAL (SELECT taken_at AS t, value AS v FROM reading r WHERE r.meter_id = m.id
-        AND r.taken_at < :start_at ORDER BY taken_at DESC LIMIT 1) mp ON true"""
-_MONTH = "(extract(year FROM {t} AT TIME ZONE 'Asia/Tashkent') * 12 + extract(month FROM {t} AT TIME ZONE 'Asia/Tashkent'))"
-
-
 def _value_at(p: str, at: str) -> str:
     """The register at `at`: as read, interpolated, or extrapolated from the two before it."""
     return f"""CASE
         WHEN {p}0.t = {at} THEN {p}0.v
         WHEN {p}0.t IS NOT NULL AND {p}2.t IS NOT NULL THEN {p}0.v + ({p}2.v - {p}0.v)
             * extract(epoch FROM {at} - {p}0.t) / extract(epoch FROM {p}2.t - {p}0.t)
-        WHEN {p}1.t IS NOT NULL AND {p}2.t IS NULL AND {at} - {p}0.t <= interval '1 day'
+        WHEN {p}1.t IS NOT NULL AND {p}2.t IS NULL AND {at} - {p}0.t <= interval '31 days'
             THEN {p}0.v + ({p}0.v - {p}1.v)
             * extract(epoch FROM {at} - {p}0.t) / extract(epoch FROM {p}0.t - {p}1.t)
     END"""
@@ -318,13 +305,7 @@ consumption AS (
         round(({_value_at("e", ":end_at")}) - ({_value_at("s", ":start_at")}), 3) AS quantity
     FROM meter m {_BOUNDARY.format(at=":start_at", p="s")} {_BOUNDARY.format(at=":end_at", p="e")}
     WHERE m.apartment_id IS NOT NULL AND m.installed_on < :end_day
-        AND (m.removed_on IS NULL OR m.removed_on > :period) AND m.smart
-    UNION ALL  -- manual meters: the month's reading less the one before, shared over the months between
-    SELECT m.apartment_id, m.kind,
-        round((mr.v - mp.v) / greatest(1, {_MONTH.format(t="mr.t")} - {_MONTH.format(t="mp.t")}), 3)
-    FROM meter m {_MANUAL}
-    WHERE m.apartment_id IS NOT NULL AND m.installed_on < :end_day
-        AND (m.removed_on IS NULL OR m.removed_on > :period) AND NOT m.smart
+        AND (m.removed_on IS NULL OR m.removed_on > :period)
 ),
 quantity AS (
     -- by meter where the consumption is known; the per-person norm where it is not

@@ -3,12 +3,18 @@
 For each apartment without an invoice for the period, a line per service with a tariff in
 force for the apartment's company (its own tariff wins over the city-wide one):
 
-- a service billed by meter (`Service.meter_kind`, a per_unit tariff): the consumption of
-  the apartment's meter of that kind over the month ("metered"); without enough readings
-  the meter's average month ("average", needs 3 metered months of the last 12), for at most
-  3 months in a row (the apartment's earlier lines of the service are counted back through
-  the months billed without a reading); without that the service's per_person tariff times
-  registered residents ("norm", the line says why). Without an apartment meter: for heat,
+- a service billed by meter (`Service.meter_kind`, a per_unit tariff): the month by
+  `sensors.estimation.estimate_month`, the rule the one-meter preview uses too
+  (`billing.estimates`): the consumption of the apartment's meter of that kind over the
+  month ("metered", or "metered_estimated" with its hours when a boundary was extended or
+  interpolated across a long silence; a manual meter: its month's reading less the one
+  before); without it the meter's average month ("average", needs 3 metered months of the
+  last 12), for at most 3 months in a row (the apartment's earlier lines of the service are
+  counted back through the months billed without a reading); without that the service's
+  per_person tariff times registered residents ("norm", the line says why). The first
+  month metered again after such months carries a "recalculation" line settling them
+  (`billing.estimates.recalculate`); an invoice whose total comes out below zero books a
+  ledger adjustment (a credit) instead of a charge. Without an apartment meter: for heat,
   the building's common heat meter shared by area ("shared": the building's consumption x
   the apartment's m2 / all its apartments' m2, priced exactly and rounded once); otherwise
   the per_person tariff ("norm": cold water at 49,019.60 UZS a person);

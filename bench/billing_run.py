@@ -222,7 +222,12 @@ def _totals(connection: Connection) -> dict:
     metered_count, metered_sum = connection.execute(
         select(func.count(), func.coalesce(func.sum(InvoiceLine.amount_minor), 0))
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .where(Invoice.period == PERIOD, InvoiceLine.quantity_source == QuantitySource.metered.value)
+        .where(
+            Invoice.period == PERIOD,
+            InvoiceLine.quantity_source.in_(
+                [QuantitySource.metered.value, QuantitySource.metered_estimated.value]
+            ),
+        )
     ).one()
     charges = connection.execute(
         select(func.count()).select_from(LedgerEntry).where(LedgerEntry.invoice_id.is_not(None))

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, status
 from sqlmodel import select
 
 from billing import queries
+from billing.estimates import preview_meter_month
 from billing.invoice_schemas import (
     AdjustmentCreate,
     BalanceRead,
@@ -20,21 +21,26 @@ from billing.invoice_schemas import (
     InvoiceLineRead,
     InvoiceRead,
     LedgerEntryRead,
+    MeterMonthRead,
     Period,
     period_start,
 )
 from billing.ledger import adjust_line, balance
-from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceLine, InvoiceStatus, LedgerEntry
+from billing.line_words import source_text
+from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceLine, InvoiceStatus, LedgerEntry, Service
 from billing.rules import BillingRules
-from billing.runs import run_billing
+from billing.runs import check_period, run_billing
 from housing.auth import AdminActor, CurrentActor, RegistrarActor
 from housing.clock import Today
 from housing.db import SessionDep
-from housing.errors import NotFound
+from housing.errors import Invalid, NotFound
 from housing.registry.models import Apartment
 from housing.registry.queries import visible_apartments
 from housing.routing import Paging, one_visible, paginate
 from housing.schemas import Page
+from housing.web import request_language
+from sensors.models import Meter
+from sensors.queries import visible_meters
 
 router = APIRouter(tags=["billing"])
 
@@ -61,13 +67,22 @@ def list_invoices(
 
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceDetail)
-def read_invoice(invoice_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+def read_invoice(invoice_id: int, request: Request, session: SessionDep, actor: CurrentActor, today: Today):
+    """One invoice with its lines; each line says in words how its quantity was obtained."""
     invoice = one_visible(session, queries.visible_invoices(actor, today), Invoice, invoice_id, "invoice")
     lines = session.exec(
         select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.id)
     ).all()
+    language = request_language(request, actor.language)
     return InvoiceDetail.model_validate(invoice).model_copy(
-        update={"lines": [InvoiceLineRead.model_validate(line) for line in lines]}
+        update={
+            "lines": [
+                InvoiceLineRead.model_validate(line).model_copy(
+                    update={"source_text": source_text(line.quantity_source, line.explanation, language)}
+                )
+                for line in lines
+            ]
+        }
     )
 
 
@@ -132,3 +147,55 @@ def start_billing_run(
         rules=BillingRules.from_settings(request.app.state.settings),
     )
     return BillingRunRead.of(summary)
+
+
+@router.get("/meters/{meter_id}/billing-preview", response_model=MeterMonthRead)
+def preview_meter_billing(
+    meter_id: int,
+    period: Annotated[Period, Query()],
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    today: Today,
+):
+    """How the monthly run would bill this apartment meter's month (metered, with an estimated
+    boundary, by the average or by the norm) and which earlier months it would recalculate.
+
+    The same rule as the run, worked out for this meter alone; nothing is written.
+    """
+    settings = request.app.state.settings
+    meter = one_visible(session, visible_meters(actor, today), Meter, meter_id, "meter")
+    if meter.apartment_id is None:
+        raise Invalid("a building's common meter is billed to its apartments by area", field="meter_id")
+    service = session.exec(
+        select(Service).where(Service.meter_kind == meter.kind).order_by(Service.id)
+    ).first()
+    if service is None or service.id is None:
+        raise NotFound(f"no service bills {meter.kind} meters")
+    month = period_start(period)
+    check_period(month, today, settings.timezone)
+    preview = preview_meter_month(
+        session,
+        meter,
+        service.id,
+        month,
+        timezone=settings.timezone,
+        tolerance=settings.meters.boundary_tolerance,
+    )
+    estimate = preview.estimate
+    explanation = {
+        "estimated_hours": None if estimate.estimated_hours is None else str(estimate.estimated_hours)
+    }
+    return MeterMonthRead(
+        meter_id=meter.id,
+        service=service.code,
+        period=period,
+        quantity_source=estimate.label,
+        source_text=source_text(estimate.label, explanation, request_language(request, actor.language)),
+        quantity=estimate.quantity,
+        estimated_hours=estimate.estimated_hours,
+        why=estimate.why,
+        average_period=estimate.average_period,
+        recalculation_months=[f"{m:%Y-%m}" for m in preview.recalculation_months],
+        recalculation_quantity=preview.recalculation_quantity,
+    )

@@ -31,7 +31,13 @@ class InvoiceLineRead(ReadModel):
     tariff_id: int | None
     basis: Basis
     quantity: Decimal
-    quantity_source: QuantitySource
+    quantity_source: QuantitySource = Field(
+        description="metered, metered_estimated (a boundary estimated: explanation.estimated_hours),"
+        " average, norm, shared, recalculation (explanation.months), area, residents, fixed"
+    )
+    source_text: str = Field(
+        "", description="How the quantity was obtained, in words, in the reader's language (Accept-Language)"
+    )
     explanation: dict[str, Any]
     amount_minor: int
     deduction_minor: int
@@ -62,6 +68,24 @@ class BalanceRead(BaseModel):
     currency: str
     debt: bool
     credit_minor: int = Field(description="A credit carried forward, 0 when the account owes")
+
+
+class MeterMonthRead(BaseModel):
+    """What the billing run would bill for one apartment meter's month, worked out for it alone."""
+
+    meter_id: int
+    service: str = Field(description="The service billed by this meter's kind")
+    period: str = Field(description='"YYYY-MM"')
+    quantity_source: str = Field(description="metered, metered_estimated, average or norm")
+    source_text: str = Field(description="The same in words, in the reader's language")
+    quantity: Decimal | None = Field(description="In the meter's unit; null for the norm (per resident)")
+    estimated_hours: Decimal | None
+    why: str = Field(description="Why there is no metered quantity, if there is none")
+    average_period: int | None = Field(description="The month's place in a row billed by the average")
+    recalculation_months: list[str] = Field(
+        description="Earlier months billed by estimate that this month's invoice recalculates"
+    )
+    recalculation_quantity: Decimal | None = Field(description="The meter's consumption over those months")
 
 
 class BillingRunCreate(BaseModel):

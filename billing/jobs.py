@@ -289,7 +289,9 @@ def _bill_batch(
     try:
         if (period, timezone) not in prepared:
             with session_scope(engine) as session:
-                prepared[(period, timezone)] = PreparedRun(session, period, timezone)
+                prepared[(period, timezone)] = PreparedRun(
+                    session, period, timezone, settings.meters.boundary_tolerance
+                )
         with session_scope(engine) as session:
             summary = run_billing(
                 session,

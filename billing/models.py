@@ -158,10 +158,16 @@ class Invoice(SQLModel, table=True):
 
 
 class QuantitySource(StrEnum):
-    metered = "metered"  # readings at the period's ends
+    metered = "metered"  # readings at the period's ends (a manual meter: this month's and the last)
+    # from the readings, but an end extended from one side or interpolated across a long
+    # silence; the line's explanation says by how many hours ("estimated_hours")
+    metered_estimated = "metered_estimated"
     average = "average"  # the meter's average month, for a period without readings
     norm = "norm"  # the norm per registered resident
     shared = "shared"  # the apartment's share by area of a building meter's consumption
+    # settles earlier months billed by the average or the norm once the meter reads again;
+    # the explanation names the months ("months") and what each was billed and comes to
+    recalculation = "recalculation"
     area = "area"  # the apartment's m2
     residents = "residents"  # registered residents
     fixed = "fixed"  # one per month

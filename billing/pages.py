@@ -20,6 +20,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from billing.ledger import balances
+from billing.line_words import source_text
 from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceLine, PaymentAttempt, PaymentStatus, Service
 from billing.payments import service as payments
 from billing.payments.gateway import MAX_CHARGE_MINOR, PaymentGateway
@@ -125,6 +126,12 @@ def invoice_page(
         actor=actor,
         invoice=invoice,
         lines=lines,
+        sources={
+            line.id: source_text(
+                line.quantity_source, line.explanation, request_language(request, actor.language)
+            )
+            for line, _ in lines
+        },
         address=address,
         deductions=sum(line.deduction_minor for line, _ in lines),
     )

@@ -9,6 +9,7 @@ to `billing.runs` and `billing.ledger`, which stay free of settings and of any f
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Self
 
@@ -30,6 +31,7 @@ class PenaltyRules:
 class BillingRules:
     due_day: int  # of the month after the period
     min_days_to_pay: int  # after the issue date, at least
+    tolerance: timedelta  # a smart meter's month boundary is extended at most this far
     penalties: PenaltyRules
     quality: QualityRules
     outages: OutageSettings
@@ -39,6 +41,7 @@ class BillingRules:
         return cls(
             due_day=billing.due_day,
             min_days_to_pay=billing.min_days_to_pay,
+            tolerance=meters.boundary_tolerance,
             penalties=PenaltyRules(rate=billing.penalty_rate, cap=billing.penalty_cap),
             quality=QualityRules.from_settings(meters),
             outages=outages,

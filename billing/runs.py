@@ -3,12 +3,18 @@
 For each apartment without an invoice for the period, a line per service with a tariff in
 force for the apartment's company (its own tariff wins over the city-wide one):
 
-- a service billed by meter (`Service.meter_kind`, a per_unit tariff): the consumption of
-  the apartment's meter of that kind over the month ("metered"); without enough readings
-  the meter's average month ("average", needs 3 metered months of the last 12), for at most
-  3 months in a row (the apartment's earlier lines of the service are counted back through
-  the months billed without a reading); without that the service's per_person tariff times
-  registered residents ("norm", the line says why). Without an apartment meter: for heat,
+- a service billed by meter (`Service.meter_kind`, a per_unit tariff): the month by
+  `sensors.estimation.estimate_month`, the rule the one-meter preview uses too
+  (`billing.estimates`): the consumption of the apartment's meter of that kind over the
+  month ("metered", or "metered_estimated" with its hours when a boundary was extended or
+  interpolated across a long silence; a manual meter: its month's reading less the one
+  before); without it the meter's average month ("average", needs 3 metered months of the
+  last 12), for at most 3 months in a row (the apartment's earlier lines of the service are
+  counted back through the months billed without a reading); without that the service's
+  per_person tariff times registered residents ("norm", the line says why). The first
+  month metered again after such months carries a "recalculation" line settling them
+  (`billing.estimates.recalculate`); an invoice whose total comes out below zero books a
+  ledger adjustment (a credit) instead of a charge. Without an apartment meter: for heat,
   the building's common heat meter shared by area ("shared": the building's consumption x
   the apartment's m2 / all its apartments' m2, priced exactly and rounded once); otherwise
   the per_person tariff ("norm": cold water at 49,019.60 UZS a person);
@@ -83,7 +89,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, func, or_, text
 from sqlmodel import Session, col, select
 
-from billing.ledger import BILLED, settle_invoices
+from billing.estimates import EstimatedLine, averaged, estimated_rows, recalculate
+from billing.ledger import settle_invoices
 from billing.models import (
     DEFAULT_CURRENCY,
     Invoice,
@@ -113,18 +120,16 @@ from housing.incidents.allowances import allowed_interruption
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.registry.models import Apartment, BuildingManagement, ManagementCompany
 from sensors.bulk_usage import period_consumption, replacements
-from sensors.consumption import DEFAULT_TIMEZONE, QUANTITY, ConsumptionResult
+from sensors.consumption import DEFAULT_TIMEZONE, DEFAULT_TOLERANCE, QUANTITY, ConsumptionResult
+from sensors.estimation import estimate_month
 from sensors.models import Meter, MeterKind
-from sensors.usage import meter_average
+from sensors.usage import meter_average, meter_consumption
 
 BATCH = 2000
 MAX_WARNINGS = 100
 LOCK_KEY = zlib.crc32(b"housing-billing-run")
 LOCK_WAIT = 300  # seconds a batch waits for the lock before it fails (and stays unbilled)
 FLAT = (Basis.per_m2, Basis.per_person, Basis.fixed)
-MAX_AVERAGE_PERIODS = 3  # periods in a row a meter without readings is billed by its average
-AVERAGE_LOOKBACK = 12  # months: the average needs 3 metered months of the last 12, so a longer
-# run of months without readings has no average anyway
 SHARED_KINDS = (MeterKind.heat,)  # a building's common meter shared by area among its flats
 
 
@@ -311,9 +316,16 @@ class PreparedRun:
     expire them); `run_billing` prepares one itself when not given one.
     """
 
-    def __init__(self, session: Session, period: date, timezone: str = DEFAULT_TIMEZONE) -> None:
+    def __init__(
+        self,
+        session: Session,
+        period: date,
+        timezone: str = DEFAULT_TIMEZONE,
+        tolerance: timedelta = DEFAULT_TOLERANCE,
+    ) -> None:
         self.period = period
         self.timezone = timezone
+        self.tolerance = tolerance  # how far a smart meter's reading may be extended to a boundary
         self.bounds = month_bounds(period, timezone)
         start, end, _, _ = self.bounds
         self.tariffs = _Tariffs(session, start, end)
@@ -356,6 +368,8 @@ def run_billing(
     """
     check_period(period, today, timezone)
     summary = RunSummary(period=period, dry_run=dry_run)
+    if prepared is None:
+        prepared = PreparedRun(session, period, timezone, rules.tolerance)
     _run(session, summary, period, timezone, apartment_ids, wait=wait, prepared=prepared, rules=rules)
     return summary
 
@@ -375,7 +389,9 @@ def draft_invoices(
     """
     check_period(period, today, timezone)
     summary = RunSummary(period=period, dry_run=False)
-    run = _context(session, summary, period, timezone, None, rules)
+    run = _context(
+        session, summary, period, timezone, PreparedRun(session, period, timezone, rules.tolerance), rules
+    )
     drafts: list[DraftInvoice] = []
     after = 0
     while batch := _apartments(session, period, timezone, after, apartment_ids):
@@ -455,8 +471,8 @@ class _Facts:
     incidents: dict[int, list[Incident]]  # building -> its incidents overlapping the month
     common: dict[tuple[int, str], int]  # (building, kind) -> its common meter (SHARED_KINDS)
     areas: dict[int, Decimal]  # building -> its apartments' total area (buildings with a common meter)
-    averaged: dict[tuple[int, int], list[date]]  # (apartment, service) -> the months just before
-    # this one billed by the meter's average, in a row of months billed without readings
+    # (apartment, service) -> the row of months just before this one billed without a reading
+    estimated: dict[tuple[int, int], list[EstimatedLine]]
 
 
 def _context(
@@ -471,7 +487,7 @@ def _context(
         # Compiling each batch's queries costs more than it saves; ends with the transaction.
         session.execute(text("SET LOCAL jit = off"))
     if prepared is None:
-        prepared = PreparedRun(session, period, timezone)
+        prepared = PreparedRun(session, period, timezone, rules.tolerance)
     elif (prepared.period, prepared.timezone) != (period, timezone):
         raise ValueError(
             f"prepared for {prepared.period:%Y-%m} in {prepared.timezone}, not {period:%Y-%m} in {timezone}"
@@ -608,15 +624,20 @@ def _draft_batch(run: _Context, batch: list[_Apartment]) -> list[DraftInvoice]:
         end_at,
         timezone=run.timezone,
         replaced=run.prepared.replaced,
+        tolerance=run.prepared.tolerance,
     )
-    unread = {apartment_id for (apartment_id, _), m in meters.items() if usage[m].quantity is None}
+    by_kind = defaultdict(list)
+    for service in run.tariffs.services:
+        if service.meter_kind is not None:
+            by_kind[service.meter_kind].append(service.id)
+    with_meter = [(a, service_id) for (a, kind) in meters for service_id in by_kind.get(kind, ())]
     facts = _Facts(
         meters=meters,
         usage=usage,
         incidents=_incidents(session, {a.building_id for a in batch}, start_at, end_at, run.rules),
         common=common,
         areas=_areas(session, {building_id for building_id, _ in common}),
-        averaged=_averaged(session, unread, period),
+        estimated=estimated_rows(session, with_meter, period),
     )
     due = due_date(period, due_day=run.rules.due_day)
     drafts = []
@@ -719,51 +740,6 @@ def _areas(session: Session, building_ids: set[int]) -> dict[int, Decimal]:
     return {building_id: Decimal(total) for building_id, total in rows}
 
 
-def _averaged(session: Session, apartment_ids: set[int], period: date) -> dict[tuple[int, int], list[date]]:
-    """(apartment, service) -> the months billed by the average in the row of months just before
-    `period` whose line of that service had no reading ("average" or "norm"), newest first.
-
-    One query for the apartments of a batch with a meter that has no consumption this month.
-    A month without an invoice, or with a metered line, ends the row. A norm line does not
-    end it: after 3 months by the average the 4th goes by the norm, and so must the 5th.
-    """
-    if not apartment_ids:
-        return {}
-    first = _months_before(period, AVERAGE_LOOKBACK)
-    rows = session.exec(
-        select(Invoice.apartment_id, InvoiceLine.service_id, Invoice.period, InvoiceLine.quantity_source)
-        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
-        .where(
-            among(session, Invoice.apartment_id, sorted(apartment_ids)),
-            Invoice.period >= first,
-            Invoice.period < period,
-            col(Invoice.status).in_(BILLED),
-            col(InvoiceLine.corrects_line_id).is_(None),
-        )
-    ).all()
-    sources: dict[tuple[int, int], dict[date, str]] = defaultdict(dict)
-    for apartment_id, service_id, month, source in rows:
-        sources[(apartment_id, service_id)][month] = str(source)
-    found: dict[tuple[int, int], list[date]] = {}
-    for (apartment_id, service_id), by_month in sources.items():
-        months: list[date] = []
-        for back in range(1, AVERAGE_LOOKBACK + 1):
-            month = _months_before(period, back)
-            source = by_month.get(month)
-            if source not in (QuantitySource.average, QuantitySource.norm):
-                break
-            if source == QuantitySource.average:
-                months.append(month)
-        if months:
-            found[(apartment_id, service_id)] = months
-    return found
-
-
-def _months_before(period: date, months: int) -> date:
-    index = period.year * 12 + period.month - 1 - months
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def _incidents(
     session: Session, building_ids: set[int], start_at: datetime, end_at: datetime, rules: BillingRules
 ) -> dict[int, list[Incident]]:
@@ -798,6 +774,7 @@ def _lines(run: _Context, facts: _Facts, apartment: _Apartment) -> list[DraftLin
     lines = []
     for service in tariffs.services:
         priced: tuple[_Chosen, QuantitySource, Decimal | Fraction, dict[str, Any]] | None = None
+        settling: DraftLine | None = None  # the recalculation of earlier estimated months
         kind = service.meter_kind
         metered = kind is not None and tariffs.tariff(service.id, Basis.per_unit, company_id)
         meter_id = facts.meters.get((apartment.id, kind)) if metered else None
@@ -809,6 +786,8 @@ def _lines(run: _Context, facts: _Facts, apartment: _Apartment) -> list[DraftLin
                     f"apartment {apartment.id}: no consumption, average or norm tariff for {service.code}"
                 )
                 continue
+            if priced[1] in (QuantitySource.metered, QuantitySource.metered_estimated):
+                settling = _recalculation(run, facts, service, apartment, meter_id)
         elif metered and common_id is not None:
             priced = _shared(run, facts, service, apartment, common_id)
             if priced is None:
@@ -847,6 +826,8 @@ def _lines(run: _Context, facts: _Facts, apartment: _Apartment) -> list[DraftLin
                 explanation={"source": str(source), **explanation, "pricing": pricing},
             )
         )
+        if settling is not None:
+            lines.append(settling)
     return lines
 
 
@@ -931,43 +912,90 @@ def _price(
 def _metered(
     run: _Context, facts: _Facts, service: _Service, apartment: _Apartment, meter_id: int
 ) -> tuple[_Chosen, QuantitySource, Decimal, dict[str, Any]] | None:
-    """Metered consumption, else the meter's average month (3 months in a row at most), else
-    the per-person norm."""
+    """The month by `sensors.estimation.estimate_month`: metered (its ends estimated or not),
+    else the meter's average month (3 months in a row at most), else the per-person norm."""
     assert apartment.company_id is not None
     result = facts.usage[meter_id]
     per_unit = run.tariffs.tariff(service.id, Basis.per_unit, apartment.company_id)
     assert per_unit is not None
-    if result.how == "metered" and result.quantity is not None:
+    row = facts.estimated.get((apartment.id, service.id), [])
+    estimate = estimate_month(
+        result,
+        averaged_before=averaged(row),
+        average=lambda: meter_average(
+            run.session, meter_id, run.period, timezone=run.timezone, tolerance=run.prepared.tolerance
+        ),
+    )
+    if estimate.quantity is not None and estimate.label in ("metered", "metered_estimated"):
         explanation = {
             "meter_id": meter_id,
             "start": _boundary(result.start),
             "end": _boundary(result.end),
             "extrapolated": result.extrapolated,
         }
-        return per_unit, QuantitySource.metered, result.quantity, explanation
-    averaged = facts.averaged.get((apartment.id, service.id), [])
-    why = result.reason or "no average"
-    if len(averaged) >= MAX_AVERAGE_PERIODS:
-        months = ", ".join(f"{m:%Y-%m}" for m in sorted(averaged))
-        why = (
-            f"{result.reason}; billed by the meter's average for {len(averaged)} periods in a row"
-            f" already ({months}), at most {MAX_AVERAGE_PERIODS}, so by the norm per resident"
-        )
-    else:
-        average = meter_average(run.session, meter_id, run.period, timezone=run.timezone)
-        if average is not None:
-            explanation = {
-                "meter_id": meter_id,
-                "label": "average",
-                "why": result.reason,
-                "average_period": len(averaged) + 1,
-            }
-            return per_unit, QuantitySource.average, average, explanation
+        if estimate.estimated_hours is not None:
+            explanation["estimated_hours"] = str(estimate.estimated_hours)
+        if result.covers > 1:  # a manual meter read again after months: this month's share
+            explanation["covers"] = result.covers
+        return per_unit, QuantitySource(estimate.label), estimate.quantity, explanation
+    if estimate.label == "average" and estimate.quantity is not None:
+        explanation = {
+            "meter_id": meter_id,
+            "label": "average",
+            "why": estimate.why,
+            "average_period": estimate.average_period,
+        }
+        return per_unit, QuantitySource.average, estimate.quantity, explanation
     norm = run.tariffs.tariff(service.id, Basis.per_person, apartment.company_id)
     if norm is None:
         return None
-    explanation = {"meter_id": meter_id, "label": "norm", "why": why}
+    explanation = {"meter_id": meter_id, "label": "norm", "why": estimate.why}
     return norm, QuantitySource.norm, Decimal(apartment.residents), explanation
+
+
+def _recalculation(
+    run: _Context, facts: _Facts, service: _Service, apartment: _Apartment, meter_id: int
+) -> DraftLine | None:
+    """The line settling the months just before, billed without a reading (`billing.estimates`)."""
+    row = facts.estimated.get((apartment.id, service.id))
+    if not row:
+        return None
+    assert apartment.company_id is not None
+    per_unit = run.tariffs.tariff(service.id, Basis.per_unit, apartment.company_id)
+    assert per_unit is not None
+    _, versions = run.tariffs.history(service.id, Basis.per_unit, apartment.company_id)
+    tolerance = run.prepared.tolerance
+
+    def actual(month: date) -> ConsumptionResult:
+        _, _, lo, hi = month_bounds(month, run.timezone)
+        return meter_consumption(run.session, meter_id, lo, hi, timezone=run.timezone, tolerance=tolerance)
+
+    def price(quantity: Decimal, month: date) -> int:
+        start, end, _, _ = month_bounds(month, run.timezone)
+        return price_line(quantity, versions, start, end).amount_minor
+
+    settled = recalculate(row, actual, price)
+    if isinstance(settled, str):
+        run.summary.warn(
+            f"apartment {apartment.id}: {service.code} months billed by estimate not settled: {settled}"
+        )
+        return None
+    explanation = {
+        "meter_id": meter_id,
+        "label": "recalculation",
+        "months": [f"{m:%Y-%m}" for m in settled.months],
+        "parts": list(settled.parts),
+    }
+    return DraftLine(
+        service_id=service.id,
+        service_code=service.code,
+        tariff_id=per_unit.id,
+        basis=Basis.per_unit,
+        quantity=settled.quantity,
+        quantity_source=QuantitySource.recalculation,
+        amount_minor=settled.amount_minor,
+        explanation={"source": QuantitySource.recalculation.value, **explanation},
+    )
 
 
 def _shared(
@@ -1003,6 +1031,8 @@ def _shared(
         "end": _boundary(result.end),
         "extrapolated": result.extrapolated,
     }
+    if result.estimated_hours is not None:  # the building's meter had an estimated boundary
+        explanation["estimated_hours"] = str(result.estimated_hours)
     return per_unit, QuantitySource.shared, quantity, explanation
 
 
@@ -1021,9 +1051,21 @@ def _flat_quantity(basis: Basis, apartment: _Apartment, *, by_norm: bool) -> tup
 
 
 def _boundary(boundary: Any) -> dict[str, str] | None:
+    """A boundary for the explanation, its value to 3 decimals (people read it; the sum used it exact)."""
     if boundary is None:
         return None
-    return {"at": boundary.at.isoformat(), "value": str(boundary.value), "how": boundary.how}
+    value = boundary.value.quantize(QUANTITY, rounding=ROUND_HALF_UP)
+    shown = {"at": boundary.at.isoformat(), "value": str(value), "how": boundary.how}
+    if boundary.estimated_hours is not None:
+        shown["estimated_hours"] = str(boundary.estimated_hours)
+    return shown
+
+
+_SUBTOTAL = Decimal("0.01")  # tiyin: a hundredth is below what any page shows
+
+
+def _shown(value: Decimal, step: Decimal) -> str:
+    return str(value.quantize(step, rounding=ROUND_HALF_UP))
 
 
 def _pricing(charge: LineCharge) -> list[dict[str, Any]]:
@@ -1032,10 +1074,10 @@ def _pricing(charge: LineCharge) -> list[dict[str, Any]]:
             "start": part.start.isoformat(),
             "end": part.end.isoformat(),
             "tier": part.tier,
-            "up_to": None if part.up_to is None else str(part.up_to),
-            "units": str(part.units),
+            "up_to": None if part.up_to is None else _shown(part.up_to, QUANTITY),
+            "units": _shown(part.units, QUANTITY),
             "price_minor": str(part.price_minor),
-            "subtotal": str(part.subtotal),
+            "subtotal": _shown(part.subtotal, _SUBTOTAL),
         }
         for part in charge.parts
     ]
@@ -1115,11 +1157,14 @@ class _Rows:
             )
             lines.extend(line | {"created_at": issued_at} for line in self.lines[draft.apartment_id])
             # New invoices cannot have a charge yet, so the entries go in at once (no dedupe lookup).
-            if draft.total_minor > 0:
+            # A total below zero (a recalculation credited more than the month costs) is an
+            # adjustment crediting the account.
+            if draft.total_minor != 0:
+                kind = LedgerKind.charge if draft.total_minor > 0 else LedgerKind.adjustment
                 entries.append(
                     {
                         "apartment_id": draft.apartment_id,
-                        "kind": LedgerKind.charge.value,
+                        "kind": kind.value,
                         "amount_minor": draft.total_minor,
                         "currency": DEFAULT_CURRENCY,
                         "invoice_id": invoice_id,

@@ -119,6 +119,16 @@ class MeterSettings(BaseModel):
     stale_after_hours: int = Field(
         48, ge=1, description="A smart meter silent this long raises a stale alert"
     )
+    boundary_tolerance_hours: int = Field(
+        24,
+        ge=0,
+        le=744,
+        description=(
+            "A smart meter's reading at most this far from a month's boundary, with none on its"
+            " other side, may be extended to it; further off, the month has no reading at that"
+            " end and is billed by the meter's average, then by the norm"
+        ),
+    )
     verification_warning_days: int = Field(
         30, ge=1, description="Warn this long before a meter's verification is due"
     )
@@ -153,6 +163,10 @@ class MeterSettings(BaseModel):
     partitions_ahead: int = Field(
         3, ge=1, description="Monthly reading partitions created ahead (PostgreSQL)"
     )
+
+    @property
+    def boundary_tolerance(self) -> timedelta:
+        return timedelta(hours=self.boundary_tolerance_hours)
 
 
 class BillingSettings(BaseModel):

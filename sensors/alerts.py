@@ -66,7 +66,7 @@ def night_flow(points: Sequence[EffectivePoint], night: Night) -> NightFlow:
     """Whether water flowed in every hour of the night; steps need readings on both sides."""
     steps = []
     for start, end in night.hours():
-        result = consumption(points, start, end, max_extrapolation=timedelta(0))
+        result = consumption(points, start, end, tolerance=timedelta(0))
         if result.how == "metered":
             steps.append(result.quantity)
     least = min(steps, default=None)

@@ -9,8 +9,10 @@ rules in `sensors.consumption` then work the consumption out from those points.
 
 This gives what `meter_consumption` gives (quantity, boundaries, how, reason) because,
 without staff's verdicts or corrections, a meter's counting readings only rise: a
-boundary value depends only on the nearest counting readings around it (interpolated)
-or the two nearest (extrapolated), and nothing between the ends changes the difference.
+boundary value depends only on the two nearest counting readings on each side of each
+end (interpolated, or extended at the rate towards the other end's nearest reading),
+and nothing between the ends changes the difference; a manual meter's month needs only
+the latest reading before the end and before the start, or the first after the end.
 `readings` and `excluded` of a result describe the points loaded, not the whole month.
 
 The rest goes to `meter_consumption`, one meter at a time, so that it stays exact: a
@@ -21,7 +23,7 @@ loaded point out (an initial or final value above the readings).
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,12 +31,18 @@ from sqlalchemy import Row, and_, func, or_, select
 from sqlmodel import Session
 
 from housing.db import among
-from sensors.consumption import DEFAULT_TIMEZONE, ConsumptionResult, MeterSegment, chain_consumption
+from sensors.consumption import (
+    DEFAULT_TIMEZONE,
+    DEFAULT_TOLERANCE,
+    ConsumptionResult,
+    MeterSegment,
+    chain_consumption,
+)
 from sensors.models import Meter, Reading, ReadingCorrection, ReadingReview
 from sensors.points import EffectivePoint
 from sensors.usage import meter_consumption
 
-_AROUND = 2  # counting readings kept on each side of each end: enough to extrapolate
+_AROUND = 2  # counting readings kept on each side of each end: enough to extend an end
 
 
 def period_consumption(
@@ -45,11 +53,12 @@ def period_consumption(
     *,
     timezone: str = DEFAULT_TIMEZONE,
     replaced: dict[int, int] | None = None,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> dict[int, ConsumptionResult]:
     """meter id -> its replacement series' consumption from `start` to `end`, as `meter_consumption`.
 
     `replaced` is `replacements(session)`, loaded here when not given; a caller asking
-    batch after batch loads it once.
+    batch after batch loads it once. A meter not `smart` goes by the manual meters' rule.
     """
     wanted = sorted(set(meter_ids))
     if not wanted:
@@ -73,11 +82,16 @@ def period_consumption(
         segments = simple.get(meter_id)
         if segments is not None and not any(s.meter_id in backwards for s in segments):
             loaded = [_with_points(s, points.get(s.meter_id, ())) for s in segments]
-            result = chain_consumption(loaded, start, end)
+            manual = not meters[meter_id].smart
+            result = chain_consumption(
+                loaded, start, end, tolerance=tolerance, manual=manual, timezone=timezone
+            )
             if not result.excluded:
                 results[meter_id] = result
                 continue
-        results[meter_id] = meter_consumption(session, meter_id, start, end, timezone=timezone)
+        results[meter_id] = meter_consumption(
+            session, meter_id, start, end, timezone=timezone, tolerance=tolerance
+        )
     return results
 
 
@@ -104,6 +118,7 @@ def _with_series(session: Session, meter_ids: list[int], previous: dict[int, int
         Meter.final_value,
         Meter.digits,
         Meter.replaced_by_id,
+        Meter.smart,
     )
     found: dict[int, Row[Any]] = {}
     frontier = meter_ids

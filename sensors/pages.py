@@ -137,7 +137,12 @@ def _page(
     views = []
     for meter in meters:  # a handful per apartment; each chart is a few queries, not one per month
         months = monthly_consumption(
-            session, meter.id, months=CHART_MONTHS, now=now, timezone=settings.timezone
+            session,
+            meter.id,
+            months=CHART_MONTHS,
+            now=now,
+            timezone=settings.timezone,
+            tolerance=settings.meters.boundary_tolerance,
         )
         chart = bar_chart([(month, result.quantity) for month, result in months])
         views.append(MeterView(meter=meter, chart=chart, readable=not meter.smart))

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from housing.db import get_or_404
 from sensors.consumption import (
     DEFAULT_TIMEZONE,
+    DEFAULT_TOLERANCE,
     ConsumptionResult,
     MeterSegment,
     chain_average_monthly,
@@ -28,14 +29,33 @@ _AROUND = 2
 
 
 def meter_consumption(
-    session: Session, meter_id: int, start: datetime, end: datetime, *, timezone: str = DEFAULT_TIMEZONE
+    session: Session,
+    meter_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> ConsumptionResult:
-    """The consumption from `start` to `end` of the meter and the meters it replaced or was replaced by."""
+    """The consumption from `start` to `end` of the meter and the meters it replaced or was replaced by.
+
+    A meter that is not `smart` (read by hand) goes by the manual meters' rule.
+    """
     meters = _chain(session, meter_id)
-    result = chain_consumption(_segments(session, meters, start, end, timezone, narrow=True), start, end)
-    if result.how == "metered" and not result.extrapolated:
+    rule = {"tolerance": tolerance, "manual": _manual(meters, meter_id), "timezone": timezone}
+    result = chain_consumption(
+        _segments(session, meters, start, end, timezone, narrow=True), start, end, **rule
+    )
+    if result.how == "metered" and result.estimated_hours is None:
         return result
-    return chain_consumption(_segments(session, meters, start, end, timezone, narrow=False), start, end)
+    return chain_consumption(
+        _segments(session, meters, start, end, timezone, narrow=False), start, end, **rule
+    )
+
+
+def _manual(meters: list[Meter], meter_id: int) -> bool:
+    """Whether the meter asked for is read by hand (`Meter.smart` false): its series follows its rule."""
+    return not next(m.smart for m in meters if m.id == meter_id)
 
 
 def meter_average(
@@ -46,6 +66,7 @@ def meter_average(
     months: int = 12,
     min_months: int = 3,
     timezone: str = DEFAULT_TIMEZONE,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> Decimal | None:
     """The average monthly consumption over the `months` calendar months before `before`'s month.
 
@@ -55,8 +76,17 @@ def meter_average(
     zone = ZoneInfo(timezone)
     first = _month_start(before, -months, zone)
     last = _month_start(before, 0, zone)
-    segments = _segments(session, _chain(session, meter_id), first, last, timezone, narrow=True)
-    return chain_average_monthly(segments, before, months, min_months, timezone=timezone)
+    meters = _chain(session, meter_id)
+    segments = _segments(session, meters, first, last, timezone, narrow=True)
+    return chain_average_monthly(
+        segments,
+        before,
+        months,
+        min_months,
+        timezone=timezone,
+        tolerance=tolerance,
+        manual=_manual(meters, meter_id),
+    )
 
 
 def _month_start(day: date, months: int, zone: ZoneInfo) -> datetime:
@@ -123,7 +153,13 @@ def _window(
 
 
 def monthly_consumption(
-    session: Session, meter_id: int, *, months: int, now: datetime, timezone: str = DEFAULT_TIMEZONE
+    session: Session,
+    meter_id: int,
+    *,
+    months: int,
+    now: datetime,
+    timezone: str = DEFAULT_TIMEZONE,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> list[tuple[date, ConsumptionResult]]:
     """The consumption of each of the last `months` calendar months, the current one up to `now`.
 
@@ -136,7 +172,8 @@ def monthly_consumption(
     meters = _chain(session, meter_id)
     segments = _segments(session, meters, starts[0], now, timezone, narrow=True)
     ends = [*starts[1:], now]
+    rule = {"tolerance": tolerance, "manual": _manual(meters, meter_id), "timezone": timezone}
     return [
-        (start.date(), chain_consumption(segments, start, end))
+        (start.date(), chain_consumption(segments, start, end, **rule))
         for start, end in zip(starts, ends, strict=True)
     ]

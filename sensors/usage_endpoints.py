@@ -14,6 +14,7 @@ from housing.db import SessionDep
 from housing.errors import Invalid
 from housing.routing import one_visible
 from sensors.consumption import Boundary, ConsumptionResult
+from sensors.estimation import reading_label
 from sensors.models import Meter
 from sensors.queries import visible_meters
 from sensors.usage import meter_consumption
@@ -27,7 +28,13 @@ _SHOWN = Decimal("0.001")
 class BoundaryRead(BaseModel):
     at: datetime = Field(description="The period boundary, or where metering began or ended inside it")
     value: Decimal = Field(description="Register value used there, counting rollovers, 3 decimals")
-    how: Literal["read", "interpolated", "extrapolated"]
+    how: Literal["read", "interpolated", "extrapolated"] = Field(
+        description="extrapolated: extended from readings on one side, within the boundary tolerance"
+    )
+    estimated_hours: Decimal | None = Field(
+        description="Hours between the boundary and the nearest reading inside the period when its"
+        " value is an estimate (extended, or interpolated across a silence longer than the tolerance)"
+    )
 
 
 class ExcludedRead(BaseModel):
@@ -53,6 +60,18 @@ class ConsumptionRead(BaseModel):
     how: Literal["metered", "insufficient"] = Field(
         description="metered: from the readings; insufficient: too few readings to tell (quantity is null)"
     )
+    label: Literal["metered", "metered_estimated", "insufficient"] = Field(
+        description="As an invoice line names it: metered, metered with an estimated boundary"
+        " (estimated_hours), or insufficient (billed by the average or the norm)"
+    )
+    estimated_hours: Decimal | None = Field(description="Hours of the period at its ends that were estimated")
+    rule: Literal["smart", "manual"] = Field(
+        description="smart: boundaries interpolated between readings; manual: the period's reading"
+        " minus the previous one"
+    )
+    covers: int = Field(
+        description="Manual meters: months since the previous reading; the quantity is one's share"
+    )
     quantity: Decimal | None = Field(description="In the meter's unit, 3 decimals, rounded half up")
     reason: str = Field(description="Why it is insufficient")
     start_value: BoundaryRead | None
@@ -71,7 +90,9 @@ def _boundary(boundary: Boundary | None) -> BoundaryRead | None:
     if boundary is None:
         return None
     value = boundary.value.quantize(_SHOWN, rounding=ROUND_HALF_UP)
-    return BoundaryRead(at=boundary.at, value=value, how=boundary.how)
+    return BoundaryRead(
+        at=boundary.at, value=value, how=boundary.how, estimated_hours=boundary.estimated_hours
+    )
 
 
 def _read(meter: Meter, start: datetime, end: datetime, result: ConsumptionResult) -> ConsumptionRead:
@@ -81,6 +102,10 @@ def _read(meter: Meter, start: datetime, end: datetime, result: ConsumptionResul
         start=start,
         end=end,
         how=result.how,
+        label=reading_label(result),
+        estimated_hours=result.estimated_hours,
+        rule="manual" if result.manual else "smart",
+        covers=result.covers,
         quantity=result.quantity,
         reason=result.reason,
         start_value=_boundary(result.start),
@@ -112,12 +137,21 @@ def read_consumption(
     actor: CurrentActor,
     today: Today,
 ):
-    """Consumption over the period, interpolated to its boundaries, across meter replacements."""
-    timezone = request.app.state.settings.timezone
+    """Consumption over the period, across meter replacements, by the meter's rule (smart or manual).
+
+    A smart meter's boundaries are interpolated between readings, or extended from one side
+    within the boundary tolerance (`HOUSING_METERS__BOUNDARY_TOLERANCE_HOURS`); `label` says
+    what an invoice line would call it.
+    """
+    settings = request.app.state.settings
+    timezone = settings.timezone
     start, end = _aware(start, timezone), _aware(end, timezone)
     if end <= start:
         raise Invalid("end must be after start", field="end")
     if end - start > MAX_PERIOD:
         raise Invalid(f"ask for at most {MAX_PERIOD.days} days at a time", field="end")
     meter = one_visible(session, visible_meters(actor, today), Meter, meter_id, "meter")
-    return _read(meter, start, end, meter_consumption(session, meter.id, start, end, timezone=timezone))
+    result = meter_consumption(
+        session, meter.id, start, end, timezone=timezone, tolerance=settings.meters.boundary_tolerance
+    )
+    return _read(meter, start, end, result)

@@ -19,10 +19,11 @@ sleeping, no wall clock):
 - Bobur's meter loses its connection on 1 September; on 1 October at 01:00, before the run,
   it sends the readings it buffered (16 September, 1 October): September is metered from them.
   He pays on the due date itself, which is not late.
-- Dilnoza's meter breaks after 16 September: September is extrapolated from its first half,
-  October has no reading at all and is billed by the meter's average month over May-August
+- Dilnoza's meter breaks after 16 September: 1 October is 15 days past its last reading,
+  far beyond the day a boundary may be extended over, so September has no reading at its
+  end and, like October, is billed by the meter's average month over May-August
   (`sensors.consumption.average_monthly`: whole months read at both ends, at least 3 of the
-  last 12; September does not count, it was extrapolated).
+  last 12), labelled so: the first and second of at most 3 months in a row.
 - Farhod pays August ten days late: 0.1% a day of 6,750,000 tiyin on 16-25 September.
 
 The last test bills October from two `housing bill` processes at once (PostgreSQL only).
@@ -122,7 +123,7 @@ EXPECTED = {
     ("bobur", SEPTEMBER): ("500", QuantitySource.metered, 36_000_000, 37_500_000),  # 200x600+300x800
     ("bobur", OCTOBER): ("220", QuantitySource.metered, 13_600_000, 15_100_000),
     ("dilnoza", AUGUST): ("240", QuantitySource.metered, 15_200_000, 18_200_000),
-    ("dilnoza", SEPTEMBER): ("200", QuantitySource.metered, 12_000_000, 15_000_000),  # 100 extrapolated
+    ("dilnoza", SEPTEMBER): ("195", QuantitySource.average, 11_700_000, 14_700_000),  # not 15 days extended
     ("dilnoza", OCTOBER): ("195", QuantitySource.average, 11_700_000, 14_700_000),  # (150+180+210+240)/4
     ("farhod", AUGUST): ("100", QuantitySource.metered, 6_000_000, 6_750_000),
     ("farhod", SEPTEMBER): ("120", QuantitySource.metered, 7_200_000, 7_950_000),
@@ -385,8 +386,10 @@ def test_a_month_without_a_reading_is_billed_by_the_meter_average(story: Story, 
     story.play(until=date(2026, 11, 1))
 
     september = story.line(session, "dilnoza", SEPTEMBER, "electricity")
-    assert september.quantity_source == QuantitySource.metered
-    assert september.explanation["extrapolated"] is True  # so September is no history for the average
+    # Once billed as "metered" by extending 16 September's line for 15 days: an estimate.
+    assert (september.quantity, september.quantity_source) == (Decimal(195), QuantitySource.average)
+    assert "no reading within 24 hours of 2026-10-01" in september.explanation["why"]
+    assert september.explanation["average_period"] == 1
     october = story.line(session, "dilnoza", OCTOBER, "electricity")
     assert (october.quantity, october.quantity_source, october.explanation["label"]) == (
         Decimal(195),  # May-August: (150 + 180 + 210 + 240) / 4
@@ -395,6 +398,7 @@ def test_a_month_without_a_reading_is_billed_by_the_meter_average(story: Story, 
     )
     assert october.amount_minor == 11_700_000  # 195 kWh x 600 UZS
     assert october.explanation["why"]  # the reason no reading would do is kept for staff
+    assert october.explanation["average_period"] == 2
 
 
 def test_paying_by_the_due_date_pays_the_bill_and_no_penalty_accrues(story: Story, session: Session) -> None:

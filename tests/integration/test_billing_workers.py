@@ -1,7 +1,7 @@
 """`bill_period` (the monthly job and `housing bill`) with batches billed in worker processes.
 
 A city of two companies, 22 flats in four buildings: flats with an electricity meter read
-through October, flats whose meter went silent on the 10th (extrapolated), flats without a
+through October, flats whose meter went silent on the 10th (too far from the month's end to bill as metered), flats without a
 meter, empty flats and different areas, so that the invoices differ from each other. Batches of 4 flats make 6
 transactions; with 2 workers they are billed by two processes at once (PostgreSQL; on
 SQLite `bill_period` bills in one).

@@ -32,7 +32,7 @@ from housing.errors import Invalid
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.registry.service import management_history
 from housing.settings import Settings
-from sensors.models import MeterKind
+from sensors.models import MeterKind, ReadingSource
 from tests.conftest import FrozenClock
 from tests.factories import make_apartment, make_building, make_company
 from tests.reading_factories import add_readings
@@ -443,12 +443,17 @@ def previous_month_end(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
-def line_of(session: Session, apartment_id: int, period: date, code: str) -> InvoiceLine:
+def line_of(
+    session: Session, apartment_id: int, period: date, code: str, recalculation: bool = False
+) -> InvoiceLine:
+    """The month's line of the service; with `recalculation`, the line settling earlier months."""
+    settles = InvoiceLine.quantity_source == QuantitySource.recalculation
     return session.exec(
         select(InvoiceLine)
         .join(Service, Service.id == InvoiceLine.service_id)
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
         .where(Invoice.apartment_id == apartment_id, Invoice.period == period, Service.code == code)
+        .where(settles if recalculation else ~settles)
     ).one()
 
 
@@ -498,8 +503,8 @@ def test_a_metered_month_starts_the_count_of_averaged_months_again(session: Sess
     )
     # Silent from 16 June: July to September go by the average (the third month is the last).
     bill_months(session, date(2026, 7, 1), date(2026, 8, 1), date(2026, 9, 1))
-    # Read again from 1 October to 16 November: October and November metered (November's end
-    # extrapolated); then silent, and 1 January is too far to extrapolate to.
+    # Read again from 1 October to 1 December: October and November metered; then silent, and
+    # 1 January is too far from the last reading to extend it to.
     add_readings(
         session,
         meter,
@@ -507,7 +512,8 @@ def test_a_metered_month_starts_the_count_of_averaged_months_again(session: Sess
             (midnight(date(2026, m, d)), str(200 + 10 * (m - 10) + (5 if d == 16 else 0)))
             for m in (10, 11)
             for d in (1, 16)
-        ],
+        ]
+        + [(midnight(date(2026, 12, 1)), "220")],
     )
     bill_months(session, date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1))
 
@@ -522,6 +528,14 @@ def test_a_metered_month_starts_the_count_of_averaged_months_again(session: Sess
         QuantitySource.average,  # December: silent again, the first month of a new row
     ]
     assert lines[-1].explanation["average_period"] == 1
+    # October settles July to September: from 135 m3 on 16 June to 200 on 1 October is 65 m3
+    # in 107 days, 92 of them in July to September (55.888 m3 at 9,000 UZS), against 3 x 10 m3
+    # billed by the average.
+    settling = line_of(session, apartment.id, date(2026, 10, 1), "hot_water", recalculation=True)
+    assert settling.explanation["months"] == ["2026-07", "2026-08", "2026-09"]
+    assert settling.quantity == Decimal("55.888")
+    assert [p["quantity"] for p in settling.explanation["parts"]] == ["18.832", "18.832", "18.224"]
+    assert settling.amount_minor == 16_948_800 * 2 + 16_401_600 - 3 * 9_000_000
 
 
 def test_heating_is_the_buildings_heat_meter_shared_by_area(session: Session, tariffs: None) -> None:
@@ -646,3 +660,47 @@ def test_an_account_in_credit_gets_its_invoice_paid_at_once(session: Session, ta
     assert invoices[part_ahead.id].status == InvoiceStatus.partially_paid
     assert invoices[owing.id].status == InvoiceStatus.issued
     assert balance(session, paid_ahead.id) == 44_854_770 - 50_000_000
+
+
+def test_a_recalculation_that_credits_more_than_the_month_costs_leaves_the_account_in_credit(
+    session: Session, tariffs: None
+) -> None:
+    apartment = make_apartment(session, registered_residents=0)
+    meter = make_meter(
+        session, apartment=apartment, kind=MeterKind.hot_water, smart=False, initial_value=Decimal(0)
+    )
+    # Read by hand on the 20th: 30 m3 a month May to August; nothing in September or October;
+    # in November the register shows only 3 m3 more than in August (the flat stood empty).
+    august = 30 * 4
+    add_readings(
+        session,
+        meter,
+        [(midnight(date(2026, m, 20)), str(30 * (m - 4))) for m in range(5, 9)],
+        source=ReadingSource.manual,
+    )
+    bill_months(session, date(2026, 9, 1), date(2026, 10, 1))
+    add_readings(
+        session, meter, [(midnight(date(2026, 11, 20)), str(august + 3))], source=ReadingSource.manual
+    )
+    bill_months(session, date(2026, 11, 1))
+
+    november = line_of(session, apartment.id, date(2026, 11, 1), "hot_water")
+    settling = line_of(session, apartment.id, date(2026, 11, 1), "hot_water", recalculation=True)
+    assert (november.quantity_source, november.quantity, november.explanation["covers"]) == (
+        QuantitySource.metered,
+        Decimal(1),  # 3 m3 over the 3 months since August's reading
+        3,
+    )
+    assert settling.explanation["months"] == ["2026-09", "2026-10"]
+    assert settling.quantity == Decimal(2)
+    assert settling.amount_minor == 2 * 900_000 - 2 * 30 * 900_000  # a credit of 522,000 UZS
+    invoice = session.exec(
+        select(Invoice).where(Invoice.apartment_id == apartment.id, Invoice.period == date(2026, 11, 1))
+    ).one()
+    assert invoice.total_minor < 0
+    entry = session.exec(select(LedgerEntry).where(LedgerEntry.invoice_id == invoice.id)).one()
+    assert (entry.kind, entry.amount_minor) == (LedgerKind.adjustment, invoice.total_minor)
+    earlier = sum(
+        i.total_minor for i in session.exec(select(Invoice).where(Invoice.apartment_id == apartment.id)).all()
+    )
+    assert balance(session, apartment.id) == earlier

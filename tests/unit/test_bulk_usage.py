@@ -128,7 +128,7 @@ def test_the_common_cases_are_what_a_person_would_work_out(session: Session) -> 
     assert batched[made["successor"]].quantity == Decimal("44.902")
 
 
-def test_manual_meters_are_interpolated_and_extrapolated_and_say_so(session: Session) -> None:
+def test_manual_meters_bill_the_months_reading_less_the_one_before(session: Session) -> None:
     meter = make_meter(session, smart=False)
     add_readings(
         session,
@@ -139,6 +139,7 @@ def test_manual_meters_are_interpolated_and_extrapolated_and_say_so(session: Ses
 
     [result] = period_consumption(session, [meter.id], START, END).values()
 
-    assert result.how == "metered" and result.extrapolated
-    assert (result.start.how, result.end.how) == ("interpolated", "extrapolated")
+    assert (result.how, result.manual, result.estimated_hours) == ("metered", True, None)
+    assert (result.start.at, result.end.at) == (local(9, 19, 19), local(10, 19, 19))
     assert result.quantity == meter_consumption(session, meter.id, START, END).quantity
+    assert result.quantity == Decimal("30.000")  # 90 - 60, no boundary interpolated

@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -67,15 +67,19 @@ def test_the_quantity_is_rounded_half_up_once_at_the_end():
     assert consumption(series, at(11, 1, 0), at(11, 1, 1)).quantity == Decimal("0.001")  # 0.0005
 
 
-def test_a_period_end_after_the_last_reading_is_extrapolated_and_says_so():
-    # A hand-read meter: read on the 20th of each month.
+def test_a_period_end_11_days_after_the_last_reading_has_no_value_and_says_why():
+    # Read on the 20th of each month: 1 December is 11 days past the last reading, far beyond
+    # the day a smart meter's boundary may be extended over (it once was, and billed as metered).
     series = points((at(10, 20), "100"), (at(11, 20), "131"))
 
     result = consumption(series, at(11, 1), at(12, 1))
 
-    assert result.quantity == Decimal("30.000")
+    assert (result.how, result.quantity) == ("insufficient", None)
     assert (result.start.value, result.start.how) == (Decimal(112), "interpolated")
-    assert (result.end.value, result.end.how) == (Decimal(142), "extrapolated")
+    assert "no reading within 24 hours of 2026-12-01" in result.reason
+    # The same meter read by hand: November's reading minus October's, no boundary involved.
+    manual = consumption(series, at(11, 1), at(12, 1), manual=True, timezone="UTC")
+    assert (manual.how, manual.quantity, manual.covers) == ("metered", Decimal(31), 1)
 
 
 def test_missing_readings_make_the_period_insufficient_with_no_quantity():
@@ -85,7 +89,7 @@ def test_missing_readings_make_the_period_insufficient_with_no_quantity():
 
     assert result.how == "insufficient"
     assert result.quantity is None
-    assert "no reading within 31 days" in result.reason
+    assert "no reading within 24 hours" in result.reason
     assert consumption([], at(11, 1), at(12, 1)).how == "insufficient"
 
 
@@ -259,16 +263,29 @@ def test_meter_consumption_loads_the_whole_replacement_series(session):
 
 
 def test_meter_average_counts_the_months_with_readings(session):
-    meter = make_meter(session, smart=False, installed_on=date(2026, 6, 20))
+    meter = make_meter(session, installed_on=date(2026, 6, 20))
     add_readings(
         session,
         meter,
         [(local(7, 1), "0"), (local(8, 1), "10"), (local(9, 1), "25"), (local(10, 1), "30")],
-        source=ReadingSource.manual,
     )
 
     assert meter_average(session, meter.id, date(2026, 10, 15)) == Decimal("10.000")
     assert meter_average(session, meter.id, date(2026, 9, 15)) is None  # July and August only
+
+
+def test_a_manual_meters_average_counts_the_months_with_a_reading_of_their_own(session):
+    meter = make_meter(session, smart=False, installed_on=date(2026, 6, 20))
+    add_readings(
+        session,
+        meter,
+        [(local(7, 20), "0"), (local(8, 20), "10"), (local(9, 20), "25"), (local(10, 20), "30")],
+        source=ReadingSource.manual,
+    )
+
+    # August 10, September 15, October 5; July's reading also spans June, when it was fitted.
+    assert meter_average(session, meter.id, date(2026, 11, 15)) == Decimal("10.000")
+    assert meter_average(session, meter.id, date(2026, 10, 15)) is None
 
 
 def test_the_consumption_route_answers_the_buildings_staff_only(client, session):
@@ -290,6 +307,61 @@ def test_the_consumption_route_answers_the_buildings_staff_only(client, session)
     assert ours.status_code == 200, ours.text
     body = ours.json()
     assert (body["how"], body["quantity"], body["unit"]) == ("metered", "50.000", "m3")
-    assert body["start_value"] == {"at": "2026-11-01T00:00:00Z", "value": "111.000", "how": "interpolated"}
+    # 1 November falls in a 21-day silence: interpolated, 240 hours before the next reading.
+    assert body["start_value"] == {
+        "at": "2026-11-01T00:00:00Z",
+        "value": "111.000",
+        "how": "interpolated",
+        "estimated_hours": "240.0",
+    }
+    assert (body["label"], body["estimated_hours"], body["rule"]) == ("metered_estimated", "720.0", "smart")
     assert theirs.status_code == 404
     assert backwards.status_code == 422
+
+
+def test_an_hour_long_slope_never_fills_a_month_or_a_day():
+    # The meter: silent from the 1st, its last two readings an hour apart (a burst).
+    series = points((at(11, 1, 0), "100"), (at(11, 1, 1), "103"))
+    assert consumption(series, at(11, 1), at(12, 1)).how == "insufficient"
+    # Within the tolerance, the hour still may not stand for the 20 hours after it.
+    short = consumption(series, at(11, 1), at(11, 1, 21))
+    assert short.how == "insufficient"
+    assert "span 1 hours, less than the 20 hours to extend over" in short.reason
+    # An idle last hour (no change) does not make the day's end free either: the rate is
+    # the mean since the month's start, not the last hour's.
+    month = points(
+        (at(10, 31, 23), "0"), (at(11, 1, 1), "10"), (at(11, 30, 11), "714"), (at(11, 30, 12), "714")
+    )
+    result = consumption(month, at(11, 1), at(12, 1))
+    assert (result.end.how, result.end.estimated_hours) == ("extrapolated", Decimal("12.0"))
+    # 5 at the start (interpolated), 714 at 29.5 days: 709 / 708 h more for 12 h past 714.
+    assert result.end.value.quantize(Decimal("0.000001")) == Decimal("726.016949")  # 714 + 709 x 12 / 708
+
+
+@pytest.mark.parametrize(
+    ("last_reading", "how", "hours"),
+    [
+        (at(11, 30, 0), "metered", Decimal("24.0")),  # exactly the tolerance: extended
+        (at(11, 29, 23), "insufficient", None),  # an hour past it: no value at that end
+        (at(11, 30, 23), "metered", Decimal("1.0")),
+    ],
+)
+def test_a_boundary_is_extended_up_to_the_tolerance_and_not_past_it(last_reading, how, hours):
+    series = points((at(10, 31, 12), "0"), (at(11, 1, 12), "24"), (last_reading, "700"))
+
+    result = consumption(series, at(11, 1), at(12, 1))
+
+    assert (result.how, result.estimated_hours) == (how, hours)
+    assert consumption(series, at(11, 1), at(12, 1), tolerance=timedelta(hours=25)).how == "metered"
+
+
+def test_a_boundary_inside_a_long_silence_is_interpolated_and_counted_as_estimated():
+    series = points((at(10, 29), "0"), (at(11, 3), "120"), (at(11, 30, 12), "768"), (at(11, 30, 18), "771"))
+
+    result = consumption(series, at(11, 1), at(12, 1))
+
+    # 1 November lies in a 5-day silence: 48 hours before the next reading; 1 December is
+    # 6 hours past the last, extended at the month's mean rate.
+    assert (result.start.how, result.start.estimated_hours) == ("interpolated", Decimal("48.0"))
+    assert (result.end.how, result.end.estimated_hours) == ("extrapolated", Decimal("6.0"))
+    assert result.estimated_hours == Decimal("54.0")

@@ -4,6 +4,7 @@ Each ends where a person would look: the payment page says it went through and t
 apartment owes nothing; the meter's chart shows this month's water.
 """
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,7 +12,7 @@ from playwright.sync_api import Page, expect
 from sqlmodel import Session
 
 from tests.factories import PASSWORD
-from tests.portal_factories import make_home
+from tests.portal_factories import CITY, make_home
 
 pytestmark = pytest.mark.e2e
 
@@ -109,7 +110,14 @@ def test_a_resident_sends_a_reading_and_sees_it_in_the_chart(page: Page, site, h
     expect(page.get_by_role("status")).to_have_text("Thank you, the reading is saved.")
     this_month = page.locator(f"#chart-{home.meter.id} g").last
     shown = Decimal(this_month.get_attribute("data-quantity"))
-    # 2 m3 since the reading of the 1st (taken at noon), plus that half day's share of October's 1.5
-    assert Decimal("2.0") < shown < Decimal("2.1"), shown
-    expect(this_month.locator("text").first).to_have_text("2")  # the bar's label, rounded for the eye
+    # A manual meter's month is its latest reading less the last one before the month
+    # (DESIGN.md): 2 m3 over the newest reading, plus that reading's 1.5 when the factory's
+    # newest reading (the 1st at noon, at least two days ago) already falls in this month.
+    city_now = datetime.now(CITY)
+    newest_is_this_month = city_now - timedelta(days=2) > city_now.replace(day=1, hour=12, minute=0, second=0)
+    expected = Decimal("3.5") if newest_is_this_month else Decimal("2.0")
+    assert shown == expected, shown
+    expect(this_month.locator("text").first).to_have_text(
+        f"{expected:f}".removesuffix(".0")
+    )  # rounded for the eye
     shot("chart")

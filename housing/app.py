@@ -21,6 +21,7 @@ from housing import pages
 from housing.accounts.endpoints import router as accounts_router
 from housing.accounts.passwords import Passwords
 from housing.accounts.ratelimit import LoginThrottle
+from housing.bodylimit import BodyLimit
 from housing.csrf import CSRFProtection
 from housing.db import make_engine
 from housing.errors import DomainError
@@ -124,6 +125,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(
         CSRFProtection, secret=settings.auth.secret_key.get_secret_value(), secure=settings.secure_cookies
     )
+    # Outside the CSRF check, which reads whole forms: a body over its limit is refused as it
+    # streams in, before anything parses it.
+    app.add_middleware(BodyLimit, limits=settings.limits, refuse=_problem)
     csp = content_security_policy(settings)
 
     @app.middleware("http")

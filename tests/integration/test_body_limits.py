@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from tests.conftest import TEST_SECRET
+from tests.servers import listening_socket
 
 LIMITS = {"form": 64 * 1024, "json": 128 * 1024, "import": 512 * 1024, "photo": 256 * 1024}
 HUGE = 200 * 1024 * 1024
@@ -58,28 +59,13 @@ ROUTES = {
 }
 
 
-def _listening_socket() -> socket.socket:
-    """A socket on a free port of HOUSING_TEST_PORTS (default 18870-18879), handed to uvicorn."""
-    first, last = (int(p) for p in os.environ.get("HOUSING_TEST_PORTS", "18870-18879").split("-"))
-    for port in range(first, last + 1):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            sock.close()
-            continue
-        sock.listen(64)
-        return sock
-    pytest.fail(f"no free port in {first}-{last}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[tuple[str, psutil.Process]]:
     from housing import migrate
 
     url = f"sqlite:///{tmp_path_factory.mktemp('limits') / 'server.db'}"
     migrate.upgrade(url)
-    sock = _listening_socket()
+    sock = listening_socket()
     env = os.environ | {
         "HOUSING_ENVIRONMENT": "test",
         "HOUSING_AUTH__SECRET_KEY": TEST_SECRET,

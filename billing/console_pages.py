@@ -2,18 +2,17 @@
 
 Debtors are the accounts that owe something (ledger balance > 0), each with the due date of
 its oldest invoice not yet paid and the days since; one query for a page whatever its size.
-The CSV is the page's rows, columns and order, written by the csv module.
+The CSV is the page's rows, columns and order, written by the one CSV writer (housing.csvtext).
 
 The billing run follows the API's rule (billing/invoice_endpoints.py): only admins start one.
 A preview is a dry run (GET: it writes nothing); issuing is a POST, then a redirect to the
 period's page.
 """
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -28,6 +27,7 @@ from billing.runs import RunSummary, run_billing
 from housing.accounts.models import Role
 from housing.auth import Actor, StaffActor, require_roles
 from housing.clock import Today
+from housing.csvtext import csv_text
 from housing.dashboard import csv_response
 from housing.db import SessionDep
 from housing.errors import DomainError
@@ -155,40 +155,35 @@ def debtors_csv(request: Request, actor: StaffActor, today: Today, listed: Debto
     """The rows the page shows for the same sort and page, with the page's columns."""
     debtors, paging, sort = listed.debtors, listed.paging, listed.sort
     _ = gettext_for(request, actor)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(
+    header = [
+        _("Address"),
+        _("Apartment"),
+        _("Personal account"),
+        _("Owed"),
+        _("Currency"),
+        _("Oldest unpaid due date"),
+        _("Days overdue"),
+    ]
+    rows = (
         [
-            _("Address"),
-            _("Apartment"),
-            _("Personal account"),
-            _("Owed"),
-            _("Currency"),
-            _("Oldest unpaid due date"),
-            _("Days overdue"),
+            debtor.address,
+            debtor.number,
+            debtor.account_number,
+            _som(debtor.owed_minor),
+            DEFAULT_CURRENCY,
+            debtor.oldest_due.isoformat() if debtor.oldest_due else "",
+            debtor.days_overdue,
         ]
+        for debtor in debtors
     )
-    for debtor in debtors:
-        writer.writerow(
-            [
-                debtor.address,
-                debtor.number,
-                debtor.account_number,
-                _som(debtor.owed_minor),
-                DEFAULT_CURRENCY,
-                debtor.oldest_due.isoformat() if debtor.oldest_due else "",
-                debtor.days_overdue,
-            ]
-        )
     name = f"debtors-{today.isoformat()}-{sort}-page-{paging['page']}.csv"
-    return csv_response(buffer.getvalue(), name)
+    return csv_response(csv_text(header, rows), name)
 
 
-def _som(minor: int) -> str:
-    """Tiyin as a plain decimal number of som ("1234.50"), exact, for a spreadsheet."""
-    sign = "-" if minor < 0 else ""
-    whole, cents = divmod(abs(minor), 100)
-    return f"{sign}{whole}.{cents:02d}"
+def _som(minor: int) -> Decimal:
+    """Tiyin as a plain decimal number of som (1234.50), exact, for a spreadsheet: a number, so
+    that the CSV writer keeps a credit (-15.00) numeric instead of quoting it as text."""
+    return Decimal(minor).scaleb(-2)
 
 
 # The billing run

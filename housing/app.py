@@ -21,6 +21,8 @@ from housing import pages
 from housing.accounts.endpoints import router as accounts_router
 from housing.accounts.passwords import Passwords
 from housing.accounts.ratelimit import LoginThrottle
+from housing.apidocs import add_api_docs
+from housing.bodylimit import BodyLimit
 from housing.csrf import CSRFProtection
 from housing.db import make_engine
 from housing.errors import DomainError
@@ -84,7 +86,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         version="1",
         description="Registry, meters, billing and service requests for apartment buildings.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # our own /docs and /redoc (housing/apidocs.py): no CDN, no inline script
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings)
@@ -117,6 +120,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(scores_pages.router)
     app.include_router(city_request_pages.router)
     app.include_router(city_incident_pages.router)
+    csp = content_security_policy(settings)
+    add_api_docs(app, openapi_url=f"{API_PREFIX}/openapi.json", csp=csp)  # mounts /static/docs first
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _add_health(app)
     _add_error_handlers(app)
@@ -124,7 +129,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(
         CSRFProtection, secret=settings.auth.secret_key.get_secret_value(), secure=settings.secure_cookies
     )
-    csp = content_security_policy(settings)
+    # Outside the CSRF check, which reads whole forms: a body over its limit is refused as it
+    # streams in, before anything parses it.
+    app.add_middleware(BodyLimit, limits=settings.limits, refuse=_problem)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:

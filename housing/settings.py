@@ -273,6 +273,25 @@ class RequestSettings(BaseModel):
         return timedelta(days=self.escalate_after_days)
 
 
+class LimitSettings(BaseModel):
+    """The largest request body each kind of route reads; a larger one is refused with 413."""
+
+    form_bytes: int = Field(
+        256 * 1024, ge=1024, description="A form post, and any body that is not JSON, an import or a photo"
+    )
+    json_bytes: int = Field(1024 * 1024, ge=1024, description="A JSON document sent to the API")
+    import_bytes: int = Field(
+        33 * 1024 * 1024,
+        ge=1024,
+        description="A CSV import upload, multipart framing included (the importers read files of up to 32 MB)",
+    )
+    photo_bytes: int = Field(
+        6 * 1024 * 1024,
+        ge=1024,
+        description="A photo upload or a request filed with one, form included; above HOUSING_REQUESTS__MAX_PHOTO_BYTES",
+    )
+
+
 class Open311Settings(BaseModel):
     jurisdiction_id: str = Field(
         "tashkent.uz", description="The one jurisdiction GeoReport v2 clients may name; others are 404"
@@ -306,6 +325,7 @@ class Settings(BaseSettings):
     stripe: StripeSettings = StripeSettings()
     requests: RequestSettings = RequestSettings()
     open311: Open311Settings = Open311Settings()
+    limits: LimitSettings = LimitSettings()
 
     @field_validator("timezone")
     @classmethod
@@ -346,6 +366,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "HOUSING_AUTH__SECRET_KEY must be set to a random value of at least 32 "
                 f"characters when HOUSING_ENVIRONMENT={self.environment.value}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def photo_uploads_fit(self) -> Self:
+        if self.limits.photo_bytes <= self.requests.max_photo_bytes:
+            raise ValueError(
+                "HOUSING_LIMITS__PHOTO_BYTES must be larger than HOUSING_REQUESTS__MAX_PHOTO_BYTES:"
+                " the upload carries the photo and its form"
             )
         return self
 

@@ -4,9 +4,14 @@ import time
 
 from limits import parse, storage, strategies
 
+from housing.accounts.usernames import normal_username
+
 
 class LoginThrottle:
     """Counts failed logins per (user name, client) and per client alone.
+
+    The user name is counted in its normal form (housing.accounts.usernames), the one login
+    looks the account up by: "Boss", " boss" and its full-width form share one counter.
 
     A client that guesses many user names hits the per-client limit, which is ten
     times the per-user one, so a shared office address is not locked out by one typo.
@@ -21,7 +26,7 @@ class LoginThrottle:
 
     def _keys(self, username: str, client: str):
         return (
-            (self._per_user, ("login", username.lower(), client)),
+            (self._per_user, ("login", normal_username(username), client)),
             (self._per_client, ("login-client", client)),
         )
 

@@ -1,17 +1,32 @@
 """API models of accounts."""
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from housing.accounts.models import Role, TokenKind
+from housing.accounts.usernames import USERNAME_PATTERN, normal_username
 from housing.schemas import ReadModel
 
-Username = Field(min_length=3, max_length=150, pattern=r"^[A-Za-z0-9_.@+-]+$")
+
+def _normal(value: object) -> object:
+    return normal_username(value) if isinstance(value, str) else value
+
+
+# Checked in its normal form, the form it is stored in: full-width "BOSS" is "boss", a duplicate.
+Username = Annotated[
+    str,
+    BeforeValidator(_normal),
+    Field(
+        pattern=USERNAME_PATTERN,
+        description="3-150 of a-z, 0-9 and _ . @ + -; stored NFKC-casefolded and stripped",
+    ),
+]
 
 
 class UserCreate(BaseModel):
-    username: str = Username
+    username: Username
     password: str = Field(min_length=10, max_length=200)
     role: Role
     company_id: int | None = None

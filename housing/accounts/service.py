@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from housing.accounts.models import COMPANY_ROLES, ApiToken, Role, TokenKind, User
 from housing.accounts.passwords import Passwords
+from housing.accounts.usernames import is_valid_username, normal_username
 from housing.db import utcnow
 from housing.errors import Conflict, Invalid, NotFound, Unauthorized
 from housing.registry.models import ManagementCompany, Person
@@ -50,7 +51,9 @@ def create_user(
     company_id: int | None = None,
     person_id: int | None = None,
 ) -> User:
-    username = username.strip().lower()
+    username = normal_username(username)
+    if not is_valid_username(username):
+        raise Invalid("a user name has 3 to 150 letters a-z, digits or the signs _ . @ + -", field="username")
     if session.exec(select(User.id).where(User.username == username)).first() is not None:
         raise Conflict(f"user name {username!r} is taken", field="username")
     _check_password(password)
@@ -98,7 +101,7 @@ def update_user(
 
 
 def authenticate(session: Session, *, passwords: Passwords, username: str, password: str) -> User:
-    user = session.exec(select(User).where(User.username == username.strip().lower())).first()
+    user = session.exec(select(User).where(User.username == normal_username(username))).first()
     if user is None or not user.is_active or not passwords.verify(user.password_hash, password):
         raise Unauthorized("wrong user name or password")
     if passwords.needs_rehash(user.password_hash):

@@ -9,6 +9,8 @@ import json
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from housing.xmltext import xml_text
+
 # The spec asks for this declaration, double quotes and all; ElementTree would write single ones.
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 JSON = "json"
@@ -60,9 +62,12 @@ def _fill(element: ET.Element, value: Any) -> None:
 
 
 def _text(value: Any) -> str | None:
-    """None is an empty element, so every field the spec names is there in XML too."""
+    """None is an empty element, so every field the spec names is there in XML too.
+
+    Text goes through xml_text: one control character in a description would otherwise make
+    the whole list unreadable for every client."""
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return xml_text(str(value))

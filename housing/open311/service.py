@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from housing.accounts.models import Role, User
 from housing.accounts.service import token_digest
+from housing.accounts.usernames import normal_username
 from housing.errors import Conflict, Forbidden, Invalid, NotFound
 from housing.open311 import queries
 from housing.open311.locate import locate_building
@@ -29,7 +30,7 @@ def create_api_key(session: Session, *, name: str, username: str) -> tuple[str, 
         raise Invalid("name the key after whoever will hold it", field="name")
     if session.exec(select(Open311ApiKey.id).where(Open311ApiKey.name == name)).first() is not None:
         raise Conflict(f"an Open311 key named {name!r} already exists", field="name")
-    user = session.exec(select(User).where(User.username == username.strip().lower())).first()
+    user = session.exec(select(User).where(User.username == normal_username(username))).first()
     if user is None or not user.is_active:
         raise Invalid(f"no active user {username!r} to file the requests under", field="user")
     if user.role == Role.resident:

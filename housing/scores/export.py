@@ -1,8 +1,8 @@
 """A ranking as CSV: one line per company, every component's inputs in its own columns."""
 
-import csv
-import io
+from collections.abc import Iterator
 
+from housing.csvtext import blank, csv_text
 from housing.scores import scoring
 from housing.scores.service import RankedScore
 
@@ -24,9 +24,10 @@ def ranking_csv(scores: list[RankedScore]) -> str:
         "total", "method_version", "computed_at",
     ]  # fmt: skip
     header += [f"{c.code}_{field}" for c in scoring.COMPONENTS for field in FIELDS]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
+    return csv_text(header, _ranking_rows(scores))
+
+
+def _ranking_rows(scores: list[RankedScore]) -> Iterator[list[object]]:
     for score in scores:
         by_code = {c.component: c for c in score.components}
         row = [
@@ -35,13 +36,8 @@ def ranking_csv(scores: list[RankedScore]) -> str:
         ]  # fmt: skip
         for component in scoring.COMPONENTS:
             stored = by_code.get(component.code)
-            row += [_cell(getattr(stored, field, None)) for field in FIELDS]
-        writer.writerow(row)
-    return out.getvalue()
-
-
-def _cell(value: object) -> object:
-    return "" if value is None else value
+            row += [blank(getattr(stored, field, None)) for field in FIELDS]
+        yield row
 
 
 def trend_csv(periods: list, scores: list[RankedScore]) -> str:
@@ -49,13 +45,14 @@ def trend_csv(periods: list, scores: list[RankedScore]) -> str:
     header = ["period", "company_id", "company_name", "total", "rank", "companies"]
     header += [f"{c.code}_{field}" for c in scoring.COMPONENTS for field in ("points", "sample_size")]
     by_period = {score.period: score for score in scores}
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
+    return csv_text(header, _trend_rows(periods, by_period, len(header)))
+
+
+def _trend_rows(periods: list, by_period: dict, width: int) -> Iterator[list[object]]:
     for period in periods:
         score = by_period.get(period)
         if score is None:
-            writer.writerow([f"{period:%Y-%m}"] + [""] * (len(header) - 1))
+            yield [f"{period:%Y-%m}"] + [""] * (width - 1)
             continue
         by_code = {c.component: c for c in score.components}
         row = [
@@ -63,6 +60,5 @@ def trend_csv(periods: list, scores: list[RankedScore]) -> str:
         ]  # fmt: skip
         for component in scoring.COMPONENTS:
             stored = by_code.get(component.code)
-            row += [_cell(getattr(stored, "points", None)), _cell(getattr(stored, "sample_size", None))]
-        writer.writerow(row)
-    return out.getvalue()
+            row += [blank(getattr(stored, "points", None)), blank(getattr(stored, "sample_size", None))]
+        yield row

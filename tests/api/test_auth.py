@@ -1,7 +1,11 @@
 """Login, tokens, revocation and throttling."""
 
+import pytest
+
 from housing.accounts.models import Role
+from housing.errors import Conflict, Invalid
 from tests.factories import PASSWORD, login, make_user
+from tests.pages import log_in
 
 API = "/api/v1"
 
@@ -103,3 +107,87 @@ def test_user_rules(client, session):
         response = client.post(f"{API}/users", json=body, headers=headers)
         assert response.status_code == status, (body, response.text)
         assert response.json()["field"] == field
+
+
+# One normal form of a user name: login, the throttle and user creation agree
+
+
+SPELLINGS = [
+    "boss",
+    " boss",
+    "boss ",
+    "BOSS",
+    "Boss\t",
+    "\uff42\uff4f\uff53\uff53",
+    "\u3000boss",
+    "\uff22OSS",
+]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_every_spelling_of_a_name_logs_in_to_the_one_account(client, session, spelling):
+    user = make_user(session, Role.admin, username="boss")
+    session.commit()
+    response = client.post(f"{API}/auth/token", data={"username": spelling, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    me = client.get(f"{API}/me", headers={"Authorization": f"Bearer {response.json()['access_token']}"})
+    assert me.json()["id"] == user.id
+
+
+@pytest.mark.parametrize("path", ["api", "page"])
+def test_padding_recasing_or_widening_a_name_gives_no_more_guesses(client, session, path):
+    make_user(session, Role.admin, username="boss")
+    session.commit()
+
+    def attempt(username: str, password: str) -> int:
+        if path == "api":
+            return client.post(
+                f"{API}/auth/token", data={"username": username, "password": password}
+            ).status_code
+        return log_in(client, username, password).status_code
+
+    # Five wrong guesses, each under another spelling, use up the name's five attempts ...
+    for spelling in SPELLINGS[1:6]:
+        assert attempt(spelling, "guess") == 401
+    # ... so no spelling gets a sixth, even with the right password.
+    for spelling in SPELLINGS:
+        assert attempt(spelling, PASSWORD) == 429
+
+
+@pytest.mark.parametrize("spelling", ["BOSS", " boss ", "\uff42\uff4f\uff53\uff53", "Bo\uff53s"])
+def test_a_user_name_differing_only_by_its_normal_form_is_a_duplicate(client, session, spelling):
+    make_user(session, Role.admin, username="boss")
+    session.commit()
+    headers = login(client, "boss")
+    body = {"username": spelling, "password": "long enough pw", "role": "official"}
+    response = client.post(f"{API}/users", json=body, headers=headers)
+    assert response.status_code == 409, response.text
+    assert response.json()["field"] == "username"
+    # The command line (housing users create) goes through the same service.
+    with pytest.raises(Conflict):
+        make_user(session, Role.official, username=spelling)
+
+
+def test_a_new_name_is_stored_in_its_normal_form(client, session):
+    make_user(session, Role.admin, username="boss")
+    session.commit()
+    headers = login(client, "boss")
+    body = {"username": " \uff2eew.User ", "password": "long enough pw", "role": "official"}
+    response = client.post(f"{API}/users", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["username"] == "new.user"
+    assert make_user(session, Role.official, username="Other.User").username == "other.user"
+
+
+@pytest.mark.parametrize(
+    "name", ["bo ss", "b\u200boss", "\u0431\u043e\u0441\u0441", "ab", "x" * 151, "boss!"]
+)
+def test_a_name_outside_the_rule_is_refused_by_the_api_and_the_command_line(client, session, name):
+    make_user(session, Role.admin, username="boss")
+    session.commit()
+    body = {"username": name, "password": "long enough pw", "role": "official"}
+    response = client.post(f"{API}/users", json=body, headers=login(client, "boss"))
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "username"
+    with pytest.raises(Invalid):
+        make_user(session, Role.official, username=name)

@@ -598,3 +598,44 @@ def test_civicbot_hears_403_for_a_bad_key(session, o311, served):
     assert raised.value.status == 403
     assert open311_spec.problems("errors", "json", raised.value.body.encode()) == []
     assert session.exec(select(ServiceRequest)).all() == []
+
+
+# Whatever text is stored, every XML answer parses
+
+
+def _hostile(client, session, o311: Open311) -> tuple[int, str, str]:
+    """A request whose description and building address hold every C0 control character (NUL
+    only where the database stores it), as a row that reached the database by any path."""
+    request_id = resident_request(client, o311)
+    first = 0 if session.get_bind().dialect.name == "sqlite" else 1  # PostgreSQL text holds no NUL
+    controls = "".join(chr(c) for c in range(first, 0x20)) + "\x7f"
+    row = session.get(ServiceRequest, request_id)
+    row.description = f"Leak{controls}\x1b[31m in the stairwell"
+    building = o311.city.building_a
+    building.address = "Amir Temur\x1b 5\x0b"
+    session.add_all([row, building])
+    session.commit()
+    # What a client reads: the tab, line feed and carriage return stay (an XML parser reads CR
+    # as LF), every other C0 character is gone, DEL (allowed in XML 1.0) stays.
+    description = "Leak\t\n\n\x7f[31m in the stairwell"
+    return request_id, description, "Amir Temur 5"
+
+
+@pytest.mark.parametrize("path", ["requests.xml", "requests/{id}.xml"])
+def test_control_characters_in_stored_text_leave_the_xml_readable(client, session, o311, path):
+    request_id, description, address = _hostile(client, session, o311)
+    body = call(client, "GET", path.format(id=request_id), "requests", 200)
+    (item,) = [r for r in body.iter("request") if r.findtext("service_request_id") == str(request_id)]
+    assert item.findtext("description") == description
+    assert item.findtext("address") == address
+    # The JSON answer keeps the text as stored: JSON can carry every character.
+    listed = call(client, "GET", path.format(id=request_id).replace(".xml", ".json"), "requests", 200)
+    assert "\x1b[31m" in next(r for r in listed if r["service_request_id"] == str(request_id))["description"]
+
+
+def test_an_xml_client_reads_the_whole_list_with_control_characters_in_it(client, session, o311, served):
+    other = resident_request(client, o311, "The lift stops between floors")
+    request_id, description, _ = _hostile(client, session, o311)
+    listed = GeoReport(served, jurisdiction=JURISDICTION, output_format="xml").get_service_requests()
+    assert {r["service_request_id"] for r in listed} == {str(request_id), str(other)}
+    assert next(r for r in listed if r["service_request_id"] == str(request_id))["description"] == description

@@ -13,6 +13,7 @@ from housing.open311 import formats, schemas
 from housing.open311.locate import distance_m
 from housing.registry.models import Building, ManagementCompany
 from housing.requests.models import RequestCategory, RequestStatus, ServiceRequest
+from housing.xmltext import xml_text
 from tests import open311_spec
 
 TZ = "Asia/Tashkent"
@@ -338,3 +339,48 @@ def test_the_rules_want_the_declaration_and_a_list_of_values():
     }
     found = open311_spec.problems("definition", "json", json.dumps(no_values).encode())
     assert any("lists its values" in p for p in found), found
+
+
+# XML 1.0 cannot carry most control characters: they are dropped, by one helper
+
+
+XML_FORBIDDEN = [chr(c) for c in range(0x20) if chr(c) not in "\t\n\r"] + [
+    "\ud800",
+    "\udfff",
+    "\ufffe",
+    "\uffff",
+]
+
+
+@pytest.mark.parametrize("char", XML_FORBIDDEN, ids=lambda c: f"U+{ord(c):04X}")
+def test_a_character_xml_cannot_carry_is_dropped_and_the_document_parses(char):
+    data = {"description": f"before{char}after", "address": char * 3, "status_notes": char}
+    document = formats.to_xml("service_requests", [data])
+    parsed = ET.fromstring(document)
+    assert parsed.findtext("request/description") == "beforeafter"
+    assert parsed.findtext("request/address") == ""
+    assert xml_text(f"a{char}b") == "ab"
+
+
+def test_what_xml_allows_is_kept_as_it_is():
+    allowed = "\t\n Привет, dunyo! \x7f\x85\u00a0\ud7ff\ue000\ufffd\U0001f600\U0010ffff"
+    assert xml_text(allowed) == allowed
+    parsed = ET.fromstring(formats.to_xml("errors", [{"code": 400, "description": allowed}]))
+    assert parsed.findtext("error/description") == allowed
+    # A carriage return is written and kept; parsers read it as a line feed (XML 1.0, 2.11).
+    assert xml_text("a\r\nb") == "a\r\nb"
+
+
+def test_every_xml_writer_goes_through_the_one_filter():
+    """The only module that builds XML is formats, and its text goes through xml_text."""
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    writers = [
+        path.relative_to(root).as_posix()
+        for package in ("housing", "sensors", "billing")
+        for path in (root / package).rglob("*.py")
+        if "ElementTree" in path.read_text() or "lxml" in path.read_text() or "minidom" in path.read_text()
+    ]
+    assert writers == ["housing/open311/formats.py"]
+    assert "xml_text(" in (root / "housing/open311/formats.py").read_text()

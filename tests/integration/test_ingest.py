@@ -14,9 +14,10 @@ from sqlalchemy import make_url
 from sqlmodel import select
 
 from sensors.models import Measurement, RejectedMessage, Sensor
+from sensors.payloads import device_topic
 from tests.conftest import TEST_DATABASE_URL
 from tests.integration.mqtt_helpers import (
-    forget_session,
+    forget_sessions,
     make_meters,
     mqtt_test_config,
     publish,
@@ -49,7 +50,7 @@ def test_good_readings_are_stored_and_bad_ones_kept_with_a_reason(db, session, t
     ]
     with worker_thread(db, config) as worker:
         # Bad messages first: they must not hold up the good ones behind them.
-        publish(config.topic_prefix, bad + good)
+        publish(config.topic_root, bad + good)
         wait_until(lambda: stored_count(db, serials) == len(good), 20, "the good readings")
         wait_until(lambda: worker.metrics.snapshot()["rejected"] == len(bad), 10, "the rejections")
     reasons = [r.reason for r in session.exec(select(RejectedMessage)).all()]
@@ -74,7 +75,7 @@ def test_the_same_reading_twice_is_stored_once(db, session, tmp_path):
     serials = make_meters(session, 2)
     messages = readings_payloads(serials, per_meter=5)
     with worker_thread(db, config) as worker:
-        publish(config.topic_prefix, messages + messages[:4])
+        publish(config.topic_root, messages + messages[:4])
         wait_until(lambda: worker.metrics.snapshot()["duplicates"] == 4, 20, "the duplicates to be counted")
     assert stored_count(db, serials) == len(messages)
 
@@ -108,9 +109,9 @@ def test_condition_sensor_measurements_are_stored(db, session, tmp_path):
     )
     with worker_thread(db, config):
         publish(
-            config.topic_prefix,
+            config.topic_root,
             [("HWT-T1", payload.encode())],
-            topic_for=lambda s: f"{config.topic_prefix}/sensors/{s}/measurements",
+            topic_for=lambda s: device_topic(config.topic_root, "sensors", s),
         )
         wait_until(lambda: len(session.exec(select(Measurement)).all()) == 2, 20, "the measurements")
     assert sorted(str(m.value) for m in session.exec(select(Measurement)).all()) == ["44.25", "61.50"]
@@ -124,12 +125,12 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(db, ses
     worker = worker_process(database_url, config)
     try:
         wait_subscribed(config)
-        publish(config.topic_prefix, messages[:600])
+        publish(config.topic_root, messages[:600])
         wait_until(lambda: stored_count(db, serials) >= 200, 30, "some readings to be stored")
         worker.send_signal(signal.SIGKILL)  # mid-stream: some stored, some in flight, none flushed
         worker.wait(10)
         killed_at = stored_count(db, serials)
-        publish(config.topic_prefix, messages[600:])  # the broker queues these for the dead worker
+        publish(config.topic_root, messages[600:])  # the broker queues these for the dead worker
         worker = worker_process(database_url, config)
         wait_until(lambda: stored_count(db, serials) == len(messages), 60, "every reading after the restart")
         time.sleep(1)  # nothing more arrives late
@@ -138,7 +139,7 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(db, ses
     finally:
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=30)
-        forget_session(config.client_id)
+        forget_sessions(config)
     assert worker.returncode == 0, output
 
 
@@ -150,7 +151,7 @@ def test_two_workers_on_the_shared_subscription_store_each_reading_once(db, sess
     serials = make_meters(session, 10)
     messages = readings_payloads(serials, per_meter=60)
     with worker_thread(db, first) as a, worker_thread(db, second) as b:
-        publish(first.topic_prefix, messages)
+        publish(first.topic_root, messages)
         wait_until(lambda: stored_count(db, serials) == len(messages), 30, "every reading")
         time.sleep(0.5)
         received = (a.metrics.snapshot()["received"], b.metrics.snapshot()["received"])
@@ -166,7 +167,7 @@ def test_sigterm_flushes_and_acknowledges_what_was_stored(db, session, database_
     worker = worker_process(database_url, config)
     try:
         wait_subscribed(config)
-        publish(config.topic_prefix, messages)
+        publish(config.topic_root, messages)
         time.sleep(0.3)  # received, but the 2-second batch is still open
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=30)
@@ -181,7 +182,7 @@ def test_sigterm_flushes_and_acknowledges_what_was_stored(db, session, database_
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=30)
-        forget_session(config.client_id)
+        forget_sessions(config)
 
 
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs PostgreSQL over TCP (HOUSING_TEST_DATABASE_URL)")
@@ -195,10 +196,10 @@ def test_thirty_seconds_without_the_database_loses_nothing(db, session, database
     worker = worker_process(through_proxy, config)
     try:
         wait_subscribed(config)
-        publish(config.topic_prefix, messages[:200])
+        publish(config.topic_root, messages[:200])
         wait_until(lambda: stored_count(db, serials) == 200, 30, "the first readings")
         proxy.cut()
-        publish(config.topic_prefix, messages[200:])  # arrive while the database is away
+        publish(config.topic_root, messages[200:])  # arrive while the database is away
         time.sleep(30)
         assert stored_count(db, serials) == 200
         status = json.loads(config.status_file.read_text())
@@ -209,5 +210,5 @@ def test_thirty_seconds_without_the_database_loses_nothing(db, session, database
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=30)
         proxy.close()
-        forget_session(config.client_id)
+        forget_sessions(config)
     assert worker.returncode == 0, output

@@ -69,9 +69,11 @@ class PostgresLeases:
                 text("SELECT pg_try_advisory_lock(:c, :o)"), {"c": self.member_class, "o": self.member_key}
             ).scalar_one()
         except Exception:
+            connection.invalidate()
             connection.close()
             raise
         if not taken:
+            connection.invalidate()
             connection.close()
             raise LeaseError(f"another running ingest process is named {self.name!r}")
         self._connection = connection
@@ -120,7 +122,10 @@ class PostgresLeases:
     def close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
-            # Ends the session, which releases every lock; a broken connection has lost them already.
+            # Ends the database session, which releases every lock (a plain close() would hand
+            # the session, locks and all, back to the pool); a broken one has lost them already.
+            with contextlib.suppress(Exception):
+                connection.invalidate()
             with contextlib.suppress(Exception):
                 connection.close()
 

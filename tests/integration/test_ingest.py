@@ -8,14 +8,17 @@ queued for a stopped worker under that, while deploy/mosquitto/mosquitto.conf ra
 import json
 import signal
 import time
+import urllib.request
 
 import pytest
 from sqlalchemy import make_url
 from sqlmodel import select
+from typer.testing import CliRunner
 
+from housing.cli import app as cli
 from sensors.models import Measurement, RejectedMessage, Sensor
 from sensors.payloads import device_topic
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import TEST_DATABASE_URL, TEST_SECRET
 from tests.integration.mqtt_helpers import (
     forget_sessions,
     make_meters,
@@ -28,6 +31,7 @@ from tests.integration.mqtt_helpers import (
     worker_process,
     worker_thread,
 )
+from tests.integration.private_broker import free_port
 from tests.integration.tcp_proxy import OutageProxy
 
 
@@ -211,4 +215,84 @@ def test_thirty_seconds_without_the_database_loses_nothing(db, session, database
         output, _ = worker.communicate(timeout=30)
         proxy.close()
         forget_sessions(config)
+    assert worker.returncode == 0, output
+
+
+def _metrics(port: int) -> dict[str, float]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
+
+
+def _health(config) -> tuple[int, str]:
+    env = {"HOUSING_ENVIRONMENT": "test", "HOUSING_AUTH__SECRET_KEY": TEST_SECRET}
+    env |= {f"HOUSING_MQTT__{k.upper()}": str(v) for k, v in config.model_dump().items() if v is not None}
+    result = CliRunner().invoke(cli, ["health", "ingest"], env=env)
+    return result.exit_code, result.output
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs PostgreSQL over TCP (HOUSING_TEST_DATABASE_URL)")
+def test_health_fails_in_a_database_outage_while_readings_wait_and_recovers(
+    db, session, database_url, tmp_path
+):
+    url = make_url(database_url)
+    proxy = OutageProxy((url.host or "127.0.0.1", url.port or 5432))
+    through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    metrics_port = free_port()
+    # No status_file: the default path is per client id, and the health check finds it by the id alone.
+    config = mqtt_test_config(
+        tmp_path, batch_size=100, stall_after_s=3, metrics_port=metrics_port, status_file=None
+    )
+    assert config.status_path.name == f"housing-ingest-{config.client_id}.status.json"
+    serials = make_meters(session, 5)
+    messages = readings_payloads(serials, per_meter=120)  # 600 readings
+    worker = worker_process(through_proxy, config)
+    try:
+        wait_subscribed(config)
+        publish(config.topic_root, messages[:200])
+        wait_until(lambda: stored_count(db, serials) == 200, 30, "the first readings")
+        code, output = _health(config)
+        assert code == 0 and "healthy" in output, output
+
+        proxy.cut()
+        publish(config.topic_root, messages[200:])  # arrive while the database is away
+        wait_until(lambda: _health(config)[0] == 1, 20, "health to fail in the outage")
+        wait_until(lambda: "database errors since the last commit" in _health(config)[1], 20, "the reason")
+        # Live figures while the worker is stuck retrying one batch: waiting counts every
+        # received message (the batch in hand too), the oldest one ages, the commit recedes.
+        wait_until(lambda: _metrics(metrics_port)["ingest_messages_waiting"] == 400, 20, "400 waiting")
+        first = _metrics(metrics_port)
+        wait_until(
+            lambda: (
+                _metrics(metrics_port)["ingest_seconds_since_commit"]
+                > first["ingest_seconds_since_commit"] + 1
+            ),
+            10,
+            "the time since the last commit to grow",
+        )
+        later = _metrics(metrics_port)
+        assert later["ingest_oldest_waiting_seconds"] > first["ingest_oldest_waiting_seconds"] > 0
+        status = json.loads(config.status_path.read_text())
+        assert status["waiting"] == 400 and status["oldest_waiting_s"] > 0, status
+        wait_until(lambda: "nothing was committed" in _health(config)[1], 20, "the stall to be reported")
+        before = json.loads(config.status_path.read_text())["at"]
+        wait_until(
+            lambda: json.loads(config.status_path.read_text())["at"] > before, 5, "a fresh status file"
+        )
+        assert stored_count(db, serials) == 200
+
+        proxy.restore()
+        wait_until(lambda: stored_count(db, serials) == len(messages), 60, "every reading after the outage")
+        wait_until(lambda: _health(config)[0] == 0, 30, "health to recover")
+        assert _metrics(metrics_port)["ingest_messages_waiting"] == 0
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+        proxy.close()
+        forget_sessions(config)
+        config.status_path.unlink(missing_ok=True)
     assert worker.returncode == 0, output

@@ -17,35 +17,40 @@ times, from the first publish to the last message handled:
 It prints both rates, their ratio and the worker's peak resident memory.
 """
 
-import argparse
-import json
-import multiprocessing
-import os
-import platform
-import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
-import threading
-import time
-import uuid
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy import func, insert, select, text
+# Run as `python bench/ingest.py`, this file's folder comes first on the path and
+# bench/billing.py would shadow the `billing` package: take the folder off before importing.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from housing import migrate
-from housing.db import make_engine
-from housing.registry.models import Apartment, Building
-from housing.registry.seeding import seed_city
-from housing.settings import Settings
-from sensors.models import Meter, Reading
-from sensors.payloads import device_topic
+import argparse  # noqa: E402
+import json  # noqa: E402
+import multiprocessing  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from datetime import UTC, date, datetime, timedelta  # noqa: E402
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
+
+from housing import migrate  # noqa: E402
+from housing.db import make_engine  # noqa: E402
+from housing.registry.models import Apartment, Building  # noqa: E402
+from housing.registry.seeding import seed_city  # noqa: E402
+from housing.settings import Settings  # noqa: E402
+from sensors.models import Meter, Reading  # noqa: E402
+from sensors.payloads import device_topic  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 console = Console()

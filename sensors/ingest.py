@@ -139,6 +139,9 @@ class SlotClient:
         self.slot = slot
         self.client_id = f"{worker.config.session_prefix}-{slot}"
         self.subscribed = threading.Event()
+        # Packet ids only mean something on the connection they came with: a message is
+        # acknowledged only on that connection. After a reconnect the broker sends it again.
+        self.generation = 0
         config = worker.config
         self.v5 = config.protocol == 5
         self.client = mqtt.Client(
@@ -164,6 +167,7 @@ class SlotClient:
             if reason_code.is_failure:
                 log.error("%s: broker refused the connection: %s", self.client_id, reason_code)
                 return
+            self.generation += 1
             log.info("%s connected (session present: %s)", self.client_id, flags.session_present)
             topics = slot_topics(self.worker.config.topic_root, self.slot)
             if self.v5:
@@ -194,7 +198,8 @@ class SlotClient:
     def _on_message(self, client, userdata, message) -> None:
         try:
             self.worker.receive(
-                self, Message(message.mid, message.qos, message.topic, message.payload, datetime.now(UTC))
+                (self, self.generation),
+                Message(message.mid, message.qos, message.topic, message.payload, datetime.now(UTC)),
             )
         except Exception:
             log.exception("on_message failed")
@@ -216,8 +221,9 @@ class SlotClient:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def ack(self, message: Message) -> None:
-        self.client.ack(message.mid, message.qos)
+    def ack(self, generation: int, message: Message) -> None:
+        if generation == self.generation:
+            self.client.ack(message.mid, message.qos)
 
     def is_connected(self) -> bool:
         return self.client.is_connected()
@@ -247,8 +253,8 @@ class IngestWorker:
         self.target: int | None = None
         self.stopping = threading.Event()
         self.subscribed = threading.Event()  # serving its fair share, every held slot subscribed
-        self._inbox: deque[tuple[SlotClient, Message]] = deque()
-        self._in_hand: list[tuple[SlotClient, Message]] = []
+        self._inbox: deque[tuple[tuple[SlotClient, int], Message]] = deque()
+        self._in_hand: list[tuple[tuple[SlotClient, int], Message]] = []
         self._ready = threading.Condition()
         self._joined = False
         self.started = time.time()
@@ -263,7 +269,7 @@ class IngestWorker:
 
     # -- what the paho threads call
 
-    def receive(self, source: SlotClient, message: Message) -> None:
+    def receive(self, source: tuple[SlotClient, int], message: Message) -> None:
         with self._ready:
             self._inbox.append((source, message))
             if len(self._inbox) == 1 or len(self._inbox) >= self.config.batch_size:
@@ -375,7 +381,7 @@ class IngestWorker:
         client = self.slots.pop(slot)
         client.stop()
         with self._ready:  # arrived after the flush, never acknowledged: the broker redelivers them
-            self._inbox = deque(item for item in self._inbox if item[0] is not client)
+            self._inbox = deque(item for item in self._inbox if item[0][0] is not client)
         with contextlib.suppress(Exception):
             self.leases.release(SLOTS.index(slot))
         self.update_ready()
@@ -385,7 +391,7 @@ class IngestWorker:
             if not self._store_and_ack(batch, give_up_after=give_up_after):
                 return
 
-    def _next_batch(self, timeout: float) -> list[tuple[SlotClient, Message]]:
+    def _next_batch(self, timeout: float) -> list[tuple[tuple[SlotClient, int], Message]]:
         with self._ready:
             if not self._inbox and timeout > 0:
                 self._ready.wait(timeout)
@@ -403,7 +409,7 @@ class IngestWorker:
             return batch
 
     def _store_and_ack(
-        self, batch: list[tuple[SlotClient, Message]], give_up_after: float | None = None
+        self, batch: list[tuple[tuple[SlotClient, int], Message]], give_up_after: float | None = None
     ) -> bool:
         started = time.monotonic()
         delay = 0.5
@@ -427,8 +433,8 @@ class IngestWorker:
                     self.stopping.wait(delay)
                     delay = min(delay * 2, 5.0)
             self.last_commit = time.time()
-            for source, message in batch:
-                source.ack(message)
+            for (source, generation), message in batch:
+                source.ack(generation, message)
             self.metrics.count_batch(result, time.monotonic() - started)
             return True
         finally:

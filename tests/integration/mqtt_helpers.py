@@ -45,10 +45,10 @@ def mqtt_test_config(tmp_path: Path, **overrides) -> MqttSettings:
     return MqttSettings(**(fields | overrides))
 
 
-def make_meters(session: Session, count: int) -> list[str]:
+def make_meters(session: Session, count: int, *, serials: list[str] | None = None) -> list[str]:
     building = make_building(session)
     apartment = make_apartment(session, building)
-    serials = [f"T{uuid.uuid4().hex[:8]}-{n}" for n in range(count)]
+    serials = serials or [f"T{uuid.uuid4().hex[:8]}-{n}" for n in range(count)]
     session.execute(
         insert(Meter),
         [

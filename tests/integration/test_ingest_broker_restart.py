@@ -4,8 +4,8 @@ A private Mosquitto (own port, our queue limits, its own persistence file) is st
 with SIGTERM and started again on the same file: mid-stream with the workers running,
 and while every ingest worker is down. Workers restart mid-stream, and two of them split
 the load while one of them stops and comes back. Devices publish at MQTT 5 and at MQTT
-3.1.1 (the workers speak the same protocol), half of the meters on the v2 (partitioned)
-topics and half on the old v1 topics. Each test counts the rows: exactly N.
+3.1.1 (the workers speak the same protocol), one meter in each v2 partition and four on
+the old v1 topics. Each test counts the rows: exactly N.
 
 Mosquitto 2.0.11 restores a persistent session's plain subscriptions after a restart
 but not its shared ones (MQTT-NOTES.md): the design rests on that, and these tests are
@@ -15,11 +15,12 @@ what to run against a new broker image before upgrading.
 import json
 import signal
 import subprocess
+import uuid
 
 import pytest
 
 from housing.settings import MqttSettings
-from sensors.payloads import device_topic
+from sensors.payloads import PARTITIONS, device_topic, partition_of
 from tests.integration.mqtt_helpers import (
     DevicePublisher,
     make_meters,
@@ -32,13 +33,26 @@ from tests.integration.mqtt_helpers import (
 from tests.integration.private_broker import PrivateMosquitto
 
 PROTOCOLS = [pytest.param(5, id="mqtt5"), pytest.param(4, id="mqtt311")]
-METERS = 8
-PER_METER = 150  # 1,200 readings
+V1_METERS = 4
+PER_METER = 60  # 20 meters: 1,200 readings
+
+
+def every_partition_meters(session) -> list[str]:
+    """One meter in each of the 16 partitions (so every worker's share has traffic) and 4 more."""
+    tag = uuid.uuid4().hex[:6]
+    by_partition: dict[str, str] = {}
+    n = 0
+    while len(by_partition) < PARTITIONS:
+        serial = f"T{tag}-{n}"
+        by_partition.setdefault(partition_of(serial), serial)
+        n += 1
+    extra = [f"T{tag}-v1-{k}" for k in range(V1_METERS)]
+    return make_meters(session, 0, serials=[*extra, *sorted(by_partition.values())])
 
 
 def device_messages(config: MqttSettings, serials: list[str]) -> list[tuple[str, bytes]]:
-    """Half of the meters publish on v2 topics, the other half on v1, interleaved in time."""
-    v1 = set(serials[: len(serials) // 2])
+    """The first meters publish on v1 topics, the others on v2 (one per partition), interleaved in time."""
+    v1 = set(serials[:V1_METERS])
     return [
         (device_topic(config.topic_root, "meters", serial, "v1" if serial in v1 else "v2"), payload)
         for serial, payload in readings_payloads(serials, per_meter=PER_METER)
@@ -81,7 +95,7 @@ def test_broker_restart_mid_stream_with_workers_running(
     db, session, database_url, tmp_path, private_broker, protocol
 ):
     config = config_for(private_broker, tmp_path, protocol)
-    serials = make_meters(session, METERS)
+    serials = every_partition_meters(session)
     messages = device_messages(config, serials)
     worker = worker_process(database_url, config)
     try:
@@ -107,7 +121,7 @@ def test_broker_restart_while_every_worker_is_down(
     db, session, database_url, tmp_path, private_broker, protocol
 ):
     config = config_for(private_broker, tmp_path, protocol)
-    serials = make_meters(session, METERS)
+    serials = every_partition_meters(session)
     messages = device_messages(config, serials)
     first = worker_process(database_url, config)
     wait_serving(config)  # the partition sessions exist from now on
@@ -133,7 +147,7 @@ def test_a_worker_killed_and_restarted_mid_stream(
     db, session, database_url, tmp_path, private_broker, protocol
 ):
     config = config_for(private_broker, tmp_path, protocol, batch_size=100)
-    serials = make_meters(session, METERS)
+    serials = every_partition_meters(session)
     messages = device_messages(config, serials)
     worker = worker_process(database_url, config)
     try:
@@ -161,7 +175,7 @@ def test_two_workers_split_the_load_and_one_stops_and_comes_back(
     second = first.model_copy(
         update={"client_id": first.client_id + "-b", "status_file": tmp_path / "second.json"}
     )
-    serials = make_meters(session, METERS)
+    serials = every_partition_meters(session)
     messages = device_messages(first, serials)
     a = worker_process(database_url, first)
     b = worker_process(database_url, second)

@@ -122,8 +122,10 @@ class PostgresLeases:
     def close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
-            # Ends the database session, which releases every lock (a plain close() would hand
-            # the session, locks and all, back to the pool); a broken one has lost them already.
+            # Releases every lock now, then ends the database session (a plain close() would
+            # hand the session, locks and all, back to the pool); a broken one has lost them.
+            with contextlib.suppress(Exception):
+                connection.execute(text("SELECT pg_advisory_unlock_all()"))
             with contextlib.suppress(Exception):
                 connection.invalidate()
             with contextlib.suppress(Exception):

@@ -10,9 +10,9 @@ Each run then publishes --messages readings at QoS 1 from --publishers processes
 times, from the first publish to the last message handled:
 
 (a) baseline: a bare paho subscriber at QoS 1 that only counts (automatic ack);
-(b) `housing ingest` as a separate process on the same broker: MQTT 5 persistent
-    shared subscription, batched writes, ack after commit, until every reading is
-    in PostgreSQL.
+(b) `housing ingest` as a separate process on the same broker: device contract v2,
+    one persistent MQTT 5 session per partition (16 + v1) with plain subscriptions,
+    batched writes, ack after commit, until every reading is in PostgreSQL.
 
 It prints both rates, their ratio and the worker's peak resident memory.
 """
@@ -45,6 +45,7 @@ from housing.registry.models import Apartment, Building
 from housing.registry.seeding import seed_city
 from housing.settings import Settings
 from sensors.models import Meter, Reading
+from sensors.payloads import device_topic
 
 ROOT = Path(__file__).resolve().parents[1]
 console = Console()
@@ -117,7 +118,7 @@ def payloads(serials: list[str], count: int, run: int) -> list[tuple[str, bytes]
     return out
 
 
-def publisher(port: int, prefix: str, messages: list[tuple[str, bytes]], go: multiprocessing.Event) -> None:
+def publisher(port: int, root: str, messages: list[tuple[str, bytes]], go: multiprocessing.Event) -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:8]}")
     client.max_inflight_messages_set(2000)
     client.max_queued_messages_set(0)
@@ -127,7 +128,7 @@ def publisher(port: int, prefix: str, messages: list[tuple[str, bytes]], go: mul
     infos = []
     for serial, payload in messages:
         while True:
-            info = client.publish(f"{prefix}/meters/{serial}/readings", payload, qos=1)
+            info = client.publish(device_topic(root, "meters", serial), payload, qos=1)
             if info.rc != mqtt.MQTT_ERR_QUEUE_SIZE:
                 break
             time.sleep(0.001)
@@ -163,7 +164,7 @@ def run_baseline(port: int, prefix: str, messages: list, processes: int) -> floa
     )
     client.on_message = on_message
     client.connect("127.0.0.1", port)
-    client.subscribe(f"{prefix}/meters/+/readings", qos=1)
+    client.subscribe(f"{prefix}/v2/+/meters/+/readings", qos=1)
     client.loop_start()
     time.sleep(0.5)
     workers, go = publish_all(port, prefix, messages, processes)
@@ -187,10 +188,9 @@ def run_ingest(
         "HOUSING_DB__URL": url,
         "HOUSING_MQTT__HOST": "127.0.0.1",
         "HOUSING_MQTT__PORT": str(port),
-        # One stable id for every run: a new id per run would leave the previous run's
-        # session in the shared group, and the broker would keep handing it its share.
         "HOUSING_MQTT__CLIENT_ID": "bench-ingest-1",
-        "HOUSING_MQTT__TOPIC_PREFIX": prefix,
+        "HOUSING_MQTT__SESSION_PREFIX": "bench-ingest",
+        "HOUSING_MQTT__TOPIC_ROOT": prefix,
         "HOUSING_MQTT__STATUS_FILE": str(status),
     }
     worker = subprocess.Popen(
@@ -255,7 +255,7 @@ def main() -> int:
         for run in range(args.runs):
             messages = payloads(serials, args.messages, run)
             baselines.append(run_baseline(args.port, f"bench/base{run}", messages, args.publishers))
-            rate, peak = run_ingest(args.url, args.port, "housing/v1", messages, args.publishers, workdir)
+            rate, peak = run_ingest(args.url, args.port, "housing", messages, args.publishers, workdir)
             ingests.append(rate)
             memory.append(peak)
             console.print(

@@ -242,7 +242,7 @@ def worker() -> None:
 
 @app.command()
 def ingest() -> None:
-    """Run an MQTT ingest worker (any number, each with its own HOUSING_MQTT__CLIENT_ID)."""
+    """Run an MQTT ingest process (any number, each with its own name HOUSING_MQTT__CLIENT_ID)."""
     from housing.db import make_engine
     from sensors.ingest import run_ingest
 
@@ -251,24 +251,52 @@ def ingest() -> None:
 
 
 @health_app.command("ingest")
-def health_ingest(max_age: int = 30) -> None:
-    """Print the ingest worker's counters; exit 1 when they are stale or it lost the broker."""
+def health_ingest(
+    max_age: int = 30,
+    stall_after: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds without a commit while messages wait (default HOUSING_MQTT__STALL_AFTER_S)"
+        ),
+    ] = None,
+) -> None:
+    """Print the ingest process's counters; exit 1 when it is stale, lost the broker, is stuck
+    with messages waiting, or failed to reach the database since its last commit."""
     import json
     import time
 
-    path = _settings().mqtt.status_file
-    if not path.exists():
+    from sensors.ingest import ingest_problems
+
+    config = _settings().mqtt
+    path = config.status_path
+    try:
+        status = json.loads(path.read_text())
+    except FileNotFoundError:
         console.print(f"[red]no status file at {path}: is `housing ingest` running?[/red]")
-        raise typer.Exit(1)
-    status = json.loads(path.read_text())
-    age = time.time() - path.stat().st_mtime
-    table = Table("counter", "value", title=f"ingest worker {status.get('client_id')} ({age:.0f}s ago)")
+        raise typer.Exit(1) from None
+    except ValueError as exc:
+        console.print(f"[red]unreadable status file {path}: {exc}[/red]")
+        raise typer.Exit(1) from None
+    now = time.time()
+    table = Table(
+        "counter",
+        "value",
+        title=f"ingest process {status.get('client_id')} ({now - status.get('at', 0):.0f}s ago)",
+    )
     for key, value in status.items():
         table.add_row(key, str(value))
     console.print(table)
-    if age > max_age or not status.get("connected"):
-        console.print("[red]unhealthy: stale status or not connected to the broker[/red]")
+    problems = ingest_problems(
+        status,
+        now=now,
+        max_age=max_age,
+        stall_after=stall_after if stall_after is not None else config.stall_after_s,
+    )
+    if problems:
+        for problem in problems:
+            console.print(f"[red]unhealthy: {problem}[/red]")
         raise typer.Exit(1)
+    console.print("healthy")
 
 
 @health_app.command("worker")
@@ -634,8 +662,15 @@ def simulate(
     protocol: Annotated[int | None, typer.Option(help="5 (MQTT 5) or 4 (MQTT 3.1.1)")] = None,
     username: Annotated[str | None, typer.Option(envvar="HOUSING_SIMULATOR_USERNAME")] = None,
     password: Annotated[str | None, typer.Option(envvar="HOUSING_SIMULATOR_PASSWORD")] = None,
+    contract: Annotated[
+        str, typer.Option(help="Device contract: v2 (partitioned topics) or v1 (the old topics)")
+    ] = "v2",
 ) -> None:
-    """Publish realistic readings for the seeded smart meters and sensors, as devices would."""
+    """Publish realistic readings for the seeded smart meters and sensors, as devices would.
+
+    A message counts as acknowledged only when the broker accepted it for delivery: at
+    MQTT 5 a PUBACK "no matching subscribers" (0x10) is reported as dropped. An MQTT 3.1.1
+    broker cannot tell a publisher that, so at protocol 4 drops are invisible here."""
     import logging
 
     from sensors.simulator import PublisherError, run_simulator
@@ -645,6 +680,7 @@ def simulate(
         summary = run_simulator(
             _settings(), rate=rate, seconds=seconds, count=count, faults=fault or (),
             host=host, port=port, protocol=protocol, username=username, password=password,
+            contract=contract,
         )  # fmt: skip
     except (ValueError, PublisherError) as exc:
         console.print(f"[red]{exc}[/red]")

@@ -73,11 +73,11 @@ def background(settings: Settings, say: Callable[[str], None]) -> Iterator[None]
         host, port = settings.mqtt.host, settings.mqtt.port
         say(f"MQTT broker: {host}:{port} (HOUSING_MQTT__HOST)")
     else:
-        # amqtt speaks MQTT 3.1.1 without shared subscriptions: one plain subscriber.
+        # amqtt speaks MQTT 3.1.1 only; the partition sessions use plain subscriptions, which it serves.
         broker = EmbeddedBroker(port=free_port(), mode="process")
         broker.start()
         host, port = broker.host, broker.port
-        env |= {"HOUSING_MQTT__PROTOCOL": "4", "HOUSING_MQTT__SHARE_GROUP": ""}
+        env |= {"HOUSING_MQTT__PROTOCOL": "4"}
         say(f"MQTT broker: embedded amqtt on {host}:{port}")
     env |= {"HOUSING_MQTT__HOST": host, "HOUSING_MQTT__PORT": str(port)}
     children.append(_child(["housing.cli", "ingest"], env))

@@ -85,11 +85,19 @@ class MqttSettings(BaseModel):
     username: str | None = Field(None, description="Broker user of the ingest worker")
     password: SecretStr | None = Field(None, description="Broker password of the ingest worker")
     client_id: str = Field(
-        "housing-ingest-1", description="Stable per worker process: the broker keeps its session under it"
+        "housing-ingest-1",
+        description="This ingest process's own name, unique among running ingest processes; "
+        "names its status file. The broker sessions belong to partitions (session_prefix), not to it",
+    )
+    session_prefix: str = Field(
+        "housing-ingest",
+        description="MQTT client ids of the partition sessions: {prefix}-p00..-p15 and {prefix}-v1; "
+        "the same for every ingest process of an installation",
     )
     protocol: int = Field(5, description="5 (MQTT 5, production) or 4 (MQTT 3.1.1, e.g. an embedded broker)")
-    topic_prefix: str = Field("housing/v1", description="Root of the device topics")
-    share_group: str = Field("ingest", description="Shared-subscription group the workers split the load in")
+    topic_root: str = Field(
+        "housing", description="Root of the device topics: {root}/v2/{partition}/... and {root}/v1/..."
+    )
     session_expiry_s: int = Field(
         7 * 24 * 3600, description="How long the broker keeps a stopped worker's queue"
     )
@@ -103,10 +111,26 @@ class MqttSettings(BaseModel):
         300, ge=0, description="Readings stamped further in the future are rejected"
     )
     metrics_port: int | None = Field(None, description="Serve Prometheus metrics of the ingest worker here")
-    status_file: Path = Field(
-        Path("/tmp/housing-ingest.status.json"),  # noqa: S108 - counters only, no secrets
-        description="The worker's counters, rewritten every few seconds; `housing health ingest` reads it",
+    status_file: Path | None = Field(
+        None,
+        description="The worker's counters, rewritten every second; `housing health ingest` reads it. "
+        "Unset: /tmp/housing-ingest-{client_id}.status.json, one per ingest process",
     )
+    rebalance_s: float = Field(
+        5.0, gt=0, description="How often an ingest process checks its fair share of the partitions"
+    )
+    stall_after_s: int = Field(
+        60,
+        ge=1,
+        description="`housing health ingest` fails when messages wait and nothing was committed this long",
+    )
+
+    @property
+    def status_path(self) -> Path:
+        if self.status_file is not None:
+            return self.status_file
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.client_id)
+        return Path(f"/tmp/housing-ingest-{name}.status.json")  # noqa: S108 - counters only, no secrets
 
 
 class MeterSettings(BaseModel):

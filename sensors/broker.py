@@ -9,8 +9,8 @@ it was away. Two of its behaviours decide the configuration below:
   session and queues nothing for an anonymous client while it is disconnected: a
   restarted ingest worker would lose what was published meanwhile. `OpenLocalAuth`
   admits everyone without that mark, so persistent sessions work.
-- It accepts a `$share/group/...` subscription but delivers nothing to it: the ingest
-  worker must subscribe without a share group (`share_group=""`) here.
+- It accepts a `$share/group/...` subscription but delivers nothing to it. The ingest
+  worker's partition sessions use plain subscriptions only, which it serves.
 
 Its queues (per-session offline queue, broadcast queue) are unbounded, so there is no
 limit to raise; the price is memory while a subscriber is away. It has no inflight

@@ -3,12 +3,16 @@
 Pure functions, no I/O, so every malformed input has a unit test and the ingest worker
 only ever sees values it can store.
 
-    topic    {prefix}/meters/{serial}/readings | {prefix}/sensors/{serial}/measurements
+    topic    v2: {root}/v2/{partition}/meters/{serial}/readings
+                 {root}/v2/{partition}/sensors/{serial}/measurements
+             v1: {root}/v1/meters/{serial}/readings | {root}/v1/sensors/{serial}/measurements
+             (root is `housing`; partition = partition_of(serial), two digits)
     payload  {"ts": "2026-11-01T00:15:00+05:00", "value": 1234.567, "seq": 42}
              {"readings": [{"ts": ..., "value": ..., "seq": ...}, ...]}  (a device's buffer)
 """
 
 import json
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -19,6 +23,10 @@ THOUSANDTH = Decimal("0.001")
 HUNDREDTH = Decimal("0.01")
 METER_MAX = Decimal("99999999999.999")  # numeric(14, 3)
 TEMPERATURE_RANGE = (Decimal(-60), Decimal(150))
+# Device contract v2: the topic space is split into this many partitions. Devices compute
+# their partition themselves, so changing the number is a contract change (v3).
+PARTITIONS = 16
+CONTRACTS = ("v2", "v1")
 
 
 class Channel(StrEnum):
@@ -44,19 +52,59 @@ class Value:
     seq: int | None
 
 
-def parse_topic(topic: str, prefix: str) -> tuple[Channel, str]:
+def partition_of(serial: str) -> str:
+    """The v2 partition of a serial: CRC-32 (zlib, the one of zip/PNG) of its UTF-8 bytes
+    modulo PARTITIONS, as two digits. CW-000001 -> "12"."""
+    return f"{zlib.crc32(serial.encode()) % PARTITIONS:02d}"
+
+
+def device_topic(root: str, channel: Channel | str, serial: str, contract: str = "v2") -> str:
+    """The topic a device publishes on under contract v2 (partitioned) or v1."""
+    channel = Channel(channel)
+    if contract == "v2":
+        return f"{root}/v2/{partition_of(serial)}/{channel}/{serial}/{SUFFIX[channel]}"
+    if contract == "v1":
+        return f"{root}/v1/{channel}/{serial}/{SUFFIX[channel]}"
+    raise ValueError(f"unknown device contract {contract!r}; choose from {', '.join(CONTRACTS)}")
+
+
+def parse_topic(topic: str, root: str) -> tuple[Channel, str]:
+    """(channel, serial) of a v2 or v1 device topic under `root`.
+
+    A v2 topic's partition must be one of the PARTITIONS two-digit names, but need not be
+    the serial's own: the partition only spreads the load, any worker stores any serial.
+    """
     parts = topic.split("/")
-    root = prefix.split("/")
-    if len(parts) != len(root) + 3 or parts[: len(root)] != root:
-        raise Rejected("bad_topic", f"topic {topic!r} is not under {prefix}/")
-    channel, serial, suffix = parts[len(root) :]
+    base = root.split("/")
+    if parts[: len(base)] != base or len(parts) < len(base) + 4:
+        raise Rejected("bad_topic", f"topic {topic!r} is not under {root}/v2/ or {root}/v1/")
+    version, rest = parts[len(base)], parts[len(base) + 1 :]
+    if version == "v2":
+        partition, rest = rest[0], rest[1:]
+        if (
+            len(partition) != 2
+            or not partition.isascii()
+            or not partition.isdigit()
+            or int(partition) >= PARTITIONS
+        ):
+            raise Rejected(
+                "bad_topic", f"topic {topic!r}: {partition!r} is not a partition 00..{PARTITIONS - 1:02d}"
+            )
+        shape = f"{root}/v2/PARTITION"
+    elif version == "v1":
+        shape = f"{root}/v1"
+    else:
+        raise Rejected("bad_topic", f"topic {topic!r} is not under {root}/v2/ or {root}/v1/")
+    if len(rest) != 3:
+        raise Rejected("bad_topic", f"topic {topic!r} is not {shape}/CHANNEL/SERIAL/SUFFIX")
+    channel, serial, suffix = rest
     try:
         channel = Channel(channel)
     except ValueError:
         raise Rejected("bad_topic", f"topic {topic!r}: unknown channel {channel!r}") from None
     if suffix != SUFFIX[channel] or not serial or len(serial) > 40:
         raise Rejected(
-            "bad_topic", f"topic {topic!r} does not match {prefix}/{channel}/SERIAL/{SUFFIX[channel]}"
+            "bad_topic", f"topic {topic!r} does not match {shape}/{channel}/SERIAL/{SUFFIX[channel]}"
         )
     return channel, serial
 

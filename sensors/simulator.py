@@ -52,6 +52,7 @@ from housing.db import make_engine, utcnow
 from housing.registry.models import Apartment, Building
 from housing.settings import CITY_TIMEZONE, Settings
 from sensors.models import Meter, MeterKind, Reading, Sensor, SensorKind
+from sensors.payloads import CONTRACTS, Channel, device_topic
 
 log = logging.getLogger(__name__)
 
@@ -221,10 +222,8 @@ class Device:
     quiet_rounds: int = 0
     held: list[dict[str, Any]] = field(default_factory=list)
 
-    def topic(self, prefix: str) -> str:
-        if self.is_meter:
-            return f"{prefix}/meters/{self.serial}/readings"
-        return f"{prefix}/sensors/{self.serial}/measurements"
+    def topic(self, root: str, contract: str = "v2") -> str:
+        return device_topic(root, Channel.meters if self.is_meter else Channel.sensors, self.serial, contract)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,10 +244,17 @@ def _encode(document: dict[str, Any]) -> bytes:
 
 
 def garbage_message(
-    kind: str, device: Device, other_serial: str, at: datetime, *, prefix: str, max_payload_bytes: int
+    kind: str,
+    device: Device,
+    other_serial: str,
+    at: datetime,
+    *,
+    prefix: str,
+    max_payload_bytes: int,
+    contract: str = "v2",
 ) -> Outgoing:
     """One message the ingest worker must reject, of the given GARBAGE_KINDS kind."""
-    topic = device.topic(prefix)
+    topic = device.topic(prefix, contract)
     value = device.value / 1000
     good = {"ts": local_iso(at), "value": value, "seq": device.seq}
     if kind == "not_json":
@@ -306,7 +312,11 @@ class Simulator:
         faults: Iterable[Fault | str] = (),
         rng_seed: int = 2026,
         max_payload_bytes: int = 65536,
+        contract: str = "v2",
     ) -> None:
+        if contract not in CONTRACTS:
+            raise ValueError(f"unknown device contract {contract!r}; choose from {', '.join(CONTRACTS)}")
+        self.contract = contract
         if not devices:
             raise ValueError("no smart meters or sensors to simulate; seed meters first")
         self.devices = list(devices)
@@ -368,7 +378,12 @@ class Simulator:
                 device.seq = (device.seq + 1) % 2**31
                 document = {"ts": local_iso(at), "value": value, "seq": device.seq}
                 out.append(
-                    Outgoing(device.topic(self.prefix), _encode(document), "measurement", device.serial)
+                    Outgoing(
+                        device.topic(self.prefix, self.contract),
+                        _encode(document),
+                        "measurement",
+                        device.serial,
+                    )
                 )
         if Fault.duplicates in faults:
             originals = [m for m in out if m.kind in ("reading", "measurement")]
@@ -391,7 +406,7 @@ class Simulator:
         device.value += round(use * 1000)
         device.seq = (device.seq + 1) % 2**31
         entry = {"ts": local_iso(at), "value": device.value / 1000, "seq": device.seq}
-        topic = device.topic(self.prefix)
+        topic = device.topic(self.prefix, self.contract)
         if Fault.out_of_order not in self.faults:
             return [Outgoing(topic, _encode(entry), "reading", device.serial)]
         # A meter that loses its connection keeps its readings and sends them later,
@@ -422,7 +437,13 @@ class Simulator:
             others = [d.serial for d in self.devices if d.serial != device.serial]
             other = self.rng.choice(others) if others else f"{device.serial}-X"
             message = garbage_message(
-                kind, device, other, at, prefix=self.prefix, max_payload_bytes=self.max_payload_bytes
+                kind,
+                device,
+                other,
+                at,
+                prefix=self.prefix,
+                max_payload_bytes=self.max_payload_bytes,
+                contract=self.contract,
             )
             out.insert(self.rng.randint(0, len(out)), message)
 
@@ -492,6 +513,7 @@ class Simulator:
             published=sum(sent.values()),
             acknowledged=publisher.acknowledged,
             refused=publisher.refused,
+            dropped=publisher.dropped,
             readings=sent["reading"],
             measurements=sent["measurement"],
             batches=sent["batch"],
@@ -512,7 +534,7 @@ class Simulator:
 @dataclass(frozen=True)
 class SimulationSummary:
     published: int
-    acknowledged: int
+    acknowledged: int  # accepted for delivery (MQTT 3.1.1: every PUBACK, it cannot say more)
     refused: int  # PUBACK with a failure reason (MQTT 5), e.g. not authorised
     readings: int
     measurements: int
@@ -528,10 +550,11 @@ class SimulationSummary:
     sensors: int
     targets: dict[str, str]
     backoffs: int = 0
+    dropped: int = 0  # MQTT 5 PUBACK 0x10 "no matching subscribers": the broker threw it away
 
     @property
     def unacknowledged(self) -> int:
-        return self.published - self.acknowledged - self.refused
+        return self.published - self.acknowledged - self.refused - self.dropped
 
     def __str__(self) -> str:
         rate = self.published / self.seconds if self.seconds > 0 else 0.0
@@ -540,6 +563,7 @@ class SimulationSummary:
             span = f", simulated {local_iso(self.first_step)} .. {local_iso(self.last_step)}"
         parts = [
             f"Published {self.published:,} messages ({self.acknowledged:,} acknowledged"
+            + (f", {self.dropped:,} DROPPED: no subscriber" if self.dropped else "")
             + (f", {self.refused:,} refused" if self.refused else "")
             + (f", {self.unacknowledged:,} unacknowledged" if self.unacknowledged else "")
             + f") in {self.seconds:.1f} s ({rate:,.0f}/s) from {self.meters:,} meters and "
@@ -591,8 +615,19 @@ class PublisherError(RuntimeError):
     """The broker cannot be reached or refused the connection."""
 
 
+NO_MATCHING_SUBSCRIBERS = 0x10
+
+
 class Publisher:
-    """A paho 2 client that publishes at QoS 1, counting broker acknowledgements."""
+    """A paho 2 client that publishes at QoS 1, counting what the broker accepted for delivery.
+
+    MQTT 5 brokers say what became of each message: a PUBACK reason code of 0x80 or more
+    is a refusal (e.g. not authorised), 0x10 "no matching subscribers" means the broker
+    accepted the message and threw it away (nobody subscribed: with Mosquitto, e.g. right
+    after a restart that lost a shared subscription). Only the rest counts as acknowledged.
+    An MQTT 3.1.1 broker answers a plain PUBACK in all these cases, so at 3.1.1 a drop
+    cannot be seen by the publisher.
+    """
 
     def __init__(
         self,
@@ -635,6 +670,7 @@ class Publisher:
         self.published = 0
         self.acknowledged = 0
         self.refused = 0
+        self.dropped = 0
         self.backoffs = 0
 
     # paho's network thread: never let an exception out (it would kill the loop silently).
@@ -660,6 +696,8 @@ class Publisher:
             with self._lock:
                 if reason_code.is_failure:
                     self.refused += 1
+                elif reason_code.value == NO_MATCHING_SUBSCRIBERS:
+                    self.dropped += 1
                 else:
                     self.acknowledged += 1
                 self._lock.notify_all()
@@ -737,7 +775,7 @@ class Publisher:
             self.backoffs += 1
             room = self.max_queued * 9 // 10
             with self._lock:
-                while self.published - self.acknowledged - self.refused > room:
+                while self.published - self.acknowledged - self.refused - self.dropped > room:
                     if stop is not None and stop.is_set():
                         return False
                     self._lock.wait(0.1)
@@ -746,7 +784,7 @@ class Publisher:
         """Waits until the broker has answered every message published; True when it has."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            while self.acknowledged + self.refused < self.published:
+            while self.acknowledged + self.refused + self.dropped < self.published:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -868,6 +906,7 @@ def run_simulator(
     rng_seed: int = 2026,
     engine: Engine | None = None,
     stop: threading.Event | None = None,
+    contract: str = "v2",
 ) -> SimulationSummary:
     """`housing simulate`: loads the seeded devices and publishes until done or SIGINT/SIGTERM.
 
@@ -892,7 +931,8 @@ def run_simulator(
         raise ValueError("no smart meters or sensors to simulate; seed meters first")
     simulator = Simulator(
         devices,
-        prefix=settings.mqtt.topic_prefix,
+        prefix=settings.mqtt.topic_root,
+        contract=contract,
         start=start if start is not None else default_start(devices, utcnow()),
         faults=fault_set,
         rng_seed=rng_seed,

@@ -2,5 +2,6 @@
 
 from tests.api.conftest import city  # noqa: F401 - a fixture, found by name
 from tests.integration import stripe_helpers
+from tests.integration.private_broker import private_broker  # noqa: F401 - a fixture, found by name
 
 localstripe = stripe_helpers.localstripe  # a fixture, found by name

@@ -8,15 +8,19 @@ queued for a stopped worker under that, while deploy/mosquitto/mosquitto.conf ra
 import json
 import signal
 import time
+import urllib.request
 
 import pytest
 from sqlalchemy import make_url
 from sqlmodel import select
+from typer.testing import CliRunner
 
+from housing.cli import app as cli
 from sensors.models import Measurement, RejectedMessage, Sensor
-from tests.conftest import TEST_DATABASE_URL
+from sensors.payloads import device_topic
+from tests.conftest import TEST_DATABASE_URL, TEST_SECRET
 from tests.integration.mqtt_helpers import (
-    forget_session,
+    forget_sessions,
     make_meters,
     mqtt_test_config,
     publish,
@@ -27,6 +31,7 @@ from tests.integration.mqtt_helpers import (
     worker_process,
     worker_thread,
 )
+from tests.integration.private_broker import free_port
 from tests.integration.tcp_proxy import OutageProxy
 
 
@@ -49,7 +54,7 @@ def test_good_readings_are_stored_and_bad_ones_kept_with_a_reason(db, session, t
     ]
     with worker_thread(db, config) as worker:
         # Bad messages first: they must not hold up the good ones behind them.
-        publish(config.topic_prefix, bad + good)
+        publish(config.topic_root, bad + good)
         wait_until(lambda: stored_count(db, serials) == len(good), 20, "the good readings")
         wait_until(lambda: worker.metrics.snapshot()["rejected"] == len(bad), 10, "the rejections")
     reasons = [r.reason for r in session.exec(select(RejectedMessage)).all()]
@@ -74,7 +79,7 @@ def test_the_same_reading_twice_is_stored_once(db, session, tmp_path):
     serials = make_meters(session, 2)
     messages = readings_payloads(serials, per_meter=5)
     with worker_thread(db, config) as worker:
-        publish(config.topic_prefix, messages + messages[:4])
+        publish(config.topic_root, messages + messages[:4])
         wait_until(lambda: worker.metrics.snapshot()["duplicates"] == 4, 20, "the duplicates to be counted")
     assert stored_count(db, serials) == len(messages)
 
@@ -108,9 +113,9 @@ def test_condition_sensor_measurements_are_stored(db, session, tmp_path):
     )
     with worker_thread(db, config):
         publish(
-            config.topic_prefix,
+            config.topic_root,
             [("HWT-T1", payload.encode())],
-            topic_for=lambda s: f"{config.topic_prefix}/sensors/{s}/measurements",
+            topic_for=lambda s: device_topic(config.topic_root, "sensors", s),
         )
         wait_until(lambda: len(session.exec(select(Measurement)).all()) == 2, 20, "the measurements")
     assert sorted(str(m.value) for m in session.exec(select(Measurement)).all()) == ["44.25", "61.50"]
@@ -124,12 +129,12 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(db, ses
     worker = worker_process(database_url, config)
     try:
         wait_subscribed(config)
-        publish(config.topic_prefix, messages[:600])
+        publish(config.topic_root, messages[:600])
         wait_until(lambda: stored_count(db, serials) >= 200, 30, "some readings to be stored")
         worker.send_signal(signal.SIGKILL)  # mid-stream: some stored, some in flight, none flushed
         worker.wait(10)
         killed_at = stored_count(db, serials)
-        publish(config.topic_prefix, messages[600:])  # the broker queues these for the dead worker
+        publish(config.topic_root, messages[600:])  # the broker queues these for the dead worker
         worker = worker_process(database_url, config)
         wait_until(lambda: stored_count(db, serials) == len(messages), 60, "every reading after the restart")
         time.sleep(1)  # nothing more arrives late
@@ -138,7 +143,7 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(db, ses
     finally:
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=30)
-        forget_session(config.client_id)
+        forget_sessions(config)
     assert worker.returncode == 0, output
 
 
@@ -150,7 +155,7 @@ def test_two_workers_on_the_shared_subscription_store_each_reading_once(db, sess
     serials = make_meters(session, 10)
     messages = readings_payloads(serials, per_meter=60)
     with worker_thread(db, first) as a, worker_thread(db, second) as b:
-        publish(first.topic_prefix, messages)
+        publish(first.topic_root, messages)
         wait_until(lambda: stored_count(db, serials) == len(messages), 30, "every reading")
         time.sleep(0.5)
         received = (a.metrics.snapshot()["received"], b.metrics.snapshot()["received"])
@@ -166,7 +171,7 @@ def test_sigterm_flushes_and_acknowledges_what_was_stored(db, session, database_
     worker = worker_process(database_url, config)
     try:
         wait_subscribed(config)
-        publish(config.topic_prefix, messages)
+        publish(config.topic_root, messages)
         time.sleep(0.3)  # received, but the 2-second batch is still open
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=30)
@@ -181,7 +186,7 @@ def test_sigterm_flushes_and_acknowledges_what_was_stored(db, session, database_
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=30)
-        forget_session(config.client_id)
+        forget_sessions(config)
 
 
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs PostgreSQL over TCP (HOUSING_TEST_DATABASE_URL)")
@@ -195,10 +200,10 @@ def test_thirty_seconds_without_the_database_loses_nothing(db, session, database
     worker = worker_process(through_proxy, config)
     try:
         wait_subscribed(config)
-        publish(config.topic_prefix, messages[:200])
+        publish(config.topic_root, messages[:200])
         wait_until(lambda: stored_count(db, serials) == 200, 30, "the first readings")
         proxy.cut()
-        publish(config.topic_prefix, messages[200:])  # arrive while the database is away
+        publish(config.topic_root, messages[200:])  # arrive while the database is away
         time.sleep(30)
         assert stored_count(db, serials) == 200
         status = json.loads(config.status_file.read_text())
@@ -209,5 +214,85 @@ def test_thirty_seconds_without_the_database_loses_nothing(db, session, database
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=30)
         proxy.close()
-        forget_session(config.client_id)
+        forget_sessions(config)
+    assert worker.returncode == 0, output
+
+
+def _metrics(port: int) -> dict[str, float]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
+
+
+def _health(config) -> tuple[int, str]:
+    env = {"HOUSING_ENVIRONMENT": "test", "HOUSING_AUTH__SECRET_KEY": TEST_SECRET}
+    env |= {f"HOUSING_MQTT__{k.upper()}": str(v) for k, v in config.model_dump().items() if v is not None}
+    result = CliRunner().invoke(cli, ["health", "ingest"], env=env)
+    return result.exit_code, result.output
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs PostgreSQL over TCP (HOUSING_TEST_DATABASE_URL)")
+def test_health_fails_in_a_database_outage_while_readings_wait_and_recovers(
+    db, session, database_url, tmp_path
+):
+    url = make_url(database_url)
+    proxy = OutageProxy((url.host or "127.0.0.1", url.port or 5432))
+    through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    metrics_port = free_port()
+    # No status_file: the default path is per client id, and the health check finds it by the id alone.
+    config = mqtt_test_config(
+        tmp_path, batch_size=100, stall_after_s=3, metrics_port=metrics_port, status_file=None
+    )
+    assert config.status_path.name == f"housing-ingest-{config.client_id}.status.json"
+    serials = make_meters(session, 5)
+    messages = readings_payloads(serials, per_meter=120)  # 600 readings
+    worker = worker_process(through_proxy, config)
+    try:
+        wait_subscribed(config)
+        publish(config.topic_root, messages[:200])
+        wait_until(lambda: stored_count(db, serials) == 200, 30, "the first readings")
+        code, output = _health(config)
+        assert code == 0 and "healthy" in output, output
+
+        proxy.cut()
+        publish(config.topic_root, messages[200:])  # arrive while the database is away
+        wait_until(lambda: _health(config)[0] == 1, 20, "health to fail in the outage")
+        wait_until(lambda: "database errors since the last commit" in _health(config)[1], 20, "the reason")
+        # Live figures while the worker is stuck retrying one batch: waiting counts every
+        # received message (the batch in hand too), the oldest one ages, the commit recedes.
+        wait_until(lambda: _metrics(metrics_port)["ingest_messages_waiting"] == 400, 20, "400 waiting")
+        first = _metrics(metrics_port)
+        wait_until(
+            lambda: (
+                _metrics(metrics_port)["ingest_seconds_since_commit"]
+                > first["ingest_seconds_since_commit"] + 1
+            ),
+            10,
+            "the time since the last commit to grow",
+        )
+        later = _metrics(metrics_port)
+        assert later["ingest_oldest_waiting_seconds"] > first["ingest_oldest_waiting_seconds"] > 0
+        status = json.loads(config.status_path.read_text())
+        assert status["waiting"] == 400 and status["oldest_waiting_s"] > 0, status
+        wait_until(lambda: "nothing was committed" in _health(config)[1], 20, "the stall to be reported")
+        before = json.loads(config.status_path.read_text())["at"]
+        wait_until(
+            lambda: json.loads(config.status_path.read_text())["at"] > before, 5, "a fresh status file"
+        )
+        assert stored_count(db, serials) == 200
+
+        proxy.restore()
+        wait_until(lambda: stored_count(db, serials) == len(messages), 60, "every reading after the outage")
+        wait_until(lambda: _health(config)[0] == 0, 30, "health to recover")
+        assert _metrics(metrics_port)["ingest_messages_waiting"] == 0
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+        proxy.close()
+        forget_sessions(config)
+        config.status_path.unlink(missing_ok=True)
     assert worker.returncode == 0, output

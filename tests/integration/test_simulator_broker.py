@@ -20,7 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from housing.db import utcnow
 from sensors.broker import BrokerError, EmbeddedBroker
-from sensors.payloads import parse_payload, parse_topic
+from sensors.payloads import device_topic, parse_payload, parse_topic, partition_of
 from sensors.seeding import seed_meters
 from sensors.simulator import Publisher, floor_step, run_simulator
 from tests.conftest import TEST_SECRET
@@ -45,7 +45,7 @@ def seeded(db, session, settings):
             make_apartment(session, building)
     session.commit()
     seed_meters(db, today=utcnow().date())
-    settings.mqtt.topic_prefix = f"test/{uuid.uuid4().hex[:10]}"
+    settings.mqtt.topic_root = f"test/{uuid.uuid4().hex[:10]}"
     return settings
 
 
@@ -100,7 +100,7 @@ class Subscriber:
 
 def test_simulated_readings_reach_mosquitto_and_all_parse(db, seeded):
     start = floor_step(utcnow() - timedelta(days=1))
-    with Subscriber(BROKER[1], seeded.mqtt.topic_prefix) as subscriber:
+    with Subscriber(BROKER[1], seeded.mqtt.topic_root) as subscriber:
         summary = run_simulator(
             seeded,
             rate=2000,
@@ -122,9 +122,10 @@ def test_simulated_readings_reach_mosquitto_and_all_parse(db, seeded):
 
 def test_the_rate_is_kept(db, seeded):
     start = floor_step(utcnow() - timedelta(days=1))
-    summary = run_simulator(
-        seeded, rate=100, count=MESSAGES, start=start, host=BROKER[0], port=BROKER[1], engine=db
-    )
+    with Subscriber(BROKER[1], seeded.mqtt.topic_root):  # without one, MQTT 5 reports drops
+        summary = run_simulator(
+            seeded, rate=100, count=MESSAGES, start=start, host=BROKER[0], port=BROKER[1], engine=db
+        )
     assert summary.acknowledged == MESSAGES
     assert 1.5 < summary.seconds < 4  # 200 messages at 100 a second
 
@@ -155,9 +156,9 @@ def test_sigterm_stops_the_simulator_cleanly_with_a_summary(db, seeded, database
         "HOUSING_ENVIRONMENT": "test",
         "HOUSING_AUTH__SECRET_KEY": TEST_SECRET,
         "HOUSING_DB__URL": database_url,
-        "HOUSING_MQTT__TOPIC_PREFIX": seeded.mqtt.topic_prefix,
+        "HOUSING_MQTT__TOPIC_ROOT": seeded.mqtt.topic_root,
     }
-    with Subscriber(BROKER[1], seeded.mqtt.topic_prefix) as subscriber:
+    with Subscriber(BROKER[1], seeded.mqtt.topic_root) as subscriber:
         process = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
         try:
             wait_until(lambda: len(subscriber.messages) >= 20, 20, "the simulator to publish")
@@ -177,7 +178,7 @@ def test_embedded_broker_serves_the_simulator_at_mqtt_3_1_1(db, seeded):
     start = floor_step(utcnow() - timedelta(days=1))
     with (
         EmbeddedBroker(port=port) as broker,
-        Subscriber(port, seeded.mqtt.topic_prefix, protocol=mqtt.MQTTv311) as subscriber,
+        Subscriber(port, seeded.mqtt.topic_root, protocol=mqtt.MQTTv311) as subscriber,
     ):
         assert broker.running
         summary = run_simulator(
@@ -193,7 +194,7 @@ def test_embedded_broker_serves_the_simulator_at_mqtt_3_1_1(db, seeded):
 def test_embedded_broker_keeps_messages_for_a_persistent_session(db, seeded):
     """What a restarted ingest worker relies on: QoS 1 messages queued while it was away."""
     port = free_port()
-    prefix = seeded.mqtt.topic_prefix
+    prefix = seeded.mqtt.topic_root
     start = floor_step(utcnow() - timedelta(days=1))
     with EmbeddedBroker(port=port, mode="thread"):
         with Subscriber(port, prefix, protocol=mqtt.MQTTv311, client_id="test-worker"):
@@ -217,3 +218,47 @@ def test_embedded_broker_binds_only_localhost_and_reports_a_taken_port():
             socket.create_connection(("127.0.0.2", port), timeout=2).close()
         with pytest.raises(BrokerError, match="in use"):
             EmbeddedBroker(port=port).start()
+
+
+@pytest.mark.parametrize("contract", ["v2", "v1"])
+def test_a_publish_nobody_subscribed_to_is_a_drop_not_a_delivery(db, seeded, contract):
+    """MQTT 5 PUBACK 0x10 "no matching subscribers": accepted by the broker and thrown away."""
+    start = floor_step(utcnow() - timedelta(days=1))
+    lost = run_simulator(
+        seeded, rate=2000, count=60, start=start, host=BROKER[0], port=BROKER[1], protocol=5, engine=db,
+        contract=contract,
+    )  # fmt: skip
+    assert (lost.published, lost.acknowledged, lost.dropped, lost.unacknowledged) == (60, 0, 60, 0)
+    assert "60 DROPPED: no subscriber" in str(lost)
+    # Half of the time someone listens: only what reached a subscriber is acknowledged.
+    with Subscriber(BROKER[1], seeded.mqtt.topic_root) as subscriber:
+        heard = run_simulator(
+            seeded, rate=2000, count=40, start=start, host=BROKER[0], port=BROKER[1], protocol=5, engine=db,
+            contract=contract,
+        )  # fmt: skip
+        subscriber.wait_for(40)
+    assert (heard.acknowledged, heard.dropped) == (40, 0)
+    assert "DROPPED" not in str(heard)
+    assert {m.topic.split("/")[1] for m in subscriber.messages} == {seeded.mqtt.topic_root.split("/")[1]}
+    assert {m.topic.split("/")[2] for m in subscriber.messages} == {contract}
+    # MQTT 3.1.1 cannot tell: the same drop is a plain PUBACK (documented in `housing simulate --help`).
+    blind = run_simulator(
+        seeded, rate=2000, count=20, start=start, host=BROKER[0], port=BROKER[1], protocol=4, engine=db,
+        contract=contract,
+    )  # fmt: skip
+    assert (blind.acknowledged, blind.dropped) == (20, 0)
+
+
+def test_the_simulator_publishes_contract_v2_topics_by_default_with_the_serials_partition(db, seeded):
+    start = floor_step(utcnow() - timedelta(days=1))
+    with Subscriber(BROKER[1], seeded.mqtt.topic_root) as subscriber:
+        run_simulator(
+            seeded, rate=2000, count=30, start=start, host=BROKER[0], port=BROKER[1], protocol=5, engine=db
+        )
+        subscriber.wait_for(30)
+    root = seeded.mqtt.topic_root
+    for message in subscriber.messages:
+        _, serial = parse_topic(message.topic, root)
+        channel = message.topic.split("/")[-3]
+        assert message.topic == device_topic(root, channel, serial, "v2")
+        assert message.topic.split("/")[3] == partition_of(serial)

@@ -13,9 +13,7 @@ from tests.integration.mqtt_helpers import make_meters, readings_payloads
 
 def test_one_unstorable_message_does_not_block_its_batch(db, session):
     kept, vanishing = make_meters(session, 2)
-    store = ReadingStore(
-        db, prefix="housing/v1", max_payload_bytes=4096, future_tolerance=timedelta(minutes=5)
-    )
+    store = ReadingStore(db, prefix="housing", max_payload_bytes=4096, future_tolerance=timedelta(minutes=5))
     with db.connect() as connection:
         store.devices.resolve(connection, {(Channel.meters, kept), (Channel.meters, vanishing)})
     # The meter disappears after the worker cached it: its reading now breaks a foreign key.

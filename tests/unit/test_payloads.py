@@ -5,7 +5,15 @@ from decimal import Decimal
 
 import pytest
 
-from sensors.payloads import Channel, Rejected, parse_payload, parse_topic
+from sensors.payloads import (
+    PARTITIONS,
+    Channel,
+    Rejected,
+    device_topic,
+    parse_payload,
+    parse_topic,
+    partition_of,
+)
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -90,10 +98,32 @@ def test_five_minutes_of_clock_drift_is_tolerated():
     [
         ("housing/v1/meters/CW-000001/readings", (Channel.meters, "CW-000001")),
         ("housing/v1/sensors/HWT-1/measurements", (Channel.sensors, "HWT-1")),
+        ("housing/v2/12/meters/CW-000001/readings", (Channel.meters, "CW-000001")),
+        ("housing/v2/07/sensors/HWT-1/measurements", (Channel.sensors, "HWT-1")),
+        # Another partition than the serial's own still names the serial: partitions only spread load.
+        ("housing/v2/00/meters/CW-000001/readings", (Channel.meters, "CW-000001")),
+        ("housing/v2/15/meters/CW-000001/readings", (Channel.meters, "CW-000001")),
     ],
 )
 def test_topics_name_the_channel_and_serial(topic, expected):
-    assert parse_topic(topic, "housing/v1") == expected
+    assert parse_topic(topic, "housing") == expected
+
+
+@pytest.mark.parametrize(
+    ("serial", "partition"), [("CW-000001", "12"), ("HWT-1", "07"), ("SN000123", "02"), ("Ž-1", "14")]
+)
+def test_the_partition_is_crc32_of_the_utf8_serial_mod_16_in_two_digits(serial, partition):
+    assert partition_of(serial) == partition
+    assert device_topic("housing", "meters", serial) == f"housing/v2/{partition}/meters/{serial}/readings"
+    assert device_topic("housing", "sensors", serial, "v1") == f"housing/v1/sensors/{serial}/measurements"
+    assert parse_topic(device_topic("housing", "meters", serial), "housing") == (Channel.meters, serial)
+
+
+def test_every_partition_is_used_and_none_beyond():
+    seen = {partition_of(f"CW-{n:06d}") for n in range(2000)}
+    assert seen == {f"{n:02d}" for n in range(PARTITIONS)}
+    with pytest.raises(ValueError):
+        device_topic("housing", "meters", "CW-1", "v3")
 
 
 @pytest.mark.parametrize(
@@ -104,9 +134,18 @@ def test_topics_name_the_channel_and_serial(topic, expected):
         "housing/v1/valves/CW-1/readings",
         "housing/v1/meters/CW-1/readings/extra",
         "housing/v1/meters//readings",
+        "housing/v2/16/meters/CW-1/readings",
+        "housing/v2/1/meters/CW-1/readings",
+        "housing/v2/007/meters/CW-1/readings",
+        "housing/v2/\u0661\u0662/meters/CW-1/readings",
+        "housing/v2/12/meters/CW-1",
+        "housing/v2/12/meters/CW-1/readings/extra",
+        "housing/v3/12/meters/CW-1/readings",
+        "housing/v1",
+        "other/v1/meters/CW-1/readings",
     ],
 )
 def test_other_topics_are_refused(topic):
     with pytest.raises(Rejected) as caught:
-        parse_topic(topic, "housing/v1")
+        parse_topic(topic, "housing")
     assert caught.value.kind == "bad_topic"

@@ -24,7 +24,7 @@ from sensors.simulator import (
     parse_faults,
 )
 
-PREFIX = "housing/v1"
+PREFIX = "housing"
 START = datetime(2026, 11, 1, tzinfo=TIMEZONE)  # heating season
 LIMITS = {"max_bytes": 65536, "future_tolerance": timedelta(minutes=5)}
 REJECTED_AS = {
@@ -210,7 +210,7 @@ def test_temperature_faults_hit_one_sensor_each():
 
 def test_run_publishes_count_messages_and_never_a_future_timestamp():
     class Recorder:
-        acknowledged = refused = backoffs = 0
+        acknowledged = refused = dropped = backoffs = 0
 
         def __init__(self):
             self.sent = []

@@ -44,7 +44,9 @@ class ServiceRequest(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         CheckConstraint("reopen_count >= 0", name="reopen_count_not_negative"),
-        # Quality scores group by company and month; the deadline sweep scans open requests.
+        # Quality scores group by company and month; the deadline sweep scans open requests;
+        # Open311's city-wide list takes the newest 1,000 of a date range.
+        Index(None, "created_at", "id"),
         Index(None, "company_id", "created_at"),
         Index(None, "building_id", "created_at"),
         Index(None, "status", "deadline_at"),

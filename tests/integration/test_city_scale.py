@@ -92,6 +92,7 @@ NOT_PAGES = {
     "/docs/oauth2-redirect": "the API documentation's OAuth2 helper",
     "/redoc": "the API's documentation",
     "/healthz": "the health check",
+    "/static/docs/redoc.standalone.js": "the API documentation's script, a static file",
 }
 # Query values for the parameters some routes require.
 REQUIRED_QUERY = {

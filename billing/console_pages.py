@@ -11,7 +11,6 @@ period's page.
 
 import csv
 import io
-import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated
@@ -21,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Select, func, nulls_last
 from sqlmodel import Session, col, select
 
-from billing.invoice_schemas import PERIOD_PATTERN, period_start
+from billing.invoice_schemas import period_start
 from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceStatus, LedgerEntry
 from billing.runs import RunSummary, run_billing
 from housing.accounts.models import Role
@@ -33,6 +32,7 @@ from housing.errors import DomainError
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import visible_apartments
 from housing.routing import page_of
+from housing.validation import Id, PageNumber, Text
 from housing.web import gettext_for, render
 
 router = APIRouter(include_in_schema=False)
@@ -48,7 +48,7 @@ BillingPage = Annotated[Actor, Depends(require_roles(Role.admin))]
 
 @dataclass(frozen=True)
 class Debtor:
-    apartment_id: int
+    apartment_id: Id
     address: str
     number: str
     account_number: str
@@ -124,8 +124,8 @@ def _debtor_list(
     session: SessionDep,
     actor: StaffActor,
     today: Today,
-    sort: Annotated[str, Query(max_length=20)] = "amount",
-    page: Annotated[int, Query(ge=1)] = 1,
+    sort: Annotated[Text, Query(max_length=20)] = "amount",
+    page: PageNumber = 1,
 ) -> DebtorList:
     sort = sort if sort in SORTS else "amount"
     return DebtorList(*_debtors(session, actor, today, sort, page), sort=sort)
@@ -199,7 +199,7 @@ def billing_page(
     session: SessionDep,
     actor: BillingPage,
     today: Today,
-    period: Annotated[str, Query(max_length=7)] = "",
+    period: Annotated[Text, Query(max_length=7)] = "",
     issued: Annotated[int, Query(ge=0, le=1)] = 0,
 ) -> Response:
     """The form; with a period, the dry run's preview (counts, totals, warnings) under it."""
@@ -215,10 +215,10 @@ def issue_invoices(
     session: SessionDep,
     actor: BillingPage,
     today: Today,
-    period: Annotated[str, Form(max_length=7)] = "",
+    period: Annotated[Text, Form(max_length=7)] = "",
 ) -> Response:
     _ = gettext_for(request, actor)
-    if not re.match(PERIOD_PATTERN, period):
+    if not _is_month(period):
         error = _("Choose a month, for example 2026-10.")
         return _billing_page(request, session, actor, today, period, None, error, status=422)
     try:
@@ -239,11 +239,19 @@ def issue_invoices(
     return RedirectResponse(f"/console/billing?period={period}&issued=1", status_code=303)
 
 
+def _is_month(period: str) -> bool:
+    try:
+        period_start(period)
+    except ValueError:
+        return False
+    return True
+
+
 def _preview(
     request: Request, session: Session, actor: Actor, today: date, period: str
 ) -> tuple[RunSummary | None, str | None]:
     _ = gettext_for(request, actor)
-    if not re.match(PERIOD_PATTERN, period):
+    if not _is_month(period):
         return None, _("Choose a month, for example 2026-10.")
     try:
         summary = run_billing(
@@ -272,7 +280,7 @@ def _billing_page(
     status: int | None = None,
 ) -> Response:
     billed = None
-    if re.match(PERIOD_PATTERN, period or ""):
+    if _is_month(period or ""):
         count, total = session.execute(
             select(func.count(), func.coalesce(func.sum(Invoice.total_minor), 0)).where(
                 Invoice.period == period_start(period), col(Invoice.status) != InvoiceStatus.void

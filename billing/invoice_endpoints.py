@@ -34,6 +34,7 @@ from housing.registry.models import Apartment
 from housing.registry.queries import visible_apartments
 from housing.routing import Paging, one_visible, paginate
 from housing.schemas import Page
+from housing.validation import Id
 
 router = APIRouter(tags=["billing"])
 
@@ -44,7 +45,7 @@ def list_invoices(
     actor: CurrentActor,
     today: Today,
     paging: Paging,
-    apartment_id: Annotated[int | None, Query()] = None,
+    apartment_id: Annotated[Id | None, Query()] = None,
     period: Annotated[Period | None, Query()] = None,
     status: Annotated[InvoiceStatus | None, Query()] = None,
 ):
@@ -60,7 +61,7 @@ def list_invoices(
 
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceDetail)
-def read_invoice(invoice_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+def read_invoice(invoice_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
     invoice = one_visible(session, queries.visible_invoices(actor, today), Invoice, invoice_id, "invoice")
     lines = session.exec(
         select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.id)
@@ -71,7 +72,7 @@ def read_invoice(invoice_id: int, session: SessionDep, actor: CurrentActor, toda
 
 
 @router.get("/apartments/{apartment_id}/balance", response_model=BalanceRead)
-def read_balance(apartment_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+def read_balance(apartment_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
     one_visible(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
     owed = balance(session, apartment_id)
     return BalanceRead(
@@ -84,7 +85,7 @@ def read_balance(apartment_id: int, session: SessionDep, actor: CurrentActor, to
 
 
 @router.get("/apartments/{apartment_id}/ledger", response_model=Page[LedgerEntryRead])
-def read_ledger(apartment_id: int, session: SessionDep, actor: CurrentActor, today: Today, paging: Paging):
+def read_ledger(apartment_id: Id, session: SessionDep, actor: CurrentActor, today: Today, paging: Paging):
     """Every charge, payment, penalty, adjustment and refund of the account, newest first."""
     one_visible(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
     query = select(LedgerEntry).where(LedgerEntry.apartment_id == apartment_id)
@@ -97,8 +98,8 @@ def read_ledger(apartment_id: int, session: SessionDep, actor: CurrentActor, tod
     status_code=status.HTTP_201_CREATED,
 )
 def adjust_invoice_line(
-    invoice_id: int,
-    line_id: int,
+    invoice_id: Id,
+    line_id: Id,
     body: AdjustmentCreate,
     session: SessionDep,
     actor: RegistrarActor,

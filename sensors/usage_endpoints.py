@@ -13,6 +13,7 @@ from housing.clock import Today
 from housing.db import SessionDep
 from housing.errors import Invalid
 from housing.routing import one_visible
+from housing.validation import Id, Moment
 from sensors.consumption import Boundary, ConsumptionResult
 from sensors.models import Meter
 from sensors.queries import visible_meters
@@ -46,7 +47,7 @@ class ConsumptionPartRead(BaseModel):
 
 
 class ConsumptionRead(BaseModel):
-    meter_id: int
+    meter_id: Id
     unit: str
     start: datetime
     end: datetime
@@ -104,9 +105,9 @@ def _read(meter: Meter, start: datetime, end: datetime, result: ConsumptionResul
 
 @router.get("/meters/{meter_id}/consumption", response_model=ConsumptionRead)
 def read_consumption(
-    meter_id: int,
-    start: Annotated[datetime, Query(description="Period start; without a zone, in the city's time zone")],
-    end: Annotated[datetime, Query(description="Period end (exclusive); without a zone, in the city's")],
+    meter_id: Id,
+    start: Annotated[Moment, Query(description="Period start; without a zone, in the city's time zone")],
+    end: Annotated[Moment, Query(description="Period end (exclusive); without a zone, in the city's")],
     request: Request,
     session: SessionDep,
     actor: CurrentActor,

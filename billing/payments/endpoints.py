@@ -37,6 +37,7 @@ from housing.registry.models import Apartment
 from housing.registry.queries import visible_apartments
 from housing.routing import Paging, one_visible, paginate
 from housing.schemas import Page
+from housing.validation import Id, Text
 
 MAX_STATEMENT_BYTES = 16 * 1024 * 1024
 
@@ -74,14 +75,15 @@ async def _raw_body(request: Request) -> bytes:
     responses={503: {"description": "Stripe is not configured, or did not answer"}},
 )
 def pay_by_card(
-    apartment_id: int,
+    apartment_id: Id,
     body: CardPaymentCreate,
     session: SessionDep,
     actor: CurrentActor,
     today: Today,
     gateway: GatewayDep,
     idempotency_key: Annotated[
-        str | None, Header(max_length=100, description="Send the same key again to get the same payment back")
+        Text | None,
+        Header(max_length=100, description="Send the same key again to get the same payment back"),
     ] = None,
 ):
     """Starts a card payment of up to the balance; confirm it with Stripe.js and the client_secret.
@@ -119,7 +121,7 @@ def pay_by_card(
     responses={503: {"description": "Stripe is not configured, or did not answer"}},
 )
 def pay_with_card(
-    payment_id: int,
+    payment_id: Id,
     body: CardConfirm,
     session: SessionDep,
     actor: CurrentActor,
@@ -151,7 +153,7 @@ def pay_with_card(
 
 
 @router.get("/apartments/{apartment_id}/payments", response_model=Page[PaymentRead])
-def list_payments(apartment_id: int, session: SessionDep, actor: CurrentActor, today: Today, paging: Paging):
+def list_payments(apartment_id: Id, session: SessionDep, actor: CurrentActor, today: Today, paging: Paging):
     """Newest first."""
     one_visible(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
     query = visible_payments(actor, today).where(PaymentAttempt.apartment_id == apartment_id)
@@ -159,7 +161,7 @@ def list_payments(apartment_id: int, session: SessionDep, actor: CurrentActor, t
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentRead)
-def read_payment(payment_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+def read_payment(payment_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
     return one_visible(session, visible_payments(actor, today), PaymentAttempt, payment_id, "payment")
 
 
@@ -169,7 +171,7 @@ def read_payment(payment_id: int, session: SessionDep, actor: CurrentActor, toda
     status_code=status.HTTP_201_CREATED,
 )
 def record_manual_payment(
-    apartment_id: int, body: ManualPaymentCreate, session: SessionDep, actor: RegistrarActor, today: Today
+    apartment_id: Id, body: ManualPaymentCreate, session: SessionDep, actor: RegistrarActor, today: Today
 ):
     """A payment made at a bank or an office, once per reference."""
     one_visible(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
@@ -190,7 +192,7 @@ def record_manual_payment(
     "/payments/{payment_id}/refunds", response_model=PaymentRead, status_code=status.HTTP_201_CREATED
 )
 def refund(
-    payment_id: int,
+    payment_id: Id,
     body: RefundCreate,
     session: SessionDep,
     actor: RegistrarActor,
@@ -249,7 +251,7 @@ def stripe_webhook(
     session: SessionDep,
     gateway: GatewayDep,
     payload: Annotated[bytes, Depends(_raw_body)],
-    stripe_signature: Annotated[str | None, Header()] = None,
+    stripe_signature: Annotated[Text | None, Header()] = None,
 ):
     """Stripe's events, verified on the raw body and handled once each (a repeat answers 200, duplicate)."""
     try:

@@ -19,6 +19,7 @@ from housing.registry.models import Building
 from housing.registry.queries import visible_buildings
 from housing.routing import Paging, one_visible, paginate
 from housing.schemas import Page
+from housing.validation import Id, Moment
 
 router = APIRouter(tags=["incidents"])
 
@@ -44,14 +45,14 @@ def declare_outage(body: OutageCreate, session: SessionDep, actor: OutageActor, 
 
 @router.get("/buildings/{building_id}/incidents", response_model=Page[IncidentDuration])
 def list_building_incidents(
-    building_id: int,
+    building_id: Id,
     session: SessionDep,
     actor: CurrentActor,
     today: Today,
     now: Now,
     paging: Paging,
-    since: Annotated[datetime | None, Query(description="Only those still going on after this")] = None,
-    until: Annotated[datetime | None, Query(description="Only those begun before this")] = None,
+    since: Annotated[Moment | None, Query(description="Only those still going on after this")] = None,
+    until: Annotated[Moment | None, Query(description="Only those begun before this")] = None,
     source: Annotated[IncidentSource | None, Query()] = None,
     utility: Annotated[Utility | None, Query()] = None,
 ):

@@ -16,6 +16,7 @@ from housing.open311 import formats, queries, schemas, service
 from housing.open311.responses import respond
 from housing.requests.models import RequestCategory
 from housing.settings import Settings
+from housing.validation import Text, parse_id
 
 PREFIX = "/open311/v2"
 
@@ -29,7 +30,7 @@ def _settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
-def _format(fmt: str) -> str:
+def _format(fmt: Text) -> str:
     if fmt not in formats.FORMATS:
         raise NotFound(f"format {fmt!r} is not served; use json or xml")
     return fmt
@@ -46,7 +47,7 @@ def _check_jurisdiction(settings: Settings, jurisdiction_id: str | None) -> None
         )
 
 
-def _jurisdiction(settings: SettingsDep, jurisdiction_id: Annotated[str | None, Query()] = None) -> None:
+def _jurisdiction(settings: SettingsDep, jurisdiction_id: Annotated[Text | None, Query()] = None) -> None:
     _check_jurisdiction(settings, jurisdiction_id)
 
 
@@ -60,7 +61,7 @@ def list_services(fmt: Format, session: SessionDep) -> Response:
 
 
 @router.get("/services/{service_code}.{fmt}", dependencies=[Jurisdiction])
-def service_definition(service_code: str, fmt: Format, session: SessionDep) -> Response:
+def service_definition(service_code: Text, fmt: Format, session: SessionDep) -> Response:
     category = queries.public_service(session, service_code)
     if category is None:
         raise NotFound(f"service_code {service_code!r} not found")
@@ -74,12 +75,12 @@ def list_requests(
     settings: SettingsDep,
     now: Now,
     service_request_id: Annotated[
-        str | None, Query(description="Comma separated; overrides the rest")
+        Text | None, Query(description="Comma separated; overrides the rest")
     ] = None,
-    service_code: Annotated[str | None, Query(description="Comma separated")] = None,
-    start_date: Annotated[str | None, Query(description="w3 datetime with offset")] = None,
-    end_date: Annotated[str | None, Query(description="w3 datetime with offset")] = None,
-    status_: Annotated[str | None, Query(alias="status", description="open, closed")] = None,
+    service_code: Annotated[Text | None, Query(description="Comma separated")] = None,
+    start_date: Annotated[Text | None, Query(description="w3 datetime with offset")] = None,
+    end_date: Annotated[Text | None, Query(description="w3 datetime with offset")] = None,
+    status_: Annotated[Text | None, Query(alias="status", description="open, closed")] = None,
 ) -> Response:
     filters = schemas.filters_from(
         service_request_id=service_request_id,
@@ -95,9 +96,10 @@ def list_requests(
 
 @router.get("/requests/{service_request_id}.{fmt}", dependencies=[Jurisdiction])
 def read_request(
-    service_request_id: str, fmt: Format, session: SessionDep, settings: SettingsDep
+    service_request_id: Text, fmt: Format, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    row = queries.public_request(session, int(service_request_id)) if service_request_id.isdigit() else None
+    id_ = parse_id(service_request_id)
+    row = queries.public_request(session, id_) if id_ is not None else None
     if row is None:
         raise NotFound(f"service_request_id {service_request_id!r} not found")
     # One request is still a list of one, as the spec shows it.

@@ -14,6 +14,7 @@ from housing.errors import Forbidden, Invalid
 from housing.registry.importer import import_buildings_csv
 from housing.registry.models import ManagementCompany
 from housing.registry.schemas import ImportReport
+from housing.validation import Id
 
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024  # about 200,000 rows; the importer stops at 100,000
 
@@ -35,7 +36,7 @@ def import_buildings(
     actor: RegistrarActor,
     today: Today,
     company_id: Annotated[
-        int | None, Form(description="Managing company; required for an admin, a manager's own by default")
+        Id | None, Form(description="Managing company; required for an admin, a manager's own by default")
     ] = None,
 ) -> ImportReport:
     """A file with any bad row imports nothing and lists every bad row with its line and reason."""

@@ -29,10 +29,10 @@ from housing.auth import AdminActor, CurrentActor
 from housing.clock import Today
 from housing.db import SessionDep, get_or_404
 from housing.routing import Paging, one_visible, paginate
-from housing.schemas import Page
+from housing.schemas import API_PROBLEMS, Page
 from housing.validation import Day, Id
 
-router = APIRouter(tags=["billing"])
+router = APIRouter(tags=["billing"], responses=API_PROBLEMS)
 
 
 def _reads(session: Session, tariffs: Sequence[Tariff]) -> list[TariffRead]:

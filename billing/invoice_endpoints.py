@@ -33,10 +33,10 @@ from housing.errors import NotFound
 from housing.registry.models import Apartment
 from housing.registry.queries import visible_apartments
 from housing.routing import Paging, one_visible, paginate
-from housing.schemas import Page
+from housing.schemas import API_PROBLEMS, Page
 from housing.validation import Id
 
-router = APIRouter(tags=["billing"])
+router = APIRouter(tags=["billing"], responses=API_PROBLEMS)
 
 
 @router.get("/invoices", response_model=Page[InvoiceRead])

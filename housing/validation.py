@@ -160,32 +160,40 @@ def _types_in(annotation: Any) -> set[type]:
     return {annotation} if isinstance(annotation, type) else set()
 
 
-def _check_value(value: Any, *, numbers_only: bool) -> None:
+def _check_value(value: Any, types: set[type]) -> None:
+    """JSON's own types as the field declares them; pydantic alone would read true as 1, 0 as
+    false and 0 as 1 January 1970."""
     if isinstance(value, bool):
-        if numbers_only:
+        if bool not in types and types & set(_NUMBERS):
             raise ValueError("must be a number, not true or false")
+    elif isinstance(value, int | float):
+        if bool in types and not types & set(_NUMBERS):
+            raise ValueError("must be true or false, not a number")
+        if types & {date, datetime} and not types & set(_NUMBERS):
+            raise ValueError("a date is written as text: 2026-11-20, or 2026-11-20T10:00:00+05:00")
     elif isinstance(value, str):
         check_text(value)
+        if bool in types and str not in types:
+            raise ValueError("must be true or false, not text")
     elif isinstance(value, list | tuple):
         for item in value:
-            _check_value(item, numbers_only=numbers_only)
+            _check_value(item, types)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _check_value(key, numbers_only=False)
-            _check_value(item, numbers_only=False)
+            check_text(str(key))
+            _check_value(item, set())
 
 
 class InputModel(BaseModel):
     """The base of every model a client fills (JSON bodies, forms).
 
-    Every string in it, nested ones too, is checked like `Text`; a field that takes numbers
-    and not booleans refuses true and false (pydantic would read them as 1 and 0).
+    Every string in it, nested ones too, is checked like `Text`; a value must be of the JSON
+    type its field declares: true and false are not numbers, numbers are neither booleans nor
+    dates (pydantic would read them as 1, 0, false and 1 January 1970).
     """
 
     @field_validator("*", mode="before")
     @classmethod
     def _plain_input(cls, value: Any, info: ValidationInfo) -> Any:
-        types = _types_in(cls.model_fields[info.field_name].annotation)
-        numbers_only = bool(types & set(_NUMBERS)) and bool not in types
-        _check_value(value, numbers_only=numbers_only)
+        _check_value(value, _types_in(cls.model_fields[info.field_name].annotation))
         return value

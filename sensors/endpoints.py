@@ -16,7 +16,7 @@ from housing.errors import Invalid
 from housing.registry import queries as registry_queries
 from housing.registry.models import Apartment, Building
 from housing.routing import Paging, one_visible, paginate
-from housing.schemas import Page
+from housing.schemas import API_PROBLEMS, Page, problems
 from housing.validation import Day, Id, Moment
 from sensors import queries, service
 from sensors.meter_import import MAX_UPLOAD_BYTES, decode_upload, import_meters_csv
@@ -40,7 +40,7 @@ from sensors.schemas import (
     SensorRead,
 )
 
-router = APIRouter(tags=["meters"])
+router = APIRouter(tags=["meters"], responses=API_PROBLEMS)
 
 # Staff register devices and fix readings; officials only watch; residents read their own meters.
 StaffActor = Annotated[Actor, Depends(require_roles(Role.admin, *sorted(COMPANY_ROLES)))]
@@ -322,9 +322,9 @@ def list_rejected_messages(session: SessionDep, actor: AdminActor, paging: Pagin
     response_model=MeterImportReport,
     status_code=status.HTTP_201_CREATED,
     summary="Register meters and sensors from CSV",
-    responses={
-        422: {"description": "The file has bad rows; `errors` lists each with its line; nothing imported"}
-    },
+    responses=problems(
+        422, why={422: "The file has bad rows; `errors` lists each with its line; nothing imported"}
+    ),
 )
 def import_meters(
     file: Annotated[UploadFile, File(description="CSV, UTF-8, one row per meter or sensor")],

@@ -13,13 +13,14 @@ from housing.clock import Today
 from housing.db import SessionDep
 from housing.errors import Invalid
 from housing.routing import one_visible
+from housing.schemas import API_PROBLEMS
 from housing.validation import Id, Moment
 from sensors.consumption import Boundary, ConsumptionResult
 from sensors.models import Meter
 from sensors.queries import visible_meters
 from sensors.usage import meter_consumption
 
-router = APIRouter(tags=["meters"])
+router = APIRouter(tags=["meters"], responses=API_PROBLEMS)
 
 MAX_PERIOD = timedelta(days=400)
 _SHOWN = Decimal("0.001")

@@ -36,12 +36,12 @@ from housing.errors import Forbidden, Invalid, Unavailable
 from housing.registry.models import Apartment
 from housing.registry.queries import visible_apartments
 from housing.routing import Paging, one_visible, paginate
-from housing.schemas import Page
+from housing.schemas import API_PROBLEMS, Page, problems
 from housing.validation import Id, Text
 
 MAX_STATEMENT_BYTES = 16 * 1024 * 1024
 
-router = APIRouter(tags=["payments"])
+router = APIRouter(tags=["payments"], responses=API_PROBLEMS)
 
 
 def _configured_gateway(request: Request) -> PaymentGateway | None:
@@ -72,7 +72,7 @@ async def _raw_body(request: Request) -> bytes:
     "/apartments/{apartment_id}/payments",
     response_model=CardPaymentRead,
     status_code=status.HTTP_201_CREATED,
-    responses={503: {"description": "Stripe is not configured, or did not answer"}},
+    responses=problems(503, why={503: "Stripe is not configured, or did not answer"}),
 )
 def pay_by_card(
     apartment_id: Id,
@@ -118,7 +118,7 @@ def pay_by_card(
 @router.post(
     "/payments/{payment_id}/card",
     response_model=CardConfirmRead,
-    responses={503: {"description": "Stripe is not configured, or did not answer"}},
+    responses=problems(503, why={503: "Stripe is not configured, or did not answer"}),
 )
 def pay_with_card(
     payment_id: Id,
@@ -215,9 +215,9 @@ def refund(
     "/imports/bank-statements",
     response_model=StatementReport,
     status_code=status.HTTP_201_CREATED,
-    responses={
-        422: {"description": "The file has bad rows; `errors` lists each with its line; nothing booked"}
-    },
+    responses=problems(
+        422, why={422: "The file has bad rows; `errors` lists each with its line; nothing booked"}
+    ),
 )
 def import_statement(
     file: Annotated[UploadFile, File(description="CSV: date, account_number, amount, reference[, payer]")],
@@ -242,10 +242,9 @@ def import_statement(
 @router.post(
     "/webhooks/stripe",
     response_model=WebhookAck,
-    responses={
-        400: {"description": "The signature does not match the body"},
-        503: {"description": "No Stripe"},
-    },
+    responses=problems(
+        400, 503, why={400: "The signature does not match the body", 503: "Stripe is not configured"}
+    ),
 )
 def stripe_webhook(
     session: SessionDep,

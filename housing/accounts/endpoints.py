@@ -14,10 +14,10 @@ from housing.auth import AdminActor, CurrentActor
 from housing.db import SessionDep, get_or_404
 from housing.errors import RateLimited, Unauthorized
 from housing.routing import Paging, paginate
-from housing.schemas import Page
+from housing.schemas import API_PROBLEMS, Page, problems
 from housing.validation import Id, Text
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter(tags=["accounts"], responses=API_PROBLEMS)
 
 
 def client_address(request: Request) -> str:
@@ -65,7 +65,7 @@ class PasswordForm(OAuth2PasswordRequestForm):
         )
 
 
-@router.post("/auth/token", response_model=TokenResponse)
+@router.post("/auth/token", response_model=TokenResponse, responses=problems(429))
 def issue_token(
     request: Request,
     session: SessionDep,

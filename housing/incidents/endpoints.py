@@ -18,10 +18,10 @@ from housing.incidents.schemas import IncidentDuration, IncidentRead, OutageCrea
 from housing.registry.models import Building
 from housing.registry.queries import visible_buildings
 from housing.routing import Paging, one_visible, paginate
-from housing.schemas import Page
+from housing.schemas import API_PROBLEMS, Page
 from housing.validation import Id, Moment
 
-router = APIRouter(tags=["incidents"])
+router = APIRouter(tags=["incidents"], responses=API_PROBLEMS)
 
 OutageActor = Annotated[Actor, Depends(require_roles(Role.admin, Role.manager, Role.dispatcher))]
 

@@ -13,14 +13,14 @@ from housing.clock import Now
 from housing.db import SessionDep
 from housing.errors import NotFound
 from housing.open311 import formats, queries, schemas, service
-from housing.open311.responses import respond
+from housing.open311.responses import ERRORS, documented, respond
 from housing.requests.models import RequestCategory
 from housing.settings import Settings
 from housing.validation import Text, parse_id
 
 PREFIX = "/open311/v2"
 
-router = APIRouter(tags=["open311"])
+router = APIRouter(tags=["open311"], responses=ERRORS, default_response_class=Response)
 
 
 def _settings(request: Request) -> Settings:
@@ -54,13 +54,17 @@ def _jurisdiction(settings: SettingsDep, jurisdiction_id: Annotated[Text | None,
 Jurisdiction = Depends(_jurisdiction)
 
 
-@router.get("/services.{fmt}", dependencies=[Jurisdiction])
+@router.get("/services.{fmt}", dependencies=[Jurisdiction], responses=documented())
 def list_services(fmt: Format, session: SessionDep) -> Response:
     services = [schemas.service_dict(category) for category in queries.public_services(session)]
     return respond(fmt, "services", services)
 
 
-@router.get("/services/{service_code}.{fmt}", dependencies=[Jurisdiction])
+@router.get(
+    "/services/{service_code}.{fmt}",
+    dependencies=[Jurisdiction],
+    responses=documented(json_schema={"type": "object"}),
+)
 def service_definition(service_code: Text, fmt: Format, session: SessionDep) -> Response:
     category = queries.public_service(session, service_code)
     if category is None:
@@ -68,7 +72,7 @@ def service_definition(service_code: Text, fmt: Format, session: SessionDep) -> 
     return respond(fmt, "service_definition", schemas.definition_dict(category))
 
 
-@router.get("/requests.{fmt}", dependencies=[Jurisdiction])
+@router.get("/requests.{fmt}", dependencies=[Jurisdiction], responses=documented())
 def list_requests(
     fmt: Format,
     session: SessionDep,
@@ -94,7 +98,7 @@ def list_requests(
     return respond(fmt, "service_requests", [schemas.request_dict(*row, settings.timezone) for row in rows])
 
 
-@router.get("/requests/{service_request_id}.{fmt}", dependencies=[Jurisdiction])
+@router.get("/requests/{service_request_id}.{fmt}", dependencies=[Jurisdiction], responses=documented())
 def read_request(
     service_request_id: Text, fmt: Format, session: SessionDep, settings: SettingsDep
 ) -> Response:
@@ -106,7 +110,7 @@ def read_request(
     return respond(fmt, "service_requests", [schemas.request_dict(*row, settings.timezone)])
 
 
-@router.post("/requests.{fmt}")
+@router.post("/requests.{fmt}", status_code=status.HTTP_201_CREATED, responses=documented(201))
 def create_request(
     fmt: Format,
     form: Annotated[schemas.RequestForm, Form()],

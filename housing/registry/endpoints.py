@@ -45,10 +45,10 @@ from housing.registry.schemas import (
     ResidenceRead,
 )
 from housing.routing import Paging, one_visible, paginate
-from housing.schemas import Page
+from housing.schemas import API_PROBLEMS, Page
 from housing.validation import Id
 
-router = APIRouter(tags=["registry"])
+router = APIRouter(tags=["registry"], responses=API_PROBLEMS)
 
 
 def _building_read(session: Session, building: Building, today) -> BuildingRead:

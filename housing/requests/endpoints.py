@@ -34,11 +34,11 @@ from housing.requests.schemas import (
     TransitionRead,
 )
 from housing.routing import Paging, one_visible, paginate
-from housing.schemas import Page
+from housing.schemas import API_PROBLEMS, Page, problems
 from housing.settings import Settings
 from housing.validation import Id, Text
 
-router = APIRouter(tags=["requests"])
+router = APIRouter(tags=["requests"], responses=API_PROBLEMS)
 
 STAFF = (Role.admin, Role.manager, Role.dispatcher, Role.technician)
 # Who files: a resident for themselves, a dispatcher or manager after a phone call.
@@ -114,7 +114,12 @@ def list_requests(
     return paginate(session, query, paging, ServiceRequest.id.desc())
 
 
-@router.post("/requests", response_model=RequestRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/requests",
+    response_model=RequestRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(429, why={429: "The resident's requests of the day are used up"}),
+)
 def file_request(
     body: RequestCreate, session: SessionDep, actor: FilerActor, settings: SettingsDep, now: Now
 ):
@@ -258,7 +263,12 @@ def rate_request(
     )
 
 
-@router.post("/requests/{request_id}/photos", response_model=PhotoRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/requests/{request_id}/photos",
+    response_model=PhotoRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(415, why={415: "Not a JPEG, PNG or WebP picture"}),
+)
 def upload_photo(
     request_id: Id,
     photo: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],

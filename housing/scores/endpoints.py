@@ -16,12 +16,13 @@ from housing.clock import Today
 from housing.db import SessionDep, get_or_404
 from housing.registry.models import District, ManagementCompany
 from housing.routing import Paging
+from housing.schemas import API_PROBLEMS
 from housing.scores import periods, service
 from housing.scores.export import ranking_csv
 from housing.scores.schemas import Ranking, ScoreRead, Trend
 from housing.validation import Id, Month
 
-router = APIRouter(tags=["quality scores"])
+router = APIRouter(tags=["quality scores"], responses=API_PROBLEMS)
 
 Period = Annotated[Month, Query()]
 DistrictFilter = Annotated[

@@ -52,6 +52,7 @@ API_PREFIX = "/api/v1"
 PROBLEM = "application/problem+json"
 
 log = logging.getLogger(__name__)
+LOCATIONS = ("body", "query", "path", "header", "cookie")
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -196,7 +197,8 @@ def _add_error_handlers(app: FastAPI) -> None:
     def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {
-                "field": ".".join(str(p) for p in err["loc"] if p not in ("body", "query", "path")),
+                # The location first (body, query, ...), then the field's own path, which may be "body".
+                "field": ".".join(str(p) for p in err["loc"][1 if err["loc"][0] in LOCATIONS else 0 :]),
                 "reason": err["msg"],
             }
             for err in exc.errors()

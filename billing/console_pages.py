@@ -9,7 +9,6 @@ A preview is a dry run (GET: it writes nothing); issuing is a POST, then a redir
 period's page.
 """
 
-import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -20,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Select, func, nulls_last
 from sqlmodel import Session, col, select
 
-from billing.invoice_schemas import PERIOD_PATTERN, period_start
+from billing.invoice_schemas import period_start
 from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceStatus, LedgerEntry
 from billing.rules import BillingRules
 from billing.runs import RunSummary, run_billing
@@ -34,6 +33,7 @@ from housing.errors import DomainError
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import visible_apartments
 from housing.routing import page_of
+from housing.validation import Id, PageNumber, Text
 from housing.web import gettext_for, render
 
 router = APIRouter(include_in_schema=False)
@@ -49,7 +49,7 @@ BillingPage = Annotated[Actor, Depends(require_roles(Role.admin))]
 
 @dataclass(frozen=True)
 class Debtor:
-    apartment_id: int
+    apartment_id: Id
     address: str
     number: str
     account_number: str
@@ -125,8 +125,8 @@ def _debtor_list(
     session: SessionDep,
     actor: StaffActor,
     today: Today,
-    sort: Annotated[str, Query(max_length=20)] = "amount",
-    page: Annotated[int, Query(ge=1)] = 1,
+    sort: Annotated[Text, Query(max_length=20)] = "amount",
+    page: PageNumber = 1,
 ) -> DebtorList:
     sort = sort if sort in SORTS else "amount"
     return DebtorList(*_debtors(session, actor, today, sort, page), sort=sort)
@@ -195,7 +195,7 @@ def billing_page(
     session: SessionDep,
     actor: BillingPage,
     today: Today,
-    period: Annotated[str, Query(max_length=7)] = "",
+    period: Annotated[Text, Query(max_length=7)] = "",
     issued: Annotated[int, Query(ge=0, le=1)] = 0,
 ) -> Response:
     """The form; with a period, the dry run's preview (counts, totals, warnings) under it."""
@@ -211,10 +211,10 @@ def issue_invoices(
     session: SessionDep,
     actor: BillingPage,
     today: Today,
-    period: Annotated[str, Form(max_length=7)] = "",
+    period: Annotated[Text, Form(max_length=7)] = "",
 ) -> Response:
     _ = gettext_for(request, actor)
-    if not re.match(PERIOD_PATTERN, period):
+    if not _is_month(period):
         error = _("Choose a month, for example 2026-10.")
         return _billing_page(request, session, actor, today, period, None, error, status=422)
     try:
@@ -236,11 +236,19 @@ def issue_invoices(
     return RedirectResponse(f"/console/billing?period={period}&issued=1", status_code=303)
 
 
+def _is_month(period: str) -> bool:
+    try:
+        period_start(period)
+    except ValueError:
+        return False
+    return True
+
+
 def _preview(
     request: Request, session: Session, actor: Actor, today: date, period: str
 ) -> tuple[RunSummary | None, str | None]:
     _ = gettext_for(request, actor)
-    if not re.match(PERIOD_PATTERN, period):
+    if not _is_month(period):
         return None, _("Choose a month, for example 2026-10.")
     try:
         summary = run_billing(
@@ -270,7 +278,7 @@ def _billing_page(
     status: int | None = None,
 ) -> Response:
     billed = None
-    if re.match(PERIOD_PATTERN, period or ""):
+    if _is_month(period or ""):
         count, total = session.execute(
             select(func.count(), func.coalesce(func.sum(Invoice.total_minor), 0)).where(
                 Invoice.period == period_start(period), col(Invoice.status) != InvoiceStatus.void

@@ -5,7 +5,6 @@ company's; residents the city-wide ones and those of the companies managing thei
 """
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -30,9 +29,10 @@ from housing.auth import AdminActor, CurrentActor
 from housing.clock import Today
 from housing.db import SessionDep, get_or_404
 from housing.routing import Paging, one_visible, paginate
-from housing.schemas import Page
+from housing.schemas import API_PROBLEMS, Page
+from housing.validation import Day, Id
 
-router = APIRouter(tags=["billing"])
+router = APIRouter(tags=["billing"], responses=API_PROBLEMS)
 
 
 def _reads(session: Session, tariffs: Sequence[Tariff]) -> list[TariffRead]:
@@ -81,13 +81,13 @@ def list_tariffs(
     actor: CurrentActor,
     today: Today,
     paging: Paging,
-    service_id: Annotated[int | None, Query()] = None,
-    company_id: Annotated[int | None, Query(description="That company's own tariffs")] = None,
+    service_id: Annotated[Id | None, Query()] = None,
+    company_id: Annotated[Id | None, Query(description="That company's own tariffs")] = None,
     city_wide: Annotated[
         bool | None, Query(description="Only the city-wide (true) or company (false) ones")
     ] = None,
     basis: Annotated[Basis | None, Query()] = None,
-    on: Annotated[date | None, Query(description="In force on this day")] = None,
+    on: Annotated[Day | None, Query(description="In force on this day")] = None,
 ):
     query = queries.visible_tariffs(actor, today)
     if service_id is not None:
@@ -108,7 +108,7 @@ def list_tariffs(
 
 
 @router.get("/tariffs/{tariff_id}", response_model=TariffRead)
-def read_tariff(tariff_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+def read_tariff(tariff_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
     tariff = one_visible(session, queries.visible_tariffs(actor, today), Tariff, tariff_id, "tariff")
     return _reads(session, [tariff])[0]
 
@@ -131,7 +131,7 @@ def create_tariff(body: TariffCreate, session: SessionDep, actor: AdminActor):
 
 
 @router.post("/tariffs/{tariff_id}/end", response_model=TariffRead)
-def end_tariff(tariff_id: int, body: TariffEnd, session: SessionDep, actor: AdminActor):
+def end_tariff(tariff_id: Id, body: TariffEnd, session: SessionDep, actor: AdminActor):
     """Ends a tariff on a date (its first day out of force); a new tariff takes over from then."""
     tariff = get_or_404(session, Tariff, tariff_id, "tariff")
     tariff = service.end_tariff(session, tariff, body.valid_until)

@@ -37,12 +37,13 @@ from housing.errors import Invalid, NotFound
 from housing.registry.models import Apartment
 from housing.registry.queries import visible_apartments
 from housing.routing import Paging, one_visible, paginate
-from housing.schemas import Page
+from housing.schemas import API_PROBLEMS, Page
+from housing.validation import Id
 from housing.web import request_language
 from sensors.models import Meter
 from sensors.queries import visible_meters
 
-router = APIRouter(tags=["billing"])
+router = APIRouter(tags=["billing"], responses=API_PROBLEMS)
 
 
 @router.get("/invoices", response_model=Page[InvoiceRead])
@@ -51,7 +52,7 @@ def list_invoices(
     actor: CurrentActor,
     today: Today,
     paging: Paging,
-    apartment_id: Annotated[int | None, Query()] = None,
+    apartment_id: Annotated[Id | None, Query()] = None,
     period: Annotated[Period | None, Query()] = None,
     status: Annotated[InvoiceStatus | None, Query()] = None,
 ):
@@ -67,7 +68,7 @@ def list_invoices(
 
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceDetail)
-def read_invoice(invoice_id: int, request: Request, session: SessionDep, actor: CurrentActor, today: Today):
+def read_invoice(invoice_id: Id, request: Request, session: SessionDep, actor: CurrentActor, today: Today):
     """One invoice with its lines; each line says in words how its quantity was obtained."""
     invoice = one_visible(session, queries.visible_invoices(actor, today), Invoice, invoice_id, "invoice")
     lines = session.exec(
@@ -87,7 +88,7 @@ def read_invoice(invoice_id: int, request: Request, session: SessionDep, actor: 
 
 
 @router.get("/apartments/{apartment_id}/balance", response_model=BalanceRead)
-def read_balance(apartment_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+def read_balance(apartment_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
     one_visible(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
     owed = balance(session, apartment_id)
     return BalanceRead(
@@ -100,7 +101,7 @@ def read_balance(apartment_id: int, session: SessionDep, actor: CurrentActor, to
 
 
 @router.get("/apartments/{apartment_id}/ledger", response_model=Page[LedgerEntryRead])
-def read_ledger(apartment_id: int, session: SessionDep, actor: CurrentActor, today: Today, paging: Paging):
+def read_ledger(apartment_id: Id, session: SessionDep, actor: CurrentActor, today: Today, paging: Paging):
     """Every charge, payment, penalty, adjustment and refund of the account, newest first."""
     one_visible(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
     query = select(LedgerEntry).where(LedgerEntry.apartment_id == apartment_id)
@@ -113,8 +114,8 @@ def read_ledger(apartment_id: int, session: SessionDep, actor: CurrentActor, tod
     status_code=status.HTTP_201_CREATED,
 )
 def adjust_invoice_line(
-    invoice_id: int,
-    line_id: int,
+    invoice_id: Id,
+    line_id: Id,
     body: AdjustmentCreate,
     session: SessionDep,
     actor: RegistrarActor,
@@ -151,7 +152,7 @@ def start_billing_run(
 
 @router.get("/meters/{meter_id}/billing-preview", response_model=MeterMonthRead)
 def preview_meter_billing(
-    meter_id: int,
+    meter_id: Id,
     period: Annotated[Period, Query()],
     request: Request,
     session: SessionDep,

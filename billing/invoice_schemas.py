@@ -6,23 +6,20 @@ Money is tiyin (`*_minor`) beside its currency code.
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from billing.models import Basis, InvoiceStatus, LedgerKind, QuantitySource
 from billing.runs import DraftInvoice, RunSummary
 from housing.schemas import ReadModel
-
-PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
-
-Period = Annotated[str, Field(pattern=PERIOD_PATTERN, description='A month as "YYYY-MM", e.g. "2026-10"')]
+from housing.validation import InputModel, Money, month_start
+from housing.validation import Month as Period
 
 
 def period_start(period: str) -> date:
-    """ "2026-10" -> 1 October 2026 (the text has matched PERIOD_PATTERN)."""
-    year, month = period.split("-")
-    return date(int(year), int(month), 1)
+    """ "2026-10" -> 1 October 2026 (the text is a validation.Month)."""
+    return month_start(period)
 
 
 class InvoiceLineRead(ReadModel):
@@ -88,7 +85,7 @@ class MeterMonthRead(BaseModel):
     recalculation_quantity: Decimal | None = Field(description="The meter's consumption over those months")
 
 
-class BillingRunCreate(BaseModel):
+class BillingRunCreate(InputModel):
     period: Period
     dry_run: bool = Field(True, description="Compute the invoices and write nothing")
 
@@ -147,8 +144,8 @@ class BillingRunRead(BaseModel):
         )
 
 
-class AdjustmentCreate(BaseModel):
-    amount_minor: int = Field(description="Tiyin: negative credits the account, positive charges more")
+class AdjustmentCreate(InputModel):
+    amount_minor: Money = Field(description="Tiyin: negative credits the account, positive charges more")
     reason: str = Field(min_length=3, max_length=200)
 
 

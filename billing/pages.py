@@ -34,6 +34,7 @@ from housing.errors import DomainError, Forbidden, Invalid, NotFound
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import visible_apartments
 from housing.routing import one_visible, page_of
+from housing.validation import Id, PageNumber, Text
 from housing.web import gettext_for, render, request_language
 
 router = APIRouter(include_in_schema=False)
@@ -50,7 +51,7 @@ def my_apartments(
     session: SessionDep,
     actor: CurrentActor,
     today: Today,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[PageNumber, Query()] = 1,
 ) -> Response:
     scope = visible_apartments(actor, today)
     paging = page_of(session, scope, page, PAGE_SIZE)
@@ -79,7 +80,7 @@ def my_apartments(
 
 @router.get("/apartments/{apartment_id}", response_class=HTMLResponse)
 def apartment_page(
-    apartment_id: int, request: Request, session: SessionDep, actor: CurrentActor, today: Today
+    apartment_id: Id, request: Request, session: SessionDep, actor: CurrentActor, today: Today
 ) -> Response:
     apartment, address = _apartment(session, actor, today, apartment_id)
     invoices = session.exec(
@@ -110,7 +111,7 @@ def apartment_page(
 
 @router.get("/invoices/{invoice_id}", response_class=HTMLResponse)
 def invoice_page(
-    invoice_id: int, request: Request, session: SessionDep, actor: CurrentActor, today: Today
+    invoice_id: Id, request: Request, session: SessionDep, actor: CurrentActor, today: Today
 ) -> Response:
     invoice = one_visible(session, visible_invoices(actor, today), Invoice, invoice_id, "invoice")
     lines = session.exec(
@@ -139,7 +140,7 @@ def invoice_page(
 
 @router.get("/apartments/{apartment_id}/pay", response_class=HTMLResponse)
 def pay_form(
-    apartment_id: int, request: Request, session: SessionDep, actor: CurrentActor, today: Today
+    apartment_id: Id, request: Request, session: SessionDep, actor: CurrentActor, today: Today
 ) -> Response:
     apartment, address = _apartment(session, actor, today, apartment_id)
     owed = balances(session, [apartment_id])[apartment_id]
@@ -150,13 +151,13 @@ def pay_form(
 
 @router.post("/apartments/{apartment_id}/pay", response_class=HTMLResponse)
 def pay_submit(
-    apartment_id: int,
+    apartment_id: Id,
     request: Request,
     session: SessionDep,
     actor: CurrentActor,
     today: Today,
-    amount: Annotated[str, Form(max_length=40)],
-    form_key: Annotated[str, Form(max_length=100)],
+    amount: Annotated[Text, Form(max_length=40)],
+    form_key: Annotated[Text, Form(max_length=100)],
 ) -> Response:
     """Opens the card payment (once per form, whatever the number of clicks) and shows its page."""
     apartment, address = _apartment(session, actor, today, apartment_id)
@@ -187,7 +188,7 @@ def pay_submit(
 
 @router.get("/payments/{payment_id}", response_class=HTMLResponse)
 def payment_page(
-    payment_id: int, request: Request, session: SessionDep, actor: CurrentActor, today: Today
+    payment_id: Id, request: Request, session: SessionDep, actor: CurrentActor, today: Today
 ) -> Response:
     """Where the payer enters the card, and then reads how the payment went."""
     attempt = one_visible(session, visible_payments(actor, today), PaymentAttempt, payment_id, "payment")

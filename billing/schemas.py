@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from billing.models import Basis
 from housing.incidents.models import Utility
 from housing.schemas import ReadModel
+from housing.validation import Day, Id, InputModel, Int32
 from sensors.models import MeterKind
 
 MINOR_PER_UNIT = 100  # tiyin in a sum
@@ -37,7 +38,7 @@ def to_uzs(price_minor: Decimal) -> Decimal:
     return uzs.quantize(Decimal("0.01")) if uzs.as_tuple().exponent > -2 else uzs
 
 
-class ServiceCreate(BaseModel):
+class ServiceCreate(InputModel):
     code: Code
     name: str = Field(min_length=2, max_length=100)
     unit: str = Field(min_length=1, max_length=10, description="kWh, m3, Gcal, m2, person, month")
@@ -54,29 +55,29 @@ class ServiceRead(ReadModel):
     utility: Utility | None
 
 
-class TierIn(BaseModel):
+class TierIn(InputModel):
     up_to: Quantity | None = Field(None, description="Monthly bound of the tier; none for the last one")
     price: Price
 
 
-class SeasonalNormIn(BaseModel):
-    months: list[int] = Field(min_length=1, max_length=12, description="Calendar months 1-12")
+class SeasonalNormIn(InputModel):
+    months: list[Int32] = Field(min_length=1, max_length=12, description="Calendar months 1-12")
     up_to: Quantity = Field(description="The first tier's bound in these months")
 
 
-class TariffCreate(BaseModel):
-    service_id: int
-    company_id: int | None = Field(None, description="A company's own tariff; none for the city-wide one")
+class TariffCreate(InputModel):
+    service_id: Id
+    company_id: Id | None = Field(None, description="A company's own tariff; none for the city-wide one")
     basis: Basis
-    valid_from: date
-    valid_until: date | None = Field(None, description="The first day it no longer applies; none: open")
+    valid_from: Day
+    valid_until: Day | None = Field(None, description="The first day it no longer applies; none: open")
     tiers: list[TierIn] = Field(min_length=1, max_length=20)
     seasonal_norms: list[SeasonalNormIn] = Field(default_factory=list, max_length=12)
     note: str = Field("", max_length=300)
 
 
-class TariffEnd(BaseModel):
-    valid_until: date = Field(description="The first day it no longer applies")
+class TariffEnd(InputModel):
+    valid_until: Day = Field(description="The first day it no longer applies")
 
 
 class TierRead(BaseModel):

@@ -1,5 +1,6 @@
 """Composition root for the web process: create_app(settings) wires everything; nothing at import."""
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +39,7 @@ from housing.registry.import_endpoints import router as import_router
 from housing.requests import city_pages as city_request_pages
 from housing.requests import pages as request_pages
 from housing.requests.endpoints import router as requests_router
+from housing.schemas import problem_documents
 from housing.scores import pages as scores_pages
 from housing.scores.endpoints import router as scores_router
 from housing.settings import Settings
@@ -50,6 +52,9 @@ from sensors.usage_endpoints import router as usage_router
 
 API_PREFIX = "/api/v1"
 PROBLEM = "application/problem+json"
+
+log = logging.getLogger(__name__)
+LOCATIONS = ("body", "query", "path", "header", "cookie")
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -125,6 +130,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _add_health(app)
     _add_error_handlers(app)
+    _document_problems(app)
 
     app.add_middleware(
         CSRFProtection, secret=settings.auth.secret_key.get_secret_value(), secure=settings.secure_cookies
@@ -145,6 +151,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.add_middleware(ServerTiming)
     return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """The OpenAPI document says application/problem+json for the errors, as the handlers send them."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problem_documents(build())
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def _add_health(app: FastAPI) -> None:
@@ -186,7 +204,8 @@ def _add_error_handlers(app: FastAPI) -> None:
     def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {
-                "field": ".".join(str(p) for p in err["loc"] if p not in ("body", "query", "path")),
+                # The location first (body, query, ...), then the field's own path, which may be "body".
+                "field": ".".join(str(p) for p in err["loc"][1 if err["loc"][0] in LOCATIONS else 0 :]),
                 "reason": err["msg"],
             }
             for err in exc.errors()
@@ -211,6 +230,19 @@ def _add_error_handlers(app: FastAPI) -> None:
             "title": "Conflict",
             "status": 409,
             "detail": "the change conflicts with existing data; reload and try again",
+        }
+        return _problem(request, body)
+
+    @app.exception_handler(Exception)
+    def unexpected_error(request: Request, exc: Exception) -> Response:
+        # A bug, not the client's fault: logged with its traceback, answered in the path's own
+        # error format (problem details, the HTML page, Open311's list), never as plain text.
+        log.error("unhandled error answering %s %s", request.method, request.url.path, exc_info=exc)
+        body = {
+            "type": "about:blank",
+            "title": "Internal server error",
+            "status": 500,
+            "detail": "something went wrong on our side; it has been logged",
         }
         return _problem(request, body)
 

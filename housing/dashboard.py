@@ -22,18 +22,20 @@ from sqlmodel import Session
 from housing.errors import Invalid
 from housing.registry.models import District, ManagementCompany
 from housing.scores import periods
+from housing.validation import INT32_MAX, Text, parse_id
 
 PAGE_SIZE = 100
 EXPORT_ROWS = 5_000  # rows of one CSV file at most, about 1 MB
 
 
 def _optional_id(name: str):
-    def read(value: Annotated[str | None, Query(alias=name, max_length=12)] = None) -> int | None:
+    def read(value: Annotated[Text | None, Query(alias=name, max_length=12)] = None) -> int | None:
         if value is None or value.strip() == "":
             return None
-        if not value.strip().isdigit():
-            raise Invalid(f"{name} must be a number", field=name)
-        return int(value)
+        id_ = parse_id(value)
+        if id_ is None:
+            raise Invalid(f"{name} must be a number from 1 to {INT32_MAX}", field=name)
+        return id_
 
     return read
 
@@ -44,7 +46,7 @@ CompanyId = Annotated[int | None, Depends(_optional_id("company_id"))]
 
 def _optional_month(name: str):
     def read(
-        value: Annotated[str | None, Query(alias=name, max_length=7, description="YYYY-MM")] = None,
+        value: Annotated[Text | None, Query(alias=name, max_length=7, description="YYYY-MM")] = None,
     ) -> date | None:
         if value is None or value.strip() == "":
             return None

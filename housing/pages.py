@@ -14,6 +14,7 @@ from housing.accounts.models import Role, TokenKind
 from housing.auth import SESSION_COOKIE, OptionalActor
 from housing.db import SessionDep
 from housing.errors import RateLimited, Unauthorized
+from housing.validation import Text
 from housing.web import gettext_for, render
 
 router = APIRouter(include_in_schema=False)
@@ -49,8 +50,8 @@ def login_form(request: Request) -> Response:
 def login_submit(
     request: Request,
     session: SessionDep,
-    username: Annotated[str, Form(max_length=150)],
-    password: Annotated[str, Form(max_length=200)],
+    username: Annotated[Text, Form(max_length=150)],
+    password: Annotated[Text, Form(max_length=200)],
 ) -> Response:
     try:
         user = login(request, session, username, password)
@@ -104,8 +105,8 @@ def choose_language(
     request: Request,
     session: SessionDep,
     actor: OptionalActor,
-    language: Annotated[str, Form(max_length=5)],
-    next: Annotated[str, Form(max_length=500)] = "/",
+    language: Annotated[Text, Form(max_length=5)],
+    next: Annotated[Text, Form(max_length=500)] = "/",
 ) -> Response:
     """Switches the pages' language: kept on the account when signed in, in a cookie always."""
     if language not in i18n.LANGUAGES:

@@ -15,6 +15,7 @@ from housing.clock import Today
 from housing.db import SessionDep
 from housing.registry.models import Apartment, Building
 from housing.routing import page_of
+from housing.validation import PageNumber, Text
 from housing.web import render
 from sensors.models import Alert, AlertKind, Meter
 from sensors.queries import visible_alerts
@@ -30,8 +31,8 @@ def open_alerts(
     session: SessionDep,
     actor: StaffActor,
     today: Today,
-    kind: Annotated[str, Query(max_length=20)] = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    kind: Annotated[Text, Query(max_length=20)] = "",
+    page: PageNumber = 1,
 ) -> Response:
     """Open alerts, the oldest first: a leak or a silent meter waiting longest leads."""
     query = visible_alerts(actor, today).where(col(Alert.closed_at).is_(None))

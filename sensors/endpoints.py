@@ -1,7 +1,7 @@
 """JSON routes of meters, sensors, readings and alerts: load within the actor's scope, one service call, return."""
 
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, status
@@ -16,7 +16,8 @@ from housing.errors import Invalid
 from housing.registry import queries as registry_queries
 from housing.registry.models import Apartment, Building
 from housing.routing import Paging, one_visible, paginate
-from housing.schemas import Page
+from housing.schemas import API_PROBLEMS, Page, problems
+from housing.validation import Day, Id, Moment
 from sensors import queries, service
 from sensors.meter_import import MAX_UPLOAD_BYTES, decode_upload, import_meters_csv
 from sensors.models import Alert, AlertKind, Meter, MeterKind, Reading, RejectedMessage, Sensor, SensorKind
@@ -40,7 +41,7 @@ from sensors.schemas import (
     StaffReadingCreate,
 )
 
-router = APIRouter(tags=["meters"])
+router = APIRouter(tags=["meters"], responses=API_PROBLEMS)
 
 # Staff register devices and fix readings; officials only watch; residents read their own meters.
 StaffActor = Annotated[Actor, Depends(require_roles(Role.admin, *sorted(COMPANY_ROLES)))]
@@ -83,11 +84,11 @@ def list_meters(
     actor: CurrentActor,
     today: Today,
     paging: Paging,
-    building_id: Annotated[int | None, Query()] = None,
-    apartment_id: Annotated[int | None, Query()] = None,
+    building_id: Annotated[Id | None, Query()] = None,
+    apartment_id: Annotated[Id | None, Query()] = None,
     kind: Annotated[MeterKind | None, Query()] = None,
     verification_due_before: Annotated[
-        date | None, Query(description="Meters whose next verification falls before this day")
+        Day | None, Query(description="Meters whose next verification falls before this day")
     ] = None,
 ):
     query = queries.visible_meters(actor, today)
@@ -115,14 +116,14 @@ def register_meter(body: MeterCreate, session: SessionDep, actor: StaffActor, to
 
 
 @router.get("/meters/{meter_id}", response_model=MeterDetail)
-def read_meter(meter_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+def read_meter(meter_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
     return _detail(session, _meter(session, actor, today, meter_id))
 
 
 @router.post(
     "/meters/{meter_id}/replace", response_model=MeterReplacement, status_code=status.HTTP_201_CREATED
 )
-def replace_meter(meter_id: int, body: MeterReplace, session: SessionDep, actor: StaffActor, today: Today):
+def replace_meter(meter_id: Id, body: MeterReplace, session: SessionDep, actor: StaffActor, today: Today):
     """Closes the meter with its final value and registers the new one in its place."""
     meter = _meter(session, actor, today, meter_id)
     new = service.replace_meter(session, meter, today=today, **body.model_dump())
@@ -134,7 +135,7 @@ def replace_meter(meter_id: int, body: MeterReplace, session: SessionDep, actor:
 
 @router.get("/meters/{meter_id}/readings", response_model=Page[ReadingRead])
 def list_readings(
-    meter_id: int,
+    meter_id: Id,
     session: SessionDep,
     actor: CurrentActor,
     today: Today,
@@ -151,7 +152,7 @@ def list_readings(
 
 @router.post("/meters/{meter_id}/readings", response_model=ReadingRead, status_code=status.HTTP_201_CREATED)
 def submit_reading(
-    meter_id: int,
+    meter_id: Id,
     body: ReadingSubmit,
     request: Request,
     session: SessionDep,
@@ -180,7 +181,7 @@ def submit_reading(
     responses={409: {"description": "The meter already has a reading at that time: correct it instead"}},
 )
 def enter_staff_reading(
-    meter_id: int,
+    meter_id: Id,
     body: StaffReadingCreate,
     request: Request,
     session: SessionDep,
@@ -214,8 +215,8 @@ def enter_staff_reading(
     status_code=status.HTTP_201_CREATED,
 )
 def correct_reading(
-    meter_id: int,
-    taken_at: datetime,
+    meter_id: Id,
+    taken_at: Moment,
     body: CorrectionCreate,
     session: SessionDep,
     actor: StaffActor,
@@ -235,8 +236,8 @@ def correct_reading(
     status_code=status.HTTP_201_CREATED,
 )
 def review_reading(
-    meter_id: int,
-    taken_at: datetime,
+    meter_id: Id,
+    taken_at: Moment,
     body: ReviewCreate,
     session: SessionDep,
     actor: StaffActor,
@@ -259,8 +260,8 @@ def list_sensors(
     actor: CurrentActor,
     today: Today,
     paging: Paging,
-    building_id: Annotated[int | None, Query()] = None,
-    apartment_id: Annotated[int | None, Query()] = None,
+    building_id: Annotated[Id | None, Query()] = None,
+    apartment_id: Annotated[Id | None, Query()] = None,
     kind: Annotated[SensorKind | None, Query()] = None,
 ):
     query = queries.visible_sensors(actor, today)
@@ -274,7 +275,7 @@ def list_sensors(
 
 
 @router.get("/sensors/{sensor_id}", response_model=SensorRead)
-def read_sensor(sensor_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+def read_sensor(sensor_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
     return one_visible(session, queries.visible_sensors(actor, today), Sensor, sensor_id, "sensor")
 
 
@@ -295,8 +296,8 @@ def list_alerts(
     paging: Paging,
     state: Annotated[Literal["open", "closed", "all"], Query(description="open by default")] = "open",
     kind: Annotated[AlertKind | None, Query()] = None,
-    building_id: Annotated[int | None, Query()] = None,
-    meter_id: Annotated[int | None, Query()] = None,
+    building_id: Annotated[Id | None, Query()] = None,
+    meter_id: Annotated[Id | None, Query()] = None,
 ):
     """Alerts of the meters the actor sees, newest first."""
     query = queries.visible_alerts(actor, today).order_by(Alert.opened_at.desc())
@@ -357,9 +358,9 @@ def list_rejected_messages(session: SessionDep, actor: AdminActor, paging: Pagin
     response_model=MeterImportReport,
     status_code=status.HTTP_201_CREATED,
     summary="Register meters and sensors from CSV",
-    responses={
-        422: {"description": "The file has bad rows; `errors` lists each with its line; nothing imported"}
-    },
+    responses=problems(
+        422, why={422: "The file has bad rows; `errors` lists each with its line; nothing imported"}
+    ),
 )
 def import_meters(
     file: Annotated[UploadFile, File(description="CSV, UTF-8, one row per meter or sensor")],

@@ -23,6 +23,7 @@ from housing.errors import DomainError, Forbidden, NotFound
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import visible_apartments
 from housing.routing import one_visible
+from housing.validation import Id, Text
 from housing.web import gettext_for, render, request_language
 from sensors import service
 from sensors.chart import Chart, bar_chart
@@ -44,24 +45,24 @@ class MeterView:
 
 @router.get("/apartments/{apartment_id}/meters", response_class=HTMLResponse)
 def meters_page(
-    apartment_id: int,
+    apartment_id: Id,
     request: Request,
     session: SessionDep,
     actor: CurrentActor,
     today: Today,
-    submitted: int | None = None,
+    submitted: Id | None = None,
 ) -> Response:
     return _page(request, session, actor, today, apartment_id, submitted=submitted)
 
 
 @router.post("/meters/{meter_id}/readings", response_class=HTMLResponse)
 def submit_reading(
-    meter_id: int,
+    meter_id: Id,
     request: Request,
     session: SessionDep,
     actor: CurrentActor,
     today: Today,
-    value: Annotated[str, Form(max_length=30)],
+    value: Annotated[Text, Form(max_length=30)],
 ) -> Response:
     if actor.role is not Role.resident:
         raise Forbidden("this form is for residents; staff enter readings through the API")

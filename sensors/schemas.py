@@ -4,9 +4,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from housing.schemas import ReadModel
+from housing.validation import AwareMoment, Id, InputModel, RegisterDay
 from sensors.models import AlertKind, BackwardsVerdict, MeterKind, ReadingSource, SensorKind
 
 # A serial is the device's MQTT user name and a topic level: no '/', '+', '#' or spaces.
@@ -24,11 +25,11 @@ Digits = Annotated[int, Field(ge=1, le=12, description="Register digits; 5 means
 Reason = Annotated[str, Field(min_length=3, max_length=500)]
 
 
-class Placement(BaseModel):
+class Placement(InputModel):
     """Where a device stands: an apartment, or the whole building when apartment_id is empty."""
 
-    building_id: int | None = Field(None, description="May be left out when apartment_id is given")
-    apartment_id: int | None = Field(None, description="Empty for a common (whole-building) device")
+    building_id: Id | None = Field(None, description="May be left out when apartment_id is given")
+    apartment_id: Id | None = Field(None, description="Empty for a common (whole-building) device")
 
     @model_validator(mode="after")
     def somewhere(self):
@@ -42,8 +43,8 @@ class MeterCreate(Placement):
     kind: MeterKind
     smart: bool = Field(True, description="Publishes over MQTT; otherwise residents submit readings")
     digits: Digits | None = None
-    installed_on: date
-    verification_due: date | None = Field(None, description="Next verification (calibration) date")
+    installed_on: RegisterDay
+    verification_due: RegisterDay | None = Field(None, description="Next verification (calibration) date")
     initial_value: RegisterValue = Decimal(0)
 
     @model_validator(mode="after")
@@ -77,15 +78,15 @@ class MeterDetail(MeterRead):
     )
 
 
-class MeterReplace(BaseModel):
-    removed_on: date = Field(description="The day the old meter came off")
+class MeterReplace(InputModel):
+    removed_on: RegisterDay = Field(description="The day the old meter came off")
     final_value: RegisterValue = Field(description="The old meter's last register value")
     serial: Serial = Field(description="Serial of the new meter")
-    installed_on: date | None = Field(
+    installed_on: RegisterDay | None = Field(
         None, description="The new meter's installation day; removed_on by default"
     )
     initial_value: RegisterValue = Field(Decimal(0), description="The new meter's register at installation")
-    verification_due: date | None = None
+    verification_due: RegisterDay | None = None
     smart: bool | None = Field(None, description="The old meter's by default")
     digits: Digits | None = Field(None, description="The old meter's by default")
 
@@ -107,7 +108,7 @@ class MeterReplacement(BaseModel):
 class SensorCreate(Placement):
     serial: Serial
     kind: SensorKind
-    installed_on: date
+    installed_on: RegisterDay
 
 
 class SensorRead(ReadModel):
@@ -120,12 +121,12 @@ class SensorRead(ReadModel):
     removed_on: date | None
 
 
-class ReadingSubmit(BaseModel):
+class ReadingSubmit(InputModel):
     value: RegisterValue = Field(description="The register as read, in the meter's unit")
 
 
-class StaffReadingCreate(BaseModel):
-    taken_at: AwareDatetime = Field(
+class StaffReadingCreate(InputModel):
+    taken_at: AwareMoment = Field(
         description="When the register showed this value, with its zone (e.g. 2026-10-31T18:00:00+05:00);"
         " not in the future, not before the meter was installed"
     )
@@ -157,7 +158,7 @@ class StaffReadingRead(ReadModel):
     created_at: datetime
 
 
-class CorrectionCreate(BaseModel):
+class CorrectionCreate(InputModel):
     value: RegisterValue = Field(description="The right value of the reading")
     reason: Reason
 
@@ -172,7 +173,7 @@ class CorrectionRead(ReadModel):
     created_at: datetime
 
 
-class ReviewCreate(BaseModel):
+class ReviewCreate(InputModel):
     verdict: BackwardsVerdict = Field(
         description="rollover or replacement: the reading counts from now on; error: it stays excluded"
     )

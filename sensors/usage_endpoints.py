@@ -13,13 +13,15 @@ from housing.clock import Today
 from housing.db import SessionDep
 from housing.errors import Invalid
 from housing.routing import one_visible
+from housing.schemas import API_PROBLEMS
+from housing.validation import Id, Moment
 from sensors.consumption import Boundary, ConsumptionResult
 from sensors.estimation import reading_label
 from sensors.models import Meter
 from sensors.queries import visible_meters
 from sensors.usage import meter_consumption
 
-router = APIRouter(tags=["meters"])
+router = APIRouter(tags=["meters"], responses=API_PROBLEMS)
 
 MAX_PERIOD = timedelta(days=400)
 _SHOWN = Decimal("0.001")
@@ -53,7 +55,7 @@ class ConsumptionPartRead(BaseModel):
 
 
 class ConsumptionRead(BaseModel):
-    meter_id: int
+    meter_id: Id
     unit: str
     start: datetime
     end: datetime
@@ -129,9 +131,9 @@ def _read(meter: Meter, start: datetime, end: datetime, result: ConsumptionResul
 
 @router.get("/meters/{meter_id}/consumption", response_model=ConsumptionRead)
 def read_consumption(
-    meter_id: int,
-    start: Annotated[datetime, Query(description="Period start; without a zone, in the city's time zone")],
-    end: Annotated[datetime, Query(description="Period end (exclusive); without a zone, in the city's")],
+    meter_id: Id,
+    start: Annotated[Moment, Query(description="Period start; without a zone, in the city's time zone")],
+    end: Annotated[Moment, Query(description="Period end (exclusive); without a zone, in the city's")],
     request: Request,
     session: SessionDep,
     actor: CurrentActor,

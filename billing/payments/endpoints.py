@@ -38,14 +38,15 @@ from housing.errors import Forbidden, Invalid, Unavailable
 from housing.registry.models import Apartment
 from housing.registry.queries import visible_apartments
 from housing.routing import Paging, one_visible, paginate
-from housing.schemas import Page
+from housing.schemas import API_PROBLEMS, Page, problems
+from housing.validation import Id, Text
 
 MAX_STATEMENT_BYTES = 16 * 1024 * 1024
 MAX_CLAIM_BYTES = 1024 * 1024  # a refused body larger than this is not parsed for the log
 
 webhook_log = logging.getLogger("billing.payments.webhooks")
 
-router = APIRouter(tags=["payments"])
+router = APIRouter(tags=["payments"], responses=API_PROBLEMS)
 
 
 def _configured_gateway(request: Request) -> PaymentGateway | None:
@@ -76,17 +77,18 @@ async def _raw_body(request: Request) -> bytes:
     "/apartments/{apartment_id}/payments",
     response_model=CardPaymentRead,
     status_code=status.HTTP_201_CREATED,
-    responses={503: {"description": "Stripe is not configured, or did not answer"}},
+    responses=problems(503, why={503: "Stripe is not configured, or did not answer"}),
 )
 def pay_by_card(
-    apartment_id: int,
+    apartment_id: Id,
     body: CardPaymentCreate,
     session: SessionDep,
     actor: CurrentActor,
     today: Today,
     gateway: GatewayDep,
     idempotency_key: Annotated[
-        str | None, Header(max_length=100, description="Send the same key again to get the same payment back")
+        Text | None,
+        Header(max_length=100, description="Send the same key again to get the same payment back"),
     ] = None,
 ):
     """Starts a card payment of up to the balance; confirm it with Stripe.js and the client_secret.
@@ -121,10 +123,10 @@ def pay_by_card(
 @router.post(
     "/payments/{payment_id}/card",
     response_model=CardConfirmRead,
-    responses={503: {"description": "Stripe is not configured, or did not answer"}},
+    responses=problems(503, why={503: "Stripe is not configured, or did not answer"}),
 )
 def pay_with_card(
-    payment_id: int,
+    payment_id: Id,
     body: CardConfirm,
     session: SessionDep,
     actor: CurrentActor,
@@ -156,7 +158,7 @@ def pay_with_card(
 
 
 @router.get("/apartments/{apartment_id}/payments", response_model=Page[PaymentRead])
-def list_payments(apartment_id: int, session: SessionDep, actor: CurrentActor, today: Today, paging: Paging):
+def list_payments(apartment_id: Id, session: SessionDep, actor: CurrentActor, today: Today, paging: Paging):
     """Newest first."""
     one_visible(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
     query = visible_payments(actor, today).where(PaymentAttempt.apartment_id == apartment_id)
@@ -164,7 +166,7 @@ def list_payments(apartment_id: int, session: SessionDep, actor: CurrentActor, t
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentRead)
-def read_payment(payment_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+def read_payment(payment_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
     return one_visible(session, visible_payments(actor, today), PaymentAttempt, payment_id, "payment")
 
 
@@ -174,7 +176,7 @@ def read_payment(payment_id: int, session: SessionDep, actor: CurrentActor, toda
     status_code=status.HTTP_201_CREATED,
 )
 def record_manual_payment(
-    apartment_id: int, body: ManualPaymentCreate, session: SessionDep, actor: RegistrarActor, today: Today
+    apartment_id: Id, body: ManualPaymentCreate, session: SessionDep, actor: RegistrarActor, today: Today
 ):
     """A payment made at a bank or an office, once per reference."""
     one_visible(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
@@ -195,7 +197,7 @@ def record_manual_payment(
     "/payments/{payment_id}/refunds", response_model=PaymentRead, status_code=status.HTTP_201_CREATED
 )
 def refund(
-    payment_id: int,
+    payment_id: Id,
     body: RefundCreate,
     session: SessionDep,
     actor: RegistrarActor,
@@ -218,9 +220,9 @@ def refund(
     "/imports/bank-statements",
     response_model=StatementReport,
     status_code=status.HTTP_201_CREATED,
-    responses={
-        422: {"description": "The file has bad rows; `errors` lists each with its line; nothing booked"}
-    },
+    responses=problems(
+        422, why={422: "The file has bad rows; `errors` lists each with its line; nothing booked"}
+    ),
 )
 def import_statement(
     file: Annotated[UploadFile, File(description="CSV: date, account_number, amount, reference[, payer]")],
@@ -245,16 +247,15 @@ def import_statement(
 @router.post(
     "/webhooks/stripe",
     response_model=WebhookAck,
-    responses={
-        400: {"description": "The signature does not match the body"},
-        503: {"description": "No Stripe"},
-    },
+    responses=problems(
+        400, 503, why={400: "The signature does not match the body", 503: "Stripe is not configured"}
+    ),
 )
 def stripe_webhook(
     session: SessionDep,
     gateway: GatewayDep,
     payload: Annotated[bytes, Depends(_raw_body)],
-    stripe_signature: Annotated[str | None, Header()] = None,
+    stripe_signature: Annotated[Text | None, Header()] = None,
 ):
     """Stripe's events, verified on the raw body and handled once each (a repeat answers 200, duplicate).
 

@@ -1,16 +1,17 @@
 """API models of payments: XCreate, XRead. Money is tiyin (`*_minor`) beside its currency code."""
 
-from datetime import date, datetime
+from datetime import datetime
 
 from pydantic import BaseModel, Field
 
 from billing.models import Gateway, PaymentStatus
 from billing.payments.gateway import MAX_CHARGE_MINOR
 from housing.schemas import ReadModel
+from housing.validation import Day, InputModel, Money, PositiveMoney
 
 
-class CardPaymentCreate(BaseModel):
-    amount_minor: int = Field(
+class CardPaymentCreate(InputModel):
+    amount_minor: Money = Field(
         description=f"Tiyin, more than 0 and at most the balance and {MAX_CHARGE_MINOR:,} (Stripe's limit per charge)"
     )
 
@@ -37,7 +38,7 @@ class CardPaymentRead(PaymentRead):
     publishable_key: str | None = None
 
 
-class CardConfirm(BaseModel):
+class CardConfirm(InputModel):
     payment_method: str = Field(
         min_length=3,
         max_length=100,
@@ -54,15 +55,15 @@ class CardConfirmRead(BaseModel):
     failure_message: str
 
 
-class ManualPaymentCreate(BaseModel):
-    amount_minor: int = Field(gt=0)
+class ManualPaymentCreate(InputModel):
+    amount_minor: PositiveMoney
     gateway: Gateway = Field(description="bank or office")
     reference: str = Field(min_length=1, max_length=200, description="The bank reference or receipt number")
-    paid_on: date
+    paid_on: Day
 
 
-class RefundCreate(BaseModel):
-    amount_minor: int = Field(gt=0, description="At most what is left of the payment")
+class RefundCreate(InputModel):
+    amount_minor: PositiveMoney = Field(description="At most what is left of the payment")
     reason: str = Field(min_length=3, max_length=200)
 
 

@@ -14,9 +14,10 @@ from housing.auth import AdminActor, CurrentActor
 from housing.db import SessionDep, get_or_404
 from housing.errors import RateLimited, Unauthorized
 from housing.routing import Paging, paginate
-from housing.schemas import Page
+from housing.schemas import API_PROBLEMS, Page, problems
+from housing.validation import Id, Text
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter(tags=["accounts"], responses=API_PROBLEMS)
 
 
 def client_address(request: Request) -> str:
@@ -41,12 +42,35 @@ def login(request: Request, session: SessionDep, username: str, password: str) -
         raise
 
 
-@router.post("/auth/token", response_model=TokenResponse)
+class PasswordForm(OAuth2PasswordRequestForm):
+    """The OAuth2 password form, its fields checked like every other input (validation.Text)."""
+
+    def __init__(
+        self,
+        *,
+        grant_type: Annotated[Text | None, Form(pattern="^password$")] = None,
+        username: Annotated[Text, Form(max_length=150)],
+        password: Annotated[Text, Form(max_length=200)],
+        scope: Annotated[Text, Form(max_length=1000)] = "",
+        client_id: Annotated[Text | None, Form(max_length=200)] = None,
+        client_secret: Annotated[Text | None, Form(max_length=200)] = None,
+    ) -> None:
+        super().__init__(
+            grant_type=grant_type,
+            username=username,
+            password=password,
+            scope=scope,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+
+
+@router.post("/auth/token", response_model=TokenResponse, responses=problems(429))
 def issue_token(
     request: Request,
     session: SessionDep,
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    token_name: Annotated[str, Form(max_length=100)] = "",
+    form: Annotated[PasswordForm, Depends()],
+    token_name: Annotated[Text, Form(max_length=100)] = "",
 ):
     """OAuth2 password flow: a bearer token for API clients."""
     user = login(request, session, form.username, form.password)
@@ -71,7 +95,7 @@ def my_tokens(session: SessionDep, actor: CurrentActor):
 
 
 @router.delete("/auth/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_my_token(token_id: int, session: SessionDep, actor: CurrentActor) -> None:
+def revoke_my_token(token_id: Id, session: SessionDep, actor: CurrentActor) -> None:
     service.revoke_token(session, user_id=actor.user_id, token_id=token_id)
 
 
@@ -86,7 +110,7 @@ def list_users(session: SessionDep, actor: AdminActor, paging: Paging):
 
 
 @router.get("/users/{user_id}", response_model=UserRead)
-def read_user(user_id: int, session: SessionDep, actor: AdminActor):
+def read_user(user_id: Id, session: SessionDep, actor: AdminActor):
     return get_or_404(session, User, user_id, "user")
 
 
@@ -96,7 +120,7 @@ def create_user(request: Request, body: UserCreate, session: SessionDep, actor: 
 
 
 @router.patch("/users/{user_id}", response_model=UserRead)
-def update_user(request: Request, user_id: int, body: UserUpdate, session: SessionDep, actor: AdminActor):
+def update_user(request: Request, user_id: Id, body: UserUpdate, session: SessionDep, actor: AdminActor):
     user = get_or_404(session, User, user_id, "user")
     return service.update_user(
         session, user, passwords=request.app.state.passwords, **body.model_dump(exclude_unset=True)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from housing.accounts.models import Role, TokenKind
 from housing.accounts.usernames import USERNAME_PATTERN, normal_username
 from housing.schemas import ReadModel
+from housing.validation import Id, InputModel
 
 
 def _normal(value: object) -> object:
@@ -25,20 +26,20 @@ Username = Annotated[
 ]
 
 
-class UserCreate(BaseModel):
+class UserCreate(InputModel):
     username: Username
     password: str = Field(min_length=10, max_length=200)
     role: Role
-    company_id: int | None = None
-    person_id: int | None = None
+    company_id: Id | None = None
+    person_id: Id | None = None
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(InputModel):
     password: str | None = Field(None, min_length=10, max_length=200)
     is_active: bool | None = None
     role: Role | None = Field(None, description="A new role replaces company_id and person_id too")
-    company_id: int | None = None
-    person_id: int | None = None
+    company_id: Id | None = None
+    person_id: Id | None = None
 
 
 class UserRead(ReadModel):

@@ -33,13 +33,14 @@ from housing.incidents.export import incidents_csv
 from housing.incidents.models import IncidentSource, Utility
 from housing.scores import periods
 from housing.settings import OutageSettings
+from housing.validation import Text
 from housing.web import render
 
 router = APIRouter(include_in_schema=False)
 
 
-UtilityFilter = Annotated[str | None, Query(pattern=f"^({'|'.join(Utility)})?$")]
-SourceFilter = Annotated[str | None, Query(pattern=f"^({'|'.join(IncidentSource)})?$")]
+UtilityFilter = Annotated[Text | None, Query(pattern=f"^({'|'.join(Utility)})?$")]
+SourceFilter = Annotated[Text | None, Query(pattern=f"^({'|'.join(IncidentSource)})?$")]
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,11 @@ from housing.incidents.schemas import IncidentDuration, IncidentRead, OutageCrea
 from housing.registry.models import Building
 from housing.registry.queries import visible_buildings
 from housing.routing import Paging, one_visible, paginate
-from housing.schemas import Page
+from housing.schemas import API_PROBLEMS, Page
 from housing.settings import OutageSettings
+from housing.validation import Id, Moment
 
-router = APIRouter(tags=["incidents"])
+router = APIRouter(tags=["incidents"], responses=API_PROBLEMS)
 
 OutageActor = Annotated[Actor, Depends(require_roles(Role.admin, Role.manager, Role.dispatcher))]
 
@@ -45,15 +46,15 @@ def declare_outage(body: OutageCreate, session: SessionDep, actor: OutageActor, 
 
 @router.get("/buildings/{building_id}/incidents", response_model=Page[IncidentDuration])
 def list_building_incidents(
-    building_id: int,
+    building_id: Id,
     request: Request,
     session: SessionDep,
     actor: CurrentActor,
     today: Today,
     now: Now,
     paging: Paging,
-    since: Annotated[datetime | None, Query(description="Only those still going on after this")] = None,
-    until: Annotated[datetime | None, Query(description="Only those begun before this")] = None,
+    since: Annotated[Moment | None, Query(description="Only those still going on after this")] = None,
+    until: Annotated[Moment | None, Query(description="Only those begun before this")] = None,
     source: Annotated[IncidentSource | None, Query()] = None,
     utility: Annotated[Utility | None, Query()] = None,
 ):

@@ -3,17 +3,18 @@
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from housing.incidents.models import IncidentSource, Utility
 from housing.schemas import ReadModel
+from housing.validation import AwareMoment, Id, InputModel
 
 
-class OutageCreate(BaseModel):
-    building_id: int
+class OutageCreate(InputModel):
+    building_id: Id
     utility: Utility
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: AwareMoment
+    ends_at: AwareMoment
     detail: str = Field("", max_length=500, description="What the residents are told, e.g. the reason")
 
     @model_validator(mode="after")

@@ -13,13 +13,14 @@ from housing.clock import Now
 from housing.db import SessionDep
 from housing.errors import NotFound
 from housing.open311 import formats, queries, schemas, service
-from housing.open311.responses import respond
+from housing.open311.responses import ERRORS, documented, respond
 from housing.requests.models import RequestCategory
 from housing.settings import Settings
+from housing.validation import Text, parse_id
 
 PREFIX = "/open311/v2"
 
-router = APIRouter(tags=["open311"])
+router = APIRouter(tags=["open311"], responses=ERRORS, default_response_class=Response)
 
 
 def _settings(request: Request) -> Settings:
@@ -29,7 +30,7 @@ def _settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
-def _format(fmt: str) -> str:
+def _format(fmt: Text) -> str:
     if fmt not in formats.FORMATS:
         raise NotFound(f"format {fmt!r} is not served; use json or xml")
     return fmt
@@ -46,41 +47,45 @@ def _check_jurisdiction(settings: Settings, jurisdiction_id: str | None) -> None
         )
 
 
-def _jurisdiction(settings: SettingsDep, jurisdiction_id: Annotated[str | None, Query()] = None) -> None:
+def _jurisdiction(settings: SettingsDep, jurisdiction_id: Annotated[Text | None, Query()] = None) -> None:
     _check_jurisdiction(settings, jurisdiction_id)
 
 
 Jurisdiction = Depends(_jurisdiction)
 
 
-@router.get("/services.{fmt}", dependencies=[Jurisdiction])
+@router.get("/services.{fmt}", dependencies=[Jurisdiction], responses=documented())
 def list_services(fmt: Format, session: SessionDep, settings: SettingsDep) -> Response:
     emergency = settings.requests.emergency_deadline
     services = [schemas.service_dict(category, emergency) for category in queries.public_services(session)]
     return respond(fmt, "services", services)
 
 
-@router.get("/services/{service_code}.{fmt}", dependencies=[Jurisdiction])
-def service_definition(service_code: str, fmt: Format, session: SessionDep) -> Response:
+@router.get(
+    "/services/{service_code}.{fmt}",
+    dependencies=[Jurisdiction],
+    responses=documented(json_schema={"type": "object"}),
+)
+def service_definition(service_code: Text, fmt: Format, session: SessionDep) -> Response:
     category = queries.public_service(session, service_code)
     if category is None:
         raise NotFound(f"service_code {service_code!r} not found")
     return respond(fmt, "service_definition", schemas.definition_dict(category))
 
 
-@router.get("/requests.{fmt}", dependencies=[Jurisdiction])
+@router.get("/requests.{fmt}", dependencies=[Jurisdiction], responses=documented())
 def list_requests(
     fmt: Format,
     session: SessionDep,
     settings: SettingsDep,
     now: Now,
     service_request_id: Annotated[
-        str | None, Query(description="Comma separated; overrides the rest")
+        Text | None, Query(description="Comma separated; overrides the rest")
     ] = None,
-    service_code: Annotated[str | None, Query(description="Comma separated")] = None,
-    start_date: Annotated[str | None, Query(description="w3 datetime with offset")] = None,
-    end_date: Annotated[str | None, Query(description="w3 datetime with offset")] = None,
-    status_: Annotated[str | None, Query(alias="status", description="open, closed")] = None,
+    service_code: Annotated[Text | None, Query(description="Comma separated")] = None,
+    start_date: Annotated[Text | None, Query(description="w3 datetime with offset")] = None,
+    end_date: Annotated[Text | None, Query(description="w3 datetime with offset")] = None,
+    status_: Annotated[Text | None, Query(alias="status", description="open, closed")] = None,
 ) -> Response:
     filters = schemas.filters_from(
         service_request_id=service_request_id,
@@ -98,11 +103,12 @@ def list_requests(
     )
 
 
-@router.get("/requests/{service_request_id}.{fmt}", dependencies=[Jurisdiction])
+@router.get("/requests/{service_request_id}.{fmt}", dependencies=[Jurisdiction], responses=documented())
 def read_request(
-    service_request_id: str, fmt: Format, session: SessionDep, settings: SettingsDep
+    service_request_id: Text, fmt: Format, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    row = queries.public_request(session, int(service_request_id)) if service_request_id.isdigit() else None
+    id_ = parse_id(service_request_id)
+    row = queries.public_request(session, id_) if id_ is not None else None
     if row is None:
         raise NotFound(f"service_request_id {service_request_id!r} not found")
     # One request is still a list of one, as the spec shows it.
@@ -113,7 +119,7 @@ def read_request(
     )
 
 
-@router.post("/requests.{fmt}")
+@router.post("/requests.{fmt}", status_code=status.HTTP_201_CREATED, responses=documented(201))
 def create_request(
     fmt: Format,
     form: Annotated[schemas.RequestForm, Form()],

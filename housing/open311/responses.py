@@ -16,6 +16,40 @@ from housing.open311 import formats
 SPEC_STATUS = {422: 400}
 
 
+def _formats(json_schema: dict[str, Any]) -> dict[str, Any]:
+    """The two formats a path's extension picks; XML is described by the spec, not by a JSON schema."""
+    return {
+        formats.MEDIA_TYPES[formats.JSON].split(";")[0]: {"schema": json_schema},
+        formats.MEDIA_TYPES[formats.XML].split(";")[0]: {"schema": {"type": "string"}},
+    }
+
+
+_LIST = {"type": "array", "items": {"type": "object"}}
+_ERRORS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["code", "description"],
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+    },
+}
+# The router's: every error is the spec's list of {code, description}, in the path's format.
+ERRORS = {
+    "4XX": {
+        "description": "The spec's error list: 400 invalid input, 403 no valid api_key, 404 not found,"
+        " 409 filed twice, 413 too large, 429 too many today",
+        "content": _formats(_ERRORS),
+    }
+}
+
+
+def documented(status: int = 200, json_schema: dict[str, Any] | None = None) -> dict[int | str, Any]:
+    """`responses=` of a route: what it answers in JSON and in XML."""
+    return {
+        status: {"description": "As the path's extension asks", "content": _formats(json_schema or _LIST)}
+    }
+
+
 def respond(fmt: str, root: str, data: Any, status_code: int = 200) -> Response:
     return Response(
         formats.render(fmt, root, data), status_code=status_code, media_type=formats.MEDIA_TYPES[fmt]

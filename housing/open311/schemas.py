@@ -10,12 +10,13 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from housing.errors import Invalid
 from housing.registry.models import Building, ManagementCompany
 from housing.requests.lifecycle import EMERGENCY_DEADLINE
 from housing.requests.models import RequestCategory, RequestStatus, ServiceRequest
+from housing.validation import INT32_MAX, InputModel, check_year, parse_id
 
 S = RequestStatus
 
@@ -74,7 +75,10 @@ def parse_w3_datetime(text: str, field: str) -> datetime:
         ) from exc
     if moment.tzinfo is None:
         raise Invalid(f"{field} needs a time zone offset, e.g. +05:00 or Z", field=field)
-    return moment
+    try:
+        return check_year(moment)
+    except ValueError as exc:
+        raise Invalid(f"{field}: {exc}", field=field) from exc
 
 
 def _duration(minutes: int) -> str:
@@ -189,7 +193,7 @@ def created_dict(
 # Inputs
 
 
-class RequestForm(BaseModel):
+class RequestForm(InputModel):
     """POST requests.{format}, form-encoded, every field as the client sent it.
 
     All text, checked by filing_from after the api_key: a client without a valid key
@@ -259,9 +263,9 @@ def _place(form: RequestForm) -> Place:
         raise Invalid("lat and long go together", field="lat" if lat is None else "long")
     address_id = None
     if form.address_id and form.address_id.strip():
-        if not form.address_id.strip().isdigit():
+        address_id = parse_id(form.address_id)
+        if address_id is None:
             raise Invalid(f"address_id {form.address_id!r} is not one of ours", field="address_id")
-        address_id = int(form.address_id)
     address = " ".join((form.address_string or "").split()) or None
     if address is not None and len(address) > ADDRESS_LENGTH:
         raise Invalid(f"address_string is longer than {ADDRESS_LENGTH} characters", field="address_string")
@@ -320,9 +324,13 @@ def filters_from(
 ) -> RequestFilters:
     ids = _comma_list(service_request_id)
     if ids:
-        if not all(part.isdigit() for part in ids):
-            raise Invalid("service_request_id takes numbers, comma separated", field="service_request_id")
-        return RequestFilters(ids=tuple(int(part) for part in ids))
+        parsed = [parse_id(part) for part in ids]
+        if None in parsed:
+            raise Invalid(
+                f"service_request_id takes numbers from 1 to {INT32_MAX}, comma separated",
+                field="service_request_id",
+            )
+        return RequestFilters(ids=tuple(parsed))
     wanted: set[RequestStatus] = set()
     for name in _comma_list(status):
         if name not in ("open", "closed"):

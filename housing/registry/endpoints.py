@@ -45,9 +45,10 @@ from housing.registry.schemas import (
     ResidenceRead,
 )
 from housing.routing import Paging, one_visible, paginate
-from housing.schemas import Page
+from housing.schemas import API_PROBLEMS, Page
+from housing.validation import Id
 
-router = APIRouter(tags=["registry"])
+router = APIRouter(tags=["registry"], responses=API_PROBLEMS)
 
 
 def _building_read(session: Session, building: Building, today) -> BuildingRead:
@@ -65,7 +66,7 @@ def list_districts(session: SessionDep, actor: CurrentActor, paging: Paging):
 
 
 @router.get("/districts/{district_id}", response_model=DistrictRead)
-def read_district(district_id: int, session: SessionDep, actor: CurrentActor):
+def read_district(district_id: Id, session: SessionDep, actor: CurrentActor):
     return one_visible(session, select(District), District, district_id, "district")
 
 
@@ -75,7 +76,7 @@ def create_district(body: DistrictCreate, session: SessionDep, actor: AdminActor
 
 
 @router.patch("/districts/{district_id}", response_model=DistrictRead)
-def update_district(district_id: int, body: DistrictUpdate, session: SessionDep, actor: AdminActor):
+def update_district(district_id: Id, body: DistrictUpdate, session: SessionDep, actor: AdminActor):
     district = get_or_404(session, District, district_id, "district")
     return service.update_district(session, district, body.model_dump(exclude_unset=True))
 
@@ -89,7 +90,7 @@ def list_companies(session: SessionDep, actor: CurrentActor, today: Today, pagin
 
 
 @router.get("/companies/{company_id}", response_model=CompanyRead)
-def read_company(company_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+def read_company(company_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
     query = queries.visible_companies(actor, today)
     return one_visible(session, query, ManagementCompany, company_id, "company")
 
@@ -100,7 +101,7 @@ def create_company(body: CompanyCreate, session: SessionDep, actor: AdminActor):
 
 
 @router.patch("/companies/{company_id}", response_model=CompanyRead)
-def update_company(company_id: int, body: CompanyUpdate, session: SessionDep, actor: AdminActor):
+def update_company(company_id: Id, body: CompanyUpdate, session: SessionDep, actor: AdminActor):
     company = get_or_404(session, ManagementCompany, company_id, "company")
     return service.update_company(session, company, body.model_dump(exclude_unset=True))
 
@@ -114,8 +115,8 @@ def list_buildings(
     actor: CurrentActor,
     today: Today,
     paging: Paging,
-    district_id: Annotated[int | None, Query()] = None,
-    company_id: Annotated[int | None, Query(description="Managed by this company today")] = None,
+    district_id: Annotated[Id | None, Query()] = None,
+    company_id: Annotated[Id | None, Query(description="Managed by this company today")] = None,
 ):
     query = queries.visible_buildings(actor, today)
     if district_id is not None:
@@ -138,7 +139,7 @@ def list_buildings(
 
 
 @router.get("/buildings/{building_id}", response_model=BuildingRead)
-def read_building(building_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+def read_building(building_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
     building = one_visible(
         session, queries.visible_buildings(actor, today), Building, building_id, "building"
     )
@@ -168,7 +169,7 @@ def _own_company(actor: Actor, company_id: int | None) -> int:
 
 @router.patch("/buildings/{building_id}", response_model=BuildingRead)
 def update_building(
-    building_id: int, body: BuildingUpdate, session: SessionDep, actor: RegistrarActor, today: Today
+    building_id: Id, body: BuildingUpdate, session: SessionDep, actor: RegistrarActor, today: Today
 ):
     building = one_visible(
         session, queries.visible_buildings(actor, today), Building, building_id, "building"
@@ -178,7 +179,7 @@ def update_building(
 
 
 @router.get("/buildings/{building_id}/management", response_model=list[ManagementRead])
-def building_management(building_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+def building_management(building_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
     one_visible(session, queries.visible_buildings(actor, today), Building, building_id, "building")
     return service.management_history(session, building_id)
 
@@ -187,7 +188,7 @@ def building_management(building_id: int, session: SessionDep, actor: CurrentAct
     "/buildings/{building_id}/management", response_model=ManagementRead, status_code=status.HTTP_201_CREATED
 )
 def change_building_management(
-    building_id: int, body: ManagementChange, session: SessionDep, actor: AdminActor
+    building_id: Id, body: ManagementChange, session: SessionDep, actor: AdminActor
 ):
     building = get_or_404(session, Building, building_id, "building")
     return service.change_management(
@@ -204,7 +205,7 @@ def list_apartments(
     actor: CurrentActor,
     today: Today,
     paging: Paging,
-    building_id: Annotated[int | None, Query()] = None,
+    building_id: Annotated[Id | None, Query()] = None,
 ):
     query = queries.visible_apartments(actor, today)
     if building_id is not None:
@@ -213,7 +214,7 @@ def list_apartments(
 
 
 @router.get("/apartments/{apartment_id}", response_model=ApartmentRead)
-def read_apartment(apartment_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+def read_apartment(apartment_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
     return one_visible(
         session, queries.visible_apartments(actor, today), Apartment, apartment_id, "apartment"
     )
@@ -233,7 +234,7 @@ def create_apartment(body: ApartmentCreate, session: SessionDep, actor: Registra
 
 @router.patch("/apartments/{apartment_id}", response_model=ApartmentRead)
 def update_apartment(
-    apartment_id: int, body: ApartmentUpdate, session: SessionDep, actor: RegistrarActor, today: Today
+    apartment_id: Id, body: ApartmentUpdate, session: SessionDep, actor: RegistrarActor, today: Today
 ):
     apartment = one_visible(
         session, queries.visible_apartments(actor, today), Apartment, apartment_id, "apartment"
@@ -250,7 +251,7 @@ def list_people(session: SessionDep, actor: CurrentActor, today: Today, paging: 
 
 
 @router.get("/people/{person_id}", response_model=PersonRead)
-def read_person(person_id: int, session: SessionDep, actor: CurrentActor, today: Today):
+def read_person(person_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
     return one_visible(session, queries.visible_people(actor, today), Person, person_id, "person")
 
 
@@ -261,7 +262,7 @@ def create_person(body: PersonCreate, session: SessionDep, actor: RegistrarActor
 
 @router.patch("/people/{person_id}", response_model=PersonRead)
 def update_person(
-    person_id: int, body: PersonUpdate, session: SessionDep, actor: RegistrarActor, today: Today
+    person_id: Id, body: PersonUpdate, session: SessionDep, actor: RegistrarActor, today: Today
 ):
     person = one_visible(session, queries.visible_people(actor, today), Person, person_id, "person")
     return service.apply_changes(session, person, body.model_dump(exclude_unset=True))
@@ -283,7 +284,7 @@ def _period_routes(path: str, label: str, model, create_model, read_model, visib
         actor: CurrentActor,
         today: Today,
         paging: Paging,
-        apartment_id: Annotated[int | None, Query()] = None,
+        apartment_id: Annotated[Id | None, Query()] = None,
     ):
         query = visible(actor, today)
         if apartment_id is not None:
@@ -298,7 +299,7 @@ def _period_routes(path: str, label: str, model, create_model, read_model, visib
         return add(session, **body.model_dump())
 
     @router.post(f"/{path}/{{period_id}}/end", response_model=read_model, name=f"end_{label}")
-    def end_period(period_id: int, body: PeriodEnd, session: SessionDep, actor: RegistrarActor, today: Today):
+    def end_period(period_id: Id, body: PeriodEnd, session: SessionDep, actor: RegistrarActor, today: Today):
         """Ends the period on a date; history is never rewritten."""
         row = one_visible(session, visible(actor, today), model, period_id, label)
         return service.end_period(session, row, body.valid_until)

@@ -14,10 +14,12 @@ from housing.errors import Forbidden, Invalid
 from housing.registry.importer import import_buildings_csv
 from housing.registry.models import ManagementCompany
 from housing.registry.schemas import ImportReport
+from housing.schemas import API_PROBLEMS, problems
+from housing.validation import Id
 
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024  # about 200,000 rows; the importer stops at 100,000
 
-router = APIRouter(tags=["registry"])
+router = APIRouter(tags=["registry"], responses=API_PROBLEMS)
 
 
 @router.post(
@@ -25,9 +27,9 @@ router = APIRouter(tags=["registry"])
     response_model=ImportReport,
     status_code=status.HTTP_201_CREATED,
     summary="Import buildings, apartments, owners and shares from CSV",
-    responses={
-        422: {"description": "The file has bad rows; `errors` lists each with its line; nothing imported"}
-    },
+    responses=problems(
+        422, why={422: "The file has bad rows; `errors` lists each with its line; nothing imported"}
+    ),
 )
 def import_buildings(
     file: Annotated[UploadFile, File(description="CSV, UTF-8, one row per apartment and owner")],
@@ -35,7 +37,7 @@ def import_buildings(
     actor: RegistrarActor,
     today: Today,
     company_id: Annotated[
-        int | None, Form(description="Managing company; required for an admin, a manager's own by default")
+        Id | None, Form(description="Managing company; required for an admin, a manager's own by default")
     ] = None,
 ) -> ImportReport:
     """A file with any bad row imports nothing and lists every bad row with its line and reason."""

@@ -4,9 +4,7 @@ Both lists are paged and cost the same few queries whatever the page holds (coun
 from one GROUP BY, joined to the page's rows).
 """
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -17,6 +15,7 @@ from housing.db import SessionDep
 from housing.registry.models import Apartment, Building, District
 from housing.registry.queries import visible_apartments, visible_buildings
 from housing.routing import one_visible, page_of
+from housing.validation import Id, PageNumber
 from housing.web import render
 
 router = APIRouter(include_in_schema=False)
@@ -30,7 +29,7 @@ def buildings(
     session: SessionDep,
     actor: StaffActor,
     today: Today,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     scope = visible_buildings(actor, today)
     paging = page_of(session, scope, page, PAGE_SIZE)
@@ -52,12 +51,12 @@ def buildings(
 
 @router.get("/console/buildings/{building_id}", response_class=HTMLResponse)
 def building(
-    building_id: int,
+    building_id: Id,
     request: Request,
     session: SessionDep,
     actor: StaffActor,
     today: Today,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     found = one_visible(session, visible_buildings(actor, today), Building, building_id, "building")
     scope = visible_apartments(actor, today).where(Apartment.building_id == building_id)

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from housing.schemas import ReadModel
+from housing.validation import Id, InputModel, RegisterDay
 
 TaxId = Annotated[str, Field(pattern=r"^\d{9}$", description="INN: 9 digits")]
 Pinfl = Annotated[str, Field(pattern=r"^\d{14}$", description="PINFL: 14 digits")]
@@ -30,9 +31,9 @@ def parse_share(value: str | Fraction) -> Fraction:
     return share
 
 
-class Period(BaseModel):
-    valid_from: date
-    valid_until: date | None = None
+class Period(InputModel):
+    valid_from: RegisterDay
+    valid_until: RegisterDay | None = None
 
     @model_validator(mode="after")
     def ends_after_start(self):
@@ -41,12 +42,12 @@ class Period(BaseModel):
         return self
 
 
-class DistrictCreate(BaseModel):
+class DistrictCreate(InputModel):
     name: str = Field(min_length=2, max_length=100)
     city: str = Field("Tashkent", min_length=2, max_length=100)
 
 
-class DistrictUpdate(BaseModel):
+class DistrictUpdate(InputModel):
     name: str | None = Field(None, min_length=2, max_length=100)
     city: str | None = Field(None, min_length=2, max_length=100)
 
@@ -57,17 +58,17 @@ class DistrictRead(ReadModel):
     city: str
 
 
-class CompanyCreate(BaseModel):
+class CompanyCreate(InputModel):
     name: str = Field(min_length=2, max_length=200)
     tax_id: TaxId
-    district_id: int | None = None
+    district_id: Id | None = None
     phone: Phone | None = None
     email: Email | None = None
 
 
-class CompanyUpdate(BaseModel):
+class CompanyUpdate(InputModel):
     name: str | None = Field(None, min_length=2, max_length=200)
-    district_id: int | None = None
+    district_id: Id | None = None
     phone: Phone | None = None
     email: Email | None = None
 
@@ -81,7 +82,7 @@ class CompanyRead(ReadModel):
     email: str | None
 
 
-class BuildingFields(BaseModel):
+class BuildingFields(InputModel):
     latitude: Latitude
     longitude: Longitude
     year_built: int | None = Field(None, ge=1800, le=2100)
@@ -91,14 +92,14 @@ class BuildingFields(BaseModel):
 
 class BuildingCreate(BuildingFields):
     address: str = Field(min_length=3, max_length=300)
-    district_id: int
-    company_id: int | None = Field(
+    district_id: Id
+    company_id: Id | None = Field(
         None, description="Managing company; a manager's own company when a manager creates it"
     )
-    managed_from: date | None = Field(None, description="Start of management; today by default")
+    managed_from: RegisterDay | None = Field(None, description="Start of management; today by default")
 
 
-class BuildingUpdate(BaseModel):
+class BuildingUpdate(InputModel):
     address: str | None = Field(None, min_length=3, max_length=300)
     latitude: Latitude | None = None
     longitude: Longitude | None = None
@@ -119,9 +120,9 @@ class BuildingRead(ReadModel):
     company_id: int | None = Field(None, description="Company managing it today")
 
 
-class ManagementChange(BaseModel):
-    company_id: int
-    valid_from: date
+class ManagementChange(InputModel):
+    company_id: Id
+    valid_from: RegisterDay
 
 
 class ManagementRead(ReadModel):
@@ -130,8 +131,8 @@ class ManagementRead(ReadModel):
     valid_until: date | None
 
 
-class ApartmentCreate(BaseModel):
-    building_id: int
+class ApartmentCreate(InputModel):
+    building_id: Id
     number: str = Field(min_length=1, max_length=20)
     entrance: int | None = Field(None, ge=1, le=100)
     floor: int | None = Field(None, ge=-5, le=200)
@@ -141,7 +142,7 @@ class ApartmentCreate(BaseModel):
     account_number: AccountNumber
 
 
-class ApartmentUpdate(BaseModel):
+class ApartmentUpdate(InputModel):
     number: str | None = Field(None, min_length=1, max_length=20)
     entrance: int | None = Field(None, ge=1, le=100)
     floor: int | None = Field(None, ge=-5, le=200)
@@ -162,14 +163,14 @@ class ApartmentRead(ReadModel):
     account_number: str
 
 
-class PersonCreate(BaseModel):
+class PersonCreate(InputModel):
     full_name: str = Field(min_length=2, max_length=200)
     pinfl: Pinfl | None = None
     phone: Phone | None = None
     email: Email | None = None
 
 
-class PersonUpdate(BaseModel):
+class PersonUpdate(InputModel):
     full_name: str | None = Field(None, min_length=2, max_length=200)
     phone: Phone | None = None
     email: Email | None = None
@@ -184,8 +185,8 @@ class PersonRead(ReadModel):
 
 
 class OwnershipCreate(Period):
-    apartment_id: int
-    person_id: int
+    apartment_id: Id
+    person_id: Id
     share: Fraction = Field(description="The owner's fraction of the apartment, e.g. '1/2'")
 
     @field_validator("share", mode="before")
@@ -217,13 +218,13 @@ class OwnershipRead(ReadModel):
         return obj
 
 
-class PeriodEnd(BaseModel):
-    valid_until: date
+class PeriodEnd(InputModel):
+    valid_until: RegisterDay
 
 
 class ResidenceCreate(Period):
-    apartment_id: int
-    person_id: int
+    apartment_id: Id
+    person_id: Id
 
 
 class ResidenceRead(ReadModel):

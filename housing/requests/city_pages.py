@@ -28,11 +28,12 @@ from housing.dashboard import (
 from housing.db import SessionDep
 from housing.requests.city import escalated_requests
 from housing.requests.export import escalated_csv
+from housing.validation import Text
 from housing.web import render
 
 router = APIRouter(include_in_schema=False)
 
-State = Annotated[str, Query(pattern="^(open|all)$", description="open: still open; all: resolved ones too")]
+State = Annotated[Text, Query(pattern="^(open|all)$", description="open: still open; all: resolved ones too")]
 
 
 @router.get("/city/requests", response_class=HTMLResponse)

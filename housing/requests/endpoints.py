@@ -34,10 +34,11 @@ from housing.requests.schemas import (
     TransitionRead,
 )
 from housing.routing import Paging, one_visible, paginate
-from housing.schemas import Page
+from housing.schemas import API_PROBLEMS, Page, problems
 from housing.settings import Settings
+from housing.validation import Id, Text
 
-router = APIRouter(tags=["requests"])
+router = APIRouter(tags=["requests"], responses=API_PROBLEMS)
 
 STAFF = (Role.admin, Role.manager, Role.dispatcher, Role.technician)
 # Who files: a resident for themselves, a dispatcher or manager after a phone call.
@@ -77,7 +78,7 @@ def create_category(body: CategoryCreate, session: SessionDep, actor: AdminActor
 
 
 @router.patch("/request-categories/{category_id}", response_model=CategoryRead)
-def update_category(category_id: int, body: CategoryUpdate, session: SessionDep, actor: AdminActor):
+def update_category(category_id: Id, body: CategoryUpdate, session: SessionDep, actor: AdminActor):
     category = get_or_404(session, RequestCategory, category_id, "category")
     return service.update_category(session, category, body.model_dump(exclude_unset=True))
 
@@ -93,8 +94,8 @@ def list_requests(
     now: Now,
     paging: Paging,
     status_: Annotated[RequestStatus | None, Query(alias="status")] = None,
-    building_id: Annotated[int | None, Query()] = None,
-    category: Annotated[str | None, Query(description="Category code")] = None,
+    building_id: Annotated[Id | None, Query()] = None,
+    category: Annotated[Text | None, Query(description="Category code")] = None,
     overdue: Annotated[bool | None, Query()] = None,
     escalated: Annotated[bool | None, Query(description="Overdue for days: the officials' list")] = None,
 ):
@@ -113,7 +114,12 @@ def list_requests(
     return paginate(session, query, paging, ServiceRequest.id.desc())
 
 
-@router.post("/requests", response_model=RequestRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/requests",
+    response_model=RequestRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(429, why={429: "The resident's requests of the day are used up"}),
+)
 def file_request(
     body: RequestCreate, session: SessionDep, actor: FilerActor, settings: SettingsDep, now: Now
 ):
@@ -169,7 +175,7 @@ def _requester(session: Session, actor: Actor, today: date, person_id: int | Non
 
 
 @router.get("/requests/{request_id}", response_model=RequestDetail)
-def read_request(request_id: int, session: SessionDep, actor: CurrentActor, settings: SettingsDep, now: Now):
+def read_request(request_id: Id, session: SessionDep, actor: CurrentActor, settings: SettingsDep, now: Now):
     request = _visible_request(session, actor, _today(now, settings), request_id)
     return _detail(session, actor, request)
 
@@ -190,7 +196,7 @@ def _detail(session: Session, actor: Actor, request: ServiceRequest) -> RequestD
     "/requests/{request_id}/transitions", response_model=TransitionRead, status_code=status.HTTP_201_CREATED
 )
 def move_request(
-    request_id: int,
+    request_id: Id,
     body: TransitionCreate,
     session: SessionDep,
     actor: ParticipantActor,
@@ -214,7 +220,7 @@ def move_request(
 
 @router.put("/requests/{request_id}/assignment", response_model=RequestRead)
 def assign_request(
-    request_id: int,
+    request_id: Id,
     body: AssignmentUpdate,
     session: SessionDep,
     actor: DispatchActor,
@@ -229,7 +235,7 @@ def assign_request(
     "/requests/{request_id}/comments", response_model=CommentRead, status_code=status.HTTP_201_CREATED
 )
 def comment_on_request(
-    request_id: int,
+    request_id: Id,
     body: CommentCreate,
     session: SessionDep,
     actor: ParticipantActor,
@@ -246,7 +252,7 @@ def comment_on_request(
 
 @router.post("/requests/{request_id}/rating", response_model=RequestRead)
 def rate_request(
-    request_id: int,
+    request_id: Id,
     body: RatingCreate,
     session: SessionDep,
     actor: ResidentActor,
@@ -259,9 +265,14 @@ def rate_request(
     )
 
 
-@router.post("/requests/{request_id}/photos", response_model=PhotoRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/requests/{request_id}/photos",
+    response_model=PhotoRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(415, why={415: "Not a JPEG, PNG or WebP picture"}),
+)
 def upload_photo(
-    request_id: int,
+    request_id: Id,
     photo: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
     session: SessionDep,
     actor: ParticipantActor,
@@ -285,7 +296,7 @@ def upload_photo(
 
 @router.get("/requests/{request_id}/photos/{photo_id}", response_class=FileResponse)
 def download_photo(
-    request_id: int, photo_id: int, session: SessionDep, actor: CurrentActor, settings: SettingsDep, now: Now
+    request_id: Id, photo_id: Id, session: SessionDep, actor: CurrentActor, settings: SettingsDep, now: Now
 ):
     _visible_request(session, actor, _today(now, settings), request_id)
     photo = session.get(RequestPhoto, photo_id)

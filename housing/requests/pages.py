@@ -45,6 +45,7 @@ from housing.requests.photos import inspect_photo
 from housing.requests.queries import visible_categories, visible_requests
 from housing.routing import page_of
 from housing.settings import Settings
+from housing.validation import Id, PageNumber, Text, parse_day, parse_id
 from housing.web import gettext_for, render
 
 router = APIRouter(include_in_schema=False)
@@ -121,7 +122,7 @@ def my_requests(
     session: SessionDep,
     actor: ParticipantPage,
     now: Now,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     if actor.role is not Role.resident:
         return RedirectResponse("/console/requests", status_code=303)
@@ -148,9 +149,9 @@ def file_my_request(
     session: SessionDep,
     actor: ResidentPage,
     now: Now,
-    place: Annotated[str, Form(max_length=30)] = "",
-    category_id: Annotated[str, Form(max_length=12)] = "",
-    description: Annotated[str, Form(max_length=4000)] = "",
+    place: Annotated[Text, Form(max_length=30)] = "",
+    category_id: Annotated[Text, Form(max_length=12)] = "",
+    description: Annotated[Text, Form(max_length=4000)] = "",
     photo: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     settings = _settings(request)
@@ -246,9 +247,10 @@ def _description_errors(_: Any, description: str) -> dict[str, str]:
 
 
 def _category(session: Session, actor: Actor, category_id: str) -> RequestCategory | None:
-    if not category_id.isdigit():
+    wanted = parse_id(category_id)
+    if wanted is None:
         return None
-    return session.exec(visible_categories(actor).where(RequestCategory.id == int(category_id))).first()
+    return session.exec(visible_categories(actor).where(RequestCategory.id == wanted)).first()
 
 
 def _categories(session: Session, actor: Actor) -> list[RequestCategory]:
@@ -331,13 +333,13 @@ def _filing_page(
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
 def request_page(
-    request_id: int,
+    request_id: Id,
     request: Request,
     session: SessionDep,
     actor: ParticipantPage,
     now: Now,
-    filed: int | None = None,
-    done: str | None = None,
+    filed: Annotated[int, Query(ge=0, le=1)] = 0,
+    done: Annotated[Text | None, Query(max_length=20)] = None,
 ) -> Response:
     return _request_page(request, session, actor, now, request_id, filed=bool(filed), done=done)
 
@@ -462,13 +464,13 @@ def _technicians(session: Session, company_id: int) -> list[User]:
 
 @router.post("/requests/{request_id}/rating", response_class=HTMLResponse)
 def rate(
-    request_id: int,
+    request_id: Id,
     request: Request,
     session: SessionDep,
     actor: ResidentPage,
     now: Now,
-    rating: Annotated[str, Form(max_length=2)] = "",
-    comment: Annotated[str, Form(max_length=1000)] = "",
+    rating: Annotated[Text, Form(max_length=2)] = "",
+    comment: Annotated[Text, Form(max_length=1000)] = "",
 ) -> Response:
     form = _posted(request, session, actor, now, request_id)
     row = form.row
@@ -495,12 +497,12 @@ def rate(
 
 @router.post("/requests/{request_id}/reopen", response_class=HTMLResponse)
 def reopen(
-    request_id: int,
+    request_id: Id,
     request: Request,
     session: SessionDep,
     actor: ResidentPage,
     now: Now,
-    reason: Annotated[str, Form(max_length=1000)] = "",
+    reason: Annotated[Text, Form(max_length=1000)] = "",
 ) -> Response:
     form = _posted(request, session, actor, now, request_id)
     settings, row = form.settings, form.row
@@ -532,13 +534,13 @@ def reopen(
 
 @router.post("/requests/{request_id}/comments", response_class=HTMLResponse)
 def comment(
-    request_id: int,
+    request_id: Id,
     request: Request,
     session: SessionDep,
     actor: ParticipantPage,
     now: Now,
-    body: Annotated[str, Form(max_length=4000)] = "",
-    for_resident: Annotated[str | None, Form(max_length=5)] = None,
+    body: Annotated[Text, Form(max_length=4000)] = "",
+    for_resident: Annotated[Text | None, Form(max_length=5)] = None,
 ) -> Response:
     form = _posted(request, session, actor, now, request_id)
     row = form.row
@@ -562,14 +564,14 @@ def comment(
 
 @router.post("/requests/{request_id}/transitions", response_class=HTMLResponse)
 def move(
-    request_id: int,
+    request_id: Id,
     request: Request,
     session: SessionDep,
     actor: StaffPage,
     now: Now,
-    to: Annotated[str, Form(max_length=20)],
-    reason: Annotated[str, Form(max_length=1000)] = "",
-    until: Annotated[str, Form(max_length=20)] = "",
+    to: Annotated[Text, Form(max_length=20)],
+    reason: Annotated[Text, Form(max_length=1000)] = "",
+    until: Annotated[Text, Form(max_length=20)] = "",
 ) -> Response:
     form = _posted(request, session, actor, now, request_id)
     settings, row = form.settings, form.row
@@ -618,28 +620,25 @@ def move(
 
 def _local_date(value: str, timezone: str) -> datetime | None:
     """A day picked in a date field: the morning (08:00) of that day on the city's clock."""
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
+    day = parse_day(value)
+    if day is None:
         return None
     return datetime.combine(day, time(8), ZoneInfo(timezone))
 
 
 @router.post("/requests/{request_id}/assignment", response_class=HTMLResponse)
 def assign(
-    request_id: int,
+    request_id: Id,
     request: Request,
     session: SessionDep,
     actor: DispatchPage,
     now: Now,
-    assignee_id: Annotated[str, Form(max_length=12)] = "",
+    assignee_id: Annotated[Text, Form(max_length=12)] = "",
 ) -> Response:
     form = _posted(request, session, actor, now, request_id)
     row = form.row
     try:
-        service.assign_request(
-            session, row.request, assignee_id=int(assignee_id) if assignee_id.isdigit() else None
-        )
+        service.assign_request(session, row.request, assignee_id=parse_id(assignee_id))
     except DomainError as exc:
         session.rollback()
         return form.refused(errors={"assignee": exc.detail})
@@ -652,11 +651,11 @@ def queue(
     session: SessionDep,
     actor: StaffPage,
     now: Now,
-    status: Annotated[str, Query(max_length=20)] = "open",
-    building_id: Annotated[str, Query(max_length=12)] = "",
-    category: Annotated[str, Query(max_length=40)] = "",
-    mine: Annotated[str, Query(max_length=5)] = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    status: Annotated[Text, Query(max_length=20)] = "open",
+    building_id: Annotated[Text, Query(max_length=12)] = "",
+    category: Annotated[Text, Query(max_length=40)] = "",
+    mine: Annotated[Text, Query(max_length=5)] = "",
+    page: PageNumber = 1,
 ) -> Response:
     """The company's requests, the least time left first: overdue ones lead."""
     settings = _settings(request)
@@ -668,8 +667,8 @@ def queue(
         query = query.where(ServiceRequest.status == status)
     else:
         status = "all"
-    if building_id.isdigit():
-        query = query.where(ServiceRequest.building_id == int(building_id))
+    if (building := parse_id(building_id)) is not None:
+        query = query.where(ServiceRequest.building_id == building)
     if category:
         codes = select(RequestCategory.id).where(RequestCategory.code == category)
         query = query.where(col(ServiceRequest.category_id).in_(codes))
@@ -721,8 +720,8 @@ def call_form(
     session: SessionDep,
     actor: CallTakerPage,
     now: Now,
-    building_id: Annotated[str, Query(max_length=12)] = "",
-    apartment: Annotated[str, Query(max_length=20)] = "",
+    building_id: Annotated[Text, Query(max_length=12)] = "",
+    apartment: Annotated[Text, Query(max_length=20)] = "",
 ) -> Response:
     typed = {"building_id": building_id, "apartment": apartment}
     return _call_page(request, session, actor, now, typed=typed, errors={}, lookup=bool(building_id))
@@ -734,12 +733,12 @@ def file_for_caller(
     session: SessionDep,
     actor: CallTakerPage,
     now: Now,
-    building_id: Annotated[str, Form(max_length=12)] = "",
-    apartment: Annotated[str, Form(max_length=20)] = "",
-    caller: Annotated[str, Form(max_length=12)] = "",
-    category_id: Annotated[str, Form(max_length=12)] = "",
-    description: Annotated[str, Form(max_length=4000)] = "",
-    emergency: Annotated[str | None, Form(max_length=5)] = None,
+    building_id: Annotated[Text, Form(max_length=12)] = "",
+    apartment: Annotated[Text, Form(max_length=20)] = "",
+    caller: Annotated[Text, Form(max_length=12)] = "",
+    category_id: Annotated[Text, Form(max_length=12)] = "",
+    description: Annotated[Text, Form(max_length=4000)] = "",
+    emergency: Annotated[Text | None, Form(max_length=5)] = None,
 ) -> Response:
     settings = _settings(request)
     today = _today(settings, now)
@@ -758,7 +757,7 @@ def file_for_caller(
         errors["building_id"] = _("Choose one of your company's buildings.")
     elif apartment.strip() and place.apartment is None:
         errors["apartment"] = _("There is no apartment with this number in the building.")
-    caller_id = int(caller) if caller.isdigit() else None
+    caller_id = parse_id(caller)
     if caller_id is not None and caller_id not in {person.id for person in place.people}:
         errors["caller"] = _("Choose one of the people registered in the apartment.")
     category = _category(session, actor, category_id)
@@ -802,9 +801,10 @@ class CallPlace:
 
 def _call_place(session: Session, actor: Actor, today: date, building_id: str, number: str) -> CallPlace:
     """The building (within the actor's scope), the apartment by its number, and who lives there."""
-    if not building_id.isdigit():
+    wanted = parse_id(building_id)
+    if wanted is None:
         return CallPlace(None, None, [])
-    building = session.exec(visible_buildings(actor, today).where(Building.id == int(building_id))).first()
+    building = session.exec(visible_buildings(actor, today).where(Building.id == wanted)).first()
     if building is None or not number.strip():
         return CallPlace(building, None, [])
     apartment = session.exec(

@@ -3,16 +3,17 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import Field
 
 from housing.requests.models import RequestStatus
 from housing.schemas import ReadModel
+from housing.validation import AwareMoment, Id, InputModel
 
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,39}$", description="lower_snake_case")]
 DeadlineMinutes = Annotated[int, Field(gt=0, le=60 * 24 * 365, description="From filing to resolution")]
 
 
-class CategoryCreate(BaseModel):
+class CategoryCreate(InputModel):
     code: Code
     name: str = Field(min_length=2, max_length=100)
     deadline_minutes: DeadlineMinutes
@@ -20,7 +21,7 @@ class CategoryCreate(BaseModel):
     active: bool = True
 
 
-class CategoryUpdate(BaseModel):
+class CategoryUpdate(InputModel):
     name: str | None = Field(None, min_length=2, max_length=100)
     deadline_minutes: DeadlineMinutes | None = None
     emergency: bool | None = None
@@ -36,15 +37,15 @@ class CategoryRead(ReadModel):
     active: bool
 
 
-class RequestCreate(BaseModel):
+class RequestCreate(InputModel):
     """Name the apartment, or the building for a common-area problem."""
 
-    apartment_id: int | None = None
-    building_id: int | None = Field(None, description="Needed when no apartment is given")
-    category_id: int
+    apartment_id: Id | None = None
+    building_id: Id | None = Field(None, description="Needed when no apartment is given")
+    category_id: Id
     description: str = Field(min_length=5, max_length=2000)
     emergency: bool | None = Field(None, description="Overrides the category's default")
-    requester_person_id: int | None = Field(
+    requester_person_id: Id | None = Field(
         None, description="Staff filing after a phone call: the resident it is for"
     )
 
@@ -77,10 +78,10 @@ class RequestRead(ReadModel):
     rated_at: datetime | None
 
 
-class TransitionCreate(BaseModel):
+class TransitionCreate(InputModel):
     to: RequestStatus
     reason: str | None = Field(None, max_length=1000, description="Required to reject, defer or reopen")
-    until: AwareDatetime | None = Field(None, description="Deferring: when the request comes back")
+    until: AwareMoment | None = Field(None, description="Deferring: when the request comes back")
 
 
 class TransitionRead(ReadModel):
@@ -92,11 +93,11 @@ class TransitionRead(ReadModel):
     reason: str | None
 
 
-class AssignmentUpdate(BaseModel):
-    assignee_id: int | None = Field(description="A staff member of the company; null unassigns")
+class AssignmentUpdate(InputModel):
+    assignee_id: Id | None = Field(description="A staff member of the company; null unassigns")
 
 
-class CommentCreate(BaseModel):
+class CommentCreate(InputModel):
     body: str = Field(min_length=1, max_length=2000)
     internal: bool = Field(False, description="Staff only: hidden from the resident")
 
@@ -109,7 +110,7 @@ class CommentRead(ReadModel):
     created_at: datetime
 
 
-class RatingCreate(BaseModel):
+class RatingCreate(InputModel):
     rating: int = Field(ge=1, le=5)
     comment: str | None = Field(None, max_length=1000)
 

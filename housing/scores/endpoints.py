@@ -16,15 +16,17 @@ from housing.clock import Today
 from housing.db import SessionDep, get_or_404
 from housing.registry.models import District, ManagementCompany
 from housing.routing import Paging
+from housing.schemas import API_PROBLEMS
 from housing.scores import periods, service
 from housing.scores.export import ranking_csv
 from housing.scores.schemas import Ranking, ScoreRead, Trend
+from housing.validation import Id, Month
 
-router = APIRouter(tags=["quality scores"])
+router = APIRouter(tags=["quality scores"], responses=API_PROBLEMS)
 
-Period = Annotated[str, Query(pattern=periods.PERIOD_PATTERN, description="The month, YYYY-MM")]
+Period = Annotated[Month, Query()]
 DistrictFilter = Annotated[
-    int | None, Query(description="Rank only the companies of this district (the company's own district)")
+    Id | None, Query(description="Rank only the companies of this district (the company's own district)")
 ]
 
 
@@ -74,15 +76,12 @@ def export_ranking(
 
 @router.get("/companies/{company_id}/scores", response_model=Trend)
 def read_trend(
-    company_id: int,
+    company_id: Id,
     session: SessionDep,
     actor: CurrentActor,
     today: Today,
     months: Annotated[int, Query(ge=1, le=36, description="How many months back")] = 12,
-    until: Annotated[
-        str | None,
-        Query(pattern=periods.PERIOD_PATTERN, description="Last month, YYYY-MM; this month by default"),
-    ] = None,
+    until: Annotated[Month | None, Query(description="Last month, YYYY-MM; this month by default")] = None,
 ):
     """One company's score month by month, with its rank in the city each month."""
     company = get_or_404(session, ManagementCompany, company_id, "company")

@@ -33,6 +33,7 @@ from housing.registry.models import District, ManagementCompany
 from housing.scores import periods, scoring, service
 from housing.scores.chart import trend_chart
 from housing.scores.export import ranking_csv, trend_csv
+from housing.validation import Id
 from housing.web import render
 
 router = APIRouter(include_in_schema=False)
@@ -93,7 +94,7 @@ def ranking_export(
 
 @router.get("/city/companies/{company_id}", response_class=HTMLResponse)
 def company_page(
-    company_id: int,
+    company_id: Id,
     request: Request,
     session: SessionDep,
     actor: CityActor,
@@ -124,7 +125,7 @@ def company_page(
 
 @router.get("/city/companies/{company_id}/scores.csv")
 def company_export(
-    company_id: int,
+    company_id: Id,
     session: SessionDep,
     actor: CityActor,
     today: Today,

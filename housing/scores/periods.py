@@ -5,13 +5,11 @@ midnight on the first day of the next, so a request filed at 00:30 on 1 November
 Tashkent (19:30 UTC on 31 October) belongs to November.
 """
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-PERIOD_PATTERN = _PERIOD.pattern
+from housing.validation import month_start
 
 
 @dataclass(frozen=True)
@@ -26,11 +24,8 @@ class Month:
 
 
 def parse_period(text: str) -> date:
-    """'2026-10' -> date(2026, 10, 1); ValueError for anything else."""
-    match = _PERIOD.match(text)
-    if match is None:
-        raise ValueError(f"a period looks like 2026-10, not {text!r}")
-    return date(int(match[1]), int(match[2]), 1)
+    """'2026-10' -> date(2026, 10, 1); ValueError for anything else, or a month outside 2000..2100."""
+    return month_start(text)
 
 
 def add_months(period: date, months: int) -> date:

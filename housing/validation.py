@@ -9,11 +9,12 @@ code, so that it is answered 422 naming the field and never reaches them as a 50
   month arithmetic and PostgreSQL's timestamps);
 - text without NUL or other control characters (PostgreSQL refuses NUL in text, XML 1.0
   cannot carry them) and without lone UTF-16 surrogates (they cannot be encoded);
-- booleans are not numbers: JSON `false` is not the number 0.
+- JSON values of the type the field declares: `false` is not the number 0, nor is 0 false
+  or 1 January 1970.
 
 Route parameters use the Annotated types below (`Id`, `Offset`, `Text`, `Day`, `Moment`,
 `Month`, ...); API bodies derive from `InputModel`, which checks every field's text and
-refuses true/false for a number whatever the field's own type says. A test walks every
+its JSON type, whatever the field's own annotation says. A test walks every
 route and every body model and fails on a field that escapes these rules.
 """
 
@@ -104,7 +105,8 @@ def month_start(text: str) -> date:
     if not _MONTH.match(text):
         raise ValueError(f"a month looks like 2026-10, not {text!r}")
     day = date(int(text[:4]), int(text[5:7]), 1)
-    check_year(day)
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ValueError(f"the month must be from {FIRST_YEAR}-01 to {LAST_YEAR}-12, not {text}")
     return day
 
 

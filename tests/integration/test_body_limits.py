@@ -123,7 +123,16 @@ def _send(base: str, kind: str, size: int, *, declare: bool) -> tuple[int, dict,
         pass  # the server answered and closed: read what it said
     response = http.client.HTTPResponse(sock)
     response.begin()
-    body = response.read()
+    try:
+        body = response.read()
+    except http.client.IncompleteRead:
+        # With a Content-Length the client is still sending when the server answers and
+        # closes; the server's kernel then resets the connection for the unread bytes, and a
+        # reset may overtake the answer's last packet (TCP's behaviour, not ours). The status
+        # and headers have arrived; an empty body marks the cut for the caller.
+        if not declare:
+            raise
+        body = b""
     elapsed = time.monotonic() - started
     sock.close()
     return response.status, dict(response.getheaders()), body, elapsed
@@ -150,12 +159,13 @@ def test_a_200_mb_body_is_refused_fast_without_the_server_growing(server, kind, 
     assert elapsed < 2, f"refused after {elapsed:.2f} s"
     assert grown < 5 * MB, f"the server grew by {grown / MB:.1f} MB"
     assert headers["connection"] == "close"
+    cut = declare and body == b""  # reset under a Content-Length upload, see _send
     if kind == "form":  # a browser's form post gets the HTML error page
         assert headers["content-type"].startswith("text/html")
-        assert b"too large" in body
+        assert cut or b"too large" in body
     else:
         assert headers["content-type"] == "application/problem+json"
-        assert b'"status":413' in body
+        assert cut or b'"status":413' in body
 
 
 def _login_form(base: str) -> tuple[requests.Session, bytes]:

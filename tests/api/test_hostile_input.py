@@ -10,7 +10,7 @@ is added. Runs on SQLite and, with HOUSING_TEST_DATABASE_URL, on PostgreSQL.
 import json
 import logging
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -19,6 +19,8 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from housing.app import create_app
+from housing.clock import local_today
+from housing.settings import CITY_TIMEZONE
 from tests.api.conftest import City
 from tests.conftest import make_settings
 from tests.pages import csrf_token
@@ -170,7 +172,7 @@ def test_a_payment_dated_outside_the_platforms_years_is_refused(client, city: Ci
 
 
 def test_a_payment_of_today_still_books(client, city: City):
-    url, _, body = _manual_payment(city, date.today().isoformat())
+    url, _, body = _manual_payment(city, local_today(CITY_TIMEZONE).isoformat())
     assert client.post(url, json=body, headers=city.headers["admin"]).status_code == 201
 
 
@@ -446,7 +448,8 @@ def test_the_documented_errors_are_problem_json(app):
 
 def test_an_earlier_day_than_allowed_is_refused_and_a_later_one_is_in_the_future(client, city: City):
     """The 2000..2100 range is the type's; "not in the future" stays the route's own rule."""
-    url, _, body = _manual_payment(city, (date.today() + timedelta(days=1)).isoformat())
+    # The city's tomorrow: from 19:00 UTC the machine's date is still the city's yesterday.
+    url, _, body = _manual_payment(city, (local_today(CITY_TIMEZONE) + timedelta(days=1)).isoformat())
     response = client.post(url, json=body, headers=city.headers["admin"])
     assert response.status_code == 422
     assert response.json()["field"] == "paid_on"

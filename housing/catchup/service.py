@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from housing.catchup.models import JobProgress
 from housing.db import utcnow
+from housing.scores.periods import add_months
 
 
 def done_through(session: Session, job: str) -> date | None:
@@ -37,11 +38,6 @@ def days(first: date, last: date) -> Iterator[date]:
     """Each day from `first` through `last` (none when `first` is later)."""
     for n in range((last - first).days + 1):
         yield first + timedelta(days=n)
-
-
-def add_months(month: date, months: int) -> date:
-    index = month.year * 12 + month.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def months(first: date, last: date) -> Iterator[date]:

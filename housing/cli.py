@@ -209,18 +209,17 @@ def jobs_run(
     ] = None,
 ) -> None:
     """Run one job now, exactly as the scheduler would."""
-    from datetime import date
 
     from housing.scheduler import run_job
+    from housing.validation import parse_day
 
     settings = _settings()
     day = None
     if on is not None:
-        try:
-            day = date.fromisoformat(on)
-        except ValueError as exc:
-            console.print(f"[red]--on must be a day like 2026-11-03, not {on!r}[/red]")
-            raise typer.Exit(2) from exc
+        day = parse_day(on)  # the API's own bounds: a day of 2000..2100
+        if day is None:
+            console.print(f"[red]--on must be a day like 2026-11-03 (years 2000-2100), not {on!r}[/red]")
+            raise typer.Exit(2)
     try:
         result = run_job(settings, name, on=day)
     except KeyError as exc:
@@ -539,7 +538,6 @@ def bill(
         ),
     ] = None,
 ) -> None:
-    from datetime import date
 
     from billing.jobs import outcome_of, run_period
     from billing.rules import BillingRules
@@ -547,12 +545,13 @@ def bill(
     from housing.clock import local_today
     from housing.db import make_engine, session_scope
     from housing.errors import DomainError
+    from housing.validation import month_start
 
     settings = _settings()
     try:
-        month = date.fromisoformat(f"{period}-01")
+        month = month_start(period)  # the API's own check: shape and 2000-01..2100-12
     except ValueError as exc:
-        console.print(f"[red]--period must look like 2026-10, not {period!r}[/red]")
+        console.print(f"[red]--period must look like 2026-10, from 2000-01 to 2100-12, not {period!r}[/red]")
         raise typer.Exit(2) from exc
     engine = make_engine(settings)
     today = local_today(settings.timezone)

@@ -115,6 +115,7 @@ def test_locked_out_while_another_run_holds_the_lock(db: Engine, city: list[int]
     [
         ("2026-13", "--period must look like 2026-10"),
         ("0000-01", "--period must look like 2026-10"),
+        ("0001-01", "--period must look like 2026-10"),  # a real month, outside the accepted years
         ("2026-1", "--period must look like 2026-10"),
         ("2999-01", "2999-01"),  # not over yet
     ],

@@ -44,8 +44,8 @@ from housing.db import make_engine
 from housing.registry.models import Apartment, Building
 from housing.registry.seeding import seed_city
 from housing.settings import Settings
+from sensors.ingest.payloads import device_topic
 from sensors.models import Meter, Reading
-from sensors.payloads import device_topic
 
 ROOT = Path(__file__).resolve().parents[1]
 console = Console()

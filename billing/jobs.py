@@ -14,7 +14,7 @@ record, or a new one): the last month that has invoices (its leftovers are bille
 the month the first building was registered (the earliest `building_management.created_at`,
 local), or the previous month if that is earlier: a new installation never bills a month
 before it existed. Within a month an apartment is billed when a company manages its
-building on the month's last day (`billing.runs`), so a company is billed from the month
+building on the month's last day (`billing.runs.service`), so a company is billed from the month
 its management of a building begins (`building_management.valid_from`, the day an import
 onboards it): a company onboarded mid-year is never billed for the months before. A month
 with a failed batch stops the catch-up there: the next run bills its leftovers first.
@@ -27,7 +27,7 @@ them into batches of `runs.BATCH` and bills each batch in its own transaction, i
 `workers` processes at once (PostgreSQL; default: the machine's CPUs, at most
 `MAX_WORKERS`). Drafting a batch's invoices is the expensive part and runs without the
 lock; each transaction takes the lock only to number its invoices and write them
-(`billing.runs`), so the workers overlap everywhere else. A batch that fails (or a worker
+(`billing.runs.service`), so the workers overlap everywhere else. A batch that fails (or a worker
 that dies) loses that batch only: the summary counts it, its apartments stay unbilled and
 the next run finds them. A second run while one is going is skipped (a session-level
 advisory lock held by the run's parent); one started after it finds only what is left.
@@ -38,13 +38,13 @@ Invoice numbers follow the order of issue: within a batch the apartments' order,
 batches in the order their transactions commit, which with several workers need not be
 the apartments' order. Numbers stay sequential per company and year, without gaps or
 duplicates, and a later number is never issued earlier: the issue time is stamped under
-the numbering lock (`billing.runs`), so in each company numbers and issue times rise
+the numbering lock (`billing.runs.service`), so in each company numbers and issue times rise
 together. What a number says is which invoice it is, not where the flat is, so the order
 among flats billed at once is left to the workers.
 
 `daily_penalties` books each day in its own transaction with the record of its progress,
 under a transaction-scoped advisory lock (PostgreSQL), each day at that day's overdue
-amount (`billing.ledger`: the ledger as it stood when the day began); one entry per
+amount (`billing.ledger.service`: the ledger as it stood when the day began); one entry per
 invoice and day (a unique key), so a second run, at once or later, adds nothing.
 """
 
@@ -62,10 +62,17 @@ from enum import StrEnum
 from sqlalchemy import Engine, func, text
 from sqlmodel import Session, select
 
-from billing.ledger import accrue_penalties
+from billing.ledger.service import accrue_penalties
 from billing.models import Invoice, LedgerEntry, LedgerKind
 from billing.rules import BillingRules
-from billing.runs import BATCH, MAX_WARNINGS, PreparedRun, check_period, run_billing, unbilled_apartment_ids
+from billing.runs.service import (
+    BATCH,
+    MAX_WARNINGS,
+    PreparedRun,
+    check_period,
+    run_billing,
+    unbilled_apartment_ids,
+)
 from housing.catchup import service as catchup
 from housing.clock import local_today
 from housing.db import is_postgres, make_engine, session_scope

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import CHAR, JSON, BigInteger, CheckConstraint, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from billing.pricing import Basis
+from billing.tariffs.pricing import Basis
 from housing.db import UTCDateTime, created_at_field, updated_at_field
 from housing.incidents.models import Utility
 from sensors.models import MeterKind

@@ -5,7 +5,7 @@ the outage allowances come from `housing.settings` (HOUSING_BILLING__*, HOUSING_
 HOUSING_OUTAGES__*): the same fields the incident detector and the pages read, so a norm
 changed there changes what billing deducts too. Whoever bills (the monthly job, `housing
 bill`, the API and the console) builds `BillingRules.from_settings(settings)` and hands it
-to `billing.runs` and `billing.ledger`, which stay free of settings and of any framework.
+to `billing.runs.service` and `billing.ledger.service`, which stay free of settings and of any framework.
 """
 
 from dataclasses import dataclass
@@ -13,7 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Self
 
-from billing.pricing import QualityRules
+from billing.tariffs.pricing import QualityRules
 from housing.settings import BillingSettings, MeterSettings, OutageSettings, Settings
 
 

@@ -12,12 +12,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from billing import console_pages as billing_console
-from billing import pages as billing_pages
-from billing.endpoints import router as billing_router
-from billing.invoice_endpoints import router as invoices_router
+from billing.invoices import console_pages as billing_console
+from billing.invoices import pages as billing_pages
+from billing.invoices.endpoints import router as invoices_router
 from billing.payments.endpoints import router as payments_router
 from billing.payments.stripe_gateway import StripeGateway
+from billing.tariffs.endpoints import router as billing_router
 from housing import pages
 from housing.accounts.endpoints import router as accounts_router
 from housing.accounts.passwords import Passwords
@@ -45,10 +45,10 @@ from housing.scores.endpoints import router as scores_router
 from housing.settings import Settings
 from housing.timing import ServerTiming
 from housing.web import STATIC_DIR, make_templates, render
-from sensors import console_pages as sensors_console
-from sensors import pages as sensors_pages
-from sensors.endpoints import router as meters_router
-from sensors.usage_endpoints import router as usage_router
+from sensors.meters import console_pages as sensors_console
+from sensors.meters import pages as sensors_pages
+from sensors.meters.endpoints import router as meters_router
+from sensors.usage.endpoints import router as usage_router
 
 API_PREFIX = "/api/v1"
 PROBLEM = "application/problem+json"

@@ -243,7 +243,7 @@ def worker() -> None:
 def ingest() -> None:
     """Run an MQTT ingest process (any number, each with its own name HOUSING_MQTT__CLIENT_ID)."""
     from housing.db import make_engine
-    from sensors.ingest import run_ingest
+    from sensors.ingest.worker import run_ingest
 
     settings = _settings()
     run_ingest(make_engine(settings), settings.mqtt)
@@ -264,7 +264,7 @@ def health_ingest(
     import json
     import time
 
-    from sensors.ingest import ingest_problems
+    from sensors.ingest.worker import ingest_problems
 
     config = _settings().mqtt
     path = config.status_path
@@ -390,7 +390,7 @@ def import_meters(
     from housing.clock import local_today
     from housing.db import make_engine, session_scope
     from housing.registry.importer import ImportRejected
-    from sensors.meter_import import import_meters_csv
+    from sensors.meters.importer import import_meters_csv
 
     settings = _settings()
     # The command line is the operator: it sees every building, as an admin does.
@@ -541,7 +541,7 @@ def bill(
 
     from billing.jobs import outcome_of, run_period
     from billing.rules import BillingRules
-    from billing.runs import run_billing
+    from billing.runs.service import run_billing
     from housing.clock import local_today
     from housing.db import make_engine, session_scope
     from housing.errors import DomainError

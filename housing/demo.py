@@ -16,13 +16,13 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, func, select
 
 from billing.jobs import monthly_billing
-from billing.seeding import seed_tashkent_tariffs
+from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing.clock import local_today
 from housing.registry.seeding import ensure_demo_city
 from housing.requests.seeding import ensure_request_categories
 from housing.scores.jobs import nightly_scores
 from housing.settings import Settings
-from sensors.broker import EmbeddedBroker
+from sensors.ingest.embedded_broker import EmbeddedBroker
 from sensors.models import Reading
 from sensors.seeding import seed_meters, seed_reading_history
 

@@ -22,11 +22,11 @@ from housing.db import session_scope, utcnow
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.incidents.service import close_incident, open_incident
 from housing.settings import Settings
-from sensors import alerts, conditions
+from sensors.ingest.partitions import ensure_reading_partitions
+from sensors.meters import alerts, conditions
+from sensors.meters.service import effective_readings
 from sensors.models import Alert, AlertKind, Measurement, Meter, MeterKind, Reading, Sensor, SensorKind
-from sensors.partitions import ensure_reading_partitions
-from sensors.points import EffectivePoint
-from sensors.service import effective_readings
+from sensors.usage.points import EffectivePoint
 
 BATCH = 500
 CREATE_PARTITIONS = "create-partitions"  # the job's name in the scheduler's table and job_progress

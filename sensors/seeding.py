@@ -26,8 +26,8 @@ from sqlalchemy import Connection, Engine, exists, func, insert, select
 from housing.db import utcnow
 from housing.registry.models import Apartment, Building
 from housing.settings import MeterSettings
+from sensors.ingest.partitions import add_months
 from sensors.models import UNITS, Meter, MeterKind, Reading, ReadingSource, Sensor, SensorKind
-from sensors.partitions import add_months
 from sensors.simulator import DEFAULT_BUILDING_AREA_M2, TIMEZONE, daily_use, mean_daily_use
 
 CHUNK_APARTMENTS = 5000

@@ -51,8 +51,8 @@ from sqlalchemy import Engine, and_, func, select
 from housing.db import make_engine, utcnow
 from housing.registry.models import Apartment, Building
 from housing.settings import CITY_TIMEZONE, Settings
+from sensors.ingest.payloads import CONTRACTS, Channel, device_topic
 from sensors.models import Meter, MeterKind, Reading, Sensor, SensorKind
-from sensors.payloads import CONTRACTS, Channel, device_topic
 
 log = logging.getLogger(__name__)
 

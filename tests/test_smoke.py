@@ -1,5 +1,5 @@
 from housing.accounts.models import Role
-from tests.factories import login, make_user
+from tests.factories.core import login, make_user
 
 
 def test_admin_logs_in_and_reads_self(client, session):

@@ -28,7 +28,7 @@ from billing.payments.schemas import (
     WebhookAck,
 )
 from billing.payments.statement import import_bank_statement
-from billing.queries import visible_payments
+from billing.tariffs.queries import visible_payments
 from housing.accounts.models import Role
 from housing.auth import CurrentActor, RegistrarActor
 from housing.clock import Today

@@ -20,7 +20,7 @@ from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from billing.ledger import balance, post_entry, settle_invoices
+from billing.ledger.service import balance, post_entry, settle_invoices
 from billing.models import (
     DEFAULT_CURRENCY,
     PAYMENT_STEPS,

@@ -9,7 +9,7 @@ from housing.accounts.models import Role
 from housing.db import utcnow
 from housing.registry.models import Apartment, Building, ManagementCompany
 from housing.requests.models import RequestCategory, ServiceRequest
-from tests.factories import (
+from tests.factories.core import (
     login,
     make_apartment,
     make_building,
@@ -18,7 +18,7 @@ from tests.factories import (
     make_owner,
     make_user,
 )
-from tests.request_factories import make_category, make_request
+from tests.factories.requests import make_category, make_request
 
 
 @dataclass

@@ -5,9 +5,9 @@ from datetime import date
 import pytest
 from sqlmodel import Session
 
-from billing.ledger import balance
+from billing.ledger.service import balance
 from billing.models import Invoice, InvoiceLine, InvoiceStatus
-from tests.billing_factories import make_billed_invoice, make_invoice_line
+from tests.factories.billing import make_billed_invoice, make_invoice_line
 
 
 @pytest.fixture

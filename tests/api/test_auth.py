@@ -4,7 +4,7 @@ import pytest
 
 from housing.accounts.models import Role
 from housing.errors import Conflict, Invalid
-from tests.factories import PASSWORD, login, make_user
+from tests.factories.core import PASSWORD, login, make_user
 from tests.pages import log_in
 
 API = "/api/v1"

@@ -18,9 +18,9 @@ from housing import bodylimit
 from housing.i18n import LANGUAGE_COOKIE
 from housing.settings import LimitSettings, Settings
 from tests.conftest import make_settings
-from tests.factories import PASSWORD
+from tests.factories.core import PASSWORD
+from tests.factories.requests import png_bytes
 from tests.pages import csrf_token, log_in
-from tests.request_factories import png_bytes
 
 KB, MB = 1024, 1024 * 1024
 DEFAULTS = LimitSettings()

@@ -14,12 +14,12 @@ from sqlmodel import Session, select
 
 from billing.jobs import monthly_billing
 from billing.models import Invoice, InvoiceLine, QuantitySource, Service
-from billing.seeding import seed_tashkent_tariffs
+from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing.settings import Settings
 from sensors.models import Meter, MeterKind
 from tests.api.conftest import City
 from tests.conftest import make_settings
-from tests.reading_factories import add_readings, make_meter
+from tests.factories.readings import add_readings, make_meter
 
 API = "/api/v1"
 TASHKENT = ZoneInfo("Asia/Tashkent")

@@ -19,10 +19,10 @@ from housing.accounts.models import Role
 from housing.i18n import LANGUAGE_COOKIE
 from housing.incidents.models import IncidentSource, Utility
 from housing.scores import periods, service
-from tests.city_factories import OCTOBER, Dashboard, make_scored_city, rescore
-from tests.factories import PASSWORD, make_building, make_company, make_user
+from tests.factories.city import OCTOBER, Dashboard, make_scored_city, rescore
+from tests.factories.core import PASSWORD, make_building, make_company, make_user
+from tests.factories.scores import add_incident, add_request, local, make_category
 from tests.pages import log_in
-from tests.score_factories import add_incident, add_request, local, make_category
 
 
 @pytest.fixture

@@ -13,17 +13,17 @@ from sqlalchemy import event, update
 from sqlmodel import Session, func, select
 
 from billing.models import Invoice
-from billing.seeding import seed_tashkent_tariffs
+from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing.accounts.models import Role
 from housing.db import utcnow
 from housing.i18n import LANGUAGE_COOKIE
 from housing.requests.models import RequestComment, RequestStatus, ServiceRequest
 from sensors.models import Alert, AlertKind
-from tests.billing_factories import make_billed_invoice, make_ledger_entry
-from tests.factories import PASSWORD, make_apartment, make_user
+from tests.factories.billing import make_billed_invoice, make_ledger_entry
+from tests.factories.core import PASSWORD, make_apartment, make_user
+from tests.factories.requests import make_category, make_request, move
+from tests.factories.sensors import make_meter
 from tests.pages import csrf_token, log_in, submit
-from tests.request_factories import make_category, make_request, move
-from tests.sensor_factories import make_meter
 
 
 def _signed_in(client, username: str):

@@ -12,13 +12,13 @@ from datetime import date
 import pytest
 from sqlmodel import Session
 
-from billing.console_pages import _som
+from billing.invoices.console_pages import _som
 from housing.csvtext import FORMULA_STARTS, csv_text, safe_cell
 from housing.registry.models import District
 from tests.api.test_city_pages import dashboard, escalated, incidents, official  # noqa: F401 - fixtures
-from tests.billing_factories import make_billed_invoice
-from tests.city_factories import OCTOBER
-from tests.factories import PASSWORD
+from tests.factories.billing import make_billed_invoice
+from tests.factories.city import OCTOBER
+from tests.factories.core import PASSWORD
 from tests.pages import log_in
 
 # One hostile value per user-controlled field, each starting a formula in its own way.

@@ -15,15 +15,15 @@ import pytest
 from sqlmodel import Session, select
 
 from billing.models import Basis, Invoice
-from billing.pricing import Tier
-from billing.runs import run_billing
+from billing.runs.service import run_billing
+from billing.tariffs.pricing import Tier
 from housing.i18n import LANGUAGE_COOKIE
 from sensors.models import Meter, MeterKind
 from tests.api.conftest import City
-from tests.billing_factories import make_service, make_tariff
-from tests.factories import PASSWORD
+from tests.factories.billing import make_service, make_tariff
+from tests.factories.core import PASSWORD
+from tests.factories.readings import add_readings, make_meter
 from tests.pages import log_in
-from tests.reading_factories import add_readings, make_meter
 
 API = "/api/v1"
 TASHKENT = ZoneInfo("Asia/Tashkent")

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from housing import cli
 from housing.accounts.models import Role
 from housing.registry.models import Apartment, Building, Ownership, Person
-from tests.factories import login, make_company, make_district, make_user
+from tests.factories.core import login, make_company, make_district, make_user
 
 API = "/api/v1"
 URL = f"{API}/imports/buildings"

@@ -8,10 +8,10 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from billing.models import Basis, Invoice, LedgerEntry
-from billing.pricing import Tier
-from billing.runs import run_billing
+from billing.runs.service import run_billing
+from billing.tariffs.pricing import Tier
 from tests.api.conftest import City
-from tests.billing_factories import make_service, make_tariff
+from tests.factories.billing import make_service, make_tariff
 
 API = "/api/v1"
 OCTOBER = "2026-10"

@@ -12,10 +12,10 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from housing import clock
-from sensors.bulk_usage import period_consumption
 from sensors.models import Alert, Meter, Reading, RejectedMessage, Sensor
+from sensors.usage.bulk import period_consumption
 from tests.api.conftest import City
-from tests.sensor_factories import add_reading, make_meter
+from tests.factories.sensors import add_reading, make_meter
 
 API = "/api/v1"
 

@@ -30,8 +30,8 @@ from housing.open311.models import Open311ApiKey
 from housing.open311.service import create_api_key, deactivate_api_key
 from housing.requests.models import RequestTransition, ServiceRequest
 from tests import open311_spec
-from tests.factories import login, make_apartment, make_owner, make_user
-from tests.request_factories import make_category
+from tests.factories.core import login, make_apartment, make_owner, make_user
+from tests.factories.requests import make_category
 
 BASE = "/open311/v2"
 JURISDICTION = "tashkent.uz"

@@ -2,7 +2,7 @@
 
 from housing.accounts.models import Role
 from housing.auth import SESSION_COOKIE
-from tests.factories import PASSWORD, make_user
+from tests.factories.core import PASSWORD, make_user
 from tests.pages import csrf_token
 
 
@@ -49,6 +49,6 @@ def test_html_errors_for_browsers_json_for_api(client, db):
 
 
 def _company(session) -> int:
-    from tests.factories import make_company
+    from tests.factories.core import make_company
 
     return make_company(session).id

@@ -6,10 +6,10 @@ import pytest
 from sqlmodel import Session, func, select
 from typer.testing import CliRunner
 
-from billing.ledger import balance
+from billing.ledger.service import balance
 from billing.models import Invoice, InvoiceStatus, PaymentAttempt
 from housing import cli
-from tests.billing_factories import make_billed_invoice
+from tests.factories.billing import make_billed_invoice
 
 TOTAL = 51_000_000
 

@@ -13,9 +13,9 @@ from housing.incidents.service import open_incident, plan_outage
 from housing.requests import service
 from housing.requests.models import RequestComment, RequestPhoto, RequestStatus, ServiceRequest
 from tests.conftest import make_settings
-from tests.factories import PASSWORD
+from tests.factories.core import PASSWORD
+from tests.factories.requests import move, png_bytes
 from tests.pages import csrf_token, log_in, submit
-from tests.request_factories import move, png_bytes
 
 
 @pytest.fixture
@@ -213,7 +213,7 @@ def test_the_resident_reads_comments_meant_for_them_only(resident, city, session
 
 
 def test_someone_elses_request_is_not_found_and_forms_need_their_token(resident, city, session, app):
-    from tests.request_factories import make_request
+    from tests.factories.requests import make_request
 
     theirs = make_request(
         session, _user(session, city.users["manager"]), city.far_away, city.category, now=utcnow()

@@ -9,8 +9,8 @@ from housing.incidents.models import IncidentSource, Utility
 from housing.incidents.service import open_incident
 from housing.requests.jobs import sweep_deadlines
 from tests.api.conftest import City
-from tests.factories import login
-from tests.request_factories import make_resident, png_bytes
+from tests.factories.core import login
+from tests.factories.requests import make_resident, png_bytes
 
 API = "/api/v1"
 

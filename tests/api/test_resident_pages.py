@@ -15,9 +15,9 @@ from housing.i18n import LANGUAGE_COOKIE
 from housing.registry.models import Apartment
 from sensors.models import Reading
 from tests.conftest import make_settings
-from tests.factories import PASSWORD
+from tests.factories.core import PASSWORD
+from tests.factories.portal import make_home
 from tests.pages import csrf_token, log_in, submit
-from tests.portal_factories import make_home
 
 ALWAYS_OPEN = {"window_start_day": 1, "window_end_day": 31}
 
@@ -70,7 +70,7 @@ def test_the_invoice_explains_every_line_in_english(resident, home):
 
 
 def test_someone_elses_apartment_and_invoice_are_not_found(resident, session, city):
-    from tests.billing_factories import make_billed_invoice
+    from tests.factories.billing import make_billed_invoice
 
     theirs = make_billed_invoice(session, city.neighbour, 100)
     session.commit()
@@ -215,8 +215,8 @@ def test_the_apartments_page_costs_the_same_queries_for_one_home_or_four(residen
     from sqlalchemy import event
 
     from housing.registry.service import add_ownership
-    from tests.billing_factories import make_billed_invoice
-    from tests.factories import make_apartment
+    from tests.factories.billing import make_billed_invoice
+    from tests.factories.core import make_apartment
 
     def queries_for_page() -> int:
         statements = []
@@ -248,7 +248,7 @@ def test_the_apartments_page_costs_the_same_queries_for_one_home_or_four(residen
 
 def test_an_official_pages_through_every_apartment_of_the_city_once(client, session, city):
     """The city-wide roles see every apartment on /apartments: 50 a page, each once, next to the last."""
-    from tests.factories import make_apartment
+    from tests.factories.core import make_apartment
 
     for number in range(1, 121):
         make_apartment(session, city.building_b if number % 2 else city.building_a, number=f"{100 + number}")

@@ -19,9 +19,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from billing.jobs import daily_penalties, monthly_billing
-from billing.ledger import penalty_key
+from billing.ledger.service import penalty_key
 from billing.models import Invoice, InvoiceLine, LedgerEntry, LedgerKind, Service
-from billing.seeding import seed_tashkent_tariffs
+from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing import scheduler
 from housing.clock import _now
 from housing.i18n import LANGUAGE_COOKIE
@@ -34,13 +34,13 @@ from housing.settings import Settings
 from sensors.jobs import detect_incidents
 from sensors.models import MeterKind, SensorKind
 from tests.api.conftest import City
-from tests.billing_factories import make_billed_invoice
 from tests.conftest import make_settings
-from tests.factories import PASSWORD, make_apartment
+from tests.factories.billing import make_billed_invoice
+from tests.factories.core import PASSWORD, make_apartment
+from tests.factories.readings import add_measurements, make_sensor
+from tests.factories.requests import make_category
+from tests.factories.sensors import make_meter
 from tests.pages import log_in
-from tests.reading_factories import add_measurements, make_sensor
-from tests.request_factories import make_category
-from tests.sensor_factories import make_meter
 
 API = "/api/v1"
 TASHKENT = ZoneInfo("Asia/Tashkent")

@@ -9,8 +9,8 @@ import pytest
 from housing.registry import service as registry
 from housing.scores import scoring, service
 from housing.scores.periods import month
-from tests.factories import make_building, make_company, make_district
-from tests.score_factories import add_request, local, make_category, make_filer
+from tests.factories.core import make_building, make_company, make_district
+from tests.factories.scores import add_request, local, make_category, make_filer
 
 TZ = "Asia/Tashkent"
 NOW = local(2026, 11, 2, 4)

@@ -5,7 +5,7 @@ from sqlmodel import Session
 
 from billing.models import Service
 from tests.api.conftest import City
-from tests.billing_factories import make_service
+from tests.factories.billing import make_service
 
 API = "/api/v1"
 

@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session, func, select
 
-from billing.ledger import balance
+from billing.ledger.service import balance
 from billing.models import LedgerEntry, LedgerKind, PaymentStatus, WebhookEvent
 from housing.app import create_app
-from tests.billing_factories import make_billed_invoice, make_payment_attempt
 from tests.conftest import make_settings
-from tests.factories import make_apartment
+from tests.factories.billing import make_billed_invoice, make_payment_attempt
+from tests.factories.core import make_apartment
 from tests.integration.stripe_helpers import WEBHOOK_SECRET, signature
 
 URL = "/api/v1/webhooks/stripe"

@@ -17,11 +17,11 @@ from sqlmodel import Session
 from housing.accounts.models import User
 from housing.db import utcnow
 from housing.requests import service as requests
-from tests.city_factories import OCTOBER, make_scored_city, rescore
 from tests.conftest import make_settings
-from tests.factories import PASSWORD
+from tests.factories.city import OCTOBER, make_scored_city, rescore
+from tests.factories.core import PASSWORD
+from tests.factories.scores import add_request, local, make_category
 from tests.integration.stripe_helpers import serving
-from tests.score_factories import add_request, local, make_category
 
 pytestmark = pytest.mark.e2e
 

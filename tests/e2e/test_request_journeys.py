@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.factories import PASSWORD
+from tests.factories.core import PASSWORD
 
 pytestmark = pytest.mark.e2e
 

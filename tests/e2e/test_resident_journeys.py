@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import Session
 
-from tests.factories import PASSWORD
-from tests.portal_factories import CITY, make_home
+from tests.factories.core import PASSWORD
+from tests.factories.portal import CITY, make_home
 
 pytestmark = pytest.mark.e2e
 

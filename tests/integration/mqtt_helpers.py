@@ -19,11 +19,11 @@ from sqlalchemy import Engine, func, insert, select
 from sqlmodel import Session
 
 from housing.settings import MqttSettings
-from sensors.ingest import SLOTS, IngestWorker
+from sensors.ingest.payloads import device_topic
+from sensors.ingest.worker import SLOTS, IngestWorker
 from sensors.models import Meter, Reading
-from sensors.payloads import device_topic
 from tests.conftest import TEST_SECRET
-from tests.factories import make_apartment, make_building
+from tests.factories.core import make_apartment, make_building
 
 BROKER = ("127.0.0.1", 1883)
 

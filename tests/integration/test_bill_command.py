@@ -16,9 +16,9 @@ from billing.jobs import RUN_LOCK_KEY, RunOutcome, outcome_of
 from housing import cli
 from sensors.models import MeterKind
 from tests.conftest import TEST_SECRET
-from tests.factories import make_apartment, make_building, make_company
+from tests.factories.core import make_apartment, make_building, make_company
+from tests.factories.readings import make_meter
 from tests.integration.test_billing_workers import city, drop_failure, fail_on_insert, invoices  # noqa: F401
-from tests.reading_factories import make_meter
 
 OCTOBER = date(2026, 10, 1)
 

@@ -22,7 +22,7 @@ sleeping, no wall clock):
 - Dilnoza's meter breaks after 16 September: 1 October is 15 days past its last reading,
   far beyond the day a boundary may be extended over, so September has no reading at its
   end and, like October, is billed by the meter's average month over May-August
-  (`sensors.consumption.average_monthly`: whole months read at both ends, at least 3 of the
+  (`sensors.usage.consumption.average_monthly`: whole months read at both ends, at least 3 of the
   last 12), labelled so: the first and second of at most 3 months in a row.
 - Farhod pays August ten days late: 0.1% a day of 6,750,000 tiyin on 16-25 September.
 
@@ -42,7 +42,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from billing.jobs import daily_penalties, monthly_billing
-from billing.ledger import adjust_line, balance
+from billing.ledger.service import adjust_line, balance
 from billing.models import (
     Basis,
     Gateway,
@@ -55,17 +55,17 @@ from billing.models import (
     Service,
 )
 from billing.payments.service import record_manual_payment
-from billing.pricing import Tier
+from billing.tariffs.pricing import Tier
 from housing.db import session_scope
 from housing.incidents.models import Utility
 from housing.registry.models import Apartment
 from housing.registry.service import update_apartment
 from housing.settings import Settings
 from sensors.models import MeterKind, Reading, ReadingSource
-from tests.billing_factories import make_service, make_tariff
 from tests.conftest import TEST_SECRET, FrozenClock
-from tests.factories import make_apartment, make_building, make_company
-from tests.reading_factories import make_meter
+from tests.factories.billing import make_service, make_tariff
+from tests.factories.core import make_apartment, make_building, make_company
+from tests.factories.readings import make_meter
 
 TASHKENT = ZoneInfo("Asia/Tashkent")
 MAY, AUGUST, SEPTEMBER, OCTOBER = date(2026, 5, 1), date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)

@@ -22,15 +22,15 @@ from sqlmodel import Session, select
 
 from billing.jobs import bill_period
 from billing.models import Invoice, InvoiceLine, LedgerEntry
-from billing.runs import LOCK_KEY
-from billing.seeding import seed_tashkent_tariffs
+from billing.runs.service import LOCK_KEY
+from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing import clock
 from housing.errors import Invalid
 from housing.settings import Settings
 from sensors.models import MeterKind
 from tests.conftest import TEST_SECRET
-from tests.factories import make_apartment, make_building, make_company
-from tests.reading_factories import add_readings, make_meter
+from tests.factories.core import make_apartment, make_building, make_company
+from tests.factories.readings import add_readings, make_meter
 
 TASHKENT = ZoneInfo("Asia/Tashkent")
 OCTOBER = date(2026, 10, 1)
@@ -131,7 +131,7 @@ def numbering(db: Engine) -> dict[int, list[tuple[int, datetime, int]]]:
 
 def assert_numbered_in_order_of_issue(db: Engine) -> None:
     """Per company 1..n without a gap; a later number never issued earlier (the issue time is stamped
-    under the numbering lock, `billing.runs`); a batch in flat order."""
+    under the numbering lock, `billing.runs.service`); a batch in flat order."""
     for company_id, rows in numbering(db).items():
         assert [sequence for sequence, _, _ in rows] == list(range(1, len(rows) + 1)), company_id
         issued = [issued_at for _, issued_at, _ in rows]

@@ -9,7 +9,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from sensors.payloads import partition_of
+from sensors.ingest.payloads import partition_of
 from tests.integration.mqtt_helpers import wait_until
 from tests.integration.private_broker import ROOT, PrivateMosquitto
 

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from billing.jobs import daily_penalties, monthly_billing, previous_month
 from billing.models import Basis, Gateway, Invoice, InvoiceStatus, LedgerEntry, LedgerKind
 from billing.payments.service import record_manual_payment
-from billing.pricing import Tier
+from billing.tariffs.pricing import Tier
 from housing.catchup.models import JobProgress
 from housing.cli import app as cli
 from housing.db import session_scope
@@ -34,9 +34,9 @@ from housing.scheduler import CALENDAR, calendar_status, catch_up, run_job
 from housing.scores.jobs import nightly_scores
 from housing.scores.models import QualityScore
 from housing.settings import Settings
-from tests.billing_factories import make_invoice, make_ledger_entry, make_service, make_tariff
 from tests.conftest import TEST_SECRET, FrozenClock
-from tests.factories import make_apartment, make_building, make_company
+from tests.factories.billing import make_invoice, make_ledger_entry, make_service, make_tariff
+from tests.factories.core import make_apartment, make_building, make_company
 
 TASHKENT = ZoneInfo("Asia/Tashkent")
 AUGUST, SEPTEMBER = date(2026, 8, 1), date(2026, 9, 1)

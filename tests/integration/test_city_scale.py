@@ -44,7 +44,7 @@ from sqlmodel import Session
 
 from billing.models import Gateway
 from billing.payments import service as payments
-from billing.seeding import seed_tashkent_tariffs
+from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing.accounts.models import Role
 from housing.app import create_app
 from housing.registry.models import Apartment
@@ -54,9 +54,9 @@ from housing.scores import periods
 from housing.scores.service import recompute_month
 from sensors.models import MeterKind, SensorKind
 from tests.conftest import _wipe, make_settings
-from tests.factories import login, make_user
-from tests.reading_factories import make_meter, make_sensor
-from tests.request_factories import png_bytes
+from tests.factories.core import login, make_user
+from tests.factories.readings import make_meter, make_sensor
+from tests.factories.requests import png_bytes
 
 ON_POSTGRES = "postgresql" in (os.environ.get("HOUSING_TEST_DATABASE_URL") or "")
 SKIP_REASON = (

@@ -16,8 +16,8 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from housing.cli import app as cli
+from sensors.ingest.payloads import device_topic
 from sensors.models import Measurement, RejectedMessage, Sensor
-from sensors.payloads import device_topic
 from tests.conftest import TEST_DATABASE_URL, TEST_SECRET
 from tests.integration.mqtt_helpers import (
     forget_sessions,

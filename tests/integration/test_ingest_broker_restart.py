@@ -20,7 +20,7 @@ import uuid
 import pytest
 
 from housing.settings import MqttSettings
-from sensors.payloads import PARTITIONS, device_topic, partition_of
+from sensors.ingest.payloads import PARTITIONS, device_topic, partition_of
 from tests.integration.mqtt_helpers import (
     DevicePublisher,
     make_meters,

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import make_url
 
 from housing.db import make_engine
-from sensors.ingest_leases import LeaseError, PostgresLeases, make_leases
+from sensors.ingest.leases import LeaseError, PostgresLeases, make_leases
 from tests.conftest import TEST_DATABASE_URL, make_settings
 from tests.integration.mqtt_helpers import wait_until
 from tests.integration.tcp_proxy import OutageProxy

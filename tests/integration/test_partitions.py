@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
+from sensors.ingest.partitions import ensure_reading_partitions
 from sensors.jobs import create_partitions
-from sensors.partitions import ensure_reading_partitions
 from tests.conftest import TEST_DATABASE_URL
-from tests.reading_factories import add_readings, make_meter
+from tests.factories.readings import add_readings, make_meter
 
 ON_POSTGRES = (TEST_DATABASE_URL or "").startswith("postgresql")
 postgres_only = pytest.mark.skipif(not ON_POSTGRES, reason="reading is partitioned on PostgreSQL only")

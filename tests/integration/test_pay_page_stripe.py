@@ -14,7 +14,8 @@ from sqlmodel import Session, func, select
 from billing.models import InvoiceStatus, PaymentAttempt
 from housing.i18n import LANGUAGE_COOKIE
 from tests.conftest import make_settings
-from tests.factories import PASSWORD, login
+from tests.factories.core import PASSWORD, login
+from tests.factories.portal import make_home
 from tests.integration.stripe_helpers import (
     DECLINED_CARD,
     GOOD_CARD,
@@ -23,7 +24,6 @@ from tests.integration.stripe_helpers import (
     stripe_group,
 )
 from tests.pages import csrf_token, log_in
-from tests.portal_factories import make_home
 
 THREE_D_SECURE_CARD = "4000000000003220"
 

@@ -12,12 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
-from billing.ledger import balance
+from billing.ledger.service import balance
 from billing.models import Invoice, InvoiceStatus, LedgerEntry, LedgerKind, PaymentAttempt, WebhookEvent
 from billing.payments import jobs
 from housing.app import create_app
-from tests.billing_factories import make_billed_invoice
 from tests.conftest import make_settings
+from tests.factories.billing import make_billed_invoice
 from tests.integration.stripe_helpers import (
     DECLINED_CARD,
     GOOD_CARD,

@@ -32,8 +32,8 @@ from schemathesis import checks
 from sqlalchemy import Engine, event, update
 from sqlmodel import select
 
-from billing.runs import run_billing
-from billing.seeding import seed_tashkent_tariffs
+from billing.runs.service import run_billing
+from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing.accounts.models import ApiToken, Role, TokenKind, User
 from housing.accounts.service import issue_token
 from housing.app import create_app
@@ -45,7 +45,7 @@ from housing.scores.jobs import nightly_scores
 from housing.scores.periods import add_months, month_of
 from sensors.seeding import seed_meters, seed_reading_history
 from tests.conftest import TEST_DATABASE_URL, _wipe, make_settings
-from tests.factories import make_user
+from tests.factories.core import make_user
 
 pytestmark = pytest.mark.skipif(
     not TEST_DATABASE_URL and os.environ.get("HOUSING_SCHEMATHESIS") != "1",

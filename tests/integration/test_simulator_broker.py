@@ -19,12 +19,12 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from housing.db import utcnow
-from sensors.broker import BrokerError, EmbeddedBroker
-from sensors.payloads import device_topic, parse_payload, parse_topic, partition_of
+from sensors.ingest.embedded_broker import BrokerError, EmbeddedBroker
+from sensors.ingest.payloads import device_topic, parse_payload, parse_topic, partition_of
 from sensors.seeding import seed_meters
 from sensors.simulator import Publisher, floor_step, run_simulator
 from tests.conftest import TEST_SECRET
-from tests.factories import make_apartment, make_building
+from tests.factories.core import make_apartment, make_building
 from tests.integration.mqtt_helpers import BROKER, wait_until
 
 MESSAGES = 200

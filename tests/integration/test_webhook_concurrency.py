@@ -22,13 +22,13 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, func, select
 
-from billing.ledger import balance
+from billing.ledger.service import balance
 from billing.models import LedgerEntry, LedgerKind, PaymentAttempt, PaymentStatus, WebhookEvent
 from housing.app import create_app
 from tests.api.test_webhooks import TOTAL, URL, event
-from tests.billing_factories import make_billed_invoice, make_payment_attempt
 from tests.conftest import TEST_SECRET, make_settings
-from tests.factories import make_apartment
+from tests.factories.billing import make_billed_invoice, make_payment_attempt
+from tests.factories.core import make_apartment
 from tests.integration.stripe_helpers import WEBHOOK_SECRET, serving, signature, wait_for_port
 
 PAYMENTS = 8

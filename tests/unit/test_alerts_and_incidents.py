@@ -6,12 +6,12 @@ from sqlmodel import select
 
 from housing.accounts.models import Role
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
-from sensors.conditions import in_season, parse_season
 from sensors.jobs import detect_alerts, detect_incidents
+from sensors.meters.conditions import in_season, parse_season
+from sensors.meters.service import review_reading
 from sensors.models import Alert, AlertKind, BackwardsVerdict, MeterKind, ReadingSource, SensorKind
-from sensors.service import review_reading
-from tests.factories import make_apartment, make_user
-from tests.reading_factories import add_measurements, add_readings, make_meter, make_sensor
+from tests.factories.core import make_apartment, make_user
+from tests.factories.readings import add_measurements, add_readings, make_meter, make_sensor
 
 TASHKENT = ZoneInfo("Asia/Tashkent")
 QUARTER = timedelta(minutes=15)

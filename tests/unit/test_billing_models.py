@@ -8,7 +8,6 @@ from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from billing import pricing, service
 from billing.models import (
     Basis,
     Invoice,
@@ -24,9 +23,10 @@ from billing.models import (
     TariffTier,
     WebhookEvent,
 )
-from billing.pricing import Tier, price_line
-from billing.seeding import seed_tashkent_tariffs
-from tests.billing_factories import (
+from billing.tariffs import pricing, service
+from billing.tariffs.pricing import Tier, price_line
+from billing.tariffs.seeding import seed_tashkent_tariffs
+from tests.factories.billing import (
     make_invoice,
     make_invoice_line,
     make_ledger_entry,
@@ -35,7 +35,7 @@ from tests.billing_factories import (
     make_tariff,
     make_webhook_event,
 )
-from tests.factories import make_apartment, make_company
+from tests.factories.core import make_apartment, make_company
 
 
 def _fails(session: Session, make) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from billing.jobs import monthly_billing, previous_month
-from billing.ledger import balance, post_entry
+from billing.ledger.service import balance, post_entry
 from billing.models import (
     Basis,
     Invoice,
@@ -24,19 +24,19 @@ from billing.models import (
     QuantitySource,
     Service,
 )
-from billing.pricing import Tier
-from billing.runs import PreparedRun, draft_invoices, issue_invoices, run_billing
-from billing.seeding import seed_tashkent_tariffs
-from billing.service import create_service, create_tariff
+from billing.runs.service import PreparedRun, draft_invoices, issue_invoices, run_billing
+from billing.tariffs.pricing import Tier
+from billing.tariffs.seeding import seed_tashkent_tariffs
+from billing.tariffs.service import create_service, create_tariff
 from housing.errors import Invalid
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.registry.service import management_history
 from housing.settings import Settings
 from sensors.models import MeterKind, ReadingSource
 from tests.conftest import FrozenClock
-from tests.factories import make_apartment, make_building, make_company
-from tests.reading_factories import add_readings
-from tests.sensor_factories import make_meter
+from tests.factories.core import make_apartment, make_building, make_company
+from tests.factories.readings import add_readings
+from tests.factories.sensors import make_meter
 
 TASHKENT = ZoneInfo("Asia/Tashkent")
 OCTOBER = date(2026, 10, 1)

@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from housing.accounts.models import Role
-from sensors.bulk_usage import period_consumption
-from sensors.consumption import ConsumptionResult
+from sensors.meters.service import correct_reading, replace_meter, review_reading
 from sensors.models import BackwardsVerdict, ReadingSource
-from sensors.service import correct_reading, replace_meter, review_reading
-from sensors.usage import meter_consumption
-from tests.factories import make_user
-from tests.reading_factories import add_readings, make_meter
+from sensors.usage.bulk import period_consumption
+from sensors.usage.consumption import ConsumptionResult
+from sensors.usage.series import meter_consumption
+from tests.factories.core import make_user
+from tests.factories.readings import add_readings, make_meter
 
 TASHKENT = ZoneInfo("Asia/Tashkent")
 START = datetime(2026, 10, 1, tzinfo=TASHKENT)

@@ -10,8 +10,8 @@ from billing.jobs import first_month_to_bill, first_penalty_day
 from billing.models import LedgerKind
 from housing.catchup.service import days, done_through, expected_through, mark_done, months
 from housing.settings import BillingSettings, Settings
-from tests.billing_factories import make_invoice, make_ledger_entry
-from tests.factories import make_apartment
+from tests.factories.billing import make_invoice, make_ledger_entry
+from tests.factories.core import make_apartment
 
 TASHKENT = ZoneInfo("Asia/Tashkent")
 GRACE = timedelta(hours=2)

@@ -3,7 +3,7 @@
 from datetime import date
 from decimal import Decimal
 
-from sensors.chart import HEIGHT, WIDTH, bar_chart
+from sensors.meters.chart import HEIGHT, WIDTH, bar_chart
 
 
 def test_bars_are_scaled_to_the_largest_month_and_a_month_without_readings_has_none():

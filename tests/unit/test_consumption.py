@@ -6,19 +6,19 @@ import pytest
 
 from housing.accounts.models import Role
 from housing.app import API_PREFIX
-from sensors.consumption import (
+from sensors.meters.service import replace_meter
+from sensors.models import ReadingSource
+from sensors.usage.consumption import (
     MeterSegment,
     average_monthly,
     chain_average_monthly,
     chain_consumption,
     consumption,
 )
-from sensors.models import ReadingSource
-from sensors.points import flag_backwards
-from sensors.service import replace_meter
-from sensors.usage import meter_average, meter_consumption
-from tests.factories import login, make_building, make_company, make_user
-from tests.reading_factories import add_readings, make_meter
+from sensors.usage.points import flag_backwards
+from sensors.usage.series import meter_average, meter_consumption
+from tests.factories.core import login, make_building, make_company, make_user
+from tests.factories.readings import add_readings, make_meter
 
 TASHKENT = ZoneInfo("Asia/Tashkent")
 
@@ -28,7 +28,7 @@ def at(month: int, day: int, hour: int = 0, year: int = 2026) -> datetime:
 
 
 def points(*rows):
-    """Points as `sensors.service.effective_readings` gives them: (taken_at, value[, verdict])."""
+    """Points as `sensors.meters.service.effective_readings` gives them: (taken_at, value[, verdict])."""
     return flag_backwards((row[0], Decimal(row[1]), "mqtt", row[2] if len(row) > 2 else None) for row in rows)
 
 

@@ -1,9 +1,9 @@
 """One table of cases, run through both paths that bill a meter's month: the same quantity and label.
 
-The bulk path is the billing run (`billing.runs.run_billing`, the batched consumption of
-`sensors.bulk_usage`); the one-meter path is `billing.estimates.preview_meter_month` (the
-consumption of `sensors.usage.meter_consumption`, as the consumption API computes it).
-Both decide by `sensors.estimation.estimate_month`. Each case plays months in order as the
+The bulk path is the billing run (`billing.runs.service.run_billing`, the batched consumption of
+`sensors.usage.bulk`); the one-meter path is `billing.runs.estimates.preview_meter_month` (the
+consumption of `sensors.usage.series.meter_consumption`, as the consumption API computes it).
+Both decide by `sensors.usage.estimation.estimate_month`. Each case plays months in order as the
 monthly job would: the readings taken before the run's moment (02:00 on the 1st) are
 stored, the one-meter path previews the month, then the run bills it, and the two must
 agree on every month, recalculations included; the table says what they must both be.
@@ -18,14 +18,14 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from billing.estimates import preview_meter_month
 from billing.models import Invoice, InvoiceLine, QuantitySource, Service
-from billing.runs import run_billing
-from billing.seeding import seed_tashkent_tariffs
-from sensors.consumption import DEFAULT_TOLERANCE
+from billing.runs.estimates import preview_meter_month
+from billing.runs.service import run_billing
+from billing.tariffs.seeding import seed_tashkent_tariffs
 from sensors.models import MeterKind, ReadingSource
-from tests.factories import make_apartment
-from tests.reading_factories import add_readings, make_meter
+from sensors.usage.consumption import DEFAULT_TOLERANCE
+from tests.factories.core import make_apartment
+from tests.factories.readings import add_readings, make_meter
 
 TASHKENT = ZoneInfo("Asia/Tashkent")
 RATE = Decimal("0.02")  # m3 of hot water an hour: 14.4-14.88 m3 a month

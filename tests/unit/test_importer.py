@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from housing.registry import importer
 from housing.registry.importer import ImportRejected, import_buildings_csv
 from housing.registry.models import Apartment, Building, BuildingManagement, Ownership, Person
-from tests.factories import make_apartment, make_building, make_company, make_district, make_person
+from tests.factories.core import make_apartment, make_building, make_company, make_district, make_person
 
 TODAY = date(2026, 3, 1)
 SAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "buildings.csv"

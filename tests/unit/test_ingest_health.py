@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from housing.cli import app as cli
 from housing.settings import MqttSettings
-from sensors.ingest import ingest_problems
+from sensors.ingest.worker import ingest_problems
 from tests.conftest import TEST_SECRET
 
 NOW = 1_800_000_000.0

@@ -6,8 +6,8 @@ import sys
 import pytest
 from sqlalchemy import create_engine
 
-from sensors.ingest import SLOTS, fair_share, slot_topics
-from sensors.ingest_leases import FileLeases, LeaseError, PostgresLeases, make_leases
+from sensors.ingest.leases import FileLeases, LeaseError, PostgresLeases, make_leases
+from sensors.ingest.worker import SLOTS, fair_share, slot_topics
 
 
 @pytest.mark.parametrize("processes", [1, 2, 3, 4, 5, 16, 17, 18, 40])
@@ -65,7 +65,7 @@ def test_file_leases_one_holder_per_slot_and_per_name(tmp_path):
 def test_file_leases_of_a_killed_process_are_free_at_once(tmp_path):
     database = tmp_path / "x.db"
     script = (
-        "import sys, time; from sqlalchemy import create_engine; from sensors.ingest_leases import make_leases; "
+        "import sys, time; from sqlalchemy import create_engine; from sensors.ingest.leases import make_leases; "
         f"l = make_leases(create_engine('sqlite:///{database}'), session_prefix='s', name='child'); "
         "l.join(); l.try_claim(0); print('held', flush=True); time.sleep(60)"
     )

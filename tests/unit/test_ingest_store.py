@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete
 from sqlmodel import select
 
-from sensors.ingest_store import Message, ReadingStore
+from sensors.ingest.payloads import Channel
+from sensors.ingest.store import Message, ReadingStore
 from sensors.models import Meter, Reading, RejectedMessage
-from sensors.payloads import Channel
 from tests.integration.mqtt_helpers import make_meters, readings_payloads
 
 

@@ -7,12 +7,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from billing.jobs import daily_penalties
-from billing.ledger import accrue_penalties, adjust_line, balance, post_entry, settle_invoices
+from billing.ledger.service import accrue_penalties, adjust_line, balance, post_entry, settle_invoices
 from billing.models import InvoiceStatus, LedgerEntry, LedgerKind
 from housing.errors import Invalid
 from housing.settings import Settings
-from tests.billing_factories import make_invoice, make_invoice_line, make_ledger_entry
-from tests.factories import make_apartment
+from tests.factories.billing import make_invoice, make_invoice_line, make_ledger_entry
+from tests.factories.core import make_apartment
 
 OCTOBER = date(2026, 10, 1)  # due 15 November 2026
 CHARGE = 10_000_000

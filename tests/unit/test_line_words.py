@@ -2,7 +2,7 @@
 
 import pytest
 
-from billing.line_words import source_text
+from billing.invoices.line_words import source_text
 from billing.models import QuantitySource
 from housing.i18n import LANGUAGES
 

@@ -9,7 +9,7 @@ from sqlmodel import select
 from sensors.models import Meter, Reading, Sensor
 from sensors.seeding import seed_meters, seed_reading_history
 from sensors.simulator import TIMEZONE
-from tests.factories import make_apartment, make_building
+from tests.factories.core import make_apartment, make_building
 
 TODAY = date(2026, 11, 10)
 

@@ -8,11 +8,11 @@ from sqlmodel import Session, select
 
 from housing.accounts.models import Role
 from housing.errors import Conflict, Forbidden, Invalid
-from sensors import service
+from sensors.meters import service
 from sensors.models import Meter, MeterKind, Reading, ReadingCorrection
-from sensors.points import EffectivePoint, flag_backwards
-from tests.factories import make_apartment, make_building, make_user
-from tests.sensor_factories import add_reading, make_meter
+from sensors.usage.points import EffectivePoint, flag_backwards
+from tests.factories.core import make_apartment, make_building, make_user
+from tests.factories.sensors import add_reading, make_meter
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 TZ = "Asia/Tashkent"

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from sensors.payloads import (
+from sensors.ingest.payloads import (
     PARTITIONS,
     Channel,
     Rejected,

@@ -11,15 +11,15 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import Session, func, select
 
-from billing.ledger import balance
+from billing.ledger.service import balance
 from billing.models import Gateway, InvoiceStatus, LedgerEntry, LedgerKind, PaymentAttempt, PaymentStatus
 from billing.payments import service
 from billing.payments.gateway import GatewayError, GatewayEvent, GatewayUnavailable, Intent
 from billing.payments.jobs import reconcile_payments
 from housing.accounts.models import Role
 from housing.errors import Conflict, Invalid, Unavailable
-from tests.billing_factories import make_billed_invoice
-from tests.factories import make_apartment, make_owner, make_user
+from tests.factories.billing import make_billed_invoice
+from tests.factories.core import make_apartment, make_owner, make_user
 
 PAID_AT = datetime(2026, 11, 10, 9, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing.penalties import due_date, penalty_days, penalty_for_day
+from billing.ledger.penalties import due_date, penalty_days, penalty_for_day
 
 
 def test_a_month_is_due_on_the_15th_of_the_next_month():

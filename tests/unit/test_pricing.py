@@ -6,8 +6,8 @@ from fractions import Fraction
 
 import pytest
 
-from billing import pricing
-from billing.pricing import (
+from billing.tariffs import pricing
+from billing.tariffs.pricing import (
     Basis,
     Incident,
     SeasonalNorm,

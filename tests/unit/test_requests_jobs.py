@@ -9,8 +9,8 @@ from housing.requests.models import RequestStatus as S
 from housing.requests.models import ServiceRequest
 from housing.requests.service import transitions_of
 from housing.scheduler import JOBS
-from tests.factories import make_apartment
-from tests.request_factories import NOON, make_category, make_request, make_resident, move
+from tests.factories.core import make_apartment
+from tests.factories.requests import NOON, make_category, make_request, make_resident, move
 
 
 def reload(session, request) -> ServiceRequest:

@@ -11,8 +11,8 @@ from housing.registry.models import Building
 from housing.requests import service
 from housing.requests.lifecycle import Mover
 from housing.requests.models import RequestStatus as S
-from tests.factories import make_apartment, make_company, make_user
-from tests.request_factories import (
+from tests.factories.core import make_apartment, make_company, make_user
+from tests.factories.requests import (
     NOON,
     REOPEN_WINDOW,
     make_category,

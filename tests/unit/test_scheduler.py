@@ -3,7 +3,7 @@ from datetime import timedelta
 from housing.accounts.models import Role, TokenKind
 from housing.accounts.service import issue_token
 from housing.scheduler import JOBS, run_job
-from tests.factories import make_user
+from tests.factories.core import make_user
 
 
 def test_job_table_names_are_unique_and_documented():

@@ -10,8 +10,8 @@ from housing.requests.models import RequestStatus
 from housing.scores.inputs import count_inputs
 from housing.scores.periods import month
 from housing.scores.scoring import Tally
-from tests.factories import make_apartment, make_building, make_company, make_district
-from tests.score_factories import add_incident, add_request, local, make_category, make_filer
+from tests.factories.core import make_apartment, make_building, make_company, make_district
+from tests.factories.scores import add_incident, add_request, local, make_category, make_filer
 
 OCTOBER = month(date(2026, 10, 1), "Asia/Tashkent")
 AS_OF = local(2026, 11, 1, 0, 30)  # half an hour into November, Tashkent time

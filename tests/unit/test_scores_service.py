@@ -12,8 +12,8 @@ from housing.scheduler import JOBS
 from housing.scores import jobs, scoring, service
 from housing.scores.models import QualityScore, QualityScoreComponent
 from housing.scores.periods import month
-from tests.factories import make_apartment, make_building, make_company, make_district
-from tests.score_factories import add_incident, add_request, local, make_category, make_filer
+from tests.factories.core import make_apartment, make_building, make_company, make_district
+from tests.factories.scores import add_incident, add_request, local, make_category, make_filer
 
 OCTOBER = month(date(2026, 10, 1), "Asia/Tashkent")
 NOW = local(2026, 11, 2, 4)

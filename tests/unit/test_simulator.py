@@ -8,10 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from sensors.alerts import night_flow, night_of
+from sensors.ingest.payloads import Channel, Rejected, parse_payload, parse_topic
+from sensors.meters.alerts import night_flow, night_of
 from sensors.models import MeterKind, SensorKind
-from sensors.payloads import Channel, Rejected, parse_payload, parse_topic
-from sensors.points import flag_backwards
 from sensors.simulator import (
     GARBAGE_KINDS,
     STEP,
@@ -23,6 +22,7 @@ from sensors.simulator import (
     expected_step_use,
     parse_faults,
 )
+from sensors.usage.points import flag_backwards
 
 PREFIX = "housing"
 START = datetime(2026, 11, 1, tzinfo=TIMEZONE)  # heating season

@@ -1,0 +1,1 @@
+"""The personal account's ledger and its late penalties."""

@@ -1,0 +1,347 @@
+"""The personal account's ledger: balances, posting entries, and the daily late penalties.
+
+Signs follow `LedgerEntry`: positive raises the debt, negative lowers it, so the balance is
+the plain sum (positive: owed; negative: credit carried forward). Verbs flush, never commit.
+
+Penalties (DESIGN.md; the arithmetic is `billing.ledger.penalties`): payments are allocated to the
+account's invoices oldest period first, each invoice counted with its line corrections
+(adjustments), as `settle_invoices` counts it; what an invoice past its due date still lacks
+is its overdue amount, and each day adds `penalty_for_day` of it at the configured rate,
+capped per invoice at the configured share (`billing.rules.PenaltyRules`; 0.1% and 50% by
+default) of its corrected charge. One entry per invoice and day (dedupe_key
+"penalty:{invoice_id}:{day}", unique), so a second run for the same day adds nothing.
+
+A day is charged at that day's overdue amount: with `as_of` (the local midnight that begins
+the day, as `billing.jobs.daily_penalties` passes it) only what the ledger held at that
+moment counts: the invoices issued, payments, refunds and corrections before it. So a day
+the job did not run is booked later exactly as it would have been on the day, and a payment
+made during a day counts from the next one. An invoice issued on or after that moment is not
+charged for the day, whatever its due date says. Without `as_of` the ledger counts as it
+stands (a run for the present day by hand, or a test).
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import case, func, or_, true
+from sqlmodel import Session, col, select
+
+from billing.ledger.penalties import penalty_for_day
+from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceLine, InvoiceStatus, LedgerEntry, LedgerKind
+from billing.rules import DEFAULT_RULES, PenaltyRules
+from housing import clock
+from housing.errors import Conflict, Invalid, NotFound
+
+BATCH = 1000
+BILLED = (InvoiceStatus.issued, InvoiceStatus.partially_paid, InvoiceStatus.paid)
+
+
+def balance(session: Session, apartment_id: int) -> int:
+    """What the account owes in tiyin; negative is a credit carried forward."""
+    return int(
+        session.exec(
+            select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
+                LedgerEntry.apartment_id == apartment_id
+            )
+        ).one()
+    )
+
+
+def balances(session: Session, apartment_ids: Sequence[int]) -> dict[int, int]:
+    """`balance` of several accounts in one query; an account without entries owes 0."""
+    rows = session.exec(
+        select(LedgerEntry.apartment_id, func.sum(LedgerEntry.amount_minor))
+        .where(col(LedgerEntry.apartment_id).in_(apartment_ids))
+        .group_by(LedgerEntry.apartment_id)
+    ).all()
+    owed = dict.fromkeys(apartment_ids, 0)
+    owed.update({apartment_id: int(total or 0) for apartment_id, total in rows})
+    return owed
+
+
+def _sign_ok(kind: LedgerKind, amount_minor: int) -> bool:
+    if kind in (LedgerKind.charge, LedgerKind.penalty, LedgerKind.refund):
+        return amount_minor > 0
+    if kind is LedgerKind.payment:
+        return amount_minor < 0
+    return amount_minor != 0
+
+
+def post_entry(
+    session: Session,
+    *,
+    apartment_id: int,
+    kind: LedgerKind,
+    amount_minor: int,
+    occurred_at: datetime | None = None,
+    invoice_id: int | None = None,
+    invoice_line_id: int | None = None,
+    payment_attempt_id: int | None = None,
+    reference: str = "",
+    dedupe_key: str | None = None,
+    created_by_id: int | None = None,
+    currency: str = DEFAULT_CURRENCY,
+) -> LedgerEntry:
+    """Adds one entry; with a `dedupe_key` already booked, returns that entry and adds nothing."""
+    kind = LedgerKind(kind)
+    if not _sign_ok(kind, amount_minor):
+        raise Invalid(
+            f"a {kind} entry cannot be {amount_minor} tiyin (charges, penalties and refunds are positive,"
+            " payments negative, adjustments not zero)",
+            field="amount_minor",
+        )
+    if dedupe_key is not None:
+        existing = session.exec(select(LedgerEntry).where(LedgerEntry.dedupe_key == dedupe_key)).first()
+        if existing is not None:
+            return existing
+    entry = LedgerEntry(
+        apartment_id=apartment_id,
+        kind=kind,
+        amount_minor=amount_minor,
+        currency=currency,
+        invoice_id=invoice_id,
+        invoice_line_id=invoice_line_id,
+        payment_attempt_id=payment_attempt_id,
+        reference=reference,
+        dedupe_key=dedupe_key,
+        occurred_at=occurred_at or clock.now(),
+        created_by_id=created_by_id,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def money_paid(session: Session, apartment_id: int) -> int:
+    """Money paid into the account: payments less refunds handed back."""
+    return _paid_by_apartment(session, [apartment_id]).get(apartment_id, 0)
+
+
+def _paid_by_apartment(
+    session: Session, apartment_ids: Sequence[int], as_of: datetime | None = None
+) -> dict[int, int]:
+    """Money paid into each account (payments less refunds), before `as_of` when given."""
+    query = (
+        select(
+            LedgerEntry.apartment_id,
+            -func.sum(
+                case(
+                    (LedgerEntry.kind == LedgerKind.payment, LedgerEntry.amount_minor),
+                    (LedgerEntry.kind == LedgerKind.refund, LedgerEntry.amount_minor),
+                    else_=0,
+                )
+            ),
+        )
+        .where(col(LedgerEntry.apartment_id).in_(apartment_ids))
+        .group_by(LedgerEntry.apartment_id)
+    )
+    if as_of is not None:
+        query = query.where(LedgerEntry.occurred_at < as_of)
+    rows = session.exec(query).all()
+    return {apartment_id: int(amount or 0) for apartment_id, amount in rows}
+
+
+def allocate(paid_minor: int, totals: Sequence[int]) -> list[int]:
+    """How much of the money paid covers each invoice, oldest first (the order given)."""
+    left = max(paid_minor, 0)
+    covered = []
+    for total in totals:
+        part = min(total, left)
+        covered.append(part)
+        left -= part
+    return covered
+
+
+def settle_invoices(session: Session, apartment_id: int) -> None:
+    """Sets each billed invoice of the account to issued, partially_paid or paid by the money paid in."""
+    invoices = session.exec(
+        select(Invoice)
+        .where(Invoice.apartment_id == apartment_id, col(Invoice.status).in_(BILLED))
+        .order_by(Invoice.period, Invoice.id)
+    ).all()
+    adjusted = dict(
+        session.exec(
+            select(LedgerEntry.invoice_id, func.sum(LedgerEntry.amount_minor))
+            .where(LedgerEntry.apartment_id == apartment_id, LedgerEntry.kind == LedgerKind.adjustment)
+            .group_by(LedgerEntry.invoice_id)
+        ).all()
+    )
+    dues = [i.total_minor + int(adjusted.get(i.id) or 0) for i in invoices]
+    covered = allocate(money_paid(session, apartment_id), dues)
+    for invoice, due, part in zip(invoices, dues, covered, strict=True):
+        if part >= due:
+            status = InvoiceStatus.paid
+        elif part > 0:
+            status = InvoiceStatus.partially_paid
+        else:
+            status = InvoiceStatus.issued
+        if invoice.status != status:
+            invoice.status = status
+            session.add(invoice)
+    session.flush()
+
+
+def adjust_line(
+    session: Session, *, line_id: int, amount_minor: int, reason: str, user_id: int | None
+) -> LedgerEntry:
+    """Corrects an issued invoice's line by an adjustment that names it; the invoice stays as issued.
+
+    Negative credits the account (the line charged too much), positive charges what it
+    missed. Credits on a line never exceed what it charged.
+    """
+    line = session.get(InvoiceLine, line_id)
+    if line is None:
+        raise NotFound(f"invoice line {line_id} not found")
+    invoice = session.get(Invoice, line.invoice_id)
+    assert invoice is not None
+    if invoice.status not in BILLED:
+        raise Conflict(f"invoice {invoice.number} is {invoice.status}; only an issued invoice is corrected")
+    if not reason.strip():
+        raise Invalid("say why the line is corrected", field="reason")
+    earlier = session.exec(
+        select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
+            LedgerEntry.invoice_line_id == line_id, LedgerEntry.kind == LedgerKind.adjustment
+        )
+    ).one()
+    net = line.amount_minor - line.deduction_minor + int(earlier)
+    if net + amount_minor < 0:
+        raise Invalid(
+            f"the line now charges {net} tiyin; a credit of {-amount_minor} would take it below zero",
+            field="amount_minor",
+        )
+    entry = post_entry(
+        session,
+        apartment_id=invoice.apartment_id,
+        kind=LedgerKind.adjustment,
+        amount_minor=amount_minor,
+        currency=invoice.currency,
+        invoice_id=invoice.id,
+        invoice_line_id=line.id,
+        reference=reason.strip()[:200],
+        created_by_id=user_id,
+    )
+    settle_invoices(session, invoice.apartment_id)
+    return entry
+
+
+def penalty_key(invoice_id: int, day: date) -> str:
+    return f"penalty:{invoice_id}:{day.isoformat()}"
+
+
+def accrue_penalties(
+    session: Session,
+    *,
+    today: date,
+    as_of: datetime | None = None,
+    rules: PenaltyRules = DEFAULT_RULES.penalties,
+) -> int:
+    """Books `today`'s penalty on every invoice unpaid after its due date; the entries added.
+
+    `as_of`: count the ledger as it was at that moment (the day's start), see the module's docstring.
+    """
+    added = 0
+    ids = _indebted_apartments(session, today, as_of)
+    for i in range(0, len(ids), BATCH):
+        added += _accrue_batch(session, ids[i : i + BATCH], today, as_of, rules)
+    return added
+
+
+def _issued_before(as_of: datetime | None) -> Any:
+    """Invoices that existed at `as_of` (all of them without it; one made without an issue time counts)."""
+    if as_of is None:
+        return true()
+    return or_(col(Invoice.issued_at).is_(None), col(Invoice.issued_at) < as_of)
+
+
+def _indebted_apartments(session: Session, today: date, as_of: datetime | None) -> list[int]:
+    """Accounts with an invoice past its due date that owe something now, or that paid or were
+    credited since `as_of` (they may have owed then); ids only."""
+    overdue = (
+        select(Invoice.apartment_id)
+        .where(col(Invoice.status).in_(BILLED), Invoice.due_date < today, _issued_before(as_of))
+        .distinct()
+        .subquery()
+    )
+    owing = (
+        select(LedgerEntry.apartment_id)
+        .where(col(LedgerEntry.apartment_id).in_(select(overdue.c.apartment_id)))
+        .group_by(LedgerEntry.apartment_id)
+        .having(func.sum(LedgerEntry.amount_minor) > 0)
+    )
+    if as_of is not None:
+        since = select(LedgerEntry.apartment_id).where(
+            col(LedgerEntry.apartment_id).in_(select(overdue.c.apartment_id)),
+            col(LedgerEntry.kind).in_((LedgerKind.payment, LedgerKind.refund, LedgerKind.adjustment)),
+            LedgerEntry.occurred_at >= as_of,
+        )
+        owing = owing.union(since)
+    return sorted(set(session.execute(owing).scalars()))
+
+
+def _accrue_batch(
+    session: Session, apartment_ids: Sequence[int], today: date, as_of: datetime | None, rules: PenaltyRules
+) -> int:
+    invoices = session.exec(
+        select(Invoice.id, Invoice.apartment_id, Invoice.due_date, Invoice.total_minor, Invoice.currency)
+        .where(
+            col(Invoice.apartment_id).in_(apartment_ids),
+            col(Invoice.status).in_(BILLED),
+            _issued_before(as_of),
+        )
+        .order_by(Invoice.apartment_id, Invoice.period, Invoice.id)
+    ).all()
+    paid = _paid_by_apartment(session, apartment_ids, as_of)
+    invoice_ids = [row[0] for row in invoices]
+    accrued = _sum_by_invoice(session, invoice_ids, LedgerKind.penalty)
+    adjusted = _sum_by_invoice(session, invoice_ids, LedgerKind.adjustment, as_of)
+    booked = set(
+        session.exec(
+            select(LedgerEntry.dedupe_key).where(
+                col(LedgerEntry.dedupe_key).in_([penalty_key(i, today) for i in invoice_ids])
+            )
+        ).all()
+    )
+    left: dict[int, int] = defaultdict(int, paid)
+    occurred_at = datetime.combine(today, time(), UTC)
+    entries = []
+    for invoice_id, apartment_id, due, total, currency in invoices:
+        charged = max(total + int(adjusted.get(invoice_id) or 0), 0)  # with its corrections, as settled
+        allocated = min(charged, max(left[apartment_id], 0))
+        left[apartment_id] -= allocated
+        overdue = charged - allocated
+        if due >= today or overdue <= 0 or penalty_key(invoice_id, today) in booked:
+            continue
+        amount = penalty_for_day(overdue, charged, int(accrued.get(invoice_id) or 0), rules.rate, rules.cap)
+        if amount <= 0:
+            continue
+        entries.append(
+            LedgerEntry(
+                apartment_id=apartment_id,
+                kind=LedgerKind.penalty,
+                amount_minor=amount,
+                currency=currency,
+                invoice_id=invoice_id,
+                reference=f"{rules.percent()} of {overdue} tiyin overdue on {today.isoformat()}",
+                dedupe_key=penalty_key(invoice_id, today),
+                occurred_at=occurred_at,
+            )
+        )
+    session.add_all(entries)
+    session.flush()
+    for entry in entries:
+        session.expunge(entry)
+    return len(entries)
+
+
+def _sum_by_invoice(
+    session: Session, invoice_ids: Sequence[int], kind: LedgerKind, as_of: datetime | None = None
+) -> dict[int, int]:
+    query = select(LedgerEntry.invoice_id, func.sum(LedgerEntry.amount_minor)).where(
+        col(LedgerEntry.invoice_id).in_(invoice_ids), LedgerEntry.kind == kind
+    )
+    if as_of is not None:
+        query = query.where(LedgerEntry.occurred_at < as_of)
+    rows = session.exec(query.group_by(LedgerEntry.invoice_id)).all()
+    return {invoice_id: int(amount or 0) for invoice_id, amount in rows}

@@ -1,0 +1,1 @@
+"""The monthly billing run, and the months billed without a reading."""

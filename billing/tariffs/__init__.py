@@ -1,0 +1,1 @@
+"""Services and tariffs: what is billed, at what price, and the quality deduction from it."""

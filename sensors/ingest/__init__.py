@@ -1,0 +1,1 @@
+"""MQTT ingestion: the device contract, the consumer, its storage and its leases."""

@@ -1,0 +1,1 @@
+"""Meters and condition sensors: the register of devices, their alerts and their pages."""

@@ -1,0 +1,1 @@
+"""Test factories: plain functions that make rows, one module per domain."""

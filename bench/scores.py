@@ -31,9 +31,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import make_url
 
-from housing import migrate
+from housing import clock, migrate
 from housing.db import make_engine, session_scope, utcnow
-from housing.scores import periods, service
+from housing.scores import service
 from housing.settings import Settings
 
 TIMEZONE = "Asia/Tashkent"
@@ -64,7 +64,7 @@ def main() -> int:
         return 2
 
     now = utcnow()
-    months = [periods.month(p, TIMEZONE) for p in periods.last_months(periods.month_at(now, TIMEZONE), 12)]
+    months = [clock.month(p, TIMEZONE) for p in clock.last_months(clock.month_at(now, TIMEZONE), 12)]
     console.print(
         f"{benchkit.machine(server)}, "
         f"{args.companies:,} companies, {args.requests:,} requests, "
@@ -105,9 +105,9 @@ def main() -> int:
     return 0
 
 
-def seed(conn: psycopg.Connection, companies: int, requests: int, months: list[periods.Month]) -> None:
+def seed(conn: psycopg.Connection, companies: int, requests: int, months: list[clock.Month]) -> None:
     first = months[0].starts
-    mid_year = periods.add_months(months[0].period, 6)
+    mid_year = clock.add_months(months[0].period, 6)
     conn.execute(
         "INSERT INTO district (name, city, created_at, updated_at) "
         "SELECT 'District ' || g, 'Tashkent', now(), now() FROM generate_series(1, 12) g"
@@ -128,7 +128,7 @@ def seed(conn: psycopg.Connection, companies: int, requests: int, months: list[p
         "INSERT INTO building_management (building_id, company_id, valid_from, valid_until, created_at) "
         "SELECT id, 1 + (id - 1) / 10, DATE '2020-01-01', CASE WHEN id %% 100 = 0 THEN %s END, now() "
         "FROM building",
-        (mid_year + (periods.add_months(mid_year, 1) - mid_year) / 2,),
+        (mid_year + (clock.add_months(mid_year, 1) - mid_year) / 2,),
     )
     # 1% of buildings change hands in the middle of a month, half a year ago.
     conn.execute(
@@ -205,7 +205,7 @@ def seed(conn: psycopg.Connection, companies: int, requests: int, months: list[p
         vacuum.execute("VACUUM ANALYZE")
 
 
-def baseline(conninfo: str, months: list[periods.Month]) -> tuple[float, int]:
+def baseline(conninfo: str, months: list[clock.Month]) -> tuple[float, int]:
     """The least a per-company monthly figure can cost: count the same requests by company and month."""
     with psycopg.connect(conninfo) as conn:
         started = time.perf_counter()

@@ -1,39 +1,24 @@
-"""Who is asking: the current actor from a bearer token or the session cookie, and role guards."""
+"""Who is asking, for FastAPI: the actor from a bearer token or the session cookie, and every role guard.
+
+The actor type and the role sets live apart from the framework, in `housing.actors`.
+"""
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from housing.accounts.models import CITY_ROLES, COMPANY_ROLES, Role
+from housing import actors
+from housing.accounts.models import Role
 from housing.accounts.service import user_for_token
+from housing.actors import Actor
 from housing.db import SessionDep, utcnow
 from housing.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "housing_session"
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
-
-
-@dataclass(frozen=True)
-class Actor:
-    user_id: int
-    username: str
-    role: Role
-    company_id: int | None
-    person_id: int | None
-    token_id: int
-    language: str | None = None  # the pages' language the user chose; None: not chosen yet
-
-    @property
-    def is_company_staff(self) -> bool:
-        return self.role in COMPANY_ROLES
-
-    @property
-    def sees_whole_city(self) -> bool:
-        return self.role in CITY_ROLES
 
 
 def _token_from(request: Request, header_token: str | None) -> str | None:
@@ -76,23 +61,25 @@ CurrentActor = Annotated[Actor, Depends(get_actor)]
 OptionalActor = Annotated[Actor | None, Depends(get_optional_actor)]
 
 
-def require_roles(*roles: Role) -> Callable[[Actor], Actor]:
-    allowed = frozenset(roles)
-
+def require_roles(roles: frozenset[Role]) -> Callable[[Actor], Actor]:
     def guard(actor: CurrentActor) -> Actor:
-        if actor.role not in allowed:
+        if actor.role not in roles:
             raise Forbidden(f"a {actor.role.value} may not do this")
         return actor
 
     return guard
 
 
-AdminActor = Annotated[Actor, Depends(require_roles(Role.admin))]
-# The city dashboard: officials read the whole city, admins too; nobody else.
-CityActor = Annotated[Actor, Depends(require_roles(Role.official, Role.admin))]
-# The company console: a company's staff within their scope, admins anywhere.
-StaffActor = Annotated[
-    Actor, Depends(require_roles(Role.admin, Role.manager, Role.dispatcher, Role.technician))
-]
-# Who may change the register: admins anywhere, company managers within their scope.
-RegistrarActor = Annotated[Actor, Depends(require_roles(Role.admin, Role.manager))]
+# Every role guard, one per named set in `housing.actors`. A route that only guards takes
+# `dependencies=[Depends(require_roles(...))]`; one that needs the actor takes an alias.
+AdminActor = Annotated[Actor, Depends(require_roles(actors.ADMINS))]
+ResidentActor = Annotated[Actor, Depends(require_roles(actors.RESIDENTS))]
+CityActor = Annotated[Actor, Depends(require_roles(actors.CITY_READERS))]
+StaffActor = Annotated[Actor, Depends(require_roles(actors.STAFF))]
+RegistrarActor = Annotated[Actor, Depends(require_roles(actors.REGISTRARS))]
+DispatcherActor = Annotated[Actor, Depends(require_roles(actors.DISPATCHERS))]
+CallTakerActor = Annotated[Actor, Depends(require_roles(actors.CALL_TAKERS))]
+FilerActor = Annotated[Actor, Depends(require_roles(actors.FILERS))]
+ParticipantActor = Annotated[Actor, Depends(require_roles(actors.PARTICIPANTS))]
+WatcherActor = Annotated[Actor, Depends(require_roles(actors.WATCHERS))]
+MeterReaderActor = Annotated[Actor, Depends(require_roles(actors.METER_READERS))]

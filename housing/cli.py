@@ -386,7 +386,7 @@ def import_meters(
 ) -> None:
     """Register meters and condition sensors; a file with any bad row imports nothing."""
     from housing.accounts.models import Role
-    from housing.auth import Actor
+    from housing.actors import Actor
     from housing.clock import local_today
     from housing.db import make_engine, session_scope
     from housing.registry.importer import ImportRejected
@@ -603,13 +603,14 @@ def scores(
     top: Annotated[int, typer.Option(help="Lines of the ranking to print")] = 30,
 ) -> None:
     """Recompute and store every company's quality score for a month, then print the ranking."""
+    from housing import clock
     from housing.db import make_engine, session_scope, utcnow
-    from housing.scores import periods, scoring
+    from housing.scores import scoring
     from housing.scores import service as score_service
 
     settings = _settings()
     try:
-        month = periods.month(periods.parse_period(period), settings.timezone)
+        month = clock.month(clock.parse_period(period), settings.timezone)
     except ValueError as exc:
         console.print(f"[red]--period must look like 2026-10, not {period!r}[/red]")
         raise typer.Exit(2) from exc

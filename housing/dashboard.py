@@ -19,9 +19,9 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlmodel import Session
 
+from housing import clock
 from housing.errors import Invalid
 from housing.registry.models import District, ManagementCompany
-from housing.scores import periods
 from housing.validation import INT32_MAX, Text, parse_id
 
 PAGE_SIZE = 100
@@ -51,7 +51,7 @@ def _optional_month(name: str):
         if value is None or value.strip() == "":
             return None
         try:
-            return periods.parse_period(value.strip())
+            return clock.parse_period(value.strip())
         except ValueError as exc:
             raise Invalid(str(exc), field=name) from exc
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ARRAY,
     JSON,
     ColumnElement,
+    Connection,
     DateTime,
     Engine,
     Integer,
@@ -66,7 +67,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 def among(session: Session, column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
     """`column IN (ids)`; on PostgreSQL one array parameter, so a batch of thousands stays one bind."""
     ids = list(ids)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))
     return column.in_(ids)
 
@@ -79,7 +80,7 @@ def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
     """
     if count <= 0:
         return []
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         sequence = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
         return list(session.execute(sequence, {"table": table.name, "n": count}).scalars())
     largest = session.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
@@ -94,7 +95,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     """
     if not rows:
         return
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgres(session):
         session.execute(table.insert(), list(rows))
         return
     columns = list(rows[0])
@@ -148,8 +149,11 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
+def is_postgres(bind: Engine | Connection | Session) -> bool:
+    """Whether an engine, a connection or a session talks to PostgreSQL: the one dialect check."""
+    if isinstance(bind, Session):
+        bind = bind.get_bind()
+    return bind.dialect.name == "postgresql"
 
 
 @contextmanager
@@ -167,7 +171,7 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 @contextmanager
 def advisory_lock(session: Session, key: int) -> Iterator[bool]:
     """A transaction-scoped PostgreSQL advisory lock; always granted on SQLite (one writer)."""
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgres(session):
         yield True
         return
     got = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar_one()

@@ -18,7 +18,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from housing import i18n
-from housing.auth import Actor
+from housing.actors import Actor
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"

@@ -23,12 +23,12 @@ from billing.invoices.schemas import period_start
 from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceStatus, LedgerEntry
 from billing.rules import BillingRules
 from billing.runs.service import RunSummary, run_billing
-from housing.accounts.models import Role
-from housing.auth import Actor, StaffActor, require_roles
-from housing.clock import Today
+from housing.actors import Actor
+from housing.auth import AdminActor, StaffActor
 from housing.csvtext import csv_text
 from housing.dashboard import csv_response
 from housing.db import SessionDep
+from housing.deps import Today
 from housing.errors import DomainError
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import visible_apartments
@@ -44,7 +44,6 @@ SORTS = ("amount", "amount_asc", "days")
 PREVIEW_INVOICES = 20
 
 # The same rule as POST /api/v1/billing/runs.
-BillingPage = Annotated[Actor, Depends(require_roles(Role.admin))]
 
 
 @dataclass(frozen=True)
@@ -193,7 +192,7 @@ def _som(minor: int) -> Decimal:
 def billing_page(
     request: Request,
     session: SessionDep,
-    actor: BillingPage,
+    actor: AdminActor,
     today: Today,
     period: Annotated[Text, Query(max_length=7)] = "",
     issued: Annotated[int, Query(ge=0, le=1)] = 0,
@@ -209,7 +208,7 @@ def billing_page(
 def issue_invoices(
     request: Request,
     session: SessionDep,
-    actor: BillingPage,
+    actor: AdminActor,
     today: Today,
     period: Annotated[Text, Form(max_length=7)] = "",
 ) -> Response:

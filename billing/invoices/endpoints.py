@@ -31,8 +31,8 @@ from billing.runs.estimates import preview_meter_month
 from billing.runs.service import check_period, run_billing
 from billing.tariffs import queries
 from housing.auth import AdminActor, CurrentActor, RegistrarActor
-from housing.clock import Today
 from housing.db import SessionDep
+from housing.deps import Today
 from housing.errors import Invalid, NotFound
 from housing.registry.models import Apartment
 from housing.registry.queries import visible_apartments

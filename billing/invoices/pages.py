@@ -27,9 +27,10 @@ from billing.payments.gateway import MAX_CHARGE_MINOR, PaymentGateway
 from billing.tariffs.queries import visible_invoices, visible_payments
 from housing import i18n
 from housing.accounts.models import Role
-from housing.auth import Actor, CurrentActor
-from housing.clock import Today
+from housing.actors import Actor
+from housing.auth import CurrentActor
 from housing.db import SessionDep
+from housing.deps import Today
 from housing.errors import DomainError, Forbidden, Invalid, NotFound
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import visible_apartments

@@ -31,9 +31,9 @@ from billing.payments.statement import import_bank_statement
 from billing.tariffs.queries import visible_payments
 from housing.accounts.models import Role
 from housing.auth import CurrentActor, RegistrarActor
-from housing.clock import Today
 from housing.csvfile import decode_upload
 from housing.db import SessionDep
+from housing.deps import Today
 from housing.errors import Forbidden, Invalid, Unavailable
 from housing.registry.models import Apartment
 from housing.registry.queries import visible_apartments

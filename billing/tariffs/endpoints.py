@@ -26,8 +26,8 @@ from billing.tariffs.schemas import (
     to_uzs,
 )
 from housing.auth import AdminActor, CurrentActor
-from housing.clock import Today
 from housing.db import SessionDep, get_or_404
+from housing.deps import Today
 from housing.routing import Paging, one_visible, paginate
 from housing.schemas import API_PROBLEMS, Page
 from housing.validation import Day, Id

@@ -6,7 +6,7 @@ from sqlalchemy import Select, or_
 from sqlmodel import select
 
 from billing.models import Invoice, PaymentAttempt, Tariff
-from housing.auth import Actor
+from housing.actors import Actor
 from housing.registry import queries as registry_queries
 from housing.registry.models import Apartment, ManagementCompany
 

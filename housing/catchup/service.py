@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from housing.catchup.models import JobProgress
+from housing.clock import add_months
 from housing.db import utcnow
-from housing.scores.periods import add_months
 
 
 def done_through(session: Session, job: str) -> date | None:

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
+from housing import clock
 from housing.auth import CityActor
-from housing.clock import Now, Today
 from housing.dashboard import (
     PAGE_SIZE,
     DistrictId,
@@ -28,10 +28,10 @@ from housing.dashboard import (
     query_string,
 )
 from housing.db import SessionDep
+from housing.deps import Now, Today
 from housing.incidents.city import CityIncident, city_incidents
 from housing.incidents.export import incidents_csv
 from housing.incidents.models import IncidentSource, Utility
-from housing.scores import periods
 from housing.settings import OutageSettings
 from housing.validation import Text
 from housing.web import render
@@ -47,7 +47,7 @@ SourceFilter = Annotated[Text | None, Query(pattern=f"^({'|'.join(IncidentSource
 class IncidentFilters:
     """The list's GET form: the month (on the city's clock), district, utility and source."""
 
-    month: periods.Month
+    month: clock.Month
     district_id: int | None
     utility: str | None
     source: str | None
@@ -77,7 +77,7 @@ def _filters(
     source: SourceFilter = None,
 ) -> IncidentFilters:
     settings = request.app.state.settings
-    month = periods.month(period or today, settings.timezone)
+    month = clock.month(period or today, settings.timezone)
     return IncidentFilters(month, district_id, utility, source, settings.outages)
 
 

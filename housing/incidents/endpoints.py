@@ -3,13 +3,12 @@
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from sqlmodel import col
 
-from housing.accounts.models import Role
-from housing.auth import Actor, CurrentActor, require_roles
-from housing.clock import Now, Today
+from housing.auth import CurrentActor, DispatcherActor
 from housing.db import SessionDep
+from housing.deps import Now, Today
 from housing.errors import Invalid
 from housing.incidents import service
 from housing.incidents.allowances import allowed_interruption
@@ -24,11 +23,9 @@ from housing.validation import Id, Moment
 
 router = APIRouter(tags=["incidents"], responses=API_PROBLEMS)
 
-OutageActor = Annotated[Actor, Depends(require_roles(Role.admin, Role.manager, Role.dispatcher))]
-
 
 @router.post("/outages", response_model=IncidentRead, status_code=status.HTTP_201_CREATED)
-def declare_outage(body: OutageCreate, session: SessionDep, actor: OutageActor, today: Today, now: Now):
+def declare_outage(body: OutageCreate, session: SessionDep, actor: DispatcherActor, today: Today, now: Now):
     query = visible_buildings(actor, today).where(Building.id == body.building_id)
     if session.exec(query).first() is None:
         raise Invalid(f"building {body.building_id} does not exist", field="building_id")

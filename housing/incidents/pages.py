@@ -1,16 +1,13 @@
 """HTML route of the resident's notices: planned outages and incidents in their buildings, now and ahead."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import or_
 from sqlmodel import col, select
 
-from housing.accounts.models import Role
-from housing.auth import Actor, require_roles
-from housing.clock import Now, Today
+from housing.auth import ResidentActor
 from housing.db import SessionDep
+from housing.deps import Now, Today
 from housing.incidents.models import ServiceIncident
 from housing.registry.models import Building
 from housing.registry.queries import visible_buildings
@@ -20,11 +17,9 @@ router = APIRouter(include_in_schema=False)
 
 NOTICES = 100  # a building rarely has more going on at once
 
-ResidentPage = Annotated[Actor, Depends(require_roles(Role.resident))]
-
 
 @router.get("/notices", response_class=HTMLResponse)
-def notices(request: Request, session: SessionDep, actor: ResidentPage, today: Today, now: Now) -> Response:
+def notices(request: Request, session: SessionDep, actor: ResidentActor, today: Today, now: Now) -> Response:
     """What is interrupted in the resident's buildings now or is planned to be, soonest first (one query)."""
     buildings = visible_buildings(actor, today).with_only_columns(Building.id)
     rows = session.execute(

@@ -6,11 +6,11 @@ needs an api_key; the request is filed under the key's user.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request, status
+from fastapi import APIRouter, Depends, Form, Query, status
 from fastapi.responses import Response
 
-from housing.clock import Now
 from housing.db import SessionDep
+from housing.deps import Now, SettingsDep
 from housing.errors import NotFound
 from housing.open311 import formats, queries, schemas, service
 from housing.open311.responses import ERRORS, documented, respond
@@ -21,13 +21,6 @@ from housing.validation import Text, parse_id
 PREFIX = "/open311/v2"
 
 router = APIRouter(tags=["open311"], responses=ERRORS, default_response_class=Response)
-
-
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
 def _format(fmt: Text) -> str:

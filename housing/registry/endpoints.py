@@ -6,9 +6,10 @@ from fastapi import APIRouter, Query, status
 from sqlmodel import Session, select
 
 from housing.accounts.models import Role
-from housing.auth import Actor, AdminActor, CurrentActor, RegistrarActor
-from housing.clock import Today
+from housing.actors import Actor
+from housing.auth import AdminActor, CurrentActor, RegistrarActor
 from housing.db import SessionDep, get_or_404
+from housing.deps import Today
 from housing.errors import Forbidden, Invalid
 from housing.registry import queries, service
 from housing.registry.models import (

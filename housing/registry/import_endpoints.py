@@ -6,10 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile, status
 
 from housing.accounts.models import Role
-from housing.auth import Actor, RegistrarActor
-from housing.clock import Today
+from housing.actors import Actor
+from housing.auth import RegistrarActor
 from housing.csvfile import decode_upload
 from housing.db import SessionDep
+from housing.deps import Today
 from housing.errors import Forbidden, Invalid
 from housing.registry.importer import import_buildings_csv
 from housing.registry.models import ManagementCompany

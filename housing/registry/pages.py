@@ -10,8 +10,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from housing.auth import StaffActor
-from housing.clock import Today
 from housing.db import SessionDep
+from housing.deps import Today
 from housing.registry.models import Apartment, Building, District
 from housing.registry.queries import visible_apartments, visible_buildings
 from housing.routing import one_visible, page_of

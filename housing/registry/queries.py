@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import Select, or_, union
 from sqlmodel import select
 
-from housing.auth import Actor
+from housing.actors import Actor
 from housing.registry.models import (
     Apartment,
     Building,

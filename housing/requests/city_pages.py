@@ -11,7 +11,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from housing.auth import CityActor
-from housing.clock import Now
 from housing.dashboard import (
     PAGE_SIZE,
     CompanyId,
@@ -26,6 +25,7 @@ from housing.dashboard import (
     query_string,
 )
 from housing.db import SessionDep
+from housing.deps import Now
 from housing.requests.city import escalated_requests
 from housing.requests.export import escalated_csv
 from housing.validation import Text

@@ -3,14 +3,22 @@
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, status
+from fastapi import APIRouter, File, Query, UploadFile, status
 from fastapi.responses import FileResponse
 from sqlmodel import Session, select
 
 from housing.accounts.models import Role
-from housing.auth import Actor, AdminActor, CurrentActor, require_roles
-from housing.clock import Now
+from housing.actors import Actor
+from housing.auth import (
+    AdminActor,
+    CurrentActor,
+    DispatcherActor,
+    FilerActor,
+    ParticipantActor,
+    ResidentActor,
+)
 from housing.db import SessionDep, get_or_404
+from housing.deps import Now, SettingsDep
 from housing.errors import Forbidden, Invalid, NotFound
 from housing.registry import queries as registry_queries
 from housing.registry.models import Apartment, Building, Person
@@ -40,20 +48,8 @@ from housing.validation import Id, Text
 
 router = APIRouter(tags=["requests"], responses=API_PROBLEMS)
 
-STAFF = (Role.admin, Role.manager, Role.dispatcher, Role.technician)
 # Who files: a resident for themselves, a dispatcher or manager after a phone call.
-FilerActor = Annotated[Actor, Depends(require_roles(Role.resident, Role.dispatcher, Role.manager))]
 # Officials only read; everyone else takes part in a request they can see.
-ParticipantActor = Annotated[Actor, Depends(require_roles(*STAFF, Role.resident))]
-DispatchActor = Annotated[Actor, Depends(require_roles(Role.admin, Role.manager, Role.dispatcher))]
-ResidentActor = Annotated[Actor, Depends(require_roles(Role.resident))]
-
-
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
 def _today(now: datetime, settings: Settings) -> date:
@@ -223,7 +219,7 @@ def assign_request(
     request_id: Id,
     body: AssignmentUpdate,
     session: SessionDep,
-    actor: DispatchActor,
+    actor: DispatcherActor,
     settings: SettingsDep,
     now: Now,
 ):

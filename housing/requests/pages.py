@@ -20,15 +20,16 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Select, func, or_
 from sqlmodel import Session, col, select
 
 from housing.accounts.models import COMPANY_ROLES, Role, User
-from housing.auth import Actor, require_roles
-from housing.clock import Now
+from housing.actors import DISPATCHERS, Actor
+from housing.auth import CallTakerActor, DispatcherActor, ParticipantActor, ResidentActor, StaffActor
 from housing.db import SessionDep
+from housing.deps import Now
 from housing.errors import Conflict, DomainError, Invalid, NotFound, RateLimited
 from housing.registry.models import Apartment, Building, Ownership, Person, Residence
 from housing.registry.queries import visible_apartments, visible_buildings
@@ -52,15 +53,8 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 25
 DESCRIPTION_MIN, DESCRIPTION_MAX = 5, 2000
-CONSOLE_ROLES = (Role.admin, Role.manager, Role.dispatcher, Role.technician)
-DISPATCH_ROLES = (Role.admin, Role.manager, Role.dispatcher)
 
-ResidentPage = Annotated[Actor, Depends(require_roles(Role.resident))]
-StaffPage = Annotated[Actor, Depends(require_roles(*CONSOLE_ROLES))]
-ParticipantPage = Annotated[Actor, Depends(require_roles(*CONSOLE_ROLES, Role.resident))]
-DispatchPage = Annotated[Actor, Depends(require_roles(*DISPATCH_ROLES))]
 # Who files for a caller, as the API allows: dispatchers and managers of the building's company.
-CallTakerPage = Annotated[Actor, Depends(require_roles(Role.dispatcher, Role.manager))]
 
 
 @dataclass(frozen=True)
@@ -79,10 +73,6 @@ class RequestRow:
 
     def late(self, now: datetime) -> bool:
         return RequestStatus(self.request.status) in lifecycle.OPEN and self.request.deadline_at < now
-
-
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
 
 
 def _today(settings: Settings, now: datetime) -> date:
@@ -120,13 +110,13 @@ def _one_row(session: Session, actor: Actor, today: date, request_id: int) -> Re
 def my_requests(
     request: Request,
     session: SessionDep,
-    actor: ParticipantPage,
+    actor: ParticipantActor,
     now: Now,
     page: PageNumber = 1,
 ) -> Response:
     if actor.role is not Role.resident:
         return RedirectResponse("/console/requests", status_code=303)
-    settings = _settings(request)
+    settings = request.app.state.settings
     query = visible_requests(actor, _today(settings, now))
     paging = page_of(session, query, page, PAGE_SIZE)
     rows = _load_rows(
@@ -139,7 +129,7 @@ def my_requests(
 
 
 @router.get("/requests/new", response_class=HTMLResponse)
-def new_request_form(request: Request, session: SessionDep, actor: ResidentPage, now: Now) -> Response:
+def new_request_form(request: Request, session: SessionDep, actor: ResidentActor, now: Now) -> Response:
     return _filing_page(request, session, actor, now, typed={}, errors={})
 
 
@@ -147,14 +137,14 @@ def new_request_form(request: Request, session: SessionDep, actor: ResidentPage,
 def file_my_request(
     request: Request,
     session: SessionDep,
-    actor: ResidentPage,
+    actor: ResidentActor,
     now: Now,
     place: Annotated[Text, Form(max_length=30)] = "",
     category_id: Annotated[Text, Form(max_length=12)] = "",
     description: Annotated[Text, Form(max_length=4000)] = "",
     photo: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    settings = _settings(request)
+    settings = request.app.state.settings
     today = _today(settings, now)
     _ = gettext_for(request, actor)
     typed = {"place": place, "category_id": category_id, "description": description}
@@ -312,7 +302,7 @@ def _filing_page(
     typed: dict[str, str],
     errors: dict[str, str],
 ) -> Response:
-    settings = _settings(request)
+    settings = request.app.state.settings
     return render(
         request,
         "requests/new.html",
@@ -336,7 +326,7 @@ def request_page(
     request_id: Id,
     request: Request,
     session: SessionDep,
-    actor: ParticipantPage,
+    actor: ParticipantActor,
     now: Now,
     filed: Annotated[int, Query(ge=0, le=1)] = 0,
     done: Annotated[Text | None, Query(max_length=20)] = None,
@@ -356,7 +346,7 @@ def _request_page(
     errors: dict[str, str] | None = None,
     typed: dict[str, str] | None = None,
 ) -> Response:
-    settings = _settings(request)
+    settings = request.app.state.settings
     row = _one_row(session, actor, _today(settings, now), request_id)
     staff = actor.role is not Role.resident
     mover = Mover.staff if staff else Mover.resident
@@ -379,7 +369,7 @@ def _request_page(
     }
     if staff:
         context["technicians"] = _technicians(session, row.request.company_id)
-        context["may_assign"] = actor.role in DISPATCH_ROLES and current in lifecycle.OPEN | {
+        context["may_assign"] = actor.role in DISPATCHERS and current in lifecycle.OPEN | {
             RequestStatus.deferred
         }
         return render(
@@ -419,7 +409,7 @@ class PostedForm:
 
 
 def _posted(request: Request, session: Session, actor: Actor, now: datetime, request_id: int) -> PostedForm:
-    settings = _settings(request)
+    settings = request.app.state.settings
     row = _one_row(session, actor, _today(settings, now), request_id)
     return PostedForm(request, session, actor, now, settings, row)
 
@@ -467,7 +457,7 @@ def rate(
     request_id: Id,
     request: Request,
     session: SessionDep,
-    actor: ResidentPage,
+    actor: ResidentActor,
     now: Now,
     rating: Annotated[Text, Form(max_length=2)] = "",
     comment: Annotated[Text, Form(max_length=1000)] = "",
@@ -500,7 +490,7 @@ def reopen(
     request_id: Id,
     request: Request,
     session: SessionDep,
-    actor: ResidentPage,
+    actor: ResidentActor,
     now: Now,
     reason: Annotated[Text, Form(max_length=1000)] = "",
 ) -> Response:
@@ -537,7 +527,7 @@ def comment(
     request_id: Id,
     request: Request,
     session: SessionDep,
-    actor: ParticipantPage,
+    actor: ParticipantActor,
     now: Now,
     body: Annotated[Text, Form(max_length=4000)] = "",
     for_resident: Annotated[Text | None, Form(max_length=5)] = None,
@@ -567,7 +557,7 @@ def move(
     request_id: Id,
     request: Request,
     session: SessionDep,
-    actor: StaffPage,
+    actor: StaffActor,
     now: Now,
     to: Annotated[Text, Form(max_length=20)],
     reason: Annotated[Text, Form(max_length=1000)] = "",
@@ -631,7 +621,7 @@ def assign(
     request_id: Id,
     request: Request,
     session: SessionDep,
-    actor: DispatchPage,
+    actor: DispatcherActor,
     now: Now,
     assignee_id: Annotated[Text, Form(max_length=12)] = "",
 ) -> Response:
@@ -649,7 +639,7 @@ def assign(
 def queue(
     request: Request,
     session: SessionDep,
-    actor: StaffPage,
+    actor: StaffActor,
     now: Now,
     status: Annotated[Text, Query(max_length=20)] = "open",
     building_id: Annotated[Text, Query(max_length=12)] = "",
@@ -658,7 +648,7 @@ def queue(
     page: PageNumber = 1,
 ) -> Response:
     """The company's requests, the least time left first: overdue ones lead."""
-    settings = _settings(request)
+    settings = request.app.state.settings
     today = _today(settings, now)
     query = visible_requests(actor, today)
     if status == "open":
@@ -718,7 +708,7 @@ def _building_choices(session: Session, actor: Actor, today: date) -> list[tuple
 def call_form(
     request: Request,
     session: SessionDep,
-    actor: CallTakerPage,
+    actor: CallTakerActor,
     now: Now,
     building_id: Annotated[Text, Query(max_length=12)] = "",
     apartment: Annotated[Text, Query(max_length=20)] = "",
@@ -731,7 +721,7 @@ def call_form(
 def file_for_caller(
     request: Request,
     session: SessionDep,
-    actor: CallTakerPage,
+    actor: CallTakerActor,
     now: Now,
     building_id: Annotated[Text, Form(max_length=12)] = "",
     apartment: Annotated[Text, Form(max_length=20)] = "",
@@ -740,7 +730,7 @@ def file_for_caller(
     description: Annotated[Text, Form(max_length=4000)] = "",
     emergency: Annotated[Text | None, Form(max_length=5)] = None,
 ) -> Response:
-    settings = _settings(request)
+    settings = request.app.state.settings
     today = _today(settings, now)
     _ = gettext_for(request, actor)
     typed = {
@@ -842,7 +832,7 @@ def _call_page(
     errors: dict[str, str],
     lookup: bool,
 ) -> Response:
-    settings = _settings(request)
+    settings = request.app.state.settings
     today = _today(settings, now)
     _ = gettext_for(request, actor)
     place = _call_place(session, actor, today, typed.get("building_id", ""), typed.get("apartment", ""))

@@ -10,7 +10,7 @@ from datetime import date
 from sqlalchemy import Select, or_
 from sqlmodel import select
 
-from housing.auth import Actor
+from housing.actors import Actor
 from housing.registry.queries import home_apartment_ids
 from housing.requests.models import RequestCategory, ServiceRequest
 

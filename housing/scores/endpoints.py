@@ -11,13 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from housing import clock
 from housing.auth import CurrentActor
-from housing.clock import Today
 from housing.db import SessionDep, get_or_404
+from housing.deps import Today
 from housing.registry.models import District, ManagementCompany
 from housing.routing import Paging
 from housing.schemas import API_PROBLEMS
-from housing.scores import periods, service
+from housing.scores import service
 from housing.scores.export import ranking_csv
 from housing.scores.schemas import Ranking, ScoreRead, Trend
 from housing.validation import Id, Month
@@ -43,7 +44,7 @@ def read_ranking(
         get_or_404(session, District, district_id, "district")
     scores, count = service.ranking(
         session,
-        periods.parse_period(period),
+        clock.parse_period(period),
         district_id=district_id,
         limit=paging.limit,
         offset=paging.offset,
@@ -65,7 +66,7 @@ def export_ranking(
     """The whole ranking as CSV (UTF-8), for spreadsheets: one line per company."""
     if district_id is not None:
         get_or_404(session, District, district_id, "district")
-    scores, _ = service.ranking(session, periods.parse_period(period), district_id=district_id)
+    scores, _ = service.ranking(session, clock.parse_period(period), district_id=district_id)
     name = f"quality-scores-{period}" + (f"-district-{district_id}" if district_id else "") + ".csv"
     return Response(
         ranking_csv(scores),
@@ -85,6 +86,6 @@ def read_trend(
 ):
     """One company's score month by month, with its rank in the city each month."""
     company = get_or_404(session, ManagementCompany, company_id, "company")
-    last = periods.parse_period(until) if until else today
-    scores = service.company_trend(session, company_id, periods.last_months(last, months))
+    last = clock.parse_period(until) if until else today
+    scores = service.company_trend(session, company_id, clock.last_months(last, months))
     return Trend(company_id=company.id, company_name=company.name, months=[ScoreRead.of(s) for s in scores])

@@ -20,12 +20,12 @@ from typing import Any
 from sqlalchemy import CTE, Date, Float, and_, case, cast, func, literal, not_, or_, select, text, union_all
 from sqlmodel import Session
 
+from housing.clock import Month, add_months
 from housing.db import UTCDateTime
 from housing.incidents.models import IncidentSource, ServiceIncident
 from housing.registry.models import Apartment, BuildingManagement
 from housing.requests.lifecycle import OPEN
 from housing.requests.models import ServiceRequest
-from housing.scores.periods import Month, add_months
 from housing.scores.scoring import RESOLVE_HOURS_CAP, Tally
 from housing.scores.sqltime import epoch, greatest, least
 

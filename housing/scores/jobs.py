@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 from housing import clock
 from housing.catchup import service as catchup
 from housing.db import is_postgres, session_scope
-from housing.scores import periods, service
+from housing.scores import service
 from housing.settings import Settings
 
 NIGHTLY_SCORES = "nightly-scores"  # the job's name in the scheduler's table and job_progress
@@ -27,8 +27,8 @@ LOCK_KEY = zlib.crc32(b"housing-scores:month")
 
 def nightly_scores(engine: Engine, settings: Settings, now: datetime | None = None) -> str:
     now = now or clock.now()
-    this_month = periods.month_at(now, settings.timezone)
-    first = periods.add_months(this_month, -1)
+    this_month = clock.month_at(now, settings.timezone)
+    first = clock.add_months(this_month, -1)
     with session_scope(engine) as session:
         finished = catchup.done_through(session, NIGHTLY_SCORES)
     if finished is not None:
@@ -38,7 +38,7 @@ def nightly_scores(engine: Engine, settings: Settings, now: datetime | None = No
         with session_scope(engine) as session:
             if is_postgres(engine):  # a second copy at once waits, then replaces this one's rows
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
-            scored = service.recompute_month(session, periods.month(period, settings.timezone), now=now)
+            scored = service.recompute_month(session, clock.month(period, settings.timezone), now=now)
             if period == this_month:
                 catchup.mark_done(session, NIGHTLY_SCORES, catchup.local_date(now, settings.timezone))
         done.append(f"{period:%Y-%m}: {scored} companies")

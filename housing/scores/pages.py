@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlmodel import Session
 
+from housing import clock
 from housing.auth import CityActor
-from housing.clock import Today
 from housing.dashboard import (
     PAGE_SIZE,
     DistrictId,
@@ -28,9 +28,10 @@ from housing.dashboard import (
     query_string,
 )
 from housing.db import SessionDep
+from housing.deps import Today
 from housing.errors import NotFound
 from housing.registry.models import District, ManagementCompany
-from housing.scores import periods, scoring, service
+from housing.scores import scoring, service
 from housing.scores.chart import trend_chart
 from housing.scores.export import ranking_csv, trend_csv
 from housing.validation import Id
@@ -73,7 +74,7 @@ def ranking_page(
         components=scoring.COMPONENTS,
         pager=Pager(number=page, size=PAGE_SIZE, total=count),
         filters=filters,
-        provisional=period >= periods.month_of(today),
+        provisional=period >= clock.month_of(today),
     )
 
 
@@ -115,9 +116,9 @@ def company_page(
         latest=trend[-1] if trend else None,
         components=scoring.COMPONENTS,
         until=months[-1],
-        earlier=periods.add_months(months[-1], -TREND_MONTHS),
-        later=periods.add_months(months[-1], TREND_MONTHS)
-        if periods.add_months(months[-1], 1) <= periods.month_of(today)
+        earlier=clock.add_months(months[-1], -TREND_MONTHS),
+        later=clock.add_months(months[-1], TREND_MONTHS)
+        if clock.add_months(months[-1], 1) <= clock.month_of(today)
         else None,
         filters=query_string(until=f"{months[-1]:%Y-%m}"),
     )
@@ -140,7 +141,7 @@ def _ranked_period(session: Session, today: date, period: date | None, district_
     """The month asked for, else the newest with scores, else this one; the district must exist."""
     if district_id is not None and session.get(District, district_id) is None:
         raise NotFound(f"district {district_id} not found")
-    return period or service.latest_period(session, today) or periods.month_of(today)
+    return period or service.latest_period(session, today) or clock.month_of(today)
 
 
 def _trend(
@@ -148,7 +149,7 @@ def _trend(
 ) -> tuple[ManagementCompany, str | None, list[date], list[service.RankedScore]]:
     """The company, its district's name, the 12 months up to `until` and their stored scores."""
     company, district = _company(session, company_id)
-    months = periods.last_months(until, TREND_MONTHS)
+    months = clock.last_months(until, TREND_MONTHS)
     return company, district, months, service.company_trend(session, company_id, months)
 
 

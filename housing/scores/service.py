@@ -11,11 +11,11 @@ from datetime import date, datetime
 from sqlalchemy import delete, func, insert, select
 from sqlmodel import Session
 
+from housing.clock import Month
 from housing.registry.models import District, ManagementCompany
 from housing.scores import scoring
 from housing.scores.inputs import count_inputs
 from housing.scores.models import QualityScore, QualityScoreComponent
-from housing.scores.periods import Month
 from housing.scores.scoring import CompanyScore, ComponentScore
 
 

@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import col
 
 from housing.auth import StaffActor
-from housing.clock import Today
 from housing.db import SessionDep
+from housing.deps import Today
 from housing.registry.models import Apartment, Building
 from housing.routing import page_of
 from housing.validation import PageNumber, Text

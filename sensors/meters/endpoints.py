@@ -4,14 +4,15 @@ import io
 from datetime import UTC, date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, status
+from fastapi import APIRouter, File, Query, Request, UploadFile, status
 from sqlmodel import Session, select
 
 from housing import clock
-from housing.accounts.models import COMPANY_ROLES, Role
-from housing.auth import Actor, AdminActor, CurrentActor, require_roles
-from housing.clock import Today
+from housing.accounts.models import Role
+from housing.actors import Actor
+from housing.auth import AdminActor, CurrentActor, MeterReaderActor, StaffActor, WatcherActor
 from housing.db import SessionDep
+from housing.deps import Today
 from housing.errors import Invalid
 from housing.registry import queries as registry_queries
 from housing.registry.models import Apartment, Building
@@ -44,9 +45,6 @@ from sensors.models import Alert, AlertKind, Meter, MeterKind, Reading, Rejected
 router = APIRouter(tags=["meters"], responses=API_PROBLEMS)
 
 # Staff register devices and fix readings; officials only watch; residents read their own meters.
-StaffActor = Annotated[Actor, Depends(require_roles(Role.admin, *sorted(COMPANY_ROLES)))]
-WatcherActor = Annotated[Actor, Depends(require_roles(Role.admin, Role.official, *sorted(COMPANY_ROLES)))]
-ReaderActor = Annotated[Actor, Depends(require_roles(Role.admin, Role.resident, *sorted(COMPANY_ROLES)))]
 
 
 def _meter(session: Session, actor: Actor, today: date, meter_id: int) -> Meter:
@@ -156,7 +154,7 @@ def submit_reading(
     body: ReadingSubmit,
     request: Request,
     session: SessionDep,
-    actor: ReaderActor,
+    actor: MeterReaderActor,
     today: Today,
 ):
     """A reading read by hand now. Residents: their own meters read by hand, inside the monthly window."""

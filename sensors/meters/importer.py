@@ -34,7 +34,7 @@ from sqlalchemy import Select
 from sqlmodel import Session, select
 
 from housing import csvfile
-from housing.auth import Actor
+from housing.actors import Actor
 from housing.csvfile import CsvRow, ImportRejected, ImportRowError, read_rows, row_error
 from housing.errors import DomainError
 from housing.registry.models import Apartment, Building, District

@@ -16,9 +16,10 @@ from sqlmodel import Session, col
 
 from housing import clock, i18n
 from housing.accounts.models import Role
-from housing.auth import Actor, CurrentActor
-from housing.clock import Today
+from housing.actors import Actor
+from housing.auth import CurrentActor
 from housing.db import SessionDep
+from housing.deps import Today
 from housing.errors import DomainError, Forbidden, NotFound
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import visible_apartments

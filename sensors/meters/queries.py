@@ -10,7 +10,7 @@ from datetime import date
 from sqlalchemy import ColumnElement, Select, true
 from sqlmodel import select
 
-from housing.auth import Actor
+from housing.actors import Actor
 from housing.registry.queries import home_apartment_ids, managed_building_ids
 from sensors.models import Alert, Meter, Sensor
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from housing.auth import CurrentActor
-from housing.clock import Today
 from housing.db import SessionDep
+from housing.deps import Today
 from housing.errors import Invalid
 from housing.routing import one_visible
 from housing.schemas import API_PROBLEMS

@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session
 
+from housing import clock
 from housing import dashboard as dashboard_module
 from housing.accounts.models import Role
 from housing.i18n import LANGUAGE_COOKIE
 from housing.incidents.models import IncidentSource, Utility
-from housing.scores import periods, service
+from housing.scores import service
 from tests.factories.city import OCTOBER, Dashboard, make_scored_city, rescore
 from tests.factories.core import PASSWORD, make_building, make_company, make_user
 from tests.factories.scores import add_incident, add_request, local, make_category
@@ -127,7 +128,7 @@ def test_a_bad_month_is_refused(official):
 
 
 def test_the_company_page_draws_twelve_months_with_the_figures_beside(official, session, city, dashboard):
-    total = service.company_trend(session, city.company_a.id, [periods.parse_period(OCTOBER)])[0].total
+    total = service.company_trend(session, city.company_a.id, [clock.parse_period(OCTOBER)])[0].total
     page = official.get(f"/city/companies/{city.company_a.id}?until={OCTOBER}")
 
     assert page.status_code == 200

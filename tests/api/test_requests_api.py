@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from housing.clock import _now
 from housing.incidents.models import IncidentSource, Utility
 from housing.incidents.service import open_incident
 from housing.requests.jobs import sweep_deadlines
@@ -298,9 +297,9 @@ def test_escalated_requests_show_up_for_officials(client, city: City, app, db, s
     assert ids(client, city, "official", "?category=lift") == set()
 
 
-def test_outages_and_incidents_of_a_building_with_their_allowance(client, city: City, app):
+def test_outages_and_incidents_of_a_building_with_their_allowance(frozen_clock, client, city: City, app):
     now = datetime(2026, 7, 1, 6, 0, tzinfo=UTC)
-    app.dependency_overrides[_now] = lambda: now
+    frozen_clock.set(now)
     body = {
         "building_id": city.building_a.id,
         "utility": "cold_water",
@@ -336,7 +335,7 @@ def test_outages_and_incidents_of_a_building_with_their_allowance(client, city: 
     }
 
 
-def test_an_open_sensor_incident_runs_to_now(client, city: City, app, session):
+def test_an_open_sensor_incident_runs_to_now(frozen_clock, client, city: City, app, session):
     started = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
     open_incident(
         session,
@@ -347,7 +346,7 @@ def test_an_open_sensor_incident_runs_to_now(client, city: City, app, session):
         started_at=started,
     )
     session.commit()
-    app.dependency_overrides[_now] = lambda: started + timedelta(hours=5, minutes=30)
+    frozen_clock.set(started + timedelta(hours=5, minutes=30))
     [row] = client.get(
         f"{API}/buildings/{city.building_a.id}/incidents", headers=city.headers["official"]
     ).json()["items"]

@@ -23,7 +23,6 @@ from billing.ledger.service import penalty_key
 from billing.models import Invoice, InvoiceLine, LedgerEntry, LedgerKind, Service
 from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing import scheduler
-from housing.clock import _now
 from housing.i18n import LANGUAGE_COOKIE
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.requests import jobs as request_jobs
@@ -252,7 +251,7 @@ def test_invoices_are_due_on_the_configured_day_and_late_from_the_day_after(
     ],
 )
 def test_the_emergency_deadline_moves_filing_resuming_open311_and_the_call_form(
-    client, app, session: Session, db: Engine, settings: Settings, city: City, minutes
+    frozen_clock, client, app, session: Session, db: Engine, settings: Settings, city: City, minutes
 ):
     tight = make_category(session, code="quick", name="Quick", deadline_minutes=20)
     emergency_category = make_category(
@@ -260,7 +259,7 @@ def test_the_emergency_deadline_moves_filing_resuming_open311_and_the_call_form(
     )
     session.commit()
     now = datetime.now(UTC).replace(microsecond=0)
-    app.dependency_overrides[_now] = lambda: now
+    frozen_clock.set(now)
 
     def filed(category_id: int, emergency: bool) -> timedelta:
         body = {"apartment_id": city.home.id, "category_id": category_id, "emergency": emergency}
@@ -445,9 +444,9 @@ def test_a_second_time_zone_for_the_job_calendar_is_refused(database_url):
 
 
 @pytest.mark.parametrize(("groups", "days"), [({}, 7), ({"requests": {"reopen_days": 1}}, 1)])
-def test_the_reopen_window_follows_the_setting(client, app, session: Session, city: City, days):
+def test_the_reopen_window_follows_the_setting(frozen_clock, client, app, session: Session, city: City, days):
     now = datetime.now(UTC).replace(microsecond=0)
-    app.dependency_overrides[_now] = lambda: now
+    frozen_clock.set(now)
     resolved = city.home_request
     for to in ("accepted", "resolved"):
         answer = client.post(
@@ -456,7 +455,7 @@ def test_the_reopen_window_follows_the_setting(client, app, session: Session, ci
         assert answer.status_code == 201, answer.text
 
     def reopen_after(elapsed: timedelta) -> int:
-        app.dependency_overrides[_now] = lambda: now + elapsed
+        frozen_clock.set(now + elapsed)
         answer = client.post(
             f"{API}/requests/{resolved.id}/transitions",
             json={"to": "reopened", "reason": "drips again"},

@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 import pytest
 
+from housing.clock import month
 from housing.registry import service as registry
 from housing.scores import scoring, service
-from housing.scores.periods import month
 from tests.factories.core import make_building, make_company, make_district
 from tests.factories.scores import add_request, local, make_category, make_filer
 

@@ -9,9 +9,10 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
+from housing import clock
 from housing.accounts.models import Role
 from housing.registry.models import Building, District, ManagementCompany
-from housing.scores import periods, service
+from housing.scores import service
 from tests.factories.core import make_building, make_company, make_district, make_user
 from tests.factories.scores import add_request, local, make_category
 
@@ -27,7 +28,7 @@ class Dashboard:
 
 
 def rescore(session: Session, period: str = OCTOBER) -> None:
-    month = periods.month(periods.parse_period(period), "Asia/Tashkent")
+    month = clock.month(clock.parse_period(period), "Asia/Tashkent")
     service.recompute_month(session, month, now=SCORED_AT)
     session.commit()
 

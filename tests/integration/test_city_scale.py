@@ -45,12 +45,12 @@ from sqlmodel import Session
 from billing.models import Gateway
 from billing.payments import service as payments
 from billing.tariffs.seeding import seed_tashkent_tariffs
+from housing import clock
 from housing.accounts.models import Role
 from housing.app import create_app
 from housing.registry.models import Apartment
 from housing.requests.models import ServiceRequest
 from housing.requests.service import attach_photo
-from housing.scores import periods
 from housing.scores.service import recompute_month
 from sensors.models import MeterKind, SensorKind
 from tests.conftest import _wipe, make_settings
@@ -269,8 +269,8 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
             for role in ROLES
         }
         now = datetime.now(UTC)
-        last_month = periods.add_months(periods.month_at(now, TIMEZONE), -1)
-        recompute_month(session, periods.month(last_month, TIMEZONE), now=now)  # the ranking's rows
+        last_month = clock.add_months(clock.month_at(now, TIMEZONE), -1)
+        recompute_month(session, clock.month(last_month, TIMEZONE), now=now)  # the ranking's rows
         apartment = session.get(Apartment, apartment_id)
         meter = make_meter(session, apartment=apartment, kind=MeterKind.cold_water)
         sensor = make_sensor(session, SensorKind.indoor_temperature, apartment=apartment)

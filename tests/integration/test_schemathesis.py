@@ -37,12 +37,11 @@ from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing.accounts.models import ApiToken, Role, TokenKind, User
 from housing.accounts.service import issue_token
 from housing.app import create_app
-from housing.clock import local_today
+from housing.clock import add_months, local_today, month_of
 from housing.db import make_engine, session_scope
 from housing.registry.seeding import reset_demo_users, seed_city
 from housing.requests.seeding import seed_demo_requests
 from housing.scores.jobs import nightly_scores
-from housing.scores.periods import add_months, month_of
 from sensors.seeding import seed_meters, seed_reading_history
 from tests.conftest import TEST_DATABASE_URL, _wipe, make_settings
 from tests.factories.core import make_user

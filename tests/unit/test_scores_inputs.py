@@ -4,11 +4,11 @@ from datetime import date, timedelta
 
 import pytest
 
+from housing.clock import month
 from housing.incidents.models import IncidentSource, Utility
 from housing.registry import service as registry
 from housing.requests.models import RequestStatus
 from housing.scores.inputs import count_inputs
-from housing.scores.periods import month
 from housing.scores.scoring import Tally
 from tests.factories.core import make_apartment, make_building, make_company, make_district
 from tests.factories.scores import add_incident, add_request, local, make_category, make_filer

@@ -4,7 +4,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from housing.scores import periods, scoring
+from housing import clock
+from housing.scores import scoring
 from housing.scores.scoring import BY_CODE, Tally
 
 
@@ -97,14 +98,14 @@ def test_weights_add_up_to_100_and_every_component_has_a_prior():
 
 
 def test_months_follow_the_tashkent_calendar():
-    october = periods.month(date(2026, 10, 17), "Asia/Tashkent")
+    october = clock.month(date(2026, 10, 17), "Asia/Tashkent")
     assert october.period == date(2026, 10, 1)
     assert october.starts == datetime(2026, 9, 30, 19, tzinfo=UTC)
     assert october.ends == datetime(2026, 10, 31, 19, tzinfo=UTC)
-    assert periods.parse_period("2026-10") == date(2026, 10, 1)
+    assert clock.parse_period("2026-10") == date(2026, 10, 1)
     with pytest.raises(ValueError, match="2026-10"):
-        periods.parse_period("2026-13")
-    assert periods.last_months(date(2026, 2, 14), 3) == [
+        clock.parse_period("2026-13")
+    assert clock.last_months(date(2026, 2, 14), 3) == [
         date(2025, 12, 1),
         date(2026, 1, 1),
         date(2026, 2, 1),

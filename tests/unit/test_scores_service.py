@@ -7,11 +7,11 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from housing import cli
+from housing.clock import month
 from housing.registry.models import ManagementCompany
 from housing.scheduler import JOBS
 from housing.scores import jobs, scoring, service
 from housing.scores.models import QualityScore, QualityScoreComponent
-from housing.scores.periods import month
 from tests.factories.core import make_apartment, make_building, make_company, make_district
 from tests.factories.scores import add_incident, add_request, local, make_category, make_filer
 

@@ -1,0 +1,51 @@
+"""Who is asking, apart from any web framework: the actor and the named sets of roles.
+
+Services and scoping queries take an `Actor`; `housing.auth` builds one from a request and
+turns each role set below into a route guard. A rule like "who may file a request" is one
+set here, not a tuple repeated at each route.
+"""
+
+from dataclasses import dataclass
+
+from housing.accounts.models import CITY_ROLES, COMPANY_ROLES, Role
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: int
+    username: str
+    role: Role
+    company_id: int | None
+    person_id: int | None
+    token_id: int
+    language: str | None = None  # the pages' language the user chose; None: not chosen yet
+
+    @property
+    def is_company_staff(self) -> bool:
+        return self.role in COMPANY_ROLES
+
+    @property
+    def sees_whole_city(self) -> bool:
+        return self.role in CITY_ROLES
+
+
+ADMINS = frozenset({Role.admin})
+RESIDENTS = frozenset({Role.resident})
+# The city dashboard: officials read the whole city, admins too.
+CITY_READERS = frozenset({Role.official, Role.admin})
+# The company console: a company's staff within their scope, admins anywhere.
+STAFF = frozenset({Role.admin}) | COMPANY_ROLES
+# Who may change the register: admins anywhere, company managers within their scope.
+REGISTRARS = frozenset({Role.admin, Role.manager})
+# Who dispatches requests and declares outages.
+DISPATCHERS = frozenset({Role.admin, Role.manager, Role.dispatcher})
+# Who takes a resident's call and files it for them.
+CALL_TAKERS = frozenset({Role.manager, Role.dispatcher})
+# Who may file a request: residents for themselves, call takers for a caller.
+FILERS = RESIDENTS | CALL_TAKERS
+# The two sides of a request's conversation.
+PARTICIPANTS = STAFF | RESIDENTS
+# Who watches meters: the staff and the city.
+WATCHERS = STAFF | CITY_READERS
+# Who reads a meter's readings: the staff and the apartment's residents.
+METER_READERS = STAFF | RESIDENTS

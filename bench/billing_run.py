@@ -46,7 +46,7 @@ from sqlalchemy import Connection, Engine, func, make_url, select, text
 from billing.jobs import bill_period
 from billing.ledger.penalties import due_date
 from billing.models import Invoice, InvoiceLine, LedgerEntry, QuantitySource
-from billing.runs.service import month_bounds
+from billing.runs.prepared import month_bounds
 from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing import migrate
 from housing.db import make_engine

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from billing.jobs import bill_period
 from billing.models import Invoice, InvoiceLine, LedgerEntry
-from billing.runs.service import LOCK_KEY
+from billing.runs.numbering import LOCK_KEY
 from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing import clock
 from housing.errors import Invalid

@@ -24,7 +24,8 @@ from billing.models import (
     QuantitySource,
     Service,
 )
-from billing.runs.service import PreparedRun, draft_invoices, issue_invoices, run_billing
+from billing.runs.prepared import PreparedRun
+from billing.runs.service import draft_invoices, issue_invoices, run_billing
 from billing.tariffs.pricing import Tier
 from billing.tariffs.seeding import seed_tashkent_tariffs
 from billing.tariffs.service import create_service, create_tariff

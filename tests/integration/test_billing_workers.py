@@ -25,6 +25,7 @@ from billing.models import Invoice, InvoiceLine, LedgerEntry
 from billing.runs.numbering import LOCK_KEY
 from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing import clock
+from housing.db import is_postgres
 from housing.errors import Invalid
 from housing.settings import Settings
 from sensors.models import MeterKind
@@ -207,7 +208,7 @@ def test_a_month_not_yet_over_is_refused_before_any_batch(
 def fail_on_insert(db: Engine, apartment_id: int) -> None:
     """A database that refuses one flat's invoice, as a full disk or a lost connection would fail a batch."""
     with db.begin() as connection:
-        if db.dialect.name == "postgresql":
+        if is_postgres(db):
             connection.execute(
                 text(
                     "CREATE FUNCTION refuse_invoice() RETURNS trigger LANGUAGE plpgsql AS"
@@ -231,10 +232,8 @@ def fail_on_insert(db: Engine, apartment_id: int) -> None:
 
 def drop_failure(db: Engine) -> None:
     with db.begin() as connection:
-        connection.execute(
-            text("DROP TRIGGER refuse_invoice" + (" ON invoice" if db.dialect.name == "postgresql" else ""))
-        )
-        if db.dialect.name == "postgresql":
+        connection.execute(text("DROP TRIGGER refuse_invoice" + (" ON invoice" if is_postgres(db) else "")))
+        if is_postgres(db):
             connection.execute(text("DROP FUNCTION refuse_invoice()"))
 
 

@@ -132,7 +132,7 @@ def numbering(db: Engine) -> dict[int, list[tuple[int, datetime, int]]]:
 
 def assert_numbered_in_order_of_issue(db: Engine) -> None:
     """Per company 1..n without a gap; a later number never issued earlier (the issue time is stamped
-    under the numbering lock, `billing.runs.service`); a batch in flat order."""
+    under the numbering lock, `billing.runs.numbering`); a batch in flat order."""
     for company_id, rows in numbering(db).items():
         assert [sequence for sequence, _, _ in rows] == list(range(1, len(rows) + 1)), company_id
         issued = [issued_at for _, issued_at, _ in rows]

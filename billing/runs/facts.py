@@ -119,7 +119,10 @@ def load_facts(
     estimated = estimated_rows(session, with_meter, prepared.period)
     averages: dict[int, Decimal | None] = {}
     rows: dict[int, dict[date, EstimatedLine]] = defaultdict(dict)
+    managed = {a.id for a in batch if a.company_id is not None}  # the others are not billed
     for (apartment_id, kind), meter_id in meters.items():
+        if apartment_id not in managed:
+            continue
         for service_id in by_kind.get(kind, ()):
             row = estimated.get((apartment_id, service_id), [])
             result = usage[meter_id]

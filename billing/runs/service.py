@@ -9,7 +9,7 @@ The rules and worked cases: docs/billing-rules.md.
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import exists, text
 from sqlmodel import Session, select
@@ -20,7 +20,7 @@ from billing.rules import DEFAULT_RULES, BillingRules
 from billing.runs.facts import ApartmentRow, load_facts, unbilled_batch
 from billing.runs.lines import DraftInvoice, draft_lines
 from billing.runs.numbering import number_drafts, take_lock
-from billing.runs.prepared import PreparedRun, Tariffs, month_bounds
+from billing.runs.prepared import PreparedRun, month_bounds
 from billing.runs.writes import InvoiceRows
 from housing.db import among, is_postgres
 from housing.errors import Invalid
@@ -80,7 +80,7 @@ def run_billing(
     prepared: PreparedRun | None = None,
     rules: BillingRules = DEFAULT_RULES,
 ) -> RunSummary:
-    """Issues the period's missing invoices (flushes, never commits); see the module's docstring.
+    """Issues the period's missing invoices (flushes, never commits); docs/billing-rules.md, "The run".
 
     Each batch is drafted without the lock, then numbered and written under it. With `wait`
     the lock is waited for (at most `LOCK_WAIT`; other transactions hold it only while they
@@ -169,20 +169,8 @@ class _Context:
     sequences: dict[int, int] = field(default_factory=dict)
 
     @property
-    def tariffs(self) -> Tariffs:
-        return self.prepared.tariffs
-
-    @property
     def period(self) -> date:
         return self.prepared.period
-
-    @property
-    def timezone(self) -> str:
-        return self.prepared.timezone
-
-    @property
-    def bounds(self) -> tuple[date, date, datetime, datetime]:
-        return self.prepared.bounds
 
 
 def _context(

@@ -15,7 +15,6 @@ from sqlmodel import Session, select
 
 from billing.models import Invoice, LedgerEntry
 from billing.runs.service import draft_invoices, issue_invoices, run_billing
-from billing.tariffs.seeding import seed_tashkent_tariffs
 from tests.factories.core import make_apartment, make_building
 
 pytestmark = pytest.mark.skipif(
@@ -25,12 +24,6 @@ pytestmark = pytest.mark.skipif(
 
 OCTOBER = date(2026, 10, 1)
 TODAY = date(2026, 11, 1)
-
-
-@pytest.fixture
-def tariffs(db: Engine) -> None:
-    """Tashkent's services and tariffs, committed before the test's session starts."""
-    seed_tashkent_tariffs(db)
 
 
 def count(session: Session, model) -> int:
@@ -49,7 +42,7 @@ def waiter_on_the_lock(db: Engine, deadline: float = 30) -> bool:
     return False
 
 
-def test_a_second_concurrent_run_is_locked_out(db: Engine, tariffs: None) -> None:
+def test_a_second_concurrent_run_is_locked_out(db: Engine, tashkent_tariffs: None) -> None:
     with Session(db) as setup:
         make_apartment(setup)
         setup.commit()
@@ -76,7 +69,7 @@ def numbers_by_apartment(db: Engine) -> dict[int, str]:
 
 
 def test_a_batch_is_drafted_while_another_holds_the_lock_and_numbered_after_it(
-    db: Engine, tariffs: None
+    db: Engine, tashkent_tariffs: None
 ) -> None:
     a, b, c, d = committed_apartments(db, 4)
     with Session(db) as first, Session(db) as second:
@@ -103,7 +96,9 @@ def test_a_batch_is_drafted_while_another_holds_the_lock_and_numbered_after_it(
         assert count(session, Invoice) == count(session, LedgerEntry) == 4
 
 
-def test_two_batch_transactions_at_once_number_without_gaps_or_duplicates(db: Engine, tariffs: None) -> None:
+def test_two_batch_transactions_at_once_number_without_gaps_or_duplicates(
+    db: Engine, tashkent_tariffs: None
+) -> None:
     ids = committed_apartments(db, 10)
     drafted = threading.Barrier(2)
     held, first_lock = threading.Event(), threading.Lock()

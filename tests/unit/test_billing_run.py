@@ -23,7 +23,6 @@ from billing.models import (
 from billing.runs.prepared import PreparedRun
 from billing.runs.service import run_billing
 from billing.tariffs.pricing import Tier
-from billing.tariffs.seeding import seed_tashkent_tariffs
 from billing.tariffs.service import create_service, create_tariff
 from housing.errors import Invalid
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
@@ -38,12 +37,6 @@ from tests.factories.sensors import make_meter
 TASHKENT = ZoneInfo("Asia/Tashkent")
 OCTOBER = date(2026, 10, 1)
 TODAY = date(2026, 11, 1)
-
-
-@pytest.fixture
-def tariffs(db: Engine) -> None:
-    """Tashkent's services and tariffs, committed before the test's session starts."""
-    seed_tashkent_tariffs(db)
 
 
 def midnight(day: date) -> datetime:
@@ -64,7 +57,7 @@ def count(session: Session, model) -> int:
     return session.exec(select(func.count()).select_from(model)).one()
 
 
-def test_650_kwh_month_is_one_line_of_51_million_tiyin(session: Session, tariffs: None) -> None:
+def test_650_kwh_month_is_one_line_of_51_million_tiyin(session: Session, tashkent_tariffs: None) -> None:
     apartment = make_apartment(session)
     meter = make_meter(session, apartment=apartment, kind=MeterKind.electricity)
     add_readings(
@@ -88,7 +81,7 @@ def test_650_kwh_month_is_one_line_of_51_million_tiyin(session: Session, tariffs
 
 
 def test_management_fee_is_area_times_the_tariff_and_a_company_tariff_wins(
-    session: Session, tariffs: None
+    session: Session, tashkent_tariffs: None
 ) -> None:
     city = make_apartment(session, area_m2=Decimal("54.30"))
     company = make_company(session)
@@ -112,7 +105,7 @@ def test_management_fee_is_area_times_the_tariff_and_a_company_tariff_wins(
 
 
 def test_a_run_prepared_once_bills_batch_after_batch_with_each_companys_prices(
-    db: Engine, tariffs: None
+    db: Engine, tashkent_tariffs: None
 ) -> None:
     """What a worker keeps between its batches (tariffs, flat prices) keeps companies apart:
     the same area is priced at the city's tariff in one batch and the company's in the next."""
@@ -152,7 +145,7 @@ def test_a_run_prepared_once_bills_batch_after_batch_with_each_companys_prices(
 
 
 def test_waste_is_billed_per_registered_person_and_not_for_an_empty_flat(
-    session: Session, tariffs: None
+    session: Session, tashkent_tariffs: None
 ) -> None:
     three = make_apartment(session, registered_residents=3)
     empty = make_apartment(session, registered_residents=0)
@@ -168,7 +161,7 @@ def test_waste_is_billed_per_registered_person_and_not_for_an_empty_flat(
     assert "waste" not in lines_by_code(session, empty.id)
 
 
-def test_cold_water_without_a_meter_is_billed_per_person(session: Session, tariffs: None) -> None:
+def test_cold_water_without_a_meter_is_billed_per_person(session: Session, tashkent_tariffs: None) -> None:
     apartment = make_apartment(session, registered_residents=2)
 
     run_billing(session, period=OCTOBER, today=TODAY)
@@ -180,7 +173,7 @@ def test_cold_water_without_a_meter_is_billed_per_person(session: Session, tarif
 
 
 def test_invoice_total_due_date_numbering_and_ledger_charge(
-    session: Session, tariffs: None, frozen_clock: FrozenClock
+    session: Session, tashkent_tariffs: None, frozen_clock: FrozenClock
 ) -> None:
     frozen_clock.at(TODAY, 2)  # issued on the 1st: due on the 15th
     building = make_building(session)
@@ -202,7 +195,7 @@ def test_invoice_total_due_date_numbering_and_ledger_charge(
     assert charge.dedupe_key == f"charge:{invoice.id}"
 
 
-def test_hot_water_incident_reduces_the_hot_water_line(session: Session, tariffs: None) -> None:
+def test_hot_water_incident_reduces_the_hot_water_line(session: Session, tashkent_tariffs: None) -> None:
     apartment = make_apartment(session, registered_residents=3)
     start = datetime(2026, 10, 10, 8, tzinfo=UTC)
     session.add(
@@ -226,7 +219,7 @@ def test_hot_water_incident_reduces_the_hot_water_line(session: Session, tariffs
     assert line.deduction_reason
 
 
-def test_running_twice_issues_one_invoice_per_account(session: Session, tariffs: None) -> None:
+def test_running_twice_issues_one_invoice_per_account(session: Session, tashkent_tariffs: None) -> None:
     apartment = make_apartment(session)
 
     first = run_billing(session, period=OCTOBER, today=TODAY)
@@ -238,7 +231,7 @@ def test_running_twice_issues_one_invoice_per_account(session: Session, tariffs:
     assert session.exec(select(Invoice.apartment_id)).one() == apartment.id
 
 
-def test_a_dry_run_writes_nothing(session: Session, tariffs: None) -> None:
+def test_a_dry_run_writes_nothing(session: Session, tashkent_tariffs: None) -> None:
     apartment = make_apartment(session)
 
     summary = run_billing(session, period=OCTOBER, today=TODAY, dry_run=True)
@@ -250,12 +243,14 @@ def test_a_dry_run_writes_nothing(session: Session, tariffs: None) -> None:
     assert count(session, Invoice) == count(session, InvoiceLine) == count(session, LedgerEntry) == 0
 
 
-def test_a_month_not_yet_over_is_refused(session: Session, tariffs: None) -> None:
+def test_a_month_not_yet_over_is_refused(session: Session, tashkent_tariffs: None) -> None:
     with pytest.raises(Invalid):
         run_billing(session, period=OCTOBER, today=date(2026, 10, 31))
 
 
-def test_monthly_job_bills_the_previous_month_once(db: Engine, settings: Settings, tariffs: None) -> None:
+def test_monthly_job_bills_the_previous_month_once(
+    db: Engine, settings: Settings, tashkent_tariffs: None
+) -> None:
     with Session(db) as session:
         make_apartment(session)
         make_apartment(session)
@@ -276,7 +271,9 @@ def test_previous_month() -> None:
     assert previous_month(date(2026, 11, 30)) == OCTOBER
 
 
-def test_a_company_tariff_from_mid_month_is_priced_in_two_parts(session: Session, tariffs: None) -> None:
+def test_a_company_tariff_from_mid_month_is_priced_in_two_parts(
+    session: Session, tashkent_tariffs: None
+) -> None:
     apartment = make_apartment(session, registered_residents=3)
     waste = session.exec(select(Service).where(Service.code == "waste")).one()
     create_tariff(  # from 10 October 2026; the city-wide 7,500 UZS fills 1-9 October
@@ -295,7 +292,7 @@ def test_a_company_tariff_from_mid_month_is_priced_in_two_parts(session: Session
 
 
 def test_a_service_whose_only_tariff_starts_mid_month_holds_the_invoice_back(
-    session: Session, tariffs: None
+    session: Session, tashkent_tariffs: None
 ) -> None:
     apartment = make_apartment(session)
     lift = create_service(session, code="lift", name="Lift", unit="month")
@@ -314,7 +311,7 @@ def test_a_service_whose_only_tariff_starts_mid_month_holds_the_invoice_back(
     assert count(session, Invoice) == 0
 
 
-def test_heating_is_the_buildings_heat_meter_shared_by_area(session: Session, tariffs: None) -> None:
+def test_heating_is_the_buildings_heat_meter_shared_by_area(session: Session, tashkent_tariffs: None) -> None:
     building = make_building(session)
     shared = make_apartment(session, building, area_m2=Decimal(50))
     other = make_apartment(session, building, area_m2=Decimal(50))
@@ -352,7 +349,9 @@ def test_heating_is_the_buildings_heat_meter_shared_by_area(session: Session, ta
     )
 
 
-def test_hours_of_hot_water_below_40_c_are_billed_as_cold_water(session: Session, tariffs: None) -> None:
+def test_hours_of_hot_water_below_40_c_are_billed_as_cold_water(
+    session: Session, tashkent_tariffs: None
+) -> None:
     apartment = make_apartment(session, registered_residents=3)
     cold_start = midnight(date(2026, 10, 10))
     lukewarm_start = datetime(2026, 10, 20, 8, tzinfo=UTC)
@@ -391,7 +390,9 @@ def test_hours_of_hot_water_below_40_c_are_billed_as_cold_water(session: Session
     assert line.explanation["cold_water_hours"] == "93"
 
 
-def test_planned_outages_count_only_beyond_the_allowed_interruption(session: Session, tariffs: None) -> None:
+def test_planned_outages_count_only_beyond_the_allowed_interruption(
+    session: Session, tashkent_tariffs: None
+) -> None:
     within = make_apartment(session, registered_residents=3)
     beyond = make_apartment(session, registered_residents=3)
     for apartment, days in ((within, 10), (beyond, 15)):  # hot water may be off 14 days for maintenance
@@ -418,7 +419,7 @@ def test_planned_outages_count_only_beyond_the_allowed_interruption(session: Ses
     assert lines_by_code(session, beyond.id)["hot_water"].amount_minor == 17_893_738
 
 
-def test_an_account_in_credit_gets_its_invoice_paid_at_once(session: Session, tariffs: None) -> None:
+def test_an_account_in_credit_gets_its_invoice_paid_at_once(session: Session, tashkent_tariffs: None) -> None:
     # Each invoice is 44,854,770 tiyin: cold and hot water by the norm, waste and management.
     paid_ahead = make_apartment(session)
     part_ahead = make_apartment(session)

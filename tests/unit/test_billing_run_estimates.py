@@ -7,14 +7,11 @@ tests/unit/test_estimation.py), on the Tashkent tariffs; docs/billing-rules.md h
 from datetime import date
 from decimal import Decimal
 
-import pytest
-from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from billing.ledger.service import balance
 from billing.models import Invoice, InvoiceLine, LedgerEntry, LedgerKind, QuantitySource, Service
 from billing.runs.service import run_billing
-from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing.clock import month_end
 from sensors.models import MeterKind, ReadingSource
 from tests.factories.core import make_apartment
@@ -23,14 +20,8 @@ from tests.factories.sensors import make_meter
 from tests.unit.test_billing_run import OCTOBER, TODAY, lines_by_code, midnight
 
 
-@pytest.fixture
-def tariffs(db: Engine) -> None:
-    """Tashkent's services and tariffs, committed before the test's session starts."""
-    seed_tashkent_tariffs(db)
-
-
 def test_a_month_without_readings_is_billed_by_the_average_and_says_so(
-    session: Session, tariffs: None
+    session: Session, tashkent_tariffs: None
 ) -> None:
     apartment = make_apartment(session)
     meter = make_meter(session, apartment=apartment, kind=MeterKind.electricity)
@@ -72,7 +63,7 @@ def line_of(
 
 
 def test_the_average_bills_3_months_in_a_row_then_the_norm_per_resident(
-    session: Session, tariffs: None
+    session: Session, tashkent_tariffs: None
 ) -> None:
     apartment = make_apartment(session, registered_residents=3)
     meter = make_meter(session, apartment=apartment, kind=MeterKind.hot_water)
@@ -103,7 +94,9 @@ def test_the_average_bills_3_months_in_a_row_then_the_norm_per_resident(
     assert "average for 3 periods in a row" in lines[4].explanation["why"]
 
 
-def test_a_metered_month_starts_the_count_of_averaged_months_again(session: Session, tariffs: None) -> None:
+def test_a_metered_month_starts_the_count_of_averaged_months_again(
+    session: Session, tashkent_tariffs: None
+) -> None:
     apartment = make_apartment(session, registered_residents=3)
     meter = make_meter(session, apartment=apartment, kind=MeterKind.hot_water)
     add_readings(
@@ -153,7 +146,7 @@ def test_a_metered_month_starts_the_count_of_averaged_months_again(session: Sess
 
 
 def test_a_recalculation_that_credits_more_than_the_month_costs_leaves_the_account_in_credit(
-    session: Session, tariffs: None
+    session: Session, tashkent_tariffs: None
 ) -> None:
     apartment = make_apartment(session, registered_residents=0)
     meter = make_meter(

@@ -21,7 +21,7 @@ seeded city has no others):
     flat lines (area, residents). It knows nothing of corrections, backwards readings,
     replacements, averages, deductions or tariff changes inside the month;
 (b) `billing.jobs.bill_period` for the same month, as `housing bill --workers N` runs it
-    (one transaction per batch of `billing.runs.service.BATCH`), once for each N of --workers.
+    (one transaction per batch of `billing.runs.facts.BATCH`), once for each N of --workers.
 
 It prints the rates, each run's ratio to the baseline, peak resident memory (the run's
 parent and its largest worker process), and each side's invoice count, line count, total

@@ -28,7 +28,7 @@ from housing.registry.models import Apartment, Building
 from housing.settings import MeterSettings
 from sensors.ingest.partitions import add_months
 from sensors.models import UNITS, Meter, MeterKind, Reading, ReadingSource, Sensor, SensorKind
-from sensors.simulator import DEFAULT_BUILDING_AREA_M2, TIMEZONE, daily_use, mean_daily_use
+from sensors.simulator.profiles import DEFAULT_BUILDING_AREA_M2, TIMEZONE, daily_use, mean_daily_use
 
 CHUNK_APARTMENTS = 5000
 CHUNK_READINGS = 20_000

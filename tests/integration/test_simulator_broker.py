@@ -22,7 +22,9 @@ from housing.db import utcnow
 from sensors.ingest.embedded_broker import BrokerError, EmbeddedBroker
 from sensors.ingest.payloads import device_topic, parse_payload, parse_topic, partition_of
 from sensors.seeding import seed_meters
-from sensors.simulator import Publisher, floor_step, run_simulator
+from sensors.simulator.profiles import floor_step
+from sensors.simulator.publisher import Publisher
+from sensors.simulator.run import run_simulator
 from tests.conftest import TEST_SECRET
 from tests.factories.core import make_apartment, make_building
 from tests.integration.mqtt_helpers import BROKER, wait_until
@@ -149,7 +151,7 @@ def test_a_full_send_queue_makes_the_publisher_wait_and_loses_nothing():
 
 def test_sigterm_stops_the_simulator_cleanly_with_a_summary(db, seeded, database_url):
     script = (
-        "from housing.settings import Settings; from sensors.simulator import run_simulator; "
+        "from housing.settings import Settings; from sensors.simulator.run import run_simulator; "
         "print(run_simulator(Settings(), rate=50, host='127.0.0.1', port=1883, protocol=5), flush=True)"
     )
     env = os.environ | {

@@ -49,11 +49,12 @@ from billing.models import Invoice, InvoiceLine, LedgerEntry, QuantitySource
 from billing.runs.service import month_bounds
 from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing import migrate
+from housing.clock import add_months
 from housing.db import make_engine
 from housing.registry.models import Apartment
 from housing.registry.seeding import seed_city
 from housing.settings import Settings
-from sensors.ingest.partitions import add_months, ensure_reading_partitions
+from sensors.ingest.partitions import ensure_reading_partitions
 from sensors.seeding import seed_meters, seed_reading_history
 
 PERIOD = date(2026, 10, 1)  # the billed month

@@ -11,15 +11,12 @@ from datetime import date
 
 from sqlalchemy import Connection, text
 
+from housing.clock import add_months
+from housing.db import is_postgres
+
 PARENT = "reading"
 DEFAULT = "reading_default"
 LOCK_TIMEOUT = "10s"
-
-
-def add_months(day: date, months: int) -> date:
-    """The first of the month `months` after `day`'s month."""
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def partition_name(month: date) -> str:
@@ -41,7 +38,7 @@ def existing_partitions(connection: Connection) -> set[str]:
 
 
 def _partitioned(connection: Connection) -> bool:
-    if connection.dialect.name != "postgresql":
+    if not is_postgres(connection):
         return False
     return bool(
         connection.execute(

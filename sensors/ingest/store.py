@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from housing.db import is_postgres
 from sensors.ingest.payloads import Channel, Rejected, Value, check_device, parse_payload, parse_topic
 from sensors.models import Measurement, Meter, Reading, ReadingSource, RejectedMessage, Sensor
 
@@ -87,7 +88,7 @@ class ReadingStore:
         self.max_payload_bytes = max_payload_bytes
         self.future_tolerance = future_tolerance
         self.devices = DeviceDirectory()
-        self._postgres = engine.dialect.name == "postgresql"
+        self._postgres = is_postgres(engine)
 
     def write(self, messages: Sequence[Message]) -> BatchResult:
         """Stores a batch; raises (storing nothing) only while the database is unreachable.
@@ -205,7 +206,7 @@ def _rejection(message: Message, kind: str, reason: str) -> tuple[str, dict]:
 
 
 def _insert_ignoring_duplicates(connection: Connection, model: type, rows: list[dict]) -> int:
-    dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
+    dialect = postgresql if is_postgres(connection) else sqlite
     statement = dialect.insert(model).on_conflict_do_nothing()
     return connection.execute(statement, rows).rowcount
 

@@ -673,7 +673,8 @@ def simulate(
     broker cannot tell a publisher that, so at protocol 4 drops are invisible here."""
     import logging
 
-    from sensors.simulator import PublisherError, run_simulator
+    from sensors.simulator.publisher import PublisherError
+    from sensors.simulator.run import run_simulator
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:

@@ -2,31 +2,37 @@
 
 Each job is `job(engine, settings) -> str` for the table in `housing/scheduler.py`; `now`
 (or `today`) may be given to run one by hand or under a frozen clock. Meters and sensors
-are processed in batches of `BATCH` by id, one transaction per batch, so a failure loses
-one batch's work, not the run's, and a second run finds nothing left to do.
+are processed in batches of `BATCH` by id, one transaction per batch. A batch that fails
+is rolled back and done again one item at a time, so a failing meter, sensor or
+partition is logged with its id and skipped, the others are done, and the summary counts
+the failures; a second run finds nothing left to do.
 """
 
+import logging
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, insert, or_
+from sqlalchemy import Engine, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from housing import clock
 from housing.catchup import service as catchup
-from housing.db import session_scope, utcnow
+from housing.db import is_postgres, session_scope, utcnow
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.incidents.service import close_incident, open_incident
 from housing.settings import Settings
-from sensors.ingest.partitions import ensure_reading_partitions
+from sensors.ingest.partitions import create_partition, missing_months, partition_name
 from sensors.meters import alerts, conditions
 from sensors.meters.service import effective_readings
 from sensors.models import Alert, AlertKind, Measurement, Meter, MeterKind, Reading, Sensor, SensorKind
 from sensors.usage.points import EffectivePoint
+
+log = logging.getLogger(__name__)
 
 BATCH = 500
 CREATE_PARTITIONS = "create-partitions"  # the job's name in the scheduler's table and job_progress
@@ -53,14 +59,24 @@ def create_partitions(engine: Engine, settings: Settings, today: date | None = N
     """
     today = today or clock.local_today(settings.timezone)
     with engine.begin() as connection:
-        created = ensure_reading_partitions(connection, today, settings.meters.partitions_ahead)
-        with Session(bind=connection) as session:
+        months = missing_months(connection, today, settings.meters.partitions_ahead)
+    created, failed = [], []
+    for month in months:  # one transaction each: a month that fails leaves the others created
+        try:
+            with engine.begin() as connection:
+                created.append(create_partition(connection, month))
+        except Exception:
+            log.exception("creating partition %s failed", partition_name(month))
+            failed.append(partition_name(month))
+    if not failed:  # the health check sees a day with a failed month as not done
+        with engine.begin() as connection, Session(bind=connection) as session:
             catchup.mark_done(session, CREATE_PARTITIONS, today)
-    if engine.dialect.name != "postgresql":
+    if not is_postgres(engine):
         return "nothing to do: readings are partitioned on PostgreSQL only"
-    if not created:
+    if not created and not failed:
         return f"all partitions exist through {settings.meters.partitions_ahead} months ahead"
-    return f"created {len(created)} partitions: {', '.join(created)}"
+    summary = f"created {len(created)} partitions: {', '.join(created) or 'none'}"
+    return summary + (f"; {len(failed)} failed: {', '.join(failed)}" if failed else "")
 
 
 # Alerts
@@ -77,19 +93,78 @@ def detect_alerts(engine: Engine, settings: Settings, now: datetime | None = Non
     night = alerts.last_night(now, settings.timezone)
     opened: Counter[str] = Counter()
     closed: Counter[str] = Counter()
-    checked, after = 0, 0
+
+    def batch(session: Session, ids: list[int]) -> None:
+        meters = list(session.exec(select(Meter).where(col(Meter.id).in_(ids)).order_by(Meter.id)))
+        decisions = _alert_decisions(session, meters, now, today, night, settings)
+        _apply_alerts(session, decisions, now, opened, closed)
+
+    def due(session: Session, after: int) -> list[int]:
+        query = select(Meter.id).where(_alert_meters(today), Meter.id > after)
+        return list(session.exec(query.order_by(Meter.id).limit(BATCH)))
+
+    checked, failed = _each_batch(engine, due, batch, [opened, closed], "meter")
+    return f"checked {checked} meters: opened {_tally(opened)}; closed {_tally(closed)}{_failures(failed, 'meter')}"
+
+
+def _each_batch(
+    engine: Engine,
+    due: Callable[[Session, int], list[int]],
+    work: Callable[[Session, list[int]], None],
+    tallies: list[Counter[str]],
+    what: str,
+) -> tuple[int, list[int]]:
+    """Runs `work` on each batch of ids that `due` finds (after the last id seen), one
+    transaction per batch. A failing batch is rolled back and done again one id at a time,
+    so a failing item is logged with its id and skipped while the others are done; the
+    `tallies` count only what was committed. Returns (ids checked, ids that failed)."""
+    checked, after, failed = 0, 0, []
     while True:
         with session_scope(engine) as session:
-            meters = list(
-                session.exec(_alert_meters(today).where(Meter.id > after).order_by(Meter.id).limit(BATCH))
-            )
-            if not meters:
-                break
-            after = meters[-1].id
-            checked += len(meters)
-            decisions = _alert_decisions(session, meters, now, today, night, settings)
-            _apply_alerts(session, decisions, now, opened, closed)
-    return f"checked {checked} meters: opened {_tally(opened)}; closed {_tally(closed)}"
+            ids = due(session, after)
+        if not ids:
+            return checked, failed
+        after = ids[-1]
+        checked += len(ids)
+        if len(ids) == 1:
+            single = f"{what} {ids[0]} failed: rolled back and skipped"
+            if not _attempt(engine, work, ids, tallies, single):
+                failed.append(ids[0])
+            continue
+        batch = f"a batch of {len(ids)} {what}s (ids {ids[0]}..{after}) failed: doing it one at a time"
+        if _attempt(engine, work, ids, tallies, batch):
+            continue
+        for id_ in ids:
+            if not _attempt(engine, work, [id_], tallies, f"{what} {id_} failed: rolled back and skipped"):
+                failed.append(id_)
+
+
+def _attempt(
+    engine: Engine,
+    work: Callable[[Session, list[int]], None],
+    ids: list[int],
+    tallies: list[Counter[str]],
+    failure: str,
+) -> bool:
+    """One transaction of `work`; on an exception it is rolled back, `failure` logged, and False."""
+    before = [Counter(tally) for tally in tallies]
+    try:
+        with session_scope(engine) as session:
+            work(session, ids)
+    except Exception:
+        log.exception(failure)
+        for tally, counts in zip(tallies, before, strict=True):  # forget what was rolled back
+            tally.clear()
+            tally.update(counts)
+        return False
+    return True
+
+
+def _failures(failed: list[int], what: str) -> str:
+    """The summary's tail: how many items failed and their ids (the log has why)."""
+    if not failed:
+        return ""
+    return f"; {len(failed)} failed ({what}{'s' if len(failed) > 1 else ''} {', '.join(map(str, failed))})"
 
 
 def _active(model, today: date):
@@ -99,7 +174,7 @@ def _active(model, today: date):
 def _alert_meters(today: date):
     """Meters in service, and any meter that still has an open alert (to close it)."""
     with_open = select(Alert.meter_id).where(col(Alert.closed_at).is_(None))
-    return select(Meter).where(or_(_active(Meter, today), col(Meter.id).in_(with_open)))
+    return or_(_active(Meter, today), col(Meter.id).in_(with_open))
 
 
 def _alert_decisions(
@@ -257,11 +332,7 @@ def _apply_alerts(
 def _open_alert(session: Session, meter_id: int, kind: AlertKind, detail: str, now: datetime) -> bool:
     """Inserts an open alert unless one is open already (also when another writer just added it)."""
     values = {"meter_id": meter_id, "kind": kind.value, "opened_at": now, "detail": detail[:500]}
-    dialect = session.get_bind().dialect.name
-    if dialect not in ("postgresql", "sqlite"):
-        session.connection().execute(insert(Alert).values(**values))
-        return True
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Alert).values(**values)
+    statement = (postgresql.insert if is_postgres(session) else sqlite.insert)(Alert).values(**values)
     statement = statement.on_conflict_do_nothing(
         index_elements=["meter_id", "kind"], index_where=col(Alert.closed_at).is_(None)
     )
@@ -298,20 +369,20 @@ def detect_incidents(engine: Engine, settings: Settings, now: datetime | None = 
         ),
     }
     tally: Counter[str] = Counter()
-    checked, after = 0, 0
-    while True:
-        with session_scope(engine) as session:
-            sensors = list(
-                session.exec(
-                    _incident_sensors(today).where(Sensor.id > after).order_by(Sensor.id).limit(BATCH)
-                )
-            )
-            if not sensors:
-                break
-            after = sensors[-1].id
-            checked += len(sensors)
-            _incident_batch(session, sensors, rules, now, today, zone, tally)
-    return f"checked {checked} sensors: opened {tally['opened']} incidents, closed {tally['closed']}"
+
+    def batch(session: Session, ids: list[int]) -> None:
+        sensors = list(session.exec(select(Sensor).where(col(Sensor.id).in_(ids)).order_by(Sensor.id)))
+        _incident_batch(session, sensors, rules, now, today, zone, tally)
+
+    def due(session: Session, after: int) -> list[int]:
+        query = select(Sensor.id).where(_incident_sensors(today), Sensor.id > after)
+        return list(session.exec(query.order_by(Sensor.id).limit(BATCH)))
+
+    checked, failed = _each_batch(engine, due, batch, [tally], "sensor")
+    return (
+        f"checked {checked} sensors: opened {tally['opened']} incidents, closed {tally['closed']}"
+        + _failures(failed, "sensor")
+    )
 
 
 def _origin(serial: str) -> str:
@@ -323,7 +394,7 @@ def _incident_sensors(today: date):
     with_open = select(ServiceIncident.origin).where(
         col(ServiceIncident.ended_at).is_(None), ServiceIncident.source == IncidentSource.sensor.value
     )
-    return select(Sensor).where(or_(_active(Sensor, today), ("sensor:" + col(Sensor.serial)).in_(with_open)))
+    return or_(_active(Sensor, today), ("sensor:" + col(Sensor.serial)).in_(with_open))
 
 
 def _incident_batch(

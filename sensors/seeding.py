@@ -23,12 +23,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, exists, func, insert, select
 
-from housing.db import utcnow
+from housing.clock import add_months
+from housing.db import is_postgres, utcnow
 from housing.registry.models import Apartment, Building
 from housing.settings import MeterSettings
-from sensors.ingest.partitions import add_months
 from sensors.models import UNITS, Meter, MeterKind, Reading, ReadingSource, Sensor, SensorKind
-from sensors.simulator import DEFAULT_BUILDING_AREA_M2, TIMEZONE, daily_use, mean_daily_use
+from sensors.simulator.profiles import DEFAULT_BUILDING_AREA_M2, TIMEZONE, daily_use, mean_daily_use
 
 CHUNK_APARTMENTS = 5000
 CHUNK_READINGS = 20_000
@@ -303,7 +303,7 @@ READING_COLUMNS = ("meter_id", "taken_at", "value", "source", "seq", "received_a
 
 def _insert_readings(connection: Connection, rows: list[tuple[Any, ...]]) -> int:
     """One transaction per chunk: COPY on PostgreSQL (twice as fast), executemany elsewhere."""
-    if connection.dialect.name == "postgresql":
+    if is_postgres(connection):
         if not connection.in_transaction():  # so that commit() below commits the COPY too
             connection.begin()
         cursor = connection.connection.driver_connection.cursor()

@@ -23,6 +23,8 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine, text
 
+from housing.db import is_postgres
+
 
 class LeaseError(RuntimeError):
     """The process cannot join (another running process has the same name)."""
@@ -43,7 +45,7 @@ class Leases(Protocol):
 
 
 def make_leases(engine: Engine, *, session_prefix: str, name: str) -> Leases:
-    if engine.dialect.name == "postgresql":
+    if is_postgres(engine):
         return PostgresLeases(engine, session_prefix=session_prefix, name=name)
     return FileLeases(engine, session_prefix=session_prefix, name=name)
 

@@ -11,15 +11,12 @@ from datetime import date
 
 from sqlalchemy import Connection, text
 
+from housing.clock import add_months
+from housing.db import is_postgres
+
 PARENT = "reading"
 DEFAULT = "reading_default"
 LOCK_TIMEOUT = "10s"
-
-
-def add_months(day: date, months: int) -> date:
-    """The first of the month `months` after `day`'s month."""
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def partition_name(month: date) -> str:
@@ -41,7 +38,7 @@ def existing_partitions(connection: Connection) -> set[str]:
 
 
 def _partitioned(connection: Connection) -> bool:
-    if connection.dialect.name != "postgresql":
+    if not is_postgres(connection):
         return False
     return bool(
         connection.execute(
@@ -60,22 +57,27 @@ def ensure_reading_partitions(connection: Connection, today: date, months_ahead:
     Returns the names created (none on a second run, none on SQLite). Run it inside a
     transaction. Creating a partition needs a brief exclusive lock on `reading` and on the
     default partition; rather than queue the ingest behind a long transaction, it gives up
-    after `LOCK_TIMEOUT` (the transaction fails; the next run tries again).
+    after `LOCK_TIMEOUT` (the transaction fails; the next run tries again). The scheduled
+    job calls `missing_months` and `create_partition` itself, one transaction per month.
     """
+    return [create_partition(connection, month) for month in missing_months(connection, today, months_ahead)]
+
+
+def missing_months(connection: Connection, today: date, months_ahead: int) -> list[date]:
+    """The months from `today`'s to `months_ahead` after it without a partition (none on SQLite)."""
     if not _partitioned(connection):
         return []
     existing = existing_partitions(connection)
-    created = []
-    for offset in range(months_ahead + 1):
-        month = add_months(today, offset)
-        name = partition_name(month)
-        if name in existing:
-            continue
-        if not created:
-            connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-        _create(connection, name, month, add_months(month, 1), DEFAULT in existing)
-        created.append(name)
-    return created
+    months = [add_months(today, offset) for offset in range(months_ahead + 1)]
+    return [month for month in months if partition_name(month) not in existing]
+
+
+def create_partition(connection: Connection, month: date) -> str:
+    """Creates `month`'s partition (the first of the month given), inside the caller's transaction."""
+    name = partition_name(month)
+    connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    _create(connection, name, month, add_months(month, 1), DEFAULT in existing_partitions(connection))
+    return name
 
 
 def _create(connection: Connection, name: str, start: date, end: date, has_default: bool) -> None:

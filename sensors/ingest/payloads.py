@@ -1,20 +1,15 @@
-"""The device contract, checked: topic and payload in, readings or a rejection reason out.
+"""MQTT payload validation: every check of a device's topic and payload, in one place.
 
-Pure functions, no I/O, so every malformed input has a unit test and the ingest worker
-only ever sees values it can store.
-
-    topic    v2: {root}/v2/{partition}/meters/{serial}/readings
-                 {root}/v2/{partition}/sensors/{serial}/measurements
-             v1: {root}/v1/meters/{serial}/readings | {root}/v1/sensors/{serial}/measurements
-             (root is `housing`; partition = partition_of(serial), two digits)
-    payload  {"ts": "2026-11-01T00:15:00+05:00", "value": 1234.567, "seq": 42}
-             {"readings": [{"ts": ..., "value": ..., "seq": ...}, ...]}  (a device's buffer)
+Topic and payload in, readings or a rejection reason (`Rejected.kind`) out; last, the
+values are checked against the registered device (`check_device`). Pure functions, no
+I/O, so every malformed input has a unit test and the ingest worker only ever sees values
+it can store. The contract and the rejection kinds: docs/ingest.md.
 """
 
 import json
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -193,3 +188,19 @@ def _number(raw: object, channel: Channel) -> Decimal:
         return value.quantize(HUNDREDTH)
     except InvalidOperation:
         raise Rejected("bad_value", f"value {raw} cannot be stored") from None
+
+
+def check_device(
+    channel: Channel, serial: str, values: list[Value], *, registered: bool, removed_on: date | None
+) -> Rejected | None:
+    """Why the values of a well-formed message cannot be stored for this device, or None.
+
+    `registered` and `removed_on` are what the registry says about the serial (the store
+    looks them up in bulk); a reading on or after the removal day belongs to no meter.
+    """
+    if not registered:
+        kind = "meter" if channel is Channel.meters else "sensor"
+        return Rejected("unknown_serial", f"no {kind} {serial} is registered")
+    if removed_on is not None and any(v.taken_at.date() >= removed_on for v in values):
+        return Rejected("removed_device", f"{serial} was removed on {removed_on}")
+    return None

@@ -14,7 +14,8 @@ from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from sensors.ingest.payloads import Channel, Rejected, Value, parse_payload, parse_topic
+from housing.db import is_postgres
+from sensors.ingest.payloads import Channel, Rejected, Value, check_device, parse_payload, parse_topic
 from sensors.models import Measurement, Meter, Reading, ReadingSource, RejectedMessage, Sensor
 
 UNKNOWN_SERIAL_TTL_S = 60.0  # a meter registered a minute ago starts being accepted
@@ -87,7 +88,7 @@ class ReadingStore:
         self.max_payload_bytes = max_payload_bytes
         self.future_tolerance = future_tolerance
         self.devices = DeviceDirectory()
-        self._postgres = engine.dialect.name == "postgresql"
+        self._postgres = is_postgres(engine)
 
     def write(self, messages: Sequence[Message]) -> BatchResult:
         """Stores a batch; raises (storing nothing) only while the database is unreachable.
@@ -140,7 +141,13 @@ class ReadingStore:
             readings, measurements = [], []
             for message, channel, serial, values in parsed:
                 device = self.devices.get(channel, serial)
-                problem = _device_problem(device, channel, serial, values)
+                problem = check_device(
+                    channel,
+                    serial,
+                    values,
+                    registered=device is not None,
+                    removed_on=device.removed_on if device is not None else None,
+                )
                 if problem:
                     rejected.append(_rejection(message, problem.kind, str(problem)))
                     continue
@@ -189,17 +196,6 @@ class ReadingStore:
         )
 
 
-def _device_problem(
-    device: Device | None, channel: Channel, serial: str, values: list[Value]
-) -> Rejected | None:
-    if device is None:
-        kind = "meter" if channel is Channel.meters else "sensor"
-        return Rejected("unknown_serial", f"no {kind} {serial} is registered")
-    if device.removed_on is not None and any(v.taken_at.date() >= device.removed_on for v in values):
-        return Rejected("removed_device", f"{serial} was removed on {device.removed_on}")
-    return None
-
-
 def _rejection(message: Message, kind: str, reason: str) -> tuple[str, dict]:
     return kind, {
         "topic": message.topic[:300],
@@ -210,7 +206,7 @@ def _rejection(message: Message, kind: str, reason: str) -> tuple[str, dict]:
 
 
 def _insert_ignoring_duplicates(connection: Connection, model: type, rows: list[dict]) -> int:
-    dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
+    dialect = postgresql if is_postgres(connection) else sqlite
     statement = dialect.insert(model).on_conflict_do_nothing()
     return connection.execute(statement, rows).rowcount
 

@@ -1,23 +1,9 @@
 """`housing ingest`: the MQTT consumer that turns device messages into stored readings.
 
-The broker sessions belong to partitions, not to processes. Device contract v2 splits
-the topics into 16 partitions (`housing/v2/{p}/...`, p = sensors.ingest.payloads.partition_of);
-each partition, and the old v1 topics, is a *slot* with its own MQTT client id
-(`{session_prefix}-p00` .. `-p15`, `-v1`), a persistent session and a plain QoS 1
-subscription. Mosquitto restores plain subscriptions of persistent sessions after a
-restart (it does not restore shared `$share/...` ones: MQTT-NOTES.md), so a slot's
-readings are queued across a broker restart and while no worker serves the slot.
-
-Each process holds the leases of some slots (sensors.ingest.leases) and runs one paho
-client per slot it holds. Every few seconds it compares what it holds with its fair
-share of the slots among the running processes: above it, it writes and acknowledges
-what it received, disconnects that slot's session cleanly and releases the lease;
-below it, it claims free slots. So "start another ingest process" splits the load.
-
-Nothing is acknowledged before it is committed. paho's network threads only queue
-messages; the main thread writes them in batches (size- or time-bounded) and then
-acknowledges each one. A crash loses nothing: the broker redelivers what was not
-acknowledged, and the unique key (meter, taken_at) drops what was already stored.
+One paho client per slot (a v2 partition or the v1 topics) whose lease this process holds,
+persistent sessions, acknowledgement only after the batch is committed, and a rebalance
+every few seconds so that starting another process splits the load. How and why:
+docs/ingest.md.
 """
 
 import contextlib

@@ -4,23 +4,24 @@ import io
 from datetime import UTC, date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Query, UploadFile, status
 from sqlmodel import Session, select
 
-from housing import clock
+from housing import actors, clock
 from housing.accounts.models import Role
 from housing.actors import Actor
-from housing.auth import AdminActor, CurrentActor, MeterReaderActor, StaffActor, WatcherActor
+from housing.auth import CurrentActor, MeterReaderActor, StaffActor, WatcherActor, require_roles
 from housing.db import SessionDep
-from housing.deps import Today
+from housing.deps import SettingsDep, Today
 from housing.errors import Invalid
 from housing.registry import queries as registry_queries
 from housing.registry.models import Apartment, Building
-from housing.routing import Paging, one_visible, paginate
+from housing.routing import Paging, paginate
 from housing.schemas import API_PROBLEMS, Page, problems
 from housing.validation import Day, Id, Moment
 from sensors.meters import queries, service
 from sensors.meters.importer import MAX_UPLOAD_BYTES, decode_upload, import_meters_csv
+from sensors.meters.queries import VisibleMeter, VisibleSensor
 from sensors.meters.schemas import (
     AlertRead,
     CorrectionCreate,
@@ -45,10 +46,6 @@ from sensors.models import Alert, AlertKind, Meter, MeterKind, Reading, Rejected
 router = APIRouter(tags=["meters"], responses=API_PROBLEMS)
 
 # Staff register devices and fix readings; officials only watch; residents read their own meters.
-
-
-def _meter(session: Session, actor: Actor, today: date, meter_id: int) -> Meter:
-    return one_visible(session, queries.visible_meters(actor, today), Meter, meter_id, "meter")
 
 
 def _detail(session: Session, meter: Meter) -> MeterDetail:
@@ -114,16 +111,18 @@ def register_meter(body: MeterCreate, session: SessionDep, actor: StaffActor, to
 
 
 @router.get("/meters/{meter_id}", response_model=MeterDetail)
-def read_meter(meter_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
-    return _detail(session, _meter(session, actor, today, meter_id))
+def read_meter(meter: VisibleMeter, session: SessionDep):
+    return _detail(session, meter)
 
 
 @router.post(
-    "/meters/{meter_id}/replace", response_model=MeterReplacement, status_code=status.HTTP_201_CREATED
+    "/meters/{meter_id}/replace",
+    response_model=MeterReplacement,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(require_roles(actors.STAFF))],
 )
-def replace_meter(meter_id: Id, body: MeterReplace, session: SessionDep, actor: StaffActor, today: Today):
+def replace_meter(meter: VisibleMeter, body: MeterReplace, session: SessionDep, today: Today):
     """Closes the meter with its final value and registers the new one in its place."""
-    meter = _meter(session, actor, today, meter_id)
     new = service.replace_meter(session, meter, today=today, **body.model_dump())
     return MeterReplacement(old=_detail(session, meter), new=_detail(session, new))
 
@@ -132,15 +131,8 @@ def replace_meter(meter_id: Id, body: MeterReplace, session: SessionDep, actor: 
 
 
 @router.get("/meters/{meter_id}/readings", response_model=Page[ReadingRead])
-def list_readings(
-    meter_id: Id,
-    session: SessionDep,
-    actor: CurrentActor,
-    today: Today,
-    paging: Paging,
-):
+def list_readings(meter: VisibleMeter, session: SessionDep, paging: Paging):
     """Newest first, each with its effective value, newest correction, review and backwards flag."""
-    meter = _meter(session, actor, today, meter_id)
     page = paginate(
         session, select(Reading).where(Reading.meter_id == meter.id), paging, Reading.taken_at.desc()
     )
@@ -150,16 +142,13 @@ def list_readings(
 
 @router.post("/meters/{meter_id}/readings", response_model=ReadingRead, status_code=status.HTTP_201_CREATED)
 def submit_reading(
-    meter_id: Id,
-    body: ReadingSubmit,
-    request: Request,
-    session: SessionDep,
     actor: MeterReaderActor,
-    today: Today,
+    meter: VisibleMeter,
+    body: ReadingSubmit,
+    session: SessionDep,
+    settings: SettingsDep,
 ):
     """A reading read by hand now. Residents: their own meters read by hand, inside the monthly window."""
-    meter = _meter(session, actor, today, meter_id)
-    settings = request.app.state.settings
     reading = service.submit_reading(
         session,
         meter,
@@ -179,12 +168,11 @@ def submit_reading(
     responses={409: {"description": "The meter already has a reading at that time: correct it instead"}},
 )
 def enter_staff_reading(
-    meter_id: Id,
-    body: StaffReadingCreate,
-    request: Request,
-    session: SessionDep,
     actor: StaffActor,
-    today: Today,
+    meter: VisibleMeter,
+    body: StaffReadingCreate,
+    session: SessionDep,
+    settings: SettingsDep,
 ):
     """A dated reading entered by staff with a reason (a paper reading, a back-fill), source `staff`.
 
@@ -192,8 +180,6 @@ def enter_staff_reading(
     where the meter already has a reading. Stored and flagged like any reading if it goes
     backwards; consumption counts it like a reading the meter sent.
     """
-    meter = _meter(session, actor, today, meter_id)
-    settings = request.app.state.settings
     reading = service.enter_staff_reading(
         session,
         meter,
@@ -213,15 +199,15 @@ def enter_staff_reading(
     status_code=status.HTTP_201_CREATED,
 )
 def correct_reading(
+    actor: StaffActor,
     meter_id: Id,
     taken_at: Moment,
     body: CorrectionCreate,
     session: SessionDep,
-    actor: StaffActor,
     today: Today,
 ):
     """Supersedes the reading's value with the reason kept; the reading itself is not changed."""
-    meter = _meter(session, actor, today, meter_id)
+    meter = queries.visible_meter(session, actor, today, meter_id)  # after taken_at: 422 before 404
     reading = service.get_reading(session, meter.id, taken_at)
     return service.correct_reading(
         session, reading, value=body.value, reason=body.reason, user_id=actor.user_id
@@ -234,15 +220,15 @@ def correct_reading(
     status_code=status.HTTP_201_CREATED,
 )
 def review_reading(
+    actor: StaffActor,
     meter_id: Id,
     taken_at: Moment,
     body: ReviewCreate,
     session: SessionDep,
-    actor: StaffActor,
     today: Today,
 ):
     """Staff's verdict on a reading that went backwards: rollover or replacement makes it count."""
-    meter = _meter(session, actor, today, meter_id)
+    meter = queries.visible_meter(session, actor, today, meter_id)  # after taken_at: 422 before 404
     reading = service.get_reading(session, meter.id, taken_at)
     return service.review_reading(
         session, reading, verdict=body.verdict, reason=body.reason, user_id=actor.user_id
@@ -273,8 +259,8 @@ def list_sensors(
 
 
 @router.get("/sensors/{sensor_id}", response_model=SensorRead)
-def read_sensor(sensor_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
-    return one_visible(session, queries.visible_sensors(actor, today), Sensor, sensor_id, "sensor")
+def read_sensor(sensor: VisibleSensor):
+    return sensor
 
 
 @router.post("/sensors", response_model=SensorRead, status_code=status.HTTP_201_CREATED)
@@ -330,8 +316,12 @@ def list_alerts(
     return page
 
 
-@router.get("/rejected-messages", response_model=Page[RejectedMessageRead])
-def list_rejected_messages(session: SessionDep, actor: AdminActor, paging: Paging):
+@router.get(
+    "/rejected-messages",
+    response_model=Page[RejectedMessageRead],
+    dependencies=[Depends(require_roles(actors.ADMINS))],
+)
+def list_rejected_messages(session: SessionDep, paging: Paging):
     """Device messages that could not become readings, newest first, with the reason."""
     query = select(RejectedMessage).order_by(RejectedMessage.received_at.desc())
     page = paginate(session, query, paging, RejectedMessage.id.desc())

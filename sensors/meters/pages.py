@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from babel.numbers import NumberFormatError, parse_decimal
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col
 
@@ -19,16 +19,16 @@ from housing.accounts.models import Role
 from housing.actors import Actor
 from housing.auth import CurrentActor
 from housing.db import SessionDep
-from housing.deps import Today
+from housing.deps import SettingsDep, Today
 from housing.errors import DomainError, Forbidden, NotFound
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import visible_apartments
-from housing.routing import one_visible
+from housing.settings import Settings
 from housing.validation import Id, Text
 from housing.web import gettext_for, render, request_language
 from sensors.meters import service
 from sensors.meters.chart import Chart, bar_chart
-from sensors.meters.queries import visible_meters
+from sensors.meters.queries import VisibleMeter, visible_meters
 from sensors.models import Meter
 from sensors.usage.series import monthly_consumption
 
@@ -51,26 +51,31 @@ def meters_page(
     session: SessionDep,
     actor: CurrentActor,
     today: Today,
+    settings: SettingsDep,
     submitted: Id | None = None,
 ) -> Response:
-    return _page(request, session, actor, today, apartment_id, submitted=submitted)
+    return _page(request, session, settings, actor, today, apartment_id, submitted=submitted)
 
 
-@router.post("/meters/{meter_id}/readings", response_class=HTMLResponse)
+def _residents_only(actor: CurrentActor) -> None:
+    if actor.role is not Role.resident:
+        raise Forbidden("this form is for residents; staff enter readings through the API")
+
+
+@router.post(
+    "/meters/{meter_id}/readings", response_class=HTMLResponse, dependencies=[Depends(_residents_only)]
+)
 def submit_reading(
-    meter_id: Id,
+    meter: VisibleMeter,
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     actor: CurrentActor,
     today: Today,
     value: Annotated[Text, Form(max_length=30)],
 ) -> Response:
-    if actor.role is not Role.resident:
-        raise Forbidden("this form is for residents; staff enter readings through the API")
-    meter = one_visible(session, visible_meters(actor, today), Meter, meter_id, "meter")
     if meter.apartment_id is None:  # a building's common meter is read by the company
-        raise NotFound(f"meter {meter_id} not found")
-    settings = request.app.state.settings
+        raise NotFound(f"meter {meter.id} not found")
     _ = gettext_for(request, actor)
     window = (settings.meters.window_start_day, settings.meters.window_end_day)
     number = _reading(request, actor, value)
@@ -100,6 +105,7 @@ def submit_reading(
         return _page(
             request,
             session,
+            settings,
             actor,
             today,
             meter.apartment_id,
@@ -112,6 +118,7 @@ def submit_reading(
 def _page(
     request: Request,
     session: Session,
+    settings: Settings,
     actor: Actor,
     today: date,
     apartment_id: int,
@@ -129,7 +136,6 @@ def _page(
     if row is None:
         raise NotFound(f"apartment {apartment_id} not found")
     apartment, address = row
-    settings = request.app.state.settings
     meters = session.exec(
         visible_meters(actor, today)
         .where(Meter.apartment_id == apartment_id, col(Meter.removed_on).is_(None))

@@ -1,45 +1,16 @@
-"""Consumption of a meter over a period, and its average month: pure functions, no I/O.
+"""Consumption of a meter over a period: pure functions, no I/O.
 
-The rules (DESIGN.md, "Domain rules"):
-
-- Smart meters (`consumption`, `chain_consumption`): the consumption of a period is the
-  register at the period's end minus the register at its start. A boundary that falls
-  between two readings takes the value on the straight line between them (linear in
-  time). A boundary with readings on one side only is extended from them only when the
-  nearest reading is within `tolerance` of it (default `DEFAULT_TOLERANCE`, a day): at
-  the mean rate between that reading and the period's other end (or, when that end is no
-  use, the next reading on the same side), never along a slope shorter than the stretch
-  it extends over (an hour-long slope never fills a day). Anything further is
-  "insufficient": the caller bills by the average (`average_monthly`) or the norm instead.
-- A boundary is an estimate when it was extended, or interpolated across a silence longer
-  than `tolerance`; it carries `estimated_hours`, the hours between it and the nearest
-  reading inside the period, and the result sums them (`ConsumptionResult.estimated_hours`).
-- Manual meters (`manual=True`, read by residents in the monthly window): the period's
-  consumption is the latest reading taken in it minus the previous reading (or the
-  meter's initial value); no boundary is interpolated. When the previous reading is older
-  than the month before, the difference covers every month since (`covers`) and each of
-  them gets an equal share; a month without a reading of its own gets its share only once
-  a later reading exists (hindsight, used by recalculations), never before.
-- Only counting points are used. A point lower than the latest counting point before it
-  (backwards) counts for nothing until staff review it: verdict "rollover" means the
-  register wrapped past its last digit, so 10**digits is added to it and to everything
-  after it; verdict "replacement" means a new register was fitted, so a new series starts
-  at it; verdict "error" keeps it excluded for good. Excluded points are listed in the
-  result so that staff can see why a figure is what it is.
-- Between two series (a register replaced) the consumption between the old register's
-  last reading and the new one's first is not known and is not counted.
-- Across a meter replacement (`chain_consumption`) each meter counts its own part of the
-  period: from its installation (initial value) to its removal (final value). Time before
-  the first meter's installation or between one meter's removal and the next one's
-  installation is not metered; the result's boundaries say where metering began and ended.
-- Arithmetic is Decimal throughout; the quantity is rounded to 3 decimals, half up, once,
-  at the end (boundary values are given exact).
+Smart meters: the register at the period's end minus the register at its start, a
+boundary interpolated between readings or extended from one side within a tolerance.
+Manual meters: the period's latest reading minus the one before, shared over the months
+it covers. Backwards readings, rollovers and replacements count as staff reviewed them.
+The rules in full, with their cases: docs/consumption.md. The average month: averages.py.
 """
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, ROUND_UP, Context, Decimal, localcontext
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -54,7 +25,7 @@ DEFAULT_TIMEZONE = CITY_TIMEZONE  # callers pass HOUSING_TIMEZONE
 
 How = Literal["metered", "insufficient"]
 BoundaryHow = Literal["read", "interpolated", "extrapolated"]
-_ARITHMETIC = Context(prec=34)
+ARITHMETIC = Context(prec=34)
 _US = timedelta(microseconds=1)
 
 
@@ -165,8 +136,8 @@ def consumption(
     `manual` applies the manual meters' rule (months counted in `timezone`).
     """
     _check_period(start, end)
-    with localcontext(_ARITHMETIC):
-        return _rounded(_measure(manual, timezone)(points, start, end, digits, tolerance))
+    with localcontext(ARITHMETIC):
+        return _rounded(rule_for(manual, timezone)(points, start, end, digits, tolerance))
 
 
 def chain_consumption(
@@ -188,58 +159,8 @@ def chain_consumption(
     removal like any period end.
     """
     _check_period(start, end)
-    with localcontext(_ARITHMETIC):
-        return _rounded(_chain(segments, start, end, tolerance, _measure(manual, timezone)))
-
-
-def average_monthly(
-    points: Sequence[EffectivePoint],
-    before: date,
-    months: int = 12,
-    min_months: int = 3,
-    *,
-    digits: int | None = None,
-    timezone: str = DEFAULT_TIMEZONE,
-    tolerance: timedelta = DEFAULT_TOLERANCE,
-    manual: bool = False,
-) -> Decimal | None:
-    """The meter's average consumption per calendar month, for billing months without readings.
-
-    Looks at the `months` whole calendar months (in `timezone`) before the month of
-    `before`. A month counts when it is metered with no estimated boundary and at least
-    one reading was taken in it (a month merely spanned by two distant readings is not
-    history; for a manual meter: its own reading, one month after the previous one); the
-    average is over the months that count, None when fewer than `min_months` do. Rounded
-    to 3 decimals, half up.
-    """
-    measure = _measure(manual, timezone)
-    return _average(
-        lambda s, e: measure(points, s, e, digits, tolerance),
-        before,
-        months,
-        min_months,
-        timezone,
-    )
-
-
-def chain_average_monthly(
-    segments: Sequence[MeterSegment],
-    before: date,
-    months: int = 12,
-    min_months: int = 3,
-    *,
-    timezone: str = DEFAULT_TIMEZONE,
-    tolerance: timedelta = DEFAULT_TOLERANCE,
-    manual: bool = False,
-) -> Decimal | None:
-    """`average_monthly` across a replacement series: a month may be shared by two meters.
-
-    A month counts only when it is metered from its first to its last instant.
-    """
-    measure = _measure(manual, timezone)
-    return _average(
-        lambda s, e: _chain(segments, s, e, tolerance, measure), before, months, min_months, timezone
-    )
+    with localcontext(ARITHMETIC):
+        return _rounded(chain_parts(segments, start, end, tolerance, rule_for(manual, timezone)))
 
 
 # The series
@@ -466,7 +387,7 @@ def _manual(
     )
 
 
-def _measure(manual: bool, timezone: str) -> Measure:
+def rule_for(manual: bool, timezone: str) -> Measure:
     if not manual:
         return _consumption
     zone = ZoneInfo(timezone)
@@ -477,7 +398,7 @@ def _measure(manual: bool, timezone: str) -> Measure:
     return measure
 
 
-def _chain(
+def chain_parts(
     segments: Sequence[MeterSegment], start: datetime, end: datetime, limit: timedelta, measure: Measure
 ) -> ConsumptionResult:
     parts: list[ConsumptionResult] = []
@@ -551,43 +472,3 @@ def _copy(
         manual=result.manual,
         covers=result.covers,
     )
-
-
-# Averages
-
-
-def _month_start(year: int, month: int, zone: ZoneInfo) -> datetime:
-    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
-    return datetime(year, month, 1, tzinfo=zone)
-
-
-def _whole(result: ConsumptionResult, start: datetime, end: datetime) -> bool:
-    """Metered from `start` to `end` without a gap or an estimated boundary, read at least once."""
-    if result.how != "metered" or result.estimated_hours is not None or result.readings == 0:
-        return False
-    if result.manual:  # its own reading, one month after one before the month (not a fitting in it)
-        return result.covers == 1 and start <= result.end.at <= end and result.start.at < start
-    if result.start.at != start or result.end.at != end:
-        return False
-    return all(a.end.at == b.start.at for a, b in zip(result.parts, result.parts[1:], strict=False))
-
-
-def _average(
-    measure: Callable[[datetime, datetime], ConsumptionResult],
-    before: date,
-    months: int,
-    min_months: int,
-    timezone: str,
-) -> Decimal | None:
-    zone = ZoneInfo(timezone)
-    quantities = []
-    with localcontext(_ARITHMETIC):
-        for back in range(months, 0, -1):
-            start = _month_start(before.year, before.month - back, zone)
-            end = _month_start(before.year, before.month - back + 1, zone)
-            result = measure(start, end)
-            if _whole(result, start, end):
-                quantities.append(result.exact)
-        if len(quantities) < min_months:
-            return None
-        return (sum(quantities, Decimal(0)) / len(quantities)).quantize(QUANTITY, rounding=ROUND_HALF_UP)

@@ -5,17 +5,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from housing.auth import CurrentActor
 from housing.db import SessionDep
-from housing.deps import Today
+from housing.deps import SettingsDep, Today
 from housing.errors import Invalid
-from housing.routing import one_visible
 from housing.schemas import API_PROBLEMS
 from housing.validation import Id, Moment
-from sensors.meters.queries import visible_meters
+from sensors.meters.queries import visible_meter
 from sensors.models import Meter
 from sensors.usage.consumption import Boundary, ConsumptionResult
 from sensors.usage.estimation import reading_label
@@ -134,8 +133,8 @@ def read_consumption(
     meter_id: Id,
     start: Annotated[Moment, Query(description="Period start; without a zone, in the city's time zone")],
     end: Annotated[Moment, Query(description="Period end (exclusive); without a zone, in the city's")],
-    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     actor: CurrentActor,
     today: Today,
 ):
@@ -145,14 +144,13 @@ def read_consumption(
     within the boundary tolerance (`HOUSING_METERS__BOUNDARY_TOLERANCE_HOURS`); `label` says
     what an invoice line would call it.
     """
-    settings = request.app.state.settings
     timezone = settings.timezone
     start, end = _aware(start, timezone), _aware(end, timezone)
     if end <= start:
         raise Invalid("end must be after start", field="end")
     if end - start > MAX_PERIOD:
         raise Invalid(f"ask for at most {MAX_PERIOD.days} days at a time", field="end")
-    meter = one_visible(session, visible_meters(actor, today), Meter, meter_id, "meter")
+    meter = visible_meter(session, actor, today, meter_id)  # after the period: 422 before 404
     result = meter_consumption(
         session, meter.id, start, end, timezone=timezone, tolerance=settings.meters.boundary_tolerance
     )

@@ -10,15 +10,16 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from housing import clock
 from housing.db import get_or_404
 from sensors.meters.service import effective_readings, replacement_chain
 from sensors.models import Meter, Reading
+from sensors.usage.averages import chain_average_monthly
 from sensors.usage.consumption import (
     DEFAULT_TIMEZONE,
     DEFAULT_TOLERANCE,
     ConsumptionResult,
     MeterSegment,
-    chain_average_monthly,
     chain_consumption,
 )
 
@@ -71,7 +72,7 @@ def meter_average(
     """The average monthly consumption over the `months` calendar months before `before`'s month.
 
     None when fewer than `min_months` of them are metered throughout (see
-    `sensors.usage.consumption.average_monthly`); the series runs across meter replacements.
+    `sensors.usage.averages.average_monthly`); the series runs across meter replacements.
     """
     zone = ZoneInfo(timezone)
     first = _month_start(before, -months, zone)
@@ -90,8 +91,8 @@ def meter_average(
 
 
 def _month_start(day: date, months: int, zone: ZoneInfo) -> datetime:
-    index = day.year * 12 + day.month - 1 + months
-    return datetime(index // 12, index % 12 + 1, 1, tzinfo=zone)
+    """Local midnight on the first of the month `months` after `day`'s."""
+    return datetime.combine(clock.add_months(day, months), time.min, tzinfo=zone)
 
 
 def _chain(session: Session, meter_id: int) -> list[Meter]:

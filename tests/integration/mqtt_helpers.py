@@ -175,6 +175,26 @@ def worker_process(database_url: str, config: MqttSettings) -> subprocess.Popen:
     )
 
 
+def read_status(config: MqttSettings) -> dict:
+    """The worker's status file ({} while there is none yet; it is replaced atomically)."""
+    try:
+        return json.loads(config.status_path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def sentinels(serials: list[str]) -> list[tuple[str, bytes]]:
+    """One reading per meter, newer than any `readings_payloads` makes (they end a day ago).
+
+    Published after the messages of a test, each travels behind them through its meter's
+    partition session, which the broker delivers in order: once every sentinel is stored,
+    every earlier message has been processed, so "nothing more arrives" is proven by an
+    event, not by waiting a while.
+    """
+    ts = (datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)).isoformat()
+    return [(serial, json.dumps({"ts": ts, "value": 999999, "seq": 999999}).encode()) for serial in serials]
+
+
 def wait_subscribed(config: MqttSettings, timeout: float = 20) -> None:
     """A worker process is ready once its status file says it is connected."""
 

@@ -24,7 +24,9 @@ from tests.integration.mqtt_helpers import (
     make_meters,
     mqtt_test_config,
     publish,
+    read_status,
     readings_payloads,
+    sentinels,
     stored_count,
     wait_subscribed,
     wait_until,
@@ -137,8 +139,9 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(db, ses
         publish(config.topic_root, messages[600:])  # the broker queues these for the dead worker
         worker = worker_process(database_url, config)
         wait_until(lambda: stored_count(db, serials) == len(messages), 60, "every reading after the restart")
-        time.sleep(1)  # nothing more arrives late
-        assert stored_count(db, serials) == len(messages)
+        publish(config.topic_root, sentinels(serials))  # behind anything still on its way
+        wait_until(lambda: stored_count(db, serials) >= len(messages) + len(serials), 30, "the sentinels")
+        assert stored_count(db, serials) == len(messages) + len(serials)  # nothing else arrived late
         assert killed_at < len(messages)
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -157,32 +160,47 @@ def test_two_workers_on_the_shared_subscription_store_each_reading_once(db, sess
     with worker_thread(db, first) as a, worker_thread(db, second) as b:
         publish(first.topic_root, messages)
         wait_until(lambda: stored_count(db, serials) == len(messages), 30, "every reading")
-        time.sleep(0.5)
+        publish(first.topic_root, sentinels(serials))  # behind any redelivery still on its way
+        total = len(messages) + len(serials)
+        wait_until(lambda: stored_count(db, serials) == total, 30, "the sentinels")
+        wait_until(
+            lambda: a.metrics.snapshot()["received"] + b.metrics.snapshot()["received"] >= total,
+            10,
+            "the workers to count the sentinels",
+        )
         received = (a.metrics.snapshot()["received"], b.metrics.snapshot()["received"])
-    assert stored_count(db, serials) == len(messages)
-    assert sum(received) == len(messages), received  # each message went to exactly one worker
+    assert stored_count(db, serials) == total
+    assert sum(received) == total, received  # each message went to exactly one worker
     assert min(received) > 0, received  # and both did a share of the work
 
 
 def test_sigterm_flushes_and_acknowledges_what_was_stored(db, session, database_url, tmp_path):
-    config = mqtt_test_config(tmp_path, batch_wait_ms=2000, batch_size=10000)
+    config = mqtt_test_config(tmp_path, batch_wait_ms=60_000, batch_size=10000)
     serials = make_meters(session, 5)
     messages = readings_payloads(serials, per_meter=40)
     worker = worker_process(database_url, config)
     try:
         wait_subscribed(config)
         publish(config.topic_root, messages)
-        time.sleep(0.3)  # received, but the 2-second batch is still open
+        wait_until(
+            lambda: read_status(config).get("waiting") == len(messages), 20, "every message in the open batch"
+        )
+        assert stored_count(db, serials) == 0  # received, but the minute-long batch is still open
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=30)
         assert worker.returncode == 0, output
         assert stored_count(db, serials) == len(messages)
         # Everything was acknowledged: a restarted worker gets nothing again.
-        worker = worker_process(database_url, config)
+        worker = worker_process(database_url, config.model_copy(update={"batch_wait_ms": 50}))
         wait_subscribed(config)
-        time.sleep(1.5)
-        status = json.loads(config.status_file.read_text())
-        assert status["received"] == 0, status
+        publish(config.topic_root, sentinels(serials))  # behind anything redelivered
+        total = len(messages) + len(serials)
+        wait_until(lambda: stored_count(db, serials) == total, 30, "the sentinels")
+        wait_until(
+            lambda: read_status(config).get("stored", 0) >= len(serials), 10, "the status to count them"
+        )
+        status = read_status(config)
+        assert status["received"] == len(serials), status  # the sentinels, nothing redelivered
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=30)
@@ -203,10 +221,12 @@ def test_thirty_seconds_without_the_database_loses_nothing(db, session, database
         publish(config.topic_root, messages[:200])
         wait_until(lambda: stored_count(db, serials) == 200, 30, "the first readings")
         proxy.cut()
+        outage_ends = time.monotonic() + 30
         publish(config.topic_root, messages[200:])  # arrive while the database is away
-        time.sleep(30)
+        wait_until(lambda: read_status(config).get("database_errors", 0) > 0, 30, "the worker to notice")
+        time.sleep(max(0.0, outage_ends - time.monotonic()))  # the outage lasts its 30 s (not a proof)
         assert stored_count(db, serials) == 200
-        status = json.loads(config.status_file.read_text())
+        status = read_status(config)
         assert status["database_errors"] > 0, status  # it noticed, and kept retrying
         proxy.restore()
         wait_until(lambda: stored_count(db, serials) == len(messages), 60, "every reading after the outage")

@@ -99,3 +99,24 @@ def test_nothing_to_do_on_sqlite(db, settings):
     with db.begin() as connection:
         assert ensure_reading_partitions(connection, date(2031, 11, 20), 2) == []
     assert create_partitions(db, settings).startswith("nothing to do")
+
+
+@postgres_only
+def test_a_month_that_cannot_be_created_is_logged_and_the_others_are(db, session, settings, caplog):
+    settings.meters.partitions_ahead = 2
+    meter = make_meter(session)
+    add_readings(session, meter, [(datetime(2040, 2, 10, tzinfo=UTC), "1")])  # lands in the default
+    session.commit()
+    with db.begin() as connection:  # a stray table in the way of February's partition
+        connection.execute(text("CREATE TABLE reading_2040_02 (id integer)"))
+    try:
+        summary = create_partitions(db, settings, today=date(2040, 1, 15))
+    finally:
+        with db.begin() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS reading_2040_02"))
+
+    assert summary == "created 2 partitions: reading_2040_01, reading_2040_03; 1 failed: reading_2040_02"
+    assert {"reading_2040_01", "reading_2040_03"} <= partitions(db).keys()
+    assert "reading_2040_02" not in partitions(db)
+    assert "creating partition reading_2040_02 failed" in caplog.text
+    assert partition_of(session, meter.id, datetime(2040, 2, 10, tzinfo=UTC)) == "reading_default"

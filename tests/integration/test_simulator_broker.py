@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from datetime import timedelta
 
@@ -22,7 +21,9 @@ from housing.db import utcnow
 from sensors.ingest.embedded_broker import BrokerError, EmbeddedBroker
 from sensors.ingest.payloads import device_topic, parse_payload, parse_topic, partition_of
 from sensors.seeding import seed_meters
-from sensors.simulator import Publisher, floor_step, run_simulator
+from sensors.simulator.profiles import floor_step
+from sensors.simulator.publisher import Publisher
+from sensors.simulator.run import run_simulator
 from tests.conftest import TEST_SECRET
 from tests.factories.core import make_apartment, make_building
 from tests.integration.mqtt_helpers import BROKER, wait_until
@@ -62,12 +63,21 @@ class Subscriber:
             protocol=protocol,
             clean_session=False if client_id and protocol == mqtt.MQTTv311 else None,
         )
-        self.client.on_message = lambda client, userdata, message: self.messages.append(message)
+        self.sentinel_topic = f"{prefix}/sentinel/{uuid.uuid4().hex[:8]}"
+        self.sentinel_seen = threading.Event()
+        self.client.on_message = self._on_message
         self.client.on_connect = lambda client, userdata, flags, rc, props: client.subscribe(
             f"{prefix}/#", qos=1
         )
         self.client.on_subscribe = lambda client, userdata, mid, codes, props: self.subscribed.set()
         self.port = port
+        self.protocol = protocol
+
+    def _on_message(self, client, userdata, message) -> None:
+        if message.topic == self.sentinel_topic:
+            self.sentinel_seen.set()
+        else:
+            self.messages.append(message)
 
     def __enter__(self):
         self.client.connect("127.0.0.1", self.port)
@@ -80,8 +90,23 @@ class Subscriber:
         self.client.loop_stop()
 
     def wait_for(self, count: int, timeout: float = 20) -> None:
+        """Waits for `count` messages, then proves nothing more is on its way: a sentinel
+        published now is routed behind everything already acknowledged to the publishers,
+        so once it arrives every earlier message has too."""
         wait_until(lambda: len(self.messages) >= count, timeout, f"{count} messages")
-        time.sleep(0.3)  # anything beyond the count would show up now
+        sentinel = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"test-sentinel-{uuid.uuid4().hex[:8]}",
+            protocol=self.protocol,
+        )
+        sentinel.connect("127.0.0.1", self.port)
+        sentinel.loop_start()
+        try:
+            sentinel.publish(self.sentinel_topic, b"{}", qos=1).wait_for_publish(10)
+        finally:
+            sentinel.disconnect()
+            sentinel.loop_stop()
+        assert self.sentinel_seen.wait(10), "the sentinel did not arrive"
 
     def check_all_parse(self) -> None:
         now = utcnow()
@@ -149,7 +174,7 @@ def test_a_full_send_queue_makes_the_publisher_wait_and_loses_nothing():
 
 def test_sigterm_stops_the_simulator_cleanly_with_a_summary(db, seeded, database_url):
     script = (
-        "from housing.settings import Settings; from sensors.simulator import run_simulator; "
+        "from housing.settings import Settings; from sensors.simulator.run import run_simulator; "
         "print(run_simulator(Settings(), rate=50, host='127.0.0.1', port=1883, protocol=5), flush=True)"
     )
     env = os.environ | {

@@ -2,9 +2,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from housing.accounts.models import Role
+from housing.db import is_postgres
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from sensors.jobs import detect_alerts, detect_incidents
 from sensors.meters.conditions import in_season, parse_season
@@ -241,3 +244,84 @@ def test_the_heating_season_runs_across_the_new_year():
     assert in_season(date(2026, 10, 15), season) and in_season(date(2027, 4, 15), season)
     assert not in_season(date(2027, 7, 15), season)
     assert not in_season(date(2027, 4, 16), season)
+
+
+# A failing item is logged and skipped; the others are done.
+
+
+@pytest.fixture
+def refuse_insert(db, session):
+    """Makes the database refuse an insert into `table` when `condition` holds for the new row."""
+    made: list[str] = []
+
+    def refuse(table: str, condition: str) -> None:
+        with db.begin() as connection:
+            if is_postgres(connection):
+                connection.execute(
+                    text(
+                        "CREATE OR REPLACE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                        "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$"
+                    )
+                )
+                connection.execute(
+                    text(
+                        f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} FOR EACH ROW "
+                        f"WHEN ({condition}) EXECUTE FUNCTION test_refuse()"
+                    )
+                )
+            else:
+                connection.execute(
+                    text(
+                        f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} WHEN {condition} "
+                        "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+                    )
+                )
+        made.append(table)
+
+    yield refuse
+    session.rollback()  # the test's reads hold a lock that DROP TRIGGER would wait for
+    with db.begin() as connection:
+        for table in made:
+            if is_postgres(connection):
+                connection.execute(text(f"DROP TRIGGER IF EXISTS test_refuse ON {table}"))
+                connection.execute(text("DROP FUNCTION IF EXISTS test_refuse()"))
+            else:
+                connection.execute(text("DROP TRIGGER IF EXISTS test_refuse"))
+
+
+def test_a_meter_whose_alert_cannot_be_stored_is_logged_and_the_others_get_theirs(
+    session, settings, db, refuse_insert, caplog
+):
+    meters = [make_meter(session, kind=MeterKind.cold_water) for _ in range(3)]
+    for meter in meters:
+        add_readings(session, meter, night_readings(date(2026, 11, 20), "100", ["0.004"] * 24))
+    session.commit()
+    broken = meters[1]
+    refuse_insert("alert", f"NEW.meter_id = {broken.id}")
+
+    summary = detect_alerts(db, settings, now=datetime(2026, 11, 20, 6, 10, tzinfo=TASHKENT))
+
+    leaks = alerts_of(session, AlertKind.leak)
+    assert sorted(meter_id for meter_id, _closed, _detail in leaks) == [meters[0].id, meters[2].id]
+    assert "opened leak 2" in summary
+    assert summary.endswith(f"; 1 failed (meter {broken.id})")
+    assert f"meter {broken.id} failed: rolled back and skipped" in caplog.text
+
+
+def test_a_sensor_whose_incident_cannot_be_stored_is_logged_and_the_others_get_theirs(
+    session, settings, db, refuse_insert, caplog
+):
+    sensors = [make_sensor(session, SensorKind.hot_water_temperature) for _ in range(3)]
+    nine = datetime(2026, 11, 20, 9, 0, tzinfo=TASHKENT)
+    for sensor in sensors:
+        add_measurements(session, sensor, every_quarter(nine, ["48"] * 8))
+    session.commit()
+    broken = sensors[0]
+    refuse_insert("service_incident", f"NEW.origin = 'sensor:{broken.serial}'")
+
+    summary = detect_incidents(db, settings, now=nine + timedelta(hours=2))
+
+    origins = sorted(i.origin for i in incidents(session))
+    assert origins == sorted(f"sensor:{s.serial}" for s in sensors[1:])
+    assert summary == f"checked 3 sensors: opened 2 incidents, closed 0; 1 failed (sensor {broken.id})"
+    assert f"sensor {broken.id} failed: rolled back and skipped" in caplog.text

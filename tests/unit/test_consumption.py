@@ -8,13 +8,8 @@ from housing.accounts.models import Role
 from housing.app import API_PREFIX
 from sensors.meters.service import replace_meter
 from sensors.models import ReadingSource
-from sensors.usage.consumption import (
-    MeterSegment,
-    average_monthly,
-    chain_average_monthly,
-    chain_consumption,
-    consumption,
-)
+from sensors.usage.averages import average_monthly, chain_average_monthly
+from sensors.usage.consumption import MeterSegment, chain_consumption, consumption
 from sensors.usage.points import flag_backwards
 from sensors.usage.series import meter_average, meter_consumption
 from tests.factories.core import login, make_building, make_company, make_user

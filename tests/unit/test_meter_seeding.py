@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from sensors.models import Meter, Reading, Sensor
 from sensors.seeding import seed_meters, seed_reading_history
-from sensors.simulator import TIMEZONE
+from sensors.simulator.profiles import TIMEZONE
 from tests.factories.core import make_apartment, make_building
 
 TODAY = date(2026, 11, 10)

@@ -9,6 +9,7 @@ from sensors.ingest.payloads import (
     PARTITIONS,
     Channel,
     Rejected,
+    check_device,
     device_topic,
     parse_payload,
     parse_topic,
@@ -149,3 +150,19 @@ def test_other_topics_are_refused(topic):
     with pytest.raises(Rejected) as caught:
         parse_topic(topic, "housing")
     assert caught.value.kind == "bad_topic"
+
+
+def test_a_well_formed_message_for_an_unknown_serial_is_refused():
+    values = parse(b'{"ts": "2026-11-01T12:00:00+00:00", "value": 1}')
+    problem = check_device(Channel.meters, "CW-1", values, registered=False, removed_on=None)
+    assert problem is not None and problem.kind == "unknown_serial"
+    assert "no meter CW-1" in str(problem)
+
+
+def test_readings_from_the_removal_day_on_are_refused_earlier_ones_pass():
+    values = parse(b'{"ts": "2026-10-31T12:00:00+00:00", "value": 1}')
+    assert check_device(Channel.meters, "CW-1", values, registered=True, removed_on=NOW.date()) is None
+    late = parse(b'{"ts": "2026-11-01T00:00:00+00:00", "value": 1}')
+    problem = check_device(Channel.meters, "CW-1", late, registered=True, removed_on=NOW.date())
+    assert problem is not None and problem.kind == "removed_device"
+    assert check_device(Channel.sensors, "T-1", late, registered=True, removed_on=None) is None

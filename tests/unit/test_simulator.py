@@ -11,17 +11,11 @@ import pytest
 from sensors.ingest.payloads import Channel, Rejected, parse_payload, parse_topic
 from sensors.meters.alerts import night_flow, night_of
 from sensors.models import MeterKind, SensorKind
-from sensors.simulator import (
-    GARBAGE_KINDS,
-    STEP,
-    TIMEZONE,
-    Device,
-    Fault,
-    Simulator,
-    TokenBucket,
-    expected_step_use,
-    parse_faults,
-)
+from sensors.simulator.devices import Device
+from sensors.simulator.messages import GARBAGE_KINDS, Fault, parse_faults
+from sensors.simulator.profiles import STEP, TIMEZONE, expected_step_use
+from sensors.simulator.publisher import TokenBucket
+from sensors.simulator.rounds import Simulator
 from sensors.usage.points import flag_backwards
 
 PREFIX = "housing"

@@ -37,6 +37,7 @@ from housing.registry import pages as registry_pages
 from housing.registry.endpoints import router as registry_router
 from housing.registry.import_endpoints import router as import_router
 from housing.requests import city_pages as city_request_pages
+from housing.requests import console_pages as request_console_pages
 from housing.requests import pages as request_pages
 from housing.requests.endpoints import router as requests_router
 from housing.schemas import problem_documents
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(billing_pages.router)
     app.include_router(sensors_pages.router)
     app.include_router(request_pages.router)
+    app.include_router(request_console_pages.router)
     app.include_router(incident_pages.router)
     app.include_router(registry_pages.router)
     app.include_router(sensors_console.router)

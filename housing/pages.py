@@ -13,7 +13,9 @@ from housing.accounts.endpoints import login
 from housing.accounts.models import Role, TokenKind
 from housing.auth import SESSION_COOKIE, OptionalActor
 from housing.db import SessionDep
+from housing.deps import SettingsDep
 from housing.errors import RateLimited, Unauthorized
+from housing.settings import Settings
 from housing.validation import Text
 from housing.web import gettext_for, render
 
@@ -50,6 +52,7 @@ def login_form(request: Request) -> Response:
 def login_submit(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     username: Annotated[Text, Form(max_length=150)],
     password: Annotated[Text, Form(max_length=200)],
 ) -> Response:
@@ -73,7 +76,7 @@ def login_submit(
             username=username,
             error=_("Too many failed attempts; wait a minute and try again."),
         )
-    hours = request.app.state.settings.auth.session_hours
+    hours = settings.auth.session_hours
     token, _record = service.issue_token(
         session, user, kind=TokenKind.session, lifetime=timedelta(hours=hours)
     )
@@ -84,10 +87,10 @@ def login_submit(
         max_age=hours * 3600,
         httponly=True,
         samesite="lax",
-        secure=request.app.state.settings.secure_cookies,
+        secure=settings.secure_cookies,
     )
     if user.language:  # pages shown before the session is read (errors) speak it too
-        _remember_language(request, response, user.language)
+        _remember_language(settings, response, user.language)
     return response
 
 
@@ -102,8 +105,8 @@ def logout(session: SessionDep, actor: OptionalActor) -> Response:
 
 @router.post("/language")
 def choose_language(
-    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     actor: OptionalActor,
     language: Annotated[Text, Form(max_length=5)],
     next: Annotated[Text, Form(max_length=500)] = "/",
@@ -114,18 +117,18 @@ def choose_language(
     if actor is not None:
         service.choose_language(session, user_id=actor.user_id, language=language, offered=i18n.LANGUAGES)
     response = RedirectResponse(_local_path(next), status_code=303)
-    _remember_language(request, response, language)
+    _remember_language(settings, response, language)
     return response
 
 
-def _remember_language(request: Request, response: Response, language: str) -> None:
+def _remember_language(settings: Settings, response: Response, language: str) -> None:
     response.set_cookie(
         i18n.LANGUAGE_COOKIE,
         language,
         max_age=LANGUAGE_COOKIE_AGE,
         httponly=True,
         samesite="lax",
-        secure=request.app.state.settings.secure_cookies,
+        secure=settings.secure_cookies,
     )
 
 

@@ -153,7 +153,7 @@ class CalendarJob:
 
 def _scores_for(engine: Engine, settings: Settings, day: date) -> str:
     """The scores as at the end of `day` (now, if that is later than now)."""
-    end = catchup.local_midnight(day + timedelta(days=1), settings.timezone)
+    end = clock.local_midnight(day + timedelta(days=1), settings.timezone)
     return score_jobs.nightly_scores(engine, settings, now=min(clock.now(), end))
 
 

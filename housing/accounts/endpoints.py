@@ -7,15 +7,19 @@ from fastapi import APIRouter, Depends, Form, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import select
 
+from housing import actors
 from housing.accounts import service
 from housing.accounts.models import ApiToken, TokenKind, User
 from housing.accounts.schemas import TokenRead, TokenResponse, UserCreate, UserRead, UserUpdate
-from housing.auth import AdminActor, CurrentActor
+from housing.auth import CurrentActor, require_roles
 from housing.db import SessionDep, get_or_404
+from housing.deps import SettingsDep
 from housing.errors import RateLimited, Unauthorized
 from housing.routing import Paging, paginate
 from housing.schemas import API_PROBLEMS, Page, problems
 from housing.validation import Id, Text
+
+ADMINS_ONLY = Depends(require_roles(actors.ADMINS))
 
 router = APIRouter(tags=["accounts"], responses=API_PROBLEMS)
 
@@ -69,12 +73,13 @@ class PasswordForm(OAuth2PasswordRequestForm):
 def issue_token(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     form: Annotated[PasswordForm, Depends()],
     token_name: Annotated[Text, Form(max_length=100)] = "",
 ):
     """OAuth2 password flow: a bearer token for API clients."""
     user = login(request, session, form.username, form.password)
-    days = request.app.state.settings.auth.api_token_days
+    days = settings.auth.api_token_days
     token, record = service.issue_token(
         session, user, kind=TokenKind.api, lifetime=timedelta(days=days), name=token_name
     )
@@ -104,23 +109,25 @@ def me(session: SessionDep, actor: CurrentActor):
     return session.get(User, actor.user_id)
 
 
-@router.get("/users", response_model=Page[UserRead])
-def list_users(session: SessionDep, actor: AdminActor, paging: Paging):
+@router.get("/users", response_model=Page[UserRead], dependencies=[ADMINS_ONLY])
+def list_users(session: SessionDep, paging: Paging):
     return paginate(session, select(User), paging, User.id)
 
 
-@router.get("/users/{user_id}", response_model=UserRead)
-def read_user(user_id: Id, session: SessionDep, actor: AdminActor):
+@router.get("/users/{user_id}", response_model=UserRead, dependencies=[ADMINS_ONLY])
+def read_user(user_id: Id, session: SessionDep):
     return get_or_404(session, User, user_id, "user")
 
 
-@router.post("/users", response_model=UserRead, status_code=status.HTTP_201_CREATED)
-def create_user(request: Request, body: UserCreate, session: SessionDep, actor: AdminActor):
+@router.post(
+    "/users", response_model=UserRead, status_code=status.HTTP_201_CREATED, dependencies=[ADMINS_ONLY]
+)
+def create_user(request: Request, body: UserCreate, session: SessionDep):
     return service.create_user(session, passwords=request.app.state.passwords, **body.model_dump())
 
 
-@router.patch("/users/{user_id}", response_model=UserRead)
-def update_user(request: Request, user_id: Id, body: UserUpdate, session: SessionDep, actor: AdminActor):
+@router.patch("/users/{user_id}", response_model=UserRead, dependencies=[ADMINS_ONLY])
+def update_user(request: Request, user_id: Id, body: UserUpdate, session: SessionDep):
     user = get_or_404(session, User, user_id, "user")
     return service.update_user(
         session, user, passwords=request.app.state.passwords, **body.model_dump(exclude_unset=True)

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from housing import clock
 from housing.catchup.models import JobProgress
 from housing.clock import add_months
-from housing.db import utcnow
 
 
 def done_through(session: Session, job: str) -> date | None:
@@ -27,9 +27,9 @@ def mark_done(session: Session, job: str, through: date) -> None:
     """Records that the job finished `through`; never moves its progress back."""
     row = session.get(JobProgress, job, populate_existing=True)
     if row is None:
-        session.add(JobProgress(job=job, done_through=through, updated_at=utcnow()))
+        session.add(JobProgress(job=job, done_through=through, updated_at=clock.now()))
     elif through > row.done_through:
-        row.done_through, row.updated_at = through, utcnow()
+        row.done_through, row.updated_at = through, clock.now()
         session.add(row)
     session.flush()
 
@@ -48,9 +48,9 @@ def months(first: date, last: date) -> Iterator[date]:
         month = add_months(month, 1)
 
 
-def local_midnight(day: date, timezone: str) -> datetime:
-    """The moment (aware) the local calendar day begins."""
-    return datetime.combine(day, time(), ZoneInfo(timezone))
+# Kept for the calendar jobs that name them here; both are housing.clock's.
+local_midnight = clock.local_midnight
+local_date = clock.local_day
 
 
 def expected_through(now: datetime, timezone: str, *, monthly: bool, at: time, grace: timedelta) -> date:
@@ -68,8 +68,3 @@ def expected_through(now: datetime, timezone: str, *, monthly: bool, at: time, g
         return add_months(this_month, -1 if local >= ran else -2)
     ran = datetime.combine(today, at, ZoneInfo(timezone)) + grace
     return today if local >= ran else today - timedelta(days=1)
-
-
-def local_date(moment: datetime, timezone: str) -> date:
-    """The local calendar day of an aware moment."""
-    return moment.astimezone(ZoneInfo(timezone)).date()

@@ -16,6 +16,7 @@ from sqlmodel import Session, col
 from housing.incidents.allowances import allowed_interruption
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.registry.models import Building, BuildingManagement, District, ManagementCompany
+from housing.registry.periods import in_force
 from housing.settings import OutageSettings
 
 
@@ -74,8 +75,7 @@ def _incidents(
             manager,
             and_(
                 manager.building_id == ServiceIncident.building_id,
-                manager.valid_from <= ServiceIncident.started_at,
-                or_(col(manager.valid_until).is_(None), manager.valid_until > ServiceIncident.started_at),
+                in_force(manager, ServiceIncident.started_at),
             ),
         )
         .outerjoin(ManagementCompany, ManagementCompany.id == manager.company_id)

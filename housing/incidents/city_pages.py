@@ -28,7 +28,7 @@ from housing.dashboard import (
     query_string,
 )
 from housing.db import SessionDep
-from housing.deps import Now, Today
+from housing.deps import Now, SettingsDep, Today
 from housing.incidents.city import CityIncident, city_incidents
 from housing.incidents.export import incidents_csv
 from housing.incidents.models import IncidentSource, Utility
@@ -69,14 +69,13 @@ class IncidentFilters:
 
 
 def _filters(
-    request: Request,
+    settings: SettingsDep,
     today: Today,
     period: OptionalPeriod = None,
     district_id: DistrictId = None,
     utility: UtilityFilter = None,
     source: SourceFilter = None,
 ) -> IncidentFilters:
-    settings = request.app.state.settings
     month = clock.month(period or today, settings.timezone)
     return IncidentFilters(month, district_id, utility, source, settings.outages)
 
@@ -89,12 +88,13 @@ def incidents_page(
     request: Request,
     session: SessionDep,
     actor: CityActor,
+    settings: SettingsDep,
     now: Now,
     chosen: Filters,
     page: PageNumber = 1,
 ) -> Response:
     rows, count = chosen.select(session, now, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    meters = request.app.state.settings.meters
+    meters = settings.meters
     return render(
         request,
         "scores/incidents.html",

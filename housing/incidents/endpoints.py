@@ -3,23 +3,23 @@
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, status
 from sqlmodel import col
 
-from housing.auth import CurrentActor, DispatcherActor
+from housing.auth import DispatcherActor
 from housing.db import SessionDep
-from housing.deps import Now, Today
+from housing.deps import Now, SettingsDep, Today
 from housing.errors import Invalid
 from housing.incidents import service
 from housing.incidents.allowances import allowed_interruption
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.incidents.schemas import IncidentDuration, IncidentRead, OutageCreate
 from housing.registry.models import Building
-from housing.registry.queries import visible_buildings
-from housing.routing import Paging, one_visible, paginate
+from housing.registry.queries import VisibleBuilding, visible_buildings
+from housing.routing import Paging, paginate
 from housing.schemas import API_PROBLEMS, Page
 from housing.settings import OutageSettings
-from housing.validation import Id, Moment
+from housing.validation import Moment
 
 router = APIRouter(tags=["incidents"], responses=API_PROBLEMS)
 
@@ -43,12 +43,10 @@ def declare_outage(body: OutageCreate, session: SessionDep, actor: DispatcherAct
 
 @router.get("/buildings/{building_id}/incidents", response_model=Page[IncidentDuration])
 def list_building_incidents(
-    building_id: Id,
-    request: Request,
     session: SessionDep,
-    actor: CurrentActor,
-    today: Today,
+    settings: SettingsDep,
     now: Now,
+    building: VisibleBuilding,
     paging: Paging,
     since: Annotated[Moment | None, Query(description="Only those still going on after this")] = None,
     until: Annotated[Moment | None, Query(description="Only those begun before this")] = None,
@@ -56,14 +54,13 @@ def list_building_incidents(
     utility: Annotated[Utility | None, Query()] = None,
 ):
     """Sensor-detected incidents and planned outages, each with its duration against the allowance."""
-    one_visible(session, visible_buildings(actor, today), Building, building_id, "building")
-    query = service.building_incidents(session, building_id, since=since, until=until)
+    query = service.building_incidents(session, building.id, since=since, until=until)
     if source is not None:
         query = query.where(ServiceIncident.source == source)
     if utility is not None:
         query = query.where(ServiceIncident.utility == utility)
     page = paginate(session, query, paging, col(ServiceIncident.started_at).desc())
-    outages = request.app.state.settings.outages
+    outages = settings.outages
     page["items"] = [_with_duration(incident, now, outages) for incident in page["items"]]
     return page
 

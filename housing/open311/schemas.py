@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field
 
 from housing.errors import Invalid
 from housing.registry.models import Building, ManagementCompany
-from housing.requests.lifecycle import EMERGENCY_DEADLINE
+from housing.requests.deadlines import EMERGENCY_DEADLINE, allowed_time
 from housing.requests.models import RequestCategory, RequestStatus, ServiceRequest
 from housing.validation import INT32_MAX, InputModel, check_year, parse_id
 
@@ -94,7 +94,10 @@ def service_notice(
 ) -> str:
     """The promise in words; an emergency's is the tighter of its category's and `emergency_deadline`."""
     if emergency:
-        minutes = min(category.deadline_minutes, int(emergency_deadline.total_seconds() // 60))
+        allowed = allowed_time(
+            category_minutes=category.deadline_minutes, emergency=True, emergency_deadline=emergency_deadline
+        )
+        minutes = int(allowed.total_seconds() // 60)
         return f"Emergency: the management company must contain it within {_duration(minutes)}"
     return f"The management company must resolve it within {_duration(category.deadline_minutes)}"
 

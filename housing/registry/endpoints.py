@@ -2,12 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from sqlmodel import Session, select
 
+from housing import actors
 from housing.accounts.models import Role
 from housing.actors import Actor
-from housing.auth import AdminActor, CurrentActor, RegistrarActor
+from housing.auth import CurrentActor, RegistrarActor, require_roles
 from housing.db import SessionDep, get_or_404
 from housing.deps import Today
 from housing.errors import Forbidden, Invalid
@@ -21,6 +22,7 @@ from housing.registry.models import (
     Person,
     Residence,
 )
+from housing.registry.queries import VisibleApartment, VisibleBuilding, VisibleCompany, VisiblePerson
 from housing.registry.schemas import (
     ApartmentCreate,
     ApartmentRead,
@@ -51,6 +53,9 @@ from housing.validation import Id
 
 router = APIRouter(tags=["registry"], responses=API_PROBLEMS)
 
+REGISTRARS_ONLY = Depends(require_roles(actors.REGISTRARS))
+ADMINS_ONLY = Depends(require_roles(actors.ADMINS))
+
 
 def _building_read(session: Session, building: Building, today) -> BuildingRead:
     read = BuildingRead.model_validate(building)
@@ -68,16 +73,18 @@ def list_districts(session: SessionDep, actor: CurrentActor, paging: Paging):
 
 @router.get("/districts/{district_id}", response_model=DistrictRead)
 def read_district(district_id: Id, session: SessionDep, actor: CurrentActor):
-    return one_visible(session, select(District), District, district_id, "district")
+    return get_or_404(session, District, district_id, "district")
 
 
-@router.post("/districts", response_model=DistrictRead, status_code=status.HTTP_201_CREATED)
-def create_district(body: DistrictCreate, session: SessionDep, actor: AdminActor):
+@router.post(
+    "/districts", response_model=DistrictRead, status_code=status.HTTP_201_CREATED, dependencies=[ADMINS_ONLY]
+)
+def create_district(body: DistrictCreate, session: SessionDep):
     return service.create_district(session, **body.model_dump())
 
 
-@router.patch("/districts/{district_id}", response_model=DistrictRead)
-def update_district(district_id: Id, body: DistrictUpdate, session: SessionDep, actor: AdminActor):
+@router.patch("/districts/{district_id}", response_model=DistrictRead, dependencies=[ADMINS_ONLY])
+def update_district(district_id: Id, body: DistrictUpdate, session: SessionDep):
     district = get_or_404(session, District, district_id, "district")
     return service.update_district(session, district, body.model_dump(exclude_unset=True))
 
@@ -91,18 +98,19 @@ def list_companies(session: SessionDep, actor: CurrentActor, today: Today, pagin
 
 
 @router.get("/companies/{company_id}", response_model=CompanyRead)
-def read_company(company_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
-    query = queries.visible_companies(actor, today)
-    return one_visible(session, query, ManagementCompany, company_id, "company")
+def read_company(company: VisibleCompany):
+    return company
 
 
-@router.post("/companies", response_model=CompanyRead, status_code=status.HTTP_201_CREATED)
-def create_company(body: CompanyCreate, session: SessionDep, actor: AdminActor):
+@router.post(
+    "/companies", response_model=CompanyRead, status_code=status.HTTP_201_CREATED, dependencies=[ADMINS_ONLY]
+)
+def create_company(body: CompanyCreate, session: SessionDep):
     return service.create_company(session, **body.model_dump())
 
 
-@router.patch("/companies/{company_id}", response_model=CompanyRead)
-def update_company(company_id: Id, body: CompanyUpdate, session: SessionDep, actor: AdminActor):
+@router.patch("/companies/{company_id}", response_model=CompanyRead, dependencies=[ADMINS_ONLY])
+def update_company(company_id: Id, body: CompanyUpdate, session: SessionDep):
     company = get_or_404(session, ManagementCompany, company_id, "company")
     return service.update_company(session, company, body.model_dump(exclude_unset=True))
 
@@ -140,10 +148,7 @@ def list_buildings(
 
 
 @router.get("/buildings/{building_id}", response_model=BuildingRead)
-def read_building(building_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
-    building = one_visible(
-        session, queries.visible_buildings(actor, today), Building, building_id, "building"
-    )
+def read_building(session: SessionDep, today: Today, building: VisibleBuilding):
     return _building_read(session, building, today)
 
 
@@ -168,29 +173,24 @@ def _own_company(actor: Actor, company_id: int | None) -> int:
     return company_id
 
 
-@router.patch("/buildings/{building_id}", response_model=BuildingRead)
-def update_building(
-    building_id: Id, body: BuildingUpdate, session: SessionDep, actor: RegistrarActor, today: Today
-):
-    building = one_visible(
-        session, queries.visible_buildings(actor, today), Building, building_id, "building"
-    )
+@router.patch("/buildings/{building_id}", response_model=BuildingRead, dependencies=[REGISTRARS_ONLY])
+def update_building(body: BuildingUpdate, session: SessionDep, today: Today, building: VisibleBuilding):
     building = service.update_building(session, building, body.model_dump(exclude_unset=True))
     return _building_read(session, building, today)
 
 
 @router.get("/buildings/{building_id}/management", response_model=list[ManagementRead])
-def building_management(building_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
-    one_visible(session, queries.visible_buildings(actor, today), Building, building_id, "building")
-    return service.management_history(session, building_id)
+def building_management(session: SessionDep, building: VisibleBuilding):
+    return service.management_history(session, building.id)
 
 
 @router.post(
-    "/buildings/{building_id}/management", response_model=ManagementRead, status_code=status.HTTP_201_CREATED
+    "/buildings/{building_id}/management",
+    response_model=ManagementRead,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[ADMINS_ONLY],
 )
-def change_building_management(
-    building_id: Id, body: ManagementChange, session: SessionDep, actor: AdminActor
-):
+def change_building_management(building_id: Id, body: ManagementChange, session: SessionDep):
     building = get_or_404(session, Building, building_id, "building")
     return service.change_management(
         session, building, company_id=body.company_id, valid_from=body.valid_from
@@ -215,10 +215,8 @@ def list_apartments(
 
 
 @router.get("/apartments/{apartment_id}", response_model=ApartmentRead)
-def read_apartment(apartment_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
-    return one_visible(
-        session, queries.visible_apartments(actor, today), Apartment, apartment_id, "apartment"
-    )
+def read_apartment(apartment: VisibleApartment):
+    return apartment
 
 
 def _visible_building_or_invalid(session: Session, actor: Actor, today, building_id: int) -> None:
@@ -233,13 +231,8 @@ def create_apartment(body: ApartmentCreate, session: SessionDep, actor: Registra
     return service.create_apartment(session, **body.model_dump())
 
 
-@router.patch("/apartments/{apartment_id}", response_model=ApartmentRead)
-def update_apartment(
-    apartment_id: Id, body: ApartmentUpdate, session: SessionDep, actor: RegistrarActor, today: Today
-):
-    apartment = one_visible(
-        session, queries.visible_apartments(actor, today), Apartment, apartment_id, "apartment"
-    )
+@router.patch("/apartments/{apartment_id}", response_model=ApartmentRead, dependencies=[REGISTRARS_ONLY])
+def update_apartment(body: ApartmentUpdate, session: SessionDep, apartment: VisibleApartment):
     return service.update_apartment(session, apartment, body.model_dump(exclude_unset=True))
 
 
@@ -252,20 +245,19 @@ def list_people(session: SessionDep, actor: CurrentActor, today: Today, paging: 
 
 
 @router.get("/people/{person_id}", response_model=PersonRead)
-def read_person(person_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
-    return one_visible(session, queries.visible_people(actor, today), Person, person_id, "person")
+def read_person(person: VisiblePerson):
+    return person
 
 
-@router.post("/people", response_model=PersonRead, status_code=status.HTTP_201_CREATED)
-def create_person(body: PersonCreate, session: SessionDep, actor: RegistrarActor):
+@router.post(
+    "/people", response_model=PersonRead, status_code=status.HTTP_201_CREATED, dependencies=[REGISTRARS_ONLY]
+)
+def create_person(body: PersonCreate, session: SessionDep):
     return service.create_person(session, **body.model_dump())
 
 
-@router.patch("/people/{person_id}", response_model=PersonRead)
-def update_person(
-    person_id: Id, body: PersonUpdate, session: SessionDep, actor: RegistrarActor, today: Today
-):
-    person = one_visible(session, queries.visible_people(actor, today), Person, person_id, "person")
+@router.patch("/people/{person_id}", response_model=PersonRead, dependencies=[REGISTRARS_ONLY])
+def update_person(body: PersonUpdate, session: SessionDep, person: VisiblePerson):
     return service.apply_changes(session, person, body.model_dump(exclude_unset=True))
 
 

@@ -1,45 +1,9 @@
 """A company's register from one CSV file: buildings, apartments, owners and their shares.
 
-One row per apartment and owner. Rows that repeat a building (same district and
-address) or an apartment (same building and number) only add owners; their other
-cells must agree with the first row. Columns, in any order (header names are not
-case-sensitive; the delimiter is a comma, or a semicolon for spreadsheets that save
-that way, in which case numbers may use a decimal comma):
-
-    district              required  district name as registered, e.g. Yunusobod
-    address               required  street and house, unique within the district
-    latitude, longitude   required  decimal degrees
-    floors                required  1 or more
-    year_built            optional
-    total_area_m2         optional  the building's total area
-    apartment             required  apartment number, e.g. 12 or 12a
-    entrance, floor       optional
-    area_m2               required  more than 0, at most 2 decimals
-    rooms                 optional
-    registered_residents  optional  0 by default
-    account_number        required  personal account, unique in the whole city
-    owner_name            optional  may be left out for a person already registered by PINFL
-    owner_pinfl           optional  14 digits; matches a person already in the register
-    owner_phone           optional
-    share                 optional  1/2, 0.5 or 1; 1 by default when an owner is given
-    owned_since           optional  YYYY-MM-DD; the import day by default
-
-Nothing is written unless every row is right: the whole file is checked first and
-every problem is reported with its physical line number (the header is line 1); a
-problem of a building itself (unknown district, another company's building) is
-reported once, on its first row, naming the building's other lines. Then everything
-goes through the registry service, so the rules are those of the API.
-
-Re-importing: a building already registered in the district and managed today by
-the importing company is reused, and the file may add apartments to it; its stored
-details (coordinates, floors, ...) stay as they are. An apartment number that
-already exists in such a building is refused, so importing the same file twice is
-refused as a whole. A building registered under any other company (or under none
-today) is refused; a change of management goes through the platform admin.
-
-People are matched by PINFL: an owner whose PINFL is registered is that person (the
-register's name is kept); any other owner becomes a new person, one per row when no
-PINFL is given. The report counts what was created.
+The whole file is checked first and nothing is written unless every row is right (each
+problem with its line number); then everything goes through the registry service, so the
+rules are those of the API. The columns, the refusals, re-importing and how people are
+matched by PINFL are specified in docs/import-format.md.
 """
 
 import re
@@ -92,7 +56,6 @@ OPTIONAL_COLUMNS = (
 )
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 _DECIMAL_COLUMNS = ("latitude", "longitude", "total_area_m2", "area_m2")
-_OWNER_COLUMNS = ("owner_name", "owner_pinfl", "owner_phone", "share", "owned_since")
 # The API models' field names, as the file's columns call them.
 _COLUMN_OF = {
     "number": "apartment",

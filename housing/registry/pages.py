@@ -13,9 +13,9 @@ from housing.auth import StaffActor
 from housing.db import SessionDep
 from housing.deps import Today
 from housing.registry.models import Apartment, Building, District
-from housing.registry.queries import visible_apartments, visible_buildings
-from housing.routing import one_visible, page_of
-from housing.validation import Id, PageNumber
+from housing.registry.queries import VisibleBuilding, visible_apartments, visible_buildings
+from housing.routing import page_of
+from housing.validation import PageNumber
 from housing.web import render
 
 router = APIRouter(include_in_schema=False)
@@ -51,15 +51,14 @@ def buildings(
 
 @router.get("/console/buildings/{building_id}", response_class=HTMLResponse)
 def building(
-    building_id: Id,
     request: Request,
     session: SessionDep,
     actor: StaffActor,
     today: Today,
+    found: VisibleBuilding,
     page: PageNumber = 1,
 ) -> Response:
-    found = one_visible(session, visible_buildings(actor, today), Building, building_id, "building")
-    scope = visible_apartments(actor, today).where(Apartment.building_id == building_id)
+    scope = visible_apartments(actor, today).where(Apartment.building_id == found.id)
     paging = page_of(session, scope, page, PAGE_SIZE)
     apartments = session.exec(
         scope.order_by(func.length(Apartment.number), Apartment.number, col(Apartment.id))

@@ -2,14 +2,23 @@
 
 Company staff see the buildings their company manages today; residents see the
 apartments they own or are registered in today; admins and officials see the city.
+The filters are plain functions of the actor; beside them, the route dependencies that load
+one building, apartment, person or company within that scope (`VisibleBuilding`, ...: 404
+outside it, so ids do not leak).
 """
 
 from datetime import date
+from typing import Annotated
 
-from sqlalchemy import Select, or_, union
+from fastapi import Depends
+from sqlalchemy import Select, union
 from sqlmodel import select
 
 from housing.actors import Actor
+from housing.auth import CurrentActor
+from housing.db import SessionDep
+from housing.deps import Today
+from housing.errors import NotFound
 from housing.registry.models import (
     Apartment,
     Building,
@@ -19,28 +28,26 @@ from housing.registry.models import (
     Person,
     Residence,
 )
-
-
-def _current(model, today: date):
-    return (model.valid_from <= today) & or_(model.valid_until.is_(None), model.valid_until > today)
+from housing.registry.periods import in_force
+from housing.validation import Id
 
 
 def managed_building_ids(company_id: int, today: date) -> Select:
     return select(BuildingManagement.building_id).where(
-        BuildingManagement.company_id == company_id, _current(BuildingManagement, today)
+        BuildingManagement.company_id == company_id, in_force(BuildingManagement, today)
     )
 
 
 def current_manager_ids(today: date) -> Select:
     """building_id -> company_id of the management period open today."""
     return select(BuildingManagement.building_id, BuildingManagement.company_id).where(
-        _current(BuildingManagement, today)
+        in_force(BuildingManagement, today)
     )
 
 
 def home_apartment_ids(person_id: int, today: date) -> Select:
-    owned = select(Ownership.apartment_id).where(Ownership.person_id == person_id, _current(Ownership, today))
-    lives = select(Residence.apartment_id).where(Residence.person_id == person_id, _current(Residence, today))
+    owned = select(Ownership.apartment_id).where(Ownership.person_id == person_id, in_force(Ownership, today))
+    lives = select(Residence.apartment_id).where(Residence.person_id == person_id, in_force(Residence, today))
     return union(owned, lives)
 
 
@@ -78,7 +85,7 @@ def visible_companies(actor: Actor, today: date) -> Select:
         return query.where(ManagementCompany.id == actor.company_id)
     managers = (
         select(BuildingManagement.company_id)
-        .where(_current(BuildingManagement, today))
+        .where(in_force(BuildingManagement, today))
         .where(BuildingManagement.building_id.in_(_actor_building_ids(actor, today)))
     )
     return query.where(ManagementCompany.id.in_(managers))
@@ -86,8 +93,8 @@ def visible_companies(actor: Actor, today: date) -> Select:
 
 def _people_of_apartments(apartments: Select, today: date) -> Select:
     ids = apartments.with_only_columns(Apartment.id)
-    owners = select(Ownership.person_id).where(Ownership.apartment_id.in_(ids), _current(Ownership, today))
-    residents = select(Residence.person_id).where(Residence.apartment_id.in_(ids), _current(Residence, today))
+    owners = select(Ownership.person_id).where(Ownership.apartment_id.in_(ids), in_force(Ownership, today))
+    residents = select(Residence.person_id).where(Residence.apartment_id.in_(ids), in_force(Residence, today))
     return union(owners, residents)
 
 
@@ -109,3 +116,37 @@ def visible_ownerships(actor: Actor, today: date) -> Select:
 def visible_residences(actor: Actor, today: date) -> Select:
     ids = visible_apartments(actor, today).with_only_columns(Apartment.id)
     return select(Residence).where(Residence.apartment_id.in_(ids))
+
+
+# One row, loaded within the actor's scope; outside it reads as missing.
+
+
+def _one(session, query: Select, model, id_: int, label: str):
+    found = session.exec(query.where(model.id == id_)).first()
+    if found is None:
+        raise NotFound(f"{label} {id_} not found")
+    return found
+
+
+def _visible_building(building_id: Id, session: SessionDep, actor: CurrentActor, today: Today) -> Building:
+    return _one(session, visible_buildings(actor, today), Building, building_id, "building")
+
+
+def _visible_apartment(apartment_id: Id, session: SessionDep, actor: CurrentActor, today: Today) -> Apartment:
+    return _one(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
+
+
+def _visible_person(person_id: Id, session: SessionDep, actor: CurrentActor, today: Today) -> Person:
+    return _one(session, visible_people(actor, today), Person, person_id, "person")
+
+
+def _visible_company(
+    company_id: Id, session: SessionDep, actor: CurrentActor, today: Today
+) -> ManagementCompany:
+    return _one(session, visible_companies(actor, today), ManagementCompany, company_id, "company")
+
+
+VisibleBuilding = Annotated[Building, Depends(_visible_building)]
+VisibleApartment = Annotated[Apartment, Depends(_visible_apartment)]
+VisiblePerson = Annotated[Person, Depends(_visible_person)]
+VisibleCompany = Annotated[ManagementCompany, Depends(_visible_company)]

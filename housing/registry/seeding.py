@@ -5,6 +5,10 @@ buildings, people, shares and residences) per transaction, so 100,000 apartments
 seconds where row-by-row ORM inserts would take many minutes. The same seed on the same
 database gives the same city; running again adds another batch beside the first, with
 new tax ids, addresses, account numbers and PINFLs that collide with nothing stored.
+
+Longer than 500 lines because the city's shape (districts, block names, building sizes)
+and the one bulk writer that turns it into rows belong together: `_CityWriter`'s steps
+share the batch's ids and counters, and split apart they would pass all of it around.
 """
 
 import math
@@ -16,14 +20,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Engine, cast, func, insert, or_, text
+from sqlalchemy import BigInteger, Connection, Engine, cast, func, insert, text
 from sqlmodel import Session, select
 
 from housing.accounts.models import COMPANY_ROLES, Role, User
 from housing.accounts.passwords import Passwords
 from housing.accounts.service import create_user, update_user
 from housing.clock import local_today
-from housing.db import utcnow
+from housing.db import is_postgres, utcnow
 from housing.errors import NotFound
 from housing.registry.models import (
     Apartment,
@@ -35,6 +39,7 @@ from housing.registry.models import (
     Person,
     Residence,
 )
+from housing.registry.periods import in_force
 from housing.settings import Settings
 
 CHUNK_APARTMENTS = 5000
@@ -502,7 +507,7 @@ class _CityWriter:
         """Inserts rows and returns their ids in the order given."""
         if not rows:
             return []
-        if self.connection.dialect.name == "postgresql":
+        if is_postgres(self.connection):
             # Ids drawn from the table's own sequence, then a plain pipelined executemany:
             # three times faster than a sorted INSERT ... RETURNING of the same rows.
             ids = list(
@@ -608,14 +613,11 @@ def reset_demo_users(
 
 
 def _demo_scope(session: Session, today: date) -> tuple[int, int]:
-    def current(model: Any) -> Any:
-        return (model.valid_from <= today) & or_(model.valid_until.is_(None), model.valid_until > today)
-
     row = session.exec(
         select(BuildingManagement.company_id, Ownership.person_id)
         .join(Apartment, Apartment.building_id == BuildingManagement.building_id)
         .join(Ownership, Ownership.apartment_id == Apartment.id)
-        .where(current(BuildingManagement), current(Ownership))
+        .where(in_force(BuildingManagement, today), in_force(Ownership, today))
         .order_by(BuildingManagement.company_id, Ownership.person_id)
         .limit(1)
     ).first()

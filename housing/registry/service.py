@@ -18,6 +18,7 @@ from housing.registry.models import (
     Person,
     Residence,
 )
+from housing.registry.periods import in_force
 
 P = TypeVar("P", Ownership, Residence)
 
@@ -122,9 +123,7 @@ def management_history(session: Session, building_id: int) -> list[BuildingManag
 def current_manager(session: Session, building_id: int, today: date) -> int | None:
     return session.exec(
         select(BuildingManagement.company_id).where(
-            BuildingManagement.building_id == building_id,
-            BuildingManagement.valid_from <= today,
-            or_(BuildingManagement.valid_until.is_(None), BuildingManagement.valid_until > today),
+            BuildingManagement.building_id == building_id, in_force(BuildingManagement, today)
         )
     ).first()
 

@@ -1,31 +1,31 @@
 """JSON routes of service requests: load within the actor's scope, one service call, return."""
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, UploadFile, status
+from fastapi import APIRouter, Depends, File, Query, UploadFile, status
 from fastapi.responses import FileResponse
 from sqlmodel import Session, select
 
+from housing import actors
 from housing.accounts.models import Role
 from housing.actors import Actor
 from housing.auth import (
-    AdminActor,
     CurrentActor,
-    DispatcherActor,
     FilerActor,
     ParticipantActor,
     ResidentActor,
+    require_roles,
 )
 from housing.db import SessionDep, get_or_404
-from housing.deps import Now, SettingsDep
+from housing.deps import Now, SettingsDep, Today
 from housing.errors import Forbidden, Invalid, NotFound
 from housing.registry import queries as registry_queries
 from housing.registry.models import Apartment, Building, Person
-from housing.requests import lifecycle, service
+from housing.requests import service
 from housing.requests.lifecycle import Mover
 from housing.requests.models import RequestCategory, RequestPhoto, RequestStatus, ServiceRequest
-from housing.requests.queries import visible_categories, visible_requests
+from housing.requests.queries import VisibleRequest, visible_categories, visible_requests
 from housing.requests.schemas import (
     AssignmentUpdate,
     CategoryCreate,
@@ -41,23 +41,14 @@ from housing.requests.schemas import (
     TransitionCreate,
     TransitionRead,
 )
-from housing.routing import Paging, one_visible, paginate
+from housing.routing import Paging, paginate
 from housing.schemas import API_PROBLEMS, Page, problems
-from housing.settings import Settings
 from housing.validation import Id, Text
 
 router = APIRouter(tags=["requests"], responses=API_PROBLEMS)
 
 # Who files: a resident for themselves, a dispatcher or manager after a phone call.
 # Officials only read; everyone else takes part in a request they can see.
-
-
-def _today(now: datetime, settings: Settings) -> date:
-    return lifecycle.local_day(now, settings.timezone)[1]
-
-
-def _visible_request(session: Session, actor: Actor, today: date, request_id: int) -> ServiceRequest:
-    return one_visible(session, visible_requests(actor, today), ServiceRequest, request_id, "request")
 
 
 # Categories: everyone reads, admins write.
@@ -68,13 +59,22 @@ def list_categories(session: SessionDep, actor: CurrentActor, paging: Paging):
     return paginate(session, visible_categories(actor), paging, RequestCategory.code)
 
 
-@router.post("/request-categories", response_model=CategoryRead, status_code=status.HTTP_201_CREATED)
-def create_category(body: CategoryCreate, session: SessionDep, actor: AdminActor):
+@router.post(
+    "/request-categories",
+    response_model=CategoryRead,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(require_roles(actors.ADMINS))],
+)
+def create_category(body: CategoryCreate, session: SessionDep):
     return service.create_category(session, **body.model_dump())
 
 
-@router.patch("/request-categories/{category_id}", response_model=CategoryRead)
-def update_category(category_id: Id, body: CategoryUpdate, session: SessionDep, actor: AdminActor):
+@router.patch(
+    "/request-categories/{category_id}",
+    response_model=CategoryRead,
+    dependencies=[Depends(require_roles(actors.ADMINS))],
+)
+def update_category(category_id: Id, body: CategoryUpdate, session: SessionDep):
     category = get_or_404(session, RequestCategory, category_id, "category")
     return service.update_category(session, category, body.model_dump(exclude_unset=True))
 
@@ -86,8 +86,7 @@ def update_category(category_id: Id, body: CategoryUpdate, session: SessionDep, 
 def list_requests(
     session: SessionDep,
     actor: CurrentActor,
-    settings: SettingsDep,
-    now: Now,
+    today: Today,
     paging: Paging,
     status_: Annotated[RequestStatus | None, Query(alias="status")] = None,
     building_id: Annotated[Id | None, Query()] = None,
@@ -95,7 +94,7 @@ def list_requests(
     overdue: Annotated[bool | None, Query()] = None,
     escalated: Annotated[bool | None, Query(description="Overdue for days: the officials' list")] = None,
 ):
-    query = visible_requests(actor, _today(now, settings))
+    query = visible_requests(actor, today)
     if status_ is not None:
         query = query.where(ServiceRequest.status == status_)
     if building_id is not None:
@@ -117,9 +116,8 @@ def list_requests(
     responses=problems(429, why={429: "The resident's requests of the day are used up"}),
 )
 def file_request(
-    body: RequestCreate, session: SessionDep, actor: FilerActor, settings: SettingsDep, now: Now
+    body: RequestCreate, session: SessionDep, actor: FilerActor, settings: SettingsDep, now: Now, today: Today
 ):
-    today = _today(now, settings)
     building_id = _place(session, actor, today, body)
     return service.file_request(
         session,
@@ -171,8 +169,7 @@ def _requester(session: Session, actor: Actor, today: date, person_id: int | Non
 
 
 @router.get("/requests/{request_id}", response_model=RequestDetail)
-def read_request(request_id: Id, session: SessionDep, actor: CurrentActor, settings: SettingsDep, now: Now):
-    request = _visible_request(session, actor, _today(now, settings), request_id)
+def read_request(session: SessionDep, actor: CurrentActor, request: VisibleRequest):
     return _detail(session, actor, request)
 
 
@@ -192,14 +189,13 @@ def _detail(session: Session, actor: Actor, request: ServiceRequest) -> RequestD
     "/requests/{request_id}/transitions", response_model=TransitionRead, status_code=status.HTTP_201_CREATED
 )
 def move_request(
-    request_id: Id,
     body: TransitionCreate,
     session: SessionDep,
     actor: ParticipantActor,
     settings: SettingsDep,
     now: Now,
+    request: VisibleRequest,
 ):
-    request = _visible_request(session, actor, _today(now, settings), request_id)
     return service.transition_request(
         session,
         request,
@@ -214,16 +210,12 @@ def move_request(
     )
 
 
-@router.put("/requests/{request_id}/assignment", response_model=RequestRead)
-def assign_request(
-    request_id: Id,
-    body: AssignmentUpdate,
-    session: SessionDep,
-    actor: DispatcherActor,
-    settings: SettingsDep,
-    now: Now,
-):
-    request = _visible_request(session, actor, _today(now, settings), request_id)
+@router.put(
+    "/requests/{request_id}/assignment",
+    response_model=RequestRead,
+    dependencies=[Depends(require_roles(actors.DISPATCHERS))],
+)
+def assign_request(body: AssignmentUpdate, session: SessionDep, request: VisibleRequest):
     return service.assign_request(session, request, assignee_id=body.assignee_id)
 
 
@@ -231,14 +223,12 @@ def assign_request(
     "/requests/{request_id}/comments", response_model=CommentRead, status_code=status.HTTP_201_CREATED
 )
 def comment_on_request(
-    request_id: Id,
     body: CommentCreate,
     session: SessionDep,
     actor: ParticipantActor,
-    settings: SettingsDep,
     now: Now,
+    request: VisibleRequest,
 ):
-    request = _visible_request(session, actor, _today(now, settings), request_id)
     if body.internal and actor.role == Role.resident:
         raise Forbidden("internal notes are for staff; a resident's comment is visible to staff anyway")
     return service.add_comment(
@@ -248,14 +238,12 @@ def comment_on_request(
 
 @router.post("/requests/{request_id}/rating", response_model=RequestRead)
 def rate_request(
-    request_id: Id,
     body: RatingCreate,
     session: SessionDep,
     actor: ResidentActor,
-    settings: SettingsDep,
     now: Now,
+    request: VisibleRequest,
 ):
-    request = _visible_request(session, actor, _today(now, settings), request_id)
     return service.rate_request(
         session, request, person_id=actor.person_id, rating=body.rating, comment=body.comment, now=now
     )
@@ -268,14 +256,12 @@ def rate_request(
     responses=problems(415, why={415: "Not a JPEG, PNG or WebP picture"}),
 )
 def upload_photo(
-    request_id: Id,
     photo: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
     session: SessionDep,
     actor: ParticipantActor,
     settings: SettingsDep,
-    now: Now,
+    request: VisibleRequest,
 ):
-    request = _visible_request(session, actor, _today(now, settings), request_id)
     limit = settings.requests.max_photo_bytes
     # Read one byte past the limit: enough to know it is too large without holding more.
     data = photo.file.read(limit + 1)
@@ -291,11 +277,8 @@ def upload_photo(
 
 
 @router.get("/requests/{request_id}/photos/{photo_id}", response_class=FileResponse)
-def download_photo(
-    request_id: Id, photo_id: Id, session: SessionDep, actor: CurrentActor, settings: SettingsDep, now: Now
-):
-    _visible_request(session, actor, _today(now, settings), request_id)
+def download_photo(photo_id: Id, session: SessionDep, settings: SettingsDep, request: VisibleRequest):
     photo = session.get(RequestPhoto, photo_id)
-    if photo is None or photo.request_id != request_id:
+    if photo is None or photo.request_id != request.id:
         raise NotFound(f"photo {photo_id} not found")
     return FileResponse(settings.requests.photo_dir / photo.file_name, media_type=photo.content_type)

@@ -1,23 +1,16 @@
-"""The request lifecycle as data: which status may follow which, who may move it, and deadlines.
+"""The request lifecycle as data: which status may follow which, and who may move it.
 
 Pure: no database, no clock (`now` is always an argument). The main line is
 new -> accepted -> in_progress -> resolved -> closed; staff may reject (with a reason) or
 defer (until a date, when the deadline job puts it back where it was); the resident may
-reopen a resolved or closed request within the reopen window.
+reopen a resolved or closed request within the reopen window. Deadlines are in
+housing.requests.deadlines.
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from housing.requests.models import RequestStatus as S
-from housing.settings import RequestSettings
-
-# An emergency (burst pipe, no power, gas smell) must be contained within 30 minutes
-# whatever its category says (DESIGN.md, "Request deadlines by category"). The time is
-# HOUSING_REQUESTS__EMERGENCY_DEADLINE_MINUTES: callers pass `settings.requests.emergency_deadline`;
-# this is only the settings' default, for callers without settings.
-EMERGENCY_DEADLINE = RequestSettings().emergency_deadline
 
 
 class Mover(StrEnum):
@@ -62,29 +55,5 @@ def allowed_targets(current: S) -> list[S]:
     return [to for (frm, to) in TRANSITIONS if frm == current]
 
 
-def deadline_for(
-    filed_at: datetime,
-    *,
-    category_minutes: int,
-    emergency: bool,
-    emergency_deadline: timedelta = EMERGENCY_DEADLINE,
-) -> datetime:
-    """The category's deadline from filing; an emergency gets the tighter of it and `emergency_deadline`."""
-    allowed = timedelta(minutes=category_minutes)
-    if emergency:
-        allowed = min(allowed, emergency_deadline)
-    return filed_at + allowed
-
-
 def may_reopen(resolved_at: datetime | None, now: datetime, window: timedelta) -> bool:
     return resolved_at is not None and now - resolved_at <= window
-
-
-def local_day(now: datetime, timezone: str) -> tuple[datetime, date]:
-    """The start of now's local calendar day (as an aware datetime) and that date.
-
-    Daily limits follow the city's calendar: a resident's day starts at local midnight.
-    """
-    zone = ZoneInfo(timezone)
-    today = now.astimezone(zone).date()
-    return datetime.combine(today, time.min, tzinfo=zone), today

@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
+from housing import clock
 from housing.accounts.models import COMPANY_ROLES, User
 from housing.errors import Conflict, Forbidden, Invalid, RateLimited
 from housing.registry.models import Apartment, Building
 from housing.registry.service import current_manager
-from housing.requests import lifecycle
+from housing.requests import deadlines, lifecycle
 from housing.requests.lifecycle import Mover
 from housing.requests.models import (
     RequestCategory,
@@ -76,7 +77,7 @@ def file_request(
     now: datetime,
     timezone: str,
     daily_limit: int,
-    emergency_deadline: timedelta = lifecycle.EMERGENCY_DEADLINE,
+    emergency_deadline: timedelta = deadlines.EMERGENCY_DEADLINE,
 ) -> ServiceRequest:
     """Files a request against the company managing the building today, with its deadline.
 
@@ -90,7 +91,8 @@ def file_request(
         apartment = session.get(Apartment, apartment_id)
         if apartment is None or apartment.building_id != building_id:
             raise Invalid(f"apartment {apartment_id} is not in building {building_id}", field="apartment_id")
-    day_start, today = lifecycle.local_day(now, timezone)
+    today = clock.local_day(now, timezone)
+    day_start = clock.local_midnight(today, timezone)
     company_id = current_manager(session, building_id, today)
     if company_id is None or session.get(Building, building_id) is None:
         raise Invalid(f"building {building_id} has no managing company to send it to", field="building_id")
@@ -101,7 +103,7 @@ def file_request(
         since=day_start,
         same=(building_id, apartment_id, category_id, _normalized(description)),
         daily_limit=daily_limit,
-        next_day=day_start + timedelta(days=1),
+        next_day=clock.local_midnight(today + timedelta(days=1), timezone),
         now=now,
     )
     emergency = category.emergency if emergency is None else emergency
@@ -116,7 +118,7 @@ def file_request(
         emergency=emergency,
         status=RequestStatus.new,
         created_at=now,
-        deadline_at=lifecycle.deadline_for(
+        deadline_at=deadlines.deadline_for(
             now,
             category_minutes=category.deadline_minutes,
             emergency=emergency,
@@ -196,7 +198,7 @@ def transition_request(
     reopen_window: timedelta,
     reason: str | None = None,
     until: datetime | None = None,
-    emergency_deadline: timedelta = lifecycle.EMERGENCY_DEADLINE,
+    emergency_deadline: timedelta = deadlines.EMERGENCY_DEADLINE,
 ) -> RequestTransition:
     current = RequestStatus(request.status)
     allowed_mover = lifecycle.mover_of(current, to)
@@ -263,7 +265,7 @@ def _fresh_deadline(
 ) -> datetime:
     """The clock restarts when a deferred request comes back or a resident reopens one."""
     category = session.get(RequestCategory, request.category_id)
-    return lifecycle.deadline_for(
+    return deadlines.deadline_for(
         now,
         category_minutes=category.deadline_minutes,
         emergency=request.emergency,
@@ -424,7 +426,7 @@ def mark_overdue(session: Session, *, now: datetime) -> int:
         .where(
             col(ServiceRequest.status).in_(lifecycle.OPEN),
             col(ServiceRequest.overdue).is_(False),
-            ServiceRequest.deadline_at < now,
+            ServiceRequest.deadline_at < now,  # deadlines.is_late, in SQL
         )
         .values(overdue=True, overdue_at=now)
     )
@@ -438,7 +440,7 @@ def escalate_overdue(session: Session, *, now: datetime, after: timedelta) -> in
         .where(
             col(ServiceRequest.status).in_(lifecycle.OPEN),
             col(ServiceRequest.escalated).is_(False),
-            ServiceRequest.deadline_at < now - after,
+            ServiceRequest.deadline_at < deadlines.escalation_cutoff(now, after),
         )
         .values(escalated=True, escalated_at=now)
     )
@@ -468,7 +470,7 @@ def resume_deferred(
     request: ServiceRequest,
     *,
     now: datetime,
-    emergency_deadline: timedelta = lifecycle.EMERGENCY_DEADLINE,
+    emergency_deadline: timedelta = deadlines.EMERGENCY_DEADLINE,
 ) -> RequestTransition:
     """A deferral's date has come: back to the status it was deferred from, with a fresh deadline."""
     before = session.exec(

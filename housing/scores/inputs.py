@@ -21,7 +21,7 @@ from sqlalchemy import CTE, Date, Float, and_, case, cast, func, literal, not_, 
 from sqlmodel import Session
 
 from housing.clock import Month, add_months
-from housing.db import UTCDateTime
+from housing.db import UTCDateTime, is_postgres
 from housing.incidents.models import IncidentSource, ServiceIncident
 from housing.registry.models import Apartment, BuildingManagement
 from housing.requests.lifecycle import OPEN
@@ -58,7 +58,7 @@ def _plan_for_these_months(session: Session) -> None:
     """psycopg prepares a statement run five times on a connection, and PostgreSQL may then
     switch to a generic plan that ignores the month's bounds: the benchmark's eleventh month
     took 70 s instead of 0.2 s. Plan every run for its own months (this transaction only)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 

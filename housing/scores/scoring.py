@@ -3,17 +3,6 @@
 Pure: no database, no clock. Everything that decides a company's number is here, and
 docs/quality-score.md explains it with a worked example; change any constant and
 METHOD_VERSION goes up, so stored scores say which rules made them.
-
-Each component has raw inputs (a numerator and a denominator, e.g. requests resolved in
-time of requests due) counted in SQL by housing.scores.inputs. Its value is
-numerator / denominator. Small samples say little, so the value is shrunk towards the
-city mean, as an empirical-Bayes estimate with a prior worth k observations:
-
-    shrunk = (numerator + k * city_mean) / (denominator + k)
-
-A company with 2 requests moves 2/(2+k) of the way from the city mean towards its own
-value; one with 200 moves 200/(200+k). The shrunk value is put on a 0-100 scale between
-the component's worst and best anchors, and the total is the weighted mean of the points.
 """
 
 from collections.abc import Iterable, Mapping

@@ -303,10 +303,12 @@ def test_each_role_lists_only_its_scope(client, city: City):
     assert filtered.json()["items"] == []
 
 
-def test_handing_a_building_over_moves_it_between_companies(client, city: City):
-    from datetime import date, timedelta
+def test_handing_a_building_over_moves_it_between_companies(client, city: City, settings):
+    from datetime import timedelta
 
-    today = date.today()
+    from housing import clock
+
+    today = clock.local_today(settings.timezone)  # the city's day, as the routes see it
     response = client.post(
         f"/api/v1/buildings/{city.building_a.id}/management",
         json={"company_id": city.company_b.id, "valid_from": str(today - timedelta(days=1))},

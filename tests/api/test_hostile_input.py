@@ -217,7 +217,9 @@ def test_a_register_date_out_of_range_is_422(client, city: City, body, field):
 def test_the_register_reaches_back_to_privatisation(client, city: City):
     person = client.post("/api/v1/people", json={"full_name": "Aziz Karimov"}, headers=city.headers["admin"])
     payload = {"apartment_id": city.home.id, "person_id": person.json()["id"], "valid_from": "1993-06-01"}
-    assert client.post("/api/v1/residences", json=payload, headers=city.headers["admin"]).status_code == 201
+    response = client.post("/api/v1/residences", json=payload, headers=city.headers["admin"])
+    assert response.status_code == 201, response.text
+    assert response.json()["valid_from"] == "1993-06-01"
 
 
 # NUL and other control characters: PostgreSQL refuses NUL in text, XML cannot carry them.
@@ -289,6 +291,8 @@ def test_tabs_and_line_breaks_are_still_text(client, city: City):
         f"/api/v1/requests/{city.home_request.id}/comments", json=body, headers=city.headers["admin"]
     )
     assert response.status_code == 201, response.text
+    detail = client.get(f"/api/v1/requests/{city.home_request.id}", headers=city.headers["admin"]).json()
+    assert detail["comments"][-1]["body"] == "first line\r\nsecond\tline"
 
 
 # Booleans are not numbers, numbers are not booleans.

@@ -206,6 +206,9 @@ def test_a_rating_on_a_request_out_of_sight_is_not_found(client, city: City, ses
         headers=login(client, stranger.username),
     )
     assert response.status_code == 404
+    session.expire_all()
+    session.refresh(city.home_request)
+    assert city.home_request.rating is None  # nothing was stored
 
 
 @pytest.fixture

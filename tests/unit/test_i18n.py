@@ -56,3 +56,12 @@ def test_dates_and_times_are_local_to_tashkent():
     assert i18n.moment(late_evening_utc, "en", "Asia/Tashkent") == "Nov 1, 2026, 1:30:00\u202fAM"
     assert i18n.month(date(2026, 10, 1), "ru") == "октябрь 2026"
     assert i18n.day(date(2026, 11, 15), "uz") == "15-noyabr, 2026"
+
+
+def test_the_command_line_prints_tiyin_exactly_without_floats():
+    from housing.cli.common import amount
+
+    assert amount(51_000_000) == "510,000.00"
+    assert amount(-250) == "-2.50"
+    # Past 2**53 a float would drop the last tiyin.
+    assert amount(9_007_199_254_740_993) == "90,071,992,547,409.93"

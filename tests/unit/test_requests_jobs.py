@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from housing.requests import service
 from housing.requests.jobs import sweep_deadlines
 from housing.requests.models import RequestStatus as S
 from housing.requests.models import ServiceRequest
@@ -89,3 +90,39 @@ def test_a_deferred_request_waits_without_a_deadline_and_comes_back_where_it_was
         until,
     )
     assert sweep_deadlines(db, settings, now=until).startswith("0 deferred")
+
+
+def test_a_deferral_that_fails_is_logged_and_skipped_and_the_others_come_back(
+    session, settings, db, monkeypatch, caplog
+):
+    home = make_apartment(session)
+    resident = make_resident(session, home)
+    category = make_category(session, deadline_minutes=60)
+    until = NOON + timedelta(days=2)
+    deferred = []
+    for n in range(3):
+        request = make_request(session, resident, home, category, description=f"the tap number {n} drips")
+        move(session, request, S.accepted)
+        move(session, request, S.deferred, reason="parts", until=until, now=NOON + timedelta(minutes=5))
+        deferred.append(request)
+    session.commit()
+    broken = deferred[1]
+    resume = service.resume_deferred
+
+    def resume_or_fail(session, request, **kw):
+        if request.id == broken.id:
+            raise RuntimeError("the disk is full")
+        return resume(session, request, **kw)
+
+    monkeypatch.setattr(service, "resume_deferred", resume_or_fail)
+
+    summary = sweep_deadlines(db, settings, now=until)
+
+    assert summary.startswith("2 deferred requests back in the queue")
+    assert summary.endswith("1 failed")
+    assert [reload(session, r).status for r in deferred] == [S.accepted, S.deferred, S.accepted]
+    assert f"request {broken.id}" in caplog.text and "the disk is full" in caplog.text
+    # The failed one was rolled back alone, and the next run brings it back.
+    monkeypatch.setattr(service, "resume_deferred", resume)
+    assert sweep_deadlines(db, settings, now=until).startswith("1 deferred requests back in the queue")
+    assert reload(session, broken).status == S.accepted

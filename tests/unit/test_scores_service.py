@@ -127,6 +127,31 @@ def test_nightly_job_scores_the_previous_and_the_current_month(session, settings
     assert november == {100.0}
 
 
+def test_a_month_that_fails_is_logged_and_the_other_months_are_scored(
+    session, settings, db, city, monkeypatch, caplog
+):
+    recompute = service.recompute_month
+
+    def recompute_or_fail(session, month, **kw):
+        if month.period == OCTOBER.period:
+            raise RuntimeError("the disk is full")
+        return recompute(session, month, **kw)
+
+    monkeypatch.setattr(service, "recompute_month", recompute_or_fail)
+
+    result = jobs.nightly_scores(db, settings, now=NOW)
+
+    assert result == "scored 2026-10: failed, 2026-11: 3 companies (1 failed)"
+    assert set(session.exec(select(QualityScore.period))) == {date(2026, 11, 1)}
+    assert "2026-10" in caplog.text and "the disk is full" in caplog.text
+    # The failed month is tried again the next night, and then stored.
+    monkeypatch.setattr(service, "recompute_month", recompute)
+    assert jobs.nightly_scores(db, settings, now=NOW + timedelta(days=1)).startswith(
+        "scored 2026-10: 3 companies"
+    )
+    assert date(2026, 10, 1) in set(session.exec(select(QualityScore.period)))
+
+
 def test_the_command_line_recomputes_a_month_and_prints_the_ranking(database_url, session, city):
     small, big, _ = city
     env = {"HOUSING_DB__URL": database_url, "HOUSING_ENVIRONMENT": "development", "COLUMNS": "200"}

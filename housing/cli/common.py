@@ -1,0 +1,41 @@
+"""What every command shares: the console, the settings (a bad configuration exits 2), and
+how amounts, refused imports and warnings are printed."""
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from housing.settings import Settings
+
+console = Console()
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        console.print(f"[red]Configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def amount(minor: int) -> str:
+    """Minor units (tiyin) as a plain amount with two decimals, "1,234,567.80", exactly (no float)."""
+    return f"{Decimal(minor).scaleb(-2):,.2f}"
+
+
+def print_rejection(exc) -> None:
+    console.print(f"[red]{exc.detail}[/red]")
+    table = Table("line", "field", "reason")
+    for error in exc.errors:
+        table.add_row(str(error.line), error.field or "", error.reason)
+    console.print(table)
+
+
+def print_warnings(warnings: Sequence[str], count: int) -> None:
+    for warning in warnings:
+        console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False)
+    if count > len(warnings):
+        console.print(f"... and {count - len(warnings)} more warnings", style="yellow")

@@ -1,0 +1,188 @@
+"""What the resident's and the staff's request pages share: one request's page (each audience
+sees its own template), the form refusals, the category choices and the description check.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from sqlmodel import Session, col, select
+
+from housing.accounts.models import COMPANY_ROLES, Role, User
+from housing.actors import DISPATCHERS, Actor
+from housing.errors import Conflict, DomainError, RateLimited
+from housing.requests import lifecycle, service
+from housing.requests.lifecycle import Mover
+from housing.requests.models import RequestCategory, RequestComment, RequestStatus, RequestTransition
+from housing.requests.queries import RequestRow, visible_categories
+from housing.settings import Settings
+from housing.validation import parse_id
+from housing.web import render
+
+PAGE_SIZE = 25
+DESCRIPTION_MIN, DESCRIPTION_MAX = 5, 2000
+
+
+@contextmanager
+def filing_refusals(
+    session: Session, errors: dict[str, str], settings: Settings, *, too_many: str, same: str
+) -> Iterator[None]:
+    """Turn the service's refusals of a filing into the form's messages (and roll the filing back)."""
+    try:
+        yield
+    except RateLimited:
+        session.rollback()
+        errors["form"] = too_many % {"limit": settings.requests.daily_limit}
+    except Conflict as exc:
+        session.rollback()
+        errors["form"] = same % {"number": exc.extra.get("request_id", "")}
+        errors["duplicate_of"] = str(exc.extra.get("request_id", ""))
+    except DomainError as exc:
+        session.rollback()
+        errors[exc.field or "form"] = exc.detail
+
+
+def description_errors(_: Any, description: str) -> dict[str, str]:
+    text = description.strip()
+    if len(text) < DESCRIPTION_MIN:
+        return {"description": _("Describe the problem in a few words (at least 5 letters).")}
+    if len(text) > DESCRIPTION_MAX:
+        return {"description": _("The description is too long: at most 2000 characters.")}
+    return {}
+
+
+def chosen_category(session: Session, actor: Actor, category_id: str) -> RequestCategory | None:
+    wanted = parse_id(category_id)
+    if wanted is None:
+        return None
+    return session.exec(visible_categories(actor).where(RequestCategory.id == wanted)).first()
+
+
+def category_choices(session: Session, actor: Actor) -> list[RequestCategory]:
+    return list(session.exec(visible_categories(actor).order_by(RequestCategory.id)))
+
+
+# One request's page, for the resident and for staff
+
+
+def request_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    now: datetime,
+    row: RequestRow,
+    *,
+    filed: bool = False,
+    done: str | None = None,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+) -> Response:
+    request_id = row.request.id
+    staff = actor.role is not Role.resident
+    mover = Mover.staff if staff else Mover.resident
+    current = RequestStatus(row.request.status)
+    window = settings.requests.reopen_window
+    context: dict[str, Any] = {
+        "row": row,
+        "history": _history(session, request_id),
+        "comments": _comments(session, request_id, with_internal=staff),
+        "photos": service.photos_of(session, request_id),
+        "now": now,
+        "filed": filed,
+        "done": done,
+        "errors": errors or {},
+        "typed": typed or {},
+        "moves": [
+            to for to in lifecycle.allowed_targets(current) if lifecycle.mover_of(current, to) is mover
+        ],
+        "reason_required": lifecycle.REASON_REQUIRED,
+    }
+    if staff:
+        context["technicians"] = _technicians(session, row.request.company_id)
+        context["may_assign"] = actor.role in DISPATCHERS and current in lifecycle.OPEN | {
+            RequestStatus.deferred
+        }
+        return render(
+            request,
+            "requests/console_request.html",
+            status_code=422 if errors else 200,
+            actor=actor,
+            **context,
+        )
+    mine = row.request.requester_person_id is not None and row.request.requester_person_id == actor.person_id
+    context["may_rate"] = mine and row.request.rating is None and current in lifecycle.RATEABLE
+    context["may_reopen"] = RequestStatus.reopened in context["moves"] and lifecycle.may_reopen(
+        row.request.resolved_at, now, window
+    )
+    context["reopen_until"] = row.request.resolved_at + window if row.request.resolved_at else None
+    return render(
+        request, "requests/request.html", status_code=422 if errors else 200, actor=actor, **context
+    )
+
+
+@dataclass(frozen=True)
+class PostedForm:
+    """A form posted on a request's page: the request as the actor sees it, and that page again."""
+
+    request: Request
+    session: Session
+    actor: Actor
+    now: datetime
+    settings: Settings
+    row: RequestRow
+
+    def refused(self, *, errors: dict[str, str], typed: dict[str, str] | None = None) -> Response:
+        """The request's page with the form's errors next to their fields (and what was typed)."""
+        return request_page(
+            self.request,
+            self.session,
+            self.actor,
+            self.settings,
+            self.now,
+            self.row,
+            errors=errors,
+            typed=typed,
+        )
+
+
+def _history(session: Session, request_id: int) -> list[tuple[RequestTransition, str | None]]:
+    return list(
+        session.execute(
+            select(RequestTransition, User.username)
+            .outerjoin(User, User.id == RequestTransition.actor_id)
+            .where(RequestTransition.request_id == request_id)
+            .order_by(RequestTransition.at, RequestTransition.id)
+        ).all()
+    )
+
+
+def _comments(
+    session: Session, request_id: int, *, with_internal: bool
+) -> list[tuple[RequestComment, str, str]]:
+    query = (
+        select(RequestComment, User.username, User.role)
+        .join(User, User.id == RequestComment.author_id)
+        .where(RequestComment.request_id == request_id)
+    )
+    if not with_internal:
+        query = query.where(col(RequestComment.internal).is_(False))
+    return list(session.execute(query.order_by(RequestComment.created_at, RequestComment.id)).all())
+
+
+def _technicians(session: Session, company_id: int) -> list[User]:
+    return list(
+        session.exec(
+            select(User)
+            .where(
+                User.company_id == company_id,
+                col(User.role).in_(COMPANY_ROLES),
+                col(User.is_active).is_(True),
+            )
+            .order_by(User.role.desc(), User.username)  # technicians first, then dispatchers and managers
+        )
+    )

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from housing import actors
 from housing.accounts.models import Role
 from housing.actors import Actor
-from housing.auth import CurrentActor, RegistrarActor, require_roles
+from housing.auth import CurrentActor, RegistrarActor, get_actor, require_roles
 from housing.db import SessionDep, get_or_404
 from housing.deps import Today
 from housing.errors import Forbidden, Invalid
@@ -53,6 +53,7 @@ from housing.validation import Id
 
 router = APIRouter(tags=["registry"], responses=API_PROBLEMS)
 
+SIGNED_IN = Depends(get_actor)
 REGISTRARS_ONLY = Depends(require_roles(actors.REGISTRARS))
 ADMINS_ONLY = Depends(require_roles(actors.ADMINS))
 
@@ -66,13 +67,13 @@ def _building_read(session: Session, building: Building, today) -> BuildingRead:
 # Districts: everyone reads, admins write.
 
 
-@router.get("/districts", response_model=Page[DistrictRead])
-def list_districts(session: SessionDep, actor: CurrentActor, paging: Paging):
+@router.get("/districts", response_model=Page[DistrictRead], dependencies=[SIGNED_IN])
+def list_districts(session: SessionDep, paging: Paging):
     return paginate(session, select(District), paging, District.name)
 
 
-@router.get("/districts/{district_id}", response_model=DistrictRead)
-def read_district(district_id: Id, session: SessionDep, actor: CurrentActor):
+@router.get("/districts/{district_id}", response_model=DistrictRead, dependencies=[SIGNED_IN])
+def read_district(district_id: Id, session: SessionDep):
     return get_or_404(session, District, district_id, "district")
 
 

@@ -8,11 +8,11 @@ officials read every input. Only the nightly job and `housing scores` write them
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from housing import clock
-from housing.auth import CurrentActor
+from housing.auth import get_actor
 from housing.db import SessionDep, get_or_404
 from housing.deps import Today
 from housing.registry.models import District, ManagementCompany
@@ -23,7 +23,8 @@ from housing.scores.export import ranking_csv
 from housing.scores.schemas import Ranking, ScoreRead, Trend
 from housing.validation import Id, Month
 
-router = APIRouter(tags=["quality scores"], responses=API_PROBLEMS)
+# Every signed-in user reads the scores: the routes only need to know someone is asking.
+router = APIRouter(tags=["quality scores"], responses=API_PROBLEMS, dependencies=[Depends(get_actor)])
 
 Period = Annotated[Month, Query()]
 DistrictFilter = Annotated[
@@ -34,7 +35,6 @@ DistrictFilter = Annotated[
 @router.get("/scores", response_model=Ranking)
 def read_ranking(
     session: SessionDep,
-    actor: CurrentActor,
     period: Period,
     paging: Paging,
     district_id: DistrictFilter = None,
@@ -60,9 +60,7 @@ def read_ranking(
 
 
 @router.get("/scores.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-def export_ranking(
-    session: SessionDep, actor: CurrentActor, period: Period, district_id: DistrictFilter = None
-):
+def export_ranking(session: SessionDep, period: Period, district_id: DistrictFilter = None):
     """The whole ranking as CSV (UTF-8), for spreadsheets: one line per company."""
     if district_id is not None:
         get_or_404(session, District, district_id, "district")
@@ -79,7 +77,6 @@ def export_ranking(
 def read_trend(
     company_id: Id,
     session: SessionDep,
-    actor: CurrentActor,
     today: Today,
     months: Annotated[int, Query(ge=1, le=36, description="How many months back")] = 12,
     until: Annotated[Month | None, Query(description="Last month, YYYY-MM; this month by default")] = None,

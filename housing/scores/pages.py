@@ -9,13 +9,13 @@ twin with the same filters. A page is a handful of queries whatever the number o
 
 from datetime import date
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlmodel import Session
 
-from housing import clock
-from housing.auth import CityActor
+from housing import actors, clock
+from housing.auth import CityActor, require_roles
 from housing.dashboard import (
     PAGE_SIZE,
     DistrictId,
@@ -38,12 +38,13 @@ from housing.validation import Id
 from housing.web import render
 
 router = APIRouter(include_in_schema=False)
+CITY_ONLY = Depends(require_roles(actors.CITY_READERS))
 
 TREND_MONTHS = 12
 
 
-@router.get("/city")
-def city_home(actor: CityActor) -> Response:
+@router.get("/city", dependencies=[CITY_ONLY])
+def city_home() -> Response:
     return RedirectResponse("/city/scores", status_code=303)
 
 
@@ -78,10 +79,9 @@ def ranking_page(
     )
 
 
-@router.get("/city/scores.csv")
+@router.get("/city/scores.csv", dependencies=[CITY_ONLY])
 def ranking_export(
     session: SessionDep,
-    actor: CityActor,
     today: Today,
     period: OptionalPeriod = None,
     district_id: DistrictId = None,
@@ -124,11 +124,10 @@ def company_page(
     )
 
 
-@router.get("/city/companies/{company_id}/scores.csv")
+@router.get("/city/companies/{company_id}/scores.csv", dependencies=[CITY_ONLY])
 def company_export(
     company_id: Id,
     session: SessionDep,
-    actor: CityActor,
     today: Today,
     until: OptionalUntil = None,
 ) -> Response:

@@ -13,7 +13,7 @@ from sqlmodel import Session, func, select
 
 from billing.ledger.service import balance
 from billing.models import Gateway, InvoiceStatus, LedgerEntry, LedgerKind, PaymentAttempt, PaymentStatus
-from billing.payments import service
+from billing.payments import service, webhooks
 from billing.payments.gateway import GatewayError, GatewayEvent, GatewayUnavailable, Intent
 from billing.payments.jobs import reconcile_payments
 from housing.accounts.models import Role
@@ -170,8 +170,8 @@ def test_a_webhook_event_acts_once(session, owing):
     intent = Intent(id="pi_9", status=PaymentStatus.succeeded, amount_minor=10_000_000, currency="UZS")
     event = GatewayEvent(id="evt_1", type="payment_intent.succeeded", created=PAID_AT, intent=intent)
 
-    first = service.handle_event(session, event)
-    second = service.handle_event(session, event)
+    first = webhooks.handle_event(session, event)
+    second = webhooks.handle_event(session, event)
 
     assert (first.duplicate, second.duplicate) == (False, True)
     assert ledger(session, apartment.id, LedgerKind.payment) == [-10_000_000]
@@ -227,7 +227,7 @@ def test_a_charge_refunded_event_books_only_what_we_have_not(session, owing):
         refunded_intent_id="pi_5",
         refunded_minor=6_000_000,
     )
-    service.handle_event(session, event)
+    webhooks.handle_event(session, event)
 
     assert ledger(session, apartment.id, LedgerKind.refund) == [4_000_000, 2_000_000]
     assert attempt.refunded_minor == 6_000_000

@@ -1,15 +1,9 @@
-"""Payment verbs: card payments through a gateway, webhook events, refunds, bank and office payments.
+"""Payment verbs: card payments through a gateway, refunds, bank and office payments.
 
 Every verb flushes and never commits, except that a card payment is two verbs around one
-commit the caller makes: `open_card_payment` saves the attempt with its idempotency key
-("apartment:{id}:attempt:{n}"), then `send_card_payment` asks the gateway. If the process
-dies in between or the gateway cannot be reached, the reconciliation job sends the same key
-again and the gateway answers with the intent it already made, never a second one.
-
-Money arrives in the ledger once: a payment entry's dedupe key is "payment:{attempt_id}"
-and a refund's "refund:{attempt_id}:upto:{total refunded}", whichever of the webhook, the
-reconciliation job or the staff action sees it first. Statuses only move forward
-(`PAYMENT_STEPS`), so a late or repeated event changes nothing.
+commit the caller makes (the idempotency key is saved before the gateway hears of it). Money
+reaches the ledger once and statuses only move forward; the webhook that drives them is
+`billing.payments.webhooks`. The details are in docs/payments.md.
 """
 
 from datetime import UTC, date, datetime, time

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from sqlmodel import select
 
 from billing.invoices.line_words import source_text
-from billing.invoices.queries import VisibleAccount, VisibleInvoice, visible_invoices
+from billing.invoices.queries import VisibleAccount, VisibleInvoice, VisibleInvoiceLine, visible_invoices
 from billing.invoices.schemas import (
     AdjustmentCreate,
     BalanceRead,
@@ -110,18 +110,11 @@ def read_ledger(apartment: VisibleAccount, session: SessionDep, paging: Paging):
     status_code=status.HTTP_201_CREATED,
 )
 def adjust_invoice_line(
-    line_id: Id,
-    body: AdjustmentCreate,
-    session: SessionDep,
-    actor: RegistrarActor,
-    invoice: VisibleInvoice,
+    body: AdjustmentCreate, session: SessionDep, actor: RegistrarActor, line: VisibleInvoiceLine
 ):
     """Corrects a line of an issued invoice with a ledger adjustment naming it; the invoice stays as issued."""
-    line = session.get(InvoiceLine, line_id)
-    if line is None or line.invoice_id != invoice.id:
-        raise NotFound(f"line {line_id} of invoice {invoice.id} not found")
     return adjust_line(
-        session, line_id=line_id, amount_minor=body.amount_minor, reason=body.reason, user_id=actor.user_id
+        session, line_id=line.id, amount_minor=body.amount_minor, reason=body.reason, user_id=actor.user_id
     )
 
 

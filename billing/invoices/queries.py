@@ -13,11 +13,12 @@ from fastapi import Depends
 from sqlalchemy import Select
 from sqlmodel import Session, select
 
-from billing.models import Invoice
+from billing.models import Invoice, InvoiceLine
 from housing.actors import Actor
 from housing.auth import CurrentActor
 from housing.db import SessionDep
 from housing.deps import Today
+from housing.errors import NotFound
 from housing.registry import queries as registry_queries
 from housing.registry.models import Apartment, Building
 from housing.routing import one_visible
@@ -42,6 +43,16 @@ def _visible_invoice(invoice_id: Id, session: SessionDep, actor: CurrentActor, t
     return one_visible(session, visible_invoices(actor, today), Invoice, invoice_id, "invoice")
 
 
+def _visible_invoice_line(
+    invoice_id: Id, line_id: Id, session: SessionDep, actor: CurrentActor, today: Today
+) -> InvoiceLine:
+    invoice = _visible_invoice(invoice_id, session, actor, today)
+    line = session.get(InvoiceLine, line_id)
+    if line is None or line.invoice_id != invoice.id:
+        raise NotFound(f"line {line_id} of invoice {invoice.id} not found")
+    return line
+
+
 def _visible_account(apartment_id: Id, session: SessionDep, actor: CurrentActor, today: Today) -> Apartment:
     return one_visible(
         session, registry_queries.visible_apartments(actor, today), Apartment, apartment_id, "apartment"
@@ -50,6 +61,9 @@ def _visible_account(apartment_id: Id, session: SessionDep, actor: CurrentActor,
 
 VisibleInvoice = Annotated[Invoice, Depends(_visible_invoice)]
 """The invoice of the path's `invoice_id` if the actor sees it, else 404."""
+
+VisibleInvoiceLine = Annotated[InvoiceLine, Depends(_visible_invoice_line)]
+"""The line `line_id` of the path's invoice `invoice_id` if the actor sees that invoice, else 404."""
 
 VisibleAccount = Annotated[Apartment, Depends(_visible_account)]
 """The apartment (personal account) of the path's `apartment_id` if the actor sees it, else 404."""

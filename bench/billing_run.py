@@ -21,7 +21,7 @@ seeded city has no others):
     flat lines (area, residents). It knows nothing of corrections, backwards readings,
     replacements, averages, deductions or tariff changes inside the month;
 (b) `billing.jobs.bill_period` for the same month, as `housing bill --workers N` runs it
-    (one transaction per batch of `billing.runs.service.BATCH`), once for each N of --workers.
+    (one transaction per batch of `billing.runs.facts.BATCH`), once for each N of --workers.
 
 It prints the rates, each run's ratio to the baseline, peak resident memory (the run's
 parent and its largest worker process), and each side's invoice count, line count, total
@@ -46,14 +46,15 @@ from sqlalchemy import Connection, Engine, func, make_url, select, text
 from billing.jobs import bill_period
 from billing.ledger.penalties import due_date
 from billing.models import Invoice, InvoiceLine, LedgerEntry, QuantitySource
-from billing.runs.service import month_bounds
+from billing.runs.prepared import month_bounds
 from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing import migrate
+from housing.clock import add_months
 from housing.db import make_engine
 from housing.registry.models import Apartment
 from housing.registry.seeding import seed_city
 from housing.settings import Settings
-from sensors.ingest.partitions import add_months, ensure_reading_partitions
+from sensors.ingest.partitions import ensure_reading_partitions
 from sensors.seeding import seed_meters, seed_reading_history
 
 PERIOD = date(2026, 10, 1)  # the billed month

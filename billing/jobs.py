@@ -24,14 +24,9 @@ from sqlmodel import Session, select
 from billing.ledger.service import accrue_penalties
 from billing.models import Invoice, LedgerEntry, LedgerKind
 from billing.rules import BillingRules
-from billing.runs.service import (
-    BATCH,
-    MAX_WARNINGS,
-    PreparedRun,
-    check_period,
-    run_billing,
-    unbilled_apartment_ids,
-)
+from billing.runs.facts import BATCH
+from billing.runs.prepared import PreparedRun
+from billing.runs.service import MAX_WARNINGS, check_period, run_billing, unbilled_apartment_ids
 from housing import clock
 from housing.catchup import service as catchup
 from housing.clock import local_today, previous_month

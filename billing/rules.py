@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Self
 
 from billing.ledger.penalties import PenaltyRules
-from billing.tariffs.pricing import QualityRules
+from billing.tariffs.quality import QualityRules
 from housing.settings import BillingSettings, MeterSettings, OutageSettings, Settings
 
 

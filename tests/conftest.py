@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel
 
 import housing.migrations.tables  # noqa: F401 - all tables on the metadata
+from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing import clock, migrate
 from housing.app import create_app
 from housing.db import make_engine
@@ -124,3 +125,9 @@ class FrozenClock:
 @pytest.fixture
 def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
     return FrozenClock(monkeypatch)
+
+
+@pytest.fixture
+def tashkent_tariffs(db: Engine) -> None:
+    """Tashkent's services and tariffs, committed before the test's session starts."""
+    seed_tashkent_tariffs(db)

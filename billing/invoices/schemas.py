@@ -11,7 +11,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from billing.models import Basis, InvoiceStatus, LedgerKind, QuantitySource
-from billing.runs.service import DraftInvoice, RunSummary
+from billing.runs.lines import DraftInvoice
+from billing.runs.service import RunSummary
 from housing.schemas import ReadModel
 from housing.validation import InputModel, Money, month_start
 from housing.validation import Month as Period

@@ -1,56 +1,28 @@
-"""The price of an invoice line and the service-quality deduction from it: pure functions, no I/O.
+"""The price of an invoice line: tariff versions, tiers and seasonal norms, pure functions, no I/O.
 
-The rules (DESIGN.md, "Domain rules"):
-
-- A tariff version has a basis and tiers. Each tier prices the units inside it: with tiers
-  up to 200 / 500 / open at 600 / 800 / 1,000, 650 kWh is 200 x 600 + 300 x 800 + 150 x 1,000.
-  Bounds are monthly quantities and strictly increase; the last tier is open-ended so that
-  every quantity has a price. Prices are Decimal tiyin per unit (49,019.60 UZS = 4901960).
-- A seasonal norm replaces the first tier's bound in its calendar months (gas: 100 m3
-  March-October, 500 m3 November-February).
-- A period (end exclusive) is cut at every calendar-month start and every tariff change
-  inside it. Each part is priced with its own version and the norm of its month; its tier
-  bounds are `bound * days_in_part / days_in_month`. The quantity of the part is
-  - per_unit (metered or estimated consumption of the whole period): spread evenly over
-    the period's days, `quantity * days_in_part / days_in_period`;
-  - per_m2 (area), per_person (registered residents), fixed (1): a monthly quantity,
-    `quantity * days_in_part / days_in_month`, so a calendar month costs one month's
-    charge and a part month (a move-in, a tariff change) its days' share.
-- Arithmetic is exact (fractions of days are not decimal); the amount is rounded to whole
-  tiyin once per line, half up, at the end. The parts keep the exact figures so that the
-  invoice line can show how its amount was reached.
-- Quality deductions (`QualityRules`, read from `housing.settings.MeterSettings`; the
-  defaults are shown): hot water must be at least 60 C with 5 C allowed. For each hour
-  below that, every 3 C beyond the allowed deviation cuts the month's hot-water charge by
-  0.1%, pro rata (7 C beyond for an hour is 7/3 x 0.1%). Hours below 40 C are instead
-  billed as cold water: they are left out of the percentage and reported as a share of the
-  period's hours, and `cold_water_price` prices that share of the line at the cold-water
-  tariff. Heating: each hour per degree below 18 C cuts the heating charge by 0.15%. Where
-  incidents overlap the worst deviation counts; an open incident runs to the period's end;
-  an incident's allowed part (a planned outage within its allowance) counts for nothing;
-  the deduction never exceeds the charge.
-- Arithmetic: a line of one whole month at one tariff version is priced in Decimal, which
-  holds it exactly (no division by days); anything else in Fractions.
+A period is cut at month starts and tariff changes, each part priced with its own version
+and tiers, exactly, and rounded once per line (the rules and worked cases:
+docs/billing-rules.md, "Prices and tiers"). Deductions for poor service and hot water below
+40 C billed as cold: `billing.tariffs.quality`.
 """
 
 import calendar
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, localcontext
 from enum import StrEnum
 from fractions import Fraction
 from itertools import pairwise
-from typing import Self
+from typing import TypeVar
 
-from housing.settings import MeterSettings
+from housing.clock import month_end
 
+N = TypeVar("N", Decimal, Fraction)  # the number type the tier loop works in
 _ARITHMETIC = Context(prec=34)
 _EXACT = Context(prec=34, traps=[Inexact])  # a result that would be rounded raises instead
 _ONE = Decimal(1)
-_US = timedelta(microseconds=1)
-_HOUR_US = 3_600_000_000
 
 
 class Basis(StrEnum):
@@ -210,7 +182,7 @@ def price_line(
     segments = _segments(tuple(versions), period_start, period_end)
     if len(segments) == 1 and isinstance(quantity, Decimal):
         start, end, version = segments[0]
-        if start.day == 1 and end == _next_month(start):  # one whole month at one version
+        if start.day == 1 and end == month_end(start):  # one whole month at one version
             try:
                 return _price_month(quantity, version, start, end)
             except Inexact:  # more digits than Decimal holds here: the exact path below
@@ -224,44 +196,17 @@ def _price_month(quantity: Decimal, version: TariffVersion, start: date, end: da
     The part is the month and the quantity is the month's, so nothing is divided by days:
     every figure is a sum or product of the quantity, bounds and prices, which Decimal holds
     exactly (Inexact is trapped, and the caller falls back to Fractions). The figures are
-    given as `_decimal` gives them, so the line and its explanation are the same either way.
+    given as `to_decimal` gives them, so the line and its explanation are the same either way.
     """
     with localcontext(_EXACT):
         days = (end - start).days
-        total = Decimal(0)
-        parts: list[ChargePart] = []
-        lower = Decimal(0)
-        shown_quantity = _plain(quantity)
-        for n, tier in enumerate(version.tiers_in(start.month), 1):
-            upper = tier.up_to
-            units = (quantity if upper is None else min(quantity, upper)) - lower
-            if units <= 0:
-                break
-            subtotal = units * tier.price_minor
-            total += subtotal
-            parts.append(
-                ChargePart(
-                    valid_from=version.valid_from,
-                    start=start,
-                    end=end,
-                    days=days,
-                    quantity=shown_quantity,
-                    tier=n,
-                    up_to=None if upper is None else _plain(upper),
-                    units=_plain(units),
-                    price_minor=tier.price_minor,
-                    subtotal=_plain(subtotal),
-                )
-            )
-            if upper is None:
-                break
-            lower = upper
+        total, parts = _tiers(quantity, version, start, end, days, number=Decimal, bound=Decimal, show=_plain)
         amount = int(total.to_integral_value(rounding=ROUND_HALF_UP))
         return LineCharge(amount, _plain(total), version.basis, quantity, tuple(parts))
 
 
 def _plain(value: Decimal) -> Decimal:
-    """An exact Decimal as `_decimal` writes the same number: no trailing zeros, no exponent above 0."""
+    """An exact Decimal as `to_decimal` writes the same number: no trailing zeros, no exponent above 0."""
     shown = value.normalize(_EXACT)
     return shown if shown.as_tuple().exponent <= 0 else shown.quantize(_ONE, context=_EXACT)
 
@@ -281,33 +226,64 @@ def _price_fractions(
         month_days = calendar.monthrange(start.year, start.month)[1]
         per = period_days if basis is Basis.per_unit else month_days
         share = Fraction(quantity) * days / per
-        lower = Fraction(0)
-        for n, tier in enumerate(version.tiers_in(start.month), 1):
-            upper = None if tier.up_to is None else Fraction(tier.up_to) * days / month_days
-            units = (share if upper is None else min(share, upper)) - lower
-            if units <= 0:
-                break
-            subtotal = units * Fraction(tier.price_minor)
-            total += subtotal
-            parts.append(
-                ChargePart(
-                    valid_from=version.valid_from,
-                    start=start,
-                    end=end,
-                    days=days,
-                    quantity=_decimal(share),
-                    tier=n,
-                    up_to=None if upper is None else _decimal(upper),
-                    units=_decimal(units),
-                    price_minor=tier.price_minor,
-                    subtotal=_decimal(subtotal),
-                )
+
+        def bound(up_to: Decimal, days: int = days, month_days: int = month_days) -> Fraction:
+            return Fraction(up_to) * days / month_days
+
+        subtotal, segment_parts = _tiers(
+            share, version, start, end, days, number=Fraction, bound=bound, show=to_decimal
+        )
+        total += subtotal
+        parts.extend(segment_parts)
+    shown = quantity if isinstance(quantity, Decimal) else to_decimal(quantity)
+    return LineCharge(half_up(total), to_decimal(total), basis, shown, tuple(parts))
+
+
+def _tiers(
+    share: N,
+    version: TariffVersion,
+    start: date,
+    end: date,
+    days: int,
+    *,
+    number: Callable[[Decimal], N],
+    bound: Callable[[Decimal], N],
+    show: Callable[[N], Decimal],
+) -> tuple[N, list[ChargePart]]:
+    """The one tier loop: each tier prices the units of `share` inside it, in the number type N.
+
+    Decimal for a whole month at one version (`bound` and `number` leave the figures as they
+    are), Fraction otherwise (`bound` prorates a tier's bound to the part's days). `show`
+    writes a figure as the explanation holds it; the total is exact.
+    """
+    total = number(Decimal(0))
+    lower = number(Decimal(0))
+    parts: list[ChargePart] = []
+    for n, tier in enumerate(version.tiers_in(start.month), 1):
+        upper = None if tier.up_to is None else bound(tier.up_to)
+        units = (share if upper is None else min(share, upper)) - lower
+        if units <= 0:
+            break
+        subtotal = units * number(tier.price_minor)
+        total += subtotal
+        parts.append(
+            ChargePart(
+                valid_from=version.valid_from,
+                start=start,
+                end=end,
+                days=days,
+                quantity=show(share),
+                tier=n,
+                up_to=None if upper is None else show(upper),
+                units=show(units),
+                price_minor=tier.price_minor,
+                subtotal=show(subtotal),
             )
-            if upper is None:
-                break
-            lower = upper
-    shown = quantity if isinstance(quantity, Decimal) else _decimal(quantity)
-    return LineCharge(_half_up(total), _decimal(total), basis, shown, tuple(parts))
+        )
+        if upper is None:
+            break
+        lower = upper
+    return total, parts
 
 
 @functools.lru_cache(maxsize=1024)
@@ -327,10 +303,10 @@ def _segments(
         if problems:
             raise ValueError(f"tariff from {version.valid_from.isoformat()}: {'; '.join(problems)}")
     cuts = {start, end}
-    month = _next_month(start)
+    month = month_end(start)
     while month < end:
         cuts.add(month)
-        month = _next_month(month)
+        month = month_end(month)
     for version in relevant:
         cuts.update(d for d in (version.valid_from, version.valid_until) if d is not None and start < d < end)
     segments = []
@@ -348,222 +324,10 @@ def _segments(
     return tuple(segments)
 
 
-def _next_month(day: date) -> date:
-    return date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
-
-
-def _decimal(value: Fraction) -> Decimal:
+def to_decimal(value: Fraction) -> Decimal:
     return _ARITHMETIC.divide(Decimal(value.numerator), Decimal(value.denominator))
 
 
-def _half_up(value: Fraction) -> int:
+def half_up(value: Fraction) -> int:
     whole = int((abs(value) * 2 + 1) // 2)
     return whole if value >= 0 else -whole
-
-
-# Service-quality deductions
-
-
-@dataclass(frozen=True, slots=True)
-class Incident:
-    """A service incident as the deduction needs it; `deviation` is degrees below the norm."""
-
-    started_at: datetime
-    ended_at: datetime | None  # None: still open, counted to the period's end
-    deviation: Decimal | None  # None: not measured, no deduction
-    utility: str
-    # The first part of the interruption that is allowed and takes nothing off (a planned
-    # outage within `housing.incidents.allowances`); only what runs beyond it counts.
-    allowed: timedelta = timedelta(0)
-
-
-@dataclass(frozen=True, slots=True)
-class QualityRules:
-    """The norms and deduction steps; built from the settings the incident detector reads too."""
-
-    hot_water_norm_c: Decimal
-    hot_water_allowed_c: Decimal
-    hot_water_step_c: Decimal
-    hot_water_rate: Decimal  # of the charge, per step per hour
-    hot_water_cold_below_c: Decimal
-    heating_norm_c: Decimal
-    heating_rate: Decimal  # of the charge, per degree per hour
-
-    @classmethod
-    def from_settings(cls, meters: MeterSettings) -> Self:
-        return cls(
-            hot_water_norm_c=_plain(meters.hot_water_min_c),
-            hot_water_allowed_c=_plain(meters.hot_water_allowed_deviation_c),
-            hot_water_step_c=_plain(meters.hot_water_step_c),
-            hot_water_rate=meters.hot_water_step_deduction,
-            hot_water_cold_below_c=_plain(meters.hot_water_cold_below_c),
-            heating_norm_c=_plain(meters.indoor_min_c),
-            heating_rate=meters.heating_deduction_per_degree_hour,
-        )
-
-
-def _plain(value: float | Decimal) -> Decimal:
-    """A temperature as people write it: 60.0 -> 60, 57.50 -> 57.5 (never 6E+1)."""
-    exact = Decimal(str(value))
-    return exact.quantize(_ONE) if exact == exact.to_integral_value() else exact.normalize()
-
-
-@dataclass(frozen=True, slots=True)
-class Deduction:
-    """What comes off a charge for poor service, and the hours to bill as cold water instead."""
-
-    amount_minor: int
-    percent: Decimal  # of the charge, capped at 100
-    cold_water_hours: Decimal
-    period_hours: Decimal
-    explanation: str
-
-    @property
-    def cold_water_share(self) -> Decimal:
-        """The share of the period when hot water was too cold (reprice it as cold water)."""
-        return _ARITHMETIC.divide(self.cold_water_hours, self.period_hours)
-
-
-DEFAULT_RULES = QualityRules.from_settings(MeterSettings())  # the settings' defaults, not a copy
-
-
-def quality_deduction(
-    charge_minor: int,
-    incidents: Iterable[Incident],
-    utility: str,
-    period: tuple[datetime, datetime],
-    rules: QualityRules = DEFAULT_RULES,
-) -> Deduction:
-    """The deduction from a month's `utility` charge for the incidents overlapping `period`.
-
-    `period` is (start, end), aware datetimes, end exclusive. Only incidents of `utility`
-    count; utilities without a quality rule (only hot_water and heating have one) get none.
-    """
-    start, end = period
-    if start.tzinfo is None or end.tzinfo is None:
-        raise ValueError("the period must be timezone-aware")
-    if end <= start:
-        raise ValueError(f"the period must end after it starts ({start.isoformat()} .. {end.isoformat()})")
-    if charge_minor < 0:
-        raise ValueError(f"a charge cannot be negative ({charge_minor})")
-    utility = str(utility)
-    period_hours = _decimal(_hours(start, end))
-    if utility not in ("hot_water", "heating"):
-        return Deduction(0, Decimal(0), Decimal(0), period_hours, f"no quality rule for {utility}")
-    rate, cold, notes = Fraction(0), Fraction(0), []
-    for a, b, deviation in _worst_spans(incidents, utility, start, end):
-        hours = _hours(a, b)
-        when = f"{_shown(hours)} h at {_shown(deviation)} C below"
-        if utility == "heating":
-            rate += hours * deviation * Fraction(rules.heating_rate)
-            notes.append(f"{when} {rules.heating_norm_c} C")
-            continue
-        norm = Fraction(rules.hot_water_norm_c)
-        if norm - deviation < Fraction(rules.hot_water_cold_below_c):
-            cold += hours
-            notes.append(
-                f"{when} {rules.hot_water_norm_c} C: below {rules.hot_water_cold_below_c} C, billed as cold water"
-            )
-            continue
-        beyond = deviation - Fraction(rules.hot_water_allowed_c)
-        if beyond > 0:
-            rate += hours * beyond / Fraction(rules.hot_water_step_c) * Fraction(rules.hot_water_rate)
-            notes.append(
-                f"{when} {rules.hot_water_norm_c} C, {_shown(beyond)} C beyond the allowed deviation"
-            )
-    capped = rate > 1
-    rate = min(rate, Fraction(1))
-    amount = _half_up(charge_minor * rate)
-    summary = f"{_shown(rate * 100)}% of {charge_minor} = {amount} tiyin" + (
-        " (capped at the charge)" if capped else ""
-    )
-    label = utility.replace("_", " ")
-    explanation = (
-        f"{label}: " + "; ".join([*notes, summary]) if notes else f"{label}: no incident in the period"
-    )
-    return Deduction(amount, _decimal(rate * 100), _decimal(cold), period_hours, explanation)
-
-
-@dataclass(frozen=True, slots=True)
-class ColdWaterPrice:
-    """A hot-water line with the hours below 40 C billed as cold water.
-
-    `hot_minor` and `cold_minor` are the exact parts (the hot-water price of the hours with
-    hot water, the cold-water price of the rest); `amount_minor` is their sum rounded once,
-    half up. A deduction for lukewarm water applies to the hot part only (`hot_part_minor`).
-    """
-
-    amount_minor: int
-    hot_minor: Decimal
-    cold_minor: Decimal
-    share: Decimal  # of the period billed as cold water
-    explanation: str
-
-    @property
-    def hot_part_minor(self) -> int:
-        return _half_up(Fraction(self.hot_minor))
-
-
-def cold_water_price(
-    hot: LineCharge,
-    cold: LineCharge,
-    cold_hours: Decimal,
-    period_hours: Decimal,
-    rules: QualityRules = DEFAULT_RULES,
-) -> ColdWaterPrice:
-    """The line's price when hot water was below 40 C for `cold_hours` of the period's `period_hours`.
-
-    `hot` and `cold` price the same quantity on the same basis (hot- and cold-water tariffs);
-    those hours' share of it is billed at the cold-water price:
-    hot x (1 - share) + cold x share, rounded once, half up.
-    """
-    if period_hours <= 0 or not 0 <= cold_hours <= period_hours:
-        raise ValueError(f"{cold_hours} cold hours do not fit a period of {period_hours} hours")
-    if hot.basis is not cold.basis or hot.quantity != cold.quantity:
-        raise ValueError("the hot- and cold-water charges must price the same quantity on the same basis")
-    share = Fraction(cold_hours) / Fraction(period_hours)
-    hot_part = Fraction(hot.exact) * (1 - share)
-    cold_part = Fraction(cold.exact) * share
-    amount = _half_up(hot_part + cold_part)
-    explanation = (
-        f"{_shown(Fraction(cold_hours))} h of {_shown(Fraction(period_hours))} below "
-        f"{rules.hot_water_cold_below_c} C billed as cold water: {_shown(hot_part)} + "
-        f"{_shown(cold_part)} = {amount} tiyin"
-    )
-    return ColdWaterPrice(amount, _decimal(hot_part), _decimal(cold_part), _decimal(share), explanation)
-
-
-def _hours(a: datetime, b: datetime) -> Fraction:
-    return Fraction((b - a) // _US, _HOUR_US)
-
-
-def _shown(value: Fraction) -> str:
-    """A figure for the explanation: at most four decimals, no trailing zeros."""
-    shown = _decimal(value).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP).normalize()
-    return f"{shown:f}"
-
-
-def _worst_spans(
-    incidents: Iterable[Incident], utility: str, start: datetime, end: datetime
-) -> list[tuple[datetime, datetime, Fraction]]:
-    """The times within the period with an incident of `utility`, each with its worst deviation."""
-    clipped = []
-    for incident in incidents:
-        if str(incident.utility) != utility or incident.deviation is None or incident.deviation <= 0:
-            continue
-        a = max(incident.started_at + incident.allowed, start)
-        b = end if incident.ended_at is None else min(incident.ended_at, end)
-        if a < b:
-            clipped.append((a, b, Fraction(incident.deviation)))
-    cuts = sorted({t for a, b, _ in clipped for t in (a, b)})
-    spans: list[tuple[datetime, datetime, Fraction]] = []
-    for a, b in pairwise(cuts):
-        deviations = [d for s, e, d in clipped if s <= a and b <= e]
-        if not deviations:
-            continue
-        worst = max(deviations)
-        if spans and spans[-1][1] == a and spans[-1][2] == worst:
-            spans[-1] = (spans[-1][0], b, worst)
-        else:
-            spans.append((a, b, worst))
-    return spans

@@ -155,4 +155,6 @@ def test_one_meters_preview_says_what_the_run_will_bill(client, session: Session
     billed = client.get(f"{API}/invoices/{line['id']}", headers=resident).json()["lines"][0]
     assert (billed["quantity_source"], billed["quantity"]) == ("average", body["quantity"])
     assert unfinished.status_code == 422
+    assert "2099-01" in unfinished.text  # the problem names the month not yet over
     assert stranger.status_code == 404
+    assert "hot_water" not in stranger.text and "quantity" not in stranger.text  # nothing of the meter

@@ -1,5 +1,8 @@
 """Three months of one building's bills under a frozen clock (STYLE.md habit 11).
 
+Over 500 lines on purpose: one story, played once, and the checks that read it; split, each
+file would replay the three months or share the story through a fixture module.
+
 The city: one building managed by one company, four flats with smart electricity meters
 (Tashkent tiers: 600 UZS a kWh up to 200, 800 up to 500, 1,000 above) and waste removal at
 7,500 UZS a registered person. The meters report at local midnight on the 1st and the 16th;

@@ -22,9 +22,10 @@ from sqlmodel import Session, select
 
 from billing.jobs import bill_period
 from billing.models import Invoice, InvoiceLine, LedgerEntry
-from billing.runs.service import LOCK_KEY
+from billing.runs.numbering import LOCK_KEY
 from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing import clock
+from housing.db import is_postgres
 from housing.errors import Invalid
 from housing.settings import Settings
 from sensors.models import MeterKind
@@ -131,7 +132,7 @@ def numbering(db: Engine) -> dict[int, list[tuple[int, datetime, int]]]:
 
 def assert_numbered_in_order_of_issue(db: Engine) -> None:
     """Per company 1..n without a gap; a later number never issued earlier (the issue time is stamped
-    under the numbering lock, `billing.runs.service`); a batch in flat order."""
+    under the numbering lock, `billing.runs.numbering`); a batch in flat order."""
     for company_id, rows in numbering(db).items():
         assert [sequence for sequence, _, _ in rows] == list(range(1, len(rows) + 1)), company_id
         issued = [issued_at for _, issued_at, _ in rows]
@@ -207,7 +208,7 @@ def test_a_month_not_yet_over_is_refused_before_any_batch(
 def fail_on_insert(db: Engine, apartment_id: int) -> None:
     """A database that refuses one flat's invoice, as a full disk or a lost connection would fail a batch."""
     with db.begin() as connection:
-        if db.dialect.name == "postgresql":
+        if is_postgres(db):
             connection.execute(
                 text(
                     "CREATE FUNCTION refuse_invoice() RETURNS trigger LANGUAGE plpgsql AS"
@@ -231,10 +232,8 @@ def fail_on_insert(db: Engine, apartment_id: int) -> None:
 
 def drop_failure(db: Engine) -> None:
     with db.begin() as connection:
-        connection.execute(
-            text("DROP TRIGGER refuse_invoice" + (" ON invoice" if db.dialect.name == "postgresql" else ""))
-        )
-        if db.dialect.name == "postgresql":
+        connection.execute(text("DROP TRIGGER refuse_invoice" + (" ON invoice" if is_postgres(db) else "")))
+        if is_postgres(db):
             connection.execute(text("DROP FUNCTION refuse_invoice()"))
 
 

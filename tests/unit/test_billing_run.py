@@ -1,11 +1,7 @@
 """The monthly billing run on the Tashkent tariffs, under a frozen clock."""
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from time import sleep
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,15 +20,15 @@ from billing.models import (
     QuantitySource,
     Service,
 )
-from billing.runs.service import PreparedRun, draft_invoices, issue_invoices, run_billing
+from billing.runs.prepared import PreparedRun
+from billing.runs.service import run_billing
 from billing.tariffs.pricing import Tier
-from billing.tariffs.seeding import seed_tashkent_tariffs
 from billing.tariffs.service import create_service, create_tariff
 from housing.errors import Invalid
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.registry.service import management_history
 from housing.settings import Settings
-from sensors.models import MeterKind, ReadingSource
+from sensors.models import MeterKind
 from tests.conftest import FrozenClock
 from tests.factories.core import make_apartment, make_building, make_company
 from tests.factories.readings import add_readings
@@ -41,12 +37,6 @@ from tests.factories.sensors import make_meter
 TASHKENT = ZoneInfo("Asia/Tashkent")
 OCTOBER = date(2026, 10, 1)
 TODAY = date(2026, 11, 1)
-
-
-@pytest.fixture
-def tariffs(db: Engine) -> None:
-    """Tashkent's services and tariffs, committed before the test's session starts."""
-    seed_tashkent_tariffs(db)
 
 
 def midnight(day: date) -> datetime:
@@ -67,7 +57,7 @@ def count(session: Session, model) -> int:
     return session.exec(select(func.count()).select_from(model)).one()
 
 
-def test_650_kwh_month_is_one_line_of_51_million_tiyin(session: Session, tariffs: None) -> None:
+def test_650_kwh_month_is_one_line_of_51_million_tiyin(session: Session, tashkent_tariffs: None) -> None:
     apartment = make_apartment(session)
     meter = make_meter(session, apartment=apartment, kind=MeterKind.electricity)
     add_readings(
@@ -90,31 +80,8 @@ def test_650_kwh_month_is_one_line_of_51_million_tiyin(session: Session, tariffs
     assert line.deduction_minor == 0
 
 
-def test_a_month_without_readings_is_billed_by_the_average_and_says_so(
-    session: Session, tariffs: None
-) -> None:
-    apartment = make_apartment(session)
-    meter = make_meter(session, apartment=apartment, kind=MeterKind.electricity)
-    # May to August metered at 200 kWh a month; nothing read after 1 September.
-    months = [date(2026, m, 1) for m in range(5, 10)]
-    add_readings(session, meter, [(midnight(day), str(1000 + 200 * n)) for n, day in enumerate(months)])
-    add_readings(
-        session,
-        meter,
-        [(midnight(date(2026, m, 16)), str(1100 + 200 * n)) for n, m in enumerate(range(5, 9))],
-    )
-
-    run_billing(session, period=OCTOBER, today=TODAY)
-
-    line = lines_by_code(session, apartment.id)["electricity"]
-    assert line.quantity_source == QuantitySource.average
-    assert line.explanation["label"] == "average"
-    assert line.quantity == Decimal("200")
-    assert line.amount_minor == 12_000_000  # 200 kWh x 600 UZS
-
-
 def test_management_fee_is_area_times_the_tariff_and_a_company_tariff_wins(
-    session: Session, tariffs: None
+    session: Session, tashkent_tariffs: None
 ) -> None:
     city = make_apartment(session, area_m2=Decimal("54.30"))
     company = make_company(session)
@@ -138,7 +105,7 @@ def test_management_fee_is_area_times_the_tariff_and_a_company_tariff_wins(
 
 
 def test_a_run_prepared_once_bills_batch_after_batch_with_each_companys_prices(
-    db: Engine, tariffs: None
+    db: Engine, tashkent_tariffs: None
 ) -> None:
     """What a worker keeps between its batches (tariffs, flat prices) keeps companies apart:
     the same area is priced at the city's tariff in one batch and the company's in the next."""
@@ -178,7 +145,7 @@ def test_a_run_prepared_once_bills_batch_after_batch_with_each_companys_prices(
 
 
 def test_waste_is_billed_per_registered_person_and_not_for_an_empty_flat(
-    session: Session, tariffs: None
+    session: Session, tashkent_tariffs: None
 ) -> None:
     three = make_apartment(session, registered_residents=3)
     empty = make_apartment(session, registered_residents=0)
@@ -194,7 +161,7 @@ def test_waste_is_billed_per_registered_person_and_not_for_an_empty_flat(
     assert "waste" not in lines_by_code(session, empty.id)
 
 
-def test_cold_water_without_a_meter_is_billed_per_person(session: Session, tariffs: None) -> None:
+def test_cold_water_without_a_meter_is_billed_per_person(session: Session, tashkent_tariffs: None) -> None:
     apartment = make_apartment(session, registered_residents=2)
 
     run_billing(session, period=OCTOBER, today=TODAY)
@@ -206,7 +173,7 @@ def test_cold_water_without_a_meter_is_billed_per_person(session: Session, tarif
 
 
 def test_invoice_total_due_date_numbering_and_ledger_charge(
-    session: Session, tariffs: None, frozen_clock: FrozenClock
+    session: Session, tashkent_tariffs: None, frozen_clock: FrozenClock
 ) -> None:
     frozen_clock.at(TODAY, 2)  # issued on the 1st: due on the 15th
     building = make_building(session)
@@ -228,7 +195,7 @@ def test_invoice_total_due_date_numbering_and_ledger_charge(
     assert charge.dedupe_key == f"charge:{invoice.id}"
 
 
-def test_hot_water_incident_reduces_the_hot_water_line(session: Session, tariffs: None) -> None:
+def test_hot_water_incident_reduces_the_hot_water_line(session: Session, tashkent_tariffs: None) -> None:
     apartment = make_apartment(session, registered_residents=3)
     start = datetime(2026, 10, 10, 8, tzinfo=UTC)
     session.add(
@@ -252,7 +219,7 @@ def test_hot_water_incident_reduces_the_hot_water_line(session: Session, tariffs
     assert line.deduction_reason
 
 
-def test_running_twice_issues_one_invoice_per_account(session: Session, tariffs: None) -> None:
+def test_running_twice_issues_one_invoice_per_account(session: Session, tashkent_tariffs: None) -> None:
     apartment = make_apartment(session)
 
     first = run_billing(session, period=OCTOBER, today=TODAY)
@@ -264,7 +231,7 @@ def test_running_twice_issues_one_invoice_per_account(session: Session, tariffs:
     assert session.exec(select(Invoice.apartment_id)).one() == apartment.id
 
 
-def test_a_dry_run_writes_nothing(session: Session, tariffs: None) -> None:
+def test_a_dry_run_writes_nothing(session: Session, tashkent_tariffs: None) -> None:
     apartment = make_apartment(session)
 
     summary = run_billing(session, period=OCTOBER, today=TODAY, dry_run=True)
@@ -276,12 +243,14 @@ def test_a_dry_run_writes_nothing(session: Session, tariffs: None) -> None:
     assert count(session, Invoice) == count(session, InvoiceLine) == count(session, LedgerEntry) == 0
 
 
-def test_a_month_not_yet_over_is_refused(session: Session, tariffs: None) -> None:
+def test_a_month_not_yet_over_is_refused(session: Session, tashkent_tariffs: None) -> None:
     with pytest.raises(Invalid):
         run_billing(session, period=OCTOBER, today=date(2026, 10, 31))
 
 
-def test_monthly_job_bills_the_previous_month_once(db: Engine, settings: Settings, tariffs: None) -> None:
+def test_monthly_job_bills_the_previous_month_once(
+    db: Engine, settings: Settings, tashkent_tariffs: None
+) -> None:
     with Session(db) as session:
         make_apartment(session)
         make_apartment(session)
@@ -302,7 +271,9 @@ def test_previous_month() -> None:
     assert previous_month(date(2026, 11, 30)) == OCTOBER
 
 
-def test_a_company_tariff_from_mid_month_is_priced_in_two_parts(session: Session, tariffs: None) -> None:
+def test_a_company_tariff_from_mid_month_is_priced_in_two_parts(
+    session: Session, tashkent_tariffs: None
+) -> None:
     apartment = make_apartment(session, registered_residents=3)
     waste = session.exec(select(Service).where(Service.code == "waste")).one()
     create_tariff(  # from 10 October 2026; the city-wide 7,500 UZS fills 1-9 October
@@ -321,7 +292,7 @@ def test_a_company_tariff_from_mid_month_is_priced_in_two_parts(session: Session
 
 
 def test_a_service_whose_only_tariff_starts_mid_month_holds_the_invoice_back(
-    session: Session, tariffs: None
+    session: Session, tashkent_tariffs: None
 ) -> None:
     apartment = make_apartment(session)
     lift = create_service(session, code="lift", name="Lift", unit="month")
@@ -340,205 +311,7 @@ def test_a_service_whose_only_tariff_starts_mid_month_holds_the_invoice_back(
     assert count(session, Invoice) == 0
 
 
-@pytest.mark.skipif(
-    "postgresql" not in (os.environ.get("HOUSING_TEST_DATABASE_URL") or ""),
-    reason="the advisory lock exists on PostgreSQL only",
-)
-def test_a_second_concurrent_run_is_locked_out(db: Engine, tariffs: None) -> None:
-    with Session(db) as setup:
-        make_apartment(setup)
-        setup.commit()
-    with Session(db) as first, Session(db) as second:
-        assert run_billing(first, period=OCTOBER, today=TODAY).issued == 1  # holds the lock, not committed
-        blocked = run_billing(second, period=OCTOBER, today=TODAY)
-        assert blocked.locked_out and blocked.issued == 0
-        first.commit()
-        assert run_billing(second, period=OCTOBER, today=TODAY).issued == 0
-
-
-POSTGRES_ONLY = pytest.mark.skipif(
-    "postgresql" not in (os.environ.get("HOUSING_TEST_DATABASE_URL") or ""),
-    reason="the advisory lock exists on PostgreSQL only",
-)
-
-
-def committed_apartments(db: Engine, count_: int) -> list[int]:
-    """`count_` apartments of one company's building, committed so that other sessions see them."""
-    with Session(db) as setup:
-        building = make_building(setup)
-        ids = [make_apartment(setup, building).id for _ in range(count_)]
-        setup.commit()
-    return ids
-
-
-def numbers_by_apartment(db: Engine) -> dict[int, str]:
-    with Session(db) as session:
-        return dict(session.exec(select(Invoice.apartment_id, Invoice.number)).all())
-
-
-@POSTGRES_ONLY
-def test_a_batch_is_drafted_while_another_holds_the_lock_and_numbered_after_it(
-    db: Engine, tariffs: None
-) -> None:
-    a, b, c, d = committed_apartments(db, 4)
-    with Session(db) as first, Session(db) as second:
-        first_summary, first_drafts = draft_invoices(first, period=OCTOBER, today=TODAY, apartment_ids=[a, b])
-        assert issue_invoices(first, first_summary, first_drafts)  # holds the lock, not committed
-
-        # b is drafted again: the first transaction has not committed it yet.
-        summary, drafts = draft_invoices(second, period=OCTOBER, today=TODAY, apartment_ids=[b, c, d])
-        assert [(x.apartment_id, x.number) for x in drafts] == [(b, None), (c, None), (d, None)]
-        assert not issue_invoices(second, summary, drafts)  # the lock is taken: nothing written
-        assert summary.issued == 0
-        first.commit()
-        assert issue_invoices(second, summary, drafts)  # leaves b out, numbers after the first's
-        second.commit()
-
-    assert (first_summary.issued, summary.issued) == (2, 2)
-    assert numbers_by_apartment(db) == {
-        a: "2026-000001",
-        b: "2026-000002",
-        c: "2026-000003",
-        d: "2026-000004",
-    }
-    with Session(db) as session:
-        assert count(session, Invoice) == count(session, LedgerEntry) == 4
-
-
-@POSTGRES_ONLY
-def test_two_batch_transactions_at_once_number_without_gaps_or_duplicates(db: Engine, tariffs: None) -> None:
-    ids = committed_apartments(db, 10)
-    drafted = threading.Barrier(2)
-
-    def bill(apartment_ids: list[int], hold: float) -> int:
-        with Session(db) as session:
-            summary, drafts = draft_invoices(
-                session, period=OCTOBER, today=TODAY, apartment_ids=apartment_ids
-            )
-            drafted.wait(timeout=30)  # both have drafted; now both want the lock
-            assert issue_invoices(session, summary, drafts, wait=True)
-            sleep(hold)  # holding the lock: the other waits, it is not locked out
-            session.commit()
-            return summary.issued
-
-    with ThreadPoolExecutor(2) as pool:
-        odd, even = pool.submit(bill, ids[0::2], 0.5), pool.submit(bill, ids[1::2], 0.5)
-        assert (odd.result(timeout=60), even.result(timeout=60)) == (5, 5)
-
-    numbers = numbers_by_apartment(db)
-    assert sorted(numbers) == ids
-    assert sorted(numbers.values()) == [f"2026-{n:06d}" for n in range(1, 11)]
-    for half in (ids[0::2], ids[1::2]):  # each transaction numbered its apartments in order, in one run
-        sequences = [int(numbers[i][5:]) for i in half]
-        assert sequences == list(range(sequences[0], sequences[0] + 5))
-
-
-def bill_months(session: Session, *months: date) -> None:
-    for month in months:
-        run_billing(session, period=month, today=previous_month_end(month))
-
-
-def previous_month_end(month: date) -> date:
-    """The first day after `month`: the day it can be billed."""
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
-
-
-def line_of(
-    session: Session, apartment_id: int, period: date, code: str, recalculation: bool = False
-) -> InvoiceLine:
-    """The month's line of the service; with `recalculation`, the line settling earlier months."""
-    settles = InvoiceLine.quantity_source == QuantitySource.recalculation
-    return session.exec(
-        select(InvoiceLine)
-        .join(Service, Service.id == InvoiceLine.service_id)
-        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .where(Invoice.apartment_id == apartment_id, Invoice.period == period, Service.code == code)
-        .where(settles if recalculation else ~settles)
-    ).one()
-
-
-def test_the_average_bills_3_months_in_a_row_then_the_norm_per_resident(
-    session: Session, tariffs: None
-) -> None:
-    apartment = make_apartment(session, registered_residents=3)
-    meter = make_meter(session, apartment=apartment, kind=MeterKind.hot_water)
-    # 10 m3 a month May to July, read on the 1st and the 16th; silent after 16 August.
-    add_readings(
-        session,
-        meter,
-        [
-            (midnight(date(2026, m, d)), str(100 + 10 * (m - 5) + (5 if d == 16 else 0)))
-            for m in range(5, 9)
-            for d in (1, 16)
-        ],
-    )
-    months = [date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1)]
-
-    bill_months(session, *months)
-
-    lines = [line_of(session, apartment.id, month, "hot_water") for month in months]
-    assert [(line.quantity_source, line.amount_minor) for line in lines] == [
-        (QuantitySource.average, 9_000_000),  # 10 m3 x 9,000 UZS
-        (QuantitySource.average, 9_000_000),
-        (QuantitySource.average, 9_000_000),
-        (QuantitySource.norm, 18_000_000),  # 3 residents x 60,000 UZS
-        (QuantitySource.norm, 18_000_000),  # and so on until the meter reads again
-    ]
-    assert [line.explanation.get("average_period") for line in lines[:3]] == [1, 2, 3]
-    assert "average for 3 periods in a row already (2026-09, 2026-10, 2026-11)" in lines[3].explanation["why"]
-    assert "average for 3 periods in a row" in lines[4].explanation["why"]
-
-
-def test_a_metered_month_starts_the_count_of_averaged_months_again(session: Session, tariffs: None) -> None:
-    apartment = make_apartment(session, registered_residents=3)
-    meter = make_meter(session, apartment=apartment, kind=MeterKind.hot_water)
-    add_readings(
-        session,
-        meter,
-        [
-            (midnight(date(2026, m, d)), str(100 + 10 * (m - 3) + (5 if d == 16 else 0)))
-            for m in range(3, 7)
-            for d in (1, 16)
-        ],
-    )
-    # Silent from 16 June: July to September go by the average (the third month is the last).
-    bill_months(session, date(2026, 7, 1), date(2026, 8, 1), date(2026, 9, 1))
-    # Read again from 1 October to 1 December: October and November metered; then silent, and
-    # 1 January is too far from the last reading to extend it to.
-    add_readings(
-        session,
-        meter,
-        [
-            (midnight(date(2026, m, d)), str(200 + 10 * (m - 10) + (5 if d == 16 else 0)))
-            for m in (10, 11)
-            for d in (1, 16)
-        ]
-        + [(midnight(date(2026, 12, 1)), "220")],
-    )
-    bill_months(session, date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1))
-
-    months = [date(2026, m, 1) for m in range(7, 13)]
-    lines = [line_of(session, apartment.id, month, "hot_water") for month in months]
-    assert [line.quantity_source for line in lines] == [
-        QuantitySource.average,  # July
-        QuantitySource.average,
-        QuantitySource.average,  # September: the third in a row
-        QuantitySource.metered,  # October
-        QuantitySource.metered,
-        QuantitySource.average,  # December: silent again, the first month of a new row
-    ]
-    assert lines[-1].explanation["average_period"] == 1
-    # October settles July to September: from 135 m3 on 16 June to 200 on 1 October is 65 m3
-    # in 107 days, 92 of them in July to September (55.888 m3 at 9,000 UZS), against 3 x 10 m3
-    # billed by the average.
-    settling = line_of(session, apartment.id, date(2026, 10, 1), "hot_water", recalculation=True)
-    assert settling.explanation["months"] == ["2026-07", "2026-08", "2026-09"]
-    assert settling.quantity == Decimal("55.888")
-    assert [p["quantity"] for p in settling.explanation["parts"]] == ["18.832", "18.832", "18.224"]
-    assert settling.amount_minor == 16_948_800 * 2 + 16_401_600 - 3 * 9_000_000
-
-
-def test_heating_is_the_buildings_heat_meter_shared_by_area(session: Session, tariffs: None) -> None:
+def test_heating_is_the_buildings_heat_meter_shared_by_area(session: Session, tashkent_tariffs: None) -> None:
     building = make_building(session)
     shared = make_apartment(session, building, area_m2=Decimal(50))
     other = make_apartment(session, building, area_m2=Decimal(50))
@@ -576,7 +349,9 @@ def test_heating_is_the_buildings_heat_meter_shared_by_area(session: Session, ta
     )
 
 
-def test_hours_of_hot_water_below_40_c_are_billed_as_cold_water(session: Session, tariffs: None) -> None:
+def test_hours_of_hot_water_below_40_c_are_billed_as_cold_water(
+    session: Session, tashkent_tariffs: None
+) -> None:
     apartment = make_apartment(session, registered_residents=3)
     cold_start = midnight(date(2026, 10, 10))
     lukewarm_start = datetime(2026, 10, 20, 8, tzinfo=UTC)
@@ -615,7 +390,9 @@ def test_hours_of_hot_water_below_40_c_are_billed_as_cold_water(session: Session
     assert line.explanation["cold_water_hours"] == "93"
 
 
-def test_planned_outages_count_only_beyond_the_allowed_interruption(session: Session, tariffs: None) -> None:
+def test_planned_outages_count_only_beyond_the_allowed_interruption(
+    session: Session, tashkent_tariffs: None
+) -> None:
     within = make_apartment(session, registered_residents=3)
     beyond = make_apartment(session, registered_residents=3)
     for apartment, days in ((within, 10), (beyond, 15)):  # hot water may be off 14 days for maintenance
@@ -642,7 +419,7 @@ def test_planned_outages_count_only_beyond_the_allowed_interruption(session: Ses
     assert lines_by_code(session, beyond.id)["hot_water"].amount_minor == 17_893_738
 
 
-def test_an_account_in_credit_gets_its_invoice_paid_at_once(session: Session, tariffs: None) -> None:
+def test_an_account_in_credit_gets_its_invoice_paid_at_once(session: Session, tashkent_tariffs: None) -> None:
     # Each invoice is 44,854,770 tiyin: cold and hot water by the norm, waste and management.
     paid_ahead = make_apartment(session)
     part_ahead = make_apartment(session)
@@ -660,47 +437,3 @@ def test_an_account_in_credit_gets_its_invoice_paid_at_once(session: Session, ta
     assert invoices[part_ahead.id].status == InvoiceStatus.partially_paid
     assert invoices[owing.id].status == InvoiceStatus.issued
     assert balance(session, paid_ahead.id) == 44_854_770 - 50_000_000
-
-
-def test_a_recalculation_that_credits_more_than_the_month_costs_leaves_the_account_in_credit(
-    session: Session, tariffs: None
-) -> None:
-    apartment = make_apartment(session, registered_residents=0)
-    meter = make_meter(
-        session, apartment=apartment, kind=MeterKind.hot_water, smart=False, initial_value=Decimal(0)
-    )
-    # Read by hand on the 20th: 30 m3 a month May to August; nothing in September or October;
-    # in November the register shows only 3 m3 more than in August (the flat stood empty).
-    august = 30 * 4
-    add_readings(
-        session,
-        meter,
-        [(midnight(date(2026, m, 20)), str(30 * (m - 4))) for m in range(5, 9)],
-        source=ReadingSource.manual,
-    )
-    bill_months(session, date(2026, 9, 1), date(2026, 10, 1))
-    add_readings(
-        session, meter, [(midnight(date(2026, 11, 20)), str(august + 3))], source=ReadingSource.manual
-    )
-    bill_months(session, date(2026, 11, 1))
-
-    november = line_of(session, apartment.id, date(2026, 11, 1), "hot_water")
-    settling = line_of(session, apartment.id, date(2026, 11, 1), "hot_water", recalculation=True)
-    assert (november.quantity_source, november.quantity, november.explanation["covers"]) == (
-        QuantitySource.metered,
-        Decimal(1),  # 3 m3 over the 3 months since August's reading
-        3,
-    )
-    assert settling.explanation["months"] == ["2026-09", "2026-10"]
-    assert settling.quantity == Decimal(2)
-    assert settling.amount_minor == 2 * 900_000 - 2 * 30 * 900_000  # a credit of 522,000 UZS
-    invoice = session.exec(
-        select(Invoice).where(Invoice.apartment_id == apartment.id, Invoice.period == date(2026, 11, 1))
-    ).one()
-    assert invoice.total_minor < 0
-    entry = session.exec(select(LedgerEntry).where(LedgerEntry.invoice_id == invoice.id)).one()
-    assert (entry.kind, entry.amount_minor) == (LedgerKind.adjustment, invoice.total_minor)
-    earlier = sum(
-        i.total_minor for i in session.exec(select(Invoice).where(Invoice.apartment_id == apartment.id)).all()
-    )
-    assert balance(session, apartment.id) == earlier

@@ -22,6 +22,7 @@ from billing.models import Invoice, InvoiceLine, QuantitySource, Service
 from billing.runs.estimates import preview_meter_month
 from billing.runs.service import run_billing
 from billing.tariffs.seeding import seed_tashkent_tariffs
+from housing.clock import month_end
 from sensors.models import MeterKind, ReadingSource
 from sensors.usage.consumption import DEFAULT_TOLERANCE
 from tests.factories.core import make_apartment
@@ -181,12 +182,12 @@ def manual_readings(case: Case, until: datetime) -> list[tuple[datetime, Decimal
             hours = Decimal((at - HISTORY_FROM) // timedelta(hours=1))
             rows.append((at, 100 + RATE * hours))
         n += 1
-        m = date(m.year + m.month // 12, m.month % 12 + 1, 1)
+        m = month_end(m)
 
 
 def run_moment(period: date) -> datetime:
     """02:00 on the first day after the month: when the monthly job bills it."""
-    following = date(period.year + period.month // 12, period.month % 12 + 1, 1)
+    following = month_end(period)
     return datetime.combine(following, time(2), TASHKENT)
 
 

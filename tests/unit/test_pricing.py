@@ -9,15 +9,13 @@ import pytest
 from billing.tariffs import pricing
 from billing.tariffs.pricing import (
     Basis,
-    Incident,
     SeasonalNorm,
     TariffVersion,
     Tier,
-    cold_water_price,
     price_line,
-    quality_deduction,
     validate_tariff,
 )
+from billing.tariffs.quality import Incident, cold_water_price, quality_deduction
 
 MAY_2025 = date(2025, 5, 1)
 SUMMER = frozenset(range(3, 11))

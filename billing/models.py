@@ -1,19 +1,7 @@
-"""Billing tables. Money is integer minor units (tiyin) in `*_minor` BIGINT columns beside a
-`currency` code; quantities and unit prices are Numeric, so a price may hold fractions of a
-tiyin (49,019.60 UZS a person = 4,901,960 tiyin). Periods are half-open: valid_from
-inclusive, valid_until exclusive.
-
-Tariffs. A tariff is one version of a service's price from a date: its basis, its tiers and,
-for a per-unit tariff, seasonal norms that move the first tier's bound in some months. A
-tariff is never edited into a different past: it ends (valid_until) and a new one starts.
-On any day a service has at most one tariff per company (NULL: the city-wide default) and
-basis; a company's own tariff overrides the city-wide one for its buildings. A service may
-have a per_unit tariff and a flat one (per_person, per_m2, fixed) side by side: the flat one
-is what an apartment without a meter of the service's `meter_kind` pays (cold water: 3,808
-UZS/m3 by meter, 49,019.60 UZS a person without).
-
-Tiers and norms belong to their tariff and never change; invoice lines, ledger entries and
-webhook events are append-only too, so those tables have no updated_at.
+"""Billing tables: services and tariffs, invoices and their lines, the ledger, payments and
+the webhook inbox. Money is integer tiyin in `*_minor` BIGINT columns beside a `currency`;
+periods are half-open (valid_from inclusive, valid_until exclusive); lines, ledger entries
+and webhook events are append-only. The rules behind them are in docs/tariffs.md.
 """
 
 from datetime import date, datetime

@@ -1,6 +1,6 @@
 """The billing rules DESIGN.md calls configurable, read from settings in this one place.
 
-The due day, the penalty rate and cap, the service-quality norms and deduction steps and
+The due day, the penalty rate and cap (the rule itself: `billing.ledger.penalties`), the service-quality norms and deduction steps and
 the outage allowances come from `housing.settings` (HOUSING_BILLING__*, HOUSING_METERS__*,
 HOUSING_OUTAGES__*): the same fields the incident detector and the pages read, so a norm
 changed there changes what billing deducts too. Whoever bills (the monthly job, `housing
@@ -10,21 +10,11 @@ to `billing.runs.service` and `billing.ledger.service`, which stay free of setti
 
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 from typing import Self
 
+from billing.ledger.penalties import PenaltyRules
 from billing.tariffs.quality import QualityRules
 from housing.settings import BillingSettings, MeterSettings, OutageSettings, Settings
-
-
-@dataclass(frozen=True, slots=True)
-class PenaltyRules:
-    rate: Decimal  # of the overdue amount, per day
-    cap: Decimal  # of the month's charge, in total
-
-    def percent(self) -> str:
-        """The daily rate as people read it: 0.001 -> '0.1%'."""
-        return f"{(self.rate * 100).normalize():f}%"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +32,7 @@ class BillingRules:
             due_day=billing.due_day,
             min_days_to_pay=billing.min_days_to_pay,
             tolerance=meters.boundary_tolerance,
-            penalties=PenaltyRules(rate=billing.penalty_rate, cap=billing.penalty_cap),
+            penalties=PenaltyRules.of(billing),
             quality=QualityRules.from_settings(meters),
             outages=outages,
         )

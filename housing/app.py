@@ -12,11 +12,14 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from billing.invoices import console_pages as billing_console
 from billing.invoices import pages as billing_pages
 from billing.invoices.endpoints import router as invoices_router
+from billing.ledger import console_pages as debtors_console
+from billing.payments import pages as payment_pages
 from billing.payments.endpoints import router as payments_router
 from billing.payments.stripe_gateway import StripeGateway
+from billing.payments.webhooks import router as webhooks_router
+from billing.runs import console_pages as billing_run_console
 from billing.tariffs.endpoints import router as billing_router
 from housing import pages
 from housing.accounts.endpoints import router as accounts_router
@@ -111,19 +114,22 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(billing_router, prefix=API_PREFIX)
     app.include_router(invoices_router, prefix=API_PREFIX)
     app.include_router(payments_router, prefix=API_PREFIX)
+    app.include_router(webhooks_router, prefix=API_PREFIX)
     app.include_router(requests_router, prefix=API_PREFIX)
     app.include_router(incidents_router, prefix=API_PREFIX)
     app.include_router(open311_router, prefix=OPEN311_PREFIX)
     app.include_router(scores_router, prefix=API_PREFIX)
     app.include_router(pages.router)
     app.include_router(billing_pages.router)
+    app.include_router(payment_pages.router)
     app.include_router(sensors_pages.router)
     app.include_router(request_pages.router)
     app.include_router(request_console_pages.router)
     app.include_router(incident_pages.router)
     app.include_router(registry_pages.router)
     app.include_router(sensors_console.router)
-    app.include_router(billing_console.router)
+    app.include_router(debtors_console.router)
+    app.include_router(billing_run_console.router)
     app.include_router(scores_pages.router)
     app.include_router(city_request_pages.router)
     app.include_router(city_incident_pages.router)

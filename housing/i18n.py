@@ -75,6 +75,12 @@ def money(minor: int | Decimal | str, currency: str, language: str) -> str:
     return format_currency(Decimal(minor).scaleb(-2), currency, locale=babel_locale(language))
 
 
+def plain_money(minor: int | Decimal | str, currency: str) -> str:
+    """An amount for a message in no particular language (an API error, a log line, the CLI):
+    "999,999.99 UZS". Tiyin stay exact: a price per unit keeps up to two more decimals."""
+    return f"{format_decimal(Decimal(minor).scaleb(-2), format='#,##0.00##', locale='en')} {currency}"
+
+
 def number(value: Decimal | int | str, language: str, pattern: str | None = None) -> str:
     """A quantity as the locale writes it; `pattern` (Babel's, e.g. "#,##0.#") rounds for a label."""
     return format_decimal(value, format=pattern, locale=babel_locale(language))

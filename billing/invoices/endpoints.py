@@ -7,10 +7,11 @@ anything else is 404. Only admins start a billing run (a dry run by default).
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from sqlmodel import select
 
 from billing.invoices.line_words import source_text
+from billing.invoices.queries import VisibleAccount, VisibleInvoice, VisibleInvoiceLine, visible_invoices
 from billing.invoices.schemas import (
     AdjustmentCreate,
     BalanceRead,
@@ -29,13 +30,11 @@ from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceLine, InvoiceStatus
 from billing.rules import BillingRules
 from billing.runs.estimates import preview_meter_month
 from billing.runs.service import check_period, run_billing
-from billing.tariffs import queries
-from housing.auth import AdminActor, CurrentActor, RegistrarActor
+from housing import actors
+from housing.auth import CurrentActor, RegistrarActor, require_roles
 from housing.db import SessionDep
-from housing.deps import Today
+from housing.deps import SettingsDep, Today
 from housing.errors import Invalid, NotFound
-from housing.registry.models import Apartment
-from housing.registry.queries import visible_apartments
 from housing.routing import Paging, one_visible, paginate
 from housing.schemas import API_PROBLEMS, Page
 from housing.validation import Id
@@ -57,7 +56,7 @@ def list_invoices(
     status: Annotated[InvoiceStatus | None, Query()] = None,
 ):
     """Newest period first."""
-    query = queries.visible_invoices(actor, today)
+    query = visible_invoices(actor, today)
     if apartment_id is not None:
         query = query.where(Invoice.apartment_id == apartment_id)
     if period is not None:
@@ -68,9 +67,8 @@ def list_invoices(
 
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceDetail)
-def read_invoice(invoice_id: Id, request: Request, session: SessionDep, actor: CurrentActor, today: Today):
+def read_invoice(invoice: VisibleInvoice, request: Request, session: SessionDep, actor: CurrentActor):
     """One invoice with its lines; each line says in words how its quantity was obtained."""
-    invoice = one_visible(session, queries.visible_invoices(actor, today), Invoice, invoice_id, "invoice")
     lines = session.exec(
         select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.id)
     ).all()
@@ -88,11 +86,10 @@ def read_invoice(invoice_id: Id, request: Request, session: SessionDep, actor: C
 
 
 @router.get("/apartments/{apartment_id}/balance", response_model=BalanceRead)
-def read_balance(apartment_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
-    one_visible(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
-    owed = balance(session, apartment_id)
+def read_balance(apartment: VisibleAccount, session: SessionDep):
+    owed = balance(session, apartment.id)
     return BalanceRead(
-        apartment_id=apartment_id,
+        apartment_id=apartment.id,
         balance_minor=owed,
         currency=DEFAULT_CURRENCY,
         debt=owed > 0,
@@ -101,10 +98,9 @@ def read_balance(apartment_id: Id, session: SessionDep, actor: CurrentActor, tod
 
 
 @router.get("/apartments/{apartment_id}/ledger", response_model=Page[LedgerEntryRead])
-def read_ledger(apartment_id: Id, session: SessionDep, actor: CurrentActor, today: Today, paging: Paging):
+def read_ledger(apartment: VisibleAccount, session: SessionDep, paging: Paging):
     """Every charge, payment, penalty, adjustment and refund of the account, newest first."""
-    one_visible(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
-    query = select(LedgerEntry).where(LedgerEntry.apartment_id == apartment_id)
+    query = select(LedgerEntry).where(LedgerEntry.apartment_id == apartment.id)
     return paginate(session, query.order_by(LedgerEntry.occurred_at.desc()), paging, LedgerEntry.id.desc())
 
 
@@ -114,27 +110,18 @@ def read_ledger(apartment_id: Id, session: SessionDep, actor: CurrentActor, toda
     status_code=status.HTTP_201_CREATED,
 )
 def adjust_invoice_line(
-    invoice_id: Id,
-    line_id: Id,
-    body: AdjustmentCreate,
-    session: SessionDep,
-    actor: RegistrarActor,
-    today: Today,
+    body: AdjustmentCreate, session: SessionDep, actor: RegistrarActor, line: VisibleInvoiceLine
 ):
     """Corrects a line of an issued invoice with a ledger adjustment naming it; the invoice stays as issued."""
-    one_visible(session, queries.visible_invoices(actor, today), Invoice, invoice_id, "invoice")
-    line = session.get(InvoiceLine, line_id)
-    if line is None or line.invoice_id != invoice_id:
-        raise NotFound(f"line {line_id} of invoice {invoice_id} not found")
     return adjust_line(
-        session, line_id=line_id, amount_minor=body.amount_minor, reason=body.reason, user_id=actor.user_id
+        session, line_id=line.id, amount_minor=body.amount_minor, reason=body.reason, user_id=actor.user_id
     )
 
 
-@router.post("/billing/runs", response_model=BillingRunRead)
-def start_billing_run(
-    body: BillingRunCreate, request: Request, session: SessionDep, actor: AdminActor, today: Today
-):
+@router.post(
+    "/billing/runs", response_model=BillingRunRead, dependencies=[Depends(require_roles(actors.ADMINS))]
+)
+def start_billing_run(body: BillingRunCreate, session: SessionDep, settings: SettingsDep, today: Today):
     """Bills a month that has ended; a dry run (the default) lists the would-be invoices and writes nothing.
 
     A real run issues every missing invoice of the month in this request's transaction.
@@ -144,8 +131,8 @@ def start_billing_run(
         period=period_start(body.period),
         today=today,
         dry_run=body.dry_run,
-        timezone=request.app.state.settings.timezone,
-        rules=BillingRules.from_settings(request.app.state.settings),
+        timezone=settings.timezone,
+        rules=BillingRules.from_settings(settings),
     )
     return BillingRunRead.of(summary)
 
@@ -156,6 +143,7 @@ def preview_meter_billing(
     period: Annotated[Period, Query()],
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     actor: CurrentActor,
     today: Today,
 ):
@@ -164,7 +152,6 @@ def preview_meter_billing(
 
     The same rule as the run, worked out for this meter alone; nothing is written.
     """
-    settings = request.app.state.settings
     meter = one_visible(session, visible_meters(actor, today), Meter, meter_id, "meter")
     if meter.apartment_id is None:
         raise Invalid("a building's common meter is billed to its apartments by area", field="meter_id")

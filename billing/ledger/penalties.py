@@ -1,22 +1,48 @@
-"""Late-payment penalties: pure functions, no I/O.
+"""The late-payment penalty rule, pure (no I/O): when a month's invoice is due, from which day
+it is late, and what a late day adds, up to which cap.
 
-The rules (DESIGN.md, "Domain rules"; the numbers are `housing.settings.BillingSettings`,
-defaults shown): a month's invoice is due by the 15th of the next month, or later when it is
-issued late: it leaves the resident at least the minimum time to pay after its issue date
-(`HOUSING_BILLING__MIN_DAYS_TO_PAY`). From the day after, each day adds 0.1% of the amount
-still overdue that day, rounded to whole tiyin half up, until the penalties of that month's
-invoice reach 50% of its charge; the day that reaches the cap gets only what is left under it
-(the cap is rounded down, so the total never passes 50%), and later days get nothing.
+The numbers come from settings (`HOUSING_BILLING__DUE_DAY`, `__MIN_DAYS_TO_PAY`,
+`__PENALTY_RATE`, `__PENALTY_CAP`; by default the 15th of the next month, 0.1% of the overdue
+amount a day, at most 50% of the month's charge) through `billing.rules.BillingRules`. The
+ledger (`billing.ledger.service.accrue_penalties`) works out each invoice's overdue amount and
+asks this module for the rest. The worked cases are in docs/ledger.md.
 """
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Self
 
+from housing import clock
 from housing.settings import BillingSettings
 
+
+@dataclass(frozen=True, slots=True)
+class PenaltyRules:
+    rate: Decimal  # of the overdue amount, per day
+    cap: Decimal  # of the month's charge, in total
+
+    @classmethod
+    def of(cls, billing: BillingSettings) -> Self:
+        return cls(rate=billing.penalty_rate, cap=billing.penalty_cap)
+
+    def percent(self) -> str:
+        """The daily rate as people read it: 0.001 -> '0.1%'."""
+        return f"{(self.rate * 100).normalize():f}%"
+
+    def for_day(self, overdue_minor: int, month_charge_minor: int, accrued_so_far_minor: int) -> int:
+        """`penalty_for_day` at these rules' rate and cap."""
+        return penalty_for_day(overdue_minor, month_charge_minor, accrued_so_far_minor, self.rate, self.cap)
+
+    def reference(self, overdue_minor: int, day: date) -> str:
+        """What a penalty entry says of itself in the ledger."""
+        return f"{self.percent()} of {overdue_minor} tiyin overdue on {day.isoformat()}"
+
+
 _DEFAULTS = BillingSettings()  # the settings' defaults, for callers without settings
-PENALTY_RATE = _DEFAULTS.penalty_rate  # of the overdue amount, per day
-PENALTY_CAP = _DEFAULTS.penalty_cap  # of the month's charge, in total
+DEFAULT_PENALTIES = PenaltyRules.of(_DEFAULTS)
+PENALTY_RATE = DEFAULT_PENALTIES.rate
+PENALTY_CAP = DEFAULT_PENALTIES.cap
 DUE_DAY = _DEFAULTS.due_day
 
 
@@ -27,10 +53,7 @@ def due_date(
     do), or `min_days_to_pay` after `issued_on` when that is later."""
     if min_days_to_pay < 0:
         raise ValueError(f"the minimum time to pay cannot be negative ({min_days_to_pay} days)")
-    if period_month.month == 12:
-        due = date(period_month.year + 1, 1, due_day)
-    else:
-        due = date(period_month.year, period_month.month + 1, due_day)
+    due = clock.add_months(clock.month_of(period_month), 1).replace(day=due_day)
     if issued_on is None:
         return due
     return max(due, issued_on + timedelta(days=min_days_to_pay))
@@ -41,6 +64,11 @@ def penalty_days(due: date, today: date) -> int:
     return max(0, (today - due).days)
 
 
+def is_late(due: date, day: date) -> bool:
+    """Whether `day` is charged a penalty: from the day after the due date."""
+    return penalty_days(due, day) > 0
+
+
 def penalty_for_day(
     overdue_minor: int,
     month_charge_minor: int,
@@ -48,7 +76,11 @@ def penalty_for_day(
     rate: Decimal = PENALTY_RATE,
     cap: Decimal = PENALTY_CAP,
 ) -> int:
-    """One day's penalty in tiyin on `overdue_minor`, given what that month's invoice has accrued."""
+    """One day's penalty in tiyin on `overdue_minor`, given what that month's invoice has accrued.
+
+    The day's rate is rounded to whole tiyin half up; the cap is rounded down, so the total
+    never passes it: the day that reaches the cap gets only what is left under it.
+    """
     if rate < 0 or cap < 0:
         raise ValueError(f"rate and cap cannot be negative (rate {rate}, cap {cap})")
     if overdue_minor <= 0 or month_charge_minor <= 0:

@@ -1,23 +1,8 @@
-"""The personal account's ledger: balances, posting entries, and the daily late penalties.
+"""The personal account's ledger: balances, posting entries, settling invoices, and booking
+the daily late penalties (the rule itself is `billing.ledger.penalties`).
 
-Signs follow `LedgerEntry`: positive raises the debt, negative lowers it, so the balance is
-the plain sum (positive: owed; negative: credit carried forward). Verbs flush, never commit.
-
-Penalties (DESIGN.md; the arithmetic is `billing.ledger.penalties`): payments are allocated to the
-account's invoices oldest period first, each invoice counted with its line corrections
-(adjustments), as `settle_invoices` counts it; what an invoice past its due date still lacks
-is its overdue amount, and each day adds `penalty_for_day` of it at the configured rate,
-capped per invoice at the configured share (`billing.rules.PenaltyRules`; 0.1% and 50% by
-default) of its corrected charge. One entry per invoice and day (dedupe_key
-"penalty:{invoice_id}:{day}", unique), so a second run for the same day adds nothing.
-
-A day is charged at that day's overdue amount: with `as_of` (the local midnight that begins
-the day, as `billing.jobs.daily_penalties` passes it) only what the ledger held at that
-moment counts: the invoices issued, payments, refunds and corrections before it. So a day
-the job did not run is booked later exactly as it would have been on the day, and a payment
-made during a day counts from the next one. An invoice issued on or after that moment is not
-charged for the day, whatever its due date says. Without `as_of` the ledger counts as it
-stands (a run for the present day by hand, or a test).
+Positive entries raise the debt, negative lower it, so the balance is the plain sum. Verbs
+flush, never commit. The allocation of payments and the worked cases are in docs/ledger.md.
 """
 
 from collections import defaultdict
@@ -28,9 +13,8 @@ from typing import Any
 from sqlalchemy import case, func, or_, true
 from sqlmodel import Session, col, select
 
-from billing.ledger.penalties import penalty_for_day
+from billing.ledger.penalties import DEFAULT_PENALTIES, PenaltyRules, is_late
 from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceLine, InvoiceStatus, LedgerEntry, LedgerKind
-from billing.rules import DEFAULT_RULES, PenaltyRules
 from housing import clock
 from housing.errors import Conflict, Invalid, NotFound
 
@@ -235,7 +219,7 @@ def accrue_penalties(
     *,
     today: date,
     as_of: datetime | None = None,
-    rules: PenaltyRules = DEFAULT_RULES.penalties,
+    rules: PenaltyRules = DEFAULT_PENALTIES,
 ) -> int:
     """Books `today`'s penalty on every invoice unpaid after its due date; the entries added.
 
@@ -311,9 +295,9 @@ def _accrue_batch(
         allocated = min(charged, max(left[apartment_id], 0))
         left[apartment_id] -= allocated
         overdue = charged - allocated
-        if due >= today or overdue <= 0 or penalty_key(invoice_id, today) in booked:
+        if not is_late(due, today) or overdue <= 0 or penalty_key(invoice_id, today) in booked:
             continue
-        amount = penalty_for_day(overdue, charged, int(accrued.get(invoice_id) or 0), rules.rate, rules.cap)
+        amount = rules.for_day(overdue, charged, int(accrued.get(invoice_id) or 0))
         if amount <= 0:
             continue
         entries.append(
@@ -323,7 +307,7 @@ def _accrue_batch(
                 amount_minor=amount,
                 currency=currency,
                 invoice_id=invoice_id,
-                reference=f"{rules.percent()} of {overdue} tiyin overdue on {today.isoformat()}",
+                reference=rules.reference(overdue, today),
                 dedupe_key=penalty_key(invoice_id, today),
                 occurred_at=occurred_at,
             )

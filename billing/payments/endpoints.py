@@ -1,4 +1,5 @@
-"""JSON routes of payments: pay by card, the Stripe webhook, refunds, bank and office payments.
+"""JSON routes of payments: pay by card, refunds, bank and office payments (the Stripe
+webhook is `billing.payments.webhooks`).
 
 A resident pays by card for an apartment they own or live in; company managers and admins
 record bank or office payments, import bank statements and refund. Without Stripe settings
@@ -6,16 +7,15 @@ the card routes answer 503 with the reason and everything else works.
 """
 
 import io
-import json
-import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Header, Request, UploadFile, status
-from fastapi.responses import JSONResponse
 
+from billing.invoices.queries import VisibleAccount
 from billing.models import PaymentAttempt
 from billing.payments import service
-from billing.payments.gateway import BadSignature, PaymentGateway
+from billing.payments.gateway import PaymentGateway
+from billing.payments.queries import VisiblePayment, visible_payments
 from billing.payments.schemas import (
     CardConfirm,
     CardConfirmRead,
@@ -25,26 +25,20 @@ from billing.payments.schemas import (
     PaymentRead,
     RefundCreate,
     StatementReport,
-    WebhookAck,
 )
 from billing.payments.statement import import_bank_statement
-from billing.tariffs.queries import visible_payments
 from housing.accounts.models import Role
 from housing.auth import CurrentActor, RegistrarActor
 from housing.csvfile import decode_upload
 from housing.db import SessionDep
 from housing.deps import Today
 from housing.errors import Forbidden, Invalid, Unavailable
-from housing.registry.models import Apartment
 from housing.registry.queries import visible_apartments
-from housing.routing import Paging, one_visible, paginate
+from housing.routing import Paging, paginate
 from housing.schemas import API_PROBLEMS, Page, problems
-from housing.validation import Id, Text
+from housing.validation import Text
 
 MAX_STATEMENT_BYTES = 16 * 1024 * 1024
-MAX_CLAIM_BYTES = 1024 * 1024  # a refused body larger than this is not parsed for the log
-
-webhook_log = logging.getLogger("billing.payments.webhooks")
 
 router = APIRouter(tags=["payments"], responses=API_PROBLEMS)
 
@@ -68,11 +62,6 @@ OptionalGateway = Annotated[PaymentGateway | None, Depends(_configured_gateway)]
 GatewayDep = Annotated[PaymentGateway, Depends(_required_gateway)]
 
 
-async def _raw_body(request: Request) -> bytes:
-    """The body exactly as sent: the signature covers these bytes, not a re-encoded JSON."""
-    return await request.body()
-
-
 @router.post(
     "/apartments/{apartment_id}/payments",
     response_model=CardPaymentRead,
@@ -80,12 +69,11 @@ async def _raw_body(request: Request) -> bytes:
     responses=problems(503, why={503: "Stripe is not configured, or did not answer"}),
 )
 def pay_by_card(
-    apartment_id: Id,
     body: CardPaymentCreate,
     session: SessionDep,
     actor: CurrentActor,
-    today: Today,
     gateway: GatewayDep,
+    apartment: VisibleAccount,
     idempotency_key: Annotated[
         Text | None,
         Header(max_length=100, description="Send the same key again to get the same payment back"),
@@ -96,12 +84,11 @@ def pay_by_card(
     The payment is saved with its idempotency key before Stripe is called; the webhook
     (or the reconciliation job) books it when Stripe says it succeeded.
     """
-    one_visible(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
     if actor.role is not Role.resident:
         raise Forbidden("card payments are made by the residents; record a bank or office payment instead")
     attempt, _ = service.open_card_payment(
         session,
-        apartment_id=apartment_id,
+        apartment_id=apartment.id,
         amount_minor=body.amount_minor,
         user_id=actor.user_id,
         client_key=idempotency_key,
@@ -126,19 +113,17 @@ def pay_by_card(
     responses=problems(503, why={503: "Stripe is not configured, or did not answer"}),
 )
 def pay_with_card(
-    payment_id: Id,
     body: CardConfirm,
     session: SessionDep,
     actor: CurrentActor,
-    today: Today,
     gateway: GatewayDep,
+    attempt: VisiblePayment,
 ):
     """Charges the card entered in the browser; if the bank asks for 3-D Secure, `requires_action` says so.
 
     The flow the payment page uses with Stripe.js (or its local stand-in): make a card with
     Stripe.js, send its id here, and if `requires_action` call confirmCardPayment(client_secret).
     """
-    attempt = one_visible(session, visible_payments(actor, today), PaymentAttempt, payment_id, "payment")
     if actor.user_id != attempt.created_by_id:
         raise Forbidden("only the resident who started this payment may pay it")
     try:
@@ -158,16 +143,17 @@ def pay_with_card(
 
 
 @router.get("/apartments/{apartment_id}/payments", response_model=Page[PaymentRead])
-def list_payments(apartment_id: Id, session: SessionDep, actor: CurrentActor, today: Today, paging: Paging):
+def list_payments(
+    apartment: VisibleAccount, session: SessionDep, actor: CurrentActor, today: Today, paging: Paging
+):
     """Newest first."""
-    one_visible(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
-    query = visible_payments(actor, today).where(PaymentAttempt.apartment_id == apartment_id)
+    query = visible_payments(actor, today).where(PaymentAttempt.apartment_id == apartment.id)
     return paginate(session, query, paging, PaymentAttempt.id.desc())
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentRead)
-def read_payment(payment_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
-    return one_visible(session, visible_payments(actor, today), PaymentAttempt, payment_id, "payment")
+def read_payment(attempt: VisiblePayment):
+    return attempt
 
 
 @router.post(
@@ -176,15 +162,18 @@ def read_payment(payment_id: Id, session: SessionDep, actor: CurrentActor, today
     status_code=status.HTTP_201_CREATED,
 )
 def record_manual_payment(
-    apartment_id: Id, body: ManualPaymentCreate, session: SessionDep, actor: RegistrarActor, today: Today
+    body: ManualPaymentCreate,
+    session: SessionDep,
+    actor: RegistrarActor,
+    today: Today,
+    apartment: VisibleAccount,
 ):
     """A payment made at a bank or an office, once per reference."""
-    one_visible(session, visible_apartments(actor, today), Apartment, apartment_id, "apartment")
     if body.paid_on > today:
         raise Invalid(f"{body.paid_on} is in the future", field="paid_on")
     return service.record_manual_payment(
         session,
-        apartment_id=apartment_id,
+        apartment_id=apartment.id,
         amount_minor=body.amount_minor,
         gateway=body.gateway,
         reference=body.reference,
@@ -197,15 +186,13 @@ def record_manual_payment(
     "/payments/{payment_id}/refunds", response_model=PaymentRead, status_code=status.HTTP_201_CREATED
 )
 def refund(
-    payment_id: Id,
     body: RefundCreate,
     session: SessionDep,
     actor: RegistrarActor,
-    today: Today,
+    attempt: VisiblePayment,
     gateway: OptionalGateway,
 ):
     """Hands back part or all of a payment, never more than is left of it."""
-    attempt = one_visible(session, visible_payments(actor, today), PaymentAttempt, payment_id, "payment")
     return service.refund_payment(
         session,
         gateway,
@@ -241,80 +228,4 @@ def import_statement(
     )
     return StatementReport(
         recorded=result.recorded, already_recorded=result.already_recorded, total_minor=result.total_minor
-    )
-
-
-@router.post(
-    "/webhooks/stripe",
-    response_model=WebhookAck,
-    responses=problems(
-        400, 503, why={400: "The signature does not match the body", 503: "Stripe is not configured"}
-    ),
-)
-def stripe_webhook(
-    session: SessionDep,
-    gateway: GatewayDep,
-    payload: Annotated[bytes, Depends(_raw_body)],
-    stripe_signature: Annotated[Text | None, Header()] = None,
-):
-    """Stripe's events, verified on the raw body and handled once each (a repeat answers 200, duplicate).
-
-    The same event delivered twice at once is also answered 200 twice and acts once. Each
-    delivery leaves one log line (logger `billing.payments.webhooks`) with the event id, type
-    and outcome: booked, duplicate, ignored (and why), refused (and why) or failed.
-    """
-    try:
-        event = gateway.verify_event(payload, stripe_signature)
-    except BadSignature as exc:
-        claimed_id, claimed_type = _claimed(payload)
-        _log_delivery(logging.WARNING, claimed_id, claimed_type, "refused", exc.reason, str(exc))
-        return JSONResponse(
-            {"type": "about:blank", "title": "Bad signature", "status": 400, "detail": str(exc)},
-            status_code=400,
-            media_type="application/problem+json",
-        )
-    try:
-        outcome = service.handle_event(session, event)
-        session.commit()  # booked only once it is committed, and logged so only then
-    except Exception as exc:
-        _log_delivery(logging.ERROR, event.id, event.type, "failed", type(exc).__name__, str(exc)[:300])
-        raise
-    _log_delivery(logging.INFO, event.id, event.type, outcome.outcome.value, outcome.reason, outcome.detail)
-    return WebhookAck(duplicate=outcome.duplicate, detail=outcome.detail)
-
-
-def _claimed(payload: bytes) -> tuple[str, str]:
-    """The id and type a refused body claims, for the log only (never trusted): "" when it has none."""
-    if len(payload) > MAX_CLAIM_BYTES:
-        return "", ""
-    try:
-        body = json.loads(payload)
-    except ValueError:
-        return "", ""
-    if not isinstance(body, dict):
-        return "", ""
-    found = body.get("id"), body.get("type")
-    return tuple(value[:100] if isinstance(value, str) else "" for value in found)  # type: ignore[return-value]
-
-
-def _log_delivery(level: int, event_id: str, event_type: str, outcome: str, reason: str, detail: str) -> None:
-    """One line per delivery, key=value with JSON-quoted strings (so a hostile value stays on its line)."""
-    fields = {
-        "event_id": event_id,
-        "type": event_type,
-        "outcome": outcome,
-        "reason": reason,
-        "detail": detail,
-    }
-    webhook_log.log(
-        level,
-        "stripe webhook %s",
-        " ".join(f"{key}={json.dumps(value)}" for key, value in fields.items()),
-        extra={
-            "event_id": event_id,
-            "event_type": event_type,
-            "outcome": outcome,
-            "reason": reason,
-            "detail": detail,
-        },
     )

@@ -69,9 +69,12 @@ def reconcile_payments(engine: Engine, settings: Settings, gateway: PaymentGatew
                     moved += 1
                 attempt.updated_at = utcnow()  # checked again after another interval, not every run
                 session.add(attempt)
-        except (DomainError, GatewayError, GatewayUnavailable) as exc:
+        except (DomainError, GatewayError, GatewayUnavailable) as exc:  # expected: Stripe said no, or nothing
             errors += 1
             log.warning("reconciling payment %s failed: %s", attempt_id, exc)
+        except Exception:  # anything else: that payment rolled back, the others go on
+            errors += 1
+            log.exception("reconciling payment %s failed", attempt_id)
     return (
         f"reconcile payments: {len(ids)} pending checked, {moved} moved on ({canceled} abandoned and canceled),"
         f" {errors} to retry"

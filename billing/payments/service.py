@@ -1,23 +1,14 @@
-"""Payment verbs: card payments through a gateway, webhook events, refunds, bank and office payments.
+"""Payment verbs: card payments through a gateway, refunds, bank and office payments.
 
 Every verb flushes and never commits, except that a card payment is two verbs around one
-commit the caller makes: `open_card_payment` saves the attempt with its idempotency key
-("apartment:{id}:attempt:{n}"), then `send_card_payment` asks the gateway. If the process
-dies in between or the gateway cannot be reached, the reconciliation job sends the same key
-again and the gateway answers with the intent it already made, never a second one.
-
-Money arrives in the ledger once: a payment entry's dedupe key is "payment:{attempt_id}"
-and a refund's "refund:{attempt_id}:upto:{total refunded}", whichever of the webhook, the
-reconciliation job or the staff action sees it first. Statuses only move forward
-(`PAYMENT_STEPS`), so a late or repeated event changes nothing.
+commit the caller makes (the idempotency key is saved before the gateway hears of it). Money
+reaches the ledger once and statuses only move forward; the webhook that drives them is
+`billing.payments.webhooks`. The details are in docs/payments.md.
 """
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from enum import StrEnum
 
 from sqlalchemy import func
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from billing.ledger.service import balance, post_entry, settle_invoices
@@ -28,20 +19,16 @@ from billing.models import (
     LedgerKind,
     PaymentAttempt,
     PaymentStatus,
-    WebhookEvent,
 )
 from billing.payments.gateway import (
     MAX_CHARGE_MINOR,
     GatewayError,
-    GatewayEvent,
     GatewayUnavailable,
     Intent,
     PaymentGateway,
 )
-from housing.db import utcnow
-from housing.errors import Conflict, Invalid, NotFound, Unavailable
-
-STRIPE = "stripe"
+from housing.errors import Conflict, Invalid, Unavailable
+from housing.i18n import plain_money
 
 
 def noon_utc(day: date) -> datetime:
@@ -49,16 +36,12 @@ def noon_utc(day: date) -> datetime:
     return datetime.combine(day, time(12), UTC)
 
 
-def format_uzs(minor: int) -> str:
-    return f"{minor // 100:,}.{minor % 100:02d} UZS"
-
-
 def _check_card_amount(session: Session, apartment_id: int, amount_minor: int) -> None:
     if amount_minor <= 0:
         raise Invalid("the amount must be more than zero", field="amount_minor")
     if amount_minor > MAX_CHARGE_MINOR:
         raise Invalid(
-            f"a card payment is at most {format_uzs(MAX_CHARGE_MINOR)} (Stripe's limit per charge);"
+            f"a card payment is at most {plain_money(MAX_CHARGE_MINOR, DEFAULT_CURRENCY)} (Stripe's limit per charge);"
             " pay the rest in a second payment",
             field="amount_minor",
         )
@@ -67,7 +50,8 @@ def _check_card_amount(session: Session, apartment_id: int, amount_minor: int) -
         raise Invalid("nothing is owed on this account", field="amount_minor")
     if amount_minor > owed:
         raise Invalid(
-            f"the amount is more than the {format_uzs(owed)} owed on this account", field="amount_minor"
+            f"the amount is more than the {plain_money(owed, DEFAULT_CURRENCY)} owed on this account",
+            field="amount_minor",
         )
 
 
@@ -231,99 +215,6 @@ def _book_payment(session: Session, attempt: PaymentAttempt, occurred_at: dateti
     settle_invoices(session, attempt.apartment_id)
 
 
-class Outcome(StrEnum):
-    """What a webhook delivery did, as the operator's log line says it."""
-
-    booked = "booked"  # a payment moved forward or a refund was booked
-    duplicate = "duplicate"  # the event id was already in the inbox: nothing done again
-    ignored = "ignored"  # recorded in the inbox, nothing to change (see the reason)
-
-
-@dataclass(frozen=True, slots=True)
-class EventOutcome:
-    outcome: Outcome
-    detail: str
-    reason: str = ""  # why an event was ignored: "unknown payment", "unchanged", "not handled"
-    payment_id: int | None = None
-
-    @property
-    def duplicate(self) -> bool:
-        return self.outcome is Outcome.duplicate
-
-
-def handle_event(session: Session, event: GatewayEvent, *, provider: str = STRIPE) -> EventOutcome:
-    """Applies a verified webhook event once: its id goes into the inbox in this same transaction.
-
-    The inbox row is written first with INSERT ... ON CONFLICT DO NOTHING: when the same event
-    arrives twice at once, PostgreSQL makes the second insert wait for the first transaction
-    and then insert nothing, so the second delivery is a duplicate (not a unique-key error)
-    and the effect happens once; if the first rolls back, the second does the work.
-    """
-    if not _into_inbox(session, provider, event):
-        return EventOutcome(Outcome.duplicate, f"event {event.id} was already handled", "already handled")
-    if event.intent is not None:
-        attempt = _attempt_by_intent(session, event.intent.id)
-        if attempt is None:
-            return EventOutcome(
-                Outcome.ignored,
-                f"no payment of ours has intent {event.intent.id}; recorded only",
-                "unknown payment",
-            )
-        moved = apply_intent(session, attempt, event.intent)
-        if moved:
-            return EventOutcome(
-                Outcome.booked, f"payment {attempt.id} is {attempt.status}", payment_id=attempt.id
-            )
-        return EventOutcome(
-            Outcome.ignored,
-            f"payment {attempt.id} is {attempt.status} (unchanged)",
-            "unchanged",
-            payment_id=attempt.id,
-        )
-    if event.refunded_intent_id is not None:
-        attempt = _attempt_by_intent(session, event.refunded_intent_id)
-        if attempt is None:
-            return EventOutcome(
-                Outcome.ignored,
-                f"no payment of ours has intent {event.refunded_intent_id}; recorded only",
-                "unknown payment",
-            )
-        added = _book_refund_upto(session, attempt, event.refunded_minor, user_id=None)
-        detail = f"payment {attempt.id}: {added} tiyin more refunded"
-        if added:
-            return EventOutcome(Outcome.booked, detail, payment_id=attempt.id)
-        return EventOutcome(Outcome.ignored, detail, "unchanged", payment_id=attempt.id)
-    return EventOutcome(Outcome.ignored, f"{event.type} needs nothing from us; recorded", "not handled")
-
-
-def _into_inbox(session: Session, provider: str, event: GatewayEvent) -> bool:
-    """Inserts the event's id into the inbox unless it is there (or being put there); whether it was new."""
-    now = utcnow()
-    values = {
-        "provider": provider,
-        "event_id": event.id,
-        "type": event.type[:100],
-        "received_at": now,
-        "processed_at": now,
-        "created_at": now,
-    }
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(WebhookEvent).values(
-        **values
-    )
-    statement = statement.on_conflict_do_nothing(index_elements=["provider", "event_id"])
-    inserted = session.execute(statement.returning(WebhookEvent.__table__.c.id)).first()
-    return inserted is not None
-
-
-def _attempt_by_intent(session: Session, intent_id: str) -> PaymentAttempt | None:
-    return session.exec(
-        select(PaymentAttempt)
-        .where(PaymentAttempt.gateway == Gateway.stripe, PaymentAttempt.external_id == intent_id)
-        .with_for_update()
-    ).first()
-
-
 def refund_payment(
     session: Session,
     gateway: PaymentGateway | None,
@@ -348,7 +239,7 @@ def refund_payment(
         raise Invalid("the amount must be more than zero", field="amount_minor")
     if amount_minor > refundable:
         raise Invalid(
-            f"at most {format_uzs(refundable)} of payment {attempt.id} is left to refund",
+            f"at most {plain_money(refundable, attempt.currency)} of payment {attempt.id} is left to refund",
             field="amount_minor",
         )
     upto = attempt.refunded_minor + amount_minor
@@ -367,11 +258,11 @@ def refund_payment(
             raise Invalid(f"Stripe refused the refund: {exc.message}", field="amount_minor") from exc
         except GatewayUnavailable as exc:
             raise Unavailable("Stripe did not answer; nothing was refunded yet, try again") from exc
-    _book_refund_upto(session, attempt, upto, user_id=user_id, reason=reason)
+    book_refund_upto(session, attempt, upto, user_id=user_id, reason=reason)
     return attempt
 
 
-def _book_refund_upto(
+def book_refund_upto(
     session: Session, attempt: PaymentAttempt, upto: int, *, user_id: int | None, reason: str = ""
 ) -> int:
     """Books what is refunded beyond what the ledger already has, up to a running total; that difference."""
@@ -447,10 +338,3 @@ def manual_payment(session: Session, gateway: Gateway, reference: str) -> Paymen
             PaymentAttempt.gateway == gateway, PaymentAttempt.external_id == reference
         )
     ).first()
-
-
-def get_attempt(session: Session, attempt_id: int) -> PaymentAttempt:
-    attempt = session.get(PaymentAttempt, attempt_id)
-    if attempt is None:
-        raise NotFound(f"payment {attempt_id} not found")
-    return attempt

@@ -1,17 +1,7 @@
 """A bank statement as CSV: the payments residents made at a bank, booked all at once.
 
-Columns (header names are not case-sensitive; a comma, or a semicolon with decimal commas):
-
-    date            required  YYYY-MM-DD, the day the bank received the money
-    account_number  required  the personal account the payer named
-    amount          required  UZS with at most 2 decimals, more than 0, e.g. 510000.00
-    reference       required  the bank's unique reference of the transfer
-    payer           optional  kept for the reader; not used
-
-Every row is checked before anything is written; a file with any bad row books nothing
-and names each bad line. A reference already booked with the same account and amount is
-skipped (importing the same statement twice books nothing twice); with another account
-or amount it is an error.
+Every row is checked before anything is written; a reference already booked is skipped.
+The columns and rules are in docs/payments.md ("Bank statements").
 """
 
 from dataclasses import dataclass

@@ -7,13 +7,13 @@ company's; residents the city-wide ones and those of the companies managing thei
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
-from sqlalchemy import or_
+from fastapi import APIRouter, Depends, Query, status
 from sqlmodel import Session, select
 
 from billing.models import Basis, Service, Tariff
 from billing.tariffs import queries, service
 from billing.tariffs.pricing import SeasonalNorm, Tier
+from billing.tariffs.queries import VisibleTariff
 from billing.tariffs.schemas import (
     SeasonalNormRead,
     ServiceCreate,
@@ -25,10 +25,11 @@ from billing.tariffs.schemas import (
     to_minor,
     to_uzs,
 )
-from housing.auth import AdminActor, CurrentActor
+from housing import actors
+from housing.auth import CurrentActor, get_actor, require_roles
 from housing.db import SessionDep, get_or_404
 from housing.deps import Today
-from housing.routing import Paging, one_visible, paginate
+from housing.routing import Paging, paginate
 from housing.schemas import API_PROBLEMS, Page
 from housing.validation import Day, Id
 
@@ -62,13 +63,18 @@ def _reads(session: Session, tariffs: Sequence[Tariff]) -> list[TariffRead]:
 # Services
 
 
-@router.get("/services", response_model=Page[ServiceRead])
-def list_services(session: SessionDep, actor: CurrentActor, paging: Paging):
+ADMINS_ONLY = [Depends(require_roles(actors.ADMINS))]
+
+
+@router.get("/services", response_model=Page[ServiceRead], dependencies=[Depends(get_actor)])
+def list_services(session: SessionDep, paging: Paging):
     return paginate(session, select(Service), paging, Service.code)
 
 
-@router.post("/services", response_model=ServiceRead, status_code=status.HTTP_201_CREATED)
-def create_service(body: ServiceCreate, session: SessionDep, actor: AdminActor):
+@router.post(
+    "/services", response_model=ServiceRead, status_code=status.HTTP_201_CREATED, dependencies=ADMINS_ONLY
+)
+def create_service(body: ServiceCreate, session: SessionDep):
     return service.create_service(session, **body.model_dump())
 
 
@@ -99,22 +105,21 @@ def list_tariffs(
     if basis is not None:
         query = query.where(Tariff.basis == basis)
     if on is not None:
-        query = query.where(
-            Tariff.valid_from <= on, or_(Tariff.valid_until.is_(None), Tariff.valid_until > on)
-        )
+        query = query.where(queries.in_force_on(on))
     page = paginate(session, query, paging, Tariff.id)
     page["items"] = _reads(session, page["items"])
     return page
 
 
 @router.get("/tariffs/{tariff_id}", response_model=TariffRead)
-def read_tariff(tariff_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
-    tariff = one_visible(session, queries.visible_tariffs(actor, today), Tariff, tariff_id, "tariff")
+def read_tariff(tariff: VisibleTariff, session: SessionDep):
     return _reads(session, [tariff])[0]
 
 
-@router.post("/tariffs", response_model=TariffRead, status_code=status.HTTP_201_CREATED)
-def create_tariff(body: TariffCreate, session: SessionDep, actor: AdminActor):
+@router.post(
+    "/tariffs", response_model=TariffRead, status_code=status.HTTP_201_CREATED, dependencies=ADMINS_ONLY
+)
+def create_tariff(body: TariffCreate, session: SessionDep):
     """Prices are UZS per unit as decimal strings ("49019.60"); they are kept as tiyin (x 100)."""
     tariff = service.create_tariff(
         session,
@@ -130,8 +135,8 @@ def create_tariff(body: TariffCreate, session: SessionDep, actor: AdminActor):
     return _reads(session, [tariff])[0]
 
 
-@router.post("/tariffs/{tariff_id}/end", response_model=TariffRead)
-def end_tariff(tariff_id: Id, body: TariffEnd, session: SessionDep, actor: AdminActor):
+@router.post("/tariffs/{tariff_id}/end", response_model=TariffRead, dependencies=ADMINS_ONLY)
+def end_tariff(tariff_id: Id, body: TariffEnd, session: SessionDep):
     """Ends a tariff on a date (its first day out of force); a new tariff takes over from then."""
     tariff = get_or_404(session, Tariff, tariff_id, "tariff")
     tariff = service.end_tariff(session, tariff, body.valid_until)

@@ -1,14 +1,21 @@
-"""What each actor may see of the tariffs, written once."""
+"""What each actor may see of the tariffs, written once, and the tariffs in force on a day."""
 
 from datetime import date
+from typing import Annotated, Any
 
+from fastapi import Depends
 from sqlalchemy import Select, or_
 from sqlmodel import select
 
-from billing.models import Invoice, PaymentAttempt, Tariff
+from billing.models import Tariff
 from housing.actors import Actor
+from housing.auth import CurrentActor
+from housing.db import SessionDep
+from housing.deps import Today
 from housing.registry import queries as registry_queries
-from housing.registry.models import Apartment, ManagementCompany
+from housing.registry.models import ManagementCompany
+from housing.routing import one_visible
+from housing.validation import Id
 
 
 def visible_tariffs(actor: Actor, today: date) -> Select:
@@ -20,19 +27,14 @@ def visible_tariffs(actor: Actor, today: date) -> Select:
     return query.where(or_(Tariff.company_id.is_(None), Tariff.company_id.in_(companies)))
 
 
-def visible_invoices(actor: Actor, today: date) -> Select:
-    """The invoices of the apartments the actor sees today."""
-    query = select(Invoice)
-    if actor.sees_whole_city:
-        return query
-    apartments = registry_queries.visible_apartments(actor, today).with_only_columns(Apartment.id)
-    return query.where(Invoice.apartment_id.in_(apartments))
+def in_force_on(day: date) -> Any:
+    """The condition of a tariff in force on `day`: from its first day, up to (not on) `valid_until`."""
+    return (Tariff.valid_from <= day) & or_(Tariff.valid_until.is_(None), Tariff.valid_until > day)
 
 
-def visible_payments(actor: Actor, today: date) -> Select:
-    """The payments of the apartments the actor sees today."""
-    query = select(PaymentAttempt)
-    if actor.sees_whole_city:
-        return query
-    apartments = registry_queries.visible_apartments(actor, today).with_only_columns(Apartment.id)
-    return query.where(PaymentAttempt.apartment_id.in_(apartments))
+def _visible_tariff(tariff_id: Id, session: SessionDep, actor: CurrentActor, today: Today) -> Tariff:
+    return one_visible(session, visible_tariffs(actor, today), Tariff, tariff_id, "tariff")
+
+
+VisibleTariff = Annotated[Tariff, Depends(_visible_tariff)]
+"""The tariff of the path's `tariff_id` if the actor sees it, else 404."""

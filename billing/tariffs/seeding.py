@@ -1,25 +1,7 @@
-"""The billed services and Tashkent's city-wide tariffs from 1 May 2025 (DESIGN.md).
+"""The billed services and Tashkent's city-wide tariffs from 1 May 2025 (DESIGN.md), seeded once.
 
-Running it again adds nothing: a service is added when its code is missing, a tariff when
-no city-wide tariff of its service and basis is in force from 1 May 2025 on. A tariff an
-admin already set up over those dates is kept, and the seed one is skipped.
-
-Decisions and assumptions (prices in UZS per unit, stored as tiyin x 100):
-- Electricity: 600 up to 200 kWh a month, 800 for 201-500, 1,000 for 501-1,000. DESIGN.md
-  names no price above 1,000 kWh; the assumption is that 1,000 goes on (the last tier is
-  open-ended, as pricing requires).
-- Gas: 1,000 per m3 within the social norm, 1,800 above. The norm is the first tier's bound:
-  100 m3 (March-October), moved to 500 m3 by a seasonal norm in November-February.
-- Cold water: one service with two tariffs: 3,808 per m3 by meter (per_unit) and 49,019.60
-  per registered person for an apartment without a cold-water meter (per_person).
-- Waste removal: 7,500 per registered person. Management: 1,823 per m2 (the Tashkent
-  average), the city-wide default that a company's own fee overrides.
-- Hot water (ASSUMPTION, no figure in DESIGN.md): 9,000 per m3 by meter and 60,000 per
-  registered person without a meter, extrapolated from Toshissiqquvvati's earlier tariffs.
-- Heating (ASSUMPTION): 91,960 per Gcal measured by the building's heat meter, the
-  population tariff Toshissiqquvvati kept through 2023-24; the billing run shares a
-  building's Gcal among its apartments by area. It is zero outside the heating season
-  because the meter reads nothing then.
+Running it again adds nothing; a tariff an admin already set up over those dates is kept.
+The prices and the assumptions behind them are in docs/tariffs.md.
 """
 
 from dataclasses import dataclass

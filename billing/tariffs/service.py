@@ -16,6 +16,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
 from billing.models import (
+    DEFAULT_CURRENCY,
     Basis,
     Invoice,
     InvoiceLine,
@@ -28,6 +29,7 @@ from billing.models import (
 from billing.tariffs.pricing import SeasonalNorm as Norm
 from billing.tariffs.pricing import TariffVersion, Tier, validate_tariff
 from housing.errors import Conflict, Invalid
+from housing.i18n import plain_money
 from housing.incidents.models import Utility
 from housing.registry.models import ManagementCompany
 from sensors.models import MeterKind
@@ -55,10 +57,6 @@ def create_service(
 # Tariffs
 
 
-def _uzs(price_minor: Decimal) -> str:
-    return f"{Decimal(price_minor) / 100:f}"
-
-
 def check_tariff(
     basis: Basis,
     valid_from: date,
@@ -74,7 +72,7 @@ def check_tariff(
     for i, tier in enumerate(tiers):
         if tier.price_minor < 0:
             raise Invalid(
-                f"tier {i + 1}: the price cannot be negative ({_uzs(tier.price_minor)} UZS per unit)",
+                f"tier {i + 1}: the price cannot be negative ({plain_money(tier.price_minor, DEFAULT_CURRENCY)} per unit)",
                 field=f"tiers.{i}.price",
             )
     if basis is not Basis.per_unit:

@@ -54,11 +54,13 @@ def test_paying_the_corrected_amount_pays_the_invoice(client, city, line, sessio
     assert session.get(Invoice, line.invoice_id).status == InvoiceStatus.paid
 
 
-def test_credits_never_take_a_line_below_zero(client, city, line):
+def test_credits_never_take_a_line_below_zero(client, city, line, session):
     assert adjust(client, city, line, amount_minor=-4_000_000).status_code == 201
     refused = adjust(client, city, line, amount_minor=-760_001)
     assert refused.status_code == 422 and "below zero" in refused.json()["detail"]
     assert adjust(client, city, line, amount_minor=0).status_code == 422
+    session.expire_all()
+    assert balance(session, city.home.id) == 760_000  # the first credit only
 
 
 @pytest.mark.parametrize(("who", "status"), [("manager_b", 404), ("resident", 403), ("official", 403)])
@@ -71,5 +73,9 @@ def test_only_the_managing_company_or_an_admin_corrects(client, city, line, sess
 def test_a_line_of_another_invoice_is_not_found(client, city, line, session):
     other = make_billed_invoice(session, city.home, 100, period=date(2026, 9, 1))
     session.commit()
-    assert adjust(client, city, line, invoice_id=other.id).status_code == 404
+    elsewhere = adjust(client, city, line, invoice_id=other.id)
+    assert elsewhere.status_code == 404
+    assert elsewhere.json()["detail"] == f"line {line.id} of invoice {other.id} not found"
     assert adjust(client, city, line, reason="  ").status_code == 422
+    session.expire_all()
+    assert balance(session, city.home.id) == 4_760_000 + 100  # no adjustment booked

@@ -240,7 +240,7 @@ def test_console_forms_without_their_token_change_nothing(dispatcher, city, app)
         assert request.status == RequestStatus.new and request.assignee_id is None
 
 
-def test_a_technician_works_the_request_but_does_not_assign(client, city):
+def test_a_technician_works_the_request_but_does_not_assign(client, city, app):
     technician = _signed_in(client, "technician")
     url = f"/requests/{city.home_request.id}"
 
@@ -251,6 +251,8 @@ def test_a_technician_works_the_request_but_does_not_assign(client, city):
 
     assert page.status_code == 200 and 'id="assignment"' not in page.text
     assert answer.status_code == 403
+    with _fresh(app) as fresh:
+        assert fresh.get(ServiceRequest, city.home_request.id).assignee_id is None
 
 
 def test_a_dispatcher_files_for_a_caller_found_by_building_and_apartment(dispatcher, city, app):

@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from sqlmodel import Session
 
-from billing.invoices.console_pages import _som
+from billing.ledger.console_pages import _som
 from housing.csvtext import FORMULA_STARTS, csv_text, safe_cell
 from housing.registry.models import District
 from tests.api.test_city_pages import dashboard, escalated, incidents, official  # noqa: F401 - fixtures

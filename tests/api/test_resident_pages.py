@@ -75,9 +75,15 @@ def test_someone_elses_apartment_and_invoice_are_not_found(resident, session, ci
     theirs = make_billed_invoice(session, city.neighbour, 100)
     session.commit()
 
-    assert resident.get(f"/apartments/{city.neighbour.id}").status_code == 404
-    assert resident.get(f"/invoices/{theirs.id}").status_code == 404
-    assert resident.get(f"/apartments/{city.neighbour.id}/meters").status_code == 404
+    pages = [
+        resident.get(f"/apartments/{city.neighbour.id}"),
+        resident.get(f"/invoices/{theirs.id}"),
+        resident.get(f"/apartments/{city.neighbour.id}/meters"),
+        resident.get(f"/apartments/{city.neighbour.id}/pay"),
+    ]
+    assert [page.status_code for page in pages] == [404, 404, 404, 404]
+    assert all(city.neighbour.account_number not in page.text for page in pages)
+    assert f"invoice {theirs.id} not found" in pages[1].text
 
 
 def test_the_language_switch_is_kept_on_the_account(resident, client, app, session):

@@ -151,7 +151,7 @@ def test_a_declined_card_is_refused_with_the_banks_reason_and_may_be_retried(bro
         assert session.get(PaymentAttempt, payment_id).status == "failed"
 
 
-def test_the_card_route_needs_the_csrf_token_and_the_payer(browser, city, localstripe, client):
+def test_the_card_route_needs_the_csrf_token_and_the_payer(browser, city, localstripe, client, db):
     page = browser.get(start(browser, city.home.id, "100").headers["location"])
     payment_id = int(page.url.path.rsplit("/", 1)[1])
     method = card(localstripe, GOOD_CARD)
@@ -165,3 +165,5 @@ def test_the_card_route_needs_the_csrf_token_and_the_payer(browser, city, locals
 
     assert forged.status_code == 403
     assert stranger.status_code == 403 and "only the resident who started" in stranger.json()["detail"]
+    with Session(db) as session:
+        assert session.get(PaymentAttempt, payment_id).status == "pending"  # nothing was charged

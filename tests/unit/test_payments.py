@@ -5,6 +5,7 @@ Stripe server cannot show the behaviour (it ignores idempotency keys, and it can
 made to time out). The flows against that server are in tests/integration.
 """
 
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -13,7 +14,7 @@ from sqlmodel import Session, func, select
 
 from billing.ledger.service import balance
 from billing.models import Gateway, InvoiceStatus, LedgerEntry, LedgerKind, PaymentAttempt, PaymentStatus
-from billing.payments import service
+from billing.payments import service, webhooks
 from billing.payments.gateway import GatewayError, GatewayEvent, GatewayUnavailable, Intent
 from billing.payments.jobs import reconcile_payments
 from housing.accounts.models import Role
@@ -170,8 +171,8 @@ def test_a_webhook_event_acts_once(session, owing):
     intent = Intent(id="pi_9", status=PaymentStatus.succeeded, amount_minor=10_000_000, currency="UZS")
     event = GatewayEvent(id="evt_1", type="payment_intent.succeeded", created=PAID_AT, intent=intent)
 
-    first = service.handle_event(session, event)
-    second = service.handle_event(session, event)
+    first = webhooks.handle_event(session, event)
+    second = webhooks.handle_event(session, event)
 
     assert (first.duplicate, second.duplicate) == (False, True)
     assert ledger(session, apartment.id, LedgerKind.payment) == [-10_000_000]
@@ -227,7 +228,7 @@ def test_a_charge_refunded_event_books_only_what_we_have_not(session, owing):
         refunded_intent_id="pi_5",
         refunded_minor=6_000_000,
     )
-    service.handle_event(session, event)
+    webhooks.handle_event(session, event)
 
     assert ledger(session, apartment.id, LedgerKind.refund) == [4_000_000, 2_000_000]
     assert attempt.refunded_minor == 6_000_000
@@ -275,3 +276,43 @@ def test_reconciliation_keeps_a_refusal_instead_of_retrying_it_for_ever(session,
     refused = session.get(PaymentAttempt, attempt.id)
     assert refused.status == PaymentStatus.failed and "50 cents" in refused.failure_message
     assert "1 moved on" in summary
+
+
+def test_reconciliation_logs_a_failing_payment_and_brings_the_others_up_to_date(
+    session, owing, db, settings, caplog
+):
+    apartment, _, payer = owing
+    gateway = StandInGateway()
+    attempts = []
+    for key in ("first", "second"):
+        attempt, _ = service.open_card_payment(
+            session, apartment_id=apartment.id, amount_minor=5_000, user_id=payer.id, client_key=key
+        )
+        service.send_card_payment(session, gateway, attempt)
+        attempt.updated_at = PAID_AT.replace(year=2020)  # pending long enough to be reconciled
+        session.add(attempt)
+        attempts.append(attempt)
+    session.commit()
+    broken, paid = attempts
+    gateway.intents = {
+        key: replace(intent, status=PaymentStatus.succeeded) for key, intent in gateway.intents.items()
+    }
+    retrieve = gateway.retrieve_intent
+
+    def retrieve_intent(intent_id):
+        if intent_id == broken.external_id:
+            raise RuntimeError("an answer we cannot read")
+        return retrieve(intent_id)
+
+    gateway.retrieve_intent = retrieve_intent
+
+    with caplog.at_level(logging.WARNING, logger="billing.payments.jobs"):
+        summary = reconcile_payments(db, settings, gateway=gateway)
+
+    session.expire_all()
+    assert session.get(PaymentAttempt, paid.id).status == PaymentStatus.succeeded
+    assert session.get(PaymentAttempt, broken.id).status == PaymentStatus.pending  # left for the next run
+    assert ledger(session, apartment.id, LedgerKind.payment) == [-5_000]
+    assert "1 moved on" in summary and "1 to retry" in summary
+    [record] = [r for r in caplog.records if r.name == "billing.payments.jobs"]
+    assert f"payment {broken.id} failed" in record.getMessage() and record.exc_info is not None

@@ -5,7 +5,15 @@ from decimal import Decimal
 
 import pytest
 
-from billing.ledger.penalties import due_date, penalty_days, penalty_for_day
+from billing.ledger.penalties import (
+    DEFAULT_PENALTIES,
+    PenaltyRules,
+    due_date,
+    is_late,
+    penalty_days,
+    penalty_for_day,
+)
+from housing.settings import BillingSettings
 
 
 def test_a_month_is_due_on_the_15th_of_the_next_month():
@@ -80,3 +88,14 @@ def test_an_invoice_issued_late_leaves_the_minimum_time_to_pay():
 def test_a_negative_minimum_time_to_pay_is_refused():
     with pytest.raises(ValueError):
         due_date(date(2025, 10, 1), date(2025, 11, 1), -1)
+
+
+def test_the_rules_from_settings_say_when_a_day_is_late_and_what_it_adds():
+    rules = PenaltyRules.of(BillingSettings(penalty_rate=Decimal("0.002"), penalty_cap=Decimal("0.1")))
+    due = date(2025, 12, 15)
+
+    assert not is_late(due, due) and is_late(due, date(2025, 12, 16))
+    assert rules.for_day(1_000_000, 1_000_000, 0) == 2_000
+    assert rules.for_day(1_000_000, 1_000_000, 99_500) == 500  # only what is left under the cap
+    assert rules.reference(400_000, date(2025, 12, 16)) == "0.2% of 400000 tiyin overdue on 2025-12-16"
+    assert DEFAULT_PENALTIES.percent() == "0.1%"

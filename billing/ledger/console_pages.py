@@ -1,35 +1,27 @@
-"""HTML routes of the company console's money: debtors (and the same list as CSV) and the billing run.
+"""HTML routes of the company console's debtors: the page and the same rows as CSV.
 
 Debtors are the accounts that owe something (ledger balance > 0), each with the due date of
 its oldest invoice not yet paid and the days since; one query for a page whatever its size.
 The CSV is the page's rows, columns and order, written by the one CSV writer (housing.csvtext).
-
-The billing run follows the API's rule (billing/invoices/endpoints.py): only admins start one.
-A preview is a dry run (GET: it writes nothing); issuing is a POST, then a redirect to the
-period's page.
 """
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Select, func, nulls_last
 from sqlmodel import Session, col, select
 
-from billing.invoices.schemas import period_start
 from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceStatus, LedgerEntry
-from billing.rules import BillingRules
-from billing.runs.service import RunSummary, run_billing
 from housing.actors import Actor
-from housing.auth import AdminActor, StaffActor
+from housing.auth import StaffActor
 from housing.csvtext import csv_text
 from housing.dashboard import csv_response
 from housing.db import SessionDep
 from housing.deps import Today
-from housing.errors import DomainError
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import visible_apartments
 from housing.routing import page_of
@@ -41,9 +33,6 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 UNPAID = (InvoiceStatus.issued, InvoiceStatus.partially_paid)
 SORTS = ("amount", "amount_asc", "days")
-PREVIEW_INVOICES = 20
-
-# The same rule as POST /api/v1/billing/runs.
 
 
 @dataclass(frozen=True)
@@ -183,118 +172,3 @@ def _som(minor: int) -> Decimal:
     """Tiyin as a plain decimal number of som (1234.50), exact, for a spreadsheet: a number, so
     that the CSV writer keeps a credit (-15.00) numeric instead of quoting it as text."""
     return Decimal(minor).scaleb(-2)
-
-
-# The billing run
-
-
-@router.get("/console/billing", response_class=HTMLResponse)
-def billing_page(
-    request: Request,
-    session: SessionDep,
-    actor: AdminActor,
-    today: Today,
-    period: Annotated[Text, Query(max_length=7)] = "",
-    issued: Annotated[int, Query(ge=0, le=1)] = 0,
-) -> Response:
-    """The form; with a period, the dry run's preview (counts, totals, warnings) under it."""
-    summary, error = None, None
-    if period:
-        summary, error = _preview(request, session, actor, today, period)
-    return _billing_page(request, session, actor, today, period, summary, error, issued=bool(issued))
-
-
-@router.post("/console/billing", response_class=HTMLResponse)
-def issue_invoices(
-    request: Request,
-    session: SessionDep,
-    actor: AdminActor,
-    today: Today,
-    period: Annotated[Text, Form(max_length=7)] = "",
-) -> Response:
-    _ = gettext_for(request, actor)
-    if not _is_month(period):
-        error = _("Choose a month, for example 2026-10.")
-        return _billing_page(request, session, actor, today, period, None, error, status=422)
-    try:
-        summary = run_billing(
-            session,
-            period=period_start(period),
-            today=today,
-            dry_run=False,
-            timezone=request.app.state.settings.timezone,
-            rules=BillingRules.from_settings(request.app.state.settings),
-        )
-    except DomainError:
-        session.rollback()
-        error = _("That month has not ended yet; a month is billed once it is over.")
-        return _billing_page(request, session, actor, today, period, None, error, status=422)
-    if summary.locked_out:
-        error = _("Another billing run is working right now. Try again in a few minutes.")
-        return _billing_page(request, session, actor, today, period, None, error, status=409)
-    return RedirectResponse(f"/console/billing?period={period}&issued=1", status_code=303)
-
-
-def _is_month(period: str) -> bool:
-    try:
-        period_start(period)
-    except ValueError:
-        return False
-    return True
-
-
-def _preview(
-    request: Request, session: Session, actor: Actor, today: date, period: str
-) -> tuple[RunSummary | None, str | None]:
-    _ = gettext_for(request, actor)
-    if not _is_month(period):
-        return None, _("Choose a month, for example 2026-10.")
-    try:
-        summary = run_billing(
-            session,
-            period=period_start(period),
-            today=today,
-            dry_run=True,
-            timezone=request.app.state.settings.timezone,
-            rules=BillingRules.from_settings(request.app.state.settings),
-        )
-    except DomainError:
-        session.rollback()
-        return None, _("That month has not ended yet; a month is billed once it is over.")
-    return summary, None
-
-
-def _billing_page(
-    request: Request,
-    session: Session,
-    actor: Actor,
-    today: date,
-    period: str,
-    summary: RunSummary | None,
-    error: str | None,
-    *,
-    issued: bool = False,
-    status: int | None = None,
-) -> Response:
-    billed = None
-    if _is_month(period or ""):
-        count, total = session.execute(
-            select(func.count(), func.coalesce(func.sum(Invoice.total_minor), 0)).where(
-                Invoice.period == period_start(period), col(Invoice.status) != InvoiceStatus.void
-            )
-        ).one()
-        billed = {"count": count, "total": int(total)}
-    return render(
-        request,
-        "billing/run.html",
-        status_code=status or (422 if error else 200),
-        actor=actor,
-        period=period,
-        summary=summary,
-        error=error,
-        issued=issued,
-        billed=billed,
-        currency=DEFAULT_CURRENCY,
-        preview_invoices=PREVIEW_INVOICES,
-        last_month=f"{(today.replace(day=1) - timedelta(days=1)):%Y-%m}",
-    )

@@ -1,0 +1,38 @@
+"""Who may see a payment: the filter, written once, and the route dependency that loads a
+visible payment or answers 404 (whoever sees its apartment today sees it)."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy import Select
+from sqlmodel import select
+
+from billing.models import PaymentAttempt
+from housing.actors import Actor
+from housing.auth import CurrentActor
+from housing.db import SessionDep
+from housing.deps import Today
+from housing.registry import queries as registry_queries
+from housing.registry.models import Apartment
+from housing.routing import one_visible
+from housing.validation import Id
+
+
+def visible_payments(actor: Actor, today: date) -> Select:
+    """The payments of the apartments the actor sees today."""
+    query = select(PaymentAttempt)
+    if actor.sees_whole_city:
+        return query
+    apartments = registry_queries.visible_apartments(actor, today).with_only_columns(Apartment.id)
+    return query.where(PaymentAttempt.apartment_id.in_(apartments))
+
+
+def _visible_payment(
+    payment_id: Id, session: SessionDep, actor: CurrentActor, today: Today
+) -> PaymentAttempt:
+    return one_visible(session, visible_payments(actor, today), PaymentAttempt, payment_id, "payment")
+
+
+VisiblePayment = Annotated[PaymentAttempt, Depends(_visible_payment)]
+"""The payment of the path's `payment_id` if the actor sees it, else 404."""

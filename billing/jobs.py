@@ -340,7 +340,7 @@ def daily_penalties(engine: Engine, settings: Settings, today: date | None = Non
                 if finished is not None and finished >= day and day != today:
                     continue  # booked by another run meanwhile
                 added += accrue_penalties(
-                    session, today=day, as_of=catchup.local_midnight(day, timezone), rules=rules
+                    session, today=day, as_of=clock.local_midnight(day, timezone), rules=rules
                 )
                 catchup.mark_done(session, DAILY_PENALTIES, day)
                 booked += 1

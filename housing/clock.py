@@ -1,8 +1,9 @@
 """Time as the city sees it: the one clock, local days, and months.
 
 `now()` is the one clock: "today", the local time and the months derive from it, and the
-calendar jobs stamp what they issue with it, so a test (the `frozen_clock` fixture) and
-`housing jobs run --on DAY` freeze time by overriding `now` alone.
+calendar jobs stamp what they issue with it, so a test freezes time by overriding `now`
+alone (the `frozen_clock` fixture). A job that works "for a day" takes the day as a
+parameter instead (`housing jobs run NAME --on DAY`).
 
 A period is the first day of a local month. A month runs from local midnight on its first
 day to local midnight on the first day of the next, so a request filed at 00:30 on

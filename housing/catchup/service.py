@@ -48,11 +48,6 @@ def months(first: date, last: date) -> Iterator[date]:
         month = add_months(month, 1)
 
 
-# Kept for the calendar jobs that name them here; both are housing.clock's.
-local_midnight = clock.local_midnight
-local_date = clock.local_day
-
-
 def expected_through(now: datetime, timezone: str, *, monthly: bool, at: time, grace: timedelta) -> date:
     """What a job scheduled daily (or on the 1st) at local `at` should have finished by `now`.
 

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from housing import clock
 from housing.catchup import service as catchup
-from housing.db import is_postgres, session_scope, utcnow
+from housing.db import is_postgres, session_scope
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.incidents.service import close_incident, open_incident
 from housing.settings import Settings
@@ -88,8 +88,8 @@ def detect_alerts(engine: Engine, settings: Settings, now: datetime | None = Non
     At most one open alert per meter and kind (the unique index uq_alert_open), so a
     condition that persists keeps its one alert however often this runs.
     """
-    now = now or utcnow()
-    today = now.astimezone(ZoneInfo(settings.timezone)).date()
+    now = now or clock.now()
+    today = clock.local_day(now, settings.timezone)
     night = alerts.last_night(now, settings.timezone)
     opened: Counter[str] = Counter()
     closed: Counter[str] = Counter()
@@ -354,9 +354,9 @@ def detect_incidents(engine: Engine, settings: Settings, now: datetime | None = 
     Through `housing.incidents.service` only. The origin is `sensor:{serial}`, so each sensor
     has at most one open incident per service, and a second run records nothing new.
     """
-    now = now or utcnow()
+    now = now or clock.now()
     zone = ZoneInfo(settings.timezone)
-    today = now.astimezone(zone).date()
+    today = clock.local_day(now, settings.timezone)
     m = settings.meters
     rules = {
         SensorKind.hot_water_temperature.value: (

@@ -1,30 +1,8 @@
 """An embedded MQTT broker for `housing demo`: amqtt on 127.0.0.1, for when no broker is configured.
 
-amqtt speaks MQTT 3.1.1 only (it refuses an MQTT 5 CONNECT), so everything that talks to
-it connects with protocol 4. Measured with paho 2.2 (amqtt 0.12.1): QoS 0 and 1, and a
-persistent session (`clean_session=False`) receives the QoS 1 messages published while
-it was away. Two of its behaviours decide the configuration below:
-
-- Its stock AnonymousAuthPlugin marks every session anonymous, and amqtt drops the
-  session and queues nothing for an anonymous client while it is disconnected: a
-  restarted ingest worker would lose what was published meanwhile. `OpenLocalAuth`
-  admits everyone without that mark, so persistent sessions work.
-- It accepts a `$share/group/...` subscription but delivers nothing to it. The ingest
-  worker's partition sessions use plain subscriptions only, which it serves.
-
-Its queues (per-session offline queue, broadcast queue) are unbounded, so there is no
-limit to raise; the price is memory while a subscriber is away. It has no inflight
-window either: it sends a connected subscriber everything at once, waits 5 s for each
-PUBACK and then forgets the message without redelivering it (logging "Received PUBACK
-for unknown pending message" when the late PUBACK comes). The ingest worker, which
-acknowledges after its commit, still stores those messages; only a worker crash with
-such a backlog would lose them. About 5.5k QoS 1 messages per second in all: enough
-for a demo, not for production (use Mosquitto there).
-
-By default the broker runs in a child process (`python -m sensors.ingest.embedded_broker`), so that its
-event loop does not compete for the GIL with the web server, the ingest worker and the
-simulator of the demo; `mode="thread"` runs it on its own event loop in a thread. The
-child process watches its stdin and shuts down when the parent goes away.
+MQTT 3.1.1 only; a child process by default (`mode="thread"` runs it in a thread). Why it
+is configured as it is (anonymous sessions, shared subscriptions, queues, throughput):
+docs/ingest.md, "The embedded broker".
 """
 
 import argparse

@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from housing import clock
 from sensors.usage.consumption import consumption
 from sensors.usage.points import EffectivePoint
 
@@ -51,7 +52,7 @@ def last_night(
     now: datetime, timezone: str, start_hour: int = NIGHT_START_HOUR, end_hour: int = NIGHT_END_HOUR
 ) -> Night:
     """The latest night window that is over at `now`."""
-    today = now.astimezone(ZoneInfo(timezone)).date()
+    today = clock.local_day(now, timezone)
     night = night_of(today, timezone, start_hour, end_hour)
     return night if night.end <= now else night_of(today - timedelta(days=1), timezone, start_hour, end_hour)
 

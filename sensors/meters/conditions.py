@@ -1,20 +1,8 @@
 """When a condition sensor shows a service below the norm: pure decisions, no I/O.
 
-The rules (DESIGN.md, "Service quality"):
-
-- Hot water must be at least `hot_water_min_c` (60 C) at the tap; an incident opens when
-  it stays below the norm minus the tolerated deviation (60 - 5 = 55 C) for a sustained
-  hour. Living rooms must be at least `indoor_min_c` (18 C) during the heating season
-  (local dates, both ends included); outside the season a cold room is no incident.
-- An episode starts at the first measurement below the limit and lasts while the
-  measurements stay below it; it ends at the first measurement back at or above the limit
-  (or outside the season). A silence longer than `max_gap` ends it at the last measurement
-  below: what happened after that is not known. Only episodes measured below the limit for
-  at least `sustain` (from the first to the last measurement below) count.
-- The deviation is the worst shortfall below the norm itself, not below the tolerance:
-  water at 48 C is 12 C below the 60 C norm. Billing applies its tolerance to it.
-- `reconcile` turns the episodes of a sensor into incident actions against what is
-  already recorded, so that running it again over the same measurements changes nothing.
+Episodes below the limit that last a sustained hour become incidents; `reconcile` turns
+them into actions against what is recorded, so a second run changes nothing. The rules:
+docs/service-conditions.md.
 """
 
 from bisect import bisect_left

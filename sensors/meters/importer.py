@@ -1,26 +1,8 @@
 """Meters and condition sensors from one CSV file, in the buildings the importing actor may see.
 
-One row per device. Columns, in any order (header names are not case-sensitive; the
-delimiter is a comma, or a semicolon for spreadsheets that save that way, in which case
-initial_value may use a decimal comma):
-
-    serial            required  as the device publishes under it; unique
-    kind              required  a meter: cold_water, hot_water, electricity, gas, heat;
-                                a sensor: hot_water_temperature, indoor_temperature
-    building_id       one of    the building's id
-    address           these two the building's address as registered
-    district          optional  the district's name, when the address exists in several
-    apartment         optional  apartment number; empty for a common (whole-building) device
-    installed_on      required  YYYY-MM-DD
-    verification_due  optional  meters: next verification date
-    initial_value     optional  meters: the register at installation, 0 by default
-    smart             optional  meters: yes/no (true/false, 1/0); yes by default
-    digits            optional  meters: register digits, for rollover
-
 Nothing is written unless every row is right: the whole file is checked first and every
-problem is reported with its physical line number (the header is line 1). A building
-the actor may not see is reported as unknown. Then every device goes through the
-sensors service, so the rules are those of the API.
+problem is reported with its physical line number; then every device goes through the
+sensors service, so the rules are those of the API. The columns: docs/import-format.md.
 """
 
 import re

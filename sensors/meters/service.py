@@ -2,6 +2,10 @@
 
 Readings are never edited: a correction and a review sit beside the reading they concern,
 and the effective value (newest correction, else the value read) is worked out on reading.
+
+Over 500 lines on purpose: registering, replacing and reading a meter share the same
+replacement chain, effective-value expression and register rounding; split apart, each
+half would import the other's private helpers.
 """
 
 from collections.abc import Sequence
@@ -13,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, SQLModel, select
 
+from housing import clock
 from housing.errors import Conflict, Forbidden, Invalid, NotFound
 from housing.registry.models import Apartment, Building
 from sensors.models import (
@@ -351,10 +356,10 @@ def in_window(day: int, start_day: int, end_day: int) -> bool:
     return day >= start_day or day <= end_day
 
 
-def _local_day_bounds(now: datetime, zone: ZoneInfo) -> tuple[date, datetime, datetime]:
-    day = now.astimezone(zone).date()
-    start = datetime.combine(day, time(), zone)
-    return day, start.astimezone(UTC), datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
+def _local_day_bounds(now: datetime, timezone: str) -> tuple[date, datetime, datetime]:
+    """The local day of `now` and the UTC moments it starts and ends."""
+    day = clock.local_day(now, timezone)
+    return day, clock.local_midnight(day, timezone), clock.local_midnight(day + timedelta(days=1), timezone)
 
 
 def submit_reading(
@@ -378,7 +383,7 @@ def submit_reading(
         raise Conflict(
             f"meter {meter.serial} was removed on {meter.removed_on}; submit readings of its successor"
         )
-    day, day_start, day_end = _local_day_bounds(now, ZoneInfo(timezone))
+    day, day_start, day_end = _local_day_bounds(now, timezone)
     if by_resident:
         if meter.smart:
             raise Forbidden(f"meter {meter.serial} is a smart meter and sends its readings by itself")

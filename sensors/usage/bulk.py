@@ -1,24 +1,9 @@
 """The consumption of many meters over one period, with a few queries for all of them.
 
-`sensors.usage.series.meter_consumption` answers for one meter with queries of its own; a
-city's billing run asks for hundreds of thousands of meters. Here one query gives, for
-every meter of a batch, only the readings next to the period's two ends that count:
-the backwards check runs in SQL (a reading counts when it is not below any reading
-before it), and the two counting readings on each side of each end come back. The pure
-rules in `sensors.usage.consumption` then work the consumption out from those points.
-
-This gives what `meter_consumption` gives (quantity, boundaries, how, reason) because,
-without staff's verdicts or corrections, a meter's counting readings only rise: a
-boundary value depends only on the two nearest counting readings on each side of each
-end (interpolated, or extended at the rate towards the other end's nearest reading),
-and nothing between the ends changes the difference; a manual meter's month needs only
-the latest reading before the end and before the start, or the first after the end.
-`readings` and `excluded` of a result describe the points loaded, not the whole month.
-
-The rest goes to `meter_consumption`, one meter at a time, so that it stays exact: a
-series with a staff correction or review (effective values, rollovers, new registers),
-a meter installed or removed inside the period, and any result that had to leave a
-loaded point out (an initial or final value above the readings).
+For billing runs: one query per batch loads only the counting readings next to the
+period's ends and the pure rules in `consumption.py` work from those; whatever that
+cannot answer exactly goes to `series.meter_consumption`. Why this gives the same answer:
+docs/consumption.md, "Many meters at once".
 """
 
 from collections import defaultdict

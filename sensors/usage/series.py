@@ -168,7 +168,7 @@ def monthly_consumption(
     so a chart costs the same few queries as one period.
     """
     zone = ZoneInfo(timezone)
-    today = now.astimezone(zone).date()
+    today = clock.local_day(now, timezone)
     starts = [_month_start(today, -k, zone) for k in range(months - 1, -1, -1)]
     meters = _chain(session, meter_id)
     segments = _segments(session, meters, starts[0], now, timezone, narrow=True)

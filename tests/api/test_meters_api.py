@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from housing import clock
 from sensors.models import Alert, Meter, Reading, RejectedMessage, Sensor
 from sensors.usage.bulk import period_consumption
 from tests.api.conftest import City
@@ -43,13 +42,9 @@ def meters(session: Session, city: City) -> Meters:
 
 
 @pytest.fixture
-def freeze(monkeypatch):
-    """Sets the local clock: freeze(datetime(..., tzinfo=UTC))."""
-
-    def set_now(when: datetime) -> None:
-        monkeypatch.setattr(clock, "local_now", lambda timezone: when.astimezone(ZoneInfo(timezone)))
-
-    return set_now
+def freeze(frozen_clock):
+    """Sets the one clock (tests/conftest.py's frozen_clock): freeze(datetime(..., tzinfo=UTC))."""
+    return frozen_clock.set
 
 
 def ids(response) -> set[int]:
@@ -110,6 +105,7 @@ def test_registration_is_refused_outside_scope_and_to_other_roles(
 
     assert response.status_code == status, response.text
     assert response.json()["detail"] == detail.format(**names)
+    assert client.get(f"{API}/meters", headers=city.headers["admin"]).json()["total"] == 0  # none made
 
 
 def test_each_role_lists_the_meters_in_its_scope(client, city: City, meters: Meters):
@@ -235,6 +231,8 @@ def test_a_resident_submits_a_reading_inside_the_window(client, city: City, mete
     )
     assert twice.status_code == 409
     assert "already submitted today (2026-10-20)" in twice.json()["detail"]
+    again = client.get(f"{API}/meters/{meters.home.id}/readings", headers=city.headers["manager"]).json()
+    assert [r["value"] for r in again["items"]] == ["140.125"]  # the first one stands
 
 
 def test_a_reading_outside_the_window_is_refused_with_the_window_named(
@@ -265,6 +263,8 @@ def test_the_window_comes_from_the_settings(client, app, city: City, meters: Met
 
     assert response.status_code == 422
     assert response.json()["detail"].startswith("readings are accepted from day 1 to day 10 of each month")
+    listed = client.get(f"{API}/meters/{meters.home.id}/readings", headers=city.headers["manager"]).json()
+    assert listed["items"] == []  # nothing stored
 
 
 def test_a_resident_reading_may_not_go_backwards(client, session, city: City, meters: Meters, freeze):
@@ -296,7 +296,7 @@ def test_a_resident_reading_may_not_go_backwards(client, session, city: City, me
     ],
 )
 def test_readings_of_meters_not_ones_own_are_refused(
-    client, city: City, meters: Meters, freeze, who, meter, status
+    client, session, city: City, meters: Meters, freeze, who, meter, status
 ):
     freeze(datetime(2026, 10, 20, 7, 30, tzinfo=UTC))
 
@@ -307,6 +307,7 @@ def test_readings_of_meters_not_ones_own_are_refused(
     )
 
     assert response.status_code == status, response.text
+    assert session.exec(select(func.count()).select_from(Reading)).one() == 0  # nothing stored
 
 
 def test_staff_enter_a_reading_outside_the_window(client, city: City, meters: Meters, freeze):

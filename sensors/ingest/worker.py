@@ -3,7 +3,8 @@
 One paho client per slot (a v2 partition or the v1 topics) whose lease this process holds,
 persistent sessions, acknowledgement only after the batch is committed, and a rebalance
 every few seconds so that starting another process splits the load. How and why:
-docs/ingest.md.
+docs/ingest.md. Over 500 lines on purpose: the clients' callbacks, the open batch and the
+rebalance share one process's state and its locks; split apart they would pass it around.
 """
 
 import contextlib

@@ -26,6 +26,7 @@ from housing.db import among
 from housing.incidents.allowances import allowed_interruption
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.registry.models import Apartment, BuildingManagement
+from housing.registry.periods import in_force
 from sensors.models import Meter, MeterKind
 from sensors.usage.bulk import period_consumption
 from sensors.usage.consumption import ConsumptionResult
@@ -82,8 +83,7 @@ def unbilled_batch(
         .outerjoin(
             BuildingManagement,
             (BuildingManagement.building_id == Apartment.building_id)
-            & (BuildingManagement.valid_from <= last_day)
-            & or_(col(BuildingManagement.valid_until).is_(None), BuildingManagement.valid_until > last_day),
+            & in_force(BuildingManagement, last_day),
         )
         .where(Apartment.id > after, ~billed)
         .order_by(Apartment.id)

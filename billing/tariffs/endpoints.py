@@ -29,6 +29,7 @@ from housing import actors
 from housing.auth import CurrentActor, get_actor, require_roles
 from housing.db import SessionDep, get_or_404
 from housing.deps import Today
+from housing.registry.periods import in_force
 from housing.routing import Paging, paginate
 from housing.schemas import API_PROBLEMS, Page
 from housing.validation import Day, Id
@@ -105,7 +106,7 @@ def list_tariffs(
     if basis is not None:
         query = query.where(Tariff.basis == basis)
     if on is not None:
-        query = query.where(queries.in_force_on(on))
+        query = query.where(in_force(Tariff, on))
     page = paginate(session, query, paging, Tariff.id)
     page["items"] = _reads(session, page["items"])
     return page

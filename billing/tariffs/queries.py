@@ -1,7 +1,7 @@
 """What each actor may see of the tariffs, written once, and the tariffs in force on a day."""
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
 from sqlalchemy import Select, or_
@@ -25,11 +25,6 @@ def visible_tariffs(actor: Actor, today: date) -> Select:
         return query
     companies = registry_queries.visible_companies(actor, today).with_only_columns(ManagementCompany.id)
     return query.where(or_(Tariff.company_id.is_(None), Tariff.company_id.in_(companies)))
-
-
-def in_force_on(day: date) -> Any:
-    """The condition of a tariff in force on `day`: from its first day, up to (not on) `valid_until`."""
-    return (Tariff.valid_from <= day) & or_(Tariff.valid_until.is_(None), Tariff.valid_until > day)
 
 
 def _visible_tariff(tariff_id: Id, session: SessionDep, actor: CurrentActor, today: Today) -> Tariff:

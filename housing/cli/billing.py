@@ -5,7 +5,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from housing.cli.common import amount, console, print_warnings, settings_or_exit
+from housing.cli.common import console, print_warnings, settings_or_exit
+from housing.i18n import plain_money
 
 # `housing bill` exit codes, by how the run ended (documented in its --help and the README).
 BILL_EXIT = {"issued": 0, "failed": 1, "nothing to do": 3, "locked out": 4}  # 2: bad usage
@@ -34,6 +35,7 @@ def bill(
 ) -> None:
 
     from billing.jobs import outcome_of, run_period
+    from billing.models import DEFAULT_CURRENCY
     from billing.rules import BillingRules
     from billing.runs.service import run_billing
     from housing.clock import local_today
@@ -67,13 +69,13 @@ def bill(
     except DomainError as exc:
         console.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(2) from exc
-    table = Table("number", "apartment", "lines", "total, UZS", title=str(summary))
+    table = Table("number", "apartment", "lines", "total", title=str(summary))
     for invoice in summary.invoices[:50]:
         table.add_row(
             invoice.number,
             str(invoice.apartment_id),
             str(len(invoice.lines)),
-            amount(invoice.total_minor),
+            plain_money(invoice.total_minor, DEFAULT_CURRENCY),
         )
     console.print(table)
     if len(summary.invoices) > 50:

@@ -2,7 +2,6 @@
 how amounts, refused imports and warnings are printed."""
 
 from collections.abc import Sequence
-from decimal import Decimal
 
 import typer
 from rich.console import Console
@@ -19,11 +18,6 @@ def settings_or_exit() -> Settings:
     except ValueError as exc:
         console.print(f"[red]Configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
-
-
-def amount(minor: int) -> str:
-    """Minor units (tiyin) as a plain amount with two decimals, "1,234,567.80", exactly (no float)."""
-    return f"{Decimal(minor).scaleb(-2):,.2f}"
 
 
 def print_rejection(exc) -> None:

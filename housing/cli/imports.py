@@ -5,7 +5,8 @@ from typing import Annotated
 
 import typer
 
-from housing.cli.common import amount, console, print_rejection, settings_or_exit
+from housing.cli.common import console, print_rejection, settings_or_exit
+from housing.i18n import plain_money
 
 import_app = typer.Typer(help="Bulk imports from CSV", no_args_is_help=True)
 
@@ -104,6 +105,6 @@ def import_bank_statement(
         print_rejection(exc)
         raise typer.Exit(1) from exc
     console.print(
-        f"[green]Booked {result.recorded} payments ({amount(result.total_minor)} UZS);"
+        f"[green]Booked {result.recorded} payments ({plain_money(result.total_minor, 'UZS')});"
         f" {result.already_recorded} were booked before[/green]"
     )

@@ -2,6 +2,7 @@
 hold the rule, and no module grows past about 500 lines without saying why at its top."""
 
 import ast
+import importlib
 import re
 from pathlib import Path
 
@@ -39,6 +40,47 @@ def test_the_answers_hold_their_rules():
     assert set(expected) == set(table)
     for question, definition in expected.items():
         assert definition in (ROOT / table[question]).read_text(), question
+
+
+def _documents() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def test_the_documents_name_files_that_exist():
+    """A path in backticks in the README or docs/ (`billing/runs/service.py`) is a file of the tree."""
+    missing = []
+    for document in _documents():
+        for path in re.findall(
+            r"`((?:housing|billing|sensors|tests|bench)/[\w/]+\.py)`", document.read_text()
+        ):
+            if not (ROOT / path).is_file():
+                missing.append(f"{document.name}: {path}")
+    assert missing == []
+
+
+def test_the_documents_name_modules_and_objects_that_exist():
+    """A dotted name in backticks (`billing.runs.prepared.PreparedRun`) imports and resolves."""
+    missing = []
+    for document in _documents():
+        for name in re.findall(r"`((?:housing|billing|sensors)(?:\.\w+)+)", document.read_text()):
+            if not _resolves(name):
+                missing.append(f"{document.name}: {name}")
+    assert missing == []
+
+
+def _resolves(dotted: str) -> bool:
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attribute in parts[cut:]:
+            if not hasattr(target, attribute):
+                return False
+            target = getattr(target, attribute)
+        return True
+    return False
 
 
 def _modules() -> list[Path]:

@@ -155,23 +155,24 @@ class _MeterWriter:
             if self.rng.random() < INDOOR_SENSOR_SHARE:
                 sensors.append(self.sensor(SensorKind.indoor_temperature, building_id, apartment_id))
             self.counts["smart"] += 4 if smart else 0
-        self._insert(Meter, meters)
-        self._insert(Sensor, sensors)
-        self.connection.commit()
-        self.counts["meters"] += len(meters)
+        self._write(meters, sensors)
         self.counts["apartments"] += len(apartments)
         self.counts["indoor"] += len(sensors)
 
     def write_buildings(self, needing_heat: Sequence[int], needing_sensor: Sequence[int]) -> None:
         heat = [self.meter(MeterKind.heat, b, None, True) for b in needing_heat]
         sensors = [self.sensor(SensorKind.hot_water_temperature, b, None) for b in needing_sensor]
-        self._insert(Meter, heat)
-        self._insert(Sensor, sensors)
-        self.connection.commit()
-        self.counts["meters"] += len(heat)
+        self._write(heat, sensors)
         self.counts["smart"] += len(heat)
         self.counts["heat"] += len(heat)
         self.counts["hot_water_sensors"] += len(sensors)
+
+    def _write(self, meters: list[dict[str, Any]], sensors: list[dict[str, Any]]) -> None:
+        """Inserts the meter and sensor rows in one transaction; counts the meters."""
+        self._insert(Meter, meters)
+        self._insert(Sensor, sensors)
+        self.connection.commit()
+        self.counts["meters"] += len(meters)
 
     def _insert(self, model: Any, rows: list[dict[str, Any]]) -> None:
         if rows:

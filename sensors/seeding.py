@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, exists, func, insert, select
@@ -183,6 +184,12 @@ class _MeterWriter:
         return row
 
 
+def _buildings_without(connection: Connection, model: Any, kind: StrEnum, *more: Any) -> Sequence[int]:
+    """The ids, in order, of the buildings with no `model` row (a meter or a sensor) of that kind."""
+    held = exists().where(model.building_id == Building.id, *more, model.kind == kind.value)
+    return connection.execute(select(Building.id).where(~held).order_by(Building.id)).scalars().all()
+
+
 def seed_meters(engine: Engine, *, today: date, rng_seed: int = 2026) -> str:
     """Meters and sensors for every apartment and building still without them; a summary line."""
     started = time.perf_counter()
@@ -192,35 +199,8 @@ def seed_meters(engine: Engine, *, today: date, rng_seed: int = 2026) -> str:
             .where(~exists().where(Meter.apartment_id == Apartment.id))
             .order_by(Apartment.id)
         ).all()
-        needing_heat = (
-            connection.execute(
-                select(Building.id)
-                .where(
-                    ~exists().where(
-                        Meter.building_id == Building.id,
-                        Meter.apartment_id.is_(None),
-                        Meter.kind == MeterKind.heat.value,
-                    )
-                )
-                .order_by(Building.id)
-            )
-            .scalars()
-            .all()
-        )
-        needing_sensor = (
-            connection.execute(
-                select(Building.id)
-                .where(
-                    ~exists().where(
-                        Sensor.building_id == Building.id,
-                        Sensor.kind == SensorKind.hot_water_temperature.value,
-                    )
-                )
-                .order_by(Building.id)
-            )
-            .scalars()
-            .all()
-        )
+        needing_heat = _buildings_without(connection, Meter, MeterKind.heat, Meter.apartment_id.is_(None))
+        needing_sensor = _buildings_without(connection, Sensor, SensorKind.hot_water_temperature)
         stored = connection.execute(select(func.count()).select_from(Meter)).scalar_one()
         # Mixing in what is already there makes a second batch differ from the first.
         rng = random.Random(f"{rng_seed}/{stored}")  # noqa: S311 - made-up data, not secrets

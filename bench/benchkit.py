@@ -5,12 +5,15 @@ module by name. For the same reason no script here may be named like a package i
 (`billing`, `housing`, `sensors`, or a library's): tests/unit/test_bench_names.py checks it.
 """
 
+import argparse
 import os
 import platform
 
 import psycopg
 from rich.console import Console
 from sqlalchemy import make_url
+
+from housing import migrate
 
 
 def postgres_conninfo(url_text: str, console: Console) -> str | None:
@@ -20,6 +23,27 @@ def postgres_conninfo(url_text: str, console: Console) -> str | None:
         console.print("[red]The benchmark measures PostgreSQL; give a postgresql+psycopg:// URL.[/red]")
         return None
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def parse(parser: argparse.ArgumentParser, console: Console) -> tuple[argparse.Namespace, str, str]:
+    """The script's arguments, psycopg's conninfo of its --url and the server's version.
+
+    Exits with status 2, once said why, when --url is not a PostgreSQL database.
+    """
+    args = parser.parse_args()
+    conninfo = postgres_conninfo(args.url, console)
+    if conninfo is None:
+        parser.exit(2)
+    with psycopg.connect(conninfo) as conn:
+        return args, conninfo, server_version(conn)
+
+
+def fresh_schema(conninfo: str, url: str) -> None:
+    """Drops the public schema and migrates an empty one (the benchmarks' databases are scratch ones)."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    migrate.upgrade(url)
 
 
 def server_version(conn: psycopg.Connection) -> str:

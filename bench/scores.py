@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import make_url
 
-from housing import clock, migrate
+from housing import clock
 from housing.db import make_engine, session_scope, utcnow
 from housing.scores import service
 from housing.settings import Settings
@@ -47,13 +47,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3, help="runs to take the median of (default 3)")
     parser.add_argument("--reset", action="store_true", help="drop the schema even if its tables hold rows")
-    args = parser.parse_args()
-
-    conninfo = benchkit.postgres_conninfo(args.url, console)
-    if conninfo is None:
-        return 2
+    args, conninfo, server = benchkit.parse(parser, console)
     with psycopg.connect(conninfo) as conn:
-        server = benchkit.server_version(conn)
         occupied = conn.execute(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
         ).fetchone()[0]
@@ -71,10 +66,7 @@ def main() -> int:
         f"{months[0].label}..{months[-1].label}, {args.runs} run(s)"
     )
     started = time.perf_counter()
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA public CASCADE")
-        conn.execute("CREATE SCHEMA public")
-    migrate.upgrade(args.url)
+    benchkit.fresh_schema(conninfo, args.url)
     with psycopg.connect(conninfo) as conn:
         seed(conn, args.companies, args.requests, months)
     console.print(f"seeded in {time.perf_counter() - started:.0f} s")

@@ -34,7 +34,6 @@ from rich.table import Table
 from sqlalchemy import func, make_url
 from sqlmodel import Session, select
 
-from housing import migrate
 from housing.db import make_engine
 from housing.registry.models import (
     Apartment,
@@ -62,15 +61,9 @@ def main() -> int:
     parser.add_argument("--apartments", type=int, default=100_000, help="apartments to seed (default 100000)")
     parser.add_argument("--runs", type=int, default=1, help="runs to take the median of (default 1)")
     parser.add_argument("--reset", action="store_true", help="drop the schema even if its tables hold rows")
-    args = parser.parse_args()
-
-    conninfo = benchkit.postgres_conninfo(args.url, console)
-    if conninfo is None:
-        return 2
-
+    args, conninfo, server = benchkit.parse(parser, console)
     with psycopg.connect(conninfo) as conn:
         occupied = tables_with_rows(conn)
-        server = benchkit.server_version(conn)
     if occupied and not args.reset:
         console.print(
             f"[red]{make_url(args.url).database} holds data ({', '.join(occupied)}); this benchmark drops the "
@@ -83,7 +76,7 @@ def main() -> int:
     timings: dict[str, list[float]] = {"copy": [], "executemany": [], "seed": []}
     seeded_rows = 0
     for run in range(1, args.runs + 1):
-        fresh_schema(conninfo, args.url)
+        benchkit.fresh_schema(conninfo, args.url)
         with psycopg.connect(conninfo) as conn:
             timings["copy"].append(baseline_copy(conn, bare))
             timings["executemany"].append(baseline_executemany(conn, bare))
@@ -112,13 +105,6 @@ def tables_with_rows(conn: psycopg.Connection) -> list[str]:
             sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table))
         ).fetchone()[0]
     ]
-
-
-def fresh_schema(conninfo: str, url: str) -> None:
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA public CASCADE")
-        conn.execute("CREATE SCHEMA public")
-    migrate.upgrade(url)
 
 
 def bare_rows(n: int) -> list[tuple]:

@@ -45,7 +45,6 @@ from rich.table import Table
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
-from housing import migrate
 from housing.accounts.models import Role, User
 from housing.accounts.passwords import Passwords
 from housing.accounts.service import create_user
@@ -72,13 +71,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--reseed", action="store_true", help="drop the schema and seed again")
-    args = parser.parse_args()
-
-    conninfo = benchkit.postgres_conninfo(args.url, console)
-    if conninfo is None:
-        return 2
-    with psycopg.connect(conninfo) as conn:
-        server = benchkit.server_version(conn)
+    args, conninfo, server = benchkit.parse(parser, console)
     console.print(
         f"{benchkit.machine(server)}, "
         f"{args.apartments:,} apartments, {args.clients} clients, {args.requests} requests a page, "
@@ -127,10 +120,7 @@ def prepare(args: argparse.Namespace, conninfo: str) -> None:
         console.print(f"reusing the seeded city ({stored:,} apartments)")
         return
     started = time.perf_counter()
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA public CASCADE")
-        conn.execute("CREATE SCHEMA public")
-    migrate.upgrade(args.url)
+    benchkit.fresh_schema(conninfo, args.url)
     console.print(
         seed_page_city(args.url, apartments=args.apartments, requests_per_company=args.requests_per_company)
     )

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, exists, func, insert, select
@@ -155,23 +156,24 @@ class _MeterWriter:
             if self.rng.random() < INDOOR_SENSOR_SHARE:
                 sensors.append(self.sensor(SensorKind.indoor_temperature, building_id, apartment_id))
             self.counts["smart"] += 4 if smart else 0
-        self._insert(Meter, meters)
-        self._insert(Sensor, sensors)
-        self.connection.commit()
-        self.counts["meters"] += len(meters)
+        self._write(meters, sensors)
         self.counts["apartments"] += len(apartments)
         self.counts["indoor"] += len(sensors)
 
     def write_buildings(self, needing_heat: Sequence[int], needing_sensor: Sequence[int]) -> None:
         heat = [self.meter(MeterKind.heat, b, None, True) for b in needing_heat]
         sensors = [self.sensor(SensorKind.hot_water_temperature, b, None) for b in needing_sensor]
-        self._insert(Meter, heat)
-        self._insert(Sensor, sensors)
-        self.connection.commit()
-        self.counts["meters"] += len(heat)
+        self._write(heat, sensors)
         self.counts["smart"] += len(heat)
         self.counts["heat"] += len(heat)
         self.counts["hot_water_sensors"] += len(sensors)
+
+    def _write(self, meters: list[dict[str, Any]], sensors: list[dict[str, Any]]) -> None:
+        """Inserts the meter and sensor rows in one transaction; counts the meters."""
+        self._insert(Meter, meters)
+        self._insert(Sensor, sensors)
+        self.connection.commit()
+        self.counts["meters"] += len(meters)
 
     def _insert(self, model: Any, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -180,6 +182,12 @@ class _MeterWriter:
     def _stamped(self, **row: Any) -> dict[str, Any]:
         row["created_at"] = row["updated_at"] = self.now
         return row
+
+
+def _buildings_without(connection: Connection, model: Any, kind: StrEnum, *more: Any) -> Sequence[int]:
+    """The ids, in order, of the buildings with no `model` row (a meter or a sensor) of that kind."""
+    held = exists().where(model.building_id == Building.id, *more, model.kind == kind.value)
+    return connection.execute(select(Building.id).where(~held).order_by(Building.id)).scalars().all()
 
 
 def seed_meters(engine: Engine, *, today: date, rng_seed: int = 2026) -> str:
@@ -191,35 +199,8 @@ def seed_meters(engine: Engine, *, today: date, rng_seed: int = 2026) -> str:
             .where(~exists().where(Meter.apartment_id == Apartment.id))
             .order_by(Apartment.id)
         ).all()
-        needing_heat = (
-            connection.execute(
-                select(Building.id)
-                .where(
-                    ~exists().where(
-                        Meter.building_id == Building.id,
-                        Meter.apartment_id.is_(None),
-                        Meter.kind == MeterKind.heat.value,
-                    )
-                )
-                .order_by(Building.id)
-            )
-            .scalars()
-            .all()
-        )
-        needing_sensor = (
-            connection.execute(
-                select(Building.id)
-                .where(
-                    ~exists().where(
-                        Sensor.building_id == Building.id,
-                        Sensor.kind == SensorKind.hot_water_temperature.value,
-                    )
-                )
-                .order_by(Building.id)
-            )
-            .scalars()
-            .all()
-        )
+        needing_heat = _buildings_without(connection, Meter, MeterKind.heat, Meter.apartment_id.is_(None))
+        needing_sensor = _buildings_without(connection, Sensor, SensorKind.hot_water_temperature)
         stored = connection.execute(select(func.count()).select_from(Meter)).scalar_one()
         # Mixing in what is already there makes a second batch differ from the first.
         rng = random.Random(f"{rng_seed}/{stored}")  # noqa: S311 - made-up data, not secrets

@@ -13,6 +13,7 @@ from fastapi import Depends
 from sqlalchemy import Select
 from sqlmodel import Session, select
 
+from billing.ledger.queries import of_visible_apartments
 from billing.models import Invoice, InvoiceLine
 from housing.actors import Actor
 from housing.auth import CurrentActor
@@ -27,11 +28,7 @@ from housing.validation import Id
 
 def visible_invoices(actor: Actor, today: date) -> Select:
     """The invoices of the apartments the actor sees today."""
-    query = select(Invoice)
-    if actor.sees_whole_city:
-        return query
-    apartments = registry_queries.visible_apartments(actor, today).with_only_columns(Apartment.id)
-    return query.where(Invoice.apartment_id.in_(apartments))
+    return of_visible_apartments(Invoice, actor, today)
 
 
 def account_address(session: Session, apartment_id: int) -> str:

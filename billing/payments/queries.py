@@ -6,26 +6,20 @@ from typing import Annotated
 
 from fastapi import Depends
 from sqlalchemy import Select
-from sqlmodel import select
 
+from billing.ledger.queries import of_visible_apartments
 from billing.models import PaymentAttempt
 from housing.actors import Actor
 from housing.auth import CurrentActor
 from housing.db import SessionDep
 from housing.deps import Today
-from housing.registry import queries as registry_queries
-from housing.registry.models import Apartment
 from housing.routing import one_visible
 from housing.validation import Id
 
 
 def visible_payments(actor: Actor, today: date) -> Select:
     """The payments of the apartments the actor sees today."""
-    query = select(PaymentAttempt)
-    if actor.sees_whole_city:
-        return query
-    apartments = registry_queries.visible_apartments(actor, today).with_only_columns(Apartment.id)
-    return query.where(PaymentAttempt.apartment_id.in_(apartments))
+    return of_visible_apartments(PaymentAttempt, actor, today)
 
 
 def _visible_payment(

@@ -45,7 +45,7 @@ def billing_page(
     """The form; with a period, the dry run's preview (counts, totals, warnings) under it."""
     summary, error = None, None
     if period:
-        summary, error = _preview(request, session, settings, actor, today, period)
+        summary, error = _run(request, session, settings, actor, today, period, dry_run=True)
     return _billing_page(request, session, actor, today, period, summary, error, issued=bool(issued))
 
 
@@ -58,24 +58,11 @@ def issue_invoices(
     today: Today,
     period: Annotated[Text, Form(max_length=7)] = "",
 ) -> Response:
-    _ = gettext_for(request, actor)
-    if not _is_month(period):
-        error = _("Choose a month, for example 2026-10.")
-        return _billing_page(request, session, actor, today, period, None, error, status=422)
-    try:
-        summary = run_billing(
-            session,
-            period=period_start(period),
-            today=today,
-            dry_run=False,
-            timezone=settings.timezone,
-            rules=BillingRules.from_settings(settings),
-        )
-    except DomainError:
-        session.rollback()
-        error = _("That month has not ended yet; a month is billed once it is over.")
+    summary, error = _run(request, session, settings, actor, today, period, dry_run=False)
+    if summary is None:
         return _billing_page(request, session, actor, today, period, None, error, status=422)
     if summary.locked_out:
+        _ = gettext_for(request, actor)
         error = _("Another billing run is working right now. Try again in a few minutes.")
         return _billing_page(request, session, actor, today, period, None, error, status=409)
     return RedirectResponse(f"/console/billing?period={period}&issued=1", status_code=303)
@@ -89,9 +76,17 @@ def _is_month(period: str) -> bool:
     return True
 
 
-def _preview(
-    request: Request, session: Session, settings: Settings, actor: Actor, today: date, period: str
+def _run(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    today: date,
+    period: str,
+    *,
+    dry_run: bool,
 ) -> tuple[RunSummary | None, str | None]:
+    """The run of a month typed in the form (a preview when `dry_run`), or why there is none."""
     _ = gettext_for(request, actor)
     if not _is_month(period):
         return None, _("Choose a month, for example 2026-10.")
@@ -100,7 +95,7 @@ def _preview(
             session,
             period=period_start(period),
             today=today,
-            dry_run=True,
+            dry_run=dry_run,
             timezone=settings.timezone,
             rules=BillingRules.from_settings(settings),
         )

@@ -46,21 +46,17 @@ def _epoch_postgresql(element: epoch, compiler: Any, **kw: Any) -> str:
     return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS DOUBLE PRECISION)"
 
 
-@compiles(greatest)
-def _greatest_sqlite(element: greatest, compiler: Any, **kw: Any) -> str:
-    return f"max({compiler.process(element.clauses, **kw)})"
+def _function_named(function: type[FunctionElement], sqlite: str, postgresql: str) -> None:
+    """Compile `function` to the SQL function of that name on each dialect."""
+
+    @compiles(function)
+    def _on_sqlite(element: FunctionElement, compiler: Any, **kw: Any) -> str:
+        return f"{sqlite}({compiler.process(element.clauses, **kw)})"
+
+    @compiles(function, "postgresql")
+    def _on_postgresql(element: FunctionElement, compiler: Any, **kw: Any) -> str:
+        return f"{postgresql}({compiler.process(element.clauses, **kw)})"
 
 
-@compiles(greatest, "postgresql")
-def _greatest_postgresql(element: greatest, compiler: Any, **kw: Any) -> str:
-    return f"GREATEST({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(least)
-def _least_sqlite(element: least, compiler: Any, **kw: Any) -> str:
-    return f"min({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(least, "postgresql")
-def _least_postgresql(element: least, compiler: Any, **kw: Any) -> str:
-    return f"LEAST({compiler.process(element.clauses, **kw)})"
+_function_named(greatest, "max", "GREATEST")
+_function_named(least, "min", "LEAST")

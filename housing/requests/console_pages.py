@@ -20,7 +20,7 @@ from housing.actors import Actor
 from housing.auth import CallTakerActor, DispatcherActor, StaffActor
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
-from housing.errors import DomainError, Invalid
+from housing.errors import Invalid
 from housing.registry.models import Apartment, Building, Ownership, Person, Residence
 from housing.registry.periods import in_force
 from housing.registry.queries import visible_buildings
@@ -82,23 +82,7 @@ def move(
                 errors={key: _("Choose the day the work comes back, after today."), "field": "until"},
                 typed=typed,
             )
-    try:
-        service.transition_request(
-            session,
-            row.request,
-            to=target,
-            actor_id=actor.user_id,
-            mover=Mover.staff,
-            now=now,
-            reopen_window=settings.requests.reopen_window,
-            emergency_deadline=settings.requests.emergency_deadline,
-            reason=reason or None,
-            until=until_at,
-        )
-    except DomainError as exc:
-        session.rollback()
-        return form.refused(errors={key: exc.detail}, typed=typed)
-    return RedirectResponse(f"/requests/{row.request.id}?done={target.value}", status_code=303)
+    return form.transition(target, Mover.staff, key=key, typed=typed, reason=reason or None, until=until_at)
 
 
 @router.post("/requests/{request_id}/assignment", response_class=HTMLResponse)
@@ -112,12 +96,11 @@ def assign(
     assignee_id: Annotated[Text, Form(max_length=12)] = "",
 ) -> Response:
     form = PostedForm(request, session, actor, now, settings, row)
-    try:
-        service.assign_request(session, row.request, assignee_id=parse_id(assignee_id))
-    except DomainError as exc:
-        session.rollback()
-        return form.refused(errors={"assignee": exc.detail})
-    return RedirectResponse(f"/requests/{row.request.id}?done=assigned", status_code=303)
+    return form.attempt(
+        lambda: service.assign_request(session, row.request, assignee_id=parse_id(assignee_id)),
+        done="assigned",
+        key="assignee",
+    )
 
 
 @router.get("/console/requests", response_class=HTMLResponse)

@@ -2,14 +2,14 @@
 sees its own template), the form refusals, the category choices and the description check.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, col, select
 
 from housing.accounts.models import COMPANY_ROLES, Role, User
@@ -148,6 +148,57 @@ class PostedForm:
             errors=errors,
             typed=typed,
         )
+
+    def done(self, what: str) -> Response:
+        """Back to the request's page, which says what was done (303)."""
+        return RedirectResponse(f"/requests/{self.row.request.id}?done={what}", status_code=303)
+
+    def attempt(
+        self,
+        action: Callable[[], object],
+        *,
+        done: str,
+        key: str,
+        typed: dict[str, str] | None = None,
+        explain: Callable[[DomainError], str] | None = None,
+    ) -> Response:
+        """Runs the service's action, then shows the request; a refusal is rolled back and shown
+        next to the form's `key` (the service's words, or `explain`'s)."""
+        try:
+            action()
+        except DomainError as exc:
+            self.session.rollback()
+            return self.refused(errors={key: exc.detail if explain is None else explain(exc)}, typed=typed)
+        return self.done(done)
+
+    def transition(
+        self,
+        to: RequestStatus,
+        mover: Mover,
+        *,
+        key: str,
+        typed: dict[str, str],
+        reason: str | None,
+        until: datetime | None = None,
+        explain: Callable[[DomainError], str] | None = None,
+    ) -> Response:
+        """Moves the request to `to` under the company's rules (reopen window, emergency deadline)."""
+
+        def move() -> None:
+            service.transition_request(
+                self.session,
+                self.row.request,
+                to=to,
+                actor_id=self.actor.user_id,
+                mover=mover,
+                now=self.now,
+                reopen_window=self.settings.requests.reopen_window,
+                emergency_deadline=self.settings.requests.emergency_deadline,
+                reason=reason,
+                until=until,
+            )
+
+        return self.attempt(move, done=to.value, key=key, typed=typed, explain=explain)
 
 
 def _history(session: Session, request_id: int) -> list[tuple[RequestTransition, str | None]]:

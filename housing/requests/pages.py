@@ -264,7 +264,7 @@ def rate(
     service.rate_request(
         session, row.request, person_id=actor.person_id, rating=int(rating), comment=comment, now=now
     )
-    return RedirectResponse(f"/requests/{row.request.id}?done=rated", status_code=303)
+    return form.done("rated")
 
 
 @router.post("/requests/{request_id}/reopen", response_class=HTMLResponse)
@@ -281,27 +281,22 @@ def reopen(
     _ = gettext_for(request, actor)
     if not reason.strip():
         return form.refused(errors={"reopen": _("Say what is still wrong.")})
-    try:
-        service.transition_request(
-            session,
-            row.request,
-            to=RequestStatus.reopened,
-            actor_id=actor.user_id,
-            mover=Mover.resident,
-            now=now,
-            reopen_window=settings.requests.reopen_window,
-            emergency_deadline=settings.requests.emergency_deadline,
-            reason=reason,
-        )
-    except DomainError as exc:
-        session.rollback()
-        message = exc.detail
-        if isinstance(exc, Conflict):
-            message = _(
-                "A request can be reopened within %(days)s days of its resolution; file a new one."
-            ) % {"days": settings.requests.reopen_days}
-        return form.refused(errors={"reopen": message}, typed={"reason": reason})
-    return RedirectResponse(f"/requests/{row.request.id}?done=reopened", status_code=303)
+
+    def explain(exc: DomainError) -> str:
+        if not isinstance(exc, Conflict):
+            return exc.detail
+        return _("A request can be reopened within %(days)s days of its resolution; file a new one.") % {
+            "days": settings.requests.reopen_days
+        }
+
+    return form.transition(
+        RequestStatus.reopened,
+        Mover.resident,
+        key="reopen",
+        typed={"reason": reason},
+        reason=reason,
+        explain=explain,
+    )
 
 
 @router.post("/requests/{request_id}/comments", response_class=HTMLResponse)
@@ -328,4 +323,4 @@ def comment(
     # A resident's comment is always visible; staff say whether the resident may read theirs.
     internal = actor.role is not Role.resident and for_resident is None
     service.add_comment(session, row.request, author_id=actor.user_id, body=text, internal=internal, now=now)
-    return RedirectResponse(f"/requests/{row.request.id}?done=commented#comments", status_code=303)
+    return form.done("commented#comments")

@@ -28,15 +28,14 @@ from housing.requests import deadlines, lifecycle, service
 from housing.requests.lifecycle import Mover
 from housing.requests.models import RequestCategory, RequestStatus, ServiceRequest
 from housing.requests.page_parts import (
-    PAGE_SIZE,
     PostedForm,
     category_choices,
     chosen_category,
     description_errors,
     filing_refusals,
+    page_rows,
 )
-from housing.requests.queries import VisibleRequestRow, load_rows, visible_requests
-from housing.routing import page_of
+from housing.requests.queries import VisibleRequestRow, visible_requests
 from housing.settings import Settings
 from housing.validation import PageNumber, Text, parse_day, parse_id
 from housing.web import gettext_for, render
@@ -131,13 +130,7 @@ def queue(
         query = query.where(col(ServiceRequest.category_id).in_(codes))
     if mine:
         query = query.where(ServiceRequest.assignee_id == actor.user_id)
-    paging = page_of(session, query, page, PAGE_SIZE)
-    rows = load_rows(
-        session,
-        query.order_by(ServiceRequest.deadline_at, ServiceRequest.id)
-        .limit(PAGE_SIZE)
-        .offset((paging["page"] - 1) * PAGE_SIZE),
-    )
+    paging, rows = page_rows(session, query, page, ServiceRequest.deadline_at, ServiceRequest.id)
     filters = {"status": status, "building_id": building_id, "category": category, "mine": mine}
     buildings = _building_choices(session, actor, today)
     return render(

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
 from housing.accounts.models import COMPANY_ROLES, Role, User
@@ -18,7 +19,8 @@ from housing.errors import Conflict, DomainError, RateLimited
 from housing.requests import lifecycle, service
 from housing.requests.lifecycle import Mover
 from housing.requests.models import RequestCategory, RequestComment, RequestStatus, RequestTransition
-from housing.requests.queries import RequestRow, visible_categories
+from housing.requests.queries import RequestRow, load_rows, visible_categories
+from housing.routing import page_of
 from housing.settings import Settings
 from housing.validation import parse_id
 from housing.web import render
@@ -44,6 +46,17 @@ def filing_refusals(
     except DomainError as exc:
         session.rollback()
         errors[exc.field or "form"] = exc.detail
+
+
+def page_rows(
+    session: Session, query: Select, page: int, *order: Any
+) -> tuple[dict[str, int], list[RequestRow]]:
+    """A page (PAGE_SIZE) of the requests `query` selects, in this order, and its place in the list."""
+    paging = page_of(session, query, page, PAGE_SIZE)
+    rows = load_rows(
+        session, query.order_by(*order).limit(PAGE_SIZE).offset((paging["page"] - 1) * PAGE_SIZE)
+    )
+    return paging, rows
 
 
 def description_errors(_: Any, description: str) -> dict[str, str]:

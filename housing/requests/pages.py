@@ -26,17 +26,16 @@ from housing.requests.lifecycle import Mover
 from housing.requests.models import RequestStatus, ServiceRequest
 from housing.requests.page_parts import (
     DESCRIPTION_MAX,
-    PAGE_SIZE,
     PostedForm,
     category_choices,
     chosen_category,
     description_errors,
     filing_refusals,
+    page_rows,
     request_page,
 )
 from housing.requests.photos import inspect_photo
-from housing.requests.queries import VisibleRequestRow, load_rows, visible_requests
-from housing.routing import page_of
+from housing.requests.queries import VisibleRequestRow, visible_requests
 from housing.settings import Settings
 from housing.validation import PageNumber, Text
 from housing.web import gettext_for, render
@@ -56,12 +55,8 @@ def my_requests(
     if actor.role is not Role.resident:
         return RedirectResponse("/console/requests", status_code=303)
     query = visible_requests(actor, today)
-    paging = page_of(session, query, page, PAGE_SIZE)
-    rows = load_rows(
-        session,
-        query.order_by(col(ServiceRequest.created_at).desc(), col(ServiceRequest.id).desc())
-        .limit(PAGE_SIZE)
-        .offset((paging["page"] - 1) * PAGE_SIZE),
+    paging, rows = page_rows(
+        session, query, page, col(ServiceRequest.created_at).desc(), col(ServiceRequest.id).desc()
     )
     return render(request, "requests/mine.html", actor=actor, rows=rows, paging=paging, now=now)
 

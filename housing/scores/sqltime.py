@@ -36,27 +36,22 @@ class least(FunctionElement):
     inherit_cache = True
 
 
-@compiles(epoch)
-def _epoch_sqlite(element: epoch, compiler: Any, **kw: Any) -> str:
-    return f"((julianday({compiler.process(element.clauses, **kw)}) - {_UNIX_EPOCH_JULIAN_DAY}) * 86400.0)"
-
-
-@compiles(epoch, "postgresql")
-def _epoch_postgresql(element: epoch, compiler: Any, **kw: Any) -> str:
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS DOUBLE PRECISION)"
-
-
-def _function_named(function: type[FunctionElement], sqlite: str, postgresql: str) -> None:
-    """Compile `function` to the SQL function of that name on each dialect."""
+def _spelled(function: type[FunctionElement], *, sqlite: str, postgresql: str) -> None:
+    """Compile `function` on each dialect to its template, `{}` standing for the arguments."""
 
     @compiles(function)
     def _on_sqlite(element: FunctionElement, compiler: Any, **kw: Any) -> str:
-        return f"{sqlite}({compiler.process(element.clauses, **kw)})"
+        return sqlite.format(compiler.process(element.clauses, **kw))
 
     @compiles(function, "postgresql")
     def _on_postgresql(element: FunctionElement, compiler: Any, **kw: Any) -> str:
-        return f"{postgresql}({compiler.process(element.clauses, **kw)})"
+        return postgresql.format(compiler.process(element.clauses, **kw))
 
 
-_function_named(greatest, "max", "GREATEST")
-_function_named(least, "min", "LEAST")
+_spelled(
+    epoch,
+    sqlite=f"((julianday({{}}) - {_UNIX_EPOCH_JULIAN_DAY}) * 86400.0)",
+    postgresql="CAST(EXTRACT(EPOCH FROM {}) AS DOUBLE PRECISION)",
+)
+_spelled(greatest, sqlite="max({})", postgresql="GREATEST({})")
+_spelled(least, sqlite="min({})", postgresql="LEAST({})")

@@ -106,33 +106,39 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # Card payments only with Stripe settings; the payment routes say so (503) otherwise.
     app.state.payment_gateway = StripeGateway(settings.stripe) if settings.stripe.configured else None
 
-    app.include_router(accounts_router, prefix=API_PREFIX)
-    app.include_router(registry_router, prefix=API_PREFIX)
-    app.include_router(import_router, prefix=API_PREFIX)
-    app.include_router(meters_router, prefix=API_PREFIX)
-    app.include_router(usage_router, prefix=API_PREFIX)
-    app.include_router(billing_router, prefix=API_PREFIX)
-    app.include_router(invoices_router, prefix=API_PREFIX)
-    app.include_router(payments_router, prefix=API_PREFIX)
-    app.include_router(webhooks_router, prefix=API_PREFIX)
-    app.include_router(requests_router, prefix=API_PREFIX)
-    app.include_router(incidents_router, prefix=API_PREFIX)
+    for router in (
+        accounts_router,
+        registry_router,
+        import_router,
+        meters_router,
+        usage_router,
+        billing_router,
+        invoices_router,
+        payments_router,
+        webhooks_router,
+        requests_router,
+        incidents_router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_router, prefix=OPEN311_PREFIX)
     app.include_router(scores_router, prefix=API_PREFIX)
-    app.include_router(pages.router)
-    app.include_router(billing_pages.router)
-    app.include_router(payment_pages.router)
-    app.include_router(sensors_pages.router)
-    app.include_router(request_pages.router)
-    app.include_router(request_console_pages.router)
-    app.include_router(incident_pages.router)
-    app.include_router(registry_pages.router)
-    app.include_router(sensors_console.router)
-    app.include_router(debtors_console.router)
-    app.include_router(billing_run_console.router)
-    app.include_router(scores_pages.router)
-    app.include_router(city_request_pages.router)
-    app.include_router(city_incident_pages.router)
+    for router in (
+        pages.router,
+        billing_pages.router,
+        payment_pages.router,
+        sensors_pages.router,
+        request_pages.router,
+        request_console_pages.router,
+        incident_pages.router,
+        registry_pages.router,
+        sensors_console.router,
+        debtors_console.router,
+        billing_run_console.router,
+        scores_pages.router,
+        city_request_pages.router,
+        city_incident_pages.router,
+    ):
+        app.include_router(router)  # the HTML pages
     csp = content_security_policy(settings)
     add_api_docs(app, openapi_url=f"{API_PREFIX}/openapi.json", csp=csp)  # mounts /static/docs first
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, SQLModel, select
 
+from housing.db import apply_changes
 from housing.errors import Conflict, Invalid
 from housing.registry.models import (
     Apartment,
@@ -46,14 +47,6 @@ def _unique_change(
     field = column.key
     if field in changes:
         _unique(session, column, changes[field], field, *scope, exclude_id=row.id)
-
-
-def apply_changes(session: Session, row: SQLModel, changes: dict[str, Any]) -> SQLModel:
-    for name, value in changes.items():
-        setattr(row, name, value)
-    session.add(row)
-    session.flush()
-    return row
 
 
 # Districts and companies

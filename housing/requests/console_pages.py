@@ -8,7 +8,7 @@ Every list is one query with its joins, whatever the number of rows.
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -205,11 +205,7 @@ def file_for_caller(
         "emergency": "1" if emergency else "",
     }
     place = _call_place(session, actor, today, building_id, apartment)
-    errors: dict[str, str] = {}
-    if place.building is None:
-        errors["building_id"] = _("Choose one of your company's buildings.")
-    elif apartment.strip() and place.apartment is None:
-        errors["apartment"] = _("There is no apartment with this number in the building.")
+    errors = place.errors(_, apartment)
     caller_id = parse_id(caller)
     if caller_id is not None and caller_id not in {person.id for person in place.people}:
         errors["caller"] = _("Choose one of the people registered in the apartment.")
@@ -250,6 +246,14 @@ class CallPlace:
     building: Building | None
     apartment: Apartment | None
     people: list[Person]
+
+    def errors(self, _: Any, number: str) -> dict[str, str]:
+        """What is wrong with the building and the apartment number typed, for the form."""
+        if self.building is None:
+            return {"building_id": _("Choose one of your company's buildings.")}
+        if number.strip() and self.apartment is None:
+            return {"apartment": _("There is no apartment with this number in the building.")}
+        return {}
 
 
 def _call_place(session: Session, actor: Actor, today: date, building_id: str, number: str) -> CallPlace:
@@ -299,10 +303,7 @@ def _call_page(
     _ = gettext_for(request, actor)
     place = _call_place(session, actor, today, typed.get("building_id", ""), typed.get("apartment", ""))
     if lookup and not errors:
-        if place.building is None:
-            errors = {"building_id": _("Choose one of your company's buildings.")}
-        elif typed.get("apartment", "").strip() and place.apartment is None:
-            errors = {"apartment": _("There is no apartment with this number in the building.")}
+        errors = place.errors(_, typed.get("apartment", ""))
     return render(
         request,
         "requests/call.html",

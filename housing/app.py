@@ -29,7 +29,7 @@ from housing.apidocs import add_api_docs
 from housing.bodylimit import BodyLimit
 from housing.csrf import CSRFProtection
 from housing.db import make_engine
-from housing.errors import DomainError
+from housing.errors import DomainError, problem_body
 from housing.incidents import city_pages as city_incident_pages
 from housing.incidents import pages as incident_pages
 from housing.incidents.endpoints import router as incidents_router
@@ -106,33 +106,39 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # Card payments only with Stripe settings; the payment routes say so (503) otherwise.
     app.state.payment_gateway = StripeGateway(settings.stripe) if settings.stripe.configured else None
 
-    app.include_router(accounts_router, prefix=API_PREFIX)
-    app.include_router(registry_router, prefix=API_PREFIX)
-    app.include_router(import_router, prefix=API_PREFIX)
-    app.include_router(meters_router, prefix=API_PREFIX)
-    app.include_router(usage_router, prefix=API_PREFIX)
-    app.include_router(billing_router, prefix=API_PREFIX)
-    app.include_router(invoices_router, prefix=API_PREFIX)
-    app.include_router(payments_router, prefix=API_PREFIX)
-    app.include_router(webhooks_router, prefix=API_PREFIX)
-    app.include_router(requests_router, prefix=API_PREFIX)
-    app.include_router(incidents_router, prefix=API_PREFIX)
+    for router in (
+        accounts_router,
+        registry_router,
+        import_router,
+        meters_router,
+        usage_router,
+        billing_router,
+        invoices_router,
+        payments_router,
+        webhooks_router,
+        requests_router,
+        incidents_router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_router, prefix=OPEN311_PREFIX)
     app.include_router(scores_router, prefix=API_PREFIX)
-    app.include_router(pages.router)
-    app.include_router(billing_pages.router)
-    app.include_router(payment_pages.router)
-    app.include_router(sensors_pages.router)
-    app.include_router(request_pages.router)
-    app.include_router(request_console_pages.router)
-    app.include_router(incident_pages.router)
-    app.include_router(registry_pages.router)
-    app.include_router(sensors_console.router)
-    app.include_router(debtors_console.router)
-    app.include_router(billing_run_console.router)
-    app.include_router(scores_pages.router)
-    app.include_router(city_request_pages.router)
-    app.include_router(city_incident_pages.router)
+    for router in (
+        pages.router,
+        billing_pages.router,
+        payment_pages.router,
+        sensors_pages.router,
+        request_pages.router,
+        request_console_pages.router,
+        incident_pages.router,
+        registry_pages.router,
+        sensors_console.router,
+        debtors_console.router,
+        billing_run_console.router,
+        scores_pages.router,
+        city_request_pages.router,
+        city_incident_pages.router,
+    ):
+        app.include_router(router)  # the HTML pages
     csp = content_security_policy(settings)
     add_api_docs(app, openapi_url=f"{API_PREFIX}/openapi.json", csp=csp)  # mounts /static/docs first
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -219,13 +225,7 @@ def _add_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         detail = "; ".join(f"{e['field'] or 'body'}: {e['reason']}" for e in errors)
-        body = {
-            "type": "about:blank",
-            "title": "Invalid input",
-            "status": 422,
-            "detail": detail,
-            "errors": errors,
-        }
+        body = problem_body(422, "Invalid input", detail, errors=errors)
         if errors:
             body["field"] = errors[0]["field"]
         return _problem(request, body)
@@ -233,12 +233,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     def integrity_error(request: Request, exc: IntegrityError) -> Response:
         # Services check what they can; this catches a race between two writers.
-        body = {
-            "type": "about:blank",
-            "title": "Conflict",
-            "status": 409,
-            "detail": "the change conflicts with existing data; reload and try again",
-        }
+        body = problem_body(409, "Conflict", "the change conflicts with existing data; reload and try again")
         return _problem(request, body)
 
     @app.exception_handler(Exception)
@@ -246,20 +241,12 @@ def _add_error_handlers(app: FastAPI) -> None:
         # A bug, not the client's fault: logged with its traceback, answered in the path's own
         # error format (problem details, the HTML page, Open311's list), never as plain text.
         log.error("unhandled error answering %s %s", request.method, request.url.path, exc_info=exc)
-        body = {
-            "type": "about:blank",
-            "title": "Internal server error",
-            "status": 500,
-            "detail": "something went wrong on our side; it has been logged",
-        }
+        body = problem_body(
+            500, "Internal server error", "something went wrong on our side; it has been logged"
+        )
         return _problem(request, body)
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        body = {
-            "type": "about:blank",
-            "title": str(exc.detail),
-            "status": exc.status_code,
-            "detail": str(exc.detail),
-        }
+        body = problem_body(exc.status_code, str(exc.detail), str(exc.detail))
         return _problem(request, body, getattr(exc, "headers", None))

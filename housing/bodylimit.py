@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from housing.errors import problem_body
 from housing.settings import LimitSettings
 from housing.web import gettext_for
 
@@ -115,13 +116,9 @@ class BodyLimit:
             ("/api/", "/open311/")
         )
         _ = gettext_for(request) if page else _untranslated
-        body = {
-            "type": "about:blank",
-            "title": _("The request is too large"),
-            "status": 413,
-            "detail": _refusal(_, kind) % {"size": _size(limit)},
-            "limit_bytes": limit,
-        }
+        body = problem_body(
+            413, _("The request is too large"), _refusal(_, kind) % {"size": _size(limit)}, limit_bytes=limit
+        )
         response = self.refuse(request, body)
         response.headers["Connection"] = "close"  # stop reading the rest of the body
         await response(scope, _no_receive, send)

@@ -124,6 +124,15 @@ def updated_at_field() -> Any:
     )
 
 
+def apply_changes(session: Session, row: M, changes: dict[str, Any]) -> M:
+    """Sets the changed fields (a PATCH body's, unset ones left out) and writes the row."""
+    for name, value in changes.items():
+        setattr(row, name, value)
+    session.add(row)
+    session.flush()
+    return row
+
+
 def get_or_404(session: Session, model: type[M], id_: int, label: str) -> M:
     row = session.get(model, id_)
     if row is None:

@@ -3,6 +3,11 @@
 from typing import Any
 
 
+def problem_body(status: int, title: str, detail: str, **members: Any) -> dict[str, Any]:
+    """A problem details body (RFC 9457): its type, title, status and detail, then `members`."""
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail, **members}
+
+
 class DomainError(Exception):
     status = 400
     title = "Bad request"
@@ -14,12 +19,7 @@ class DomainError(Exception):
         self.extra = extra
 
     def problem(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "type": "about:blank",
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-        }
+        body = problem_body(self.status, self.title, self.detail)
         if self.field:
             body["field"] = self.field
         body.update(self.extra)

@@ -22,6 +22,18 @@ def count_rows(session: Session, query: Select) -> int:
     return session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
 
 
+def counted_page(
+    session: Session, query: Select, *order: Any, limit: int | None, offset: int
+) -> tuple[list[Any], int]:
+    """A page of the rows `query` selects in this order (all from `offset` when limit is None),
+    and how many it selects in all: two queries, whatever the page."""
+    total = count_rows(session, query)
+    query = query.order_by(*order).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.execute(query).all()), total
+
+
 def page_of(session: Session, query: Select, page: int, size: int) -> dict[str, int]:
     """A page's place in an HTML list: the page asked for (at most the last), the last, the total."""
     total = count_rows(session, query)

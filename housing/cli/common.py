@@ -1,7 +1,8 @@
 """What every command shares: the console, the settings (a bad configuration exits 2), and
 how amounts, refused imports and warnings are printed."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import typer
 from rich.console import Console
@@ -18,6 +19,18 @@ def settings_or_exit() -> Settings:
     except ValueError as exc:
         console.print(f"[red]Configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
+
+
+@contextmanager
+def exit_on_rejection() -> Iterator[None]:
+    """A file the importer rejects: its errors are printed (line, field, reason), the command exits 1."""
+    from housing.registry.importer import ImportRejected
+
+    try:
+        yield
+    except ImportRejected as exc:
+        print_rejection(exc)
+        raise typer.Exit(1) from exc
 
 
 def print_rejection(exc) -> None:

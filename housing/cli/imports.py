@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from housing.cli.common import console, print_rejection, settings_or_exit
+from housing.cli.common import console, exit_on_rejection, settings_or_exit
 from housing.i18n import plain_money
 
 import_app = typer.Typer(help="Bulk imports from CSV", no_args_is_help=True)
@@ -21,25 +21,21 @@ def import_buildings(
 
     from housing.clock import local_today
     from housing.db import make_engine, session_scope
-    from housing.registry.importer import ImportRejected, import_buildings_csv
+    from housing.registry.importer import import_buildings_csv
     from housing.registry.models import ManagementCompany
 
     settings = settings_or_exit()
-    try:
-        with session_scope(make_engine(settings)) as session:
-            company = session.exec(
-                select(ManagementCompany).where(ManagementCompany.tax_id == company_tax_id)
-            ).first()
-            if company is None:
-                console.print(f"[red]No company with tax id {company_tax_id}[/red]")
-                raise typer.Exit(2)
-            with file.open(encoding="utf-8-sig", newline="") as stream:
-                report = import_buildings_csv(
-                    session, stream, company_id=company.id, today=local_today(settings.timezone)
-                )
-    except ImportRejected as exc:
-        print_rejection(exc)
-        raise typer.Exit(1) from exc
+    with exit_on_rejection(), session_scope(make_engine(settings)) as session:
+        company = session.exec(
+            select(ManagementCompany).where(ManagementCompany.tax_id == company_tax_id)
+        ).first()
+        if company is None:
+            console.print(f"[red]No company with tax id {company_tax_id}[/red]")
+            raise typer.Exit(2)
+        with file.open(encoding="utf-8-sig", newline="") as stream:
+            report = import_buildings_csv(
+                session, stream, company_id=company.id, today=local_today(settings.timezone)
+            )
     console.print(
         f"[green]Imported {report.buildings} buildings, {report.apartments} apartments, "
         f"{report.people} people, {report.ownerships} ownership shares[/green]"
@@ -55,21 +51,17 @@ def import_meters(
     from housing.actors import Actor
     from housing.clock import local_today
     from housing.db import make_engine, session_scope
-    from housing.registry.importer import ImportRejected
     from sensors.meters.importer import import_meters_csv
 
     settings = settings_or_exit()
     # The command line is the operator: it sees every building, as an admin does.
     operator = Actor(user_id=0, username="cli", role=Role.admin, company_id=None, person_id=None, token_id=0)
-    try:
-        with (
-            session_scope(make_engine(settings)) as session,
-            file.open(encoding="utf-8-sig", newline="") as stream,
-        ):
-            report = import_meters_csv(session, stream, actor=operator, today=local_today(settings.timezone))
-    except ImportRejected as exc:
-        print_rejection(exc)
-        raise typer.Exit(1) from exc
+    with (
+        exit_on_rejection(),
+        session_scope(make_engine(settings)) as session,
+        file.open(encoding="utf-8-sig", newline="") as stream,
+    ):
+        report = import_meters_csv(session, stream, actor=operator, today=local_today(settings.timezone))
     console.print(f"[green]Registered {report.meters} meters and {report.sensors} sensors[/green]")
 
 
@@ -85,25 +77,17 @@ def import_bank_statement(
     from billing.payments.statement import import_bank_statement as book_statement
     from housing.clock import local_today
     from housing.db import make_engine, session_scope
-    from housing.registry.importer import ImportRejected
     from housing.registry.models import Apartment
 
     settings = settings_or_exit()
-    try:
-        with (
-            session_scope(make_engine(settings)) as session,
-            file.open(encoding="utf-8-sig", newline="") as stream,
-        ):
-            result = book_statement(
-                session,
-                stream,
-                apartments=select(Apartment),
-                user_id=None,
-                today=local_today(settings.timezone),
-            )
-    except ImportRejected as exc:
-        print_rejection(exc)
-        raise typer.Exit(1) from exc
+    with (
+        exit_on_rejection(),
+        session_scope(make_engine(settings)) as session,
+        file.open(encoding="utf-8-sig", newline="") as stream,
+    ):
+        result = book_statement(
+            session, stream, apartments=select(Apartment), user_id=None, today=local_today(settings.timezone)
+        )
     console.print(
         f"[green]Booked {result.recorded} payments ({plain_money(result.total_minor, 'UZS')});"
         f" {result.already_recorded} were booked before[/green]"

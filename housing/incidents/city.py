@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlmodel import Session, col
 
 from housing.incidents.allowances import allowed_interruption
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.registry.models import Building, BuildingManagement, District, ManagementCompany
 from housing.registry.periods import in_force
+from housing.routing import counted_page
 from housing.settings import OutageSettings
 
 
@@ -107,12 +108,14 @@ def city_incidents(
     offset: int = 0,
 ) -> tuple[list[CityIncident], int]:
     """Incidents that overlap [starts, ends), newest first: a page of them and how many in all."""
-    query = _incidents(starts, ends, district_id, utility, source)
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    query = query.order_by(col(ServiceIncident.started_at).desc(), col(ServiceIncident.id).desc())
-    if limit is not None:
-        query = query.limit(limit)
-    rows = session.execute(query.offset(offset)).all()
+    rows, total = counted_page(
+        session,
+        _incidents(starts, ends, district_id, utility, source),
+        col(ServiceIncident.started_at).desc(),
+        col(ServiceIncident.id).desc(),
+        limit=limit,
+        offset=offset,
+    )
     return [_with_duration(row._mapping, now, outages) for row in rows], total
 
 

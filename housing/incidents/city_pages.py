@@ -67,6 +67,13 @@ class IncidentFilters:
             **page,
         )
 
+    @property
+    def query(self) -> str:
+        """The filters as a URL query, for the paging and CSV links."""
+        return query_string(
+            period=self.month.label, district_id=self.district_id, utility=self.utility, source=self.source
+        )
+
 
 def _filters(
     settings: SettingsDep,
@@ -110,12 +117,7 @@ def incidents_page(
         sources=list(IncidentSource),
         districts=districts(session),
         pager=Pager(number=page, size=PAGE_SIZE, total=count),
-        filters=query_string(
-            period=chosen.month.label,
-            district_id=chosen.district_id,
-            utility=chosen.utility,
-            source=chosen.source,
-        ),
+        filters=chosen.query,
     )
 
 
@@ -125,11 +127,5 @@ def incidents_export(
 ) -> Response:
     """The rows the list shows for these filters (all its pages), EXPORT_ROWS a part."""
     rows, count = chosen.select(session, now, **export_part(page))
-    filters = query_string(
-        period=chosen.month.label,
-        district_id=chosen.district_id,
-        utility=chosen.utility,
-        source=chosen.source,
-    )
-    following = next_export("/city/incidents.csv", filters, page, count)
+    following = next_export("/city/incidents.csv", chosen.query, page, count)
     return csv_response(incidents_csv(rows), f"incidents-{chosen.month.label}.csv", following)

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, SQLModel, select
 
+from housing.db import apply_changes
 from housing.errors import Conflict, Invalid
 from housing.registry.models import (
     Apartment,
@@ -39,12 +40,13 @@ def _unique(
         raise Conflict(f"{field} {value!r} is already taken", field=field)
 
 
-def apply_changes(session: Session, row: SQLModel, changes: dict[str, Any]) -> SQLModel:
-    for name, value in changes.items():
-        setattr(row, name, value)
-    session.add(row)
-    session.flush()
-    return row
+def _unique_change(
+    session: Session, row: SQLModel, changes: dict[str, Any], column: Any, *scope: Any
+) -> None:
+    """Refuses a change of `column` to a value another row (within `scope`) already has."""
+    field = column.key
+    if field in changes:
+        _unique(session, column, changes[field], field, *scope, exclude_id=row.id)
 
 
 # Districts and companies
@@ -59,8 +61,7 @@ def create_district(session: Session, *, name: str, city: str) -> District:
 
 
 def update_district(session: Session, district: District, changes: dict[str, Any]) -> District:
-    if "name" in changes:
-        _unique(session, District.name, changes["name"], "name", exclude_id=district.id)
+    _unique_change(session, district, changes, District.name)
     return apply_changes(session, district, changes)
 
 
@@ -98,15 +99,7 @@ def create_building(session: Session, *, company_id: int, managed_from: date, **
 
 
 def update_building(session: Session, building: Building, changes: dict[str, Any]) -> Building:
-    if "address" in changes:
-        _unique(
-            session,
-            Building.address,
-            changes["address"],
-            "address",
-            Building.district_id == building.district_id,
-            exclude_id=building.id,
-        )
+    _unique_change(session, building, changes, Building.address, Building.district_id == building.district_id)
     return apply_changes(session, building, changes)
 
 
@@ -167,15 +160,9 @@ def create_apartment(session: Session, **fields: Any) -> Apartment:
 
 
 def update_apartment(session: Session, apartment: Apartment, changes: dict[str, Any]) -> Apartment:
-    if "number" in changes:
-        _unique(
-            session,
-            Apartment.number,
-            changes["number"],
-            "number",
-            Apartment.building_id == apartment.building_id,
-            exclude_id=apartment.id,
-        )
+    _unique_change(
+        session, apartment, changes, Apartment.number, Apartment.building_id == apartment.building_id
+    )
     return apply_changes(session, apartment, changes)
 
 

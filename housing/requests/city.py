@@ -8,12 +8,13 @@ place, category and company; a second counts them. Nothing is read per row.
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlmodel import Session, col
 
 from housing.registry.models import Building, District, ManagementCompany
 from housing.requests import lifecycle
 from housing.requests.models import RequestCategory, RequestStatus, ServiceRequest
+from housing.routing import counted_page
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,12 @@ def escalated_requests(
 ) -> tuple[list[EscalatedRequest], int]:
     """Escalated requests in a district (the building's) and/or of a company, longest overdue
     first; a page of them and how many there are in all."""
-    query = _escalated(district_id, company_id, open_only)
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    query = query.order_by(ServiceRequest.deadline_at, ServiceRequest.id).offset(offset)
-    if limit is not None:
-        query = query.limit(limit)
-    rows = [EscalatedRequest(**row._mapping) for row in session.execute(query)]
-    return rows, total
+    rows, total = counted_page(
+        session,
+        _escalated(district_id, company_id, open_only),
+        ServiceRequest.deadline_at,
+        ServiceRequest.id,
+        limit=limit,
+        offset=offset,
+    )
+    return [EscalatedRequest(**row._mapping) for row in rows], total

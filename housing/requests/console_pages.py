@@ -8,7 +8,7 @@ Every list is one query with its joins, whatever the number of rows.
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -20,7 +20,7 @@ from housing.actors import Actor
 from housing.auth import CallTakerActor, DispatcherActor, StaffActor
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
-from housing.errors import DomainError, Invalid
+from housing.errors import Invalid
 from housing.registry.models import Apartment, Building, Ownership, Person, Residence
 from housing.registry.periods import in_force
 from housing.registry.queries import visible_buildings
@@ -28,15 +28,14 @@ from housing.requests import deadlines, lifecycle, service
 from housing.requests.lifecycle import Mover
 from housing.requests.models import RequestCategory, RequestStatus, ServiceRequest
 from housing.requests.page_parts import (
-    PAGE_SIZE,
     PostedForm,
     category_choices,
     chosen_category,
     description_errors,
     filing_refusals,
+    page_rows,
 )
-from housing.requests.queries import VisibleRequestRow, load_rows, visible_requests
-from housing.routing import page_of
+from housing.requests.queries import VisibleRequestRow, visible_requests
 from housing.settings import Settings
 from housing.validation import PageNumber, Text, parse_day, parse_id
 from housing.web import gettext_for, render
@@ -82,23 +81,7 @@ def move(
                 errors={key: _("Choose the day the work comes back, after today."), "field": "until"},
                 typed=typed,
             )
-    try:
-        service.transition_request(
-            session,
-            row.request,
-            to=target,
-            actor_id=actor.user_id,
-            mover=Mover.staff,
-            now=now,
-            reopen_window=settings.requests.reopen_window,
-            emergency_deadline=settings.requests.emergency_deadline,
-            reason=reason or None,
-            until=until_at,
-        )
-    except DomainError as exc:
-        session.rollback()
-        return form.refused(errors={key: exc.detail}, typed=typed)
-    return RedirectResponse(f"/requests/{row.request.id}?done={target.value}", status_code=303)
+    return form.transition(target, Mover.staff, key=key, typed=typed, reason=reason or None, until=until_at)
 
 
 @router.post("/requests/{request_id}/assignment", response_class=HTMLResponse)
@@ -112,12 +95,11 @@ def assign(
     assignee_id: Annotated[Text, Form(max_length=12)] = "",
 ) -> Response:
     form = PostedForm(request, session, actor, now, settings, row)
-    try:
-        service.assign_request(session, row.request, assignee_id=parse_id(assignee_id))
-    except DomainError as exc:
-        session.rollback()
-        return form.refused(errors={"assignee": exc.detail})
-    return RedirectResponse(f"/requests/{row.request.id}?done=assigned", status_code=303)
+    return form.attempt(
+        lambda: service.assign_request(session, row.request, assignee_id=parse_id(assignee_id)),
+        done="assigned",
+        key="assignee",
+    )
 
 
 @router.get("/console/requests", response_class=HTMLResponse)
@@ -148,13 +130,7 @@ def queue(
         query = query.where(col(ServiceRequest.category_id).in_(codes))
     if mine:
         query = query.where(ServiceRequest.assignee_id == actor.user_id)
-    paging = page_of(session, query, page, PAGE_SIZE)
-    rows = load_rows(
-        session,
-        query.order_by(ServiceRequest.deadline_at, ServiceRequest.id)
-        .limit(PAGE_SIZE)
-        .offset((paging["page"] - 1) * PAGE_SIZE),
-    )
+    paging, rows = page_rows(session, query, page, ServiceRequest.deadline_at, ServiceRequest.id)
     filters = {"status": status, "building_id": building_id, "category": category, "mine": mine}
     buildings = _building_choices(session, actor, today)
     return render(
@@ -229,11 +205,7 @@ def file_for_caller(
         "emergency": "1" if emergency else "",
     }
     place = _call_place(session, actor, today, building_id, apartment)
-    errors: dict[str, str] = {}
-    if place.building is None:
-        errors["building_id"] = _("Choose one of your company's buildings.")
-    elif apartment.strip() and place.apartment is None:
-        errors["apartment"] = _("There is no apartment with this number in the building.")
+    errors = place.errors(_, apartment)
     caller_id = parse_id(caller)
     if caller_id is not None and caller_id not in {person.id for person in place.people}:
         errors["caller"] = _("Choose one of the people registered in the apartment.")
@@ -274,6 +246,14 @@ class CallPlace:
     building: Building | None
     apartment: Apartment | None
     people: list[Person]
+
+    def errors(self, _: Any, number: str) -> dict[str, str]:
+        """What is wrong with the building and the apartment number typed, for the form."""
+        if self.building is None:
+            return {"building_id": _("Choose one of your company's buildings.")}
+        if number.strip() and self.apartment is None:
+            return {"apartment": _("There is no apartment with this number in the building.")}
+        return {}
 
 
 def _call_place(session: Session, actor: Actor, today: date, building_id: str, number: str) -> CallPlace:
@@ -323,10 +303,7 @@ def _call_page(
     _ = gettext_for(request, actor)
     place = _call_place(session, actor, today, typed.get("building_id", ""), typed.get("apartment", ""))
     if lookup and not errors:
-        if place.building is None:
-            errors = {"building_id": _("Choose one of your company's buildings.")}
-        elif typed.get("apartment", "").strip() and place.apartment is None:
-            errors = {"apartment": _("There is no apartment with this number in the building.")}
+        errors = place.errors(_, typed.get("apartment", ""))
     return render(
         request,
         "requests/call.html",

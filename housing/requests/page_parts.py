@@ -2,14 +2,15 @@
 sees its own template), the form refusals, the category choices and the description check.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
 from housing.accounts.models import COMPANY_ROLES, Role, User
@@ -18,7 +19,8 @@ from housing.errors import Conflict, DomainError, RateLimited
 from housing.requests import lifecycle, service
 from housing.requests.lifecycle import Mover
 from housing.requests.models import RequestCategory, RequestComment, RequestStatus, RequestTransition
-from housing.requests.queries import RequestRow, visible_categories
+from housing.requests.queries import RequestRow, load_rows, visible_categories
+from housing.routing import page_of
 from housing.settings import Settings
 from housing.validation import parse_id
 from housing.web import render
@@ -44,6 +46,17 @@ def filing_refusals(
     except DomainError as exc:
         session.rollback()
         errors[exc.field or "form"] = exc.detail
+
+
+def page_rows(
+    session: Session, query: Select, page: int, *order: Any
+) -> tuple[dict[str, int], list[RequestRow]]:
+    """A page (PAGE_SIZE) of the requests `query` selects, in this order, and its place in the list."""
+    paging = page_of(session, query, page, PAGE_SIZE)
+    rows = load_rows(
+        session, query.order_by(*order).limit(PAGE_SIZE).offset((paging["page"] - 1) * PAGE_SIZE)
+    )
+    return paging, rows
 
 
 def description_errors(_: Any, description: str) -> dict[str, str]:
@@ -148,6 +161,57 @@ class PostedForm:
             errors=errors,
             typed=typed,
         )
+
+    def done(self, what: str) -> Response:
+        """Back to the request's page, which says what was done (303)."""
+        return RedirectResponse(f"/requests/{self.row.request.id}?done={what}", status_code=303)
+
+    def attempt(
+        self,
+        action: Callable[[], object],
+        *,
+        done: str,
+        key: str,
+        typed: dict[str, str] | None = None,
+        explain: Callable[[DomainError], str] | None = None,
+    ) -> Response:
+        """Runs the service's action, then shows the request; a refusal is rolled back and shown
+        next to the form's `key` (the service's words, or `explain`'s)."""
+        try:
+            action()
+        except DomainError as exc:
+            self.session.rollback()
+            return self.refused(errors={key: exc.detail if explain is None else explain(exc)}, typed=typed)
+        return self.done(done)
+
+    def transition(
+        self,
+        to: RequestStatus,
+        mover: Mover,
+        *,
+        key: str,
+        typed: dict[str, str],
+        reason: str | None,
+        until: datetime | None = None,
+        explain: Callable[[DomainError], str] | None = None,
+    ) -> Response:
+        """Moves the request to `to` under the company's rules (reopen window, emergency deadline)."""
+
+        def move() -> None:
+            service.transition_request(
+                self.session,
+                self.row.request,
+                to=to,
+                actor_id=self.actor.user_id,
+                mover=mover,
+                now=self.now,
+                reopen_window=self.settings.requests.reopen_window,
+                emergency_deadline=self.settings.requests.emergency_deadline,
+                reason=reason,
+                until=until,
+            )
+
+        return self.attempt(move, done=to.value, key=key, typed=typed, explain=explain)
 
 
 def _history(session: Session, request_id: int) -> list[tuple[RequestTransition, str | None]]:

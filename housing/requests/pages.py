@@ -26,17 +26,16 @@ from housing.requests.lifecycle import Mover
 from housing.requests.models import RequestStatus, ServiceRequest
 from housing.requests.page_parts import (
     DESCRIPTION_MAX,
-    PAGE_SIZE,
     PostedForm,
     category_choices,
     chosen_category,
     description_errors,
     filing_refusals,
+    page_rows,
     request_page,
 )
 from housing.requests.photos import inspect_photo
-from housing.requests.queries import VisibleRequestRow, load_rows, visible_requests
-from housing.routing import page_of
+from housing.requests.queries import VisibleRequestRow, visible_requests
 from housing.settings import Settings
 from housing.validation import PageNumber, Text
 from housing.web import gettext_for, render
@@ -56,12 +55,8 @@ def my_requests(
     if actor.role is not Role.resident:
         return RedirectResponse("/console/requests", status_code=303)
     query = visible_requests(actor, today)
-    paging = page_of(session, query, page, PAGE_SIZE)
-    rows = load_rows(
-        session,
-        query.order_by(col(ServiceRequest.created_at).desc(), col(ServiceRequest.id).desc())
-        .limit(PAGE_SIZE)
-        .offset((paging["page"] - 1) * PAGE_SIZE),
+    paging, rows = page_rows(
+        session, query, page, col(ServiceRequest.created_at).desc(), col(ServiceRequest.id).desc()
     )
     return render(request, "requests/mine.html", actor=actor, rows=rows, paging=paging, now=now)
 
@@ -264,7 +259,7 @@ def rate(
     service.rate_request(
         session, row.request, person_id=actor.person_id, rating=int(rating), comment=comment, now=now
     )
-    return RedirectResponse(f"/requests/{row.request.id}?done=rated", status_code=303)
+    return form.done("rated")
 
 
 @router.post("/requests/{request_id}/reopen", response_class=HTMLResponse)
@@ -281,27 +276,22 @@ def reopen(
     _ = gettext_for(request, actor)
     if not reason.strip():
         return form.refused(errors={"reopen": _("Say what is still wrong.")})
-    try:
-        service.transition_request(
-            session,
-            row.request,
-            to=RequestStatus.reopened,
-            actor_id=actor.user_id,
-            mover=Mover.resident,
-            now=now,
-            reopen_window=settings.requests.reopen_window,
-            emergency_deadline=settings.requests.emergency_deadline,
-            reason=reason,
-        )
-    except DomainError as exc:
-        session.rollback()
-        message = exc.detail
-        if isinstance(exc, Conflict):
-            message = _(
-                "A request can be reopened within %(days)s days of its resolution; file a new one."
-            ) % {"days": settings.requests.reopen_days}
-        return form.refused(errors={"reopen": message}, typed={"reason": reason})
-    return RedirectResponse(f"/requests/{row.request.id}?done=reopened", status_code=303)
+
+    def explain(exc: DomainError) -> str:
+        if not isinstance(exc, Conflict):
+            return exc.detail
+        return _("A request can be reopened within %(days)s days of its resolution; file a new one.") % {
+            "days": settings.requests.reopen_days
+        }
+
+    return form.transition(
+        RequestStatus.reopened,
+        Mover.resident,
+        key="reopen",
+        typed={"reason": reason},
+        reason=reason,
+        explain=explain,
+    )
 
 
 @router.post("/requests/{request_id}/comments", response_class=HTMLResponse)
@@ -328,4 +318,4 @@ def comment(
     # A resident's comment is always visible; staff say whether the resident may read theirs.
     internal = actor.role is not Role.resident and for_resident is None
     service.add_comment(session, row.request, author_id=actor.user_id, body=text, internal=internal, now=now)
-    return RedirectResponse(f"/requests/{row.request.id}?done=commented#comments", status_code=303)
+    return form.done("commented#comments")

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, func, select
 
 from housing import clock
 from housing.accounts.models import COMPANY_ROLES, User
+from housing.db import apply_changes
 from housing.errors import Conflict, Forbidden, Invalid, RateLimited
 from housing.registry.models import Apartment, Building
 from housing.registry.service import current_manager
@@ -54,11 +55,7 @@ def create_category(
 
 def update_category(session: Session, category: RequestCategory, changes: dict[str, Any]) -> RequestCategory:
     """A new deadline applies to requests filed from now on; filed ones keep theirs."""
-    for name, value in changes.items():
-        setattr(category, name, value)
-    session.add(category)
-    session.flush()
-    return category
+    return apply_changes(session, category, changes)
 
 
 # Filing

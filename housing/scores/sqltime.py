@@ -36,31 +36,22 @@ class least(FunctionElement):
     inherit_cache = True
 
 
-@compiles(epoch)
-def _epoch_sqlite(element: epoch, compiler: Any, **kw: Any) -> str:
-    return f"((julianday({compiler.process(element.clauses, **kw)}) - {_UNIX_EPOCH_JULIAN_DAY}) * 86400.0)"
+def _spelled(function: type[FunctionElement], *, sqlite: str, postgresql: str) -> None:
+    """Compile `function` on each dialect to its template, `{}` standing for the arguments."""
+
+    @compiles(function)
+    def _on_sqlite(element: FunctionElement, compiler: Any, **kw: Any) -> str:
+        return sqlite.format(compiler.process(element.clauses, **kw))
+
+    @compiles(function, "postgresql")
+    def _on_postgresql(element: FunctionElement, compiler: Any, **kw: Any) -> str:
+        return postgresql.format(compiler.process(element.clauses, **kw))
 
 
-@compiles(epoch, "postgresql")
-def _epoch_postgresql(element: epoch, compiler: Any, **kw: Any) -> str:
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS DOUBLE PRECISION)"
-
-
-@compiles(greatest)
-def _greatest_sqlite(element: greatest, compiler: Any, **kw: Any) -> str:
-    return f"max({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(greatest, "postgresql")
-def _greatest_postgresql(element: greatest, compiler: Any, **kw: Any) -> str:
-    return f"GREATEST({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(least)
-def _least_sqlite(element: least, compiler: Any, **kw: Any) -> str:
-    return f"min({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(least, "postgresql")
-def _least_postgresql(element: least, compiler: Any, **kw: Any) -> str:
-    return f"LEAST({compiler.process(element.clauses, **kw)})"
+_spelled(
+    epoch,
+    sqlite=f"((julianday({{}}) - {_UNIX_EPOCH_JULIAN_DAY}) * 86400.0)",
+    postgresql="CAST(EXTRACT(EPOCH FROM {}) AS DOUBLE PRECISION)",
+)
+_spelled(greatest, sqlite="max({})", postgresql="GREATEST({})")
+_spelled(least, sqlite="min({})", postgresql="LEAST({})")

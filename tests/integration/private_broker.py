@@ -34,6 +34,9 @@ KEPT = (
 def free_port() -> int:
     for port in PORTS:
         with socket.socket() as probe:
+            # As mosquitto binds: a port whose last connections linger in TIME_WAIT (a broker
+            # stopped a minute ago) is free to listen on, not taken.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:

@@ -7,6 +7,7 @@ lifecycle writes is tested with the requests themselves.
 
 import itertools
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -79,22 +80,27 @@ def add_request(
 
 def add_incident(
     session: Session,
-    building: Building,
+    building: Building | None = None,
     *,
     started: datetime,
     ended: datetime | None,
     utility: Utility = Utility.hot_water,
     source: IncidentSource = IncidentSource.sensor,
     apartment_id: int | None = None,
+    building_id: int | None = None,
+    origin: str | None = None,
+    deviation: Decimal | None = None,
 ) -> ServiceIncident:
+    """An incident in `building` (or the building with `building_id`), by a numbered sensor unless told."""
     incident = ServiceIncident(
-        building_id=building.id,
+        building_id=building.id if building is not None else building_id,
         apartment_id=apartment_id,
         utility=utility,
         source=source,
-        origin=f"sensor:T-{next(_seq)}",
+        origin=origin or f"sensor:T-{next(_seq)}",
         started_at=started,
         ended_at=ended,
+        deviation=deviation,
     )
     session.add(incident)
     session.flush()

@@ -25,13 +25,14 @@ from billing.runs.service import run_billing
 from billing.tariffs.pricing import Tier
 from billing.tariffs.service import create_service, create_tariff
 from housing.errors import Invalid
-from housing.incidents.models import IncidentSource, ServiceIncident, Utility
+from housing.incidents.models import IncidentSource
 from housing.registry.service import management_history
 from housing.settings import Settings
 from sensors.models import MeterKind
 from tests.conftest import FrozenClock
 from tests.factories.core import make_apartment, make_building, make_company
 from tests.factories.readings import add_readings
+from tests.factories.scores import add_incident
 from tests.factories.sensors import make_meter
 
 TASHKENT = ZoneInfo("Asia/Tashkent")
@@ -198,16 +199,13 @@ def test_invoice_total_due_date_numbering_and_ledger_charge(
 def test_hot_water_incident_reduces_the_hot_water_line(session: Session, tashkent_tariffs: None) -> None:
     apartment = make_apartment(session, registered_residents=3)
     start = datetime(2026, 10, 10, 8, tzinfo=UTC)
-    session.add(
-        ServiceIncident(
-            building_id=apartment.building_id,
-            utility=Utility.hot_water,
-            source=IncidentSource.sensor,
-            origin="sensor:HWT-1",
-            started_at=start,
-            ended_at=start.replace(hour=18),
-            deviation=Decimal(15),  # 45 C: 10 C beyond the allowed 5 C, for 10 hours
-        )
+    add_incident(
+        session,
+        building_id=apartment.building_id,
+        origin="sensor:HWT-1",
+        started=start,
+        ended=start.replace(hour=18),
+        deviation=Decimal(15),  # 45 C: 10 C beyond the allowed 5 C, for 10 hours
     )
     session.flush()
 
@@ -355,28 +353,18 @@ def test_hours_of_hot_water_below_40_c_are_billed_as_cold_water(
     apartment = make_apartment(session, registered_residents=3)
     cold_start = midnight(date(2026, 10, 10))
     lukewarm_start = datetime(2026, 10, 20, 8, tzinfo=UTC)
-    session.add_all(
-        [
-            ServiceIncident(  # 93 h, an eighth of October's 744 hours, at 35 C
-                building_id=apartment.building_id,
-                utility=Utility.hot_water,
-                source=IncidentSource.sensor,
-                origin="sensor:HWT-1",
-                started_at=cold_start,
-                ended_at=cold_start + timedelta(hours=93),
-                deviation=Decimal(25),
-            ),
-            ServiceIncident(  # 10 h at 45 C: 10 C beyond the allowed 5 C
-                building_id=apartment.building_id,
-                utility=Utility.hot_water,
-                source=IncidentSource.sensor,
-                origin="sensor:HWT-2",
-                started_at=lukewarm_start,
-                ended_at=lukewarm_start + timedelta(hours=10),
-                deviation=Decimal(15),
-            ),
-        ]
-    )
+    for origin, start, hours, deviation in (
+        ("sensor:HWT-1", cold_start, 93, 25),  # 93 h, an eighth of October's 744 hours, at 35 C
+        ("sensor:HWT-2", lukewarm_start, 10, 15),  # 10 h at 45 C: 10 C beyond the allowed 5 C
+    ):
+        add_incident(
+            session,
+            building_id=apartment.building_id,
+            origin=origin,
+            started=start,
+            ended=start + timedelta(hours=hours),
+            deviation=Decimal(deviation),
+        )
     session.flush()
 
     run_billing(session, period=OCTOBER, today=TODAY)
@@ -396,16 +384,14 @@ def test_planned_outages_count_only_beyond_the_allowed_interruption(
     within = make_apartment(session, registered_residents=3)
     beyond = make_apartment(session, registered_residents=3)
     for apartment, days in ((within, 10), (beyond, 15)):  # hot water may be off 14 days for maintenance
-        session.add(
-            ServiceIncident(
-                building_id=apartment.building_id,
-                utility=Utility.hot_water,
-                source=IncidentSource.planned,
-                origin="staff",
-                started_at=midnight(OCTOBER),
-                ended_at=midnight(OCTOBER) + timedelta(days=days),
-                deviation=Decimal(25),
-            )
+        add_incident(
+            session,
+            building_id=apartment.building_id,
+            source=IncidentSource.planned,
+            origin="staff",
+            started=midnight(OCTOBER),
+            ended=midnight(OCTOBER) + timedelta(days=days),
+            deviation=Decimal(25),
         )
     session.flush()
 

@@ -21,7 +21,7 @@ from housing.app import create_app
 from tests.conftest import make_settings
 from tests.factories.billing import make_billed_invoice, make_payment_attempt
 from tests.factories.core import make_apartment
-from tests.integration.stripe_helpers import WEBHOOK_SECRET, signature
+from tests.integration.stripe_helpers import signature, webhooks_only_group
 
 URL = "/api/v1/webhooks/stripe"
 TOTAL = 51_000_000
@@ -30,14 +30,7 @@ LOGGER = "billing.payments.webhooks"
 
 @pytest.fixture
 def stripe_client(database_url, db):
-    settings = make_settings(
-        database_url,
-        stripe={
-            "secret_key": "sk_test_x",
-            "webhook_secret": WEBHOOK_SECRET,
-            "api_base": "http://127.0.0.1:9",
-        },
-    )
+    settings = make_settings(database_url, stripe=webhooks_only_group())
     with TestClient(create_app(settings, engine=db), raise_server_exceptions=False) as client:
         yield client
 

@@ -58,6 +58,19 @@ def count(session: Session, model) -> int:
     return session.exec(select(func.count()).select_from(model)).one()
 
 
+def company_management_fee(session: Session, company_id: int) -> None:
+    """The company's own management fee from 1 January 2026: 2,000 UZS a m2 (the city's is 1,823)."""
+    management = session.exec(select(Service).where(Service.code == "management")).one()
+    create_tariff(
+        session,
+        service_id=management.id,
+        basis=Basis.per_m2,
+        valid_from=date(2026, 1, 1),
+        tiers=[Tier(up_to=None, price_minor=Decimal(200_000))],
+        company_id=company_id,
+    )
+
+
 def test_650_kwh_month_is_one_line_of_51_million_tiyin(session: Session, tashkent_tariffs: None) -> None:
     apartment = make_apartment(session)
     meter = make_meter(session, apartment=apartment, kind=MeterKind.electricity)
@@ -87,15 +100,7 @@ def test_management_fee_is_area_times_the_tariff_and_a_company_tariff_wins(
     city = make_apartment(session, area_m2=Decimal("54.30"))
     company = make_company(session)
     own = make_apartment(session, make_building(session, company), area_m2=Decimal("54.30"))
-    management = session.exec(select(Service).where(Service.code == "management")).one()
-    create_tariff(
-        session,
-        service_id=management.id,
-        basis=Basis.per_m2,
-        valid_from=date(2026, 1, 1),
-        tiers=[Tier(up_to=None, price_minor=Decimal(200_000))],
-        company_id=company.id,
-    )
+    company_management_fee(session, company.id)
 
     run_billing(session, period=OCTOBER, today=TODAY)
 
@@ -116,15 +121,7 @@ def test_a_run_prepared_once_bills_batch_after_batch_with_each_companys_prices(
         building = make_building(setup, company)
         own = make_apartment(setup, building, area_m2=Decimal("54.30")).id
         city_again = make_apartment(setup, area_m2=Decimal("54.30")).id
-        management = setup.exec(select(Service).where(Service.code == "management")).one()
-        create_tariff(
-            setup,
-            service_id=management.id,
-            basis=Basis.per_m2,
-            valid_from=date(2026, 1, 1),
-            tiers=[Tier(up_to=None, price_minor=Decimal(200_000))],
-            company_id=company.id,
-        )
+        company_management_fee(setup, company.id)
         setup.commit()
     with Session(db) as session:
         prepared = PreparedRun(session, OCTOBER, "Asia/Tashkent")

@@ -180,22 +180,15 @@ def test_reopening_after_seven_days_is_refused(resident, city, session):
 
 
 def test_the_resident_reads_comments_meant_for_them_only(resident, city, session, app):
-    service.add_comment(
-        session,
-        city.home_request,
-        author_id=city.users["dispatcher"],
-        body="Roofer booked",
-        internal=False,
-        now=utcnow(),
-    )
-    service.add_comment(
-        session,
-        city.home_request,
-        author_id=city.users["dispatcher"],
-        body="Tenant is rude",
-        internal=True,
-        now=utcnow(),
-    )
+    for body, internal in (("Roofer booked", False), ("Tenant is rude", True)):
+        service.add_comment(
+            session,
+            city.home_request,
+            author_id=city.users["dispatcher"],
+            body=body,
+            internal=internal,
+            now=utcnow(),
+        )
     session.commit()
     url = f"/requests/{city.home_request.id}"
 

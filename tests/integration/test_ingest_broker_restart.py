@@ -92,41 +92,36 @@ def assert_exactly(db, serials: list[str], device: DevicePublisher, total: int) 
     assert stored_count(db, serials) == total
 
 
-def stream_a_quarter(
-    db, broker: PrivateMosquitto, protocol: int, config, serials, messages
-) -> DevicePublisher:
-    """Once the worker serves, a device streams `messages`: returned when a quarter is stored."""
-    wait_serving(config)
-    device = DevicePublisher(broker.port, protocol)
-    device.start(messages)
-    wait_until(lambda: stored_count(db, serials) >= len(messages) // 4, 60, "a quarter of the readings")
-    return device
-
-
-def assert_exactly_after_a_break(
-    db, serials, device: DevicePublisher, messages, stored_at_break: int, protocol
-):
-    """Every accepted reading stored once, though the break came mid-stream; MQTT 5 dropped none."""
-    assert_exactly(db, serials, device, len(messages))
-    assert stored_at_break < len(messages), "the break was not mid-stream"
-    if protocol == 5:
-        assert device.dropped == 0, "the broker answered 'no matching subscribers' after the break"
-
-
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_broker_restart_mid_stream_with_workers_running(
-    db, session, database_url, tmp_path, private_broker, protocol
+@pytest.mark.parametrize("broken", ["broker", "worker"], ids=["broker-restart", "worker-killed"])
+def test_a_break_mid_stream_stores_every_reading_once(
+    db, session, database_url, tmp_path, private_broker, protocol, broken
 ):
-    config = config_for(private_broker, tmp_path, protocol)
+    """The broker restarts with the workers running, or a worker is killed (stored, in flight,
+    received and not yet written: all at once, batches of 100) and restarted."""
+    config = config_for(
+        private_broker, tmp_path, protocol, **({"batch_size": 100} if broken == "worker" else {})
+    )
     serials, messages = meters_and_messages(session, config)
     worker = worker_process(database_url, config)
     try:
-        device = stream_a_quarter(db, private_broker, protocol, config, serials, messages)
-        private_broker.stop()
-        assert device.disconnects.wait(10), "the device did not notice the broker going away"
-        stored_during_stop = stored_count(db, serials)
-        private_broker.start()
-        assert_exactly_after_a_break(db, serials, device, messages, stored_during_stop, protocol)
+        wait_serving(config)
+        device = DevicePublisher(private_broker.port, protocol)
+        device.start(messages)
+        wait_until(lambda: stored_count(db, serials) >= len(messages) // 4, 60, "a quarter of the readings")
+        if broken == "broker":
+            private_broker.stop()
+            assert device.disconnects.wait(10), "the device did not notice the broker going away"
+            stored_at_break = stored_count(db, serials)
+            private_broker.start()
+        else:
+            stop(worker, signal.SIGKILL)
+            stored_at_break = stored_count(db, serials)
+            worker = worker_process(database_url, config)
+        assert_exactly(db, serials, device, len(messages))
+        assert stored_at_break < len(messages), "the break was not mid-stream"
+        if protocol == 5:
+            assert device.dropped == 0, "the broker answered 'no matching subscribers' after the break"
     finally:
         output = stop(worker)
     assert worker.returncode == 0, output
@@ -152,24 +147,6 @@ def test_broker_restart_while_every_worker_is_down(
     worker = worker_process(database_url, config)
     try:
         assert_exactly(db, serials, device, len(messages))
-    finally:
-        output = stop(worker)
-    assert worker.returncode == 0, output
-
-
-@pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_a_worker_killed_and_restarted_mid_stream(
-    db, session, database_url, tmp_path, private_broker, protocol
-):
-    config = config_for(private_broker, tmp_path, protocol, batch_size=100)
-    serials, messages = meters_and_messages(session, config)
-    worker = worker_process(database_url, config)
-    try:
-        device = stream_a_quarter(db, private_broker, protocol, config, serials, messages)
-        stop(worker, signal.SIGKILL)  # stored, in flight, received and not yet written: all at once
-        killed_at = stored_count(db, serials)
-        worker = worker_process(database_url, config)
-        assert_exactly_after_a_break(db, serials, device, messages, killed_at, protocol)
     finally:
         output = stop(worker)
     assert worker.returncode == 0, output

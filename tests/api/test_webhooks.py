@@ -18,9 +18,9 @@ from billing.ledger.service import balance
 from billing.models import LedgerEntry, LedgerKind, PaymentStatus, WebhookEvent
 from housing.app import create_app
 from tests.conftest import make_settings
-from tests.db_faults import allow_inserts, refuse_inserts
 from tests.factories.billing import make_billed_invoice, make_payment_attempt
 from tests.factories.core import make_apartment
+from tests.faults import allow_inserts, refuse_inserts
 from tests.integration.stripe_helpers import signature, webhooks_only_group
 
 URL = "/api/v1/webhooks/stripe"

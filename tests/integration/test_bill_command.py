@@ -17,9 +17,9 @@ from housing import cli
 from housing.db import is_postgres
 from sensors.models import MeterKind
 from tests.conftest import TEST_SECRET
-from tests.db_faults import allow_inserts, refuse_inserts
 from tests.factories.core import make_apartment, make_building, make_company
 from tests.factories.readings import make_meter
+from tests.faults import allow_inserts, refuse_inserts
 from tests.integration.test_billing_workers import city, invoices  # noqa: F401
 
 OCTOBER = date(2026, 10, 1)

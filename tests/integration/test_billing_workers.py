@@ -29,9 +29,9 @@ from housing.errors import Invalid
 from housing.settings import Settings
 from sensors.models import MeterKind
 from tests.conftest import TEST_SECRET
-from tests.db_faults import allow_inserts, refuse_inserts
 from tests.factories.core import make_apartment, make_building, make_company
 from tests.factories.readings import add_readings, make_meter
+from tests.faults import allow_inserts, refuse_inserts
 
 TASHKENT = ZoneInfo("Asia/Tashkent")
 OCTOBER = date(2026, 10, 1)

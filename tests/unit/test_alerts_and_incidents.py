@@ -11,9 +11,9 @@ from sensors.jobs import detect_alerts, detect_incidents
 from sensors.meters.conditions import in_season, parse_season
 from sensors.meters.service import review_reading
 from sensors.models import Alert, AlertKind, BackwardsVerdict, MeterKind, ReadingSource, SensorKind
-from tests.db_faults import allow_inserts, refuse_inserts
 from tests.factories.core import make_apartment, make_user
 from tests.factories.readings import add_measurements, add_readings, make_meter, make_sensor
+from tests.faults import allow_inserts, refuse_inserts
 
 TASHKENT = ZoneInfo("Asia/Tashkent")
 QUARTER = timedelta(minutes=15)

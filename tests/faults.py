@@ -1,6 +1,10 @@
-"""A database that refuses an insert, as a full disk or a lost connection would: a trigger, on
-PostgreSQL and SQLite alike, for the tests that show one failing item does not stop the rest."""
+"""Failures on demand, for the tests that show one failing item does not stop the rest: a
+database that refuses an insert (a trigger, on PostgreSQL and SQLite alike), as a full disk or
+a lost connection would, and a function that raises for one item."""
 
+from collections.abc import Callable
+
+import pytest
 from sqlalchemy import Engine, text
 
 from housing.db import is_postgres
@@ -42,3 +46,23 @@ def allow_inserts(db: Engine, table: str) -> None:
             connection.execute(text(f"DROP FUNCTION IF EXISTS {name}()"))
         else:
             connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+
+
+def fail_when(
+    monkeypatch: pytest.MonkeyPatch,
+    module: object,
+    name: str,
+    failing: Callable[..., bool],
+    error: str = "the disk is full",
+) -> Callable:
+    """Replaces `module.name` with the real function that raises RuntimeError(`error`) instead
+    when `failing` holds for its arguments; returns the real one, to put back."""
+    real = getattr(module, name)
+
+    def real_or_fail(*args, **kw):
+        if failing(*args, **kw):
+            raise RuntimeError(error)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(module, name, real_or_fail)
+    return real

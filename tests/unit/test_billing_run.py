@@ -30,6 +30,7 @@ from housing.registry.service import management_history
 from housing.settings import Settings
 from sensors.models import MeterKind
 from tests.conftest import FrozenClock
+from tests.factories.billing import make_tariff
 from tests.factories.core import make_apartment, make_building, make_company
 from tests.factories.readings import add_readings
 from tests.factories.scores import add_incident
@@ -61,12 +62,12 @@ def count(session: Session, model) -> int:
 def company_management_fee(session: Session, company_id: int) -> None:
     """The company's own management fee from 1 January 2026: 2,000 UZS a m2 (the city's is 1,823)."""
     management = session.exec(select(Service).where(Service.code == "management")).one()
-    create_tariff(
+    make_tariff(
         session,
-        service_id=management.id,
+        management,
         basis=Basis.per_m2,
         valid_from=date(2026, 1, 1),
-        tiers=[Tier(up_to=None, price_minor=Decimal(200_000))],
+        price_minor=200_000,
         company_id=company_id,
     )
 
@@ -291,13 +292,7 @@ def test_a_service_whose_only_tariff_starts_mid_month_holds_the_invoice_back(
 ) -> None:
     apartment = make_apartment(session)
     lift = create_service(session, code="lift", name="Lift", unit="month")
-    create_tariff(
-        session,
-        service_id=lift.id,
-        basis=Basis.fixed,
-        valid_from=date(2026, 10, 10),
-        tiers=[Tier(up_to=None, price_minor=Decimal(1_000_000))],
-    )
+    make_tariff(session, lift, basis=Basis.fixed, valid_from=date(2026, 10, 10), price_minor=1_000_000)
 
     summary = run_billing(session, period=OCTOBER, today=TODAY)
 

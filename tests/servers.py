@@ -2,8 +2,13 @@
 
 import os
 import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+import uvicorn
 
 
 def listening_socket() -> socket.socket:
@@ -20,3 +25,21 @@ def listening_socket() -> socket.socket:
         sock.listen(64)
         return sock
     pytest.fail(f"no free port in {first}-{last} (HOUSING_TEST_PORTS)")
+
+
+@contextmanager
+def serving_in_thread(app, sock: socket.socket) -> Iterator[str]:
+    """`app` served by uvicorn in a thread on `sock` until the block ends: its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -160,10 +160,13 @@ def escalated(session: Session, city, dashboard):
     filer = make_user(session, Role.admin, username="escalator")
     category = make_category(session)
     made = {}
-    for name, company, building in (
-        ("a", city.company_a, city.building_a),
-        ("b", city.company_b, city.building_b),
-        ("c", dashboard.company_c, dashboard.building_c),
+    # All overdue; escalated on 5 November, but for the last (so not on the city's list).
+    for name, company, building, filed, resolved_after in (
+        ("a", city.company_a, city.building_a, local(2026, 11, 1, 9), None),
+        ("b", city.company_b, city.building_b, local(2026, 11, 1, 9), None),
+        ("c", dashboard.company_c, dashboard.building_c, local(2026, 11, 1, 9), None),
+        ("resolved", city.company_a, city.building_a, local(2026, 11, 1, 10), timedelta(days=6)),
+        (None, city.company_a, city.building_a, local(2026, 11, 2, 9), None),
     ):
         request = add_request(
             session,
@@ -171,32 +174,13 @@ def escalated(session: Session, city, dashboard):
             building,
             category=category,
             filed_by=filer,
-            filed=local(2026, 11, 1, 9),
+            filed=filed,
+            resolved_after=resolved_after,
             overdue=True,
         )
-        request.escalated, request.escalated_at = True, local(2026, 11, 5)
-        made[name] = request
-    done = add_request(
-        session,
-        city.company_a,
-        city.building_a,
-        category=category,
-        filed_by=filer,
-        filed=local(2026, 11, 1, 10),
-        resolved_after=timedelta(days=6),
-        overdue=True,
-    )
-    done.escalated, done.escalated_at = True, local(2026, 11, 5)
-    made["resolved"] = done
-    add_request(  # overdue, but not escalated: not the city's list
-        session,
-        city.company_a,
-        city.building_a,
-        category=category,
-        filed_by=filer,
-        filed=local(2026, 11, 2, 9),
-        overdue=True,
-    )
+        if name is not None:
+            request.escalated, request.escalated_at = True, local(2026, 11, 5)
+            made[name] = request
     session.commit()
     return made
 

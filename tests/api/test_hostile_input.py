@@ -346,12 +346,16 @@ def test_a_number_out_of_range_in_a_body_is_422(client, city: City, url, body, f
 @pytest.mark.parametrize("request_id", ["%C2%B2", "99999999999999999999", str(2**31), "0", "-1", "1e3"])
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_open311_an_id_that_is_not_ours_is_404_in_the_specs_list(client, city: City, request_id, fmt):
-    response = client.get(f"/open311/v2/requests/{request_id}.{fmt}")
-    assert response.status_code == 404, response.text
+    _assert_open311_error(client.get(f"/open311/v2/requests/{request_id}.{fmt}"), fmt, 404)
+
+
+def _assert_open311_error(response, fmt: str, code: int) -> None:
+    """The status, and the same code in the spec's error list, as JSON or as XML."""
+    assert response.status_code == code, response.text
     if fmt == "json":
-        assert response.json()[0]["code"] == 404
+        assert response.json()[0]["code"] == code
     else:
-        assert ET.fromstring(response.content).find("error/code").text == "404"
+        assert ET.fromstring(response.content).find("error/code").text == str(code)
 
 
 @pytest.mark.parametrize(
@@ -367,12 +371,7 @@ def test_open311_an_id_that_is_not_ours_is_404_in_the_specs_list(client, city: C
 )
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_open311_bad_filters_are_400_in_the_specs_list(client, city: City, query, fmt):
-    response = client.get(f"/open311/v2/requests.{fmt}?{query}")
-    assert response.status_code == 400, response.text
-    if fmt == "json":
-        assert response.json()[0]["code"] == 400
-    else:
-        assert ET.fromstring(response.content).find("error/code").text == "400"
+    _assert_open311_error(client.get(f"/open311/v2/requests.{fmt}?{query}"), fmt, 400)
 
 
 @pytest.mark.parametrize(

@@ -7,14 +7,11 @@ files requests). The older clients open311 1.1 and three 0.8 do not import on Py
 """
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from xml.etree import ElementTree as ET
 
 import pytest
 import requests
-import uvicorn
 from civicbot import Endpoint, HttpError, HttpTransport, Open311Client
 from civicbot.http import RateLimiter
 from civicbot.open311 import CONFIRM_TOKEN
@@ -32,6 +29,7 @@ from housing.requests.models import RequestTransition, ServiceRequest
 from tests import open311_spec
 from tests.factories.core import login, make_apartment, make_owner, make_user
 from tests.factories.requests import make_category
+from tests.servers import serving_in_thread
 
 BASE = "/open311/v2"
 JURISDICTION = "tashkent.uz"
@@ -493,18 +491,8 @@ def served(app) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}{BASE}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serving_in_thread(app, sock) as url:
+        yield url + BASE
 
 
 def test_georeport_reads_services_and_requests_in_json(client, o311, served):

@@ -5,91 +5,84 @@ from tests.api.conftest import City
 API = "/api/v1"
 
 
+def created(client, path: str, body: dict, headers: dict) -> dict:
+    """POSTs `body` to the API's `path` and returns what was created (201 asserted)."""
+    response = client.post(API + path, json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def apartment_body(building_id: int, **kw) -> dict:
+    return {"building_id": building_id, "number": "5", "area_m2": "40", "account_number": "1234567"} | kw
+
+
+def building_body(company_id: int, **kw) -> dict:
+    fields = {"address": "Somewhere 1", "district_id": 1, "latitude": 41, "longitude": 69, "floors": 3}
+    return fields | {"company_id": company_id} | kw
+
+
+def ownership_body(apartment_id: int, person_id: int, share: str, valid_from: str = "2024-01-01") -> dict:
+    return {"apartment_id": apartment_id, "person_id": person_id, "share": share, "valid_from": valid_from}
+
+
 def test_admin_builds_a_city_from_scratch(client, city: City):
     admin = city.headers["admin"]
-    district = client.post(f"{API}/districts", json={"name": "Mirzo Ulug'bek"}, headers=admin)
-    assert district.status_code == 201, district.text
-    company = client.post(
-        f"{API}/companies",
-        json={
+    district = created(client, "/districts", {"name": "Mirzo Ulug'bek"}, admin)
+    company = created(
+        client,
+        "/companies",
+        {
             "name": "Mirzo Servis",
             "tax_id": "301234567",
-            "district_id": district.json()["id"],
+            "district_id": district["id"],
             "phone": "+998 71 200 00 00",
         },
-        headers=admin,
+        admin,
     )
-    assert company.status_code == 201, company.text
-    building = client.post(
-        f"{API}/buildings",
-        json={
-            "address": "Buyuk Ipak Yo'li 12",
-            "district_id": district.json()["id"],
-            "latitude": 41.33,
-            "longitude": 69.33,
-            "floors": 9,
-            "year_built": 1985,
-            "total_area_m2": "5400.50",
-            "company_id": company.json()["id"],
-        },
-        headers=admin,
+    building = created(
+        client,
+        "/buildings",
+        building_body(
+            company["id"],
+            address="Buyuk Ipak Yo'li 12",
+            district_id=district["id"],
+            latitude=41.33,
+            longitude=69.33,
+            floors=9,
+            year_built=1985,
+            total_area_m2="5400.50",
+        ),
+        admin,
     )
-    assert building.status_code == 201, building.text
-    assert building.json()["company_id"] == company.json()["id"]
-    apartment = client.post(
-        f"{API}/apartments",
-        json={
-            "building_id": building.json()["id"],
-            "number": "17",
-            "area_m2": "62.40",
-            "rooms": 3,
-            "registered_residents": 4,
-            "account_number": "7700123",
-        },
-        headers=admin,
+    assert building["company_id"] == company["id"]
+    apartment = created(
+        client,
+        "/apartments",
+        apartment_body(
+            building["id"],
+            number="17",
+            area_m2="62.40",
+            rooms=3,
+            registered_residents=4,
+            account_number="7700123",
+        ),
+        admin,
     )
-    assert apartment.status_code == 201, apartment.text
-    assert apartment.json()["area_m2"] == "62.40"
-    person = client.post(
-        f"{API}/people", json={"full_name": "Dilnoza Karimova", "pinfl": "31234567890123"}, headers=admin
+    assert apartment["area_m2"] == "62.40"
+    person = created(client, "/people", {"full_name": "Dilnoza Karimova", "pinfl": "31234567890123"}, admin)
+    share = created(
+        client, "/ownerships", ownership_body(apartment["id"], person["id"], "2/3", "2021-05-01"), admin
     )
-    assert person.status_code == 201, person.text
-    share = client.post(
-        f"{API}/ownerships",
-        json={
-            "apartment_id": apartment.json()["id"],
-            "person_id": person.json()["id"],
-            "share": "2/3",
-            "valid_from": "2021-05-01",
-        },
-        headers=admin,
+    assert share["share"] == "2/3"
+    created(
+        client,
+        "/residences",
+        {"apartment_id": apartment["id"], "person_id": person["id"], "valid_from": "2021-05-01"},
+        admin,
     )
-    assert share.status_code == 201, share.text
-    assert share.json()["share"] == "2/3"
-    lives = client.post(
-        f"{API}/residences",
-        json={
-            "apartment_id": apartment.json()["id"],
-            "person_id": person.json()["id"],
-            "valid_from": "2021-05-01",
-        },
-        headers=admin,
-    )
-    assert lives.status_code == 201, lives.text
-    user = client.post(
-        f"{API}/users",
-        json={
-            "username": "dilnoza",
-            "password": "a long password",
-            "role": "resident",
-            "person_id": person.json()["id"],
-        },
-        headers=admin,
-    )
-    assert user.status_code == 201, user.text
-    token = client.post(
-        f"{API}/auth/token", data={"username": "dilnoza", "password": "a long password"}
-    ).json()
+    credentials = {"username": "dilnoza", "password": "a long password"}
+    created(client, "/users", credentials | {"role": "resident", "person_id": person["id"]}, admin)
+    token = client.post(f"{API}/auth/token", data=credentials).json()
     mine = client.get(
         f"{API}/apartments", headers={"Authorization": f"Bearer {token['access_token']}"}
     ).json()
@@ -109,30 +102,22 @@ def test_updates_change_only_what_is_sent(client, city: City):
 
 def test_manager_registers_within_own_company(client, city: City, session):
     manager = city.headers["manager"]
-    building = client.post(
-        f"{API}/buildings",
-        json={
-            "address": "Yunusobod 4-mavze, 12-uy",
-            "district_id": city.building_a.district_id,
-            "latitude": 41.36,
-            "longitude": 69.29,
-            "floors": 4,
-        },
-        headers=manager,
+    # No company_id: a manager's building is its own company's.
+    fields = {
+        "address": "Yunusobod 4-mavze, 12-uy",
+        "district_id": city.building_a.district_id,
+        "latitude": 41.36,
+        "longitude": 69.29,
+        "floors": 4,
+    }
+    building = created(client, "/buildings", fields, manager)
+    assert building["company_id"] == city.company_a.id
+    created(
+        client,
+        "/apartments",
+        apartment_body(building["id"], number="1", area_m2="30", account_number="5500001"),
+        manager,
     )
-    assert building.status_code == 201, building.text
-    assert building.json()["company_id"] == city.company_a.id
-    apartment = client.post(
-        f"{API}/apartments",
-        json={
-            "building_id": building.json()["id"],
-            "number": "1",
-            "area_m2": "30",
-            "account_number": "5500001",
-        },
-        headers=manager,
-    )
-    assert apartment.status_code == 201, apartment.text
     listed = client.get(f"{API}/buildings", headers=manager).json()
     assert listed["total"] == 2
 
@@ -140,62 +125,14 @@ def test_manager_registers_within_own_company(client, city: City, session):
 def test_invalid_fields_are_named(client, city: City):
     admin = city.headers["admin"]
     cases = [
-        (
-            "/apartments",
-            {"building_id": city.building_a.id, "number": "5", "area_m2": "0", "account_number": "1234567"},
-            "area_m2",
-        ),
-        (
-            "/apartments",
-            {"building_id": city.building_a.id, "number": "5", "area_m2": "-3", "account_number": "1234567"},
-            "area_m2",
-        ),
-        (
-            "/buildings",
-            {
-                "address": "Somewhere 1",
-                "district_id": 1,
-                "latitude": 91,
-                "longitude": 69,
-                "floors": 3,
-                "company_id": city.company_a.id,
-            },
-            "latitude",
-        ),
-        (
-            "/buildings",
-            {
-                "address": "Somewhere 1",
-                "district_id": 1,
-                "latitude": 41,
-                "longitude": 190,
-                "floors": 3,
-                "company_id": city.company_a.id,
-            },
-            "longitude",
-        ),
+        ("/apartments", apartment_body(city.building_a.id, area_m2="0"), "area_m2"),
+        ("/apartments", apartment_body(city.building_a.id, area_m2="-3"), "area_m2"),
+        ("/buildings", building_body(city.company_a.id, latitude=91), "latitude"),
+        ("/buildings", building_body(city.company_a.id, longitude=190), "longitude"),
         ("/companies", {"name": "Bad tax", "tax_id": "12"}, "tax_id"),
         ("/people", {"full_name": "X Y", "pinfl": "123"}, "pinfl"),
-        (
-            "/ownerships",
-            {
-                "apartment_id": city.home.id,
-                "person_id": city.resident_person_id,
-                "share": "3/2",
-                "valid_from": "2024-01-01",
-            },
-            "share",
-        ),
-        (
-            "/ownerships",
-            {
-                "apartment_id": city.home.id,
-                "person_id": city.resident_person_id,
-                "share": "banana",
-                "valid_from": "2024-01-01",
-            },
-            "share",
-        ),
+        ("/ownerships", ownership_body(city.home.id, city.resident_person_id, "3/2"), "share"),
+        ("/ownerships", ownership_body(city.home.id, city.resident_person_id, "banana"), "share"),
         (
             "/residences",
             {
@@ -220,19 +157,14 @@ def test_conflicts_name_the_field(client, city: City):
     admin = city.headers["admin"]
     duplicate_number = client.post(
         f"{API}/apartments",
-        json={"building_id": city.building_a.id, "number": "1", "area_m2": "40", "account_number": "9999999"},
+        json=apartment_body(city.building_a.id, number="1", account_number="9999999"),
         headers=admin,
     )
     assert duplicate_number.status_code == 409
     assert duplicate_number.json()["field"] == "number"
     duplicate_account = client.post(
         f"{API}/apartments",
-        json={
-            "building_id": city.building_a.id,
-            "number": "77",
-            "area_m2": "40",
-            "account_number": city.home.account_number,
-        },
+        json=apartment_body(city.building_a.id, number="77", account_number=city.home.account_number),
         headers=admin,
     )
     assert duplicate_account.status_code == 409
@@ -244,14 +176,7 @@ def test_conflicts_name_the_field(client, city: City):
     assert duplicate_tax.json()["field"] == "tax_id"
     unknown_district = client.post(
         f"{API}/buildings",
-        json={
-            "address": "Nowhere 1",
-            "district_id": 999,
-            "latitude": 41,
-            "longitude": 69,
-            "floors": 3,
-            "company_id": city.company_a.id,
-        },
+        json=building_body(city.company_a.id, address="Nowhere 1", district_id=999),
         headers=admin,
     )
     assert unknown_district.status_code == 422
@@ -263,14 +188,7 @@ def test_shares_never_sum_past_one(client, city: City):
     # The resident already owns the whole home since 2020.
     spouse = client.post(f"{API}/people", json={"full_name": "Spouse Person"}, headers=admin).json()
     too_much = client.post(
-        f"{API}/ownerships",
-        json={
-            "apartment_id": city.home.id,
-            "person_id": spouse["id"],
-            "share": "1/2",
-            "valid_from": "2024-01-01",
-        },
-        headers=admin,
+        f"{API}/ownerships", json=ownership_body(city.home.id, spouse["id"], "1/2"), headers=admin
     )
     assert too_much.status_code == 409
     assert too_much.json()["field"] == "share"
@@ -282,24 +200,12 @@ def test_shares_never_sum_past_one(client, city: City):
     )
     assert ended.status_code == 200, ended.text
     half = client.post(
-        f"{API}/ownerships",
-        json={
-            "apartment_id": city.home.id,
-            "person_id": spouse["id"],
-            "share": "1/2",
-            "valid_from": "2024-01-01",
-        },
-        headers=admin,
+        f"{API}/ownerships", json=ownership_body(city.home.id, spouse["id"], "1/2"), headers=admin
     )
     assert half.status_code == 201, half.text
     overlap = client.post(
         f"{API}/ownerships",
-        json={
-            "apartment_id": city.home.id,
-            "person_id": spouse["id"],
-            "share": "1/4",
-            "valid_from": "2025-01-01",
-        },
+        json=ownership_body(city.home.id, spouse["id"], "1/4", valid_from="2025-01-01"),
         headers=admin,
     )
     assert overlap.status_code == 409

@@ -8,13 +8,14 @@ from sqlmodel import Session, func, select
 
 from housing.db import utcnow
 from housing.i18n import LANGUAGE_COOKIE
-from housing.incidents.models import IncidentSource, Utility
-from housing.incidents.service import open_incident, plan_outage
+from housing.incidents.models import Utility
+from housing.incidents.service import plan_outage
 from housing.requests import service
 from housing.requests.models import RequestComment, RequestPhoto, RequestStatus, ServiceRequest
 from tests.conftest import make_settings
 from tests.factories.core import PASSWORD
 from tests.factories.requests import move, png_bytes
+from tests.factories.scores import add_incident
 from tests.pages import csrf_token, log_in, submit
 
 
@@ -180,22 +181,15 @@ def test_reopening_after_seven_days_is_refused(resident, city, session):
 
 
 def test_the_resident_reads_comments_meant_for_them_only(resident, city, session, app):
-    service.add_comment(
-        session,
-        city.home_request,
-        author_id=city.users["dispatcher"],
-        body="Roofer booked",
-        internal=False,
-        now=utcnow(),
-    )
-    service.add_comment(
-        session,
-        city.home_request,
-        author_id=city.users["dispatcher"],
-        body="Tenant is rude",
-        internal=True,
-        now=utcnow(),
-    )
+    for body, internal in (("Roofer booked", False), ("Tenant is rude", True)):
+        service.add_comment(
+            session,
+            city.home_request,
+            author_id=city.users["dispatcher"],
+            body=body,
+            internal=internal,
+            now=utcnow(),
+        )
     session.commit()
     url = f"/requests/{city.home_request.id}"
 
@@ -232,42 +226,42 @@ def test_someone_elses_request_is_not_found_and_forms_need_their_token(resident,
 
 def test_notices_list_current_and_upcoming_outages_of_my_building_only(resident, city, session):
     now = utcnow()
-    plan_outage(
-        session,
-        building_id=city.building_a.id,
-        utility=Utility.hot_water,
-        starts_at=now + timedelta(days=2),
-        ends_at=now + timedelta(days=3),
-        declared_by_id=city.users["manager"],
-        now=now,
+
+    def outage(building, utility, starts_at, ends_at, manager, declared_at=now, detail=""):
+        plan_outage(
+            session,
+            building_id=building.id,
+            utility=utility,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            declared_by_id=city.users[manager],
+            now=declared_at,
+            detail=detail,
+        )
+
+    day = timedelta(days=1)
+    outage(
+        city.building_a,
+        Utility.hot_water,
+        now + 2 * day,
+        now + 3 * day,
+        "manager",
         detail="Yearly maintenance of the hot-water mains",
     )
-    open_incident(
+    add_incident(
         session,
-        building_id=city.building_a.id,
+        city.building_a,
         utility=Utility.heating,
-        source=IncidentSource.sensor,
         origin="sensor:T-1",
-        started_at=now - timedelta(hours=3),
+        started=now - timedelta(hours=3),
+        ended=None,
     )
-    plan_outage(  # over already
-        session,
-        building_id=city.building_a.id,
-        utility=Utility.gas,
-        starts_at=now - timedelta(days=3),
-        ends_at=now - timedelta(days=2),
-        declared_by_id=city.users["manager"],
-        now=now - timedelta(days=4),
-    )
-    plan_outage(  # someone else's building
-        session,
-        building_id=city.building_b.id,
-        utility=Utility.cold_water,
-        starts_at=now + timedelta(days=1),
-        ends_at=now + timedelta(days=2),
-        declared_by_id=city.users["manager_b"],
-        now=now,
-    )
+    outage(
+        city.building_a, Utility.gas, now - 3 * day, now - 2 * day, "manager", now - 4 * day
+    )  # over already
+    outage(
+        city.building_b, Utility.cold_water, now + day, now + 2 * day, "manager_b"
+    )  # someone else's building
     session.commit()
 
     text = _text(resident.get("/notices").text)

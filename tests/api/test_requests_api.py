@@ -4,12 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from housing.incidents.models import IncidentSource, Utility
-from housing.incidents.service import open_incident
+from housing.incidents.models import Utility
 from housing.requests.jobs import sweep_deadlines
 from tests.api.conftest import City
 from tests.factories.core import login
 from tests.factories.requests import make_resident, png_bytes
+from tests.factories.scores import add_incident
 
 API = "/api/v1"
 
@@ -340,13 +340,13 @@ def test_outages_and_incidents_of_a_building_with_their_allowance(frozen_clock, 
 
 def test_an_open_sensor_incident_runs_to_now(frozen_clock, client, city: City, app, session):
     started = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
-    open_incident(
+    add_incident(
         session,
-        building_id=city.building_a.id,
+        city.building_a,
         utility=Utility.hot_water,
-        source=IncidentSource.sensor,
         origin="sensor:HWT-1",
-        started_at=started,
+        started=started,
+        ended=None,
     )
     session.commit()
     frozen_clock.set(started + timedelta(hours=5, minutes=30))

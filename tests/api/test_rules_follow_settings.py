@@ -24,7 +24,7 @@ from billing.models import Invoice, InvoiceLine, LedgerEntry, LedgerKind, Servic
 from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing import scheduler
 from housing.i18n import LANGUAGE_COOKIE
-from housing.incidents.models import IncidentSource, ServiceIncident, Utility
+from housing.incidents.models import IncidentSource, ServiceIncident
 from housing.requests import jobs as request_jobs
 from housing.requests import service as request_service
 from housing.requests.lifecycle import Mover
@@ -38,6 +38,7 @@ from tests.factories.billing import make_billed_invoice
 from tests.factories.core import PASSWORD, make_apartment
 from tests.factories.readings import add_measurements, make_sensor
 from tests.factories.requests import make_category
+from tests.factories.scores import add_incident
 from tests.factories.sensors import make_meter
 from tests.pages import log_in
 
@@ -164,16 +165,13 @@ def test_the_invoice_page_explains_the_deduction_with_the_configured_norm(
 ):
     """The resident reads the norm the run was given, on the page and in the API."""
     seed_tashkent_tariffs(db)
-    session.add(
-        ServiceIncident(
-            building_id=city.building_a.id,
-            utility=Utility.hot_water,
-            source=IncidentSource.sensor,
-            origin="sensor:HW-1",
-            started_at=datetime(2026, 10, 20, 9, tzinfo=TASHKENT),
-            ended_at=datetime(2026, 10, 20, 19, tzinfo=TASHKENT),
-            deviation=Decimal(14),  # 58 C against a 72 C norm
-        )
+    add_incident(
+        session,
+        city.building_a,
+        origin="sensor:HW-1",
+        started=datetime(2026, 10, 20, 9, tzinfo=TASHKENT),
+        ended=datetime(2026, 10, 20, 19, tzinfo=TASHKENT),
+        deviation=Decimal(14),  # 58 C against a 72 C norm
     )
     session.commit()
     monthly_billing(db, make_settings(database_url, meters={"hot_water_min_c": 72}), today=NOVEMBER_1)
@@ -320,16 +318,14 @@ def test_the_emergency_deadline_moves_filing_resuming_open311_and_the_call_form(
 def test_the_outage_allowance_moves_the_building_list_the_city_page_and_its_csv(
     client, session: Session, settings: Settings, city: City, allowed_hours
 ):
-    incident = ServiceIncident(  # 10 hours without hot water
-        building_id=city.building_a.id,
-        utility=Utility.hot_water,
-        source=IncidentSource.sensor,
+    incident = add_incident(  # 10 hours without hot water
+        session,
+        city.building_a,
         origin="sensor:HW-1",
-        started_at=datetime(2026, 10, 20, 9, tzinfo=TASHKENT),
-        ended_at=datetime(2026, 10, 20, 19, tzinfo=TASHKENT),
+        started=datetime(2026, 10, 20, 9, tzinfo=TASHKENT),
+        ended=datetime(2026, 10, 20, 19, tzinfo=TASHKENT),
         deviation=Decimal(30),
     )
-    session.add(incident)
     session.commit()
     over = allowed_hours < 10
 
@@ -362,16 +358,14 @@ def test_billing_deducts_a_planned_outage_only_beyond_the_configured_allowance(
     seed_tashkent_tariffs(db)
     apartment = make_apartment(session, registered_residents=3)
     begins = datetime(2026, 10, 1, tzinfo=TASHKENT)
-    session.add(
-        ServiceIncident(
-            building_id=apartment.building_id,
-            utility=Utility.hot_water,
-            source=IncidentSource.planned,
-            origin="staff",
-            started_at=begins,
-            ended_at=begins + timedelta(days=12),
-            deviation=Decimal(40),
-        )
+    add_incident(
+        session,
+        building_id=apartment.building_id,
+        source=IncidentSource.planned,
+        origin="staff",
+        started=begins,
+        ended=begins + timedelta(days=12),
+        deviation=Decimal(40),
     )
     session.commit()
 

@@ -12,7 +12,6 @@ from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 from sqlmodel import Session, func, select
 
 from billing.ledger.service import balance
@@ -21,7 +20,8 @@ from housing.app import create_app
 from tests.conftest import make_settings
 from tests.factories.billing import make_billed_invoice, make_payment_attempt
 from tests.factories.core import make_apartment
-from tests.integration.stripe_helpers import WEBHOOK_SECRET, signature
+from tests.faults import allow_inserts, refuse_inserts
+from tests.integration.stripe_helpers import signature, webhooks_only_group
 
 URL = "/api/v1/webhooks/stripe"
 TOTAL = 51_000_000
@@ -30,14 +30,7 @@ LOGGER = "billing.payments.webhooks"
 
 @pytest.fixture
 def stripe_client(database_url, db):
-    settings = make_settings(
-        database_url,
-        stripe={
-            "secret_key": "sk_test_x",
-            "webhook_secret": WEBHOOK_SECRET,
-            "api_base": "http://127.0.0.1:9",
-        },
-    )
+    settings = make_settings(database_url, stripe=webhooks_only_group())
     with TestClient(create_app(settings, engine=db), raise_server_exceptions=False) as client:
         yield client
 
@@ -262,12 +255,12 @@ def logfmt(text_: str) -> dict[str, str]:
 def test_a_delivery_whose_booking_fails_is_logged_as_failed_and_not_acknowledged(
     stripe_client, session, pending, db, caplog
 ):
-    refuse_ledger_inserts(db)
+    refuse_inserts(db, "ledger_entry")
     caplog.set_level(logging.INFO, logger=LOGGER)
     try:
         answer = deliver(stripe_client, event("evt_paid"))
     finally:
-        allow_ledger_inserts(db)
+        allow_inserts(db, "ledger_entry")
 
     assert answer.status_code >= 400  # Stripe delivers it again later
     record = only_line(caplog)
@@ -276,36 +269,3 @@ def test_a_delivery_whose_booking_fails_is_logged_as_failed_and_not_acknowledged
     retried = deliver(stripe_client, event("evt_paid"))
     assert retried.status_code == 200 and retried.json()["duplicate"] is False
     assert balance(session, pending.apartment_id) == 0
-
-
-def refuse_ledger_inserts(db) -> None:
-    with db.begin() as connection:
-        if db.dialect.name == "postgresql":
-            connection.execute(
-                text(
-                    "CREATE FUNCTION refuse_entry() RETURNS trigger LANGUAGE plpgsql AS"
-                    " $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
-                )
-            )
-            connection.execute(
-                text(
-                    "CREATE TRIGGER refuse_entry BEFORE INSERT ON ledger_entry FOR EACH ROW EXECUTE FUNCTION refuse_entry()"
-                )
-            )
-        else:
-            connection.execute(
-                text(
-                    "CREATE TRIGGER refuse_entry BEFORE INSERT ON ledger_entry BEGIN SELECT RAISE(ABORT, 'refused'); END"
-                )
-            )
-
-
-def allow_ledger_inserts(db) -> None:
-    with db.begin() as connection:
-        connection.execute(
-            text(
-                "DROP TRIGGER refuse_entry" + (" ON ledger_entry" if db.dialect.name == "postgresql" else "")
-            )
-        )
-        if db.dialect.name == "postgresql":
-            connection.execute(text("DROP FUNCTION refuse_entry()"))

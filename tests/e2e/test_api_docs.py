@@ -1,18 +1,15 @@
 """/docs (Swagger UI) and /redoc (ReDoc) in a real browser: every asset from our own origin,
 the operations listed, and no error in the console (a CSP violation is one)."""
 
-import threading
-import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page
 
 from tests.conftest import make_settings
 from tests.e2e.conftest import SCREENSHOTS
-from tests.servers import listening_socket
+from tests.servers import listening_socket, serving_in_thread
 
 
 @pytest.fixture
@@ -22,18 +19,8 @@ def settings(database_url):
 
 @pytest.fixture
 def docs_site(app) -> Iterator[str]:
-    sock = listening_socket()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serving_in_thread(app, listening_socket()) as url:
+        yield url
 
 
 def _screenshot(page: Page, name: str) -> None:

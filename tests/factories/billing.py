@@ -39,14 +39,15 @@ def make_service(session: Session, **kw) -> Service:
     return service.create_service(session, **fields)
 
 
-def make_tariff(session: Session, billed: Service | None = None, **kw) -> Tariff:
-    """A city-wide per-unit tariff from 1 May 2025 at 1,000 UZS per unit unless told otherwise."""
+def make_tariff(session: Session, billed: Service | None = None, price_minor: int = 100_000, **kw) -> Tariff:
+    """A city-wide per-unit tariff from 1 May 2025 at one price, 1,000 UZS per unit, unless told
+    otherwise (`tiers` for more than one price)."""
     billed = billed or make_service(session)
     fields = {
         "service_id": billed.id,
         "basis": Basis.per_unit,
         "valid_from": date(2025, 5, 1),
-        "tiers": [Tier(up_to=None, price_minor=Decimal(100_000))],
+        "tiers": [Tier(up_to=None, price_minor=Decimal(price_minor))],
     } | kw
     return service.create_tariff(session, **fields)
 

@@ -40,28 +40,23 @@ def make_scored_city(session: Session, city) -> Dashboard:
     building_c = make_building(session, company_c, district_id=district_c.id, address="Bunyodkor 7")
     filer = make_user(session, Role.admin, username="filer")
     category = make_category(session)
+    # Company A resolves in 3 hours, rated 5; company B in 3 days, overdue, rated 1.
     for day in range(1, 11):
-        add_request(
-            session,
-            city.company_a,
-            city.building_a,
-            category=category,
-            filed_by=filer,
-            filed=local(2026, 10, day, 9),
-            resolved_after=timedelta(hours=3),
-            rating=5,
-        )
-        add_request(
-            session,
-            city.company_b,
-            city.building_b,
-            category=category,
-            filed_by=filer,
-            filed=local(2026, 10, day, 9),
-            resolved_after=timedelta(days=3),
-            overdue=True,
-            rating=1,
-        )
+        for company, building, resolved_after, overdue, rating in (
+            (city.company_a, city.building_a, timedelta(hours=3), False, 5),
+            (city.company_b, city.building_b, timedelta(days=3), True, 1),
+        ):
+            add_request(
+                session,
+                company,
+                building,
+                category=category,
+                filed_by=filer,
+                filed=local(2026, 10, day, 9),
+                resolved_after=resolved_after,
+                overdue=overdue,
+                rating=rating,
+            )
     add_request(
         session,
         company_c,

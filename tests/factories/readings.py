@@ -22,12 +22,8 @@ def make_meter(
     kind: MeterKind = MeterKind.cold_water,
     **kw,
 ) -> Meter:
-    if apartment is not None:
-        place = {"apartment_id": apartment.id}
-    else:
-        place = {"building_id": (building or make_building(session)).id}
     fields = {"serial": f"M-{next(_seq):05d}", "installed_on": date(2025, 1, 1)} | kw
-    return register_meter(session, kind=kind, **place, **fields)
+    return register_meter(session, kind=kind, **_placed(session, building, apartment), **fields)
 
 
 def make_sensor(
@@ -37,12 +33,15 @@ def make_sensor(
     apartment: Apartment | None = None,
     **kw,
 ) -> Sensor:
-    if apartment is not None:
-        place = {"apartment_id": apartment.id}
-    else:
-        place = {"building_id": (building or make_building(session)).id}
     fields = {"serial": f"S-{next(_seq):05d}", "installed_on": date(2025, 1, 1)} | kw
-    return register_sensor(session, kind=kind, **place, **fields)
+    return register_sensor(session, kind=kind, **_placed(session, building, apartment), **fields)
+
+
+def _placed(session: Session, building: Building | None, apartment: Apartment | None) -> dict:
+    """In the apartment when one is given, else in the building (a new one when neither is)."""
+    if apartment is not None:
+        return {"apartment_id": apartment.id}
+    return {"building_id": (building or make_building(session)).id}
 
 
 def add_readings(

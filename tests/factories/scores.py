@@ -7,12 +7,14 @@ lifecycle writes is tested with the requests themselves.
 
 import itertools
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from housing.accounts.models import Role, User
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
+from housing.incidents.service import close_incident, open_incident
 from housing.registry.models import Building, ManagementCompany
 from housing.requests import service as requests
 from housing.requests.models import RequestCategory, RequestStatus, ServiceRequest
@@ -79,26 +81,30 @@ def add_request(
 
 def add_incident(
     session: Session,
-    building: Building,
+    building: Building | None = None,
     *,
     started: datetime,
     ended: datetime | None,
     utility: Utility = Utility.hot_water,
     source: IncidentSource = IncidentSource.sensor,
     apartment_id: int | None = None,
+    building_id: int | None = None,
+    origin: str | None = None,
+    deviation: Decimal | None = None,
 ) -> ServiceIncident:
-    incident = ServiceIncident(
-        building_id=building.id,
+    """An incident in `building` (or the building with `building_id`), by a numbered sensor unless
+    told, opened and (when `ended` is given) closed by the incident verbs."""
+    incident = open_incident(
+        session,
+        building_id=building.id if building is not None else building_id,
         apartment_id=apartment_id,
         utility=utility,
         source=source,
-        origin=f"sensor:T-{next(_seq)}",
+        origin=origin or f"sensor:T-{next(_seq)}",
         started_at=started,
-        ended_at=ended,
+        deviation=deviation,
     )
-    session.add(incident)
-    session.flush()
-    return incident
+    return incident if ended is None else close_incident(session, incident, ended_at=ended)
 
 
 def first_of(year: int, month: int) -> date:

@@ -18,31 +18,27 @@ def make_meter(
     session: Session, apartment: Apartment | None = None, building: Building | None = None, **kw
 ) -> Meter:
     """An apartment meter (a new apartment when neither is given), or a common one for a building."""
-    if apartment is None and building is None:
-        apartment = make_apartment(session)
-    fields = {
-        "serial": f"MTR-{next(_seq):06d}",
-        "kind": MeterKind.cold_water,
-        "installed_on": date(2024, 1, 1),
-        "building_id": building.id if building is not None else None,
-        "apartment_id": apartment.id if apartment is not None else None,
-    } | kw
-    return service.register_meter(session, **fields)
+    fields = {"serial": f"MTR-{next(_seq):06d}", "kind": MeterKind.cold_water} | kw
+    return service.register_meter(session, **_placed(session, apartment, building) | fields)
 
 
 def make_sensor(
     session: Session, apartment: Apartment | None = None, building: Building | None = None, **kw
 ) -> Sensor:
+    """An apartment sensor (a new apartment when neither is given), or a common one for a building."""
+    fields = {"serial": f"SNS-{next(_seq):06d}", "kind": SensorKind.indoor_temperature} | kw
+    return service.register_sensor(session, **_placed(session, apartment, building) | fields)
+
+
+def _placed(session: Session, apartment: Apartment | None, building: Building | None) -> dict:
+    """Where a device hangs and since when: the apartment or the building (a new apartment when neither)."""
     if apartment is None and building is None:
         apartment = make_apartment(session)
-    fields = {
-        "serial": f"SNS-{next(_seq):06d}",
-        "kind": SensorKind.indoor_temperature,
+    return {
         "installed_on": date(2024, 1, 1),
         "building_id": building.id if building is not None else None,
         "apartment_id": apartment.id if apartment is not None else None,
-    } | kw
-    return service.register_sensor(session, **fields)
+    }
 
 
 def add_reading(

@@ -102,6 +102,11 @@ def stripe_group(base: str, **overrides) -> dict:
     } | overrides
 
 
+def webhooks_only_group() -> dict:
+    """A `stripe` settings group for webhooks alone: our webhook secret, an API that nobody answers."""
+    return {"secret_key": "sk_test_x", "webhook_secret": WEBHOOK_SECRET, "api_base": "http://127.0.0.1:9"}
+
+
 def register_webhook(base: str, url: str, secret: str = WEBHOOK_SECRET) -> None:
     """Points localstripe's webhooks at `url` (replacing an earlier registration)."""
     form = urllib.parse.urlencode({"url": url, "secret": secret}).encode()

@@ -4,6 +4,8 @@ import contextlib
 import socket
 import threading
 
+from sqlalchemy import make_url
+
 
 class OutageProxy:
     def __init__(self, target: tuple[str, int]) -> None:
@@ -59,3 +61,10 @@ class OutageProxy:
     def close(self) -> None:
         self.cut()
         self.listener.close()
+
+
+def proxied(database_url: str) -> tuple[OutageProxy, str]:
+    """A proxy in front of the database at `database_url`, and the URL that goes through it."""
+    url = make_url(database_url)
+    proxy = OutageProxy((url.host or "127.0.0.1", url.port or 5432))
+    return proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)

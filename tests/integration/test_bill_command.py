@@ -19,7 +19,8 @@ from sensors.models import MeterKind
 from tests.conftest import TEST_SECRET
 from tests.factories.core import make_apartment, make_building, make_company
 from tests.factories.readings import make_meter
-from tests.integration.test_billing_workers import city, drop_failure, fail_on_insert, invoices  # noqa: F401
+from tests.faults import allow_inserts, refuse_inserts
+from tests.integration.test_billing_workers import city, invoices  # noqa: F401
 
 OCTOBER = date(2026, 10, 1)
 
@@ -81,11 +82,11 @@ def test_each_warning_is_printed(db: Engine, city: list[int], database_url: str)
 
 
 def test_a_failed_batch_exits_1_with_the_reason(db: Engine, city: list[int], database_url: str) -> None:  # noqa: F811
-    fail_on_insert(db, city[3])
+    refuse_inserts(db, "invoice", f"NEW.apartment_id = {city[3]}")
     try:
         code, output = bill(database_url, "--period", "2026-10", "--workers", "1")
     finally:
-        drop_failure(db)
+        allow_inserts(db, "invoice")
 
     assert code == 1, output
     assert "1 of 1 batches failed" in output and "refused" in output

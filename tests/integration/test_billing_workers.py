@@ -25,13 +25,13 @@ from billing.models import Invoice, InvoiceLine, LedgerEntry
 from billing.runs.numbering import LOCK_KEY
 from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing import clock
-from housing.db import is_postgres
 from housing.errors import Invalid
 from housing.settings import Settings
 from sensors.models import MeterKind
 from tests.conftest import TEST_SECRET
 from tests.factories.core import make_apartment, make_building, make_company
 from tests.factories.readings import add_readings, make_meter
+from tests.faults import allow_inserts, refuse_inserts
 
 TASHKENT = ZoneInfo("Asia/Tashkent")
 OCTOBER = date(2026, 10, 1)
@@ -178,11 +178,11 @@ def test_a_failed_batch_is_reported_and_left_for_the_next_run(
     db: Engine, settings: Settings, city: list[int]
 ) -> None:
     doomed = city[5]  # in the second batch of four
-    fail_on_insert(db, doomed)
+    refuse_inserts(db, "invoice", f"NEW.apartment_id = {doomed}")
     try:
         first = bill_period(db, settings, OCTOBER, TODAY, workers=2, batch_size=BATCH)
     finally:
-        drop_failure(db)
+        allow_inserts(db, "invoice")
 
     assert "1 of 6 batches failed, their 4 apartments stay unbilled for the next run" in first
     billed = [flat for flat, *_ in invoices(db)]
@@ -203,38 +203,6 @@ def test_a_month_not_yet_over_is_refused_before_any_batch(
     with pytest.raises(Invalid):
         bill_period(db, settings, OCTOBER, date(2026, 10, 31), workers=2, batch_size=BATCH)
     assert invoices(db) == []
-
-
-def fail_on_insert(db: Engine, apartment_id: int) -> None:
-    """A database that refuses one flat's invoice, as a full disk or a lost connection would fail a batch."""
-    with db.begin() as connection:
-        if is_postgres(db):
-            connection.execute(
-                text(
-                    "CREATE FUNCTION refuse_invoice() RETURNS trigger LANGUAGE plpgsql AS"
-                    f" $$ BEGIN IF NEW.apartment_id = {int(apartment_id)} THEN RAISE EXCEPTION 'refused';"
-                    " END IF; RETURN NEW; END $$"
-                )
-            )
-            connection.execute(
-                text(
-                    "CREATE TRIGGER refuse_invoice BEFORE INSERT ON invoice FOR EACH ROW EXECUTE FUNCTION refuse_invoice()"
-                )
-            )
-        else:
-            connection.execute(
-                text(
-                    "CREATE TRIGGER refuse_invoice BEFORE INSERT ON invoice"
-                    f" WHEN NEW.apartment_id = {int(apartment_id)} BEGIN SELECT RAISE(ABORT, 'refused'); END"
-                )
-            )
-
-
-def drop_failure(db: Engine) -> None:
-    with db.begin() as connection:
-        connection.execute(text("DROP TRIGGER refuse_invoice" + (" ON invoice" if is_postgres(db) else "")))
-        if is_postgres(db):
-            connection.execute(text("DROP FUNCTION refuse_invoice()"))
 
 
 @pytest.mark.skipif(not POSTGRES, reason="worker processes bill on PostgreSQL only")

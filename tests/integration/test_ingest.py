@@ -7,11 +7,14 @@ queued for a stopped worker under that, while deploy/mosquitto/mosquitto.conf ra
 
 import json
 import signal
+import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import make_url
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -34,7 +37,7 @@ from tests.integration.mqtt_helpers import (
     worker_thread,
 )
 from tests.integration.private_broker import free_port
-from tests.integration.tcp_proxy import OutageProxy
+from tests.integration.tcp_proxy import OutageProxy, proxied
 
 
 def test_good_readings_are_stored_and_bad_ones_kept_with_a_reason(db, session, tmp_path):
@@ -209,17 +212,9 @@ def test_sigterm_flushes_and_acknowledges_what_was_stored(db, session, database_
 
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs PostgreSQL over TCP (HOUSING_TEST_DATABASE_URL)")
 def test_thirty_seconds_without_the_database_loses_nothing(db, session, database_url, tmp_path):
-    url = make_url(database_url)
-    proxy = OutageProxy((url.host or "127.0.0.1", url.port or 5432))
-    through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     config = mqtt_test_config(tmp_path, batch_size=100)
-    serials = make_meters(session, 5)
-    messages = readings_payloads(serials, per_meter=120)  # 600 readings
-    worker = worker_process(through_proxy, config)
-    try:
-        wait_subscribed(config)
-        publish(config.topic_root, messages[:200])
-        wait_until(lambda: stored_count(db, serials) == 200, 30, "the first readings")
+    with outage_run(db, session, database_url, config) as run:
+        proxy, serials, messages = run.proxy, run.serials, run.messages
         proxy.cut()
         outage_ends = time.monotonic() + 30
         publish(config.topic_root, messages[200:])  # arrive while the database is away
@@ -230,12 +225,39 @@ def test_thirty_seconds_without_the_database_loses_nothing(db, session, database
         assert status["database_errors"] > 0, status  # it noticed, and kept retrying
         proxy.restore()
         wait_until(lambda: stored_count(db, serials) == len(messages), 60, "every reading after the outage")
+    assert run.worker.returncode == 0, run.output
+
+
+@dataclass
+class OutageRun:
+    proxy: OutageProxy
+    serials: list[str]
+    messages: list[tuple[str, bytes]]
+    worker: subprocess.Popen
+    output: str = ""
+
+
+@contextmanager
+def outage_run(db, session, database_url: str, config) -> Iterator[OutageRun]:
+    """A worker on the database through a proxy, 600 readings of 5 meters, the first 200 stored.
+
+    On the way out the worker is stopped (its output kept in `output`), the proxy closed and
+    the broker's sessions and the status file forgotten."""
+    proxy, through_proxy = proxied(database_url)
+    serials = make_meters(session, 5)
+    messages = readings_payloads(serials, per_meter=120)  # 600 readings
+    run = OutageRun(proxy, serials, messages, worker_process(through_proxy, config))
+    try:
+        wait_subscribed(config)
+        publish(config.topic_root, messages[:200])
+        wait_until(lambda: stored_count(db, serials) == 200, 30, "the first readings")
+        yield run
     finally:
-        worker.send_signal(signal.SIGTERM)
-        output, _ = worker.communicate(timeout=30)
+        run.worker.send_signal(signal.SIGTERM)
+        run.output, _ = run.worker.communicate(timeout=30)
         proxy.close()
         forget_sessions(config)
-    assert worker.returncode == 0, output
+        config.status_path.unlink(missing_ok=True)
 
 
 def _metrics(port: int) -> dict[str, float]:
@@ -259,22 +281,14 @@ def _health(config) -> tuple[int, str]:
 def test_health_fails_in_a_database_outage_while_readings_wait_and_recovers(
     db, session, database_url, tmp_path
 ):
-    url = make_url(database_url)
-    proxy = OutageProxy((url.host or "127.0.0.1", url.port or 5432))
-    through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     metrics_port = free_port()
     # No status_file: the default path is per client id, and the health check finds it by the id alone.
     config = mqtt_test_config(
         tmp_path, batch_size=100, stall_after_s=3, metrics_port=metrics_port, status_file=None
     )
     assert config.status_path.name == f"housing-ingest-{config.client_id}.status.json"
-    serials = make_meters(session, 5)
-    messages = readings_payloads(serials, per_meter=120)  # 600 readings
-    worker = worker_process(through_proxy, config)
-    try:
-        wait_subscribed(config)
-        publish(config.topic_root, messages[:200])
-        wait_until(lambda: stored_count(db, serials) == 200, 30, "the first readings")
+    with outage_run(db, session, database_url, config) as run:
+        proxy, serials, messages = run.proxy, run.serials, run.messages
         code, output = _health(config)
         assert code == 0 and "healthy" in output, output
 
@@ -309,10 +323,4 @@ def test_health_fails_in_a_database_outage_while_readings_wait_and_recovers(
         wait_until(lambda: stored_count(db, serials) == len(messages), 60, "every reading after the outage")
         wait_until(lambda: _health(config)[0] == 0, 30, "health to recover")
         assert _metrics(metrics_port)["ingest_messages_waiting"] == 0
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        output, _ = worker.communicate(timeout=30)
-        proxy.close()
-        forget_sessions(config)
-        config.status_path.unlink(missing_ok=True)
-    assert worker.returncode == 0, output
+    assert run.worker.returncode == 0, run.output

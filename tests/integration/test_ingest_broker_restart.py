@@ -50,10 +50,12 @@ def every_partition_meters(session) -> list[str]:
     return make_meters(session, 0, serials=[*extra, *sorted(by_partition.values())])
 
 
-def device_messages(config: MqttSettings, serials: list[str]) -> list[tuple[str, bytes]]:
-    """The first meters publish on v1 topics, the others on v2 (one per partition), interleaved in time."""
+def meters_and_messages(session, config: MqttSettings) -> tuple[list[str], list[tuple[str, bytes]]]:
+    """Every partition's meters, and their readings: the first meters publish on v1 topics, the
+    others on v2 (one per partition), interleaved in time."""
+    serials = every_partition_meters(session)
     v1 = set(serials[:V1_METERS])
-    return [
+    return serials, [
         (device_topic(config.topic_root, "meters", serial, "v1" if serial in v1 else "v2"), payload)
         for serial, payload in readings_payloads(serials, per_meter=PER_METER)
     ]
@@ -91,26 +93,35 @@ def assert_exactly(db, serials: list[str], device: DevicePublisher, total: int) 
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_broker_restart_mid_stream_with_workers_running(
-    db, session, database_url, tmp_path, private_broker, protocol
+@pytest.mark.parametrize("broken", ["broker", "worker"], ids=["broker-restart", "worker-killed"])
+def test_a_break_mid_stream_stores_every_reading_once(
+    db, session, database_url, tmp_path, private_broker, protocol, broken
 ):
-    config = config_for(private_broker, tmp_path, protocol)
-    serials = every_partition_meters(session)
-    messages = device_messages(config, serials)
+    """The broker restarts with the workers running, or a worker is killed (stored, in flight,
+    received and not yet written: all at once, batches of 100) and restarted."""
+    config = config_for(
+        private_broker, tmp_path, protocol, **({"batch_size": 100} if broken == "worker" else {})
+    )
+    serials, messages = meters_and_messages(session, config)
     worker = worker_process(database_url, config)
     try:
         wait_serving(config)
         device = DevicePublisher(private_broker.port, protocol)
         device.start(messages)
         wait_until(lambda: stored_count(db, serials) >= len(messages) // 4, 60, "a quarter of the readings")
-        private_broker.stop()
-        assert device.disconnects.wait(10), "the device did not notice the broker going away"
-        stored_during_stop = stored_count(db, serials)
-        private_broker.start()
+        if broken == "broker":
+            private_broker.stop()
+            assert device.disconnects.wait(10), "the device did not notice the broker going away"
+            stored_at_break = stored_count(db, serials)
+            private_broker.start()
+        else:
+            stop(worker, signal.SIGKILL)
+            stored_at_break = stored_count(db, serials)
+            worker = worker_process(database_url, config)
         assert_exactly(db, serials, device, len(messages))
-        assert stored_during_stop < len(messages), "the restart was not mid-stream"
+        assert stored_at_break < len(messages), "the break was not mid-stream"
         if protocol == 5:
-            assert device.dropped == 0, "the broker answered 'no matching subscribers' after its restart"
+            assert device.dropped == 0, "the broker answered 'no matching subscribers' after the break"
     finally:
         output = stop(worker)
     assert worker.returncode == 0, output
@@ -121,8 +132,7 @@ def test_broker_restart_while_every_worker_is_down(
     db, session, database_url, tmp_path, private_broker, protocol
 ):
     config = config_for(private_broker, tmp_path, protocol)
-    serials = every_partition_meters(session)
-    messages = device_messages(config, serials)
+    serials, messages = meters_and_messages(session, config)
     first = worker_process(database_url, config)
     wait_serving(config)  # the partition sessions exist from now on
     output = stop(first)
@@ -143,31 +153,6 @@ def test_broker_restart_while_every_worker_is_down(
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_a_worker_killed_and_restarted_mid_stream(
-    db, session, database_url, tmp_path, private_broker, protocol
-):
-    config = config_for(private_broker, tmp_path, protocol, batch_size=100)
-    serials = every_partition_meters(session)
-    messages = device_messages(config, serials)
-    worker = worker_process(database_url, config)
-    try:
-        wait_serving(config)
-        device = DevicePublisher(private_broker.port, protocol)
-        device.start(messages)
-        wait_until(lambda: stored_count(db, serials) >= len(messages) // 4, 60, "a quarter of the readings")
-        stop(worker, signal.SIGKILL)  # stored, in flight, received and not yet written: all at once
-        killed_at = stored_count(db, serials)
-        worker = worker_process(database_url, config)
-        assert_exactly(db, serials, device, len(messages))
-        assert killed_at < len(messages), "the kill was not mid-stream"
-        if protocol == 5:
-            assert device.dropped == 0
-    finally:
-        output = stop(worker)
-    assert worker.returncode == 0, output
-
-
-@pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_two_workers_split_the_load_and_one_stops_and_comes_back(
     db, session, database_url, tmp_path, private_broker, protocol
 ):
@@ -175,8 +160,7 @@ def test_two_workers_split_the_load_and_one_stops_and_comes_back(
     second = first.model_copy(
         update={"client_id": first.client_id + "-b", "status_file": tmp_path / "second.json"}
     )
-    serials = every_partition_meters(session)
-    messages = device_messages(first, serials)
+    serials, messages = meters_and_messages(session, first)
     a = worker_process(database_url, first)
     b = worker_process(database_url, second)
     try:

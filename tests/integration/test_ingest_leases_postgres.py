@@ -1,13 +1,12 @@
 """Partition leases on PostgreSQL: advisory locks held by one dedicated connection per process."""
 
 import pytest
-from sqlalchemy import make_url
 
 from housing.db import make_engine
 from sensors.ingest.leases import LeaseError, PostgresLeases, make_leases
 from tests.conftest import TEST_DATABASE_URL, make_settings
 from tests.integration.mqtt_helpers import wait_until
-from tests.integration.tcp_proxy import OutageProxy
+from tests.integration.tcp_proxy import proxied
 
 pytestmark = pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs PostgreSQL (HOUSING_TEST_DATABASE_URL)")
 
@@ -40,9 +39,7 @@ def test_one_holder_per_slot_and_per_name_and_members_listed(db):
 
 
 def test_a_lost_connection_loses_every_lease_and_is_noticed(db, database_url):
-    url = make_url(database_url)
-    proxy = OutageProxy((url.host or "127.0.0.1", url.port or 5432))
-    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    proxy, through = proxied(database_url)
     engine = make_engine(make_settings(through))
     cut_off = make_leases(engine, session_prefix="pg-test", name="cut")
     watcher = make_leases(db, session_prefix="pg-test", name="watcher")

@@ -29,21 +29,20 @@ from tests.api.test_webhooks import TOTAL, URL, event
 from tests.conftest import TEST_SECRET, make_settings
 from tests.factories.billing import make_billed_invoice, make_payment_attempt
 from tests.factories.core import make_apartment
-from tests.integration.stripe_helpers import WEBHOOK_SECRET, serving, signature, wait_for_port
+from tests.integration.stripe_helpers import (
+    WEBHOOK_SECRET,
+    serving,
+    signature,
+    wait_for_port,
+    webhooks_only_group,
+)
 
 PAYMENTS = 8
 
 
 @pytest.fixture
 def served(database_url, db):
-    settings = make_settings(
-        database_url,
-        stripe={
-            "secret_key": "sk_test_x",
-            "webhook_secret": WEBHOOK_SECRET,
-            "api_base": "http://127.0.0.1:9",
-        },
-    )
+    settings = make_settings(database_url, stripe=webhooks_only_group())
     with serving(create_app(settings, engine=db)) as url:
         yield url
 

@@ -3,11 +3,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import select
 
 from housing.accounts.models import Role
-from housing.db import is_postgres
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from sensors.jobs import detect_alerts, detect_incidents
 from sensors.meters.conditions import in_season, parse_season
@@ -15,6 +13,7 @@ from sensors.meters.service import review_reading
 from sensors.models import Alert, AlertKind, BackwardsVerdict, MeterKind, ReadingSource, SensorKind
 from tests.factories.core import make_apartment, make_user
 from tests.factories.readings import add_measurements, add_readings, make_meter, make_sensor
+from tests.faults import allow_inserts, refuse_inserts
 
 TASHKENT = ZoneInfo("Asia/Tashkent")
 QUARTER = timedelta(minutes=15)
@@ -255,38 +254,13 @@ def refuse_insert(db, session):
     made: list[str] = []
 
     def refuse(table: str, condition: str) -> None:
-        with db.begin() as connection:
-            if is_postgres(connection):
-                connection.execute(
-                    text(
-                        "CREATE OR REPLACE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
-                        "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$"
-                    )
-                )
-                connection.execute(
-                    text(
-                        f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} FOR EACH ROW "
-                        f"WHEN ({condition}) EXECUTE FUNCTION test_refuse()"
-                    )
-                )
-            else:
-                connection.execute(
-                    text(
-                        f"CREATE TRIGGER test_refuse BEFORE INSERT ON {table} WHEN {condition} "
-                        "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
-                    )
-                )
+        refuse_inserts(db, table, condition)
         made.append(table)
 
     yield refuse
     session.rollback()  # the test's reads hold a lock that DROP TRIGGER would wait for
-    with db.begin() as connection:
-        for table in made:
-            if is_postgres(connection):
-                connection.execute(text(f"DROP TRIGGER IF EXISTS test_refuse ON {table}"))
-                connection.execute(text("DROP FUNCTION IF EXISTS test_refuse()"))
-            else:
-                connection.execute(text("DROP TRIGGER IF EXISTS test_refuse"))
+    for table in made:
+        allow_inserts(db, table)
 
 
 def test_a_meter_whose_alert_cannot_be_stored_is_logged_and_the_others_get_theirs(

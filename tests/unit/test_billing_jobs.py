@@ -15,6 +15,7 @@ from housing.catchup import service as catchup
 from housing.settings import Settings
 from tests.factories.billing import make_billed_invoice
 from tests.factories.core import make_apartment, make_building
+from tests.faults import fail_when
 
 OCTOBER = date(2026, 10, 1)
 NOVEMBER_1 = date(2026, 11, 1)
@@ -40,14 +41,13 @@ def test_a_failing_billing_batch_is_logged_and_the_other_batches_are_billed(
     db: Engine, settings: Settings, flats: list[int], monkeypatch, caplog
 ) -> None:
     doomed = flats[1]
-    real_run_billing = jobs.run_billing
-
-    def run_billing(session, **kw):
-        if doomed in kw["apartment_ids"]:
-            raise RuntimeError("the database went away")
-        return real_run_billing(session, **kw)
-
-    monkeypatch.setattr(jobs, "run_billing", run_billing)
+    real_run_billing = fail_when(
+        monkeypatch,
+        jobs,
+        "run_billing",
+        lambda session, **kw: doomed in kw["apartment_ids"],
+        "the database went away",
+    )
     with caplog.at_level(logging.ERROR, logger="billing.jobs"):
         first = jobs.bill_period(db, settings, OCTOBER, NOVEMBER_1, workers=1, batch_size=1)
 
@@ -77,14 +77,13 @@ def test_a_failing_penalty_day_is_logged_the_days_before_it_are_booked_and_the_n
         catchup.mark_done(session, jobs.DAILY_PENALTIES, date(2026, 11, 15))
         session.commit()
     doomed = date(2026, 11, 17)
-    real_accrue = jobs.accrue_penalties
-
-    def accrue_penalties(session, *, today, **kw):
-        if today == doomed:
-            raise RuntimeError("the database went away")
-        return real_accrue(session, today=today, **kw)
-
-    monkeypatch.setattr(jobs, "accrue_penalties", accrue_penalties)
+    real_accrue = fail_when(
+        monkeypatch,
+        jobs,
+        "accrue_penalties",
+        lambda session, *, today, **kw: today == doomed,
+        "the database went away",
+    )
     with caplog.at_level(logging.ERROR, logger="billing.jobs"):
         first = jobs.daily_penalties(db, settings, today=date(2026, 11, 18))
 

@@ -25,13 +25,15 @@ from billing.runs.service import run_billing
 from billing.tariffs.pricing import Tier
 from billing.tariffs.service import create_service, create_tariff
 from housing.errors import Invalid
-from housing.incidents.models import IncidentSource, ServiceIncident, Utility
+from housing.incidents.models import IncidentSource
 from housing.registry.service import management_history
 from housing.settings import Settings
 from sensors.models import MeterKind
 from tests.conftest import FrozenClock
+from tests.factories.billing import make_tariff
 from tests.factories.core import make_apartment, make_building, make_company
 from tests.factories.readings import add_readings
+from tests.factories.scores import add_incident
 from tests.factories.sensors import make_meter
 
 TASHKENT = ZoneInfo("Asia/Tashkent")
@@ -55,6 +57,19 @@ def lines_by_code(session: Session, apartment_id: int) -> dict[str, InvoiceLine]
 
 def count(session: Session, model) -> int:
     return session.exec(select(func.count()).select_from(model)).one()
+
+
+def company_management_fee(session: Session, company_id: int) -> None:
+    """The company's own management fee from 1 January 2026: 2,000 UZS a m2 (the city's is 1,823)."""
+    management = session.exec(select(Service).where(Service.code == "management")).one()
+    make_tariff(
+        session,
+        management,
+        basis=Basis.per_m2,
+        valid_from=date(2026, 1, 1),
+        price_minor=200_000,
+        company_id=company_id,
+    )
 
 
 def test_650_kwh_month_is_one_line_of_51_million_tiyin(session: Session, tashkent_tariffs: None) -> None:
@@ -86,15 +101,7 @@ def test_management_fee_is_area_times_the_tariff_and_a_company_tariff_wins(
     city = make_apartment(session, area_m2=Decimal("54.30"))
     company = make_company(session)
     own = make_apartment(session, make_building(session, company), area_m2=Decimal("54.30"))
-    management = session.exec(select(Service).where(Service.code == "management")).one()
-    create_tariff(
-        session,
-        service_id=management.id,
-        basis=Basis.per_m2,
-        valid_from=date(2026, 1, 1),
-        tiers=[Tier(up_to=None, price_minor=Decimal(200_000))],
-        company_id=company.id,
-    )
+    company_management_fee(session, company.id)
 
     run_billing(session, period=OCTOBER, today=TODAY)
 
@@ -115,15 +122,7 @@ def test_a_run_prepared_once_bills_batch_after_batch_with_each_companys_prices(
         building = make_building(setup, company)
         own = make_apartment(setup, building, area_m2=Decimal("54.30")).id
         city_again = make_apartment(setup, area_m2=Decimal("54.30")).id
-        management = setup.exec(select(Service).where(Service.code == "management")).one()
-        create_tariff(
-            setup,
-            service_id=management.id,
-            basis=Basis.per_m2,
-            valid_from=date(2026, 1, 1),
-            tiers=[Tier(up_to=None, price_minor=Decimal(200_000))],
-            company_id=company.id,
-        )
+        company_management_fee(setup, company.id)
         setup.commit()
     with Session(db) as session:
         prepared = PreparedRun(session, OCTOBER, "Asia/Tashkent")
@@ -198,16 +197,13 @@ def test_invoice_total_due_date_numbering_and_ledger_charge(
 def test_hot_water_incident_reduces_the_hot_water_line(session: Session, tashkent_tariffs: None) -> None:
     apartment = make_apartment(session, registered_residents=3)
     start = datetime(2026, 10, 10, 8, tzinfo=UTC)
-    session.add(
-        ServiceIncident(
-            building_id=apartment.building_id,
-            utility=Utility.hot_water,
-            source=IncidentSource.sensor,
-            origin="sensor:HWT-1",
-            started_at=start,
-            ended_at=start.replace(hour=18),
-            deviation=Decimal(15),  # 45 C: 10 C beyond the allowed 5 C, for 10 hours
-        )
+    add_incident(
+        session,
+        building_id=apartment.building_id,
+        origin="sensor:HWT-1",
+        started=start,
+        ended=start.replace(hour=18),
+        deviation=Decimal(15),  # 45 C: 10 C beyond the allowed 5 C, for 10 hours
     )
     session.flush()
 
@@ -296,13 +292,7 @@ def test_a_service_whose_only_tariff_starts_mid_month_holds_the_invoice_back(
 ) -> None:
     apartment = make_apartment(session)
     lift = create_service(session, code="lift", name="Lift", unit="month")
-    create_tariff(
-        session,
-        service_id=lift.id,
-        basis=Basis.fixed,
-        valid_from=date(2026, 10, 10),
-        tiers=[Tier(up_to=None, price_minor=Decimal(1_000_000))],
-    )
+    make_tariff(session, lift, basis=Basis.fixed, valid_from=date(2026, 10, 10), price_minor=1_000_000)
 
     summary = run_billing(session, period=OCTOBER, today=TODAY)
 
@@ -355,28 +345,18 @@ def test_hours_of_hot_water_below_40_c_are_billed_as_cold_water(
     apartment = make_apartment(session, registered_residents=3)
     cold_start = midnight(date(2026, 10, 10))
     lukewarm_start = datetime(2026, 10, 20, 8, tzinfo=UTC)
-    session.add_all(
-        [
-            ServiceIncident(  # 93 h, an eighth of October's 744 hours, at 35 C
-                building_id=apartment.building_id,
-                utility=Utility.hot_water,
-                source=IncidentSource.sensor,
-                origin="sensor:HWT-1",
-                started_at=cold_start,
-                ended_at=cold_start + timedelta(hours=93),
-                deviation=Decimal(25),
-            ),
-            ServiceIncident(  # 10 h at 45 C: 10 C beyond the allowed 5 C
-                building_id=apartment.building_id,
-                utility=Utility.hot_water,
-                source=IncidentSource.sensor,
-                origin="sensor:HWT-2",
-                started_at=lukewarm_start,
-                ended_at=lukewarm_start + timedelta(hours=10),
-                deviation=Decimal(15),
-            ),
-        ]
-    )
+    for origin, start, hours, deviation in (
+        ("sensor:HWT-1", cold_start, 93, 25),  # 93 h, an eighth of October's 744 hours, at 35 C
+        ("sensor:HWT-2", lukewarm_start, 10, 15),  # 10 h at 45 C: 10 C beyond the allowed 5 C
+    ):
+        add_incident(
+            session,
+            building_id=apartment.building_id,
+            origin=origin,
+            started=start,
+            ended=start + timedelta(hours=hours),
+            deviation=Decimal(deviation),
+        )
     session.flush()
 
     run_billing(session, period=OCTOBER, today=TODAY)
@@ -396,16 +376,14 @@ def test_planned_outages_count_only_beyond_the_allowed_interruption(
     within = make_apartment(session, registered_residents=3)
     beyond = make_apartment(session, registered_residents=3)
     for apartment, days in ((within, 10), (beyond, 15)):  # hot water may be off 14 days for maintenance
-        session.add(
-            ServiceIncident(
-                building_id=apartment.building_id,
-                utility=Utility.hot_water,
-                source=IncidentSource.planned,
-                origin="staff",
-                started_at=midnight(OCTOBER),
-                ended_at=midnight(OCTOBER) + timedelta(days=days),
-                deviation=Decimal(25),
-            )
+        add_incident(
+            session,
+            building_id=apartment.building_id,
+            source=IncidentSource.planned,
+            origin="staff",
+            started=midnight(OCTOBER),
+            ended=midnight(OCTOBER) + timedelta(days=days),
+            deviation=Decimal(25),
         )
     session.flush()
 

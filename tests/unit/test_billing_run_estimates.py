@@ -4,7 +4,7 @@ The run's side of `sensors.usage.estimation` (the pure choice, tested on plain v
 tests/unit/test_estimation.py), on the Tashkent tariffs; docs/billing-rules.md has the cases.
 """
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlmodel import Session, select
@@ -13,7 +13,8 @@ from billing.ledger.service import balance
 from billing.models import Invoice, InvoiceLine, LedgerEntry, LedgerKind, QuantitySource, Service
 from billing.runs.service import run_billing
 from housing.clock import month_end
-from sensors.models import MeterKind, ReadingSource
+from housing.registry.models import Apartment
+from sensors.models import Meter, MeterKind, ReadingSource
 from tests.factories.core import make_apartment
 from tests.factories.readings import add_readings
 from tests.factories.sensors import make_meter
@@ -48,6 +49,23 @@ def bill_months(session: Session, *months: date) -> None:
         run_billing(session, period=month, today=month_end(month))
 
 
+def hot_water_read_until(session: Session, first: int, last: int) -> tuple[Apartment, Meter]:
+    """A flat of 3 residents whose hot-water meter read 10 m3 a month from 100, months `first` to `last`."""
+    apartment = make_apartment(session, registered_residents=3)
+    meter = make_meter(session, apartment=apartment, kind=MeterKind.hot_water)
+    add_readings(session, meter, ten_a_month(first, last, start=100))
+    return apartment, meter
+
+
+def ten_a_month(first: int, last: int, start: int) -> list[tuple[datetime, str]]:
+    """10 m3 a month from `start`, read on the 1st and the 16th of months `first` to `last` of 2026."""
+    return [
+        (midnight(date(2026, m, d)), str(start + 10 * (m - first) + (5 if d == 16 else 0)))
+        for m in range(first, last + 1)
+        for d in (1, 16)
+    ]
+
+
 def line_of(
     session: Session, apartment_id: int, period: date, code: str, recalculation: bool = False
 ) -> InvoiceLine:
@@ -65,18 +83,8 @@ def line_of(
 def test_the_average_bills_3_months_in_a_row_then_the_norm_per_resident(
     session: Session, tashkent_tariffs: None
 ) -> None:
-    apartment = make_apartment(session, registered_residents=3)
-    meter = make_meter(session, apartment=apartment, kind=MeterKind.hot_water)
     # 10 m3 a month May to July, read on the 1st and the 16th; silent after 16 August.
-    add_readings(
-        session,
-        meter,
-        [
-            (midnight(date(2026, m, d)), str(100 + 10 * (m - 5) + (5 if d == 16 else 0)))
-            for m in range(5, 9)
-            for d in (1, 16)
-        ],
-    )
+    apartment, _ = hot_water_read_until(session, 5, 8)
     months = [date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1)]
 
     bill_months(session, *months)
@@ -97,31 +105,12 @@ def test_the_average_bills_3_months_in_a_row_then_the_norm_per_resident(
 def test_a_metered_month_starts_the_count_of_averaged_months_again(
     session: Session, tashkent_tariffs: None
 ) -> None:
-    apartment = make_apartment(session, registered_residents=3)
-    meter = make_meter(session, apartment=apartment, kind=MeterKind.hot_water)
-    add_readings(
-        session,
-        meter,
-        [
-            (midnight(date(2026, m, d)), str(100 + 10 * (m - 3) + (5 if d == 16 else 0)))
-            for m in range(3, 7)
-            for d in (1, 16)
-        ],
-    )
+    apartment, meter = hot_water_read_until(session, 3, 6)
     # Silent from 16 June: July to September go by the average (the third month is the last).
     bill_months(session, date(2026, 7, 1), date(2026, 8, 1), date(2026, 9, 1))
     # Read again from 1 October to 1 December: October and November metered; then silent, and
     # 1 January is too far from the last reading to extend it to.
-    add_readings(
-        session,
-        meter,
-        [
-            (midnight(date(2026, m, d)), str(200 + 10 * (m - 10) + (5 if d == 16 else 0)))
-            for m in (10, 11)
-            for d in (1, 16)
-        ]
-        + [(midnight(date(2026, 12, 1)), "220")],
-    )
+    add_readings(session, meter, [*ten_a_month(10, 11, start=200), (midnight(date(2026, 12, 1)), "220")])
     bill_months(session, date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1))
 
     months = [date(2026, m, 1) for m in range(7, 13)]

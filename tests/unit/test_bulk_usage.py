@@ -68,31 +68,35 @@ def meters_of_every_kind(session: Session) -> dict[str, int]:
     )
     meter("installed_mid", [(local(10, 20), "5"), (local(11, 3), "9")], installed_on=date(2026, 10, 15))
 
-    old = meter(
-        "replaced_long_ago", [(local(1, 10), "5"), (local(2, 10), "9")], installed_on=date(2025, 1, 1)
-    )
-    new = replace_meter(
-        session,
-        old,
-        removed_on=date(2026, 3, 1),
-        final_value=Decimal(12),
-        serial="NEW-A",
-        today=date(2026, 3, 1),
-    )
-    add_readings(session, new, [(local(9, 28), "100"), (local(10, 16), "120"), (local(11, 2), "150")])
-    made["successor"] = new.id
-
-    old = meter("replaced_mid", [(local(9, 1), "400"), (local(10, 10), "430")], installed_on=date(2025, 1, 1))
-    new = replace_meter(
-        session,
-        old,
-        removed_on=date(2026, 10, 15),
-        final_value=Decimal(450),
-        serial="NEW-B",
-        today=date(2026, 11, 1),
-    )
-    add_readings(session, new, [(local(10, 25), "7"), (local(11, 5), "12")])
-    made["successor_mid"] = new.id
+    # Replaced long ago, and in the middle of October: the successor's id is kept under `key`.
+    for name, key, readings, removed_on, final_value, serial, today, successor_readings in (
+        (
+            "replaced_long_ago",
+            "successor",
+            [(local(1, 10), "5"), (local(2, 10), "9")],
+            date(2026, 3, 1),
+            12,
+            "NEW-A",
+            date(2026, 3, 1),
+            [(local(9, 28), "100"), (local(10, 16), "120"), (local(11, 2), "150")],
+        ),
+        (
+            "replaced_mid",
+            "successor_mid",
+            [(local(9, 1), "400"), (local(10, 10), "430")],
+            date(2026, 10, 15),
+            450,
+            "NEW-B",
+            date(2026, 11, 1),
+            [(local(10, 25), "7"), (local(11, 5), "12")],
+        ),
+    ):
+        old = meter(name, readings, installed_on=date(2025, 1, 1))
+        new = replace_meter(
+            session, old, removed_on=removed_on, final_value=Decimal(final_value), serial=serial, today=today
+        )
+        add_readings(session, new, successor_readings)
+        made[key] = new.id
 
     user = make_user(session, Role.admin)
     corrected = meter("corrected", [(local(9, 25), "10"), (local(10, 20), "9000"), (local(11, 3), "45")])

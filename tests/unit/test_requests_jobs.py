@@ -12,6 +12,7 @@ from housing.requests.service import transitions_of
 from housing.scheduler import JOBS
 from tests.factories.core import make_apartment
 from tests.factories.requests import NOON, make_category, make_request, make_resident, move
+from tests.faults import fail_when
 
 
 def reload(session, request) -> ServiceRequest:
@@ -107,14 +108,9 @@ def test_a_deferral_that_fails_is_logged_and_skipped_and_the_others_come_back(
         deferred.append(request)
     session.commit()
     broken = deferred[1]
-    resume = service.resume_deferred
-
-    def resume_or_fail(session, request, **kw):
-        if request.id == broken.id:
-            raise RuntimeError("the disk is full")
-        return resume(session, request, **kw)
-
-    monkeypatch.setattr(service, "resume_deferred", resume_or_fail)
+    resume = fail_when(
+        monkeypatch, service, "resume_deferred", lambda session, request, **kw: request.id == broken.id
+    )
 
     summary = sweep_deadlines(db, settings, now=until)
 

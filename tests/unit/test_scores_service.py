@@ -14,6 +14,7 @@ from housing.scores import jobs, scoring, service
 from housing.scores.models import QualityScore, QualityScoreComponent
 from tests.factories.core import make_apartment, make_building, make_company, make_district
 from tests.factories.scores import add_incident, add_request, local, make_category, make_filer
+from tests.faults import fail_when
 
 OCTOBER = month(date(2026, 10, 1), "Asia/Tashkent")
 NOW = local(2026, 11, 2, 4)
@@ -130,14 +131,9 @@ def test_nightly_job_scores_the_previous_and_the_current_month(session, settings
 def test_a_month_that_fails_is_logged_and_the_other_months_are_scored(
     session, settings, db, city, monkeypatch, caplog
 ):
-    recompute = service.recompute_month
-
-    def recompute_or_fail(session, month, **kw):
-        if month.period == OCTOBER.period:
-            raise RuntimeError("the disk is full")
-        return recompute(session, month, **kw)
-
-    monkeypatch.setattr(service, "recompute_month", recompute_or_fail)
+    recompute = fail_when(
+        monkeypatch, service, "recompute_month", lambda session, month, **kw: month.period == OCTOBER.period
+    )
 
     result = jobs.nightly_scores(db, settings, now=NOW)
 

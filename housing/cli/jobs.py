@@ -30,9 +30,11 @@ def jobs_run(
     on: Annotated[
         str | None,
         typer.Option(
+            "--on",
+            "--date",
             help="Run a calendar job (monthly-billing, daily-penalties, nightly-scores, create-partitions)"
             " as on this day, YYYY-MM-DD: it catches up every day or month it missed through it."
-            " Default: today."
+            " Default: today.",
         ),
     ] = None,
 ) -> None:

@@ -314,6 +314,11 @@ def test_jobs_run_takes_the_day_to_run_as(
         ran = runner.invoke(cli, ["jobs", "run", "daily-penalties", "--on", day], env=env)
         assert ran.exit_code == 0, ran.output
     assert city.penalties(city.xurshid) == [(date(2026, 9, d), 1_500) for d in (16, 17)]
+    ran = runner.invoke(
+        cli, ["jobs", "run", "daily-penalties", "--date", "2026-09-18"], env=env
+    )  # the same flag
+    assert ran.exit_code == 0, ran.output
+    assert city.penalties(city.xurshid) == [(date(2026, 9, d), 1_500) for d in (16, 17, 18)]
 
     refused = {
         ("daily-penalties", "2026-09-21"): "has not begun yet",  # tomorrow

@@ -339,11 +339,12 @@ def daily_penalties(engine: Engine, settings: Settings, today: date | None = Non
                 finished = catchup.done_through(session, DAILY_PENALTIES)
                 if finished is not None and finished >= day and day != today:
                     continue  # booked by another run meanwhile
-                added += accrue_penalties(
+                entries = accrue_penalties(
                     session, today=day, as_of=clock.local_midnight(day, timezone), rules=rules
                 )
                 catchup.mark_done(session, DAILY_PENALTIES, day)
-                booked += 1
+            added += entries  # counted once committed: a day rolled back adds nothing
+            booked += 1
         except Exception:  # that day rolled back; in order: the next run starts from it
             log.exception("penalties %s: the day failed and is left for the next run", day.isoformat())
             failed = day

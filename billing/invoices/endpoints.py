@@ -35,12 +35,11 @@ from housing.auth import CurrentActor, RegistrarActor, require_roles
 from housing.db import SessionDep
 from housing.deps import SettingsDep, Today
 from housing.errors import Invalid, NotFound
-from housing.routing import Paging, one_visible, paginate
+from housing.routing import Paging, paginate
 from housing.schemas import API_PROBLEMS, Page
 from housing.validation import Id
 from housing.web import request_language
-from sensors.meters.queries import visible_meters
-from sensors.models import Meter
+from sensors.meters.queries import visible_meter
 
 router = APIRouter(tags=["billing"], responses=API_PROBLEMS)
 
@@ -152,7 +151,7 @@ def preview_meter_billing(
 
     The same rule as the run, worked out for this meter alone; nothing is written.
     """
-    meter = one_visible(session, visible_meters(actor, today), Meter, meter_id, "meter")
+    meter = visible_meter(session, actor, today, meter_id)  # after the period: 422 before 404
     if meter.apartment_id is None:
         raise Invalid("a building's common meter is billed to its apartments by area", field="meter_id")
     service = session.exec(

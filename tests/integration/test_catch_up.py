@@ -23,12 +23,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from billing.jobs import daily_penalties, monthly_billing, previous_month
+from billing.jobs import daily_penalties, monthly_billing
 from billing.models import Basis, Gateway, Invoice, InvoiceStatus, LedgerEntry, LedgerKind
 from billing.payments.service import record_manual_payment
 from billing.tariffs.pricing import Tier
 from housing.catchup.models import JobProgress
 from housing.cli import app as cli
+from housing.clock import previous_month
 from housing.db import session_scope
 from housing.scheduler import CALENDAR, calendar_status, catch_up, run_job
 from housing.scores.jobs import nightly_scores

@@ -99,3 +99,21 @@ def test_a_failing_penalty_day_is_logged_the_days_before_it_are_booked_and_the_n
 
     assert penalty_days(db) == [date(2026, 11, 16), date(2026, 11, 17), date(2026, 11, 18)]
     assert "failed" not in second
+
+
+def test_a_day_that_fails_after_its_entries_were_made_counts_none_of_them(
+    db: Engine, settings: Settings, monkeypatch, caplog
+) -> None:
+    """The entries of a day rolled back at its last step (recording progress) are not reported as
+    added: the summary counts what was committed."""
+    with Session(db) as session:
+        make_billed_invoice(session, make_apartment(session), 1_000_000)  # October: due 15 November
+        catchup.mark_done(session, jobs.DAILY_PENALTIES, date(2026, 11, 15))
+        session.commit()
+    doomed = date(2026, 11, 17)
+    fail_when(monkeypatch, catchup, "mark_done", lambda session, name, day: day == doomed)
+    with caplog.at_level(logging.ERROR, logger="billing.jobs"):
+        summary = jobs.daily_penalties(db, settings, today=date(2026, 11, 18))
+
+    assert penalty_days(db) == [date(2026, 11, 16)]
+    assert "1 entries added over 1 days" in summary and "1 day failed (2026-11-17)" in summary

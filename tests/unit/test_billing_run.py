@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from billing.jobs import monthly_billing, previous_month
+from billing.jobs import monthly_billing
 from billing.ledger.service import balance, post_entry
 from billing.models import (
     Basis,
@@ -24,6 +24,7 @@ from billing.runs.prepared import PreparedRun
 from billing.runs.service import run_billing
 from billing.tariffs.pricing import Tier
 from billing.tariffs.service import create_service, create_tariff
+from housing.clock import previous_month
 from housing.errors import Invalid
 from housing.incidents.models import IncidentSource
 from housing.registry.service import management_history

@@ -172,11 +172,6 @@ def test_a_late_failure_after_success_is_logged_as_ignored_unchanged(stripe_clie
     assert balance(session, pending.apartment_id) == 0
 
 
-def signed_at(body: dict, at: int) -> tuple[bytes, str]:
-    payload = json.dumps(body).encode()
-    return payload, signature(payload, at=at)
-
-
 @pytest.mark.parametrize(
     ("make", "reason"),
     [

@@ -126,12 +126,12 @@ def _send(base: str, kind: str, size: int, *, declare: bool) -> tuple[int, dict,
     try:
         body = response.read()
     except http.client.IncompleteRead:
-        # With a Content-Length the client is still sending when the server answers and
-        # closes; the server's kernel then resets the connection for the unread bytes, and a
-        # reset may overtake the answer's last packet (TCP's behaviour, not ours). The status
-        # and headers have arrived; an empty body marks the cut for the caller.
-        if not declare:
-            raise
+        # Chunked or with a Content-Length, the client is still sending when the server
+        # answers and closes; the server's kernel then resets the connection for the unread
+        # bytes, and a reset may overtake the answer's last packet (TCP's behaviour, not
+        # ours; CI saw it once under chunking). The status and headers have arrived; an
+        # empty body marks the cut for the caller. The refusal's body is checked where no
+        # upload is in flight: tests/api/test_body_limits.py and the login tests below.
         body = b""
     elapsed = time.monotonic() - started
     sock.close()
@@ -159,7 +159,7 @@ def test_a_200_mb_body_is_refused_fast_without_the_server_growing(server, kind, 
     assert elapsed < 2, f"refused after {elapsed:.2f} s"
     assert grown < 5 * MB, f"the server grew by {grown / MB:.1f} MB"
     assert headers["connection"] == "close"
-    cut = declare and body == b""  # reset under a Content-Length upload, see _send
+    cut = body == b""  # reset while the upload was in flight, see _send
     if kind == "form":  # a browser's form post gets the HTML error page
         assert headers["content-type"].startswith("text/html")
         assert cut or b"too large" in body

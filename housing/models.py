@@ -6,6 +6,13 @@ Later packages register theirs through housing.migrations.env, which imports the
 from housing.accounts.models import ApiToken, User
 from housing.catchup.models import JobProgress
 from housing.incidents.models import ServiceIncident
+from housing.notifications.models import (
+    ChannelChoice,
+    ContactSettings,
+    Delivery,
+    Notification,
+    TelegramLinkCode,
+)
 from housing.registry.models import (
     Apartment,
     Building,
@@ -30,9 +37,13 @@ __all__ = [
     "ApiToken",
     "Building",
     "BuildingManagement",
+    "ChannelChoice",
+    "ContactSettings",
+    "Delivery",
     "District",
     "JobProgress",
     "ManagementCompany",
+    "Notification",
     "Ownership",
     "Person",
     "QualityScore",
@@ -44,5 +55,6 @@ __all__ = [
     "Residence",
     "ServiceIncident",
     "ServiceRequest",
+    "TelegramLinkCode",
     "User",
 ]

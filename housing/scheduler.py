@@ -34,6 +34,7 @@ from housing import clock
 from housing.accounts.service import purge_expired_tokens
 from housing.catchup import service as catchup
 from housing.db import advisory_lock, make_engine, session_scope
+from housing.notifications import jobs as notification_jobs
 from housing.requests import jobs as request_jobs
 from housing.scores import jobs as score_jobs
 from housing.settings import Settings
@@ -132,6 +133,12 @@ JOBS: list[Job] = [
         cron(hour=4, minute=0),
         score_jobs.nightly_scores,
         "Recomputes and stores the quality scores of the previous (and any missed) and the current month",
+    ),
+    Job(
+        "send-notifications",
+        IntervalTrigger(seconds=60),
+        notification_jobs.send_notifications,
+        "Plans new notifications' deliveries and sends those due by e-mail, Telegram and SMS",
     ),
     Job(
         "purge-tokens",

@@ -11,7 +11,7 @@ edit them). Code that needs a default without settings takes it from these class
 defaults (e.g. `MeterSettings()`), never from a copy of the number.
 """
 
-from datetime import timedelta
+from datetime import time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -316,6 +316,72 @@ class LimitSettings(BaseModel):
     )
 
 
+class NotifySettings(BaseModel):
+    """Notifications: where links point, quiet hours, retries, and each optional channel.
+
+    A channel is on when its settings are given: e-mail with `smtp_host`, Telegram with
+    `telegram_token`, SMS with `sms_provider`. In-app (the inbox) is always on.
+    """
+
+    site_url: str = Field("http://127.0.0.1:8000", description="The web app's address, for links in messages")
+    quiet_start: time = Field(time(22, 0), description="Quiet hours start (city time): only urgent messages")
+    quiet_end: time = Field(time(8, 0), description="Quiet hours end (city time)")
+    batch_size: int = Field(500, ge=1, le=10_000, description="Deliveries one sender step claims per channel")
+    retry_base_s: int = Field(
+        30, ge=1, description="First retry after a temporary failure; doubles each time"
+    )
+    retry_max_s: int = Field(3600, ge=1, description="The longest wait between two tries")
+    give_up_after_hours: float = Field(
+        24, gt=0, description="A delivery still failing this long after its notification is marked failed"
+    )
+    sending_lease_s: int = Field(
+        300,
+        ge=1,
+        description="A delivery claimed this long ago by a sender that never reported is interrupted",
+    )
+    due_soon_days: int = Field(3, ge=1, le=28, description="Payment-due reminder this many days before")
+    window_closing_days: int = Field(
+        2, ge=1, le=28, description="Reading-window reminder this many days before it closes"
+    )
+    smtp_host: str | None = Field(None, description="SMTP server; e-mail is off without it")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port")
+    smtp_username: str | None = Field(None, description="SMTP login")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password")
+    smtp_security: str = Field("none", pattern="^(none|starttls|tls)$", description="none, starttls or tls")
+    smtp_from: str = Field("My Home <noreply@localhost>", description="The From address")
+    smtp_timeout_s: float = Field(10, gt=0, description="SMTP connect and command timeout")
+    email_rate_per_second: float = Field(200, gt=0, description="E-mails sent a second at most")
+    telegram_token: SecretStr | None = Field(None, description="The bot's token; Telegram is off without it")
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", description="Bot API server (a local Bot API server or a test stand-in)"
+    )
+    telegram_bot_name: str | None = Field(None, description="The bot's @username, for the linking deep link")
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, description="Webhook mode: the secret token Telegram sends with each update"
+    )
+    telegram_rate_per_second: float = Field(
+        25, gt=0, description="Messages a second at most (Telegram allows about 30 per bot)"
+    )
+    sms_provider: str | None = Field(None, description="SMS gateway adapter (eskiz); SMS is off without it")
+    sms_api_url: str = Field("https://notify.eskiz.uz", description="The SMS gateway's API address")
+    sms_login: str | None = Field(None, description="SMS gateway login (e-mail for Eskiz)")
+    sms_password: SecretStr | None = Field(None, description="SMS gateway password or secret key")
+    sms_sender: str = Field("4546", description="The SMS sender name or number the gateway assigned")
+    sms_rate_per_second: float = Field(20, gt=0, description="SMS sent a second at most")
+
+    @property
+    def email_on(self) -> bool:
+        return self.smtp_host is not None
+
+    @property
+    def telegram_on(self) -> bool:
+        return self.telegram_token is not None
+
+    @property
+    def sms_on(self) -> bool:
+        return self.sms_provider is not None
+
+
 class Open311Settings(BaseModel):
     jurisdiction_id: str = Field(
         "tashkent.uz", description="The one jurisdiction GeoReport v2 clients may name; others are 404"
@@ -350,6 +416,7 @@ class Settings(BaseSettings):
     requests: RequestSettings = RequestSettings()
     open311: Open311Settings = Open311Settings()
     limits: LimitSettings = LimitSettings()
+    notify: NotifySettings = NotifySettings()
 
     @field_validator("timezone")
     @classmethod

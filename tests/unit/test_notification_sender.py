@@ -128,7 +128,7 @@ def test_a_delivery_failing_past_the_limit_is_given_up_with_its_reason(db, sessi
     email = Recording(answers=[temporary("connection refused")] * 100)
     moment = NOON
     while _deliveries(session)[0:1] == [] or _deliveries(session)[0].status == DeliveryStatus.pending:
-        send_due(db, settings, [email], clock=lambda: moment)
+        send_due(db, settings, [email], clock=lambda at=moment: at)
         moment += timedelta(hours=1)
         assert moment < NOON + timedelta(days=3)
     (delivery,) = _deliveries(session)

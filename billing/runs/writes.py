@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from billing.ledger.service import settle_invoices
 from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceLine, InvoiceStatus, LedgerEntry, LedgerKind
 from billing.runs.lines import DraftInvoice
+from billing.runs.notices import notify_issued
 from housing import clock
 from housing.db import among, insert_rows, reserve_ids
 
@@ -65,7 +66,7 @@ class InvoiceRows:
 
         Called under the numbering lock: the issue time is stamped here, so it follows the
         numbers, and each invoice is due `min_days_to_pay` after its local issue date at the
-        earliest. An account already in credit (paid beyond its earlier invoices) is settled
+        earliest, and each resident account of an apartment gets its invoice's notice. An account already in credit (paid beyond its earlier invoices) is settled
         at once, so its new invoice comes out paid or partially paid; the others stay issued.
         """
         if not drafts:
@@ -116,6 +117,7 @@ class InvoiceRows:
         insert_rows(session, Invoice.__table__, invoices)
         insert_rows(session, InvoiceLine.__table__, lines)
         insert_rows(session, LedgerEntry.__table__, entries)
+        notify_issued(session, invoices, issued_at=issued_at, today=issued_on)
         for apartment_id in credited:
             settle_invoices(session, apartment_id)
 

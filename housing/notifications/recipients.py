@@ -4,9 +4,10 @@ from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy import Select, select, union
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from housing.accounts.models import COMPANY_ROLES, Role, User
+from housing.db import among
 from housing.registry.models import Apartment, Building, Ownership, Residence
 from housing.registry.periods import in_force
 
@@ -62,3 +63,28 @@ def company_staff(company_id: int, roles: Iterable[Role] = COMPANY_ROLES) -> Sel
 
 def officials() -> Select:
     return select(User.id).where(User.role == Role.official, User.is_active)
+
+
+def users_by_apartment(session: Session, apartment_ids: Iterable[int], today: date) -> dict[int, list[int]]:
+    """apartment id -> the resident accounts of its owners and registered residents, for notices
+    that differ per apartment (an invoice each). One query, whatever the number of apartments."""
+    ids = list(apartment_ids)
+    if not ids:
+        return {}
+    owners = select(Ownership.apartment_id, Ownership.person_id).where(
+        among(session, Ownership.apartment_id, ids), in_force(Ownership, today)
+    )
+    residents = select(Residence.apartment_id, Residence.person_id).where(
+        among(session, Residence.apartment_id, ids), in_force(Residence, today)
+    )
+    people = union(owners, residents).subquery()
+    rows = session.execute(
+        select(people.c[0], User.id)
+        .join(User, User.person_id == people.c[1])
+        .where(User.role == Role.resident, User.is_active)
+        .order_by(people.c[0], User.id)
+    )
+    found: dict[int, list[int]] = {}
+    for apartment_id, user_id in rows:
+        found.setdefault(apartment_id, []).append(user_id)
+    return found

@@ -6,6 +6,7 @@ exists without the other. A `dedupe` key makes a cause that runs twice write onc
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,15 @@ from housing.notifications.kinds import kind as kind_named
 from housing.notifications.models import Notification
 
 Params = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One user's notice before it is written: to whom, its fields, and the page it links to."""
+
+    user_id: int
+    params: Params
+    link: str = ""
 
 
 def notify(
@@ -38,47 +48,39 @@ def notify(
     `{dedupe}:{user_id}` and a second call with the same key writes nothing.
     """
     ids = list(session.execute(user_ids).scalars()) if isinstance(user_ids, Select) else list(user_ids)
-    return notify_each(
-        session,
-        [(user_id, dict(params or {})) for user_id in dict.fromkeys(ids)],
-        kind=kind,
-        link=link,
-        dedupe=dedupe,
-        urgent=urgent,
-        now=now,
-    )
+    notices = [Notice(user_id, params or {}, link) for user_id in dict.fromkeys(ids)]
+    return notify_each(session, notices, kind=kind, dedupe=dedupe, urgent=urgent, now=now)
 
 
 def notify_each(
     session: Session,
-    notices: Iterable[tuple[int, Params]],
+    notices: Iterable[Notice],
     *,
     kind: str,
-    link: str | None = "",
-    links: Mapping[int, str] | None = None,
     dedupe: str | None = None,
     urgent: bool | None = None,
     now: datetime,
 ) -> int:
-    """Writes one notification per (user id, params) pair, in bulk (a billing run's thousands).
+    """Writes notices that differ per user (a billing run's thousands, one per invoice) in bulk.
 
-    `links` gives a link per user where each one's differs. Returns how many were new.
+    Without `dedupe` the rows go in by COPY (PostgreSQL): the caller's own unique keys (an
+    invoice is issued once) already make its cause happen once. Returns how many were new.
     """
     spec = kind_named(kind)
     is_urgent = spec.urgent if urgent is None else urgent
     rows = [
         {
-            "user_id": user_id,
+            "user_id": notice.user_id,
             "kind": kind,
-            "params": json.loads(json.dumps(dict(params), default=str)),  # JSON as it will be read
-            "link": (links or {}).get(user_id, link or ""),
+            "params": json.loads(json.dumps(dict(notice.params), default=str)),  # JSON as it will be read
+            "link": notice.link,
             "urgent": is_urgent,
-            "dedupe_key": f"{dedupe}:{user_id}" if dedupe else None,
+            "dedupe_key": f"{dedupe}:{notice.user_id}" if dedupe else None,
             "created_at": now,
             "planned_at": None,
             "read_at": None,
         }
-        for user_id, params in notices
+        for notice in notices
     ]
     if not rows:
         return 0

@@ -188,3 +188,23 @@ def test_a_cause_that_runs_twice_writes_its_notice_once(db, session, resident):
     for _ in range(2):
         _notify(session, resident, dedupe="payment:7")
     assert len(session.exec(select(Notification)).all()) == 1
+
+
+def test_a_link_code_ties_a_chat_once_and_a_chat_moves_to_its_latest_user(session, resident):
+    from housing.errors import Invalid
+    from housing.notifications.linking import link_chat, new_link_code, user_of_chat
+
+    other = make_user(session, Role.resident, person_id=make_person(session).id)
+    first = new_link_code(session, user_id=resident.id, now=NOON)
+    replaced = new_link_code(session, user_id=resident.id, now=NOON)
+    with pytest.raises(Invalid):
+        link_chat(session, code=first.code, chat_id=555, now=NOON)  # superseded
+    assert link_chat(session, code=replaced.code, chat_id=555, now=NOON) == resident.id
+    with pytest.raises(Invalid):
+        link_chat(session, code=replaced.code, chat_id=555, now=NOON)  # used
+    late = new_link_code(session, user_id=other.id, now=NOON)
+    with pytest.raises(Invalid):
+        link_chat(session, code=late.code, chat_id=555, now=NOON + timedelta(hours=1))  # expired
+    link_chat(session, code=new_link_code(session, user_id=other.id, now=NOON).code, chat_id=555, now=NOON)
+    assert user_of_chat(session, 555) == other.id
+    assert session.get(ContactSettings, resident.id).telegram_chat_id is None

@@ -5,6 +5,7 @@ chat linked to one user and then to another moves: a chat id belongs to one user
 Linking again clears a "blocked" mark left by an earlier refusal.
 """
 
+import re
 import secrets
 from datetime import datetime, timedelta
 
@@ -15,6 +16,7 @@ from housing.errors import Invalid
 from housing.notifications.models import ContactSettings, TelegramLinkCode
 
 CODE_LIFETIME = timedelta(minutes=30)
+CODE_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what token_urlsafe makes; anything else is no code
 
 
 def new_link_code(session: Session, *, user_id: int, now: datetime) -> TelegramLinkCode:
@@ -39,7 +41,8 @@ def link_chat(session: Session, *, code: str, chat_id: int, now: datetime) -> in
 
     Raises Invalid for an unknown, used or expired code (the bot answers so).
     """
-    found = session.get(TelegramLinkCode, code[:64], with_for_update=True) if code else None
+    well_formed = CODE_SHAPE.fullmatch(code or "")
+    found = session.get(TelegramLinkCode, code, with_for_update=True) if well_formed else None
     if found is None or found.used_at is not None or found.expires_at <= now:
         raise Invalid("this link is unknown, used or expired; open a new one from your settings page")
     found.used_at = now

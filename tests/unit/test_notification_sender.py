@@ -205,6 +205,9 @@ def test_a_link_code_ties_a_chat_once_and_a_chat_moves_to_its_latest_user(sessio
     late = new_link_code(session, user_id=other.id, now=NOON)
     with pytest.raises(Invalid):
         link_chat(session, code=late.code, chat_id=555, now=NOON + timedelta(hours=1))  # expired
+    for garbage in ["", "\x00", "a" * 65, "code with spaces", "ü"]:
+        with pytest.raises(Invalid):
+            link_chat(session, code=garbage, chat_id=555, now=NOON)
     link_chat(session, code=new_link_code(session, user_id=other.id, now=NOON).code, chat_id=555, now=NOON)
     assert user_of_chat(session, 555) == other.id
     assert session.get(ContactSettings, resident.id).telegram_chat_id is None

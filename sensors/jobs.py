@@ -23,12 +23,17 @@ from sqlmodel import Session, col, select
 from housing import clock
 from housing.catchup import service as catchup
 from housing.db import is_postgres, session_scope
+from housing.incidents import notices as incident_notices
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.incidents.service import close_incident, open_incident
+from housing.notifications.batches import write_isolated
 from housing.settings import Settings
 from sensors.ingest.partitions import create_partition, missing_months, partition_name
 from sensors.meters import alerts, conditions
+from sensors.meters import notices as meter_notices
+from sensors.meters import reminders as window_reminders
 from sensors.meters.service import effective_readings
+from sensors.meters.window import window_of
 from sensors.models import Alert, AlertKind, Measurement, Meter, MeterKind, Reading, Sensor, SensorKind
 from sensors.usage.points import EffectivePoint
 
@@ -36,6 +41,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 CREATE_PARTITIONS = "create-partitions"  # the job's name in the scheduler's table and job_progress
+READING_WINDOW = "reading-window"
 # How far back a reading is checked for going backwards: a little over the job's interval,
 # so that readings are seen by more than one run. Readings a device delivers later than
 # this after taking them are not checked (consumption still excludes them).
@@ -324,19 +330,25 @@ def _apply_alerts(
             alert.closed_at = now
             session.add(alert)
             closed[kind.value] += 1
-        elif detail is not None and alert is None and _open_alert(session, meter_id, kind, detail, now):
-            opened[kind.value] += 1
+        elif detail is not None and alert is None:
+            alert_id = _open_alert(session, meter_id, kind, detail, now)
+            if alert_id is not None:
+                opened[kind.value] += 1
+                meter = session.get(Meter, meter_id)
+                meter_notices.alert_opened(
+                    session, alert_id=alert_id, meter=meter, kind=kind, detail=detail, now=now
+                )
     session.flush()
 
 
-def _open_alert(session: Session, meter_id: int, kind: AlertKind, detail: str, now: datetime) -> bool:
-    """Inserts an open alert unless one is open already (also when another writer just added it)."""
+def _open_alert(session: Session, meter_id: int, kind: AlertKind, detail: str, now: datetime) -> int | None:
+    """Inserts an open alert unless one is open already (also when another writer just added it); its id."""
     values = {"meter_id": meter_id, "kind": kind.value, "opened_at": now, "detail": detail[:500]}
     statement = (postgresql.insert if is_postgres(session) else sqlite.insert)(Alert).values(**values)
     statement = statement.on_conflict_do_nothing(
         index_elements=["meter_id", "kind"], index_where=col(Alert.closed_at).is_(None)
     )
-    return session.connection().execute(statement.returning(Alert.__table__.c.id)).first() is not None
+    return session.connection().execute(statement.returning(Alert.__table__.c.id)).scalar()
 
 
 def _tally(counts: Counter[str]) -> str:
@@ -437,7 +449,8 @@ def _incident_batch(
             continue
         known = [conditions.Known(i.id, i.started_at, i.ended_at) for i in recorded]
         actions = conditions.reconcile(series[sensor.id], rule, known, now)
-        _apply_incident_actions(session, sensor, utility, rule, actions, {i.id: i for i in recorded}, tally)
+        by_id = {i.id: i for i in recorded}
+        _apply_incident_actions(session, sensor, utility, rule, actions, by_id, tally, now)
 
 
 def _apply_incident_actions(
@@ -448,8 +461,10 @@ def _apply_incident_actions(
     actions: list[conditions.Action],
     by_id: dict[int, ServiceIncident],
     tally: Counter[str],
+    now: datetime,
 ) -> None:
     latest: ServiceIncident | None = None
+    opened: list[ServiceIncident] = []
     for action in actions:
         if action.kind == "close":
             incident = latest if action.incident_id is None else by_id[action.incident_id]
@@ -469,6 +484,10 @@ def _apply_incident_actions(
         )
         if action.kind == "open":
             tally["opened"] += 1
+            opened.append(latest)
+    for incident in opened:  # one that opened and closed within the look-back is past news
+        if incident.ended_at is None:
+            incident_notices.incident_opened(session, incident, now)
 
 
 def _incident_detail(
@@ -483,3 +502,48 @@ def _incident_detail(
         f"living room down to {action.worst} C at sensor {sensor.serial}, {action.deviation} C below "
         f"the {rule.norm} C minimum of the heating season"
     )
+
+
+# Reading-window notices
+
+
+def reading_window(engine: Engine, settings: Settings, today: date | None = None) -> str:
+    """Tells residents the reading window opened (on its first day, or the first run after it
+    that the job missed) and, from `window_closing_days` before it closes, which manual meters
+    still have no reading. A day run twice or late writes each notice once (keyed per window).
+    """
+    zone = settings.timezone
+    today = today or clock.local_today(zone)
+    window = window_of(today, settings.meters.window_start_day, settings.meters.window_end_day)
+    with session_scope(engine) as session:
+        finished = catchup.done_through(session, READING_WINDOW)
+    if window is None:
+        line = f"reading window {today.isoformat()}: closed today, nothing to send"
+        failed: list[int] = []
+    else:
+        kinds = []
+        if window.opens == today or (finished is not None and finished < window.opens):
+            kinds.append(window_reminders.OPEN)
+        if today >= window.closing_from(settings.notify.window_closing_days):
+            kinds.append(window_reminders.CLOSING)
+        now = clock.now()
+        parts, failed = [], []
+        for kind in kinds:
+            with session_scope(engine) as session:
+                ids = window_reminders.apartments_to_remind(session, kind, window, today, zone)
+
+            def work(session: Session, chunk: list[int], kind: str = kind) -> int:
+                return window_reminders.remind(
+                    session, chunk, kind=kind, window=window, today=today, timezone=zone, now=now
+                )
+
+            written, lost = write_isolated(engine, ids, work, "apartment")
+            parts.append(f"{written} {kind} notices for {len(ids)} apartments")
+            failed += lost
+        line = f"reading window {window.opens}..{window.closes} on {today.isoformat()}: " + (
+            "; ".join(parts) or "nothing to send today"
+        )
+    if not failed:
+        with session_scope(engine) as session:
+            catchup.mark_done(session, READING_WINDOW, today)
+    return line + _failures(failed, "apartment")

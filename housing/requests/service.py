@@ -19,7 +19,7 @@ from housing.db import apply_changes
 from housing.errors import Conflict, Forbidden, Invalid, RateLimited
 from housing.registry.models import Apartment, Building
 from housing.registry.service import current_manager
-from housing.requests import deadlines, lifecycle
+from housing.requests import deadlines, lifecycle, notices
 from housing.requests.lifecycle import Mover
 from housing.requests.models import (
     RequestCategory,
@@ -125,6 +125,7 @@ def file_request(
     session.add(request)
     session.flush()
     _record(session, request, None, RequestStatus.new, actor_id=filed_by_id, at=now, reason=None)
+    notices.emergency_filed(session, request, now)
     return request
 
 
@@ -222,7 +223,9 @@ def transition_request(
             "file a new request instead"
         )
     _apply(session, request, current, to, now=now, until=until, emergency_deadline=emergency_deadline)
-    return _record(session, request, current, to, actor_id=actor_id, at=now, reason=reason)
+    transition = _record(session, request, current, to, actor_id=actor_id, at=now, reason=reason)
+    notices.status_changed(session, request, transition)
+    return transition
 
 
 def _apply(
@@ -335,6 +338,7 @@ def add_comment(
     )
     session.add(comment)
     session.flush()
+    notices.comment_added(session, request, comment)
     return comment
 
 
@@ -431,17 +435,22 @@ def mark_overdue(session: Session, *, now: datetime) -> int:
 
 
 def escalate_overdue(session: Session, *, now: datetime, after: timedelta) -> int:
-    """Escalates open requests overdue by more than `after`: officials see them from then on."""
-    result = session.execute(
-        update(ServiceRequest)
-        .where(
-            col(ServiceRequest.status).in_(lifecycle.OPEN),
-            col(ServiceRequest.escalated).is_(False),
-            ServiceRequest.deadline_at < deadlines.escalation_cutoff(now, after),
-        )
-        .values(escalated=True, escalated_at=now)
+    """Escalates open requests overdue by more than `after`: officials see them from then on,
+    and are told, with the company's managers (`notices.escalated`)."""
+    escalated = list(
+        session.execute(
+            update(ServiceRequest)
+            .where(
+                col(ServiceRequest.status).in_(lifecycle.OPEN),
+                col(ServiceRequest.escalated).is_(False),
+                ServiceRequest.deadline_at < deadlines.escalation_cutoff(now, after),
+            )
+            .values(escalated=True, escalated_at=now)
+            .returning(ServiceRequest.id)
+        ).scalars()
     )
-    return result.rowcount or 0
+    notices.escalated(session, escalated, now=now, after=after)
+    return len(escalated)
 
 
 def due_deferrals(session: Session, *, now: datetime, limit: int) -> list[ServiceRequest]:
@@ -483,7 +492,7 @@ def resume_deferred(
     request.deadline_at = _fresh_deadline(session, request, now, emergency_deadline)
     request.status = back_to
     session.add(request)
-    return _record(
+    transition = _record(
         session,
         request,
         RequestStatus.deferred,
@@ -492,3 +501,5 @@ def resume_deferred(
         at=now,
         reason=f"deferred until {until:%Y-%m-%d %H:%M} UTC; back in the queue",
     )
+    notices.status_changed(session, request, transition)
+    return transition

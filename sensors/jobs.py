@@ -543,7 +543,6 @@ def reading_window(engine: Engine, settings: Settings, today: date | None = None
         line = f"reading window {window.opens}..{window.closes} on {today.isoformat()}: " + (
             "; ".join(parts) or "nothing to send today"
         )
-    if not failed:
-        with session_scope(engine) as session:
-            catchup.mark_done(session, READING_WINDOW, today)
+    with session_scope(engine) as session:  # with a failure, the next run does `today` again
+        catchup.mark_done(session, READING_WINDOW, today - timedelta(days=1) if failed else today)
     return line + _failures(failed, "apartment")

@@ -4,7 +4,7 @@ Run for a day (`housing jobs run payment-reminders --on 2026-12-16`), it covers 
 since the last one it finished (at most `MAX_CATCH_UP_DAYS`), so a day missed is made good
 by the next run; the reminders' dedupe keys make a day run twice remind nobody twice. Each
 batch of invoices is one transaction and a failing invoice is skipped and retried the next
-run (`housing.notifications.batches`); the day is recorded as finished only when none failed.
+run (`housing.notifications.batches`): the days are recorded as finished only when none failed.
 """
 
 from datetime import date, timedelta
@@ -45,9 +45,8 @@ def payment_reminders(engine: Engine, settings: Settings, today: date | None = N
     soon_written, soon_failed = write_isolated(engine, due_soon, writer(reminders.DUE_SOON), "invoice")
     late_written, late_failed = write_isolated(engine, overdue, writer(reminders.OVERDUE), "invoice")
     failed = soon_failed + late_failed
-    if not failed:
-        with session_scope(engine) as session:
-            catchup.mark_done(session, PAYMENT_REMINDERS, today)
+    with session_scope(engine) as session:  # with a failure, the next run starts from `first` again
+        catchup.mark_done(session, PAYMENT_REMINDERS, first - timedelta(days=1) if failed else today)
     span = today.isoformat() if first >= today else f"{first.isoformat()}..{today.isoformat()}"
     line = (
         f"payment reminders {span}: {soon_written} due-soon notices for {len(due_soon)} invoices,"

@@ -192,7 +192,7 @@ def test_a_planned_outage_tells_every_resident_of_its_building_only(session, hou
         session, Role.dispatcher, company_id=current_manager(session, apartment.building_id, NOON.date())
     )
     starts = datetime(2026, 11, 20, 9, tzinfo=TASHKENT)
-    outage = plan_outage(
+    plan_outage(
         session,
         building_id=apartment.building_id,
         utility=Utility.hot_water,

@@ -40,6 +40,7 @@ from housing.requests import jobs as request_jobs
 from housing.scores import jobs as score_jobs
 from housing.settings import Settings
 from sensors import jobs as sensor_jobs
+from sensors.meters import jobs as window_jobs
 
 log = logging.getLogger("housing.scheduler")
 
@@ -144,7 +145,7 @@ JOBS: list[Job] = [
     Job(
         "reading-window",
         cron(hour=9, minute=30),
-        sensor_jobs.reading_window,
+        window_jobs.reading_window,
         "Tells residents the meter-reading window opened, and which manual meters are unread as it closes",
     ),
     Job(
@@ -187,7 +188,7 @@ CALENDAR: dict[str, CalendarJob] = {
         CalendarJob("daily-penalties", lambda e, s, day: billing_jobs.daily_penalties(e, s, today=day)),
         CalendarJob("nightly-scores", _scores_for),
         CalendarJob("payment-reminders", lambda e, s, day: reminder_jobs.payment_reminders(e, s, today=day)),
-        CalendarJob("reading-window", lambda e, s, day: sensor_jobs.reading_window(e, s, today=day)),
+        CalendarJob("reading-window", lambda e, s, day: window_jobs.reading_window(e, s, today=day)),
     )
 }
 

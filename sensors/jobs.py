@@ -26,14 +26,11 @@ from housing.db import is_postgres, session_scope
 from housing.incidents import notices as incident_notices
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.incidents.service import close_incident, open_incident
-from housing.notifications.batches import write_isolated
 from housing.settings import Settings
 from sensors.ingest.partitions import create_partition, missing_months, partition_name
 from sensors.meters import alerts, conditions
 from sensors.meters import notices as meter_notices
-from sensors.meters import reminders as window_reminders
 from sensors.meters.service import effective_readings
-from sensors.meters.window import window_of
 from sensors.models import Alert, AlertKind, Measurement, Meter, MeterKind, Reading, Sensor, SensorKind
 from sensors.usage.points import EffectivePoint
 
@@ -41,7 +38,6 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 CREATE_PARTITIONS = "create-partitions"  # the job's name in the scheduler's table and job_progress
-READING_WINDOW = "reading-window"
 # How far back a reading is checked for going backwards: a little over the job's interval,
 # so that readings are seen by more than one run. Readings a device delivers later than
 # this after taking them are not checked (consumption still excludes them).
@@ -502,47 +498,3 @@ def _incident_detail(
         f"living room down to {action.worst} C at sensor {sensor.serial}, {action.deviation} C below "
         f"the {rule.norm} C minimum of the heating season"
     )
-
-
-# Reading-window notices
-
-
-def reading_window(engine: Engine, settings: Settings, today: date | None = None) -> str:
-    """Tells residents the reading window opened (on its first day, or the first run after it
-    that the job missed) and, from `window_closing_days` before it closes, which manual meters
-    still have no reading. A day run twice or late writes each notice once (keyed per window).
-    """
-    zone = settings.timezone
-    today = today or clock.local_today(zone)
-    window = window_of(today, settings.meters.window_start_day, settings.meters.window_end_day)
-    with session_scope(engine) as session:
-        finished = catchup.done_through(session, READING_WINDOW)
-    if window is None:
-        line = f"reading window {today.isoformat()}: closed today, nothing to send"
-        failed: list[int] = []
-    else:
-        kinds = []
-        if window.opens == today or (finished is not None and finished < window.opens):
-            kinds.append(window_reminders.OPEN)
-        if today >= window.closing_from(settings.notify.window_closing_days):
-            kinds.append(window_reminders.CLOSING)
-        now = clock.now()
-        parts, failed = [], []
-        for kind in kinds:
-            with session_scope(engine) as session:
-                ids = window_reminders.apartments_to_remind(session, kind, window, today, zone)
-
-            def work(session: Session, chunk: list[int], kind: str = kind) -> int:
-                return window_reminders.remind(
-                    session, chunk, kind=kind, window=window, today=today, timezone=zone, now=now
-                )
-
-            written, lost = write_isolated(engine, ids, work, "apartment")
-            parts.append(f"{written} {kind} notices for {len(ids)} apartments")
-            failed += lost
-        line = f"reading window {window.opens}..{window.closes} on {today.isoformat()}: " + (
-            "; ".join(parts) or "nothing to send today"
-        )
-    with session_scope(engine) as session:  # with a failure, the next run does `today` again
-        catchup.mark_done(session, READING_WINDOW, today - timedelta(days=1) if failed else today)
-    return line + _failures(failed, "apartment")

@@ -111,14 +111,15 @@ def emergency_filed(session: Session, request: ServiceRequest, now: datetime) ->
 
 
 def escalated(session: Session, request_ids: Iterable[int], *, now: datetime, after: timedelta) -> int:
-    """`staff_escalation` for each request escalated now: to every official and the company's managers."""
-    written = 0
-    for request in session.scalars(
-        select(ServiceRequest).where(col(ServiceRequest.id).in_(list(request_ids)))
-    ):
+    """`staff_escalation` for each request escalated now: to every official and the company's managers.
+
+    Returns how many requests it told of (the escalation's own count).
+    """
+    ids = list(request_ids)
+    for request in session.scalars(select(ServiceRequest).where(col(ServiceRequest.id).in_(ids))):
         category, address = _category_and_address(session, request)
         late = max((now - request.deadline_at).days, after.days)
-        written += notify(
+        notify(
             session,
             user_ids=_either(officials(), company_staff(request.company_id, (Role.manager,))),
             kind="staff_escalation",
@@ -127,7 +128,7 @@ def escalated(session: Session, request_ids: Iterable[int], *, now: datetime, af
             dedupe=f"request-escalated:{request.id}",
             now=now,
         )
-    return written
+    return len(ids)
 
 
 def _either(*queries: Select) -> Select:

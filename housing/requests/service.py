@@ -223,9 +223,7 @@ def transition_request(
             "file a new request instead"
         )
     _apply(session, request, current, to, now=now, until=until, emergency_deadline=emergency_deadline)
-    transition = _record(session, request, current, to, actor_id=actor_id, at=now, reason=reason)
-    notices.status_changed(session, request, transition)
-    return transition
+    return _record(session, request, current, to, actor_id=actor_id, at=now, reason=reason)
 
 
 def _apply(
@@ -293,6 +291,8 @@ def _record(
     )
     session.add(transition)
     session.flush()
+    if from_status is not None:  # every move after filing is told to the resident
+        notices.status_changed(session, request, transition)
     return transition
 
 
@@ -435,22 +435,18 @@ def mark_overdue(session: Session, *, now: datetime) -> int:
 
 
 def escalate_overdue(session: Session, *, now: datetime, after: timedelta) -> int:
-    """Escalates open requests overdue by more than `after`: officials see them from then on,
-    and are told, with the company's managers (`notices.escalated`)."""
-    escalated = list(
-        session.execute(
-            update(ServiceRequest)
-            .where(
-                col(ServiceRequest.status).in_(lifecycle.OPEN),
-                col(ServiceRequest.escalated).is_(False),
-                ServiceRequest.deadline_at < deadlines.escalation_cutoff(now, after),
-            )
-            .values(escalated=True, escalated_at=now)
-            .returning(ServiceRequest.id)
-        ).scalars()
+    """Escalates open requests overdue by more than `after`: officials see (and are told of) them."""
+    result = session.execute(
+        update(ServiceRequest)
+        .where(
+            col(ServiceRequest.status).in_(lifecycle.OPEN),
+            col(ServiceRequest.escalated).is_(False),
+            ServiceRequest.deadline_at < deadlines.escalation_cutoff(now, after),
+        )
+        .values(escalated=True, escalated_at=now)
+        .returning(ServiceRequest.id)
     )
-    notices.escalated(session, escalated, now=now, after=after)
-    return len(escalated)
+    return notices.escalated(session, list(result.scalars()), now=now, after=after)
 
 
 def due_deferrals(session: Session, *, now: datetime, limit: int) -> list[ServiceRequest]:
@@ -492,7 +488,7 @@ def resume_deferred(
     request.deadline_at = _fresh_deadline(session, request, now, emergency_deadline)
     request.status = back_to
     session.add(request)
-    transition = _record(
+    return _record(
         session,
         request,
         RequestStatus.deferred,
@@ -501,5 +497,3 @@ def resume_deferred(
         at=now,
         reason=f"deferred until {until:%Y-%m-%d %H:%M} UTC; back in the queue",
     )
-    notices.status_changed(session, request, transition)
-    return transition

@@ -17,7 +17,7 @@ from housing.notifications.channels.base import SENT, Outgoing
 from housing.notifications.kinds import Channel
 from housing.notifications.models import Notification
 from housing.notifications.sender import send_due
-from sensors.jobs import reading_window
+from sensors.meters.jobs import reading_window
 from sensors.models import MeterKind
 from tests.factories.core import make_apartment, make_owner, make_user
 from tests.factories.readings import make_meter

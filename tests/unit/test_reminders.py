@@ -12,7 +12,7 @@ from billing.invoices.jobs import payment_reminders
 from billing.models import Gateway
 from billing.payments.service import record_manual_payment
 from housing.notifications.models import Notification
-from sensors.jobs import reading_window
+from sensors.meters.jobs import reading_window
 from sensors.meters.window import Window, window_of
 from sensors.models import MeterKind
 from tests.factories.billing import make_billed_invoice

@@ -15,7 +15,7 @@ from billing.invoices import reminders
 from housing import clock
 from housing.catchup import service as catchup
 from housing.db import session_scope
-from housing.notifications.batches import write_isolated
+from housing.notifications.batches import record_progress, write_isolated
 from housing.settings import Settings
 
 PAYMENT_REMINDERS = "payment-reminders"  # the job's name in the scheduler's table and job_progress
@@ -45,8 +45,8 @@ def payment_reminders(engine: Engine, settings: Settings, today: date | None = N
     soon_written, soon_failed = write_isolated(engine, due_soon, writer(reminders.DUE_SOON), "invoice")
     late_written, late_failed = write_isolated(engine, overdue, writer(reminders.OVERDUE), "invoice")
     failed = soon_failed + late_failed
-    with session_scope(engine) as session:  # with a failure, the next run starts from `first` again
-        catchup.mark_done(session, PAYMENT_REMINDERS, first - timedelta(days=1) if failed else today)
+    # With a failure, the next run starts from `first` again.
+    record_progress(engine, PAYMENT_REMINDERS, first - timedelta(days=1) if failed else today)
     span = today.isoformat() if first >= today else f"{first.isoformat()}..{today.isoformat()}"
     line = (
         f"payment reminders {span}: {soon_written} due-soon notices for {len(due_soon)} invoices,"

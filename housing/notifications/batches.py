@@ -3,14 +3,18 @@
 A batch that fails is rolled back and done again one item at a time, so a failing item
 (an invoice, a meter) is logged with its id and skipped while the others are written; a
 later run tries it again, and the notices' dedupe keys make whatever was written stay once.
+`record_progress` records the day a job finished, also when another copy records it at once.
 """
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import date
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from housing.catchup import service as catchup
 from housing.db import session_scope
 
 log = logging.getLogger(__name__)
@@ -47,3 +51,16 @@ def write_isolated(
                 log.exception("%s %s failed: rolled back and skipped", what, id_)
                 failed.append(id_)
     return written, failed
+
+
+def record_progress(engine: Engine, job: str, through: date) -> None:
+    """`catchup.mark_done` in a transaction of its own; a second copy of the job that inserted the
+    job's first row at the same moment makes this one update it instead."""
+    for attempt in range(2):
+        try:
+            with session_scope(engine) as session:
+                catchup.mark_done(session, job, through)
+            return
+        except IntegrityError:
+            if attempt:
+                raise

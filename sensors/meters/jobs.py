@@ -14,7 +14,7 @@ from sqlmodel import Session
 from housing import clock
 from housing.catchup import service as catchup
 from housing.db import session_scope
-from housing.notifications.batches import write_isolated
+from housing.notifications.batches import record_progress, write_isolated
 from housing.settings import Settings
 from sensors.meters import reminders as window_reminders
 from sensors.meters.window import window_of
@@ -58,6 +58,6 @@ def reading_window(engine: Engine, settings: Settings, today: date | None = None
         line = f"reading window {window.opens}..{window.closes} on {today.isoformat()}: " + (
             "; ".join(parts) or "nothing to send today"
         )
-    with session_scope(engine) as session:  # with a failure, the next run does `today` again
-        catchup.mark_done(session, READING_WINDOW, today - timedelta(days=1) if failed else today)
+    # With a failure, the next run does `today` again.
+    record_progress(engine, READING_WINDOW, today - timedelta(days=1) if failed else today)
     return line + (f"; {len(failed)} apartments failed ({', '.join(map(str, failed))})" if failed else "")

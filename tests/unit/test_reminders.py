@@ -2,6 +2,7 @@
 notice is written once per invoice (or window and apartment) whether a day runs twice, late or
 not at all; what is paid is not reminded of; a failing item is skipped and retried."""
 
+import threading
 from datetime import UTC, date, datetime
 
 import pytest
@@ -188,3 +189,22 @@ def test_a_window_closing_when_every_meter_was_read_tells_nobody(db, session, se
     session.commit()
     reading_window(db, settings, today=date(2026, 12, 23))
     assert notices(session, "reading_window_closing") == []
+
+
+def test_two_workers_running_the_day_at_once_write_each_reminder_once(db, session, settings, accounts):
+    barrier = threading.Barrier(2)
+    lines: list[str] = []
+
+    def run() -> None:
+        barrier.wait(timeout=10)
+        lines.append(payment_reminders(db, settings, today=date(2026, 11, 16)))
+
+    workers = [threading.Thread(target=run) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert len(lines) == 2 and not any("failed" in line for line in lines)
+    assert sorted(n.user_id for n in notices(session, reminders.OVERDUE)) == sorted(
+        u.id for _, u, _ in accounts
+    )

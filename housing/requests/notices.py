@@ -90,13 +90,14 @@ def comment_added(session: Session, request: ServiceRequest, comment: RequestCom
 
 
 def emergency_filed(session: Session, request: ServiceRequest, now: datetime) -> int:
-    """`staff_emergency` to the dispatchers and managers of the company it was filed with."""
+    """`staff_emergency` to the dispatchers and managers of the company it was filed with, but the
+    dispatcher who typed it in after a call."""
     if not request.emergency:
         return 0
     category, address = _category_and_address(session, request)
     return notify(
         session,
-        user_ids=company_staff(request.company_id, EMERGENCY_ROLES),
+        user_ids=company_staff(request.company_id, EMERGENCY_ROLES).where(User.id != request.filed_by_id),
         kind="staff_emergency",
         params={
             "number": request.id,

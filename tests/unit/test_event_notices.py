@@ -349,3 +349,14 @@ def test_a_backwards_reading_tells_the_resident(db, session, settings, household
     detect_alerts(db, settings, now=now + timedelta(minutes=60))
     found = notices(session, "meter_backwards")
     assert owner.id in {n.user_id for n in found} and len(found) == 2
+
+
+def test_the_dispatcher_filing_an_emergency_after_a_call_is_not_alerted_of_it(session, household):
+    apartment, owner, *_ = household
+    company_id = current_manager(session, apartment.building_id, NOON.date())
+    caller_taker = make_user(session, Role.dispatcher, company_id=company_id)
+    colleague = make_user(session, Role.dispatcher, company_id=company_id)
+    burst = make_category(session, deadline_minutes=30, emergency=True)
+    make_request(session, owner, apartment, burst, filed_by_id=caller_taker.id)
+    session.commit()
+    assert [n.user_id for n in notices(session, "staff_emergency")] == [colleague.id]

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from billing.invoices.jobs import payment_reminders
 from billing.jobs import bill_period
 from billing.models import Gateway, Invoice
 from billing.payments.service import record_manual_payment
@@ -17,7 +16,7 @@ from housing.notifications.channels.base import SENT, Outgoing
 from housing.notifications.kinds import Channel
 from housing.notifications.models import Notification
 from housing.notifications.sender import send_due
-from sensors.meters.jobs import reading_window
+from housing.scheduler import run_job
 from sensors.models import MeterKind
 from tests.factories.core import make_apartment, make_owner, make_user
 from tests.factories.readings import make_meter
@@ -80,8 +79,8 @@ def test_a_month_of_notices_each_once_on_its_day_quiet_hours_kept(
     def run_jobs(day: date, hour: int) -> None:
         frozen_clock.set(local(day, hour))
         for _ in range(2 if day in TWICE else 1):
-            payment_reminders(db, settings, today=day)
-            reading_window(db, settings, today=day)
+            run_job(settings, "payment-reminders", db, on=day)  # as `housing jobs run ... --on DAY`
+            run_job(settings, "reading-window", db, on=day)
 
     day = date(2026, 12, 1)
     while day <= date(2026, 12, 31):

@@ -27,15 +27,17 @@ SERVICE_WORDS = {
 }
 
 
-def _params(session: Session, incident: ServiceIncident) -> dict[str, str | None]:
+def _params(session: Session, incident: ServiceIncident) -> dict[str, str]:
     building = session.get(Building, incident.building_id)
     utility = str(incident.utility)
-    return {
+    params = {
         "service": SERVICE_WORDS.get(utility, utility),
         "building": building.address if building else "?",
         "starts": incident.started_at.isoformat(),
-        "ends": incident.ended_at.isoformat() if incident.ended_at else None,
     }
+    if incident.ended_at is not None:  # a planned outage's; a detected incident's is not known yet
+        params["ends"] = incident.ended_at.isoformat()
+    return params
 
 
 def outage_planned(session: Session, outage: ServiceIncident, now: datetime) -> int:

@@ -29,6 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from billing import jobs as billing_jobs
+from billing.invoices import jobs as reminder_jobs
 from billing.payments import jobs as payment_jobs
 from housing import clock
 from housing.accounts.service import purge_expired_tokens
@@ -39,6 +40,7 @@ from housing.requests import jobs as request_jobs
 from housing.scores import jobs as score_jobs
 from housing.settings import Settings
 from sensors import jobs as sensor_jobs
+from sensors.meters import jobs as window_jobs
 
 log = logging.getLogger("housing.scheduler")
 
@@ -135,6 +137,18 @@ JOBS: list[Job] = [
         "Recomputes and stores the quality scores of the previous (and any missed) and the current month",
     ),
     Job(
+        "payment-reminders",
+        cron(hour=9, minute=0),
+        reminder_jobs.payment_reminders,
+        "Reminds residents of invoices due in HOUSING_NOTIFY__DUE_SOON_DAYS and of those just overdue",
+    ),
+    Job(
+        "reading-window",
+        cron(hour=9, minute=30),
+        window_jobs.reading_window,
+        "Tells residents the meter-reading window opened, and which manual meters are unread as it closes",
+    ),
+    Job(
         "send-notifications",
         IntervalTrigger(seconds=60),
         notification_jobs.send_notifications,
@@ -173,6 +187,8 @@ CALENDAR: dict[str, CalendarJob] = {
         ),
         CalendarJob("daily-penalties", lambda e, s, day: billing_jobs.daily_penalties(e, s, today=day)),
         CalendarJob("nightly-scores", _scores_for),
+        CalendarJob("payment-reminders", lambda e, s, day: reminder_jobs.payment_reminders(e, s, today=day)),
+        CalendarJob("reading-window", lambda e, s, day: window_jobs.reading_window(e, s, today=day)),
     )
 }
 

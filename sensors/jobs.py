@@ -23,11 +23,13 @@ from sqlmodel import Session, col, select
 from housing import clock
 from housing.catchup import service as catchup
 from housing.db import is_postgres, session_scope
+from housing.incidents import notices as incident_notices
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.incidents.service import close_incident, open_incident
 from housing.settings import Settings
 from sensors.ingest.partitions import create_partition, missing_months, partition_name
 from sensors.meters import alerts, conditions
+from sensors.meters import notices as meter_notices
 from sensors.meters.service import effective_readings
 from sensors.models import Alert, AlertKind, Measurement, Meter, MeterKind, Reading, Sensor, SensorKind
 from sensors.usage.points import EffectivePoint
@@ -324,19 +326,25 @@ def _apply_alerts(
             alert.closed_at = now
             session.add(alert)
             closed[kind.value] += 1
-        elif detail is not None and alert is None and _open_alert(session, meter_id, kind, detail, now):
-            opened[kind.value] += 1
+        elif detail is not None and alert is None:
+            alert_id = _open_alert(session, meter_id, kind, detail, now)
+            if alert_id is not None:
+                opened[kind.value] += 1
+                meter = session.get(Meter, meter_id)
+                meter_notices.alert_opened(
+                    session, alert_id=alert_id, meter=meter, kind=kind, detail=detail, now=now
+                )
     session.flush()
 
 
-def _open_alert(session: Session, meter_id: int, kind: AlertKind, detail: str, now: datetime) -> bool:
-    """Inserts an open alert unless one is open already (also when another writer just added it)."""
+def _open_alert(session: Session, meter_id: int, kind: AlertKind, detail: str, now: datetime) -> int | None:
+    """Inserts an open alert unless one is open already (also when another writer just added it); its id."""
     values = {"meter_id": meter_id, "kind": kind.value, "opened_at": now, "detail": detail[:500]}
     statement = (postgresql.insert if is_postgres(session) else sqlite.insert)(Alert).values(**values)
     statement = statement.on_conflict_do_nothing(
         index_elements=["meter_id", "kind"], index_where=col(Alert.closed_at).is_(None)
     )
-    return session.connection().execute(statement.returning(Alert.__table__.c.id)).first() is not None
+    return session.connection().execute(statement.returning(Alert.__table__.c.id)).scalar()
 
 
 def _tally(counts: Counter[str]) -> str:
@@ -437,7 +445,8 @@ def _incident_batch(
             continue
         known = [conditions.Known(i.id, i.started_at, i.ended_at) for i in recorded]
         actions = conditions.reconcile(series[sensor.id], rule, known, now)
-        _apply_incident_actions(session, sensor, utility, rule, actions, {i.id: i for i in recorded}, tally)
+        by_id = {i.id: i for i in recorded}
+        _apply_incident_actions(session, sensor, utility, rule, actions, by_id, tally, now)
 
 
 def _apply_incident_actions(
@@ -448,8 +457,10 @@ def _apply_incident_actions(
     actions: list[conditions.Action],
     by_id: dict[int, ServiceIncident],
     tally: Counter[str],
+    now: datetime,
 ) -> None:
     latest: ServiceIncident | None = None
+    opened: list[ServiceIncident] = []
     for action in actions:
         if action.kind == "close":
             incident = latest if action.incident_id is None else by_id[action.incident_id]
@@ -469,6 +480,10 @@ def _apply_incident_actions(
         )
         if action.kind == "open":
             tally["opened"] += 1
+            opened.append(latest)
+    for incident in opened:  # one that opened and closed within the look-back is past news
+        if incident.ended_at is None:
+            incident_notices.incident_opened(session, incident, now)
 
 
 def _incident_detail(

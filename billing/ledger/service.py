@@ -138,23 +138,43 @@ def allocate(paid_minor: int, totals: Sequence[int]) -> list[int]:
     return covered
 
 
-def settle_invoices(session: Session, apartment_id: int) -> None:
-    """Sets each billed invoice of the account to issued, partially_paid or paid by the money paid in."""
+def _covered(session: Session, apartment_ids: Sequence[int]) -> list[tuple[Invoice, int, int]]:
+    """Each billed invoice of the accounts with what it charges (its corrections included) and
+    how much of that the money paid in covers, oldest first within each account."""
     invoices = session.exec(
         select(Invoice)
-        .where(Invoice.apartment_id == apartment_id, col(Invoice.status).in_(BILLED))
-        .order_by(Invoice.period, Invoice.id)
+        .where(col(Invoice.apartment_id).in_(apartment_ids), col(Invoice.status).in_(BILLED))
+        .order_by(Invoice.apartment_id, Invoice.period, Invoice.id)
     ).all()
     adjusted = dict(
         session.exec(
             select(LedgerEntry.invoice_id, func.sum(LedgerEntry.amount_minor))
-            .where(LedgerEntry.apartment_id == apartment_id, LedgerEntry.kind == LedgerKind.adjustment)
+            .where(
+                col(LedgerEntry.apartment_id).in_(apartment_ids), LedgerEntry.kind == LedgerKind.adjustment
+            )
             .group_by(LedgerEntry.invoice_id)
         ).all()
     )
-    dues = [i.total_minor + int(adjusted.get(i.id) or 0) for i in invoices]
-    covered = allocate(money_paid(session, apartment_id), dues)
-    for invoice, due, part in zip(invoices, dues, covered, strict=True):
+    paid = _paid_by_apartment(session, apartment_ids)
+    found: list[tuple[Invoice, int, int]] = []
+    by_account: dict[int, list[Invoice]] = defaultdict(list)
+    for invoice in invoices:
+        by_account[invoice.apartment_id].append(invoice)
+    for apartment_id, theirs in by_account.items():
+        dues = [i.total_minor + int(adjusted.get(i.id) or 0) for i in theirs]
+        covered = allocate(paid.get(apartment_id, 0), dues)
+        found += zip(theirs, dues, covered, strict=True)
+    return found
+
+
+def unpaid_by_invoice(session: Session, apartment_ids: Sequence[int]) -> dict[int, int]:
+    """invoice id -> what is still to pay on it, for the accounts' billed invoices not paid in full."""
+    return {invoice.id: due - part for invoice, due, part in _covered(session, apartment_ids) if part < due}
+
+
+def settle_invoices(session: Session, apartment_id: int) -> None:
+    """Sets each billed invoice of the account to issued, partially_paid or paid by the money paid in."""
+    for invoice, due, part in _covered(session, [apartment_id]):
         if part >= due:
             status = InvoiceStatus.paid
         elif part > 0:

@@ -20,6 +20,7 @@ from billing.models import (
     PaymentAttempt,
     PaymentStatus,
 )
+from billing.payments import notices
 from billing.payments.gateway import (
     MAX_CHARGE_MINOR,
     GatewayError,
@@ -213,6 +214,7 @@ def _book_payment(session: Session, attempt: PaymentAttempt, occurred_at: dateti
         created_by_id=attempt.created_by_id,
     )
     settle_invoices(session, attempt.apartment_id)
+    notices.payment_received(session, attempt)
 
 
 def refund_payment(
@@ -287,6 +289,7 @@ def book_refund_upto(
     session.add(attempt)
     session.flush()
     settle_invoices(session, attempt.apartment_id)
+    notices.payment_refunded(session, attempt, added_minor=added, upto_minor=upto)
     return added
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from housing.errors import Invalid
+from housing.incidents import notices
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 
 
@@ -93,6 +94,7 @@ def plan_outage(
     )
     session.add(outage)
     session.flush()
+    notices.outage_planned(session, outage, now)
     return outage
 
 

@@ -2,8 +2,9 @@
 
 Params are stored as JSON; their names say how to show them in a language: `month` is a
 month, `*_minor` with `currency` an amount (shown under the name without `_minor`), an ISO
-date or an ISO instant a day or a moment on the city's clock. Anything else is shown as
-stored. A field the text names but the params lack shows as "?" rather than failing a
+date or an ISO instant a day or a moment on the city's clock; `WORDS` (a status, a service,
+an author, a category) hold an English word of the pages' catalogs and are shown translated.
+Anything else is shown as stored. A field the text names but the params lack shows as "?" rather than failing a
 whole batch of sends.
 """
 
@@ -21,6 +22,9 @@ class Rendered:
     subject: str
     text: str
     url: str
+
+
+WORDS = frozenset({"status", "service", "author", "category"})
 
 
 class _Lenient(dict):
@@ -48,6 +52,9 @@ def render(
     spec = kind_named(kind)
     translations = i18n.translations(language)
     fields = _Lenient(_shown(name, value, params, language, timezone) for name, value in params.items())
+    for name in WORDS & fields.keys():
+        if fields[name]:  # gettext("") is the catalog's header
+            fields[name] = translations.gettext(fields[name])
     formatter = string.Formatter()
     subject = formatter.vformat(translations.gettext(spec.title), (), fields)
     text = formatter.vformat(translations.gettext(spec.body), (), fields)

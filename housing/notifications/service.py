@@ -29,6 +29,9 @@ class Notice:
     user_id: int
     params: Params
     link: str = ""
+    key: str = (
+        ""  # with `dedupe`: this notice's own cause (an invoice's id), keyed `{dedupe}:{key}:{user_id}`
+    )
 
 
 def notify(
@@ -75,7 +78,7 @@ def notify_each(
             "params": json.loads(json.dumps(dict(notice.params), default=str)),  # JSON as it will be read
             "link": notice.link,
             "urgent": is_urgent,
-            "dedupe_key": f"{dedupe}:{notice.user_id}" if dedupe else None,
+            "dedupe_key": _dedupe_key(dedupe, notice),
             "created_at": now,
             "planned_at": None,
             "read_at": None,
@@ -96,6 +99,12 @@ def notify_each(
         statement = dialect.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
         written += session.execute(statement, rows[start : start + 5_000]).rowcount or 0
     return written
+
+
+def _dedupe_key(dedupe: str | None, notice: Notice) -> str | None:
+    if dedupe is None:
+        return None
+    return f"{dedupe}:{notice.key}:{notice.user_id}" if notice.key else f"{dedupe}:{notice.user_id}"
 
 
 def inbox(user_id: int) -> Select:

@@ -19,7 +19,7 @@ from housing.db import apply_changes
 from housing.errors import Conflict, Forbidden, Invalid, RateLimited
 from housing.registry.models import Apartment, Building
 from housing.registry.service import current_manager
-from housing.requests import deadlines, lifecycle
+from housing.requests import deadlines, lifecycle, notices
 from housing.requests.lifecycle import Mover
 from housing.requests.models import (
     RequestCategory,
@@ -125,6 +125,7 @@ def file_request(
     session.add(request)
     session.flush()
     _record(session, request, None, RequestStatus.new, actor_id=filed_by_id, at=now, reason=None)
+    notices.emergency_filed(session, request, now)
     return request
 
 
@@ -290,6 +291,8 @@ def _record(
     )
     session.add(transition)
     session.flush()
+    if from_status is not None:  # every move after filing is told to the resident
+        notices.status_changed(session, request, transition)
     return transition
 
 
@@ -335,6 +338,7 @@ def add_comment(
     )
     session.add(comment)
     session.flush()
+    notices.comment_added(session, request, comment)
     return comment
 
 
@@ -431,7 +435,7 @@ def mark_overdue(session: Session, *, now: datetime) -> int:
 
 
 def escalate_overdue(session: Session, *, now: datetime, after: timedelta) -> int:
-    """Escalates open requests overdue by more than `after`: officials see them from then on."""
+    """Escalates open requests overdue by more than `after`: officials see (and are told of) them."""
     result = session.execute(
         update(ServiceRequest)
         .where(
@@ -440,8 +444,9 @@ def escalate_overdue(session: Session, *, now: datetime, after: timedelta) -> in
             ServiceRequest.deadline_at < deadlines.escalation_cutoff(now, after),
         )
         .values(escalated=True, escalated_at=now)
+        .returning(ServiceRequest.id)
     )
-    return result.rowcount or 0
+    return notices.escalated(session, list(result.scalars()), now=now, after=after)
 
 
 def due_deferrals(session: Session, *, now: datetime, limit: int) -> list[ServiceRequest]:

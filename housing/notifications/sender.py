@@ -93,11 +93,20 @@ def _reach(session: Session, user_ids: list[int], on: Iterable[Channel]) -> dict
     return reach
 
 
-def _wanted(notice_kind: str, choice: ChannelChoice | None) -> set[Channel]:
+def _channels_for(notice_kind: str, choice: ChannelChoice | None, reachable: set[Channel]) -> set[Channel]:
+    """The user's choice for the kind (or its defaults), among the channels that reach them.
+
+    A required kind (a meeting's legal notice) goes out on every reachable channel when the
+    chosen ones cannot carry it (none chosen, or each disabled or without an address).
+    """
     spec = kind(notice_kind)
-    if choice is None:
-        return set(spec.channels)
-    return {channel for channel in EXTERNAL_CHANNELS if getattr(choice, channel.value)}
+    wanted = (
+        set(spec.channels) if choice is None else {c for c in EXTERNAL_CHANNELS if getattr(choice, c.value)}
+    )
+    chosen = wanted & reachable
+    if spec.required and not chosen:
+        return set(reachable)
+    return chosen
 
 
 def plan(session: Session, settings: Settings, *, now: datetime, on: Iterable[Channel]) -> int:
@@ -123,7 +132,7 @@ def plan(session: Session, settings: Settings, *, now: datetime, on: Iterable[Ch
         user = reach.get(notice.user_id)
         if user is None:
             continue
-        wanted = _wanted(notice.kind, user.choices.get(notice.kind))
+        wanted = _channels_for(notice.kind, user.choices.get(notice.kind), set(user.addresses))
         contact = user.settings
         start = (contact and contact.quiet_start) or notify.quiet_start
         end = (contact and contact.quiet_end) or notify.quiet_end

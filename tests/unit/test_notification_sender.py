@@ -208,3 +208,26 @@ def test_a_link_code_ties_a_chat_once_and_a_chat_moves_to_its_latest_user(sessio
     link_chat(session, code=new_link_code(session, user_id=other.id, now=NOON).code, chat_id=555, now=NOON)
     assert user_of_chat(session, 555) == other.id
     assert session.get(ContactSettings, resident.id).telegram_chat_id is None
+
+
+def test_a_required_notice_finds_a_channel_when_the_chosen_ones_cannot_carry_it(
+    db, session, settings, resident
+):
+    session.add(
+        ChannelChoice(user_id=resident.id, kind="meeting_notice", email=False, telegram=True, sms=False)
+    )
+    session.add(
+        ChannelChoice(user_id=resident.id, kind="payment_received", email=False, telegram=True, sms=False)
+    )
+    session.commit()  # no Telegram chat is linked: the chosen channel does not reach the user
+    notify(
+        session,
+        user_ids=[resident.id],
+        kind="meeting_notice",
+        params={"title": "Roof", "text": "Vote"},
+        now=NOON,
+    )
+    _notify(session, resident)
+    email, sms = Recording(Channel.email), Recording(Channel.sms)
+    send_due(db, settings, [email, sms], clock=lambda: NOON)
+    assert len(email.got) == 1 and "Roof" in email.got[0].subject and len(sms.got) == 1

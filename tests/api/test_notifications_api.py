@@ -2,9 +2,12 @@
 own inbox only, read marks, required kinds kept, every wrong input a 422 with nothing changed,
 deliveries scoped to the company's residents (404 for anyone else)."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+import requests
 from sqlmodel import Session, select
 
 from housing.accounts.models import Role
@@ -19,6 +22,7 @@ from housing.notifications.models import (
 from housing.notifications.service import notify
 from housing.registry.models import Ownership
 from tests.factories.core import make_user
+from tests.servers import listening_socket, serving_in_thread
 
 API = "/api/v1"
 
@@ -236,3 +240,27 @@ def test_the_console_lists_deliveries_in_scope(client, city, delivered):
     assert page("manager", "?status=bogus").status_code == 422
     assert f'id="notification-{delivered}"' not in page("manager_b").text
     assert page("official").status_code == 404 and page("resident").status_code == 404
+
+
+def test_concurrent_changes_end_in_one_of_them_and_never_a_server_error(app, session, city):
+    headers = city.headers["resident"]
+    choices = [["email"], ["sms"], ["telegram"], ["email", "sms"]] * 2
+    barrier = threading.Barrier(len(choices))
+
+    def change(url: str, channels: list[str]) -> int:
+        barrier.wait(timeout=10)
+        body = {
+            "kinds": [{"kind": "invoice_issued", "channels": channels}],
+            "phone": f"+99890{len(channels)}000000",
+        }
+        return requests.patch(
+            f"{url}{API}/notification-settings", json=body, headers=headers, timeout=30
+        ).status_code
+
+    with serving_in_thread(app, listening_socket()) as url, ThreadPoolExecutor(len(choices)) as pool:
+        statuses = list(pool.map(lambda channels: change(url, channels), choices))
+        final = requests.get(f"{url}{API}/notification-settings", headers=headers, timeout=30).json()
+    assert set(statuses) <= {200, 409} and 200 in statuses
+    kinds = {k["kind"]: k["channels"] for k in final["kinds"]}
+    assert kinds["invoice_issued"] in [sorted(c) for c in choices]
+    assert len(session.exec(select(ChannelChoice).where(ChannelChoice.kind == "invoice_issued")).all()) == 1

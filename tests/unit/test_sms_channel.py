@@ -2,6 +2,7 @@
 arrive once with their link, the token is renewed, failures are classified, the sender retries
 a gateway that was down and disables SMS for a number the network refuses."""
 
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -188,3 +189,31 @@ def test_a_refused_number_turns_sms_off_for_the_user_with_the_reason(db, session
     assert contact is not None and "refused the number" in contact.sms_disabled
     assert {d.status for d in session.exec(select(Delivery)).all()} == {DeliveryStatus.failed}
     assert state.sent == []
+
+
+def _socket_on(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(16)
+    return sock
+
+
+def test_a_gateway_restarting_between_messages_costs_one_retry_and_a_new_login():
+    probe = listening_socket()
+    port = probe.getsockname()[1]
+    probe.close()
+    first = _socket_on(port)  # both with SO_REUSEADDR, so the second may bind while the first's connections linger
+    url = f"http://127.0.0.1:{port}"
+    channel = SmsChannel(_notify_settings(url))
+    before = SmsGatewayState()
+    with serving_in_thread(sms_gateway_app(before), first):
+        assert channel.send([_message("998901234567")])[0].sent
+    (down,) = channel.send([_message("998901234568")])  # the kept connection is gone, nothing listens
+    assert not down.sent and not down.permanent
+    after = SmsGatewayState()  # restarted: it forgot every token it issued
+    with serving_in_thread(sms_gateway_app(after), _socket_on(port)):
+        assert channel.send([_message("998901234568")])[0].sent
+    channel.close()
+    assert [m["mobile_phone"] for m in before.sent + after.sent] == ["998901234567", "998901234568"]
+    assert after.logins == 1

@@ -203,7 +203,9 @@ def test_a_gateway_restarting_between_messages_costs_one_retry_and_a_new_login()
     probe = listening_socket()
     port = probe.getsockname()[1]
     probe.close()
-    first = _socket_on(port)  # both with SO_REUSEADDR, so the second may bind while the first's connections linger
+    first = _socket_on(
+        port
+    )  # both with SO_REUSEADDR, so the second may bind while the first's connections linger
     url = f"http://127.0.0.1:{port}"
     channel = SmsChannel(_notify_settings(url))
     before = SmsGatewayState()

@@ -362,9 +362,7 @@ class NotifySettings(BaseModel):
     telegram_rate_per_second: float = Field(
         25, gt=0, description="Messages a second at most (Telegram allows about 30 per bot)"
     )
-    sms_provider: str | None = Field(
-        None, description="SMS gateway adapter (eskiz, or standin for local runs); SMS is off without it"
-    )
+    sms_provider: str | None = Field(None, description="SMS gateway adapter (eskiz); SMS is off without it")
     sms_api_url: str = Field("https://notify.eskiz.uz", description="The SMS gateway's API address")
     sms_login: str | None = Field(None, description="SMS gateway login (e-mail for Eskiz)")
     sms_password: SecretStr | None = Field(None, description="SMS gateway password or secret key")

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from housing.accounts.models import Role
-from housing.notifications.channels import open_channels
+from housing.notifications.channels import open_channels, sms
 from housing.notifications.channels.base import Outgoing
 from housing.notifications.channels.sms import MAX_CHARS, SmsChannel, sms_text, uzbek_mobile
 from housing.notifications.models import ChannelChoice, ContactSettings, Delivery, DeliveryStatus
@@ -22,6 +22,12 @@ from tests.servers import listening_socket, serving_in_thread
 from tests.standins.sms import EMAIL, PASSWORD, SmsGatewayState, sms_gateway_app
 
 NOON = datetime(2026, 12, 3, 7, 0, tzinfo=UTC)  # 12:00 in Tashkent
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_tokens() -> None:
+    """Each test's stand-in is new (on a port an earlier one may have used): it knows no token."""
+    sms._TOKENS.clear()
 
 
 @pytest.fixture
@@ -51,6 +57,15 @@ def test_messages_arrive_with_their_link_after_one_login(gateway):
     assert [m["mobile_phone"] for m in sent] == ["998901234567", "998901234568"]
     assert sent[0]["from"] == "UYJOY" and sent[0]["message"].endswith("https://uy.example.uz/notices")
     assert "Planned outage" in sent[0]["message"] and state.logins == 1
+
+
+def test_the_token_outlives_one_sender_step(gateway):
+    state, url = gateway
+    for _ in range(3):  # each sender step opens its channels anew
+        channel = SmsChannel(_notify_settings(url))
+        assert channel.send([_message("998901234567")])[0].sent
+        channel.close()
+    assert state.logins == 1 and len(state.sent) == 3
 
 
 def test_an_expired_token_is_refreshed_and_a_revoked_one_replaced_by_a_login(gateway):

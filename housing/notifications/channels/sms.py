@@ -1,15 +1,15 @@
 """SMS through an HTTP gateway: one channel, a gateway adapter per provider chosen by settings.
 
-`HOUSING_NOTIFY__SMS_PROVIDER` names the adapter in `GATEWAYS` ("eskiz", or "standin" for
-local runs, see below). Another Uzbek provider (Play Mobile, OsonSMS, ...) plugs in as one
-class with `send(phone, text) -> Outcome` and one line in `GATEWAYS`; the channel around it
-shapes the text, checks the number and stops a batch at the first temporary failure (a
-gateway that is down is not called 500 more times in a row).
+`HOUSING_NOTIFY__SMS_PROVIDER` names the adapter in `GATEWAYS` ("eskiz", see below). Another
+Uzbek provider (Play Mobile, OsonSMS, ...) plugs in as one class with `send(phone, text) ->
+Outcome` and one line in `GATEWAYS`; the channel around it shapes the text and stops a batch
+at the first temporary failure (a gateway that is down is not called 500 times in a row).
 
 Eskiz (notify.eskiz.uz, documented in its public Postman collection): `POST /api/auth/login`
 with email and password gives a bearer token (valid about 30 days); `PATCH /api/auth/refresh`
 renews it; `POST /api/message/sms/send` with `mobile_phone` (998XXXXXXXXX), `message` and
 `from` queues one SMS. A 401 refreshes the token (or logs in again) and tries once more.
+The token is kept for the process (`_TOKENS`), so each sender step does not log in again.
 """
 
 import re
@@ -25,6 +25,7 @@ from housing.settings import NotifySettings
 # A message longer than this is cut (with its link kept): about three Cyrillic SMS parts.
 MAX_CHARS = 200
 _SEPARATORS = re.compile(r"[\s()\-.]")
+_TOKENS: dict[tuple[str, str], str] = {}  # (API address, login) -> the last bearer token it gave
 
 
 class SmsGateway(Protocol):
@@ -64,7 +65,8 @@ class EskizGateway:
         self.sender = settings.sms_sender
         self.timeout = settings.sms_timeout_s
         self.http = requests.Session()
-        self.token: str | None = None
+        self.key = (self.base, self.login)
+        self.token: str | None = _TOKENS.get(self.key)
 
     def send(self, phone: str, text: str) -> Outcome:
         number = uzbek_mobile(phone)
@@ -95,8 +97,15 @@ class EskizGateway:
     def _log_in(self) -> bool:
         form = {"email": self.login, "password": self.password}
         response = self.http.post(f"{self.base}/api/auth/login", data=form, timeout=self.timeout)
-        self.token = _token(response)
-        return self.token is not None
+        return self._keep(_token(response))
+
+    def _keep(self, token: str | None) -> bool:
+        self.token = token
+        if token is None:
+            _TOKENS.pop(self.key, None)
+        else:
+            _TOKENS[self.key] = token
+        return token is not None
 
     def _renew(self) -> bool:
         """A fresh token after a 401: refreshed when Eskiz still accepts the old one, else a new login."""
@@ -105,8 +114,7 @@ class EskizGateway:
             headers={"Authorization": f"Bearer {self.token}"},
             timeout=self.timeout,
         )
-        self.token = _token(response)
-        return self.token is not None or self._log_in()
+        return self._keep(_token(response)) or self._log_in()
 
 
 def _token(response: requests.Response) -> str | None:
@@ -141,11 +149,8 @@ def _outcome(response: requests.Response) -> Outcome:
     return temporary(f"SMS gateway answered {status}: {reason}", retry_after=wait)
 
 
-GATEWAYS: dict[str, Callable[[NotifySettings], SmsGateway]] = {
-    "eskiz": EskizGateway,
-    # The tests' stand-in speaks Eskiz's API (tests/standins/sms.py): same adapter, its own URL.
-    "standin": EskizGateway,
-}
+# The tests' stand-in (tests/standins/sms.py) speaks Eskiz's API: "eskiz" with its URL.
+GATEWAYS: dict[str, Callable[[NotifySettings], SmsGateway]] = {"eskiz": EskizGateway}
 
 
 class SmsChannel:

@@ -8,7 +8,8 @@
   valid token, 400 naming the phone for a number the network does not know.
 
 Faults on demand: `answer_next(status, n, retry_after=)` answers the next n sends so;
-`expire_tokens()` makes current tokens expire (refreshable), `revoke_tokens()` unusable.
+`expire_tokens()` makes current tokens expire (refreshable), `revoke_tokens()` unusable;
+`hold_next()` keeps the next send waiting (a slow gateway) until the event it returns is set.
 """
 
 import secrets
@@ -16,6 +17,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -34,6 +36,7 @@ class SmsGatewayState:
     logins: int = 0
     refreshes: int = 0
     faults: list[tuple[int, str | None]] = field(default_factory=list)
+    holds: list[threading.Event] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(init=False)
 
@@ -43,6 +46,12 @@ class SmsGatewayState:
     def answer_next(self, status: int, count: int = 1, *, retry_after: int | None = None) -> None:
         with self.lock:
             self.faults += [(status, str(retry_after) if retry_after is not None else None)] * count
+
+    def hold_next(self) -> threading.Event:
+        release = threading.Event()
+        with self.lock:
+            self.holds.append(release)
+        return release
 
     def expire_tokens(self) -> None:
         with self.lock:
@@ -97,6 +106,10 @@ def sms_gateway_app(state: SmsGatewayState) -> FastAPI:
     @app.post("/api/message/sms/send")
     async def send(request: Request):
         form = await request.form()
+        with state.lock:
+            hold = state.holds.pop(0) if state.holds else None
+        if hold is not None:
+            await to_thread.run_sync(hold.wait, 30)
         with state.arrived:
             if _bearer(request) not in state.valid:
                 return JSONResponse({"message": "Expired"}, status_code=401)

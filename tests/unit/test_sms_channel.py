@@ -114,6 +114,18 @@ def test_wrong_credentials_are_temporary_and_say_what_to_check(gateway):
     assert not outcome.permanent and "login" in outcome.error
 
 
+def test_a_gateway_too_slow_to_answer_is_temporary(gateway):
+    state, url = gateway
+    channel = SmsChannel(_notify_settings(url).model_copy(update={"sms_timeout_s": 0.5}))
+    assert channel.send([_message("998901234567", 1)])[0].sent  # logged in
+    release = state.hold_next()
+    try:
+        (outcome,) = channel.send([_message("998901234567", 2)])
+    finally:
+        release.set()
+    assert not outcome.sent and not outcome.permanent and "ReadTimeout" in outcome.error
+
+
 def test_a_gateway_that_cannot_be_reached_is_temporary():
     sock = listening_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -4,7 +4,7 @@ deliveries scoped to the company's residents (404 for anyone else)."""
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from housing.accounts.models import Role
 from housing.db import utcnow
+from housing.notifications.channels import open_channels, sms
 from housing.notifications.models import (
     ChannelChoice,
     ContactSettings,
@@ -19,12 +20,16 @@ from housing.notifications.models import (
     DeliveryStatus,
     Notification,
 )
+from housing.notifications.sender import send_due
 from housing.notifications.service import notify
 from housing.registry.models import Ownership
+from housing.settings import NotifySettings
 from tests.factories.core import make_user
 from tests.servers import listening_socket, serving_in_thread
+from tests.standins.sms import EMAIL, PASSWORD, SmsGatewayState, sms_gateway_app
 
 API = "/api/v1"
+NOON = datetime(2026, 12, 3, 7, 0, tzinfo=UTC)  # 12:00 in Tashkent, outside quiet hours
 
 
 def _notice(session: Session, user_id: int, kind: str = "payment_received", **kw) -> int:
@@ -264,3 +269,34 @@ def test_concurrent_changes_end_in_one_of_them_and_never_a_server_error(app, ses
     kinds = {k["kind"]: k["channels"] for k in final["kinds"]}
     assert kinds["invoice_issued"] in [sorted(c) for c in choices]
     assert len(session.exec(select(ChannelChoice).where(ChannelChoice.kind == "invoice_issued")).all()) == 1
+
+
+def test_a_phone_and_channel_chosen_over_the_api_carry_the_next_notice_by_sms(
+    client, db, session, settings, city
+):
+    state = SmsGatewayState()
+    sms._TOKENS.clear()  # a new stand-in knows no earlier token
+    with serving_in_thread(sms_gateway_app(state), listening_socket()) as gateway:
+        settings.notify = NotifySettings(
+            sms_provider="eskiz", sms_api_url=gateway, sms_login=EMAIL, sms_password=PASSWORD
+        )
+        body = {"phone": "90 765 43 21", "kinds": [{"kind": "payment_received", "channels": ["sms"]}]}
+        assert (
+            client.patch(
+                f"{API}/notification-settings", json=body, headers=city.headers["resident"]
+            ).status_code
+            == 200
+        )
+        notice = _notice(session, city.users["resident"])
+        channels = open_channels(settings)
+        try:
+            send_due(db, settings, channels, clock=lambda: NOON)
+        finally:
+            for channel in channels:
+                channel.close()
+        (message,) = state.wait_for(1)
+    assert message["mobile_phone"] == "998907654321" and message["message"].endswith("/payments")
+    shown = client.get(f"{API}/notifications/{notice}/deliveries", headers=city.headers["manager"]).json()
+    assert [(d["channel"], d["status"], d["address"]) for d in shown["deliveries"]] == [
+        ("sms", "sent", "+998907654321")
+    ]

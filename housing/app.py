@@ -33,6 +33,9 @@ from housing.errors import DomainError, problem_body
 from housing.incidents import city_pages as city_incident_pages
 from housing.incidents import pages as incident_pages
 from housing.incidents.endpoints import router as incidents_router
+from housing.notifications import console_pages as notification_console
+from housing.notifications import pages as notification_pages
+from housing.notifications.endpoints import router as notifications_router
 from housing.open311.endpoints import PREFIX as OPEN311_PREFIX
 from housing.open311.endpoints import router as open311_router
 from housing.open311.responses import error_response as open311_error
@@ -118,6 +121,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         webhooks_router,
         requests_router,
         incidents_router,
+        notifications_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_router, prefix=OPEN311_PREFIX)
@@ -137,6 +141,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         scores_pages.router,
         city_request_pages.router,
         city_incident_pages.router,
+        notification_pages.router,
+        notification_console.router,
     ):
         app.include_router(router)  # the HTML pages
     csp = content_security_policy(settings)

@@ -368,6 +368,7 @@ class NotifySettings(BaseModel):
     sms_password: SecretStr | None = Field(None, description="SMS gateway password or secret key")
     sms_sender: str = Field("4546", description="The SMS sender name or number the gateway assigned")
     sms_rate_per_second: float = Field(20, gt=0, description="SMS sent a second at most")
+    sms_timeout_s: float = Field(10, gt=0, description="SMS gateway connect and read timeout")
 
     @property
     def email_on(self) -> bool:

@@ -8,7 +8,7 @@ from sqlmodel import Session, col
 
 from housing.accounts.models import COMPANY_ROLES, Role, User
 from housing.db import among
-from housing.registry.models import Apartment, Building, Ownership, Residence
+from housing.registry.models import Apartment, Building, BuildingManagement, Ownership, Residence
 from housing.registry.periods import in_force
 
 
@@ -41,6 +41,15 @@ def users_of_buildings(building_ids: Iterable[int], today: date, *, entrances: I
     entrances = list(entrances)
     if entrances:
         apartments = apartments.where(col(Apartment.entrance).in_(entrances))
+    return _active_residents(_people_in(apartments, today))
+
+
+def users_of_company(company_id: int, today: date) -> Select:
+    """Resident accounts of every apartment in the buildings the company manages today."""
+    managed = select(BuildingManagement.building_id).where(
+        BuildingManagement.company_id == company_id, in_force(BuildingManagement, today)
+    )
+    apartments = select(Apartment.id).where(col(Apartment.building_id).in_(managed))
     return _active_residents(_people_in(apartments, today))
 
 

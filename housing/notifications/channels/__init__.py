@@ -1,10 +1,13 @@
 """The external channels and the one function that opens those the settings turn on."""
 
 from housing.notifications.channels.base import ChannelSender
+from housing.notifications.channels.sms import SmsChannel
 from housing.settings import Settings
 
 
 def open_channels(settings: Settings) -> list[ChannelSender]:
     """A sender for each channel whose settings are given (see `NotifySettings`)."""
     opened: list[ChannelSender] = []
+    if settings.notify.sms_on:
+        opened.append(SmsChannel(settings.notify))
     return opened

@@ -1,10 +1,13 @@
 """The external channels and the one function that opens those the settings turn on."""
 
 from housing.notifications.channels.base import ChannelSender
+from housing.notifications.channels.telegram import TelegramChannel
 from housing.settings import Settings
 
 
 def open_channels(settings: Settings) -> list[ChannelSender]:
     """A sender for each channel whose settings are given (see `NotifySettings`)."""
     opened: list[ChannelSender] = []
+    if settings.notify.telegram_on:
+        opened.append(TelegramChannel(settings.notify))
     return opened

@@ -1,9 +1,9 @@
 """`housing bot`: the bot as a process of its own, asking the Bot API for updates (long polling).
 
 Long polling and a webhook exclude each other, so polling starts by deleting any webhook.
-An update is confirmed by the next getUpdates after it was handled, so a process stopped or
-killed before that gets it again on restart (the steps refuse doubles: one reading a day, a
-request filed twice the same day, a used link code). A server that does not answer is
+An update is confirmed by the next getUpdates after it was handled (and on stopping), so only
+a process killed mid-batch gets some again on restart (the steps refuse doubles: one reading
+a day, a request filed twice the same day, a used link code). A server that does not answer is
 asked again after a pause that grows to a minute.
 """
 
@@ -39,9 +39,20 @@ def run_polling(bot: TeleBot, *, stop: threading.Event, wait_s: int = 25) -> Non
         pause = 1.0
         for update in updates:
             if stop.is_set():
-                return  # not confirmed: handled again after a restart
+                break  # the rest is not confirmed: handled after a restart
             try:
                 bot.process_new_updates([update])
             except Exception:  # a bug in one update must not stop the bot for everyone
                 log.exception("update %s failed", update.update_id)
             offset = update.update_id + 1
+    _confirm(bot, offset)
+
+
+def _confirm(bot: TeleBot, offset: int | None) -> None:
+    """Tells the server which updates were handled, so a restart does not get them again."""
+    if offset is None:
+        return
+    try:
+        bot.get_updates(offset=offset, limit=1, timeout=10, long_polling_timeout=1)
+    except (ApiException, RequestException) as exc:
+        log.warning("could not confirm the handled updates (%s); the last ones come again", exc)

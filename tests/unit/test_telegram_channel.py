@@ -68,7 +68,9 @@ def test_the_channel_is_open_only_with_a_token(settings, telegram_settings):
     assert open_channels(telegram_settings) == []
 
 
-def test_a_notice_arrives_in_the_chat_in_the_users_language_with_its_link(db, session, telegram_settings, api):
+def test_a_notice_arrives_in_the_chat_in_the_users_language_with_its_link(
+    db, session, telegram_settings, api
+):
     user = _linked_user(session, 501, language="ru")
     _notify(session, user)
     step = send_due(db, telegram_settings, open_channels(telegram_settings), clock=lambda: NOON)

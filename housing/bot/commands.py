@@ -1,5 +1,7 @@
 """The bot's commands that only read or link: /start, /help, /language, /balance, /requests, /stop."""
 
+import re
+
 from telebot import types
 
 from housing import i18n
@@ -8,6 +10,8 @@ from housing.bot import resident
 from housing.bot.turn import Turn, actor_of, chat_language
 from housing.errors import Invalid
 from housing.notifications.linking import link_chat, unlink_chat
+
+LINK_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what `secrets.token_urlsafe` makes
 
 
 def N_(message: str) -> str:
@@ -54,6 +58,8 @@ def start(turn: Turn, message: types.Message) -> None:
         turn.say(help_text(turn))
         return
     try:
+        if not LINK_CODE.fullmatch(code):  # never sent to the database: NUL bytes, a huge text
+            raise Invalid("not a link code")
         user_id = link_chat(turn.session, code=code, chat_id=turn.chat_id, now=turn.now)
     except Invalid:
         turn.say(_("This link is unknown, used or expired. Open a new one from your settings page."))

@@ -19,6 +19,7 @@ from housing.errors import DomainError, Forbidden, Invalid
 from housing.requests import service as requests
 from housing.requests.page_parts import DESCRIPTION_MAX, DESCRIPTION_MIN, category_choices
 from housing.requests.photos import inspect_photo
+from housing.validation import check_text
 from sensors.meters import service as meters
 
 METER_TAG = re.compile(r"\[m(\d{1,12})\]\s*$")
@@ -165,6 +166,11 @@ def file_request(turn: Turn, key: str, category_id: int, message: types.Message)
     description = " ".join((message.caption if message.photo else message.text or "").split())
     if not DESCRIPTION_MIN <= len(description) <= DESCRIPTION_MAX:
         turn.say(_("Describe the problem in %(min)s to %(max)s characters.") % {"min": DESCRIPTION_MIN, "max": DESCRIPTION_MAX})  # fmt: skip
+        return
+    try:
+        check_text(description)
+    except ValueError:
+        turn.say(_("The description contains control characters that cannot be stored; type it again."))
         return
     photo = _photo(turn, message) if message.photo else b""
     settings = turn.settings.requests

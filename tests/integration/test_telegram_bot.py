@@ -3,6 +3,10 @@ with the settings page's code, language, balance and latest invoice, a meter rea
 on the meter, a request with a photo and its status; and what it refuses (a used code, a
 stranger's meter, a picture that is not one, a reading outside the window)."""
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -18,6 +22,7 @@ from housing.bot.polling import run_polling
 from housing.notifications.linking import new_link_code, user_of_chat
 from housing.requests.models import RequestPhoto, RequestStatus, ServiceRequest
 from sensors.models import Reading, ReadingSource
+from tests.conftest import TEST_SECRET
 from tests.factories.core import make_apartment
 from tests.factories.portal import TOTAL, make_home
 from tests.factories.readings import make_meter
@@ -234,7 +239,10 @@ def test_a_photo_that_is_no_picture_files_nothing(session, api, polling, home):
     assert "JPEG, PNG or WebP" in api.wait_for(CHAT, after=before).text
     before = len(api.sent)
     api.user_says(CHAT, "hi", reply_to=prompt)  # too short a description
-    assert "characters" in api.wait_for(CHAT, after=before).text
+    assert "5 to 2000 characters" in api.wait_for(CHAT, after=before).text
+    before = len(api.sent)
+    api.user_says(CHAT, "Water\x00 drips \x1b[31m", reply_to=prompt)
+    assert "control characters" in api.wait_for(CHAT, after=before).text
     assert session.exec(select(ServiceRequest)).all() == []
     assert session.exec(select(RequestPhoto)).all() == []
 
@@ -260,3 +268,33 @@ def test_a_restarted_bot_goes_on_from_where_it_stopped(db, session, api, bot_set
         assert not thread.is_alive()
     assert sum("Linked" in m.text for m in api.sent) == 1
     assert not any("unknown, used or expired" in m.text for m in api.sent)
+
+
+def test_housing_bot_runs_as_its_own_process_and_stops_on_sigterm(db, session, database_url, api):
+    user = make_resident(session)
+    code = new_link_code(session, user_id=user.id, now=datetime.now(UTC))
+    session.commit()
+    env = os.environ | {
+        "HOUSING_ENVIRONMENT": "test",
+        "HOUSING_AUTH__SECRET_KEY": TEST_SECRET,
+        "HOUSING_DB__URL": database_url,
+        "HOUSING_NOTIFY__TELEGRAM_TOKEN": api.token,
+        "HOUSING_NOTIFY__TELEGRAM_API_URL": api.url,
+    }
+    api.webhook = {"url": "https://old.example/telegram/webhook"}  # polling removes a webhook first
+    process = subprocess.Popen(
+        [sys.executable, "-m", "housing.cli", "bot", "--wait", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        api.user_says(CHAT, f"/start {code.code}")
+        api.wait_for(CHAT, "Linked", timeout=60)
+        assert user_of_chat(session, CHAT) == user.id and api.webhook == {}
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

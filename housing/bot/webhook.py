@@ -19,6 +19,7 @@ from telebot import TeleBot, types
 
 from housing.errors import Forbidden, Invalid, NotFound
 from housing.settings import Settings
+from housing.validation import Text
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def _update(payload: bytes) -> types.Update:
 def telegram_webhook(
     request: Request,
     payload: Annotated[bytes, Depends(_raw_body)],
-    secret: Annotated[str | None, Header(alias=SECRET_HEADER, max_length=256)] = None,
+    secret: Annotated[Text | None, Header(alias=SECRET_HEADER, max_length=256)] = None,
 ) -> JSONResponse:
     bot: TeleBot | None = getattr(request.app.state, "telegram_bot", None)
     settings: Settings = request.app.state.settings

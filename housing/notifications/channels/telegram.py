@@ -2,14 +2,17 @@
 
 The Bot API server is `settings.notify.telegram_api_url` (Telegram's, a local Bot API server
 or the tests' stand-in). How each answer counts:
-- 429 Too Many Requests: temporary, after Telegram's `retry_after`; the rest of the batch is
-  not tried (every call would be refused the same) and is retried after the same wait;
+- 429 Too Many Requests: temporary, after Telegram's `retry_after`; the rest of the batch, and
+  of any batch handed over before that wait is over, is not tried (every call would be
+  refused the same) and is retried after the same wait;
 - 403 (the user blocked the bot, or the account is deactivated) and 400 "chat not found":
   permanent, so the channel is disabled for the user until they link again;
 - other errors, timeouts and a server that does not answer: temporary.
 """
 
 import logging
+import math
+import time
 
 import telebot
 from requests import RequestException
@@ -70,17 +73,22 @@ def outcome_of(error: Exception) -> Outcome:
 
 
 class TelegramChannel:
-    """Sends each message to its chat id; stops a batch at the first 429."""
+    """Sends each message to its chat id; after a 429, sends nothing until Telegram's wait is over."""
 
     channel = Channel.telegram
 
     def __init__(self, notify: NotifySettings) -> None:
         self.rate_per_second = notify.telegram_rate_per_second
         self.bot = make_bot(notify)
+        self._held_until = 0.0  # monotonic time until which Telegram asked us to wait
 
     def send(self, messages: list[Outgoing]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         for message in messages:
+            held = self._held_until - time.monotonic()
+            if held > 0:  # flood control: the rest would be refused too
+                rest = temporary("not tried: waiting out a 429", retry_after=math.ceil(held))
+                return outcomes + [rest] * (len(messages) - len(outcomes))
             if not message.address.lstrip("-").isdigit():
                 outcomes.append(permanent(f"not a Telegram chat id: {message.address[:40]}"))
                 continue
@@ -91,11 +99,9 @@ class TelegramChannel:
             except (ApiException, RequestException) as error:
                 outcome = outcome_of(error)
                 outcomes.append(outcome)
-                if outcome.retry_after is not None:  # flood control: the rest would be refused too
-                    log.warning("telegram asked to wait %ss; %d messages put back", outcome.retry_after, len(messages) - len(outcomes))  # fmt: skip
-                    rest = temporary("not tried: waiting out a 429", retry_after=outcome.retry_after)
-                    outcomes += [rest] * (len(messages) - len(outcomes))
-                    break
+                if outcome.retry_after is not None:
+                    log.warning("Telegram asked to wait %ss before sending more", outcome.retry_after)
+                    self._held_until = time.monotonic() + outcome.retry_after
                 continue
             outcomes.append(SENT)
         return outcomes

@@ -163,7 +163,8 @@ def file_request(turn: Turn, key: str, category_id: int, message: types.Message)
     if where is None or category is None:
         turn.say(_("This choice is no longer available; send /request to start again."))
         return
-    description = " ".join((message.caption if message.photo else message.text or "").split())
+    attached = bool(message.photo or message.document)
+    description = " ".join(((message.caption if attached else message.text) or "").split())
     if not DESCRIPTION_MIN <= len(description) <= DESCRIPTION_MAX:
         turn.say(_("Describe the problem in %(min)s to %(max)s characters.") % {"min": DESCRIPTION_MIN, "max": DESCRIPTION_MAX})  # fmt: skip
         return
@@ -172,7 +173,7 @@ def file_request(turn: Turn, key: str, category_id: int, message: types.Message)
     except ValueError:
         turn.say(_("The description contains control characters that cannot be stored; type it again."))
         return
-    photo = _photo(turn, message) if message.photo else b""
+    photo = _photo(turn, message) if attached else b""
     settings = turn.settings.requests
     filed = requests.file_request(
         turn.session,
@@ -209,16 +210,20 @@ def file_request(turn: Turn, key: str, category_id: int, message: types.Message)
 
 
 def _photo(turn: Turn, message: types.Message) -> bytes:
-    """The largest size Telegram offers within the limit, downloaded and checked by its content."""
+    """The largest size Telegram offers within the limit (or the picture sent as a file),
+    downloaded and checked by its content."""
     limit = turn.settings.requests.max_photo_bytes
-    fitting = [p for p in message.photo or [] if (p.file_size or 0) <= limit]
     refused = turn.gettext("The photo must be a JPEG, PNG or WebP picture of at most %(size)s MB.") % {
         "size": limit // (1024 * 1024)
     }
+    offered = [(p.file_id, p.file_size, (p.width or 0) * (p.height or 0)) for p in message.photo or []]
+    if message.document is not None:
+        offered.append((message.document.file_id, message.document.file_size, 0))
+    fitting = [(area, file_id) for file_id, size, area in offered if size is not None and size <= limit]
     if not fitting:
         raise Invalid(refused)
-    best = max(fitting, key=lambda p: (p.width or 0) * (p.height or 0))
-    data = turn.bot.download_file(turn.bot.get_file(best.file_id).file_path)
+    _, file_id = max(fitting)
+    data = turn.bot.download_file(turn.bot.get_file(file_id).file_path)
     try:
         inspect_photo(data, max_bytes=limit)
     except DomainError as exc:

@@ -45,11 +45,15 @@ def build_bot(engine: Engine, settings: Settings) -> TeleBot:
         name = (message.text or "").split()[0].lstrip("/").partition("@")[0].lower()
         on(message, lambda turn: _linked(turn, LINKED_COMMANDS[name], message))
 
-    @bot.message_handler(func=_replies_to_the_bot, content_types=["text", "photo"], chat_types=["private"])
+    @bot.message_handler(
+        func=_replies_to_the_bot, content_types=["text", "photo", "document"], chat_types=["private"]
+    )
     def reply(message: types.Message) -> None:
         on(message, lambda turn: _reply(turn, message))
 
-    @bot.message_handler(func=lambda _: True, content_types=["text", "photo"], chat_types=["private"])
+    @bot.message_handler(
+        func=lambda _: True, content_types=["text", "photo", "document"], chat_types=["private"]
+    )
     def anything_else(message: types.Message) -> None:
         on(message, lambda turn: turn.say(commands.help_text(turn)))
 

@@ -230,12 +230,31 @@ def test_a_request_with_a_photo_is_filed_and_its_status_followed(session, api, p
     assert "in progress" in api.wait_for(CHAT, f"No. {filed.id}", after=before).text
 
 
-def test_a_photo_that_is_no_picture_files_nothing(session, api, polling, home):
+def test_a_picture_sent_as_a_file_is_attached_too(session, api, polling, home, bot_settings):
+    resident, apartment, _, category = home
+    _link(session, api, resident)
+    prompt = _ask_for_the_request_form(api, apartment.id, category.id)
+    picture = png_bytes((32, 32))
+    api.user_sends_file(
+        CHAT, picture, name="leak.png", caption="The entrance door is broken", reply_to=prompt
+    )
+    api.wait_for(CHAT, "is filed")
+    (photo,) = session.exec(select(RequestPhoto)).all()
+    assert (bot_settings.requests.photo_dir / photo.file_name).read_bytes() == picture
+
+
+def test_a_photo_that_is_no_picture_files_nothing(session, api, polling, home, bot_settings):
     resident, apartment, _, category = home
     _link(session, api, resident)
     prompt = _ask_for_the_request_form(api, apartment.id, category.id)
     before = len(api.sent)
     api.user_sends_photo(CHAT, b"%PDF-1.4 not a picture", caption="Water drips from the ceiling", reply_to=prompt)  # fmt: skip
+    assert "JPEG, PNG or WebP" in api.wait_for(CHAT, after=before).text
+    before = len(api.sent)
+    too_big = png_bytes() + b"\0" * bot_settings.requests.max_photo_bytes
+    api.user_sends_file(
+        CHAT, too_big, name="big.png", caption="Water drips from the ceiling", reply_to=prompt
+    )
     assert "JPEG, PNG or WebP" in api.wait_for(CHAT, after=before).text
     before = len(api.sent)
     api.user_says(CHAT, "hi", reply_to=prompt)  # too short a description

@@ -101,6 +101,13 @@ class BotApi:
         message = self._message(chat_id, language, reply_to, photo=sizes, caption=caption)
         return self._queue(message=message)
 
+    def user_sends_file(self, chat_id: int, data: bytes, *, name: str, caption: str = "", reply_to: Sent | None = None) -> dict:  # fmt: skip
+        file_id = f"doc-{next(self._ids)}"
+        self.files[file_id] = (f"documents/{file_id}-{name}", data)
+        document = {"file_id": file_id, "file_unique_id": file_id, "file_name": name, "file_size": len(data)}
+        message = self._message(chat_id, "en", reply_to, document=document, caption=caption)
+        return self._queue(message=message)
+
     def user_presses(self, chat_id: int, data: str, *, on: Sent, language: str = "en") -> dict:
         message = {"message_id": on.message_id, "date": int(time.time()), "chat": {"id": chat_id, "type": "private"}, "from": BOT, "text": on.text}  # fmt: skip
         query = {"id": str(next(self._ids)), "from": self._user(chat_id, language), "message": message, "chat_instance": "1", "data": data}  # fmt: skip

@@ -8,8 +8,10 @@ import logging
 from collections.abc import Callable
 
 import telebot
+from requests import RequestException
 from sqlalchemy import Engine
 from telebot import TeleBot, types
+from telebot.apihelper import ApiException
 
 from housing.bot import commands, forms
 from housing.bot.turn import Turn, handled
@@ -42,8 +44,9 @@ def build_bot(engine: Engine, settings: Settings) -> TeleBot:
 
     @bot.message_handler(commands=list(LINKED_COMMANDS), chat_types=["private"])
     def command(message: types.Message) -> None:
-        name = (message.text or "").split()[0].lstrip("/").partition("@")[0].lower()
-        on(message, lambda turn: _linked(turn, LINKED_COMMANDS[name], message))
+        name = (message.text or "/").split()[0].lstrip("/").partition("@")[0].lower()
+        step = LINKED_COMMANDS.get(name, lambda turn, _: turn.say(commands.help_text(turn)))
+        on(message, lambda turn: _linked(turn, step, message))
 
     @bot.message_handler(
         func=_replies_to_the_bot, content_types=["text", "photo", "document"], chat_types=["private"]
@@ -59,7 +62,10 @@ def build_bot(engine: Engine, settings: Settings) -> TeleBot:
 
     @bot.callback_query_handler(func=lambda _: True)
     def pressed(query: types.CallbackQuery) -> None:
-        bot.answer_callback_query(query.id)
+        try:
+            bot.answer_callback_query(query.id)  # stops the button's spinner; the step goes on without it
+        except (ApiException, RequestException) as exc:
+            log.warning("could not answer a button press: %s", exc)
         if query.message is not None:
             handled(engine, settings, bot, query.message.chat, query.from_user, lambda turn: _pressed(turn, query.data or ""))  # fmt: skip
 

@@ -66,6 +66,20 @@ def test_an_update_with_the_secret_links_the_chat_and_the_answer_is_sent(db, ses
     assert "Linked" in api.wait_for(31337, "Linked").text
 
 
+def test_an_update_delivered_twice_links_once(db, session, database_url, api):
+    user = make_user(session, Role.resident, person_id=make_person(session).id)
+    code = new_link_code(session, user_id=user.id, now=clock.now())
+    session.commit()
+    with _app(db, database_url, api, secret=SECRET) as client:
+        for chat_id in (31337, 31337, 31338):  # again, and once more as if from another chat
+            answer = client.post(
+                "/telegram/webhook", json=_start_update(code.code, chat_id), headers={HEADER: SECRET}
+            )
+            assert answer.status_code == 200
+    assert user_of_chat(session, 31337) == user.id and user_of_chat(session, 31338) is None
+    assert sum("Linked" in m.text for m in api.sent) == 1
+
+
 @pytest.mark.parametrize("secret", [None, "", "wrong", SECRET + "x", "\x00" * 300])
 def test_a_wrong_or_missing_secret_is_refused_and_nothing_happens(db, session, database_url, api, secret):
     user = make_user(session, Role.resident, person_id=make_person(session).id)

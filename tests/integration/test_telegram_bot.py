@@ -19,7 +19,11 @@ from housing import i18n
 from housing.accounts.models import User
 from housing.bot.handlers import build_bot
 from housing.bot.polling import run_polling
+from housing.notifications.channels import open_channels
 from housing.notifications.linking import new_link_code, user_of_chat
+from housing.notifications.models import ContactSettings
+from housing.notifications.sender import send_due
+from housing.notifications.service import notify
 from housing.requests.models import RequestPhoto, RequestStatus, ServiceRequest
 from sensors.models import Reading, ReadingSource
 from tests.conftest import TEST_SECRET
@@ -80,8 +84,9 @@ def home(session: Session, frozen_clock):
 def _link(session: Session, api: BotApi, user: User, chat_id: int = CHAT) -> None:
     code = new_link_code(session, user_id=user.id, now=IN_WINDOW)
     session.commit()
+    before = len(api.sent)
     api.user_says(chat_id, f"/start {code.code}")
-    api.wait_for(chat_id, "Linked")
+    api.wait_for(chat_id, "Linked", after=before)
 
 
 def _press(api: BotApi, chat_id: int, on: Sent, starts: str) -> None:
@@ -317,3 +322,37 @@ def test_housing_bot_runs_as_its_own_process_and_stops_on_sigterm(db, session, d
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_linked_chat_gets_notices_until_it_blocks_the_bot_and_again_once_linked_anew(
+    db, session, api, polling, home, bot_settings
+):
+    resident, *_ = home
+    _link(session, api, resident)
+
+    def notice(number: int) -> None:
+        notify(
+            session,
+            user_ids=[resident.id],
+            kind="request_status",
+            params={"number": number, "status": "in progress"},
+            link=f"/requests/{number}",
+            now=IN_WINDOW,
+        )
+        session.commit()
+        send_due(db, bot_settings, open_channels(bot_settings), clock=lambda: IN_WINDOW)
+
+    notice(7)
+    arrived = api.wait_for(CHAT, "Request 7")
+    assert "https://myhome.example/requests/7" in arrived.text
+    api.blocked.add(CHAT)
+    notice(8)
+    session.expire_all()
+    assert "blocked" in session.get(ContactSettings, resident.id).telegram_disabled
+    api.blocked.discard(CHAT)
+    _link(session, api, resident)  # the resident unblocks the bot and links again from the settings page
+    session.expire_all()
+    assert session.get(ContactSettings, resident.id).telegram_disabled == ""
+    notice(9)
+    api.wait_for(CHAT, "Request 9")
+    assert not any("Request 8" in m.text for m in api.sent)

@@ -4,6 +4,7 @@ import re
 
 from telebot import types
 
+from billing.models import DEFAULT_CURRENCY
 from housing import i18n
 from housing.accounts.models import Role, User
 from housing.bot import resident
@@ -109,7 +110,9 @@ def balance(turn: Turn, message: types.Message) -> None:
     parts = []
     for home in homes:
         owed = home.owed_minor
-        money = i18n.money(abs(owed), home.invoice.currency if home.invoice else "UZS", turn.language)
+        money = i18n.money(
+            abs(owed), home.invoice.currency if home.invoice else DEFAULT_CURRENCY, turn.language
+        )
         lines = [f"{home.address}, {home.apartment.number}"]
         if owed > 0:
             lines.append(_("To pay: %(amount)s") % {"amount": money})

@@ -9,7 +9,7 @@ user may see when it comes back.
 
 import re
 from datetime import UTC
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from telebot import types
 
@@ -25,6 +25,7 @@ from sensors.meters import service as meters
 METER_TAG = re.compile(r"\[m(\d{1,12})\]\s*$")
 REQUEST_TAG = re.compile(r"\[r([ab]\d{1,12})\.(\d{1,12})\]\s*$")
 PLACE_KEY = re.compile(r"[ab]\d{1,12}")
+READING = re.compile(r"[0-9]{1,11}(?:[.,][0-9]{1,3})?")  # the register: numeric(14, 3)
 CHOSEN = re.compile(r"([ab]\d{1,12})\.(\d{1,12})")
 
 
@@ -80,15 +81,12 @@ def ask_reading(turn: Turn, meter_id: int) -> None:
 
 
 def parse_reading(text: str) -> Decimal | None:
-    """A number as typed on a phone: a comma or a point before the decimals, spaces between digits."""
+    """A number as typed on a phone (a comma or a point before the decimals, spaces between
+    digits) that a meter's register holds: at most 11 digits, then at most 3 decimals."""
     cleaned = "".join(text.split())
-    if not cleaned or len(cleaned) > 30 or cleaned.count(",") + cleaned.count(".") > 1:
+    if not READING.fullmatch(cleaned):
         return None
-    try:
-        number = Decimal(cleaned.replace(",", "."))
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() and number >= 0 else None
+    return Decimal(cleaned.replace(",", "."))
 
 
 def submit_reading(turn: Turn, meter_id: int, text: str) -> None:

@@ -171,7 +171,8 @@ def test_a_reading_going_backwards_or_not_a_number_is_refused_and_nothing_is_sto
     resident, _, made, _ = home
     _link(session, api, resident)
     prompt = Sent(CHAT, f"Meter {made.meter.serial}: reply. [m{made.meter.id}]", 1, {})
-    for typed, says in (("12,3,4", "Enter the number"), ("-5", "Enter the number"), ("1", "lower than")):
+    refused = ("12,3,4", "-5", "1e5", "NaN", "123456789012", "1,2345", "١٢٣", "")
+    for typed, says in [(t, "Enter the number") for t in refused] + [("1", "lower than")]:
         before = len(api.sent)
         api.user_says(CHAT, typed, reply_to=prompt)
         assert says in api.wait_for(CHAT, after=before).text

@@ -2,7 +2,7 @@
 
 import re
 
-from telebot import types
+from telebot import TeleBot, types
 
 from billing.models import DEFAULT_CURRENCY
 from housing import i18n
@@ -32,6 +32,26 @@ STATUS_WORDS = {
 }
 
 
+# The menu Telegram shows next to the message field (`publish_menu`), and the help's lines.
+RESIDENT_COMMANDS = {
+    "balance": N_("what you owe and your latest invoice"),
+    "reading": N_("send a meter reading"),
+    "request": N_("report a problem, with a photo"),
+    "requests": N_("your latest requests and their status"),
+}
+EVERYONE_COMMANDS = {"language": N_("choose the language"), "stop": N_("unlink this chat")}
+
+
+def publish_menu(bot: TeleBot) -> None:
+    """The command menu in each language we speak (Telegram picks it by the user's app language)."""
+    for language in i18n.LANGUAGES:
+        words = i18n.translations(language).gettext
+        menu = [types.BotCommand(name, words(text)) for name, text in (RESIDENT_COMMANDS | EVERYONE_COMMANDS).items()]  # fmt: skip
+        bot.set_my_commands(menu, language_code=language)
+        if language == i18n.DEFAULT_LANGUAGE:
+            bot.set_my_commands(menu)  # for every other app language
+
+
 def help_text(turn: Turn) -> str:
     _ = turn.gettext
     if turn.actor is None:
@@ -40,14 +60,8 @@ def help_text(turn: Turn) -> str:
             "open Settings, Notifications on the website and press Link Telegram."
         )
     lines = [_("Your account %(name)s is linked to this chat.") % {"name": turn.actor.username}]
-    if turn.actor.role is Role.resident:
-        lines += [
-            _("/balance - what you owe and your latest invoice"),
-            _("/reading - send a meter reading"),
-            _("/request - report a problem, with a photo"),
-            _("/requests - your latest requests and their status"),
-        ]
-    lines += [_("/language - choose the language"), _("/stop - unlink this chat")]
+    shown = (RESIDENT_COMMANDS if turn.actor.role is Role.resident else {}) | EVERYONE_COMMANDS
+    lines += [f"/{name} - {_(text)}" for name, text in shown.items()]
     return "\n".join(lines)
 
 

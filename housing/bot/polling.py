@@ -1,6 +1,7 @@
 """`housing bot`: the bot as a process of its own, asking the Bot API for updates (long polling).
 
-Long polling and a webhook exclude each other, so polling starts by deleting any webhook.
+Long polling and a webhook exclude each other, so polling starts by deleting any webhook
+(and publishes the command menu in each language).
 An update is confirmed by the next getUpdates after it was handled (and on stopping), so only
 a process killed mid-batch gets some again on restart (the steps refuse doubles: one reading
 a day, a request filed twice the same day, a used link code). A server that does not answer is
@@ -13,6 +14,8 @@ import threading
 from requests import RequestException
 from telebot import TeleBot
 from telebot.apihelper import ApiException
+
+from housing.bot.commands import publish_menu
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,7 @@ def run_polling(bot: TeleBot, *, stop: threading.Event, wait_s: int = 25) -> Non
         try:
             if not started:
                 bot.delete_webhook()
+                _publish_menu(bot)
                 log.info("the bot is polling for updates")
                 started = True
             updates = bot.get_updates(offset=offset, timeout=wait_s + 10, long_polling_timeout=wait_s)
@@ -46,6 +50,13 @@ def run_polling(bot: TeleBot, *, stop: threading.Event, wait_s: int = 25) -> Non
                 log.exception("update %s failed", update.update_id)
             offset = update.update_id + 1
     _confirm(bot, offset)
+
+
+def _publish_menu(bot: TeleBot) -> None:
+    try:
+        publish_menu(bot)
+    except (ApiException, RequestException) as exc:  # the bot works without its menu
+        log.warning("could not publish the command menu: %s", exc)
 
 
 def _confirm(bot: TeleBot, offset: int | None) -> None:

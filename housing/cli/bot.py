@@ -18,6 +18,7 @@ def bot(
     wait: Annotated[int, typer.Option(min=1, max=50, help="Seconds one getUpdates waits for news")] = 25,
 ) -> None:
     """Run the Telegram bot (long polling), or switch it to webhook mode and back."""
+    from housing.bot.commands import publish_menu
     from housing.bot.handlers import build_bot
     from housing.bot.polling import run_polling
     from housing.db import make_engine
@@ -35,6 +36,7 @@ def bot(
             )
             raise typer.Exit(2)
         telegram.set_webhook(url=set_webhook, secret_token=secret.get_secret_value())
+        publish_menu(telegram)
         console.print(f"webhook set: Telegram now posts updates to {set_webhook}")
         return
     if delete_webhook:

@@ -136,6 +136,7 @@ def test_the_cli_sets_and_removes_the_webhook_with_its_secret(db, database_url, 
     code, output = _cli(database_url, api, "--set-webhook", url)
     assert code == 0, output
     assert api.webhook == {"url": url, "secret_token": SECRET}
+    assert set(api.menus) == {"", "uz", "ru", "en"}
     code, output = _cli(database_url, api, "--delete-webhook")
     assert code == 0 and api.webhook == {}, output
     code, output = _cli(database_url, api, "--set-webhook", url, secret=None)

@@ -317,6 +317,8 @@ def test_housing_bot_runs_as_its_own_process_and_stops_on_sigterm(db, session, d
         api.user_says(CHAT, f"/start {code.code}")
         api.wait_for(CHAT, "Linked", timeout=60)
         assert user_of_chat(session, CHAT) == user.id and api.webhook == {}
+        assert set(api.menus) == {"", "uz", "ru", "en"}  # the command menu in each language
+        assert [name for name, _ in api.menus["ru"]] == ["balance", "reading", "request", "requests", "language", "stop"]  # fmt: skip
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
     finally:

@@ -1,7 +1,7 @@
 """A stand-in for Telegram's Bot API (https://core.telegram.org/bots/api), only the methods we call.
 
 getMe, getUpdates (long polling with offsets, 409 while a webhook is set), sendMessage,
-answerCallbackQuery, getFile and the file download (`/file/bot<token>/<path>`), setWebhook
+answerCallbackQuery, setMyCommands, getFile and the file download (`/file/bot<token>/<path>`), setWebhook
 and deleteWebhook. Answers follow the documented shape `{"ok": true, "result": ...}` or
 `{"ok": false, "error_code": ..., "description": ..., "parameters": {"retry_after": n}}`.
 A test queues updates as a user would cause them (`user_says`, `user_sends_photo`,
@@ -53,6 +53,7 @@ class BotApi:
     retry_after: int = 7
     webhook: dict[str, str] = field(default_factory=dict)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    menus: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # language code -> commands
     _updates: list[dict] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _changed: threading.Condition = field(default_factory=threading.Condition)
@@ -186,6 +187,13 @@ class BotApi:
             self._changed.notify_all()
         result = {"message_id": sent.message_id, "date": int(time.time()), "chat": {"id": chat_id, "type": "private"}, "from": BOT, "text": text}  # fmt: skip
         return 200, {"ok": True, "result": result}
+
+    def api_setMyCommands(self, params: dict) -> tuple[int, dict]:
+        commands = json.loads(params.get("commands") or "[]")
+        if not all(1 <= len(c["command"]) <= 32 and 1 <= len(c["description"]) <= 256 for c in commands):
+            return 400, _error(400, "Bad Request: BOT_COMMAND_INVALID")
+        self.menus[str(params.get("language_code") or "")] = [(c["command"], c["description"]) for c in commands]  # fmt: skip
+        return 200, {"ok": True, "result": True}
 
     def api_answerCallbackQuery(self, params: dict) -> tuple[int, dict]:
         return 200, {"ok": True, "result": True}

@@ -28,6 +28,7 @@ def bot(
         console.print("[red]Telegram is off:[/red] set HOUSING_NOTIFY__TELEGRAM_TOKEN")
         raise typer.Exit(2)
     telegram = build_bot(make_engine(settings), settings)
+    _introduce(telegram, settings.notify.telegram_bot_name)
     if set_webhook:
         secret = settings.notify.telegram_webhook_secret
         if secret is None:
@@ -48,3 +49,27 @@ def bot(
         signal.signal(signum, lambda *_: stop.set())
     console.print("the bot is polling; stop with Ctrl+C or SIGTERM")
     run_polling(telegram, stop=stop, wait_s=wait)
+
+
+def _introduce(telegram, bot_name: str | None) -> None:
+    """Asks Telegram who the token belongs to: a refused token exits 2, and a bot name that the
+    deep links would get wrong is pointed out."""
+    from requests import RequestException
+    from telebot.apihelper import ApiException
+
+    try:
+        me = telegram.get_me()
+    except ApiException as exc:
+        console.print(f"[red]The Bot API refused the token:[/red] {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    except RequestException as exc:
+        console.print(f"warning: the Bot API did not answer ({exc}); going on", markup=False)
+        return
+    console.print(f"bot @{me.username}", markup=False, highlight=False)
+    if bot_name and bot_name.lstrip("@").lower() != (me.username or "").lower():
+        console.print(
+            f"warning: HOUSING_NOTIFY__TELEGRAM_BOT_NAME is {bot_name} but the token is @{me.username}'s;"
+            " the settings page's links would open the other bot",
+            style="yellow",
+            markup=False,
+        )

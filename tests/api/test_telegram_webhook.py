@@ -115,12 +115,13 @@ def test_an_update_we_do_not_handle_is_acknowledged(db, database_url, api):
     assert answer.status_code == 200 and api.sent == []
 
 
-def _cli(database_url: str, api, *args: str, secret: str | None = SECRET):
+def _cli(database_url: str, api, *args: str, secret: str | None = SECRET, token: str | None = None, name: str = "myhome_test_bot"):  # fmt: skip
     env = {
         "HOUSING_ENVIRONMENT": "test",
         "HOUSING_AUTH__SECRET_KEY": TEST_SECRET,
         "HOUSING_DB__URL": database_url,
-        "HOUSING_NOTIFY__TELEGRAM_TOKEN": api.token,
+        "HOUSING_NOTIFY__TELEGRAM_TOKEN": token or api.token,
+        "HOUSING_NOTIFY__TELEGRAM_BOT_NAME": name,
         "HOUSING_NOTIFY__TELEGRAM_API_URL": api.url,
         "HOUSING_NOTIFY__TELEGRAM_WEBHOOK_SECRET": secret or "",
         "COLUMNS": "250",
@@ -141,3 +142,12 @@ def test_the_cli_sets_and_removes_the_webhook_with_its_secret(db, database_url, 
     assert code == 0 and api.webhook == {}, output
     code, output = _cli(database_url, api, "--set-webhook", url, secret=None)
     assert code == 2 and "WEBHOOK_SECRET" in output and api.webhook == {}
+
+
+def test_the_cli_refuses_a_token_the_bot_api_refuses_and_points_out_a_wrong_bot_name(db, database_url, api):
+    code, output = _cli(database_url, api, "--delete-webhook", token="999:not-ours")
+    assert code == 2 and "refused the token" in output
+    code, output = _cli(database_url, api, "--delete-webhook", name="@someone_else_bot")
+    assert code == 0 and "the settings page's links would open the other bot" in output
+    code, output = _cli(database_url, api, "--delete-webhook", name="@MyHome_Test_Bot")
+    assert code == 0 and "warning" not in output and "bot @myhome_test_bot" in output

@@ -8,7 +8,7 @@ from billing.models import DEFAULT_CURRENCY
 from housing import i18n
 from housing.accounts.models import Role, User
 from housing.bot import resident
-from housing.bot.turn import Turn, actor_of, chat_language
+from housing.bot.turn import Turn, actor_of, chat_language, residents_only
 from housing.errors import Invalid
 from housing.notifications.linking import link_chat, unlink_chat
 
@@ -114,8 +114,9 @@ def choose_language(turn: Turn, code: str) -> None:
 
 
 def balance(turn: Turn, message: types.Message) -> None:
-    _ = turn.gettext
+    residents_only(turn)
     assert turn.actor is not None
+    _ = turn.gettext
     homes = resident.homes(turn.session, turn.actor, turn.today)
     if not homes:
         turn.say(_("No apartment is registered to you today."))
@@ -151,8 +152,9 @@ def balance(turn: Turn, message: types.Message) -> None:
 
 
 def requests(turn: Turn, message: types.Message) -> None:
-    _ = turn.gettext
+    residents_only(turn)
     assert turn.actor is not None
+    _ = turn.gettext
     rows = resident.recent_requests(turn.session, turn.actor, turn.today)
     if not rows:
         turn.say(_("You have no requests yet. Send /request to report a problem."))

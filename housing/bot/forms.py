@@ -14,8 +14,8 @@ from decimal import Decimal
 from telebot import types
 
 from housing.bot import resident
-from housing.bot.turn import Turn
-from housing.errors import DomainError, Forbidden, Invalid
+from housing.bot.turn import Turn, residents_only
+from housing.errors import DomainError, Invalid
 from housing.requests import service as requests
 from housing.requests.page_parts import DESCRIPTION_MAX, DESCRIPTION_MIN, category_choices
 from housing.requests.photos import inspect_photo
@@ -27,11 +27,6 @@ REQUEST_TAG = re.compile(r"\[r([ab]\d{1,12})\.(\d{1,12})\]\s*$")
 PLACE_KEY = re.compile(r"[ab]\d{1,12}")
 READING = re.compile(r"[0-9]{1,11}(?:[.,][0-9]{1,3})?")  # the register: numeric(14, 3)
 CHOSEN = re.compile(r"([ab]\d{1,12})\.(\d{1,12})")
-
-
-def _resident(turn: Turn) -> None:
-    if turn.actor is None or turn.actor.role != "resident":
-        raise Forbidden(turn.gettext("This is for residents linked to their account."))
 
 
 def _window(turn: Turn) -> tuple[int, int]:
@@ -50,7 +45,7 @@ def _window_closed(turn: Turn) -> str | None:
 
 def reading(turn: Turn, message: types.Message) -> None:
     """`/reading`: a button per meter read by hand, while the window is open."""
-    _resident(turn)
+    residents_only(turn)
     assert turn.actor is not None
     _ = turn.gettext
     if closed := _window_closed(turn):
@@ -69,7 +64,7 @@ def reading(turn: Turn, message: types.Message) -> None:
 
 
 def ask_reading(turn: Turn, meter_id: int) -> None:
-    _resident(turn)
+    residents_only(turn)
     assert turn.actor is not None
     meter = resident.readable_meter(turn.session, turn.actor, turn.today, meter_id)
     if meter is None:
@@ -91,7 +86,7 @@ def parse_reading(text: str) -> Decimal | None:
 
 def submit_reading(turn: Turn, meter_id: int, text: str) -> None:
     """The reply to a meter's prompt: the same service and rules as the meters page."""
-    _resident(turn)
+    residents_only(turn)
     assert turn.actor is not None
     _ = turn.gettext
     meter = resident.readable_meter(turn.session, turn.actor, turn.today, meter_id)
@@ -119,7 +114,7 @@ def submit_reading(turn: Turn, meter_id: int, text: str) -> None:
 
 def request(turn: Turn, message: types.Message) -> None:
     """`/request`: where (each home, or its building), then what about, then the description."""
-    _resident(turn)
+    residents_only(turn)
     assert turn.actor is not None
     markup = types.InlineKeyboardMarkup()
     for place in resident.places(turn.session, turn.actor, turn.today):
@@ -132,7 +127,7 @@ def request(turn: Turn, message: types.Message) -> None:
 
 
 def choose_category(turn: Turn, key: str) -> None:
-    _resident(turn)
+    residents_only(turn)
     assert turn.actor is not None
     if resident.place(turn.session, turn.actor, turn.today, key) is None:
         return
@@ -143,7 +138,7 @@ def choose_category(turn: Turn, key: str) -> None:
 
 
 def ask_description(turn: Turn, key: str, category_id: int) -> None:
-    _resident(turn)
+    residents_only(turn)
     prompt = turn.gettext(
         "Describe the problem in a reply to this message. To add a photo, send the photo with the "
         "description as its caption."
@@ -153,7 +148,7 @@ def ask_description(turn: Turn, key: str, category_id: int) -> None:
 
 def file_request(turn: Turn, key: str, category_id: int, message: types.Message) -> None:
     """The reply to a request's prompt: filed by the requests service, the photo checked as on the page."""
-    _resident(turn)
+    residents_only(turn)
     assert turn.actor is not None
     _ = turn.gettext
     where = resident.place(turn.session, turn.actor, turn.today, key)

@@ -19,7 +19,7 @@ from housing import clock, i18n
 from housing.accounts.models import Role, User
 from housing.actors import Actor
 from housing.db import session_scope
-from housing.errors import DomainError
+from housing.errors import DomainError, Forbidden
 from housing.notifications.linking import user_of_chat
 from housing.settings import Settings
 
@@ -52,6 +52,12 @@ class Turn:
 
     def say(self, text: str, markup: Any = None) -> None:
         self.replies.append(Reply(text[:4096], markup))
+
+
+def residents_only(turn: Turn) -> None:
+    """The resident's commands (their homes, meters, requests) answer no one else."""
+    if turn.actor is None or turn.actor.role is not Role.resident:
+        raise Forbidden(turn.gettext("This is for residents linked to their account."))
 
 
 def actor_of(user: User) -> Actor:

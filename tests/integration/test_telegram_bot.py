@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from sqlmodel import Session, select
 
 from housing import i18n
-from housing.accounts.models import User
+from housing.accounts.models import Role, User
 from housing.bot.handlers import build_bot
 from housing.bot.polling import run_polling
 from housing.notifications.channels import open_channels
@@ -27,7 +27,7 @@ from housing.notifications.service import notify
 from housing.requests.models import RequestPhoto, RequestStatus, ServiceRequest
 from sensors.models import Reading, ReadingSource
 from tests.conftest import TEST_SECRET
-from tests.factories.core import make_apartment
+from tests.factories.core import make_apartment, make_company, make_user
 from tests.factories.portal import TOTAL, make_home
 from tests.factories.readings import make_meter
 from tests.factories.requests import make_category, make_resident, move, png_bytes
@@ -359,3 +359,14 @@ def test_a_linked_chat_gets_notices_until_it_blocks_the_bot_and_again_once_linke
     notice(9)
     api.wait_for(CHAT, "Request 9")
     assert not any("Request 8" in m.text for m in api.sent)
+
+
+def test_staff_link_for_their_alerts_and_the_residents_commands_are_not_theirs(session, api, polling, home):
+    dispatcher = make_user(session, Role.dispatcher, company_id=make_company(session).id)
+    _link(session, api, dispatcher)
+    welcome = api.wait_for(CHAT, "Linked").text
+    assert "/stop" in welcome and "/balance" not in welcome
+    for command in ("/balance", "/reading", "/request", "/requests"):
+        before = len(api.sent)
+        api.user_says(CHAT, command)
+        assert "for residents" in api.wait_for(CHAT, after=before).text

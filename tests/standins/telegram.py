@@ -9,8 +9,10 @@ A test queues updates as a user would cause them (`user_says`, `user_sends_photo
 (`flood`), and waits for what the bot sent (`wait_for`).
 """
 
+import html
 import itertools
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -179,7 +181,8 @@ class BotApi:
             return 400, _error(400, "Bad Request: chat not found")
         if not text.strip():
             return 400, _error(400, "Bad Request: message text is empty")
-        if len(text) > 4096:
+        shown = html.unescape(re.sub(r"</?b>", "", text)) if params.get("parse_mode") == "HTML" else text
+        if len(shown) > 4096:
             return 400, _error(400, "Bad Request: message is too long")
         with self._changed:
             sent = Sent(chat_id, text, next(self._ids), dict(params))

@@ -83,11 +83,14 @@ def test_a_notice_arrives_in_the_chat_in_the_users_language_with_its_link(
     assert not again.busy and len(api.sent) == 1
 
 
-def test_markup_in_a_notice_is_shown_as_typed(telegram_settings, api):
+def test_markup_in_a_notice_is_shown_as_typed_and_a_long_one_is_cut(telegram_settings, api):
     channel = TelegramChannel(telegram_settings.notify)
     outgoing = Outgoing(1, "77", "en", "<b>Heating</b> & water", "x < y > z", "https://e.x/?a=1&b=2", False)
     assert channel.send([outgoing])[0].sent
     assert "&lt;b&gt;Heating&lt;/b&gt; &amp; water" in api.sent[0].text
+    huge = Outgoing(2, "77", "en", "Water", "& <x> " * 5000, "https://e.x/a", False)
+    assert channel.send([huge])[0].sent  # cut to what Telegram shows, never an entity in half
+    assert api.sent[1].text.endswith("…\n\nhttps://e.x/a")
 
 
 def test_a_429_waits_retry_after_and_puts_the_rest_of_the_batch_back_untried(

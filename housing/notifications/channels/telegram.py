@@ -13,6 +13,7 @@ or the tests' stand-in). How each answer counts:
 import logging
 import math
 import time
+from html import escape
 
 import telebot
 from requests import RequestException
@@ -26,6 +27,7 @@ from housing.settings import NotifySettings
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S = 10
+MAX_CHARS = 4096  # a message's length as shown, after Telegram parses the HTML
 GONE = ("chat not found", "user is deactivated", "bot was blocked", "bot was kicked", "user not found")
 
 
@@ -44,15 +46,14 @@ def make_bot(notify: NotifySettings) -> telebot.TeleBot:
 
 
 def message_text(message: Outgoing) -> str:
-    """The subject in bold, the text, then the link: plain text escaped for Telegram's HTML mode."""
-    words = [f"<b>{_escaped(message.subject)}</b>", _escaped(message.text)]
+    """The subject in bold, the text, then the link, escaped for Telegram's HTML mode; a long
+    text is cut so that the message shows at most Telegram's 4096 characters."""
+    room = MAX_CHARS - len(message.subject) - len(message.url) - 4
+    text = message.text if len(message.text) <= room else message.text[: max(room - 1, 0)] + "…"
+    words = [f"<b>{escape(message.subject, quote=False)}</b>", escape(text, quote=False)]
     if message.url:
-        words.append(_escaped(message.url))
-    return "\n\n".join(words)[:4096]
-
-
-def _escaped(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        words.append(escape(message.url, quote=False))
+    return "\n\n".join(words)
 
 
 def outcome_of(error: Exception) -> Outcome:

@@ -272,6 +272,22 @@ def test_a_photo_that_is_no_picture_files_nothing(session, api, polling, home, b
     assert session.exec(select(RequestPhoto)).all() == []
 
 
+def test_while_the_bot_api_is_unreachable_the_bot_waits_and_then_answers(session, api, polling, home):
+    resident, *_ = home
+    code = new_link_code(session, user_id=resident.id, now=IN_WINDOW)
+    session.commit()
+    api.wait_until(lambda: "getUpdates" in api.calls, what="polling to start")
+    api.down = True
+    tried = api.calls.count("getUpdates")  # the poll in flight may still end normally
+    api.wait_until(lambda: api.calls.count("getUpdates") >= tried + 1, what="a refused poll")
+    api.user_says(CHAT, f"/start {code.code}")
+    api.wait_until(lambda: api.calls.count("getUpdates") >= tried + 2, what="another refused poll")
+    assert api.sent == [] and user_of_chat(session, CHAT) is None
+    api.down = False
+    api.wait_for(CHAT, "Linked", timeout=15)  # within the pause that grew meanwhile
+    assert user_of_chat(session, CHAT) == resident.id
+
+
 def test_a_restarted_bot_goes_on_from_where_it_stopped(db, session, api, bot_settings, home):
     """Updates queued while the bot was down are each handled once after it starts again."""
     resident, *_ = home

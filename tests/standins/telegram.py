@@ -52,6 +52,7 @@ class BotApi:
     blocked: set[int] = field(default_factory=set)  # chats whose user blocked the bot: 403
     missing: set[int] = field(default_factory=set)  # chats that do not exist: 400
     flood: int = 0  # the next this many sendMessage calls answer 429
+    down: bool = False  # every call answers 502 from a proxy, as when the service is unreachable
     retry_after: int = 7
     webhook: dict[str, str] = field(default_factory=dict)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
@@ -145,11 +146,13 @@ class BotApi:
 
     # The Bot API
 
-    def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict]:
+    def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict | None]:
         with self._changed:
             self.calls.append(method)
             self._changed.notify_all()
         handler = getattr(self, f"api_{method}", None)
+        if self.down:
+            return 502, None
         if handler is None:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
         return handler(params)
@@ -264,7 +267,10 @@ def _handler(api: BotApi) -> type[BaseHTTPRequestHandler]:
                 self._reply(401, json.dumps(_error(401, "Unauthorized")).encode())
                 return
             status, answer = api.answer(segments[1], params)
-            self._reply(status, json.dumps(answer).encode())
+            if answer is None:
+                self._reply(status, b"<html><body>502 Bad Gateway</body></html>", "text/html")
+            else:
+                self._reply(status, json.dumps(answer).encode())
 
         do_GET = do_POST = _handle
 

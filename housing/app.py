@@ -27,6 +27,8 @@ from housing.accounts.passwords import Passwords
 from housing.accounts.ratelimit import LoginThrottle
 from housing.apidocs import add_api_docs
 from housing.bodylimit import BodyLimit
+from housing.bot import webhook as telegram_webhook
+from housing.bot.handlers import build_bot
 from housing.csrf import CSRFProtection
 from housing.db import make_engine
 from housing.errors import DomainError, problem_body
@@ -108,6 +110,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.templates = make_templates()
     # Card payments only with Stripe settings; the payment routes say so (503) otherwise.
     app.state.payment_gateway = StripeGateway(settings.stripe) if settings.stripe.configured else None
+    # Telegram's webhook (POST /telegram/webhook) only in webhook mode; 404 otherwise.
+    on = telegram_webhook.webhook_on(settings)
+    app.state.telegram_bot = build_bot(app.state.engine, settings) if on else None
 
     for router in (
         accounts_router,
@@ -143,8 +148,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         city_incident_pages.router,
         notification_pages.router,
         notification_console.router,
+        telegram_webhook.router,
     ):
-        app.include_router(router)  # the HTML pages
+        app.include_router(router)  # the HTML pages (and Telegram's webhook)
     csp = content_security_policy(settings)
     add_api_docs(app, openapi_url=f"{API_PREFIX}/openapi.json", csp=csp)  # mounts /static/docs first
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

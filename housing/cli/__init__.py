@@ -1,13 +1,13 @@
 """The `housing` command: one module per command group, put together here.
 
 serve, worker, ingest, simulate (processes.py); seed, demo (city.py); db, users, jobs,
-import, health, open311 (their modules); bill (billing.py); scores (scores.py).
+import, health, open311 (their modules); bill (billing.py); scores (scores.py); bot (bot.py).
 """
 
 import typer
 
 import housing.migrations.tables  # noqa: F401 - every table, so a flush resolves keys across packages
-from housing.cli import billing, city, processes, scores
+from housing.cli import billing, bot, city, processes, scores
 from housing.cli.db import db_app
 from housing.cli.health import health_app
 from housing.cli.imports import import_app
@@ -30,6 +30,7 @@ app.command()(city.demo)
 app.command(help=billing.BILL_HELP)(billing.bill)
 app.command()(scores.scores)
 app.command()(processes.simulate)
+app.command()(bot.bot)
 
 
 def main() -> None:

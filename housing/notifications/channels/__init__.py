@@ -2,6 +2,7 @@
 
 from housing.notifications.channels.base import ChannelSender
 from housing.notifications.channels.sms import SmsChannel
+from housing.notifications.channels.telegram import TelegramChannel
 from housing.settings import Settings
 
 
@@ -10,4 +11,6 @@ def open_channels(settings: Settings) -> list[ChannelSender]:
     opened: list[ChannelSender] = []
     if settings.notify.sms_on:
         opened.append(SmsChannel(settings.notify))
+    if settings.notify.telegram_on:
+        opened.append(TelegramChannel(settings.notify))
     return opened

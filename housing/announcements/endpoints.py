@@ -74,7 +74,7 @@ def post_announcement(
     announcement = service.post_announcement(
         session,
         actor=actor,
-        texts={language: service.Wording(w.title, w.text) for language, w in body.texts.items()},
+        texts={w.language: service.Wording(w.title, w.text) for w in body.texts},
         reach=body.reach,
         targets=[service.Target(t.building_id, t.entrance) for t in body.targets],
         district_id=body.district_id if body.reach is Reach.district else None,

@@ -15,6 +15,7 @@ Entrance = Annotated[int, Field(ge=1, le=1000)]
 
 
 class WordingIn(InputModel):
+    language: Language
     title: str = Field(min_length=1, max_length=TITLE_MAX)
     text: str = Field(min_length=1, max_length=BODY_MAX, description="Stored as typed; escaped where shown")
 
@@ -35,13 +36,21 @@ class AnnouncementCreate(InputModel):
     """Staff name buildings (`targets`); officials a district (`district_id`) or the city."""
 
     reach: Reach
-    texts: dict[Language, WordingIn] = Field(
-        min_length=1, description="The title and text in one or more of uz, ru, en"
+    texts: list[WordingIn] = Field(
+        min_length=1, max_length=3, description="The title and text in one or more of uz, ru, en, each once"
     )
     targets: list[TargetIn] = Field(default_factory=list, max_length=200)
     district_id: Id | None = None
     urgent: bool = Field(False, description="Passes quiet hours and goes by SMS too")
     pinned_until: Day | None = Field(None, description="Shown first to residents up to this day")
+
+    @field_validator("texts")
+    @classmethod
+    def each_language_once(cls, texts: list[WordingIn]) -> list[WordingIn]:
+        languages = [t.language for t in texts]
+        if len(set(languages)) != len(languages):
+            raise ValueError("each language at most once")
+        return texts
 
 
 class WordingRead(ReadModel):

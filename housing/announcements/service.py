@@ -226,7 +226,7 @@ def mark_read(session: Session, announcement: Announcement, *, user_id: int, now
     """Records the first time a resident opens it, and marks its notification read; True if new."""
     dialect = postgresql if is_postgres(session) else sqlite
     statement = (
-        dialect.insert(AnnouncementRead)
+        dialect.insert(AnnouncementRead.__table__)
         .values(announcement_id=announcement.id, user_id=user_id, read_at=now)
         .on_conflict_do_nothing(index_elements=["announcement_id", "user_id"])
     )

@@ -225,12 +225,14 @@ def dedupe_key(announcement_id: int) -> str:
 def mark_read(session: Session, announcement: Announcement, *, user_id: int, now: datetime) -> bool:
     """Records the first time a resident opens it, and marks its notification read; True if new."""
     dialect = postgresql if is_postgres(session) else sqlite
+    table = AnnouncementRead.__table__
     statement = (
-        dialect.insert(AnnouncementRead.__table__)
+        dialect.insert(table)
         .values(announcement_id=announcement.id, user_id=user_id, read_at=now)
         .on_conflict_do_nothing(index_elements=["announcement_id", "user_id"])
+        .returning(table.c.id)
     )
-    new = (session.execute(statement).rowcount or 0) > 0
+    new = session.execute(statement).first() is not None
     session.execute(
         update(Notification)
         .where(

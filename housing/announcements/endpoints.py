@@ -30,7 +30,8 @@ def _language(actor: Actor) -> str:
 def _read_model(session: Session, shown: presenting.Shown) -> dict[str, Any]:
     announcement = shown.announcement
     return {
-        **announcement.model_dump(),
+        **announcement.model_dump(exclude={"reach"}),
+        "reach": Reach(announcement.reach),
         "language": shown.language,
         "title": shown.title,
         "text": shown.body,

@@ -16,6 +16,7 @@ from housing.actors import Actor
 from housing.announcements import languages, service
 from housing.announcements.models import Announcement, AnnouncementRead, Reach
 from housing.announcements.queries import visible_announcements
+from housing.clock import local_today
 from housing.errors import Forbidden, Invalid, TooLarge, UnsupportedMediaType
 from housing.notifications.models import Notification
 from housing.registry.models import Building
@@ -273,3 +274,24 @@ def test_a_reader_sees_their_language_else_the_city_order(written, reader, shown
 def test_no_text_at_all_is_a_programming_error():
     with pytest.raises(ValueError):
         languages.pick({}, "uz")
+
+
+def test_the_demo_city_gets_a_pinned_an_urgent_and_a_city_wide_announcement_once(db, settings):
+    from housing.announcements.seeding import seed_demo_announcements
+    from housing.registry.seeding import reset_demo_users, seed_city
+
+    seed_city(db, apartments=100, companies=2)
+    reset_demo_users(db, settings, password_for=lambda role: f"{role}-password-1")
+
+    assert "3 demo announcements" in seed_demo_announcements(db, settings)
+    assert "already there" in seed_demo_announcements(db, settings)
+
+    with Session(db) as session:
+        posted = session.exec(select(Announcement)).all()
+        resident = session.exec(select(User).where(User.username == "demo-resident")).one()
+        seen = session.exec(visible_announcements(actor_of(resident), local_today(settings.timezone))).all()
+        inbox = session.exec(select(Notification).where(Notification.user_id == resident.id)).all()
+    assert len(posted) == 3 and len(seen) == 3 and len(inbox) == 3
+    assert [a.reach for a in posted if a.pinned_until] == [Reach.buildings]
+    assert [a.reach for a in posted if a.urgent] == [Reach.buildings]
+    assert [a.recipients >= 1 for a in posted if a.reach == Reach.city] == [True]

@@ -77,7 +77,7 @@ def test_staff_post_the_resident_reads_and_the_unread_mark_goes_away(browser_of,
     announcement_id = int(re.search(r"/console/announcements/(\d+)", str(posted.url)).group(1))
     assert "Posted. 1 resident was notified." in _text(posted.text)
     assert "&lt;script&gt;" in posted.text and "<script>alert" not in posted.text  # escaped, as typed
-    assert "Read by 0 of 1 resident" in _text(posted.text)
+    assert "Read by 0 of 1 resident " in _text(posted.text)
 
     inbox = resident.get("/notices")
     assert "Unread: 1" in _text(inbox.text)
@@ -91,8 +91,8 @@ def test_staff_post_the_resident_reads_and_the_unread_mark_goes_away(browser_of,
 
     again = resident.get("/notices")
     assert "Unread: 0" in _text(again.text) and 'class="card unread"' not in again.text
-    assert "Read by 1 of 1 resident" in _text(manager.get(f"/console/announcements/{announcement_id}").text)
-    assert "Read by 1 of 1 resident" in _text(manager.get("/console/announcements").text)
+    assert "Read by 1 of 1 resident " in _text(manager.get(f"/console/announcements/{announcement_id}").text)
+    assert "Read by 1 of 1 resident " in _text(manager.get("/console/announcements").text)
 
 
 def test_the_resident_reads_it_in_their_language(browser_of, city):

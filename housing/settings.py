@@ -302,7 +302,10 @@ class AnnouncementSettings(BaseModel):
         Path("./var/announcement-files"), description="Where files attached to announcements are stored"
     )
     max_attachment_bytes: int = Field(
-        5 * 1024 * 1024, ge=1024, description="Larger attachments (an image or a PDF) are refused"
+        5 * 1024 * 1024,
+        ge=1024,
+        description="Larger attachments (an image or a PDF) are refused; the upload's body is also bounded by"
+        " HOUSING_LIMITS__PHOTO_BYTES",
     )
     notice_chars: int = Field(
         500, ge=50, le=5000, description="A notification carries this much of the text; its link opens all"
@@ -325,7 +328,7 @@ class LimitSettings(BaseModel):
         6 * 1024 * 1024,
         ge=1024,
         description="A photo upload, a request filed with one or an announcement with its file, form included;"
-        " above HOUSING_REQUESTS__MAX_PHOTO_BYTES and HOUSING_ANNOUNCEMENTS__MAX_ATTACHMENT_BYTES",
+        " above HOUSING_REQUESTS__MAX_PHOTO_BYTES (and HOUSING_ANNOUNCEMENTS__MAX_ATTACHMENT_BYTES)",
     )
 
 
@@ -480,11 +483,6 @@ class Settings(BaseSettings):
             raise ValueError(
                 "HOUSING_LIMITS__PHOTO_BYTES must be larger than HOUSING_REQUESTS__MAX_PHOTO_BYTES:"
                 " the upload carries the photo and its form"
-            )
-        if self.limits.photo_bytes <= self.announcements.max_attachment_bytes:
-            raise ValueError(
-                "HOUSING_LIMITS__PHOTO_BYTES must be larger than HOUSING_ANNOUNCEMENTS__MAX_ATTACHMENT_BYTES:"
-                " the upload carries the file and its form"
             )
         return self
 

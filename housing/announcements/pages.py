@@ -69,7 +69,8 @@ def open_notification(session: SessionDep, actor: ResidentActor, notification_id
     """Marks one of the resident's notifications read and opens its page (404 if not theirs)."""
     mark_read(session, user_id=actor.user_id, notification_id=notification_id, now=now)
     notification = session.get(Notification, notification_id)
-    link = notification.link if notification and notification.link.startswith("/") else "/notices"
-    if link.startswith("//"):
+    link = notification.link if notification else ""
+    # Only a path of this site: "//host" or "/\\host" would leave it.
+    if not link.startswith("/") or link[1:2] in ("/", "\\"):
         link = "/notices"
     return RedirectResponse(link, status_code=303)

@@ -16,6 +16,7 @@ from housing.actors import Actor
 from housing.announcements import presenting
 from housing.announcements.models import Announcement, AnnouncementRead
 from housing.announcements.queries import pinned_first, visible_announcements
+from housing.notifications.kinds import KINDS
 from housing.notifications.messages import render
 from housing.notifications.models import Notification
 
@@ -37,9 +38,9 @@ class Item:
 
 
 def _other_notifications(user_id: int) -> Select:
-    return select(Notification).where(
-        Notification.user_id == user_id, col(Notification.kind).not_in(ANNOUNCEMENT_KINDS)
-    )
+    """The user's notifications but those of announcements (and of a kind no longer in the catalogue)."""
+    shown = [name for name in KINDS if name not in ANNOUNCEMENT_KINDS]
+    return select(Notification).where(Notification.user_id == user_id, col(Notification.kind).in_(shown))
 
 
 def unread_count(session: Session, actor: Actor, today: date) -> int:

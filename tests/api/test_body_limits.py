@@ -60,7 +60,11 @@ def test_a_photo_limit_that_leaves_no_room_for_the_photo_is_refused():
         ("/api/v1/requests/12/photos", "multipart/form-data; boundary=x", "photo"),
         ("/requests", "multipart/form-data; boundary=x", "photo"),  # the filing form, with a photo
         ("/api/v1/announcements/3/attachment", "multipart/form-data; boundary=x", "photo"),
-        ("/console/announcements", "multipart/form-data; boundary=x", "photo"),  # the posting form, with a file
+        (
+            "/console/announcements",
+            "multipart/form-data; boundary=x",
+            "photo",
+        ),  # the posting form, with a file
         ("/api/v1/announcements", "application/json", "json"),
         ("/api/v1/requests", "application/json", "json"),
         ("/api/v1/webhooks/stripe", "application/json; charset=utf-8", "json"),

@@ -2,6 +2,7 @@
 in the posting's transaction; who may post where; attachments judged by content; reads counted once."""
 
 import io
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -295,3 +296,26 @@ def test_the_demo_city_gets_a_pinned_an_urgent_and_a_city_wide_announcement_once
     assert [a.reach for a in posted if a.pinned_until] == [Reach.buildings]
     assert [a.reach for a in posted if a.urgent] == [Reach.buildings]
     assert [a.recipients >= 1 for a in posted if a.reach == Reach.city] == [True]
+
+
+def test_two_openings_at_the_same_moment_count_once(db, session, town):
+    posted = post(session, town.manager, targets=[service.Target(town.building.id)])
+    session.commit()
+    barrier = threading.Barrier(2)
+    results: list[bool] = []
+
+    def open_it() -> None:
+        with Session(db) as own:
+            barrier.wait(timeout=10)
+            results.append(service.mark_read(own, posted, user_id=town.first.id, now=NOW))
+            own.commit()
+
+    threads = [threading.Thread(target=open_it) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(results) == [False, True]
+    with Session(db) as fresh:
+        assert service.read_counts(fresh, [posted.id]) == {posted.id: 1}

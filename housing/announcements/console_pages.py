@@ -10,17 +10,17 @@ it again with the reason beside each field.
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
-from housing.actors import CITY_READERS, STAFF, Actor
+from housing.actors import ANNOUNCERS, Actor
 from housing.announcements import presenting, service
 from housing.announcements.languages import WRITTEN_IN
 from housing.announcements.models import Announcement, Reach
-from housing.announcements.queries import POSTERS, VisibleAnnouncement, visible_announcements
+from housing.announcements.queries import VisibleAnnouncement, visible_announcements
 from housing.announcements.schemas import BODY_MAX, TITLE_MAX
-from housing.auth import require_roles
+from housing.auth import AnnouncerActor, WatcherActor
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.errors import DomainError
@@ -33,15 +33,13 @@ from housing.web import gettext_for, render, request_language
 
 router = APIRouter(include_in_schema=False)
 
-ReaderActor = Annotated[Actor, Depends(require_roles(STAFF | CITY_READERS))]
-PosterActor = Annotated[Actor, Depends(require_roles(POSTERS))]
 PAGE_SIZE = 50
 MAX_BUILDINGS = 1_000  # the form's choices: one company's buildings
 
 
 @router.get("/console/announcements", response_class=HTMLResponse)
 def announcements(
-    request: Request, session: SessionDep, actor: ReaderActor, today: Today, page: PageNumber = 1
+    request: Request, session: SessionDep, actor: WatcherActor, today: Today, page: PageNumber = 1
 ) -> Response:
     query = visible_announcements(actor, today)
     paging = page_of(session, query, page, PAGE_SIZE)
@@ -58,13 +56,13 @@ def announcements(
         shown=shown,
         paging=paging,
         today=today,
-        may_post=actor.role in POSTERS,
+        may_post=actor.role in ANNOUNCERS,
     )
 
 
 @router.get("/console/announcements/new", response_class=HTMLResponse)
 def new_announcement(
-    request: Request, session: SessionDep, actor: PosterActor, settings: SettingsDep, today: Today
+    request: Request, session: SessionDep, actor: AnnouncerActor, settings: SettingsDep, today: Today
 ) -> Response:
     return _form(request, session, actor, settings, today, typed={"reach": _default_reach(actor)}, errors={})
 
@@ -73,7 +71,7 @@ def new_announcement(
 def post_announcement(
     request: Request,
     session: SessionDep,
-    actor: PosterActor,
+    actor: AnnouncerActor,
     settings: SettingsDep,
     today: Today,
     now: Now,
@@ -141,7 +139,11 @@ def post_announcement(
 
 @router.get("/console/announcements/{announcement_id}", response_class=HTMLResponse)
 def announcement(
-    request: Request, session: SessionDep, actor: ReaderActor, announcement: VisibleAnnouncement, today: Today
+    request: Request,
+    session: SessionDep,
+    actor: WatcherActor,
+    announcement: VisibleAnnouncement,
+    today: Today,
 ) -> Response:
     shown = presenting.show(session, [announcement], actor, request_language(request, actor.language))[0]
     return render(

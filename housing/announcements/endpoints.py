@@ -2,16 +2,16 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, UploadFile, status
+from fastapi import APIRouter, File, UploadFile, status
 from fastapi.responses import FileResponse
 from sqlmodel import Session, col
 
 from housing.actors import Actor
 from housing.announcements import presenting, service
 from housing.announcements.models import Announcement, Reach
-from housing.announcements.queries import POSTERS, VisibleAnnouncement, pinned_first, visible_announcements
+from housing.announcements.queries import VisibleAnnouncement, pinned_first, visible_announcements
 from housing.announcements.schemas import AnnouncementCreate, AnnouncementRead
-from housing.auth import CurrentActor, ResidentActor, require_roles
+from housing.auth import AnnouncerActor, CurrentActor, ResidentActor
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.errors import NotFound
@@ -20,7 +20,6 @@ from housing.routing import Paging, counted_page
 from housing.schemas import API_PROBLEMS, Page, problems
 
 router = APIRouter(tags=["announcements"], responses=API_PROBLEMS)
-PosterActor = Annotated[Actor, Depends(require_roles(POSTERS))]
 
 
 def _language(actor: Actor) -> str:
@@ -66,7 +65,7 @@ def list_announcements(session: SessionDep, actor: CurrentActor, today: Today, p
 def post_announcement(
     body: AnnouncementCreate,
     session: SessionDep,
-    actor: PosterActor,
+    actor: AnnouncerActor,
     settings: SettingsDep,
     today: Today,
     now: Now,
@@ -109,7 +108,7 @@ def mark_read(session: SessionDep, actor: ResidentActor, announcement: VisibleAn
 def attach(
     file: Annotated[UploadFile, File(description="A JPEG, PNG or WebP image or a PDF")],
     session: SessionDep,
-    actor: PosterActor,
+    actor: AnnouncerActor,
     settings: SettingsDep,
     announcement: VisibleAnnouncement,
 ):

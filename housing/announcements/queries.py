@@ -4,7 +4,8 @@ Residents: city-wide ones, their districts' ones, and those sent to a building t
 (to the whole building or to their entrance). Company staff: their company's, and the
 city's and districts' ones that reach a building the company manages. Officials and admins:
 all. Posting: company managers and dispatchers to the buildings their company manages today,
-officials to a district or the city, admins anywhere. `VisibleAnnouncement` loads one within
+officials to a district or the city, admins anywhere (the role sets are in `housing.actors`).
+`VisibleAnnouncement` loads one within
 the actor's scope (404 outside it, so ids do not leak).
 """
 
@@ -15,8 +16,7 @@ from fastapi import Depends
 from sqlalchemy import Select, and_, case, or_
 from sqlmodel import col, select
 
-from housing.accounts.models import Role
-from housing.actors import Actor
+from housing.actors import BUILDING_ANNOUNCERS, Actor
 from housing.announcements.models import Announcement, AnnouncementTarget, Reach
 from housing.auth import CurrentActor
 from housing.db import SessionDep
@@ -25,11 +25,6 @@ from housing.errors import NotFound
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import home_apartment_ids, managed_building_ids
 from housing.validation import Id
-
-# Who posts to buildings (within their company's), and who to a district or the city.
-BUILDING_POSTERS = frozenset({Role.manager, Role.dispatcher, Role.admin})
-CITY_POSTERS = frozenset({Role.official, Role.admin})
-POSTERS = BUILDING_POSTERS | CITY_POSTERS
 
 
 def _wide(district_ids: Select) -> list:
@@ -75,7 +70,7 @@ def pinned_first(today: date) -> list:
 def postable_buildings(actor: Actor, today: date) -> Select:
     """The buildings this actor may post to (none for officials: they post to districts)."""
     query = select(Building.id)
-    if actor.role not in BUILDING_POSTERS:
+    if actor.role not in BUILDING_ANNOUNCERS:
         return query.where(Building.id.is_(None))
     if actor.is_company_staff:
         return query.where(col(Building.id).in_(managed_building_ids(actor.company_id, today)))

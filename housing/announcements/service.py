@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from housing.accounts.models import User
-from housing.actors import Actor
+from housing.actors import BUILDING_ANNOUNCERS, CITY_ANNOUNCERS, Actor
 from housing.announcements import languages
 from housing.announcements.attachments import FileKind, inspect_attachment
 from housing.announcements.models import (
@@ -29,7 +29,7 @@ from housing.announcements.models import (
     AnnouncementText,
     Reach,
 )
-from housing.announcements.queries import BUILDING_POSTERS, CITY_POSTERS, postable_buildings
+from housing.announcements.queries import postable_buildings
 from housing.db import is_postgres
 from housing.errors import Conflict, Forbidden, Invalid
 from housing.notifications import recipients
@@ -121,13 +121,13 @@ def _check_reach(
     session: Session, actor: Actor, reach: Reach, targets: list[Target], district_id: int | None, today: date
 ) -> None:
     if reach is Reach.buildings:
-        if actor.role not in BUILDING_POSTERS:
+        if actor.role not in BUILDING_ANNOUNCERS:
             raise Forbidden(f"a {actor.role.value} posts to a district or the city, not to buildings")
         if not targets:
             raise Invalid("choose at least one building", field="targets")
         _check_targets(session, actor, targets, today)
         return
-    if actor.role not in CITY_POSTERS:
+    if actor.role not in CITY_ANNOUNCERS:
         raise Forbidden(
             f"a {actor.role.value} posts to their company's buildings, not to a district or the city"
         )

@@ -1,8 +1,8 @@
 """Who sees which announcement and who may post where, written once for every route.
 
 Residents: city-wide ones, their districts' ones, and those sent to a building they live in
-(to the whole building or to their entrance). Company staff: their company's, and the
-city's and districts' ones that reach a building the company manages. Officials and admins:
+(to the whole building or to their entrance). Company staff: their company's, and any other
+(an admin's, the city's, a district's) that reaches a building the company manages. Officials and admins:
 all. Posting: company managers and dispatchers to the buildings their company manages today,
 officials to a district or the city, admins anywhere (the role sets are in `housing.actors`).
 `VisibleAnnouncement` loads one within
@@ -42,7 +42,16 @@ def visible_announcements(actor: Actor, today: date) -> Select:
     if actor.is_company_staff:
         buildings = managed_building_ids(actor.company_id, today)
         districts = select(Building.district_id).where(col(Building.id).in_(buildings))
-        return query.where(or_(Announcement.company_id == actor.company_id, *_wide(districts)))
+        reaching = select(AnnouncementTarget.announcement_id).where(
+            col(AnnouncementTarget.building_id).in_(buildings)
+        )
+        return query.where(
+            or_(
+                Announcement.company_id == actor.company_id,
+                col(Announcement.id).in_(reaching),
+                *_wide(districts),
+            )
+        )
     if actor.person_id is None:
         return query.where(Announcement.reach == Reach.city)
     homes = home_apartment_ids(actor.person_id, today).subquery()

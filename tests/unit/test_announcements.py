@@ -140,9 +140,10 @@ def test_staff_see_their_company_announcements_and_the_wide_ones_that_reach_them
     own = post(session, town.manager, targets=[service.Target(town.building.id)])
     theirs = post(session, town.manager_b, targets=[service.Target(town.other.id)])
     far_district = post(session, town.official, reach=Reach.district, district_id=town.other.district_id)
+    by_admin = post(session, town.admin, targets=[service.Target(town.building.id, 1)])
 
     seen = {a.id for a in session.exec(visible_announcements(actor_of(town.manager), TODAY))}
-    assert seen == {own.id}
+    assert seen == {own.id, by_admin.id}
     seen_b = {a.id for a in session.exec(visible_announcements(actor_of(town.manager_b), TODAY))}
     assert seen_b == {theirs.id, far_district.id}
 

@@ -220,3 +220,4 @@ def test_the_console_form_picture_upload_is_shown_as_a_picture(browser_of, city)
     announcement_id = int(re.search(r"/console/announcements/(\d+)", str(posted.url)).group(1))
     page = browser_of("resident").get(f"/notices/announcements/{announcement_id}")
     assert "Open the attached picture" in page.text
+    assert f'<img class="attachment" src="/api/v1/announcements/{announcement_id}/attachment"' in page.text

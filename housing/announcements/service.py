@@ -78,7 +78,7 @@ def post_announcement(
     targets = sorted(set(targets), key=lambda t: (t.building_id, t.entrance or 0))
     _check_reach(session, actor, reach, targets, district_id, today)
     texts = {language: wording for language, wording in texts.items() if language in languages.WRITTEN_IN}
-    if not texts:
+    if not texts or any(not w.title.strip() or not w.body.strip() for w in texts.values()):
         raise Invalid("write the title and text in at least one of uz, ru, en", field="texts")
     if pinned_until is not None and not today <= pinned_until <= today + PIN_AHEAD:
         raise Invalid("pin it until a day from today to a year ahead", field="pinned_until")

@@ -160,6 +160,8 @@ def test_staff_see_their_company_announcements_and_the_wide_ones_that_reach_them
         ("official", {"reach": Reach.city, "targets": "own"}, Invalid, "targets"),
         ("manager", {"targets": "own", "texts": {}}, Invalid, "texts"),
         ("manager", {"targets": "own", "texts": {"de": TEXTS["uz"]}}, Invalid, "texts"),
+        ("manager", {"targets": "own", "texts": {"en": service.Wording(" ", "text")}}, Invalid, "texts"),
+        ("manager", {"targets": "own", "texts": {"en": service.Wording("title", "\n\t")}}, Invalid, "texts"),
         ("manager", {"targets": "own", "pinned_until": TODAY - timedelta(days=1)}, Invalid, "pinned_until"),
         ("manager", {"targets": "own", "pinned_until": TODAY + timedelta(days=400)}, Invalid, "pinned_until"),
     ],

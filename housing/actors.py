@@ -49,3 +49,8 @@ PARTICIPANTS = STAFF | RESIDENTS
 WATCHERS = STAFF | CITY_READERS
 # Who reads a meter's readings: the staff and the apartment's residents.
 METER_READERS = STAFF | RESIDENTS
+# Who posts announcements: company managers and dispatchers to their buildings, officials to a
+# district or the city, admins anywhere.
+BUILDING_ANNOUNCERS = frozenset({Role.admin}) | DISPATCHERS
+CITY_ANNOUNCERS = frozenset({Role.admin, Role.official})
+ANNOUNCERS = BUILDING_ANNOUNCERS | CITY_ANNOUNCERS

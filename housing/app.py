@@ -25,6 +25,9 @@ from housing import pages
 from housing.accounts.endpoints import router as accounts_router
 from housing.accounts.passwords import Passwords
 from housing.accounts.ratelimit import LoginThrottle
+from housing.announcements import console_pages as announcement_console
+from housing.announcements import pages as announcement_pages
+from housing.announcements.endpoints import router as announcements_router
 from housing.apidocs import add_api_docs
 from housing.bodylimit import BodyLimit
 from housing.bot import webhook as telegram_webhook
@@ -33,7 +36,6 @@ from housing.csrf import CSRFProtection
 from housing.db import make_engine
 from housing.errors import DomainError, problem_body
 from housing.incidents import city_pages as city_incident_pages
-from housing.incidents import pages as incident_pages
 from housing.incidents.endpoints import router as incidents_router
 from housing.notifications import console_pages as notification_console
 from housing.notifications import pages as notification_pages
@@ -127,6 +129,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         requests_router,
         incidents_router,
         notifications_router,
+        announcements_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_router, prefix=OPEN311_PREFIX)
@@ -138,7 +141,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         sensors_pages.router,
         request_pages.router,
         request_console_pages.router,
-        incident_pages.router,
+        announcement_pages.router,
+        announcement_console.router,
         registry_pages.router,
         sensors_console.router,
         debtors_console.router,

@@ -26,9 +26,11 @@ from housing.web import gettext_for
 IMPORT, PHOTO, JSON, FORM = "import", "photo", "json", "form"
 
 # Routes that take a file, by path: the CSV imports, and the photo uploads (the resident's
-# filing form may carry one).
+# filing form may carry one), and an announcement's file (its posting form may carry one).
 _IMPORTS = re.compile(r"^/api/v1/imports/")
-_PHOTOS = re.compile(r"^(/api/v1/requests/[^/]+/photos|/requests)/?$")
+_PHOTOS = re.compile(
+    r"^(/api/v1/requests/[^/]+/photos|/requests|/api/v1/announcements/[^/]+/attachment|/console/announcements)/?$"
+)
 
 Refuse = Callable[[Request, dict[str, Any]], Response]
 

@@ -4,6 +4,7 @@ Later packages register theirs through housing.migrations.env, which imports the
 """
 
 from housing.accounts.models import ApiToken, User
+from housing.announcements.models import Announcement, AnnouncementRead, AnnouncementTarget, AnnouncementText
 from housing.catchup.models import JobProgress
 from housing.incidents.models import ServiceIncident
 from housing.notifications.models import (
@@ -33,6 +34,10 @@ from housing.requests.models import (
 from housing.scores.models import QualityScore, QualityScoreComponent
 
 __all__ = [
+    "Announcement",
+    "AnnouncementRead",
+    "AnnouncementTarget",
+    "AnnouncementText",
     "Apartment",
     "ApiToken",
     "Building",

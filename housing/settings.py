@@ -297,6 +297,21 @@ class RequestSettings(BaseModel):
         return timedelta(days=self.escalate_after_days)
 
 
+class AnnouncementSettings(BaseModel):
+    attachment_dir: Path = Field(
+        Path("./var/announcement-files"), description="Where files attached to announcements are stored"
+    )
+    max_attachment_bytes: int = Field(
+        5 * 1024 * 1024,
+        ge=1024,
+        description="Larger attachments (an image or a PDF) are refused; the upload's body is also bounded by"
+        " HOUSING_LIMITS__PHOTO_BYTES",
+    )
+    notice_chars: int = Field(
+        500, ge=50, le=5000, description="A notification carries this much of the text; its link opens all"
+    )
+
+
 class LimitSettings(BaseModel):
     """The largest request body each kind of route reads; a larger one is refused with 413."""
 
@@ -312,7 +327,8 @@ class LimitSettings(BaseModel):
     photo_bytes: int = Field(
         6 * 1024 * 1024,
         ge=1024,
-        description="A photo upload or a request filed with one, form included; above HOUSING_REQUESTS__MAX_PHOTO_BYTES",
+        description="A photo upload, a request filed with one or an announcement with its file, form included;"
+        " above HOUSING_REQUESTS__MAX_PHOTO_BYTES (and HOUSING_ANNOUNCEMENTS__MAX_ATTACHMENT_BYTES)",
     )
 
 
@@ -415,6 +431,7 @@ class Settings(BaseSettings):
     outages: OutageSettings = OutageSettings()
     stripe: StripeSettings = StripeSettings()
     requests: RequestSettings = RequestSettings()
+    announcements: AnnouncementSettings = AnnouncementSettings()
     open311: Open311Settings = Open311Settings()
     limits: LimitSettings = LimitSettings()
     notify: NotifySettings = NotifySettings()

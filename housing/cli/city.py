@@ -45,6 +45,7 @@ def demo(
     """The whole platform on one machine: seeded city, broker, ingest, simulator, scheduler, web."""
     from housing import demo as demo_run
     from housing import migrate
+    from housing.announcements.seeding import seed_demo_announcements
     from housing.db import make_engine
     from housing.registry.seeding import reset_demo_users
     from housing.requests.seeding import seed_demo_requests
@@ -57,6 +58,7 @@ def demo(
     console.print(f"Database: {settings.db.url}")
     logins = reset_demo_users(engine, settings, password_for=lambda _role: secrets.token_urlsafe(9))
     console.print(seed_demo_requests(engine, settings))  # needs the demo users
+    console.print(seed_demo_announcements(engine, settings))  # needs them too
     table = Table("role", "user name", "password", title="Demo logins (passwords change at every start)")
     for role, username, password in logins:
         table.add_row(role, username, password)

@@ -59,6 +59,13 @@ def test_a_photo_limit_that_leaves_no_room_for_the_photo_is_refused():
         ("/api/v1/imports/bank-statements", "application/json", "import"),
         ("/api/v1/requests/12/photos", "multipart/form-data; boundary=x", "photo"),
         ("/requests", "multipart/form-data; boundary=x", "photo"),  # the filing form, with a photo
+        ("/api/v1/announcements/3/attachment", "multipart/form-data; boundary=x", "photo"),
+        (
+            "/console/announcements",
+            "multipart/form-data; boundary=x",
+            "photo",
+        ),  # the posting form, with a file
+        ("/api/v1/announcements", "application/json", "json"),
         ("/api/v1/requests", "application/json", "json"),
         ("/api/v1/webhooks/stripe", "application/json; charset=utf-8", "json"),
         ("/api/v1/requests/12", "Application/Merge-Patch+JSON", "json"),

@@ -47,7 +47,11 @@ from billing.payments import service as payments
 from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing import clock
 from housing.accounts.models import Role
+from housing.actors import Actor
+from housing.announcements.models import Reach
+from housing.announcements.service import Attachment, Wording, post_announcement
 from housing.app import create_app
+from housing.notifications.models import Notification
 from housing.registry.models import Apartment
 from housing.requests.models import ServiceRequest
 from housing.requests.service import attach_photo
@@ -128,6 +132,7 @@ CONSOLE = {
     "/console/debtors.csv",
     "/console/billing",
 }
+RESIDENTS_ONLY = {"/notices", "/notices/{notification_id}", "/notices/announcements/{announcement_id}"}
 CITY = {
     "/city",
     "/city/scores",
@@ -148,18 +153,18 @@ FORBIDDEN = {
         "/requests",
         "/requests/new",
         "/requests/{request_id}",
-        "/notices",
-    },
-    "admin": {"/requests/new", "/console/requests/new", "/notices"},
+    }
+    | RESIDENTS_ONLY,
+    "admin": {"/requests/new", "/console/requests/new"} | RESIDENTS_ONLY,
     "manager": CITY
     | {
         "/api/v1/users",
         "/api/v1/users/{user_id}",
         "/api/v1/rejected-messages",
         "/requests/new",
-        "/notices",
         "/console/billing",
-    },
+    }
+    | RESIDENTS_ONLY,
 }
 
 
@@ -292,7 +297,23 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
             max_bytes=1 << 20,
             max_photos=5,
         )
+        official = Actor(users["official"].id, "scale-official", Role.official, None, None, 0)
+        announcement = post_announcement(  # city-wide, so that every role sees it; with a file
+            session,
+            actor=official,
+            texts={"en": Wording("Heating season", "Heating is on.")},
+            reach=Reach.city,
+            attachment=Attachment(png_bytes(), photo_dir, 1 << 20),
+            notice_chars=500,
+            today=clock.local_today(TIMEZONE),
+            now=now,
+        )
+        notice = Notification(user_id=users["official"].id, kind="payment_received", created_at=now)
+        session.add(notice)
+        session.flush()
         values = {
+            "announcement_id": announcement.id,
+            "notification_id": notice.id,
             "apartment_id": apartment_id,
             "building_id": building_id,
             "company_id": company_id,
@@ -319,7 +340,10 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
 def scale_client(
     big_city, engine: Engine, database_url: str, photo_dir: Path
 ) -> Iterator[tuple[TestClient, dict]]:
-    app = create_app(make_settings(database_url, requests={"photo_dir": photo_dir}), engine=engine)
+    settings = make_settings(
+        database_url, requests={"photo_dir": photo_dir}, announcements={"attachment_dir": photo_dir}
+    )
+    app = create_app(settings, engine=engine)
     with TestClient(app, raise_server_exceptions=False) as client:
         headers = {role: login(client, f"scale-{role}") for role in ROLES}
         yield client, headers

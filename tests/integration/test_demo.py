@@ -56,6 +56,7 @@ def test_demo_serves_logins_and_readings_arrive_within_seconds(tmp_path: Path):
         headers = {"Authorization": f"Bearer {token}"}
         assert _get(f"{base}/api/v1/apartments", headers)["total"] >= 1
         assert _get(f"{base}/api/v1/meters", headers)["total"] >= 1
+        assert _get(f"{base}/api/v1/announcements", headers)["total"] == 3  # pinned, urgent, city-wide
 
         started = time.monotonic()
         fresh = 0

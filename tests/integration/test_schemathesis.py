@@ -36,6 +36,7 @@ from billing.runs.service import run_billing
 from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing.accounts.models import ApiToken, Role, TokenKind, User
 from housing.accounts.service import issue_token
+from housing.announcements.seeding import seed_demo_announcements
 from housing.app import create_app
 from housing.clock import add_months, local_today, month_of
 from housing.db import make_engine, session_scope
@@ -104,6 +105,7 @@ def _seed(engine: Engine, settings) -> None:
     seed_tashkent_tariffs(engine)
     reset_demo_users(engine, settings, lambda role: f"demo-{role}-password")
     seed_demo_requests(engine, settings)
+    seed_demo_announcements(engine, settings)
     with session_scope(engine) as session:
         run_billing(
             session,

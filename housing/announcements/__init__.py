@@ -1,0 +1,1 @@
+"""Announcements: staff post to their buildings or entrances, officials to a district or the city."""

@@ -127,6 +127,7 @@ class Invoice(SQLModel, table=True):
         UniqueConstraint("company_id", "number"),
         CheckConstraint("sequence >= 1", name="sequence_positive"),
         Index(None, "company_id", "period"),
+        Index(None, "due_date", "status"),  # the daily payment reminders look invoices up by due day
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -33,9 +33,17 @@ def test_every_string_is_translated_with_its_placeholders(language):
     catalog = read_po((i18n.LOCALE_DIR / language / "LC_MESSAGES" / "messages.po").open("rb"))
     translated = {m.id: m.string for m in catalog if m.id}
 
-    assert [m.id for m in template if m.id and not translated.get(m.id)] == []
+    def filled(msgstr) -> bool:
+        return all(msgstr) if isinstance(msgstr, tuple) else bool(msgstr)
+
+    assert [m.id for m in template if m.id and not filled(translated.get(m.id))] == []
     for msgid, msgstr in translated.items():
-        assert sorted(PLACEHOLDER.findall(msgstr)) == sorted(PLACEHOLDER.findall(msgid)), msgid
+        if isinstance(msgid, tuple):  # plural forms: each uses the placeholders the source's forms have
+            allowed = set(PLACEHOLDER.findall(" ".join(msgid)))
+            assert all(set(PLACEHOLDER.findall(form)) <= allowed for form in msgstr), msgid
+            assert set(PLACEHOLDER.findall(" ".join(msgstr))) == allowed, msgid
+        else:
+            assert sorted(PLACEHOLDER.findall(msgstr)) == sorted(PLACEHOLDER.findall(msgid)), msgid
 
 
 def test_the_catalog_is_read_from_the_po_file():

@@ -1,5 +1,5 @@
-"""Every notification kind's title and body has its Uzbek and Russian text, with the same fields:
-in the language's catalog, or in a pending file (housing/locale/pending/*.po) waiting to be merged."""
+"""Every notification kind's title and body has its Uzbek and Russian text, with the same fields,
+in the language's catalog (so `make messages` found them through their `N_` marker)."""
 
 import string
 from pathlib import Path
@@ -13,16 +13,8 @@ LOCALE = Path(__file__).resolve().parents[2] / "housing" / "locale"
 
 
 def _translations(language: str) -> dict[str, str]:
-    files = [
-        LOCALE / language / "LC_MESSAGES" / "messages.po",
-        *sorted((LOCALE / "pending").glob(f"*.{language}.po")),
-    ]
-    found: dict[str, str] = {}
-    for path in files:
-        if path.exists():
-            with path.open("rb") as po:
-                found |= {m.id: m.string for m in read_po(po, locale=language) if m.id and m.string}
-    return found
+    with (LOCALE / language / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        return {m.id: m.string for m in read_po(po, locale=language) if m.id and m.string}
 
 
 def _fields(text: str) -> set[str]:

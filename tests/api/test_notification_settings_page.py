@@ -65,7 +65,7 @@ def test_linking_telegram_shows_a_one_time_deep_link_and_unlinking_forgets_the_c
     client, session, settings, city
 ):
     headers = city.headers["resident"]
-    assert "not available" in client.get(PAGE, headers=headers).text
+    assert "not available" in client.get(PAGE, headers=headers | {"Accept-Language": "en"}).text
     settings.notify.telegram_bot_name = "@uyjoy_bot"
     assert _post(client, headers, f"{PAGE}/telegram", {}).status_code == 303
     first = session.exec(select(TelegramLinkCode)).one()

@@ -35,6 +35,9 @@ def _app(db, database_url, api, *, secret: str | None):
     return TestClient(create_app(settings, engine=db))
 
 
+LINKED_RU = "Привязано."  # "Linked." in the chat's language (Russian, from Telegram's language_code)
+
+
 def _start_update(code: str, chat_id: int = 31337, update_id: int = 1) -> dict:
     return {
         "update_id": update_id,
@@ -63,7 +66,7 @@ def test_an_update_with_the_secret_links_the_chat_and_the_answer_is_sent(db, ses
         answer = client.post("/telegram/webhook", json=_start_update(code.code), headers={HEADER: SECRET})
     assert answer.status_code == 200 and answer.json() == {"ok": True}
     assert user_of_chat(session, 31337) == user.id
-    assert "Linked" in api.wait_for(31337, "Linked").text
+    assert api.wait_for(31337, LINKED_RU).text.startswith(LINKED_RU)  # in the language Telegram gave
 
 
 def test_an_update_delivered_twice_links_once(db, session, database_url, api):
@@ -77,7 +80,7 @@ def test_an_update_delivered_twice_links_once(db, session, database_url, api):
             )
             assert answer.status_code == 200
     assert user_of_chat(session, 31337) == user.id and user_of_chat(session, 31338) is None
-    assert sum("Linked" in m.text for m in api.sent) == 1
+    assert sum(LINKED_RU in m.text for m in api.sent) == 1
 
 
 @pytest.mark.parametrize("secret", [None, "", "wrong", SECRET + "x", "\x00" * 300])

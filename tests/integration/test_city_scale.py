@@ -486,7 +486,7 @@ def test_the_routes_are_found_and_filled():
     known = {
         "apartment_id", "building_id", "company_id", "district_id", "person_id", "invoice_id",
         "request_id", "service_request_id", "service_code", "meter_id", "sensor_id", "payment_id",
-        "photo_id", "user_id", "tariff_id",
+        "photo_id", "user_id", "tariff_id", "announcement_id", "notification_id",
     }  # fmt: skip
     assert names <= known, f"a new path id: {names - known}; give big_city a value for it"
     listed = (

@@ -7,7 +7,7 @@ set here, not a tuple repeated at each route.
 
 from dataclasses import dataclass
 
-from housing.accounts.models import CITY_ROLES, COMPANY_ROLES, Role
+from housing.accounts.models import CITY_ROLES, COMPANY_ROLES, Role, User
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,20 @@ class Actor:
     person_id: int | None
     token_id: int
     language: str | None = None  # the pages' language the user chose; None: not chosen yet
+
+    @classmethod
+    def of(cls, user: "User", token_id: int = 0) -> "Actor":
+        """The user as services and scoping queries know them; `token_id` 0 when no token speaks
+        for them (the Telegram chat, seeding, the command line)."""
+        return cls(
+            user_id=user.id,
+            username=user.username,
+            role=Role(user.role),
+            company_id=user.company_id,
+            person_id=user.person_id,
+            token_id=token_id,
+            language=user.language,
+        )
 
     @property
     def is_company_staff(self) -> bool:

@@ -40,15 +40,7 @@ def get_optional_actor(
     if record.last_used_at is None or (now - record.last_used_at).total_seconds() > 60:
         record.last_used_at = now
         session.add(record)
-    return Actor(
-        user_id=user.id,
-        username=user.username,
-        role=Role(user.role),
-        company_id=user.company_id,
-        person_id=user.person_id,
-        token_id=record.id,
-        language=user.language,
-    )
+    return Actor.of(user, token_id=record.id)
 
 
 def get_actor(actor: Annotated[Actor | None, Depends(get_optional_actor)]) -> Actor:

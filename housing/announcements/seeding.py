@@ -52,18 +52,6 @@ HEATING = {
 }
 
 
-def _actor(user: User) -> Actor:
-    return Actor(
-        user_id=user.id,
-        username=user.username,
-        role=Role(user.role),
-        company_id=user.company_id,
-        person_id=user.person_id,
-        token_id=0,
-        language=user.language,
-    )
-
-
 def _user(session: Session, role: Role) -> User | None:
     return session.exec(select(User).where(User.username == demo_username(role))).first()
 
@@ -98,7 +86,7 @@ def seed_demo_announcements(engine: Engine, settings: Settings) -> str:
         for author, texts, reach, targets, extra, at in posts:
             service.post_announcement(
                 session,
-                actor=_actor(author),
+                actor=Actor.of(author),
                 texts=texts,
                 reach=reach,
                 targets=targets,

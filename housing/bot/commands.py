@@ -7,8 +7,9 @@ from telebot import TeleBot, types
 from billing.models import DEFAULT_CURRENCY
 from housing import i18n
 from housing.accounts.models import Role, User
+from housing.actors import Actor
 from housing.bot import resident
-from housing.bot.turn import Turn, actor_of, chat_language, residents_only
+from housing.bot.turn import Turn, chat_language, residents_only
 from housing.errors import Invalid
 from housing.notifications.linking import link_chat, unlink_chat
 
@@ -81,7 +82,7 @@ def start(turn: Turn, message: types.Message) -> None:
         return
     user = turn.session.get(User, user_id)
     assert user is not None
-    turn.actor = actor_of(user)
+    turn.actor = Actor.of(user)
     turn.language = chat_language(
         user.language, message.from_user.language_code if message.from_user else None
     )

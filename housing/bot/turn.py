@@ -60,19 +60,6 @@ def residents_only(turn: Turn) -> None:
         raise Forbidden(turn.gettext("This is for residents linked to their account."))
 
 
-def actor_of(user: User) -> Actor:
-    """The user as the services and scoping queries know them (no API token: the chat is the credential)."""
-    return Actor(
-        user_id=user.id,
-        username=user.username,
-        role=Role(user.role),
-        company_id=user.company_id,
-        person_id=user.person_id,
-        token_id=0,
-        language=user.language,
-    )
-
-
 def chat_language(user_language: str | None, telegram_language: str | None) -> str:
     """The account's language, else the Telegram app's if we speak it, else Uzbek."""
     return i18n.negotiate(user_language, None, telegram_language or None)
@@ -88,7 +75,7 @@ def handled(engine: Engine, settings: Settings, bot: TeleBot, chat: types.Chat, 
             user_id = user_of_chat(session, chat.id)
             user = session.get(User, user_id) if user_id is not None else None
             if user is not None and user.is_active:
-                turn.actor = actor_of(user)
+                turn.actor = Actor.of(user)
                 turn.language = language = chat_language(user.language, sender.language_code if sender else None)  # fmt: skip
             step(turn)
             replies = turn.replies

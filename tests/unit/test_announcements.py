@@ -32,18 +32,6 @@ TEXTS = {
 }
 
 
-def actor_of(user: User) -> Actor:
-    return Actor(
-        user_id=user.id,
-        username=user.username,
-        role=Role(user.role),
-        company_id=user.company_id,
-        person_id=user.person_id,
-        token_id=0,
-        language=user.language,
-    )
-
-
 @dataclass
 class Town:
     building: Building  # company A's, two entrances
@@ -89,7 +77,7 @@ def town(session: Session) -> Town:
 
 def post(session: Session, user: User, **kw) -> Announcement:
     fields = {"texts": TEXTS, "reach": Reach.buildings, "notice_chars": 500, "today": TODAY, "now": NOW} | kw
-    return service.post_announcement(session, actor=actor_of(user), **fields)
+    return service.post_announcement(session, actor=Actor.of(user), **fields)
 
 
 def notices(session: Session) -> dict[int, Notification]:
@@ -117,8 +105,8 @@ def test_an_entrance_announcement_reaches_that_entrance_only(session, town):
     post(session, town.manager, targets=[service.Target(town.building.id, 2)])
 
     assert set(notices(session)) == {town.second.id, town.tenant.id}
-    assert [a.id for a in session.exec(visible_announcements(actor_of(town.first), TODAY))] == []
-    assert len(session.exec(visible_announcements(actor_of(town.tenant), TODAY)).all()) == 1
+    assert [a.id for a in session.exec(visible_announcements(Actor.of(town.first), TODAY))] == []
+    assert len(session.exec(visible_announcements(Actor.of(town.tenant), TODAY)).all()) == 1
 
 
 def test_officials_reach_a_district_or_the_city(session, town):
@@ -130,8 +118,8 @@ def test_officials_reach_a_district_or_the_city(session, town):
     urgent = session.exec(select(Notification).where(Notification.kind == "announcement_urgent")).all()
     assert {n.user_id for n in urgent} == {town.first.id, town.second.id, town.tenant.id, town.far.id}
     assert all(n.urgent for n in urgent)
-    seen_by_far = {a.id for a in session.exec(visible_announcements(actor_of(town.far), TODAY))}
-    seen_by_first = {a.id for a in session.exec(visible_announcements(actor_of(town.first), TODAY))}
+    seen_by_far = {a.id for a in session.exec(visible_announcements(Actor.of(town.far), TODAY))}
+    seen_by_first = {a.id for a in session.exec(visible_announcements(Actor.of(town.first), TODAY))}
     assert seen_by_far == {district.id, city.id}
     assert seen_by_first == {city.id}
 
@@ -142,9 +130,9 @@ def test_staff_see_their_company_announcements_and_the_wide_ones_that_reach_them
     far_district = post(session, town.official, reach=Reach.district, district_id=town.other.district_id)
     by_admin = post(session, town.admin, targets=[service.Target(town.building.id, 1)])
 
-    seen = {a.id for a in session.exec(visible_announcements(actor_of(town.manager), TODAY))}
+    seen = {a.id for a in session.exec(visible_announcements(Actor.of(town.manager), TODAY))}
     assert seen == {own.id, by_admin.id}
-    seen_b = {a.id for a in session.exec(visible_announcements(actor_of(town.manager_b), TODAY))}
+    seen_b = {a.id for a in session.exec(visible_announcements(Actor.of(town.manager_b), TODAY))}
     assert seen_b == {theirs.id, far_district.id}
 
 
@@ -293,7 +281,7 @@ def test_the_demo_city_gets_a_pinned_an_urgent_and_a_city_wide_announcement_once
     with Session(db) as session:
         posted = session.exec(select(Announcement)).all()
         resident = session.exec(select(User).where(User.username == "demo-resident")).one()
-        seen = session.exec(visible_announcements(actor_of(resident), local_today(settings.timezone))).all()
+        seen = session.exec(visible_announcements(Actor.of(resident), local_today(settings.timezone))).all()
         inbox = session.exec(select(Notification).where(Notification.user_id == resident.id)).all()
     assert len(posted) == 3 and len(seen) == 3 and len(inbox) == 3
     assert [a.reach for a in posted if a.pinned_until] == [Reach.buildings]

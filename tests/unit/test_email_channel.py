@@ -222,3 +222,19 @@ def test_nothing_listening_is_temporary_for_the_whole_batch(settings):
     assert len(outcomes) == 3 and all(
         not o.sent and not o.permanent and "unavailable" in o.error for o in outcomes
     )
+
+
+def test_a_non_ascii_address_goes_with_smtputf8_and_is_refused_where_the_server_lacks_it(settings, inbox):
+    message = Outgoing(1, "ольга@почта.уз", "ru", "Счёт", "Текст", "https://myhome.test/x", False)
+    settings.notify.smtp_host, settings.notify.smtp_port = "127.0.0.1", inbox.server.port
+    (refused,) = EmailChannel(settings.notify).send([message])
+    assert refused.permanent and "SMTPUTF8" in refused.error and inbox.arrived == []
+    international = Inbox()
+    server = MailServer(international, enable_SMTPUTF8=True).start()
+    try:
+        settings.notify.smtp_port = server.port
+        assert EmailChannel(settings.notify).send([message])[0].sent
+        (arrived,) = international.wait_for(1)
+        assert arrived.to == ["ольга@почта.уз"] and arrived.message["To"] == "ольга@почта.уз"
+    finally:
+        server.shutdown()

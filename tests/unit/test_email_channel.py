@@ -238,3 +238,14 @@ def test_a_non_ascii_address_goes_with_smtputf8_and_is_refused_where_the_server_
         assert arrived.to == ["ольга@почта.уз"] and arrived.message["To"] == "ольга@почта.уз"
     finally:
         server.shutdown()
+
+
+def test_a_huge_one_line_text_with_control_characters_arrives_whole(settings, inbox):
+    text = "Suv " + "x" * 200_000 + " \x1b[31m\x00 oxiri. ."
+    message = Outgoing(1, "ok@example.uz", "uz", "Uzun", text, "https://myhome.test/x", True)
+    settings.notify.smtp_host, settings.notify.smtp_port = "127.0.0.1", inbox.server.port
+    assert EmailChannel(settings.notify).send([message])[0].sent
+    (arrived,) = inbox.wait_for(1)
+    assert max(len(line) for line in arrived.data.split(b"\r\n")) <= 998  # SMTP's line limit
+    assert arrived.message.get_body(("plain",)).get_content().startswith(text)
+    assert arrived.message["Importance"] == "high"

@@ -34,7 +34,7 @@ TINY = {
     "seed": ({"--apartments": "300", "--runs": "1"}, ["--reset"]),
     "scores": ({"--companies": "5", "--requests": "2000", "--runs": "1"}, ["--reset"]),
     "billing_run": ({"--apartments": "60", "--workers": ["1", "2"]}, ["--reseed"]),
-    "notify": ({"--apartments": "60", "--workers": "1"}, ["--reseed", "--port", "{port}"]),
+    "notify": ({"--apartments": "60", "--workers": "1", "--runs": "1"}, ["--reseed", "--port", "{port}"]),
     "web": (
         {"--apartments": "300", "--clients": "2", "--requests": "20", "--workers": "1"},
         ["--requests-per-company", "5", "--reseed", "--port", "{port}"],

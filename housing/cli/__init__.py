@@ -1,7 +1,7 @@
 """The `housing` command: one module per command group, put together here.
 
 serve, worker, ingest, simulate (processes.py); seed, demo (city.py); db, users, jobs,
-import, health, open311 (their modules); bill (billing.py); scores (scores.py); bot (bot.py).
+import, health, open311, notifications (their modules); bill (billing.py); scores (scores.py); bot (bot.py).
 """
 
 import typer
@@ -12,6 +12,7 @@ from housing.cli.db import db_app
 from housing.cli.health import health_app
 from housing.cli.imports import import_app
 from housing.cli.jobs import jobs_app
+from housing.cli.notifications import notifications_app
 from housing.cli.open311 import open311_app
 from housing.cli.users import users_app
 
@@ -25,6 +26,7 @@ app.command()(processes.ingest)
 app.add_typer(import_app, name="import")
 app.add_typer(health_app, name="health")
 app.add_typer(open311_app, name="open311")
+app.add_typer(notifications_app, name="notifications")
 app.command()(city.seed)
 app.command()(city.demo)
 app.command(help=billing.BILL_HELP)(billing.bill)

@@ -242,7 +242,10 @@ def _record(session: Session, settings: Settings, step: Step, claimed, outcomes:
             sent_ids.append(delivery.id)
             continue
         values: dict = {"last_error": outcome.error[:500], "updated_at": now}
-        if outcome.permanent:
+        if outcome.unknown:  # it may have arrived: not sent again, so as never to send twice
+            values |= {"status": DeliveryStatus.failed, "last_error": f"outcome unknown, not sent again: {outcome.error}"[:500]}  # fmt: skip
+            step.failed += 1
+        elif outcome.permanent:
             values["status"] = DeliveryStatus.failed
             step.failed += 1
             _disable(session, notice.user_id, channel, outcome.error, now)

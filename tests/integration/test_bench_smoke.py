@@ -34,6 +34,7 @@ TINY = {
     "seed": ({"--apartments": "300", "--runs": "1"}, ["--reset"]),
     "scores": ({"--companies": "5", "--requests": "2000", "--runs": "1"}, ["--reset"]),
     "billing_run": ({"--apartments": "60", "--workers": ["1", "2"]}, ["--reseed"]),
+    "notify": ({"--apartments": "60", "--workers": "1", "--runs": "1"}, ["--reseed", "--port", "{port}"]),
     "web": (
         {"--apartments": "300", "--clients": "2", "--requests": "20", "--workers": "1"},
         ["--requests-per-company", "5", "--reseed", "--port", "{port}"],
@@ -48,6 +49,7 @@ PRINTS = {
     "seed": ("baseline: COPY", "seed_city"),
     "scores": ("baseline: bare count", "compute_scores"),
     "billing_run": ("(a) baseline", "bill_period, 2 workers"),
+    "notify": ("(a) baseline: bare smtplib loop", "(b) outbox -> SMTP"),
     "web": ("baseline: GET", "dispatcher: GET"),
     "ingest": ("(a) bare paho subscriber", "(b) housing ingest"),
 }

@@ -1,6 +1,7 @@
 """The external channels and the one function that opens those the settings turn on."""
 
 from housing.notifications.channels.base import ChannelSender
+from housing.notifications.channels.email import EmailChannel
 from housing.notifications.channels.sms import SmsChannel
 from housing.notifications.channels.telegram import TelegramChannel
 from housing.settings import Settings
@@ -13,4 +14,6 @@ def open_channels(settings: Settings) -> list[ChannelSender]:
         opened.append(SmsChannel(settings.notify))
     if settings.notify.telegram_on:
         opened.append(TelegramChannel(settings.notify))
+    if settings.notify.email_on:
+        opened.append(EmailChannel(settings.notify))
     return opened

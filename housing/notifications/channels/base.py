@@ -20,12 +20,14 @@ class Outgoing:
 @dataclass(frozen=True)
 class Outcome:
     """Sent; or a temporary failure (retried, after `retry_after` seconds if the service said
-    so); or a permanent refusal (`permanent`), which disables the channel for the user."""
+    so); or a permanent refusal (`permanent`), which disables the channel for the user; or
+    `unknown` (the call broke after the message left), failed and never sent again."""
 
     sent: bool = False
     error: str = ""
     retry_after: float | None = None
     permanent: bool = False
+    unknown: bool = False
 
 
 SENT = Outcome(sent=True)
@@ -37,6 +39,10 @@ def temporary(error: str, retry_after: float | None = None) -> Outcome:
 
 def permanent(error: str) -> Outcome:
     return Outcome(error=error[:500], permanent=True)
+
+
+def unknown(error: str) -> Outcome:
+    return Outcome(error=error[:500], unknown=True)
 
 
 class ChannelSender(Protocol):

@@ -19,6 +19,7 @@ from typing import Protocol
 import requests
 
 from housing.notifications.channels.base import SENT, Outcome, Outgoing, permanent, temporary
+from housing.notifications.channels.http import http_failure
 from housing.notifications.kinds import Channel
 from housing.settings import NotifySettings
 
@@ -75,11 +76,14 @@ class EskizGateway:
         try:
             if self.token is None and not self._log_in():
                 return temporary("the SMS gateway refused our login; check the SMS login and password")
+        except requests.RequestException as exc:  # no message has left yet
+            return temporary(f"SMS gateway unreachable at login: {type(exc).__name__}")
+        try:
             response = self._post_sms(number, text)
             if response.status_code == 401 and self._renew():
                 response = self._post_sms(number, text)
         except requests.RequestException as exc:
-            return temporary(f"SMS gateway unreachable: {type(exc).__name__}")
+            return http_failure(exc, "SMS gateway")
         return _outcome(response)
 
     def close(self) -> None:

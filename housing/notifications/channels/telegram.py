@@ -7,7 +7,8 @@ or the tests' stand-in). How each answer counts:
   refused the same) and is retried after the same wait;
 - 403 (the user blocked the bot, or the account is deactivated) and 400 "chat not found":
   permanent, so the channel is disabled for the user until they link again;
-- other errors, timeouts and a server that does not answer: temporary.
+- a server that cannot be reached: temporary; no answer once the request left: unknown, not
+  sent again (`channels.http`); other errors: temporary.
 """
 
 import logging
@@ -21,6 +22,7 @@ from telebot import apihelper
 from telebot.apihelper import ApiException, ApiTelegramException
 
 from housing.notifications.channels.base import SENT, Outcome, Outgoing, permanent, temporary
+from housing.notifications.channels.http import http_failure
 from housing.notifications.kinds import Channel
 from housing.settings import NotifySettings
 
@@ -68,7 +70,9 @@ def outcome_of(error: Exception) -> Outcome:
         ):
             return permanent(f"{error.error_code} {description}")
         return temporary(f"{error.error_code} {description}")
-    if isinstance(error, ApiException | RequestException):
+    if isinstance(error, RequestException):
+        return http_failure(error, "Telegram")
+    if isinstance(error, ApiException):
         return temporary(f"{type(error).__name__}: {error}")
     raise error
 

@@ -36,6 +36,8 @@ def test_the_answers_hold_their_rules():
         "hot water below 40 C billed as cold": "def cold_water_price(",
         "a webhook handled once": "def handle_event(",
         "the metered / average / norm choice": "def estimate_month(",
+        "a notification sent at most once per channel": "def send_due(",
+        "which notices may wait out quiet hours": "KINDS: dict[str, Kind]",
     }
     assert set(expected) == set(table)
     for question, definition in expected.items():

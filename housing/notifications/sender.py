@@ -200,16 +200,23 @@ def _claim(session: Session, settings: Settings, channel: Channel, *, now: datet
     if is_postgres(session):
         query = query.with_for_update(of=Delivery, skip_locked=True)
     claimed = [(d, n, language or DEFAULT_LANGUAGE) for d, n, language in session.execute(query).all()]
-    if claimed:
-        session.execute(
+    if not claimed:
+        return []
+    # Only rows still pending are taken: on SQLite, where nothing is locked by the select, a
+    # second sender may have claimed some since; their ids do not come back.
+    taken = set(
+        session.scalars(
             update(Delivery)
             .where(among(session, Delivery.id, [d.id for d, _, _ in claimed]))
+            .where(Delivery.status == DeliveryStatus.pending)
             .values(
                 status=DeliveryStatus.sending, claimed_at=now, attempts=Delivery.attempts + 1, updated_at=now
             )
+            .returning(Delivery.id)
             .execution_options(synchronize_session=False)  # `attempts` stays the count before this try
         )
-    return claimed
+    )
+    return [row for row in claimed if row[0].id in taken]
 
 
 def _disable(session: Session, user_id: int, channel: Channel, reason: str, now: datetime) -> None:

@@ -31,8 +31,10 @@ SIMULATOR_RATE = 200  # messages a second: about one simulated quarter hour ever
 
 
 def prepare(engine: Engine, settings: Settings) -> list[str]:
-    """Seeds the demo city, its meters, some months of readings, last month's invoices and the
-    quality scores, once. Returns what it did."""
+    """Seeds the demo city, its meters and some months of readings, once. Returns what it did.
+
+    `catch_up` then bills and scores; the demo's users come in between, so that their inbox
+    holds last month's invoice notice as a resident's would."""
     today = local_today(settings.timezone)
     done = ["demo city seeded" if ensure_demo_city(engine) else "demo city already there"]
     done.append(seed_meters(engine, today=today))
@@ -43,11 +45,14 @@ def prepare(engine: Engine, settings: Settings) -> list[str]:
     if not has_readings:
         window = (settings.meters.window_start_day, settings.meters.window_end_day)
         done.append(seed_reading_history(engine, months=HISTORY_MONTHS, today=today, window=window))
-    # What the scheduler would have left by now: last month's invoices and the scores, so
-    # that residents have a bill to pay and officials a ranking to read from the start.
-    done.append(monthly_billing(engine, settings, today=today))
-    done.append(nightly_scores(engine, settings))
     return done
+
+
+def catch_up(engine: Engine, settings: Settings) -> list[str]:
+    """What the scheduler would have left by now: last month's invoices (and their notices) and
+    the scores, so that residents have a bill to pay and officials a ranking to read from the start."""
+    today = local_today(settings.timezone)
+    return [monthly_billing(engine, settings, today=today), nightly_scores(engine, settings)]
 
 
 def free_port() -> int:

@@ -59,6 +59,8 @@ def demo(
     logins = reset_demo_users(engine, settings, password_for=lambda _role: secrets.token_urlsafe(9))
     console.print(seed_demo_requests(engine, settings))  # needs the demo users
     console.print(seed_demo_announcements(engine, settings))  # needs them too
+    for line in demo_run.catch_up(engine, settings):  # after the users: their invoice notices
+        console.print(line)
     table = Table("role", "user name", "password", title="Demo logins (passwords change at every start)")
     for role, username, password in logins:
         table.add_row(role, username, password)

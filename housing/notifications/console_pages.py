@@ -1,6 +1,6 @@
 """The staff's view of deliveries (`/console/notifications`): each notification they may see,
 with every channel's delivery, its attempts and outcome. Scoped by `queries.delivery_notifications`
-(a company's residents and staff; admins all); anyone else gets 404."""
+(a company's residents and staff; admins all); other roles get 403, as on every console page."""
 
 from typing import Annotated
 
@@ -9,11 +9,9 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import col, select
 
 from housing.accounts.models import User
-from housing.actors import STAFF
-from housing.auth import CurrentActor
+from housing.auth import StaffActor
 from housing.db import SessionDep, among
 from housing.deps import Today
-from housing.errors import NotFound
 from housing.notifications.models import Delivery, DeliveryStatus, Notification
 from housing.notifications.queries import delivery_notifications
 from housing.routing import page_of
@@ -28,15 +26,13 @@ PAGE_SIZE = 25
 def deliveries_page(
     request: Request,
     session: SessionDep,
-    actor: CurrentActor,
+    actor: StaffActor,
     today: Today,
     page: PageNumber = 1,
     status: Annotated[
         DeliveryStatus | None, Query(description="Only notifications with a delivery so")
     ] = None,
 ) -> Response:
-    if actor.role not in STAFF:
-        raise NotFound("page not found")
     query = delivery_notifications(actor, today)
     if status is not None:
         query = query.where(

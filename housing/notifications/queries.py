@@ -14,7 +14,7 @@ from sqlalchemy import Select, false, or_
 from sqlmodel import select
 
 from housing.actors import STAFF, Actor
-from housing.auth import CurrentActor
+from housing.auth import CurrentActor, StaffActor
 from housing.db import SessionDep
 from housing.deps import Today
 from housing.errors import NotFound
@@ -49,7 +49,9 @@ def _own(notification_id: Id, session: SessionDep, actor: CurrentActor) -> Notif
     return found
 
 
-def _watched(notification_id: Id, session: SessionDep, actor: CurrentActor, today: Today) -> Notification:
+def _watched(notification_id: Id, session: SessionDep, actor: StaffActor, today: Today) -> Notification:
+    """A notification whose deliveries the staff member may see; 404 outside their scope (403 for
+    a role that is not staff, as on the other console routes)."""
     query = delivery_notifications(actor, today).where(Notification.id == notification_id)
     found = session.exec(query).first()
     if found is None:

@@ -204,9 +204,9 @@ def delivered(session: Session, city) -> int:
         ("admin", 200),
         ("manager", 200),
         ("technician", 200),
-        ("manager_b", 404),
-        ("official", 404),
-        ("resident", 404),
+        ("manager_b", 404),  # staff, but not of the resident's company: the notice does not exist for them
+        ("official", 403),  # not a staff role at all, as on every console route
+        ("resident", 403),
     ],
 )
 def test_deliveries_are_seen_by_the_residents_company_and_admins_only(client, city, delivered, who, status):
@@ -244,7 +244,7 @@ def test_the_console_lists_deliveries_in_scope(client, city, delivered):
     assert f'id="notification-{delivered}"' not in page("manager", "?status=sent").text
     assert page("manager", "?status=bogus").status_code == 422
     assert f'id="notification-{delivered}"' not in page("manager_b").text
-    assert page("official").status_code == 404 and page("resident").status_code == 404
+    assert page("official").status_code == 403 and page("resident").status_code == 403
 
 
 def test_concurrent_changes_end_in_one_of_them_and_never_a_server_error(app, session, city):

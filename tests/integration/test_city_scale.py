@@ -153,6 +153,8 @@ FORBIDDEN = {
         "/requests",
         "/requests/new",
         "/requests/{request_id}",
+        "/console/notifications",
+        "/api/v1/notifications/{notification_id}/deliveries",
     }
     | RESIDENTS_ONLY,
     "admin": {"/requests/new", "/console/requests/new"} | RESIDENTS_ONLY,
@@ -308,7 +310,8 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
             today=clock.local_today(TIMEZONE),
             now=now,
         )
-        notice = Notification(user_id=users["official"].id, kind="payment_received", created_at=now)
+        # The manager's own notice: in the manager's scope of deliveries, as in the admin's.
+        notice = Notification(user_id=users["manager"].id, kind="payment_received", created_at=now)
         session.add(notice)
         session.flush()
         values = {

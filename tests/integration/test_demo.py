@@ -57,6 +57,8 @@ def test_demo_serves_logins_and_readings_arrive_within_seconds(tmp_path: Path):
         assert _get(f"{base}/api/v1/apartments", headers)["total"] >= 1
         assert _get(f"{base}/api/v1/meters", headers)["total"] >= 1
         assert _get(f"{base}/api/v1/announcements", headers)["total"] == 3  # pinned, urgent, city-wide
+        kinds = {n["kind"] for n in _get(f"{base}/api/v1/notifications", headers)["items"]}
+        assert {"invoice_issued", "announcement"} <= kinds, kinds  # last month's bill is in the inbox
 
         started = time.monotonic()
         fresh = 0

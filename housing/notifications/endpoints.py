@@ -13,8 +13,7 @@ from housing.db import SessionDep
 from housing.deps import Now, SettingsDep
 from housing.notifications import preferences as prefs
 from housing.notifications import service
-from housing.notifications.kinds import KINDS
-from housing.notifications.messages import render
+from housing.notifications.messages import words_of
 from housing.notifications.models import Delivery, Notification
 from housing.notifications.queries import OwnNotification, WatchedNotification, own_notifications
 from housing.notifications.schemas import (
@@ -33,19 +32,8 @@ router = APIRouter(tags=["notifications"], responses=API_PROBLEMS)
 
 
 def _read(notice: Notification, actor: Actor, settings: Settings) -> NotificationRead:
-    language = actor.language or i18n.DEFAULT_LANGUAGE
-    if notice.kind in KINDS:
-        words = render(
-            kind=notice.kind,
-            params=notice.params,
-            link=notice.link,
-            language=language,
-            site_url=settings.notify.site_url,
-            timezone=settings.timezone,
-        )
-        subject, text, url = words.subject, words.text, words.url
-    else:  # a kind retired from the catalogue: shown by name rather than failing the inbox
-        subject, text, url = notice.kind, "", notice.link
+    words = words_of(notice, actor.language or i18n.DEFAULT_LANGUAGE, settings)
+    subject, text, url = words.subject, words.text, words.url
     return NotificationRead(
         id=notice.id,
         kind=notice.kind,

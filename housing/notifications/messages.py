@@ -14,7 +14,10 @@ from datetime import date, datetime
 from typing import Any
 
 from housing import i18n
+from housing.notifications.kinds import KINDS
 from housing.notifications.kinds import kind as kind_named
+from housing.notifications.models import Notification
+from housing.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -60,3 +63,18 @@ def render(
     text = formatter.vformat(translations.gettext(spec.body), (), fields)
     url = f"{site_url.rstrip('/')}{link}" if link.startswith("/") else link
     return Rendered(subject=" ".join(subject.split())[:200], text=text, url=url)
+
+
+def words_of(notice: Notification, language: str, settings: Settings) -> Rendered:
+    """A stored notification in a language; a kind since retired from the catalogue shows by its
+    name (and still links), rather than failing an inbox or a batch of sends."""
+    if notice.kind not in KINDS:
+        return Rendered(subject=notice.kind, text="", url=notice.link)
+    return render(
+        kind=notice.kind,
+        params=notice.params,
+        link=notice.link,
+        language=language,
+        site_url=settings.notify.site_url,
+        timezone=settings.timezone,
+    )

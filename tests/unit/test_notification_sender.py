@@ -234,3 +234,12 @@ def test_a_required_notice_finds_a_channel_when_the_chosen_ones_cannot_carry_it(
     email, sms = Recording(Channel.email), Recording(Channel.sms)
     send_due(db, settings, [email, sms], clock=lambda: NOON)
     assert len(email.got) == 1 and "Roof" in email.got[0].subject and len(sms.got) == 1
+
+
+def test_a_kind_retired_from_the_catalogue_stays_in_app_and_blocks_no_one(db, session, settings, resident):
+    session.add(Notification(user_id=resident.id, kind="retired_kind", params={}, link="/x", created_at=NOON))
+    session.commit()
+    _notify(session, resident)
+    email = Recording()
+    step = send_due(db, settings, [email], clock=lambda: NOON)
+    assert step.planned == 2 and len(email.got) == 1 and "123" in email.got[0].text

@@ -6,8 +6,6 @@ answer (`drop_after_data`), and be stopped and started again on the same port.
 """
 
 import asyncio
-import os
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -15,6 +13,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.smtp import SMTP, AuthResult
+
+from tests.servers import bound_socket, listening_socket
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class MailServer:
         self._thread.start()
 
     def start(self) -> "MailServer":
-        sock = _free_port() if self.port is None else _bind(self.port)
+        sock = listening_socket() if self.port is None else bound_socket(self.port)
         self.port = sock.getsockname()[1]
         serving = self._loop.create_server(lambda: SMTP(self.inbox, **self.options), sock=sock)
         self._server = asyncio.run_coroutine_threadsafe(serving, self._loop).result(10)
@@ -118,26 +118,6 @@ class MailServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
-
-
-def _free_port() -> socket.socket:
-    """A listening socket on the first port of HOUSING_TEST_PORTS that binds with SO_REUSEADDR
-    (ports whose earlier connections are in TIME_WAIT count as free, as they are)."""
-    first, last = (int(p) for p in os.environ.get("HOUSING_TEST_PORTS", "18870-18879").split("-"))
-    for port in range(first, last + 1):
-        try:
-            return _bind(port)
-        except OSError:
-            continue
-    raise AssertionError(f"no free port in {first}-{last} (HOUSING_TEST_PORTS)")
-
-
-def _bind(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(64)
-    return sock
 
 
 def accept_password(password: str):

@@ -13,10 +13,11 @@ import html
 import itertools
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -277,16 +278,40 @@ def _handler(api: BotApi) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _StandinServer(ThreadingHTTPServer):
+    """Closes its clients' keep-alive connections when it closes: otherwise a handler thread
+    would go on answering an earlier test's client from that test's state."""
+
+    daemon_threads = True
+
+    def __init__(self, sock, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(sock.getsockname(), handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = sock
+        self.connections: set[socket.socket] = set()
+
+    def process_request(self, request, client_address) -> None:
+        self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        for connection in list(self.connections):
+            with suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
 @contextmanager
 def telegram_standin(token: str = "123456:TEST-token") -> Iterator[BotApi]:  # noqa: S107
     """The stand-in served on a port of the tests' range until the block ends; `.url` is its address."""
     sock = listening_socket()
     host, port = sock.getsockname()
     api = BotApi(token, url=f"http://{host}:{port}")
-    server = ThreadingHTTPServer((host, port), _handler(api), bind_and_activate=False)
-    server.socket.close()
-    server.socket = sock
-    server.daemon_threads = True
+    server = _StandinServer(sock, _handler(api))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:

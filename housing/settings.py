@@ -9,17 +9,23 @@ time zone) is a field here and nowhere else: detection, billing and pages read i
 these settings (the request categories' own deadlines live in the database, where admins
 edit them). Code that needs a default without settings takes it from these classes'
 defaults (e.g. `MeterSettings()`), never from a copy of the number.
+
+It runs over 500 lines because that one place holds every group with its documentation
+(each field's description is the README's and the settings page's text).
 """
 
 from datetime import time, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 from pathlib import Path
 from typing import Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from housing.meetings.rules import DEFAULT_THRESHOLDS, DecisionKind, parse_threshold
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused outside development
 CITY_TIMEZONE = "Asia/Tashkent"  # the default of `Settings.timezone`; pure modules' default zone
@@ -312,6 +318,71 @@ class AnnouncementSettings(BaseModel):
     )
 
 
+class MeetingSettings(BaseModel):
+    """The owners' meetings rule table (docs/meetings.md); the defaults follow the Russian Housing
+    Code art. 44-48, which Tashkent's rules mirror."""
+
+    quorum: str = Field("all>1/2", description="Votes cast needed for a quorum: more than half of all votes")
+    thresholds: dict[str, str] = Field(
+        default_factory=lambda: {kind.value: rule for kind, rule in DEFAULT_THRESHOLDS.items()},
+        description="Votes for needed per decision kind: all>1/2 (more than half of all votes),"
+        " cast>1/2 (of the votes cast), all>=2/3; a JSON object, kinds left out keep their default",
+    )
+    initiative_share: str = Field(
+        "1/10", description="Owners who initiate a meeting together hold at least this share of all votes"
+    )
+    notice_days: int = Field(
+        14, ge=0, le=90, description="Days from publishing a meeting to the start of voting"
+    )
+    shortest_vote_days: int = Field(7, ge=1, le=365, description="The voting period lasts at least this long")
+    longest_vote_days: int = Field(60, ge=1, le=365, description="... and at most this long")
+    reminder_days: int = Field(
+        2, ge=0, le=30, description="Owners who have not voted are reminded this many days before the end"
+    )
+    document_dir: Path = Field(
+        Path("./var/meeting-files"),
+        description="Where agenda documents, proxies' powers of attorney and paper ballots' scans are stored",
+    )
+    max_document_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Larger documents and scans (an image or a PDF) are refused"
+    )
+
+    @field_validator("quorum")
+    @classmethod
+    def _quorum_rule(cls, value: str) -> str:
+        parse_threshold(value)
+        return value
+
+    @field_validator("thresholds")
+    @classmethod
+    def _threshold_rules(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - {kind.value for kind in DecisionKind})
+        if unknown:
+            raise ValueError(
+                f"unknown decision kinds {unknown}; the kinds are {[k.value for k in DecisionKind]}"
+            )
+        for rule in value.values():
+            parse_threshold(rule)
+        return {kind.value: rule for kind, rule in DEFAULT_THRESHOLDS.items()} | value
+
+    @field_validator("initiative_share")
+    @classmethod
+    def _share(cls, value: str) -> str:
+        try:
+            share = Fraction(value)
+        except (ValueError, ZeroDivisionError) as exc:
+            raise ValueError(f"{value!r} is not a fraction such as 1/10 or 0.1") from exc
+        if not 0 < share <= 1:
+            raise ValueError("the initiative share must be above 0 and at most 1")
+        return value
+
+    @model_validator(mode="after")
+    def _periods(self) -> Self:
+        if self.shortest_vote_days > self.longest_vote_days:
+            raise ValueError("shortest_vote_days is longer than longest_vote_days")
+        return self
+
+
 class LimitSettings(BaseModel):
     """The largest request body each kind of route reads; a larger one is refused with 413."""
 
@@ -435,6 +506,7 @@ class Settings(BaseSettings):
     open311: Open311Settings = Open311Settings()
     limits: LimitSettings = LimitSettings()
     notify: NotifySettings = NotifySettings()
+    meetings: MeetingSettings = MeetingSettings()
 
     @field_validator("timezone")
     @classmethod

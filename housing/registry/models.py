@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 from housing.db import created_at_field, updated_at_field
@@ -88,6 +88,9 @@ class Apartment(SQLModel, table=True):
     # The official registration count that norms are billed by; people who also log
     # in for this apartment are linked through Residence.
     registered_residents: int = 0
+    # Non-residential premises (a shop, an office) bill like the rest and carry their area's
+    # votes in owners' meetings: all votes of a building are the area of all its premises.
+    residential: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
     account_number: str = Field(max_length=20, unique=True, description="Personal account number")
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

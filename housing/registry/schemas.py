@@ -139,6 +139,7 @@ class ApartmentCreate(InputModel):
     area_m2: Area
     rooms: int | None = Field(None, ge=1, le=50)
     registered_residents: int = Field(0, ge=0, le=100)
+    residential: bool = Field(True, description="False for non-residential premises (a shop, an office)")
     account_number: AccountNumber
 
 
@@ -149,6 +150,7 @@ class ApartmentUpdate(InputModel):
     area_m2: Area | None = None
     rooms: int | None = Field(None, ge=1, le=50)
     registered_residents: int | None = Field(None, ge=0, le=100)
+    residential: bool | None = None
 
 
 class ApartmentRead(ReadModel):
@@ -160,6 +162,7 @@ class ApartmentRead(ReadModel):
     area_m2: Decimal
     rooms: int | None
     registered_residents: int
+    residential: bool
     account_number: str
 
 

@@ -1,0 +1,1 @@
+"""Owners' meetings: agenda, share-weighted votes, a verifiable count, decisions that take effect."""

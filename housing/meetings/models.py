@@ -17,7 +17,7 @@ from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from housing.db import UTCDateTime, created_at_field, updated_at_field
-from housing.meetings.rules import DecisionKind, Outcome
+from housing.meetings.rules import Choice, DecisionKind, Outcome
 
 
 class MeetingStatus(StrEnum):
@@ -32,12 +32,6 @@ class InitiatorKind(StrEnum):
     company = "company"  # the building's management company
     admin = "admin"
     owners = "owners"  # owners together holding at least the initiative share of all votes
-
-
-class Choice(StrEnum):
-    yes = "for"
-    no = "against"
-    abstain = "abstain"
 
 
 class BallotChannel(StrEnum):

@@ -26,6 +26,12 @@ class DecisionKind(StrEnum):
     loan = "loan"
 
 
+class Choice(StrEnum):
+    yes = "for"
+    no = "against"
+    abstain = "abstain"
+
+
 class Outcome(StrEnum):
     adopted = "adopted"
     rejected = "rejected"

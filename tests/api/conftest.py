@@ -1,14 +1,21 @@
-"""A small city with two companies and a user of every role, for API tests."""
+"""A small city with two companies and a user of every role, and a pending Stripe payment, for API tests."""
 
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from billing.models import PaymentStatus
 from housing.accounts.models import Role
+from housing.app import create_app
 from housing.db import utcnow
 from housing.registry.models import Apartment, Building, ManagementCompany
 from housing.requests.models import RequestCategory, ServiceRequest
+from tests.api.stripe_events import TOTAL
+from tests.conftest import make_settings
+from tests.factories.billing import make_billed_invoice, make_payment_attempt
 from tests.factories.core import (
     login,
     make_apartment,
@@ -19,6 +26,7 @@ from tests.factories.core import (
     make_user,
 )
 from tests.factories.requests import make_category, make_request
+from tests.integration.stripe_helpers import webhooks_only_group
 
 
 @dataclass
@@ -78,3 +86,22 @@ def city(session: Session, client) -> City:
         users={name: user.id for name, user in users.items()},
         headers={name: login(client, user.username) for name, user in users.items()},
     )
+
+
+@pytest.fixture
+def stripe_client(database_url, db):
+    settings = make_settings(database_url, stripe=webhooks_only_group())
+    with TestClient(create_app(settings, engine=db), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def pending(session: Session):
+    """A card payment of the whole invoice, sent to Stripe as intent pi_home and not yet paid."""
+    apartment = make_apartment(session)
+    make_billed_invoice(session, apartment, TOTAL, period=date(2026, 10, 1))
+    attempt = make_payment_attempt(
+        session, apartment, amount_minor=TOTAL, external_id="pi_home", status=PaymentStatus.pending
+    )
+    session.commit()
+    return attempt

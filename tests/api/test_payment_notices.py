@@ -2,43 +2,16 @@
 once however often Stripe delivers the event, and never apart from the payment (a notice that
 cannot be written holds the booking back, and Stripe's next delivery books both)."""
 
-from datetime import date
-
-import pytest
-from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from billing.ledger.service import balance
-from billing.models import LedgerEntry, LedgerKind, PaymentStatus
+from billing.models import LedgerEntry, LedgerKind
 from housing.accounts.models import Role
-from housing.app import create_app
 from housing.notifications.models import Notification
 from housing.registry.models import Apartment
-from tests.api.test_webhooks import TOTAL, deliver, event
-from tests.conftest import make_settings
-from tests.factories.billing import make_billed_invoice, make_payment_attempt
-from tests.factories.core import make_apartment, make_owner, make_user
+from tests.api.stripe_events import deliver, event
+from tests.factories.core import make_owner, make_user
 from tests.faults import allow_inserts, refuse_inserts
-from tests.integration.stripe_helpers import webhooks_only_group
-
-
-@pytest.fixture
-def stripe_client(database_url, db):
-    settings = make_settings(database_url, stripe=webhooks_only_group())
-    with TestClient(create_app(settings, engine=db), raise_server_exceptions=False) as client:
-        yield client
-
-
-@pytest.fixture
-def pending(session: Session):
-    """A card payment of the whole invoice, sent to Stripe as intent pi_home and not yet paid."""
-    apartment = make_apartment(session)
-    make_billed_invoice(session, apartment, TOTAL, period=date(2026, 10, 1))
-    attempt = make_payment_attempt(
-        session, apartment, amount_minor=TOTAL, external_id="pi_home", status=PaymentStatus.pending
-    )
-    session.commit()
-    return attempt
 
 
 def _residents(session: Session, apartment_id: int) -> list[int]:

@@ -8,69 +8,17 @@ import json
 import logging
 import re
 import time
-from datetime import date
 
 import pytest
-from fastapi.testclient import TestClient
-from sqlmodel import Session, func, select
+from sqlmodel import func, select
 
 from billing.ledger.service import balance
-from billing.models import LedgerEntry, LedgerKind, PaymentStatus, WebhookEvent
-from housing.app import create_app
-from tests.conftest import make_settings
-from tests.factories.billing import make_billed_invoice, make_payment_attempt
-from tests.factories.core import make_apartment
+from billing.models import LedgerEntry, LedgerKind, WebhookEvent
+from tests.api.stripe_events import TOTAL, URL, deliver, event
 from tests.faults import allow_inserts, refuse_inserts
-from tests.integration.stripe_helpers import signature, webhooks_only_group
+from tests.integration.stripe_helpers import signature
 
-URL = "/api/v1/webhooks/stripe"
-TOTAL = 51_000_000
 LOGGER = "billing.payments.webhooks"
-
-
-@pytest.fixture
-def stripe_client(database_url, db):
-    settings = make_settings(database_url, stripe=webhooks_only_group())
-    with TestClient(create_app(settings, engine=db), raise_server_exceptions=False) as client:
-        yield client
-
-
-@pytest.fixture
-def pending(session: Session):
-    """A card payment of the whole invoice, sent to Stripe as intent pi_home and not yet paid."""
-    apartment = make_apartment(session)
-    make_billed_invoice(session, apartment, TOTAL, period=date(2026, 10, 1))
-    attempt = make_payment_attempt(
-        session, apartment, amount_minor=TOTAL, external_id="pi_home", status=PaymentStatus.pending
-    )
-    session.commit()
-    return attempt
-
-
-def event(event_id: str, intent_id: str = "pi_home", *, kind: str = "payment_intent.succeeded", **intent):
-    obj = {
-        "id": intent_id,
-        "object": "payment_intent",
-        "status": "succeeded" if kind == "payment_intent.succeeded" else "requires_payment_method",
-        "amount": TOTAL,
-        "currency": "uzs",
-        "metadata": {},
-    } | intent
-    return {
-        "id": event_id,
-        "object": "event",
-        "type": kind,
-        "created": int(time.time()),
-        "data": {"object": obj},
-    }
-
-
-def deliver(client, body: dict | bytes, header: str | None = "sign"):
-    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = (
-        {} if header is None else {"Stripe-Signature": signature(payload) if header == "sign" else header}
-    )
-    return client.post(URL, content=payload, headers=headers)
 
 
 def lines(caplog) -> list[logging.LogRecord]:

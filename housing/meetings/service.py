@@ -70,6 +70,7 @@ from housing.meetings.rules import (
     shown,
     weight,
 )
+from housing.notifications.models import Notification
 from housing.notifications.service import Notice, notify_each
 from housing.registry import service as registry
 from housing.registry.models import (
@@ -536,7 +537,7 @@ def sign_initiative(
             select(Apartment.id, Apartment.area_m2).where(
                 col(Apartment.id).in_([o.apartment_id for o in new])
             )
-        )
+        ).all()
     )
     signatures = [
         MeetingSignature(
@@ -641,7 +642,16 @@ def _notify_owners(
         notices.append(
             Notice(user_id, {"meeting_id": meeting.id, **params_for(chosen, text)}, f"/meetings/{meeting.id}")
         )
-    return notify_each(session, notices, kind=kind, dedupe=dedupe, now=now)
+    return _notify_new(session, notices, kind=kind, dedupe=dedupe, now=now)
+
+
+def _notify_new(session: Session, notices: list[Notice], *, kind: str, dedupe: str, now: datetime) -> int:
+    """Writes the notices not written before under `dedupe`; returns how many were new."""
+    keys = {f"{dedupe}:{notice.user_id}" for notice in notices}
+    written = set(session.exec(select(Notification.dedupe_key).where(col(Notification.dedupe_key).in_(keys))))
+    new = [notice for notice in notices if f"{dedupe}:{notice.user_id}" not in written]
+    notify_each(session, new, kind=kind, dedupe=dedupe, now=now)
+    return len(new)
 
 
 def _short(text: str, chars: int = NOTICE_CHARS) -> str:
@@ -1530,7 +1540,7 @@ def remind_voters(session: Session, meeting: Meeting, *, settings: Any, now: dat
             select(MeetingProxy.voter_id, MeetingProxy.proxy_person_id).where(
                 MeetingProxy.meeting_id == meeting.id, MeetingProxy.status == ProxyStatus.accepted
             )
-        )
+        ).all()
     )
     people = {accepted.get(voter_id, person_id) for voter_id, person_id in waiting}
     if not people:
@@ -1550,7 +1560,7 @@ def remind_voters(session: Session, meeting: Meeting, *, settings: Any, now: dat
         )
         for user_id, language in users
     ]
-    return notify_each(
+    return _notify_new(
         session, notices, kind="meeting_reminder", dedupe=f"meeting:{meeting.id}:reminder", now=now
     )
 

@@ -923,7 +923,8 @@ def _clean_answers(session: Session, meeting: Meeting, answers: Any, *, complete
     if not isinstance(answers, Mapping) or not answers:
         raise Invalid("answer at least one question", field="answers")
     cleaned = {}
-    for question_id, choice in answers.items():
+    for key, choice in answers.items():
+        question_id = int(key) if isinstance(key, str) and key.isdecimal() and len(key) < 10 else key
         if question_id not in questions:
             raise Invalid(f"question {question_id} is not on this meeting's agenda", field="answers")
         try:
@@ -955,7 +956,7 @@ def ballot_fields(
         "apartment": voter.apartment_id,
         "person": voter.person_id,
         "share": f"{voter.share_numerator}/{voter.share_denominator}",
-        "area_m2": str(voter.area_m2),
+        "area_m2": f"{Decimal(voter.area_m2):.2f}",
         "channel": BallotChannel(channel).value,
         "cast_at": cast_at.astimezone(UTC).isoformat(timespec="microseconds"),
         "answers": {str(q): Choice(c).value for q, c in sorted(answers.items())},

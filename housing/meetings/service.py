@@ -17,7 +17,10 @@ staff from a paper ballot. Everything after it for that share is refused, saying
 already stands. An accepted proxy takes the share's vote from the owner; a proxy cannot be
 accepted for a share that has voted. Ballots are accepted in [voting_starts, voting_ends)
 only, and a ballot and the close both lock the meeting row, so a ballot racing the close is
-either counted or refused.
+either counted or refused (docs/meetings.md says all of it).
+
+It is over 500 lines because the verbs of one meeting share its checks (who runs it, the
+phase, the one-ballot rule, the lock) and those are kept next to the verbs that rely on them.
 """
 
 from collections.abc import Iterable, Mapping

@@ -86,6 +86,7 @@ from housing.registry.models import (
 )
 from housing.registry.periods import in_force
 from housing.settings import CITY_TIMEZONE, MeetingSettings
+from housing.validation import check_text
 
 MAX_QUESTIONS = 50
 MAX_DOCUMENTS = 50
@@ -104,6 +105,14 @@ Texts = Mapping[str, tuple[str, str]]
 
 def _day(now: datetime, timezone: str = CITY_TIMEZONE) -> date:
     return clock.local_day(now, timezone)
+
+
+def _plain(text: str, field: str) -> str:
+    """Text that may be stored: no NUL nor other control characters (tab and line breaks pass)."""
+    try:
+        return check_text(text)
+    except ValueError as exc:
+        raise Invalid(str(exc), field=field) from None
 
 
 def _is_id(value: Any) -> bool:
@@ -207,7 +216,7 @@ def _clean_texts(texts: Any, *, title_chars: int, field: str = "texts") -> dict[
             or not all(isinstance(v, str) for v in value)
         ):
             raise Invalid(f"the {language} text is a title and a body", field=field)
-        title, body = value[0].strip(), value[1].strip()
+        title, body = _plain(value[0].strip(), field), _plain(value[1].strip(), field)
         if not title:
             raise Invalid(f"the {language} title is empty", field=field)
         if len(title) > title_chars:
@@ -474,7 +483,7 @@ def attach_document(
     _require_organizer(session, actor, meeting, now)
     _require_editable(meeting)
     _refuse_if_signed(session, meeting)
-    title = (title or "").strip() if isinstance(title, str) else ""
+    title = _plain(title.strip(), "title") if isinstance(title, str) else ""
     if not title or len(title) > TITLE_CHARS:
         raise Invalid(f"give the document a title of 1 to {TITLE_CHARS} characters", field="title")
     if question_id is not None:
@@ -788,7 +797,7 @@ def cancel_meeting(
     """Cancels a meeting before its voting starts, saying why; owners given notice are told."""
     _require_organizer(session, actor, meeting, now)
     meeting = _lock(session, meeting)
-    reason = reason.strip() if isinstance(reason, str) else ""
+    reason = _plain(reason.strip(), "reason") if isinstance(reason, str) else ""
     if not reason or len(reason) > REASON_CHARS:
         raise Invalid(f"say why, in 1 to {REASON_CHARS} characters", field="reason")
     current = phase(meeting, now)
@@ -1171,7 +1180,7 @@ def decide_proxy(
     meeting = session.get(Meeting, proxy.meeting_id)
     _require_staff(session, actor, meeting, now, ORGANIZERS)
     meeting = _lock(session, meeting)
-    reason = reason.strip() if isinstance(reason, str) else ""
+    reason = _plain(reason.strip(), "reason") if isinstance(reason, str) else ""
     if len(reason) > REASON_CHARS:
         raise Invalid(f"the reason is longer than {REASON_CHARS} characters", field="reason")
     if ProxyStatus(proxy.status) is not ProxyStatus.pending:

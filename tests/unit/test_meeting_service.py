@@ -89,6 +89,8 @@ def test_the_managing_companys_manager_an_admin_and_an_owner_draft_the_others_ar
         ({"de": ("Titel", "")}, f.STARTS, f.ENDS, "texts"),
         ({"en": ("  ", "body")}, f.STARTS, f.ENDS, "texts"),
         ({"en": ("x" * 201, "")}, f.STARTS, f.ENDS, "texts"),
+        ({"en": ("Title\x00", "")}, f.STARTS, f.ENDS, "texts"),
+        ({"en": ("Title", "body\x07")}, f.STARTS, f.ENDS, "texts"),
         (f.TEXTS, f.DRAFTED - timedelta(hours=1), f.ENDS, "voting_starts"),
         (f.TEXTS, f.STARTS, f.STARTS, "voting_ends"),
         (f.TEXTS, f.STARTS.replace(tzinfo=None), f.ENDS, "voting_starts"),

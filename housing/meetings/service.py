@@ -25,7 +25,7 @@ phase, the one-ballot rule, the lock) and those are kept next to the verbs that 
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from types import SimpleNamespace
@@ -95,6 +95,8 @@ QUESTION_TITLE_CHARS = 300
 BODY_CHARS = 5000
 REASON_CHARS = 300
 NOTICE_CHARS = 300  # of the meeting's introduction, in the notification
+PLAN_AHEAD = timedelta(days=366)  # voting starts within a year, and lasts less than one
+EFFECTIVE_AHEAD = timedelta(days=731)  # a decision takes effect within two years of the vote
 MAX_FEE_MINOR = 10**9  # tiyin per m2 a month: ten million UZS is a typo, not a fee
 
 Texts = Mapping[str, tuple[str, str]]
@@ -123,7 +125,10 @@ def _is_id(value: Any) -> bool:
 def _aware(moment: Any, field: str) -> datetime:
     if not isinstance(moment, datetime) or moment.tzinfo is None:
         raise Invalid("give a date and time with its time zone", field=field)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise Invalid("give a date and time in this century", field=field) from None
 
 
 def _event(
@@ -231,8 +236,12 @@ def _check_period(starts: Any, ends: Any, now: datetime) -> tuple[datetime, date
     starts, ends = _aware(starts, "voting_starts"), _aware(ends, "voting_ends")
     if starts <= now:
         raise Invalid("voting must start in the future", field="voting_starts")
+    if starts > now + PLAN_AHEAD:
+        raise Invalid(f"voting starts within {PLAN_AHEAD.days} days from now", field="voting_starts")
     if ends <= starts:
         raise Invalid("voting must end after it starts", field="voting_ends")
+    if ends > starts + PLAN_AHEAD:
+        raise Invalid(f"voting lasts less than {PLAN_AHEAD.days} days", field="voting_ends")
     return starts, ends
 
 
@@ -361,6 +370,10 @@ def _check_effective(effective_from: Any, meeting: Meeting, field: str = "effect
     if not isinstance(effective_from, date) or isinstance(effective_from, datetime):
         raise Invalid("give the date the decision takes effect", field=field)
     last_day = _day(meeting.voting_ends)
+    if effective_from > last_day + EFFECTIVE_AHEAD:
+        raise Invalid(
+            f"a decision takes effect within {EFFECTIVE_AHEAD.days} days after the voting ends", field=field
+        )
     if effective_from <= last_day:
         raise Invalid(
             f"a decision takes effect after the voting ends: {last_day} is voting's last day",

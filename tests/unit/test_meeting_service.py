@@ -93,6 +93,8 @@ def test_the_managing_companys_manager_an_admin_and_an_owner_draft_the_others_ar
         ({"en": ("Title", "body\x07")}, f.STARTS, f.ENDS, "texts"),
         (f.TEXTS, f.DRAFTED - timedelta(hours=1), f.ENDS, "voting_starts"),
         (f.TEXTS, f.STARTS, f.STARTS, "voting_ends"),
+        (f.TEXTS, f.DRAFTED + timedelta(days=367), f.DRAFTED + timedelta(days=377), "voting_starts"),
+        (f.TEXTS, f.STARTS, f.STARTS + timedelta(days=367), "voting_ends"),
         (f.TEXTS, f.STARTS.replace(tzinfo=None), f.ENDS, "voting_starts"),
     ],
 )
@@ -141,6 +143,10 @@ def test_questions_that_change_the_company_or_the_fee_name_it_and_take_effect_af
             "effective_from",
         ),
         ({"kind": DecisionKind.management_fee, "fee_minor": 0, "effective_from": day_after}, "fee_minor"),
+        (
+            {"kind": DecisionKind.management_fee, "fee_minor": 1, "effective_from": date(9999, 12, 31)},
+            "effective_from",
+        ),
         ({"kind": DecisionKind.management_fee, "fee_minor": True, "effective_from": day_after}, "fee_minor"),
         ({"kind": DecisionKind.ordinary, "company_id": other.id}, "company_id"),
         ({"kind": DecisionKind.ordinary, "fee_minor": 100}, "fee_minor"),

@@ -337,6 +337,7 @@ def update_meeting(
     """Changes a draft's (or an unsigned initiative's) texts (all of them: languages left out
     are removed) and voting period."""
     _require_organizer(session, actor, meeting, now)
+    meeting = _lock(session, meeting)  # edits and the publishing take turns
     _require_editable(meeting)
     _refuse_if_signed(session, meeting)
     cleaned = _clean_texts(texts, title_chars=TITLE_CHARS) if texts is not None else None
@@ -397,6 +398,7 @@ def add_question(
     """Appends a question: a management_company one names another existing company and the
     date it takes over; a management_fee one a fee (tiyin per m2 a month) and its first day."""
     _require_organizer(session, actor, meeting, now)
+    meeting = _lock(session, meeting)  # edits and the publishing take turns
     _require_editable(meeting)
     _refuse_if_signed(session, meeting)
     try:
@@ -457,6 +459,7 @@ def remove_question(session: Session, actor: Actor, question: MeetingQuestion, *
     questions move up."""
     meeting = session.get(Meeting, question.meeting_id)
     _require_organizer(session, actor, meeting, now)
+    meeting = _lock(session, meeting)  # edits and the publishing take turns
     _require_editable(meeting)
     _refuse_if_signed(session, meeting)
     position = question.position
@@ -494,6 +497,7 @@ def attach_document(
 ) -> MeetingDocument:
     """Adds a document (an image or a PDF) to a draft's agenda, for one question or the whole."""
     _require_organizer(session, actor, meeting, now)
+    meeting = _lock(session, meeting)  # edits and the publishing take turns
     _require_editable(meeting)
     _refuse_if_signed(session, meeting)
     title = _plain(title.strip(), "title") if isinstance(title, str) else ""
@@ -543,6 +547,7 @@ def sign_initiative(
     session: Session, actor: Actor, meeting: Meeting, *, now: datetime
 ) -> list[MeetingSignature]:
     """The actor signs for every share they own in the building today; returns the new signatures."""
+    meeting = _lock(session, meeting)  # signatures and the publishing take turns
     if MeetingStatus(meeting.status) is not MeetingStatus.initiative:
         raise Conflict("only an owners' initiative gathers signatures")
     if actor.role is not Role.resident or actor.person_id is None:
@@ -1144,6 +1149,7 @@ def submit_proxy(
     """Uploads a power of attorney for one roll entry (staff, or the owner of that entry);
     staff accept or reject it."""
     _refuse_readers(actor)
+    meeting = _lock(session, meeting)  # a proxy, the ballots and the decisions on proxies take turns
     if MeetingStatus(meeting.status) is not MeetingStatus.published or now >= meeting.voting_ends:
         raise Conflict("proxies are given between the notice and the end of voting")
     voter = _roll_entry(session, meeting, voter_id)

@@ -337,7 +337,7 @@ class _Writer:
 
     # The register: a landscape table drawn cell by cell (fpdf2's table() lays out 1,000 rows in
     # tens of seconds; a row here measures its text only when it may not fit on one line).
-    _REGISTER_WIDTHS = (12, 16, 58, 14, 24, 50, 61, 32)  # 267 mm: A4 landscape within the margins
+    _REGISTER_WIDTHS = (10, 20, 56, 14, 24, 50, 61, 32)  # 267 mm: A4 landscape within the margins
     _REGISTER_ALIGN = ("R", "L", "L", "R", "R", "L", "L", "L")
     _REGISTER_LINE = 3.4
     _PAD = 0.6

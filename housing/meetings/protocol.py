@@ -40,6 +40,8 @@ FONTS = Path(__file__).resolve().parent / "fonts"
 
 @dataclass(frozen=True)
 class ProtocolQuestion:
+    """An agenda item as the protocol prints it; its votes are in `ProtocolData.count`."""
+
     id: int
     position: int
     kind: DecisionKind
@@ -53,6 +55,9 @@ class ProtocolQuestion:
 
 @dataclass(frozen=True)
 class ProtocolData:
+    """Everything the protocol says, in no particular language; moments are UTC, shown on the
+    city's clock (`timezone`). Made by `protocol_data`, or by hand (tests, the benchmark)."""
+
     meeting_id: int
     building_address: str
     texts: Mapping[str, tuple[str, str]]  # language -> (title, body)
@@ -130,7 +135,7 @@ class _Writer:
         self.language = language
         self._ = catalog.gettext
         _ = self._
-        title, _body = text_in(data.texts, language)
+        title = text_in(data.texts, language)[0]
         self.pdf = _Document(
             footer_text=_("Page %(page)s of %(last)s") % {"page": "{page}", "last": "{nb}"},
             reference=_("Meeting No. {number}").format(number=data.meeting_id),
@@ -138,7 +143,7 @@ class _Writer:
         self.pdf.set_title(title)
         self.pdf.set_lang(language)
         self.pdf.set_creator("housing")
-        if data.closed_at is not None:
+        if data.closed_at is not None:  # the same meeting gives the same bytes, whenever it is printed
             self.pdf.set_creation_date(data.closed_at)
 
     # numbers and words

@@ -217,6 +217,13 @@ def test_the_english_protocol_shows_the_exact_count_rounded_half_up_and_the_resu
     assert "Page 1 of " in first
 
 
+def test_the_protocol_is_dated_by_the_close_so_printing_it_again_gives_the_same_file():
+    data = make_data(VOTED)
+    pdf = protocol_pdf(data, "en")
+    assert PdfReader(io.BytesIO(pdf)).metadata.creation_date == data.closed_at
+    assert protocol_pdf(data, "en") == pdf
+
+
 def test_the_register_lists_each_ballot_with_its_receipt_and_the_protocol_ends_with_the_chain_head():
     data = make_data(VOTED)
     text = "\n".join(render(data, "en"))

@@ -310,6 +310,8 @@ def test_a_meeting_is_cancelled_with_a_reason_before_voting_starts_and_not_after
     service.cancel_meeting(session, manager, meeting, reason="wrong date", now=f.DRAFTED)
     assert meeting.status == MeetingStatus.cancelled
     assert service.events_of(session, meeting)[-1].detail == "wrong date"
+    told = session.exec(select(Notification).where(Notification.kind == "meeting_cancelled")).all()
+    assert len(told) == 3 and told[0].params["reason"] == "wrong date"
 
 
 # Ballots: the voting period and the one-ballot rule

@@ -134,6 +134,7 @@ class _Writer:
         self.data = data
         self.language = language
         self._ = catalog.gettext
+        self._measured: dict[tuple[str, str], float] = {}
         _ = self._
         title = text_in(data.texts, language)[0]
         self.pdf = _Document(
@@ -421,11 +422,7 @@ class _Writer:
         for cell, width, align in zip(lines, self._REGISTER_WIDTHS, self._REGISTER_ALIGN, strict=True):
             for index, text in enumerate(cell):
                 # text() at a baseline: several times faster than cell(), which the widths make needless
-                left = (
-                    x + width - pdf.c_margin - pdf.get_string_width(text)
-                    if align == "R"
-                    else x + pdf.c_margin
-                )
+                left = x + width - pdf.c_margin - self._width(text) if align == "R" else x + pdf.c_margin
                 pdf.text(left, y + baseline + index * self._REGISTER_LINE, text)
             x += width
         pdf.set_draw_color(180)
@@ -436,9 +433,18 @@ class _Writer:
 
     def _lines(self, text: str, width: float) -> list[str]:
         pdf = self.pdf
-        if "\n" not in text and pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
+        if "\n" not in text and self._width(text) <= width - 2 * pdf.c_margin:
             return [text]
         return pdf.multi_cell(width, self._REGISTER_LINE, text, dry_run=True, output="LINES")
+
+    def _width(self, text: str) -> float:
+        """A text's width in the current font; the register repeats most of its values (shares,
+        weights, channels, choices), each measured once."""
+        key = (text, self.pdf.font_style)
+        width = self._measured.get(key)
+        if width is None:
+            width = self._measured[key] = self.pdf.get_string_width(text)
+        return width
 
     def chain(self) -> None:
         _, pdf, data = self._, self.pdf, self.data

@@ -36,6 +36,9 @@ from housing.registry.models import Building, ManagementCompany
 from housing.settings import CITY_TIMEZONE, Settings
 
 FONTS = Path(__file__).resolve().parent / "fonts"
+# Replaced by the number of pages when the PDF is written; rarer than fpdf2's "{nb}", which an
+# owner's name or a title could contain.
+PAGES_ALIAS = "{#protocol-pages#}"
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ class _Document(FPDF):
         self.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
         self.set_margins(15, 15, 15)
         self.set_auto_page_break(True, margin=16)
+        self.alias_nb_pages(PAGES_ALIAS)
 
     def footer(self) -> None:
         self.set_y(-11)
@@ -138,7 +142,7 @@ class _Writer:
         _ = self._
         title = text_in(data.texts, language)[0]
         self.pdf = _Document(
-            footer_text=_("Page %(page)s of %(last)s") % {"page": "{page}", "last": "{nb}"},
+            footer_text=_("Page %(page)s of %(last)s") % {"page": "{page}", "last": PAGES_ALIAS},
             reference=_("Meeting No. {number}").format(number=data.meeting_id),
         )
         self.pdf.set_title(title)

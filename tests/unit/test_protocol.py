@@ -428,7 +428,7 @@ def test_a_closed_meetings_protocol_has_its_count_register_proxy_and_checked_cha
 
 
 def test_text_the_fonts_lack_or_that_never_breaks_still_makes_a_protocol():
-    texts = {"en": ("Meeting 😀 会议 \x07 tab\there", "line\r\n" + "x" * 3000 + " word" * 800)}
+    texts = {"en": ("Meeting 😀 会议 \x07 tab\there {nb} {page}", "line\r\n" + "x" * 3000 + " word" * 800)}
     data = make_data(VOTED, texts=texts)
     fee = ProtocolQuestion(
         id=13,
@@ -441,6 +441,6 @@ def test_text_the_fonts_lack_or_that_never_breaks_still_makes_a_protocol():
     )
     data = ProtocolData(**{**data.__dict__, "questions": [*data.questions, fee]})
     text = "\n".join(render(data, "en"))
-    assert "Meeting" in text and "tab" in text
+    assert "Meeting" in text and "tab" in text and "{nb} {page}" in text  # printed as written
     assert f"Fee: {i18n.money(182300, 'UZS', 'en')} per m² a month" in text  # UZS1,823.00
     assert "Not counted" in text  # a question the count does not know is not given numbers

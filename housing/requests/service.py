@@ -443,8 +443,9 @@ def mark_overdue(session: Session, *, now: datetime) -> int:
     return result.rowcount or 0
 
 
-def escalate_overdue(session: Session, *, now: datetime, after: timedelta) -> int:
-    """Escalates open requests overdue by more than `after`: officials see (and are told of) them."""
+def escalate_overdue(session: Session, *, now: datetime, after: timedelta, timezone: str) -> int:
+    """Escalates open requests overdue by more than `after`: officials see (and are told of) them,
+    and so do the managers of the company handling each one today (in the city's `timezone`)."""
     result = session.execute(
         update(ServiceRequest)
         .where(
@@ -455,7 +456,9 @@ def escalate_overdue(session: Session, *, now: datetime, after: timedelta) -> in
         .values(escalated=True, escalated_at=now)
         .returning(ServiceRequest.id)
     )
-    return notices.escalated(session, list(result.scalars()), now=now, after=after)
+    return notices.escalated(
+        session, list(result.scalars()), now=now, after=after, today=clock.local_day(now, timezone)
+    )
 
 
 def due_deferrals(session: Session, *, now: datetime, limit: int) -> list[ServiceRequest]:

@@ -29,8 +29,10 @@ from housing.db import session_scope
 from housing.meetings import service as meetings
 from housing.meetings.models import BuildingDecision
 from housing.meetings.rules import Choice, DecisionKind, Outcome
+from housing.notifications.models import Notification
 from housing.registry.models import Building, Person
 from housing.registry.service import change_management, current_manager
+from housing.requests.service import escalate_overdue
 from housing.scores.inputs import count_inputs
 from housing.settings import Settings
 from tests.conftest import FrozenClock
@@ -59,6 +61,7 @@ class Handover:
     old_staff: str  # user names
     new_staff: str
     new_technician_id: int
+    manager_ids: dict[str, int]  # "old", "new": a manager of each company
 
 
 def management_fee(session: Session, company_id: int, price_minor: int) -> None:
@@ -90,6 +93,10 @@ def handover_city(db: Engine, filed_at: datetime) -> Handover:
         old_staff = make_user(session, Role.dispatcher, company_id=old.id)
         new_staff = make_user(session, Role.dispatcher, company_id=new.id)
         technician = make_user(session, Role.technician, company_id=new.id)
+        managers = {
+            "old": make_user(session, Role.manager, company_id=old.id).id,
+            "new": make_user(session, Role.manager, company_id=new.id).id,
+        }
         session.commit()
         return Handover(
             building_id=building.id,
@@ -102,6 +109,7 @@ def handover_city(db: Engine, filed_at: datetime) -> Handover:
             old_staff=old_staff.username,
             new_staff=new_staff.username,
             new_technician_id=technician.id,
+            manager_ids=managers,
         )
 
 
@@ -157,7 +165,15 @@ def check_the_handover(client: TestClient, db: Engine, clock: FrozenClock, city:
     assert assigned.status_code == 200, assigned.text
     assert assigned.json()["assignee_id"] == city.new_technician_id
 
+    with session_scope(db) as session:  # the deadline sweep escalates the request, days overdue
+        assert (
+            escalate_overdue(session, now=clock.moment, after=timedelta(days=3), timezone="Asia/Tashkent")
+            == 1
+        )
     with Session(db) as session:
+        told = session.exec(select(Notification.user_id).where(Notification.kind == "staff_escalation")).all()
+        assert city.manager_ids["new"] in told
+        assert city.manager_ids["old"] not in told
         assert current_manager(session, city.building_id, day) == city.new_id
         # The quality score's apartment-months move with the building from the same day
         tallies = count_inputs(session, [month(day, "Asia/Tashkent")], as_of=local(day, 12))

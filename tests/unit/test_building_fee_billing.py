@@ -118,3 +118,28 @@ def test_a_later_decision_ends_the_fee_and_a_company_change_ends_it_too(
     assert "building_fee" not in october.explanation
     invoices = session.exec(select(Invoice.period, Invoice.company_id).order_by(Invoice.period)).all()
     assert invoices == [(SEPTEMBER, old.id), (OCTOBER, new.id)]
+
+
+def test_in_the_month_of_a_handover_the_invoice_is_the_new_companys_at_its_own_prices(
+    session: Session, tashkent_tariffs: None
+) -> None:
+    """The old company's decided fee ends on 16 October; the month is the new company's (it
+    manages on the last day), so October is billed at the new company's fee for every day."""
+    old, new = make_company(session), make_company(session)
+    company_fee(session, new.id, 210_000)
+    building = make_building(session, old)
+    flat = make_apartment(session, building, area_m2=AREA)
+    make_decision(
+        session,
+        building,
+        kind=DecisionKind.management_fee,
+        effective_from=date(2026, 3, 1),
+        fee_minor=250_000,
+    )
+    change_management(session, building, company_id=new.id, valid_from=date(2026, 10, 16))
+
+    run_billing(session, period=OCTOBER, today=TODAY)
+
+    line = management_line(session, flat.id)
+    assert line.amount_minor == 11_403_000  # 54.30 x 2,100 UZS, the whole month
+    assert "building_fee" not in line.explanation

@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import and_, or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from billing.models import (
     DEFAULT_CURRENCY,
@@ -28,6 +28,7 @@ from billing.models import (
 from billing.tariffs.building_fees import BuildingFee, FeeDecision, ManagementPeriod, building_fees, overlaid
 from billing.tariffs.pricing import SeasonalNorm as Norm
 from billing.tariffs.pricing import TariffVersion, Tier, validate_tariff
+from housing.db import among
 from housing.errors import Conflict, Invalid
 from housing.i18n import plain_money
 from housing.incidents.models import Utility
@@ -361,7 +362,7 @@ def building_fee_windows(
     """
     query = select(BuildingDecision).where(BuildingDecision.kind == DecisionKind.management_fee)
     if building_ids is not None:
-        query = query.where(col(BuildingDecision.building_id).in_(list(building_ids)))
+        query = query.where(among(session, BuildingDecision.building_id, building_ids))
     decisions: dict[int, list[FeeDecision]] = defaultdict(list)
     for row in session.exec(query):
         if row.id is None or row.fee_minor is None:
@@ -373,7 +374,7 @@ def building_fee_windows(
         return {}
     periods: dict[int, list[ManagementPeriod]] = defaultdict(list)
     for period in session.exec(
-        select(BuildingManagement).where(col(BuildingManagement.building_id).in_(sorted(decisions)))
+        select(BuildingManagement).where(among(session, BuildingManagement.building_id, sorted(decisions)))
     ):
         periods[period.building_id].append(
             ManagementPeriod(period.company_id, period.valid_from, period.valid_until)

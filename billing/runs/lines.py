@@ -18,6 +18,7 @@ from billing.models import QuantitySource
 from billing.rules import BillingRules
 from billing.runs.facts import ApartmentRow, BatchFacts
 from billing.runs.prepared import ChosenTariff, PreparedRun, RunService, Tariffs
+from billing.tariffs.building_fees import BuildingFee
 from billing.tariffs.pricing import Basis, LineCharge, price_line
 from billing.tariffs.quality import cold_water_price, quality_deduction
 from housing.clock import month_end
@@ -116,7 +117,7 @@ def _lines(run: _Drafting, apartment: ApartmentRow) -> list[DraftLine]:
                 continue
         else:
             for basis in FLAT:
-                tariff = tariffs.tariff(service.id, basis, company_id)
+                tariff = tariffs.tariff(service.id, basis, company_id, apartment.building_id)
                 if tariff is None:
                     continue
                 quantity, source = _flat_quantity(basis, apartment, by_norm=service.meter_kind is not None)
@@ -128,7 +129,10 @@ def _lines(run: _Drafting, apartment: ApartmentRow) -> list[DraftLine]:
         basis = tariff.basis
         if basis is not Basis.per_unit and quantity == 0:
             continue
-        charge, pricing = _price(run, service.id, basis, company_id, quantity)
+        charge, pricing = _price(run, service.id, basis, company_id, quantity, apartment.building_id)
+        decided = tariffs.decided(service.id, basis, company_id, apartment.building_id)
+        if decided:  # the owners' decided fee prices (part of) the month
+            explanation = {**explanation, "building_fee": [_decided(fee) for fee in decided]}
         amount_minor, deduction_minor, reason = _quality(
             run, service, apartment, basis, quantity, charge, explanation
         )
@@ -208,8 +212,23 @@ def _decimal_quantity(quantity: Fraction) -> Decimal:
     return exact.quantize(QUANTITY, rounding=ROUND_HALF_UP)
 
 
+def _decided(fee: BuildingFee) -> dict[str, Any]:
+    """A decided fee as the line's explanation names it: the decision, its price and its days."""
+    return {
+        "decision_id": fee.decision_id,
+        "price_minor": fee.fee_minor,
+        "valid_from": fee.valid_from.isoformat(),
+        "valid_until": None if fee.valid_until is None else fee.valid_until.isoformat(),
+    }
+
+
 def _price(
-    run: _Drafting, service_id: int, basis: Basis, company_id: int, quantity: Decimal | Fraction
+    run: _Drafting,
+    service_id: int,
+    basis: Basis,
+    company_id: int,
+    quantity: Decimal | Fraction,
+    building_id: int | None = None,
 ) -> tuple[LineCharge, list[dict[str, Any]]]:
     """The line's charge and its parts for the explanation.
 
@@ -217,7 +236,7 @@ def _price(
     priced once a run (a worker's, for all companies with the same price history);
     metered quantities seldom repeat, and keeping them would only grow.
     """
-    history, versions = run.tariffs.history(service_id, basis, company_id)
+    history, versions = run.tariffs.history(service_id, basis, company_id, building_id)
     key = (history, quantity)
     prices = run.prepared.prices
     if key in prices:

@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from billing.models import Service
+from billing.tariffs.building_fees import MANAGEMENT_SERVICE, BuildingFee, overlaid
 from billing.tariffs.pricing import Basis, LineCharge, TariffVersion
-from billing.tariffs.service import all_tariffs, merged_versions
+from billing.tariffs.service import all_tariffs, building_fee_windows, merged_versions
 from housing.clock import month_end
 from housing.incidents.models import Utility
 from sensors.usage.bulk import replacements
@@ -42,10 +43,15 @@ class RunService:
 
 @dataclass(frozen=True, slots=True)
 class ChosenTariff:
-    """The tariff row a line names: its id and basis."""
+    """The tariff row a line names: its id and basis; or the owners' fee decision it prices by.
 
-    id: int
+    A building's decided management fee (`billing.tariffs.building_fees`) is no tariff row: a
+    line priced by one on the month's first day names the decision (`decision_id`) and no row.
+    """
+
+    id: int | None
     basis: Basis
+    decision_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +108,39 @@ class Tariffs:
                 versions,
             )
         self._chosen: dict[tuple[int, Basis, int], ChosenTariff | None] = {}
+        self._keys = keys
+        # building -> its decided management fees (a few buildings of the city), and their histories
+        self.end = end
+        self.management = next((s.id for s in self.services if s.code == MANAGEMENT_SERVICE), None)
+        self.building_fees = building_fee_windows(session)
+        self._building: dict[tuple[int, int], tuple[int, list[TariffVersion]]] = {}
 
-    def tariff(self, service_id: int, basis: Basis, company_id: int) -> ChosenTariff | None:
-        """The tariff row in force for the company: its own first, on the period's first day first."""
+    def decided(
+        self, service_id: int, basis: Basis, company_id: int, building_id: int | None
+    ) -> list[BuildingFee]:
+        """The building's decided fees that price this line in the month (management, per m2 only)."""
+        if building_id is None or service_id != self.management or basis is not Basis.per_m2:
+            return []
+        return [
+            fee
+            for fee in self.building_fees.get(building_id, ())
+            if fee.company_id == company_id and fee.overlaps(self.start, self.end)
+        ]
+
+    def tariff(
+        self, service_id: int, basis: Basis, company_id: int, building_id: int | None = None
+    ) -> ChosenTariff | None:
+        """The tariff in force for the company (its own first, on the period's first day first),
+        or the building's decided fee when it is in force on the period's first day."""
+        fees = self.decided(service_id, basis, company_id, building_id)
+        if fees and fees[0].valid_from <= self.start:
+            return ChosenTariff(None, basis, fees[0].decision_id)
+        row = self._row(service_id, basis, company_id)
+        if fees and row is None:
+            return ChosenTariff(None, basis, fees[0].decision_id)
+        return row
+
+    def _row(self, service_id: int, basis: Basis, company_id: int) -> ChosenTariff | None:
         key = (service_id, basis, company_id)
         if key not in self._chosen:
             rows = [r for r in self.rows[(service_id, basis)] if r.company_id in (None, company_id)]
@@ -116,12 +152,23 @@ class Tariffs:
             self._chosen[key] = None if row is None else ChosenTariff(row.id, basis)
         return self._chosen[key]
 
-    def history(self, service_id: int, basis: Basis, company_id: int) -> tuple[int, list[TariffVersion]]:
-        """The company's price history of the service and basis, and a key shared by equal histories."""
+    def history(
+        self, service_id: int, basis: Basis, company_id: int, building_id: int | None = None
+    ) -> tuple[int, list[TariffVersion]]:
+        """The company's price history of the service and basis (with the building's decided fees
+        over it, for the management fee), and a key shared by equal histories."""
         found = self._histories.get((service_id, basis, company_id))
         if found is None:
             found = self._histories.get((service_id, basis, None), (-1, []))
-        return found
+        fees = self.decided(service_id, basis, company_id, building_id)
+        if not fees:
+            return found
+        assert building_id is not None
+        key = (building_id, company_id)
+        if key not in self._building:
+            versions = overlaid([fee.version() for fee in fees], found[1])
+            self._building[key] = (self._keys.setdefault(tuple(versions), len(self._keys)), versions)
+        return self._building[key]
 
 
 class PreparedRun:

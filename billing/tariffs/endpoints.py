@@ -5,6 +5,7 @@ company's; residents the city-wide ones and those of the companies managing thei
 """
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
@@ -15,6 +16,7 @@ from billing.tariffs import queries, service
 from billing.tariffs.pricing import SeasonalNorm, Tier
 from billing.tariffs.queries import VisibleTariff
 from billing.tariffs.schemas import (
+    BuildingFeeRead,
     SeasonalNormRead,
     ServiceCreate,
     ServiceRead,
@@ -30,6 +32,7 @@ from housing.auth import CurrentActor, get_actor, require_roles
 from housing.db import SessionDep, get_or_404
 from housing.deps import Today
 from housing.registry.periods import in_force
+from housing.registry.queries import VisibleBuilding
 from housing.routing import Paging, paginate
 from housing.schemas import API_PROBLEMS, Page
 from housing.validation import Day, Id
@@ -142,3 +145,22 @@ def end_tariff(tariff_id: Id, body: TariffEnd, session: SessionDep):
     tariff = get_or_404(session, Tariff, tariff_id, "tariff")
     tariff = service.end_tariff(session, tariff, body.valid_until)
     return _reads(session, [tariff])[0]
+
+
+@router.get("/buildings/{building_id}/management-fees", response_model=list[BuildingFeeRead])
+def building_management_fees(session: SessionDep, building: VisibleBuilding):
+    """The building's own management fees decided by its owners, oldest first: each is the
+    per-m2 price of the management service on its days, above the company's and the city's
+    tariffs (docs/tariffs.md, "A building's decided fee"). Whoever sees the building reads them."""
+    fees = service.building_fee_windows(session, [building.id]).get(building.id, [])
+    return [
+        BuildingFeeRead(
+            decision_id=fee.decision_id,
+            company_id=fee.company_id,
+            valid_from=fee.valid_from,
+            valid_until=fee.valid_until,
+            price=to_uzs(Decimal(fee.fee_minor)),
+            price_minor=fee.fee_minor,
+        )
+        for fee in fees
+    ]

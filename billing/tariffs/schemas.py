@@ -103,3 +103,18 @@ class TariffRead(ReadModel):
     note: str
     tiers: list[TierRead] = []
     seasonal_norms: list[SeasonalNormRead] = []
+
+
+class BuildingFeeRead(ReadModel):
+    """A building's decided management fee (an owners' management_fee decision) as billing applies it."""
+
+    decision_id: int = Field(description="The owners' decision (building_decision) it comes from")
+    company_id: int = Field(
+        description="The company whose invoices it prices: the one managing on its first day"
+    )
+    valid_from: date
+    valid_until: date | None = Field(
+        description="Ended by a later fee decision or by the building's handover to another company"
+    )
+    price: Decimal = Field(description="UZS per m2 a month")
+    price_minor: int = Field(description="Tiyin per m2 a month")

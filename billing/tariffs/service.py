@@ -8,7 +8,6 @@ Tariffs of one service, company (or city-wide) and basis never overlap in time.
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -26,12 +25,16 @@ from billing.models import (
     Tariff,
     TariffTier,
 )
+from billing.tariffs.building_fees import BuildingFee, FeeDecision, ManagementPeriod, building_fees, overlaid
 from billing.tariffs.pricing import SeasonalNorm as Norm
 from billing.tariffs.pricing import TariffVersion, Tier, validate_tariff
+from housing.db import among
 from housing.errors import Conflict, Invalid
 from housing.i18n import plain_money
 from housing.incidents.models import Utility
-from housing.registry.models import ManagementCompany
+from housing.meetings.models import BuildingDecision
+from housing.meetings.rules import DecisionKind
+from housing.registry.models import BuildingManagement, ManagementCompany
 from sensors.models import MeterKind
 
 # Services
@@ -331,11 +334,7 @@ def merged_versions(
     rows = list(rows)
     versions = {t.id: _version(t, tiers[t.id], norms[t.id]) for t in rows}
     own = [versions[t.id] for t in rows if t.company_id is not None]
-    city = [versions[t.id] for t in rows if t.company_id is None]
-    result = list(own)
-    for version in city:
-        result.extend(_outside(version, own))
-    return sorted(result, key=lambda v: v.valid_from)
+    return overlaid(own, (versions[t.id] for t in rows if t.company_id is None))
 
 
 def _version(tariff: Tariff, tiers: list[TariffTier], norms: list[SeasonalNorm]) -> TariffVersion:
@@ -350,22 +349,36 @@ def _version(tariff: Tariff, tiers: list[TariffTier], norms: list[SeasonalNorm])
     )
 
 
-def _outside(version: TariffVersion, covers: list[TariffVersion]) -> list[TariffVersion]:
-    """The pieces of `version` on days that none of `covers` is in force."""
-    pieces = [(version.valid_from, version.valid_until)]
-    for cover in covers:
-        cut = []
-        for start, end in pieces:
-            if not _meets(start, end, cover.valid_from, cover.valid_until):
-                cut.append((start, end))
-                continue
-            if start < cover.valid_from:
-                cut.append((start, cover.valid_from))
-            if cover.valid_until is not None and (end is None or cover.valid_until < end):
-                cut.append((cover.valid_until, end))
-        pieces = cut
-    return [replace(version, valid_from=start, valid_until=end) for start, end in pieces]
+# A building's decided management fee (billing.tariffs.building_fees)
 
 
-def _meets(a_from: date, a_until: date | None, b_from: date, b_until: date | None) -> bool:
-    return (a_until is None or b_from < a_until) and (b_until is None or a_from < b_until)
+def building_fee_windows(
+    session: Session, building_ids: Sequence[int] | None = None
+) -> dict[int, list[BuildingFee]]:
+    """building -> its decided management fees, each with the company and days it applies to.
+
+    Read from the owners' management_fee decisions and the buildings' management history (two
+    queries); every building with a decision when `building_ids` is None (a billing run).
+    """
+    query = select(BuildingDecision).where(BuildingDecision.kind == DecisionKind.management_fee)
+    if building_ids is not None:
+        query = query.where(among(session, BuildingDecision.building_id, building_ids))
+    decisions: dict[int, list[FeeDecision]] = defaultdict(list)
+    for row in session.exec(query):
+        if row.id is None or row.fee_minor is None:
+            continue
+        decisions[row.building_id].append(
+            FeeDecision(row.id, row.building_id, row.effective_from, row.fee_minor, row.decided_at)
+        )
+    if not decisions:
+        return {}
+    periods: dict[int, list[ManagementPeriod]] = defaultdict(list)
+    for period in session.exec(
+        select(BuildingManagement).where(among(session, BuildingManagement.building_id, sorted(decisions)))
+    ):
+        periods[period.building_id].append(
+            ManagementPeriod(period.company_id, period.valid_from, period.valid_until)
+        )
+    return {
+        building_id: building_fees(found, periods[building_id]) for building_id, found in decisions.items()
+    }

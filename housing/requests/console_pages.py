@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from housing.actors import Actor
 from housing.auth import CallTakerActor, DispatcherActor, StaffActor
+from housing.clock import local_day
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.errors import Invalid
@@ -96,7 +97,12 @@ def assign(
 ) -> Response:
     form = PostedForm(request, session, actor, now, settings, row)
     return form.attempt(
-        lambda: service.assign_request(session, row.request, assignee_id=parse_id(assignee_id)),
+        lambda: service.assign_request(
+            session,
+            row.request,
+            assignee_id=parse_id(assignee_id),
+            today=local_day(now, settings.timezone),
+        ),
         done="assigned",
         key="assignee",
     )

@@ -215,8 +215,8 @@ def move_request(
     response_model=RequestRead,
     dependencies=[Depends(require_roles(actors.DISPATCHERS))],
 )
-def assign_request(body: AssignmentUpdate, session: SessionDep, request: VisibleRequest):
-    return service.assign_request(session, request, assignee_id=body.assignee_id)
+def assign_request(body: AssignmentUpdate, session: SessionDep, request: VisibleRequest, today: Today):
+    return service.assign_request(session, request, assignee_id=body.assignee_id, today=today)
 
 
 @router.post(

@@ -44,7 +44,9 @@ def sweep_deadlines(engine: Engine, settings: Settings, now: datetime | None = N
             break
     with session_scope(engine) as session:
         overdue = service.mark_overdue(session, now=now)
-        escalated = service.escalate_overdue(session, now=now, after=settings.requests.escalate_after)
+        escalated = service.escalate_overdue(
+            session, now=now, after=settings.requests.escalate_after, timezone=settings.timezone
+        )
     summary = f"{resumed} deferred requests back in the queue, {overdue} newly overdue, {escalated} escalated"
     return summary + (f", {failed} failed" if failed else "")
 

@@ -10,7 +10,7 @@ twice notifies once. Flush, never commit (`housing.notifications.service.notify`
 """
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Select, or_, select, union
 from sqlmodel import Session, col
@@ -19,6 +19,7 @@ from housing.accounts.models import Role, User
 from housing.notifications.recipients import company_staff, officials
 from housing.notifications.service import notify
 from housing.registry.models import Building
+from housing.registry.service import current_manager
 from housing.requests.models import RequestCategory, RequestComment, RequestTransition, ServiceRequest
 
 # The words a status is shown with: the pages' own msgids (templates/requests/words.html),
@@ -111,18 +112,22 @@ def emergency_filed(session: Session, request: ServiceRequest, now: datetime) ->
     )
 
 
-def escalated(session: Session, request_ids: Iterable[int], *, now: datetime, after: timedelta) -> int:
-    """`staff_escalation` for each request escalated now: to every official and the company's managers.
+def escalated(
+    session: Session, request_ids: Iterable[int], *, now: datetime, after: timedelta, today: date
+) -> int:
+    """`staff_escalation` for each request escalated now: to every official and the managers of the
+    company managing its building `today` (a handover moves its requests), else the one it was filed with.
 
     Returns how many requests it told of (the escalation's own count).
     """
     ids = list(request_ids)
     for request in session.scalars(select(ServiceRequest).where(col(ServiceRequest.id).in_(ids))):
         category, address = _category_and_address(session, request)
+        handling = current_manager(session, request.building_id, today) or request.company_id
         late = max((now - request.deadline_at).days, after.days)
         notify(
             session,
-            user_ids=_either(officials(), company_staff(request.company_id, (Role.manager,))),
+            user_ids=_either(officials(), company_staff(handling, (Role.manager,))),
             kind="staff_escalation",
             params={"number": request.id, "category": category, "building": address, "days": late},
             link=_link(request),

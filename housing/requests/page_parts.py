@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from housing.accounts.models import COMPANY_ROLES, Role, User
 from housing.actors import DISPATCHERS, Actor
+from housing.clock import local_day
 from housing.errors import Conflict, DomainError, RateLimited
 from housing.requests import lifecycle, service
 from housing.requests.lifecycle import Mover
@@ -116,7 +117,8 @@ def request_page(
         "reason_required": lifecycle.REASON_REQUIRED,
     }
     if staff:
-        context["technicians"] = _technicians(session, row.request.company_id)
+        handling = service.handling_company(session, row.request, local_day(now, settings.timezone))
+        context["technicians"] = _technicians(session, handling)
         context["may_assign"] = actor.role in DISPATCHERS and current in lifecycle.OPEN | {
             RequestStatus.deferred
         }

@@ -1,8 +1,11 @@
 """What each actor may see of service requests, written once and used by every route.
 
 Residents: requests on the apartments they own or live in today, and any request filed by
-them or for them (a building-wide one too). Company staff: their company's requests (the
-company that managed the building when the request was filed). Officials and admins: all.
+them or for them (a building-wide one too). Company staff: the requests on the buildings their
+company manages today, whichever company they were filed with, so that a building's requests
+move to its new company on the day the register hands it over (an owners' decision or an
+admin's change) and the old company no longer sees them. A request still names the company it
+was filed with (`company_id`: whom the quality score holds to it). Officials and admins: all.
 The filters are plain functions of the actor; beside them, the route dependencies that load
 one request within that scope (`VisibleRequest`, `VisibleRequestRow`: 404 outside it).
 """
@@ -22,7 +25,7 @@ from housing.db import SessionDep
 from housing.deps import Today
 from housing.errors import NotFound
 from housing.registry.models import Apartment, Building
-from housing.registry.queries import home_apartment_ids
+from housing.registry.queries import home_apartment_ids, managed_building_ids
 from housing.requests import deadlines, lifecycle
 from housing.requests.models import RequestCategory, RequestStatus, ServiceRequest
 from housing.validation import Id
@@ -33,7 +36,7 @@ def visible_requests(actor: Actor, today: date) -> Select:
     if actor.sees_whole_city:
         return query
     if actor.is_company_staff:
-        return query.where(ServiceRequest.company_id == actor.company_id)
+        return query.where(ServiceRequest.building_id.in_(managed_building_ids(actor.company_id, today)))
     mine = [ServiceRequest.filed_by_id == actor.user_id]
     if actor.person_id is not None:
         homes = home_apartment_ids(actor.person_id, today).subquery()

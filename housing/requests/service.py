@@ -6,7 +6,7 @@ deadline job run on a frozen clock.
 """
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -309,14 +309,23 @@ def transitions_of(session: Session, request_id: int) -> list[RequestTransition]
 # Assignment, comments, rating, photos
 
 
-def assign_request(session: Session, request: ServiceRequest, *, assignee_id: int | None) -> ServiceRequest:
+def handling_company(session: Session, request: ServiceRequest, today: date) -> int:
+    """The company working on the request today: the one managing its building (a handover moves
+    the building's requests with it), else the one it was filed with."""
+    return current_manager(session, request.building_id, today) or request.company_id
+
+
+def assign_request(
+    session: Session, request: ServiceRequest, *, assignee_id: int | None, today: date
+) -> ServiceRequest:
+    """Assigns a member of the staff of the company handling the request today (or nobody)."""
     if assignee_id is not None:
         assignee = session.get(User, assignee_id)
         if (
             assignee is None
             or not assignee.is_active
             or assignee.role not in COMPANY_ROLES
-            or assignee.company_id != request.company_id
+            or assignee.company_id != handling_company(session, request, today)
         ):
             raise Invalid(
                 f"user {assignee_id} is not on the staff of the company handling this request",
@@ -434,8 +443,9 @@ def mark_overdue(session: Session, *, now: datetime) -> int:
     return result.rowcount or 0
 
 
-def escalate_overdue(session: Session, *, now: datetime, after: timedelta) -> int:
-    """Escalates open requests overdue by more than `after`: officials see (and are told of) them."""
+def escalate_overdue(session: Session, *, now: datetime, after: timedelta, timezone: str) -> int:
+    """Escalates open requests overdue by more than `after`: officials see (and are told of) them,
+    and so do the managers of the company handling each one today (in the city's `timezone`)."""
     result = session.execute(
         update(ServiceRequest)
         .where(
@@ -446,7 +456,9 @@ def escalate_overdue(session: Session, *, now: datetime, after: timedelta) -> in
         .values(escalated=True, escalated_at=now)
         .returning(ServiceRequest.id)
     )
-    return notices.escalated(session, list(result.scalars()), now=now, after=after)
+    return notices.escalated(
+        session, list(result.scalars()), now=now, after=after, today=clock.local_day(now, timezone)
+    )
 
 
 def due_deferrals(session: Session, *, now: datetime, limit: int) -> list[ServiceRequest]:

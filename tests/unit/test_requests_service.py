@@ -259,13 +259,22 @@ def test_someone_else_cannot_rate_the_request(session, home, resident):
 def test_only_staff_of_the_handling_company_can_be_assigned(session, home, resident):
     request = make_request(session, resident, home)
     ours = make_user(session, Role.technician, company_id=request.company_id)
-    theirs = make_user(session, Role.technician, company_id=make_company(session).id)
+    successor = make_company(session)
+    theirs = make_user(session, Role.technician, company_id=successor.id)
+    today = date(2026, 11, 17)
     with pytest.raises(Invalid):
-        service.assign_request(session, request, assignee_id=theirs.id)
+        service.assign_request(session, request, assignee_id=theirs.id, today=today)
     with pytest.raises(Invalid):
-        service.assign_request(session, request, assignee_id=resident.id)
-    service.assign_request(session, request, assignee_id=ours.id)
+        service.assign_request(session, request, assignee_id=resident.id, today=today)
+    service.assign_request(session, request, assignee_id=ours.id, today=today)
     assert request.assignee_id == ours.id
+    # From the handover the successor handles the building's requests: its staff, not ours
+    building = session.get(Building, home.building_id)
+    registry.change_management(session, building, company_id=successor.id, valid_from=date(2026, 12, 1))
+    with pytest.raises(Invalid):
+        service.assign_request(session, request, assignee_id=ours.id, today=date(2026, 12, 1))
+    service.assign_request(session, request, assignee_id=theirs.id, today=date(2026, 12, 1))
+    assert request.assignee_id == theirs.id
 
 
 def test_a_photo_is_stored_on_disk_and_only_real_images_are_kept(session, home, resident, tmp_path):

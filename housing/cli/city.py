@@ -47,6 +47,7 @@ def demo(
     from housing import migrate
     from housing.announcements.seeding import seed_demo_announcements
     from housing.db import make_engine
+    from housing.meetings.seeding import seed_demo_meetings
     from housing.registry.seeding import reset_demo_users
     from housing.requests.seeding import seed_demo_requests
 
@@ -59,6 +60,7 @@ def demo(
     logins = reset_demo_users(engine, settings, password_for=lambda _role: secrets.token_urlsafe(9))
     console.print(seed_demo_requests(engine, settings))  # needs the demo users
     console.print(seed_demo_announcements(engine, settings))  # needs them too
+    console.print(seed_demo_meetings(engine, settings))  # and so do the owners' meetings
     for line in demo_run.catch_up(engine, settings):  # after the users: their invoice notices
         console.print(line)
     table = Table("role", "user name", "password", title="Demo logins (passwords change at every start)")

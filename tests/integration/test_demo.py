@@ -59,6 +59,10 @@ def test_demo_serves_logins_and_readings_arrive_within_seconds(tmp_path: Path):
         assert _get(f"{base}/api/v1/announcements", headers)["total"] == 3  # pinned, urgent, city-wide
         kinds = {n["kind"] for n in _get(f"{base}/api/v1/notifications", headers)["items"]}
         assert {"invoice_issued", "announcement"} <= kinds, kinds  # last month's bill is in the inbox
+        assert {"meeting_notice", "meeting_result"} <= kinds, kinds  # the owners' meetings told the owner
+        with sqlite3.connect(database) as connection:
+            meetings = dict(connection.execute("SELECT status, ballots FROM meeting").fetchall())
+        assert meetings.keys() == {"closed", "published"} and meetings["published"] > 0, meetings
 
         started = time.monotonic()
         fresh = 0

@@ -1,6 +1,6 @@
 """Owners' meetings under concurrent transactions on PostgreSQL: a ballot submitted twice at
 once, a ballot racing the close (counted or refused, never half), two staff closing at once:
-one ballot, one count.
+one ballot, one count; two managers publishing at once: one roll.
 
 Each side runs in its own thread and transaction. Where the order matters, one side holds
 its transaction open while the test waits (with a deadline) until PostgreSQL reports the

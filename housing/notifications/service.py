@@ -96,8 +96,11 @@ def notify_each(
     dialect = postgresql if is_postgres(session) else sqlite
     written = 0
     for start in range(0, len(rows), 5_000):
-        statement = dialect.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        written += session.execute(statement, rows[start : start + 5_000]).rowcount or 0
+        # RETURNING, not rowcount: psycopg answers -1 for an executemany's rowcount.
+        statement = (
+            dialect.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+        )
+        written += len(session.execute(statement, rows[start : start + 5_000]).all())
     return written
 
 

@@ -20,6 +20,7 @@ from housing.incidents.models import Utility
 from housing.incidents.service import plan_outage
 from housing.notifications.messages import render
 from housing.notifications.models import Notification
+from housing.notifications.service import Notice, notify_each
 from housing.registry.models import Building
 from housing.registry.service import current_manager
 from housing.requests import service as requests
@@ -360,3 +361,15 @@ def test_the_dispatcher_filing_an_emergency_after_a_call_is_not_alerted_of_it(se
     make_request(session, owner, apartment, burst, filed_by_id=caller_taker.id)
     session.commit()
     assert [n.user_id for n in notices(session, "staff_emergency")] == [colleague.id]
+
+
+def test_a_deduplicated_batch_counts_only_its_new_notices(session):
+    """What a job reports ("3 reminders sent") is the rows written, on PostgreSQL too (whose
+    driver answers -1 for a batch's row count)."""
+    users = [make_resident(session) for _ in range(3)]
+    batch = [Notice(user.id, {"amount": "1"}, "/invoices") for user in users]
+    now = datetime(2026, 12, 1, 6, tzinfo=UTC)
+    assert notify_each(session, batch, kind="payment_overdue", dedupe="overdue:7", now=now) == 3
+    assert notify_each(session, batch, kind="payment_overdue", dedupe="overdue:7", now=now) == 0
+    assert notify_each(session, batch[:1], kind="payment_overdue", dedupe="overdue:8", now=now) == 1
+    assert len(notices(session, "payment_overdue")) == 4

@@ -183,7 +183,13 @@ def city_meetings(session: Session, window: Window, *, district_id: int | None =
     _name_and_score(session, companies, window.until)
     ordered = sorted(
         companies.values(),
-        key=lambda row: (-row.buildings_lost, -row.buildings_gained, -row.meetings, row.company, row.company_id),
+        key=lambda row: (
+            -row.buildings_lost,
+            -row.buildings_gained,
+            -row.meetings,
+            row.company,
+            row.company_id,
+        ),
     )
     return CityMeetings(
         window=window,
@@ -231,7 +237,8 @@ def _name_and_score(session: Session, companies: dict[int, CompanyRow], until: d
     )
     scores = session.execute(
         select(QualityScore.company_id, QualityScore.period, QualityScore.total).join(
-            latest, and_(latest.c.company_id == QualityScore.company_id, latest.c.period == QualityScore.period)
+            latest,
+            and_(latest.c.company_id == QualityScore.company_id, latest.c.period == QualityScore.period),
         )
     )
     for company_id, period, total in scores:

@@ -77,5 +77,7 @@ def meetings_page(
         district_id=district_id,
         districts=districts(session),
         pager=pager,
-        filters=query_string(since=f"{window.since:%Y-%m}", until=f"{window.until:%Y-%m}", district_id=district_id),
+        filters=query_string(
+            since=f"{window.since:%Y-%m}", until=f"{window.until:%Y-%m}", district_id=district_id
+        ),
     )

@@ -57,7 +57,9 @@ class MeetingCreate(InputModel):
     owners' initiative (signed by owners before it can be published)."""
 
     building_id: Id
-    texts: list[MeetingTextIn] = Field(min_length=1, max_length=3, description="uz, ru, en: each at most once")
+    texts: list[MeetingTextIn] = Field(
+        min_length=1, max_length=3, description="uz, ru, en: each at most once"
+    )
     voting_starts: AwareMoment = Field(description="With its offset: 2026-12-20T09:00:00+05:00")
     voting_ends: AwareMoment
 
@@ -160,7 +162,9 @@ class QuestionRead(ReadModel):
     id: int
     position: int
     kind: DecisionKind
-    rule: str = Field(description="Votes for needed: all>1/2 (more than half of all votes), cast>1/2, all>=2/3")
+    rule: str = Field(
+        description="Votes for needed: all>1/2 (more than half of all votes), cast>1/2, all>=2/3"
+    )
     company_id: int | None
     fee_minor: int | None
     currency: str
@@ -382,5 +386,3 @@ class CityMeetingsRead(ReadModel):
     kinds: list[CityKindRead]
     districts: list[CityDistrictRead]
     companies: CityCompanyPage
-
-

@@ -7,12 +7,13 @@ makes one service call and answers its read model; who may do what is the servic
 """
 
 from datetime import date
+from decimal import Decimal
 from fractions import Fraction
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile, status
 from fastapi.responses import Response
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from housing.actors import Actor
 from housing.announcements.languages import pick
@@ -33,10 +34,12 @@ from housing.meetings.models import (
     MeetingProxy,
     MeetingQuestion,
     MeetingStatus,
+    MeetingVoter,
 )
 from housing.meetings.phases import phase
 from housing.meetings.queries import VisibleMeeting, visible_meetings
 from housing.meetings.rules import Choice, MeetingRules, as_text, percent, shown
+from housing.meetings.rules import weight as rules_weight
 from housing.meetings.schemas import (
     BallotCreate,
     BallotRead,
@@ -54,15 +57,18 @@ from housing.meetings.schemas import (
     RegisterRead,
     RegisterRowRead,
     ResultsRead,
+    RollEntryRead,
     SupportRead,
     TurnoutRead,
     VoterEntryRead,
 )
+from housing.registry.models import Apartment, Person
 from housing.routing import Paging, counted_page
 from housing.schemas import API_PROBLEMS, Page, problems
 from housing.settings import Settings
 from housing.validation import Id, Text
 
+CENT = Decimal("0.01")
 router = APIRouter(tags=["meetings"], responses=API_PROBLEMS)
 
 WRITE = problems(409, why={409: "Not in this phase of the meeting, or a duplicate; `detail` says why"})
@@ -73,6 +79,11 @@ Receipt = Annotated[Text, Path(min_length=16, max_length=64, pattern="^[0-9a-fA-
 
 def _language(actor: Actor) -> str:
     return actor.language or LANGUAGES[0]
+
+
+def _fields(row: Any) -> dict[str, Any]:
+    """A row's columns as stored (its read model converts them)."""
+    return {column.name: getattr(row, column.name) for column in row.__table__.columns}
 
 
 def _texts(rows: dict[str, Any]) -> list[dict[str, str]]:
@@ -89,19 +100,20 @@ def _read(session: Session, meeting: Meeting, settings: Settings, now) -> dict[s
     wordings = service.question_texts_of(session, [q.id for q in questions])
     documents = service.documents_of(session, meeting)
     return {
-        **meeting.model_dump(),
+        **_fields(meeting),
         "phase": phase(meeting, now),
+        "total_area_m2": None if meeting.total_area_m2 is None else meeting.total_area_m2.quantize(CENT),
         "texts": _texts(service.texts_of(session, [meeting.id]).get(meeting.id, {})),
         "questions": [
             {
-                **q.model_dump(),
+                **_fields(q),
                 "rule": rules.thresholds[q.kind].describe(),
                 "texts": _texts(wordings.get(q.id, {})),
             }
             for q in questions
         ],
         "documents": [
-            {**d.model_dump(), "url": f"/api/v1/meetings/{meeting.id}/documents/{d.id}"} for d in documents
+            {**_fields(d), "url": f"/api/v1/meetings/{meeting.id}/documents/{d.id}"} for d in documents
         ],
     }
 
@@ -136,7 +148,7 @@ def list_meetings(
     for meeting in meetings:
         language, text = pick(texts[meeting.id], _language(actor))
         items.append(
-            {**meeting.model_dump(), "phase": phase(meeting, now), "title": text.title, "language": language}
+            {**_fields(meeting), "phase": phase(meeting, now), "title": text.title, "language": language}
         )
     return {"items": items, "total": total, "limit": paging.limit, "offset": paging.offset}
 
@@ -221,7 +233,7 @@ def add_question(
     )
     wordings = service.question_texts_of(session, [question.id]).get(question.id, {})
     rule = _rules(settings).thresholds[question.kind].describe()
-    return {**question.model_dump(), "rule": rule, "texts": _texts(wordings)}
+    return {**_fields(question), "rule": rule, "texts": _texts(wordings)}
 
 
 def _visible(session: Session, actor: Actor, today: date, meeting_id: int) -> Meeting:
@@ -387,7 +399,7 @@ def sign(
 
 
 def _ballot(ballot: Ballot) -> dict[str, Any]:
-    return {**ballot.model_dump(), "receipt": chain.receipt_of(ballot.hash)}
+    return {**_fields(ballot), "receipt": chain.receipt_of(ballot.hash)}
 
 
 @router.get("/meetings/{meeting_id}/my-entries", response_model=list[VoterEntryRead])
@@ -485,6 +497,37 @@ def enter_paper_ballot(
         now=now,
     )
     return _ballot(ballot)
+
+
+@router.get("/meetings/{meeting_id}/roll", response_model=list[RollEntryRead])
+def roll(session: SessionDep, actor: WatcherActor, meeting: VisibleMeeting):
+    """Staff and officials: who votes (the roll fixed at publishing), whether each has voted;
+    staff enter a paper ballot or a proxy for a `voter_id` from here."""
+    query = (
+        select(MeetingVoter, Apartment.number, Person.full_name, Ballot.id)
+        .join(Apartment, col(Apartment.id) == MeetingVoter.apartment_id)
+        .join(Person, col(Person.id) == MeetingVoter.person_id)
+        .outerjoin(Ballot, col(Ballot.voter_id) == MeetingVoter.id)
+        .where(MeetingVoter.meeting_id == meeting.id)
+        .order_by(MeetingVoter.id)
+    )
+    entries = []
+    for voter, number, name, ballot_id in session.exec(query):
+        weight = rules_weight(voter.share_numerator, voter.share_denominator, voter.area_m2)
+        entries.append(
+            {
+                "voter_id": voter.id,
+                "apartment_id": voter.apartment_id,
+                "apartment_number": number,
+                "owner_person_id": voter.person_id,
+                "owner_name": name,
+                "share": as_text(Fraction(voter.share_numerator, voter.share_denominator)),
+                "weight_m2": shown(weight),
+                "weight_exact": as_text(weight),
+                "voted": ballot_id is not None,
+            }
+        )
+    return entries
 
 
 @router.get("/meetings/{meeting_id}/proxies", response_model=list[ProxyRead])

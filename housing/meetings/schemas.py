@@ -246,6 +246,20 @@ class VoterEntryRead(ReadModel):
     ballot: BallotRead | None
 
 
+class RollEntryRead(ReadModel):
+    """A line of the roll (fixed at publishing): an ownership share and the votes it carries."""
+
+    voter_id: int
+    apartment_id: int
+    apartment_number: str
+    owner_person_id: int
+    owner_name: str
+    share: str = Field(description="p/q")
+    weight_m2: Decimal
+    weight_exact: str
+    voted: bool = Field(description="Whether a ballot stands for it (never how it voted)")
+
+
 class ProxyRead(ReadModel):
     id: int
     meeting_id: int

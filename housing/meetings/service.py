@@ -70,6 +70,7 @@ from housing.meetings.rules import (
     shown,
     weight,
 )
+from housing.notifications.models import Notification
 from housing.notifications.service import Notice, notify_each
 from housing.registry import service as registry
 from housing.registry.models import (
@@ -100,6 +101,11 @@ Texts = Mapping[str, tuple[str, str]]
 
 def _day(now: datetime, timezone: str = CITY_TIMEZONE) -> date:
     return clock.local_day(now, timezone)
+
+
+def _is_id(value: Any) -> bool:
+    """A row id as the database holds it (not a bool, not out of range)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
 
 
 def _aware(moment: Any, field: str) -> datetime:
@@ -247,7 +253,7 @@ def draft_meeting(
     building drafts an owners' initiative (status `initiative`), which gathers signatures."""
     _refuse_readers(actor)
     day = _day(now)
-    building = session.get(Building, building_id) if isinstance(building_id, int) else None
+    building = session.get(Building, building_id) if _is_id(building_id) else None
     if building is None:
         raise Invalid(f"building {building_id} does not exist", field="building_id")
     if actor.role is Role.admin:
@@ -376,7 +382,7 @@ def add_question(
     if kind is DecisionKind.management_company:
         if company_id is None:
             raise Invalid("name the company the owners would choose", field="company_id")
-        if not isinstance(company_id, int) or session.get(ManagementCompany, company_id) is None:
+        if not _is_id(company_id) or session.get(ManagementCompany, company_id) is None:
             raise Invalid(f"company {company_id} does not exist", field="company_id")
         if company_id == current_company_id(session, meeting.building_id, _day(now)):
             raise Invalid(f"company {company_id} already manages this building", field="company_id")
@@ -469,7 +475,7 @@ def attach_document(
     if not title or len(title) > TITLE_CHARS:
         raise Invalid(f"give the document a title of 1 to {TITLE_CHARS} characters", field="title")
     if question_id is not None:
-        question = session.get(MeetingQuestion, question_id) if isinstance(question_id, int) else None
+        question = session.get(MeetingQuestion, question_id) if _is_id(question_id) else None
         if question is None or question.meeting_id != meeting.id:
             raise Invalid(f"question {question_id} is not on this meeting's agenda", field="question_id")
     attached = session.exec(select(func.count()).where(MeetingDocument.meeting_id == meeting.id)).one()
@@ -536,7 +542,7 @@ def sign_initiative(
             select(Apartment.id, Apartment.area_m2).where(
                 col(Apartment.id).in_([o.apartment_id for o in new])
             )
-        )
+        ).all()
     )
     signatures = [
         MeetingSignature(
@@ -641,7 +647,16 @@ def _notify_owners(
         notices.append(
             Notice(user_id, {"meeting_id": meeting.id, **params_for(chosen, text)}, f"/meetings/{meeting.id}")
         )
-    return notify_each(session, notices, kind=kind, dedupe=dedupe, now=now)
+    return _notify_new(session, notices, kind=kind, dedupe=dedupe, now=now)
+
+
+def _notify_new(session: Session, notices: list[Notice], *, kind: str, dedupe: str, now: datetime) -> int:
+    """Writes the notices not written before under `dedupe`; returns how many were new."""
+    keys = {f"{dedupe}:{notice.user_id}" for notice in notices}
+    written = set(session.exec(select(Notification.dedupe_key).where(col(Notification.dedupe_key).in_(keys))))
+    new = [notice for notice in notices if f"{dedupe}:{notice.user_id}" not in written]
+    notify_each(session, new, kind=kind, dedupe=dedupe, now=now)
+    return len(new)
 
 
 def _short(text: str, chars: int = NOTICE_CHARS) -> str:
@@ -767,7 +782,7 @@ def publish_meeting(
 def cancel_meeting(
     session: Session, actor: Actor, meeting: Meeting, *, reason: str, now: datetime
 ) -> Meeting:
-    """Cancels a meeting before its voting starts, saying why."""
+    """Cancels a meeting before its voting starts, saying why; owners given notice are told."""
     _require_organizer(session, actor, meeting, now)
     meeting = _lock(session, meeting)
     reason = reason.strip() if isinstance(reason, str) else ""
@@ -776,9 +791,19 @@ def cancel_meeting(
     current = phase(meeting, now)
     if current not in (Phase.draft, Phase.initiative, Phase.notice):
         raise Conflict(f"the meeting is {current.value}: it can be cancelled only before voting starts")
+    was_published = MeetingStatus(meeting.status) is MeetingStatus.published
     meeting.status = MeetingStatus.cancelled
     meeting.updated_at = now
     session.add(meeting)
+    if was_published:  # the owners were given notice: they are told it is off
+        _notify_owners(
+            session,
+            meeting,
+            kind="meeting_cancelled",
+            params_for=lambda language, text: {"title": text.title, "reason": reason},
+            dedupe=f"meeting:{meeting.id}:cancelled",
+            now=now,
+        )
     _event(session, meeting, actor, "cancelled", reason, now)
     session.flush()
     return meeting
@@ -880,11 +905,7 @@ def _voting_open(meeting: Meeting, now: datetime) -> None:
 
 
 def _roll_entry(session: Session, meeting: Meeting, voter_id: Any) -> MeetingVoter:
-    voter = (
-        session.get(MeetingVoter, voter_id)
-        if isinstance(voter_id, int) and not isinstance(voter_id, bool)
-        else None
-    )
+    voter = session.get(MeetingVoter, voter_id) if _is_id(voter_id) else None
     if voter is None or voter.meeting_id != meeting.id:
         raise Invalid(f"roll entry {voter_id} is not on this meeting's roll", field="voter_id")
     return voter
@@ -913,7 +934,8 @@ def _clean_answers(session: Session, meeting: Meeting, answers: Any, *, complete
     if not isinstance(answers, Mapping) or not answers:
         raise Invalid("answer at least one question", field="answers")
     cleaned = {}
-    for question_id, choice in answers.items():
+    for key, choice in answers.items():
+        question_id = int(key) if isinstance(key, str) and key.isdecimal() and len(key) < 10 else key
         if question_id not in questions:
             raise Invalid(f"question {question_id} is not on this meeting's agenda", field="answers")
         try:
@@ -945,7 +967,7 @@ def ballot_fields(
         "apartment": voter.apartment_id,
         "person": voter.person_id,
         "share": f"{voter.share_numerator}/{voter.share_denominator}",
-        "area_m2": str(voter.area_m2),
+        "area_m2": f"{Decimal(voter.area_m2):.2f}",
         "channel": BallotChannel(channel).value,
         "cast_at": cast_at.astimezone(UTC).isoformat(timespec="microseconds"),
         "answers": {str(q): Choice(c).value for q, c in sorted(answers.items())},
@@ -1103,7 +1125,7 @@ def submit_proxy(
     is_owner = actor.role is Role.resident and actor.person_id == voter.person_id
     if not is_owner:
         _require_staff(session, actor, meeting, now, CLERKS)
-    person = session.get(Person, proxy_person_id) if isinstance(proxy_person_id, int) else None
+    person = session.get(Person, proxy_person_id) if _is_id(proxy_person_id) else None
     if person is None:
         raise Invalid(f"person {proxy_person_id} does not exist", field="proxy_person_id")
     if proxy_person_id == voter.person_id:
@@ -1530,7 +1552,7 @@ def remind_voters(session: Session, meeting: Meeting, *, settings: Any, now: dat
             select(MeetingProxy.voter_id, MeetingProxy.proxy_person_id).where(
                 MeetingProxy.meeting_id == meeting.id, MeetingProxy.status == ProxyStatus.accepted
             )
-        )
+        ).all()
     )
     people = {accepted.get(voter_id, person_id) for voter_id, person_id in waiting}
     if not people:
@@ -1550,7 +1572,7 @@ def remind_voters(session: Session, meeting: Meeting, *, settings: Any, now: dat
         )
         for user_id, language in users
     ]
-    return notify_each(
+    return _notify_new(
         session, notices, kind="meeting_reminder", dedupe=f"meeting:{meeting.id}:reminder", now=now
     )
 

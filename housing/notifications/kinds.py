@@ -143,6 +143,13 @@ KINDS: dict[str, Kind] = {
             required=True,
         ),
         Kind(
+            "meeting_cancelled",
+            N_("Owners' meeting: {title}"),
+            N_("The meeting is cancelled: {reason}"),
+            ALL,
+            required=True,
+        ),
+        Kind(
             "staff_emergency",
             N_("Emergency request {number}"),
             N_("{category} in {building}: {text}"),

@@ -5,8 +5,11 @@ the 14 days' notice) to `ENDS` (10 days of voting); `VOTING` is a moment within 
 `AFTER` one after it.
 """
 
+import io
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+from pypdf import PdfWriter
 from sqlmodel import Session
 
 from housing.accounts.models import Role
@@ -106,3 +109,17 @@ def vote(session: Session, actor: Actor, meeting: Meeting, choices, *, voter_id=
 
 def record_day() -> date:
     return DRAFTED.date()
+
+
+def with_files(settings, directory: Path):
+    """`settings` with meeting files stored under `directory` (a test's tmp_path)."""
+    meetings = settings.meetings.model_copy(update={"document_dir": directory})
+    return settings.model_copy(update={"meetings": meetings})
+
+
+def pdf_bytes() -> bytes:
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()

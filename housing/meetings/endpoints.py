@@ -37,6 +37,7 @@ from housing.meetings.models import (
     MeetingVoter,
 )
 from housing.meetings.phases import phase
+from housing.meetings.protocol import protocol_data, protocol_pdf
 from housing.meetings.queries import VisibleMeeting, visible_meetings
 from housing.meetings.rules import Choice, MeetingRules, as_text, percent, shown
 from housing.meetings.rules import weight as rules_weight
@@ -46,6 +47,7 @@ from housing.meetings.schemas import (
     CancelIn,
     CityMeetingsRead,
     EventRead,
+    Language,
     MeetingCreate,
     MeetingRead,
     MeetingSummary,
@@ -724,6 +726,32 @@ def find_receipt(receipt: Receipt, session: SessionDep, meeting: VisibleMeeting)
     if row is None:
         raise NotFound(f"no ballot of meeting {meeting.id} has receipt {receipt}")
     return _row(row, MeetingStatus(meeting.status) is MeetingStatus.closed)
+
+
+@router.get(
+    "/meetings/{meeting_id}/protocol.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The protocol"}} | BEFORE_CLOSE,
+)
+def protocol(
+    session: SessionDep,
+    actor: CurrentActor,
+    meeting: VisibleMeeting,
+    settings: SettingsDep,
+    language: Annotated[
+        Language | None, Query(description="uz, ru or en; the reader's own by default")
+    ] = None,
+):
+    """The protocol of a closed meeting as a PDF in one language: the questions, the votes in m2
+    and percent, the quorum, the results, the register of ballots and the chain's head."""
+    _closed(meeting)
+    language = language or _language(actor)
+    pdf = protocol_pdf(protocol_data(session, meeting, settings=settings), language)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="meeting-{meeting.id}-{language}.pdf"'},
+    )
 
 
 @router.get("/meetings/{meeting_id}/events", response_model=list[EventRead])

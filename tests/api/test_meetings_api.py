@@ -9,7 +9,7 @@ manager accepted, and the manager closes it; each step is checked as a client se
 import io
 
 import pytest
-from pypdf import PdfWriter
+from pypdf import PdfReader, PdfWriter
 from sqlmodel import Session
 
 from housing.accounts.models import Role
@@ -141,6 +141,7 @@ def test_owners_vote_a_proxy_votes_and_the_close_counts(
         False,
     )
     assert client.get(f"{url}/results", headers=resident).status_code == 409
+    assert client.get(f"{url}/protocol.pdf", headers=resident).status_code == 409
     assert client.get(f"{url}/register", headers=resident).status_code == 409
     found = client.get(f"{url}/receipts/{receipt}", headers=resident)
     assert found.status_code == 200, found.text
@@ -217,6 +218,13 @@ def test_owners_vote_a_proxy_votes_and_the_close_counts(
     }
     assert client.post(f"{url}/close", headers=manager).status_code == 409
     assert client.get(f"{url}/events", headers=resident).status_code == 403
+    pdf = client.get(f"{url}/protocol.pdf", params={"language": "en"}, headers=resident)
+    assert pdf.status_code == 200, pdf.text
+    assert pdf.headers["content-type"] == "application/pdf"
+    words = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "Not adopted" in words, words[:500]
+    assert register["chain_head"] in words.replace("\n", "")
+    assert client.get(f"{url}/protocol.pdf", params={"language": "de"}, headers=resident).status_code == 422
 
 
 def test_a_paper_ballot_with_its_scan(client, city, published, frozen_clock):

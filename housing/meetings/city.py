@@ -7,8 +7,8 @@ company that managed the building on its record date (the company whose owners v
 that one: the building is lost by the old company and gained by the new one. Each company's
 row carries its latest quality score of a month up to the period's last one.
 
-A handful of set-based queries over the held meetings (no query per meeting or per
-company), so the page stays fast over a city of 44,000 buildings (bench/meetings.py).
+Three set-based queries over the held meetings and two for the companies' names and scores
+(no query per meeting or per company), so the page stays fast over a city of 44,000 buildings (bench/meetings.py).
 """
 
 from collections import Counter, defaultdict
@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import Integer, and_, case, func, select
-from sqlalchemy.sql import Subquery
 from sqlmodel import Session, col
 
 from housing import clock
@@ -101,69 +100,77 @@ class CityMeetings:
         return sum(row.adopted for row in self.kinds)
 
 
-def _held(window: Window, district_id: int | None) -> Subquery:
-    """The meetings held in the window (in the district), with the district and the company
-    that managed the building on the record date."""
-    query = (
-        select(
-            Meeting.id,
-            Meeting.quorum_reached,
-            Building.district_id,
-            BuildingManagement.company_id,
-        )
-        .join(Building, Building.id == Meeting.building_id)
-        .outerjoin(
-            BuildingManagement,
-            and_(
-                BuildingManagement.building_id == Meeting.building_id,
-                in_force(BuildingManagement, Meeting.record_date),
-            ),
-        )
-        .where(
-            Meeting.status == MeetingStatus.closed,
-            Meeting.voting_ends >= window.starts,
-            Meeting.voting_ends < window.ends,
-        )
+def _in_window(query, window: Window, district_id: int | None, *, joined: bool = True):
+    """`query` (over Meeting) kept to the meetings held in the window and the district (joining
+    Building for it unless `joined` says the query has it already)."""
+    query = query.where(
+        Meeting.status == MeetingStatus.closed,
+        Meeting.voting_ends >= window.starts,
+        Meeting.voting_ends < window.ends,
     )
-    if district_id is not None:
-        query = query.where(Building.district_id == district_id)
-    return query.subquery("held")
+    if district_id is None:
+        return query
+    if not joined:
+        query = query.join(Building, Building.id == Meeting.building_id)
+    return query.where(Building.district_id == district_id)
 
 
-def _quorum(held: Subquery):
-    return func.coalesce(func.sum(case((held.c.quorum_reached.is_(True), 1), else_=0)), 0).cast(Integer)
+_MANAGING = and_(
+    BuildingManagement.building_id == Meeting.building_id,
+    in_force(BuildingManagement, Meeting.record_date),
+)
 
 
 def city_meetings(session: Session, window: Window, *, district_id: int | None = None) -> CityMeetings:
-    held = _held(window, district_id)
-
-    by_district = session.execute(
-        select(held.c.district_id, func.count(), _quorum(held)).group_by(held.c.district_id)
-    ).all()
-    by_company = session.execute(
-        select(held.c.company_id, func.count(), _quorum(held)).group_by(held.c.company_id)
+    """Three queries over the meetings held: by district and company together, the questions'
+    outcomes by kind, and the company changes; then the companies' names and scores."""
+    quorum = func.coalesce(func.sum(case((Meeting.quorum_reached.is_(True), 1), else_=0)), 0).cast(Integer)
+    held = session.execute(
+        _in_window(
+            select(Building.district_id, BuildingManagement.company_id, func.count(), quorum)
+            .join(Building, Building.id == Meeting.building_id)
+            .outerjoin(BuildingManagement, _MANAGING),
+            window,
+            district_id,
+        ).group_by(Building.district_id, BuildingManagement.company_id)
     ).all()
     outcomes = session.execute(
-        select(MeetingQuestion.kind, MeetingQuestion.outcome, func.count())
-        .join(held, held.c.id == MeetingQuestion.meeting_id)
-        .group_by(MeetingQuestion.kind, MeetingQuestion.outcome)
+        _in_window(
+            select(MeetingQuestion.kind, MeetingQuestion.outcome, func.count()).join(
+                Meeting, Meeting.id == MeetingQuestion.meeting_id
+            ),
+            window,
+            district_id,
+            joined=False,
+        ).group_by(MeetingQuestion.kind, MeetingQuestion.outcome)
     ).all()
     changes = session.execute(
-        select(held.c.district_id, held.c.company_id, BuildingDecision.company_id, func.count())
-        .join(held, held.c.id == BuildingDecision.meeting_id)
-        .where(
-            BuildingDecision.kind == DecisionKind.management_company,
-            col(BuildingDecision.company_id).is_not(None),
-        )
-        .group_by(held.c.district_id, held.c.company_id, BuildingDecision.company_id)
+        _in_window(
+            select(
+                Building.district_id, BuildingManagement.company_id, BuildingDecision.company_id, func.count()
+            )
+            .join(Meeting, Meeting.id == BuildingDecision.meeting_id)
+            .join(Building, Building.id == Meeting.building_id)
+            .outerjoin(BuildingManagement, _MANAGING)
+            .where(
+                BuildingDecision.kind == DecisionKind.management_company,
+                col(BuildingDecision.company_id).is_not(None),
+            ),
+            window,
+            district_id,
+        ).group_by(Building.district_id, BuildingManagement.company_id, BuildingDecision.company_id)
     ).all()
 
-    kinds = _kinds(outcomes)
-    changed_in: Counter[int] = Counter()
+    by_district: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     companies: dict[int, CompanyRow] = {}
-    for company_id, meetings, quorum in by_company:
+    for district, company_id, meetings, quorum_reached in held:
+        by_district[district][0] += meetings
+        by_district[district][1] += quorum_reached
         if company_id is not None:
-            companies[company_id] = CompanyRow(company_id, "", meetings=meetings, quorum=quorum)
+            row = companies.setdefault(company_id, CompanyRow(company_id, ""))
+            row.meetings += meetings
+            row.quorum += quorum_reached
+    changed_in: Counter[int] = Counter()
     for district, old, new, how_many in changes:
         if old == new:  # the owners kept their company: no change
             continue
@@ -175,8 +182,8 @@ def city_meetings(session: Session, window: Window, *, district_id: int | None =
     names = dict(session.execute(select(District.id, District.name)).all())
     districts = sorted(
         (
-            DistrictRow(district, names.get(district, ""), meetings, quorum, changed_in[district])
-            for district, meetings, quorum in by_district
+            DistrictRow(district, names.get(district, ""), meetings, quorum_reached, changed_in[district])
+            for district, (meetings, quorum_reached) in by_district.items()
         ),
         key=lambda row: (row.district, row.district_id),
     )
@@ -197,7 +204,7 @@ def city_meetings(session: Session, window: Window, *, district_id: int | None =
         meetings=sum(row.meetings for row in districts),
         quorum=sum(row.quorum for row in districts),
         company_changes=sum(changed_in.values()),
-        kinds=kinds,
+        kinds=_kinds(outcomes),
         districts=districts,
         companies=ordered,
     )

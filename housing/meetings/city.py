@@ -8,7 +8,8 @@ that one: the building is lost by the old company and gained by the new one. Eac
 row carries its latest quality score of a month up to the period's last one.
 
 Three set-based queries over the held meetings and two for the companies' names and scores
-(no query per meeting or per company), so the page stays fast over a city of 44,000 buildings (bench/meetings.py).
+(no query per meeting or per company), so the page stays fast over a city of 44,000
+buildings (bench/meetings.py).
 """
 
 from collections import Counter, defaultdict

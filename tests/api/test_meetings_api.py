@@ -342,3 +342,30 @@ def test_an_absurd_receipt_or_question_is_4xx(client, city, published, frozen_cl
     assert session.get(Meeting, published["id"]).ballots == 0
     missing = client.delete(f"{url}/questions/999999", headers=city.headers["manager"])
     assert missing.status_code == 404
+
+
+def test_owners_initiate_a_meeting_and_sign_it(client, city, frozen_clock):
+    frozen_clock.set(DRAFTED)
+    resident = city.headers["resident"]
+    made = client.post(
+        "/api/v1/meetings", json=MEETING | {"building_id": city.building_a.id}, headers=resident
+    )
+    assert made.status_code == 201, made.text
+    assert (made.json()["status"], made.json()["initiator"]) == ("initiative", "owners")
+    url = f"/api/v1/meetings/{made.json()['id']}"
+    assert client.post(f"{url}/questions", json=FEE, headers=resident).status_code == 201
+    before = client.get(f"{url}/signatures", headers=resident).json()
+    assert (before["signed_percent"], before["needed_percent"], before["enough"]) == ("0.00", "10.00", False)
+    signed = client.post(f"{url}/signatures", headers=resident)
+    assert signed.status_code == 201, signed.text
+    assert (signed.json()["signed_m2"], signed.json()["total_m2"], signed.json()["signed_percent"]) == (
+        "54.30",
+        "108.60",
+        "50.00",
+    )
+    assert (signed.json()["enough"], signed.json()["signatures"]) == (True, 1)
+    # What owners signed can no longer change; the initiative is published with its signatures.
+    assert client.patch(url, json={"texts": [MEETING["texts"][0]]}, headers=resident).status_code == 409
+    published = client.post(f"{url}/publish", headers=resident)
+    assert published.status_code == 200, published.text
+    assert published.json()["status"] == "published"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from housing.announcements.attachments import inspect_attachment
-from housing.errors import Invalid, NotFound
+from housing.errors import DomainError, Invalid, NotFound
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,8 @@ def inspect(data: bytes, *, max_bytes: int, field: str):
         raise Invalid("send the file (an image or a PDF)", field=field)
     try:
         return inspect_attachment(data, max_bytes=max_bytes)
-    except Exception as exc:
-        if hasattr(exc, "field"):
-            exc.field = field
+    except DomainError as exc:
+        exc.field = field  # the caller's name for the file, not the announcements' one
         raise
 
 

@@ -36,10 +36,15 @@ from housing.registry.models import Building, ManagementCompany
 from housing.settings import CITY_TIMEZONE, Settings
 
 FONTS = Path(__file__).resolve().parent / "fonts"
+# Replaced by the number of pages when the PDF is written; rarer than fpdf2's "{nb}", which an
+# owner's name or a title could contain.
+PAGES_ALIAS = "{#protocol-pages#}"
 
 
 @dataclass(frozen=True)
 class ProtocolQuestion:
+    """An agenda item as the protocol prints it; its votes are in `ProtocolData.count`."""
+
     id: int
     position: int
     kind: DecisionKind
@@ -53,6 +58,9 @@ class ProtocolQuestion:
 
 @dataclass(frozen=True)
 class ProtocolData:
+    """Everything the protocol says, in no particular language; moments are UTC, shown on the
+    city's clock (`timezone`). Made by `protocol_data`, or by hand (tests, the benchmark)."""
+
     meeting_id: int
     building_address: str
     texts: Mapping[str, tuple[str, str]]  # language -> (title, body)
@@ -101,6 +109,7 @@ class _Document(FPDF):
         self.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
         self.set_margins(15, 15, 15)
         self.set_auto_page_break(True, margin=16)
+        self.alias_nb_pages(PAGES_ALIAS)
 
     def footer(self) -> None:
         self.set_y(-11)
@@ -129,16 +138,17 @@ class _Writer:
         self.data = data
         self.language = language
         self._ = catalog.gettext
+        self._measured: dict[tuple[str, str], float] = {}
         _ = self._
-        title, _body = text_in(data.texts, language)
+        title = text_in(data.texts, language)[0]
         self.pdf = _Document(
-            footer_text=_("Page %(page)s of %(last)s") % {"page": "{page}", "last": "{nb}"},
+            footer_text=_("Page %(page)s of %(last)s") % {"page": "{page}", "last": PAGES_ALIAS},
             reference=_("Meeting No. {number}").format(number=data.meeting_id),
         )
         self.pdf.set_title(title)
         self.pdf.set_lang(language)
         self.pdf.set_creator("housing")
-        if data.closed_at is not None:
+        if data.closed_at is not None:  # the same meeting gives the same bytes, whenever it is printed
             self.pdf.set_creation_date(data.closed_at)
 
     # numbers and words
@@ -416,11 +426,7 @@ class _Writer:
         for cell, width, align in zip(lines, self._REGISTER_WIDTHS, self._REGISTER_ALIGN, strict=True):
             for index, text in enumerate(cell):
                 # text() at a baseline: several times faster than cell(), which the widths make needless
-                left = (
-                    x + width - pdf.c_margin - pdf.get_string_width(text)
-                    if align == "R"
-                    else x + pdf.c_margin
-                )
+                left = x + width - pdf.c_margin - self._width(text) if align == "R" else x + pdf.c_margin
                 pdf.text(left, y + baseline + index * self._REGISTER_LINE, text)
             x += width
         pdf.set_draw_color(180)
@@ -431,9 +437,18 @@ class _Writer:
 
     def _lines(self, text: str, width: float) -> list[str]:
         pdf = self.pdf
-        if "\n" not in text and pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
+        if "\n" not in text and self._width(text) <= width - 2 * pdf.c_margin:
             return [text]
         return pdf.multi_cell(width, self._REGISTER_LINE, text, dry_run=True, output="LINES")
+
+    def _width(self, text: str) -> float:
+        """A text's width in the current font; the register repeats most of its values (shares,
+        weights, channels, choices), each measured once."""
+        key = (text, self.pdf.font_style)
+        width = self._measured.get(key)
+        if width is None:
+            width = self._measured[key] = self.pdf.get_string_width(text)
+        return width
 
     def chain(self) -> None:
         _, pdf, data = self._, self.pdf, self.data

@@ -18,6 +18,7 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 from pypdf import PdfReader
 
+from housing import i18n
 from housing.errors import Conflict, NotFound
 from housing.meetings import protocol, service
 from housing.meetings.counting import Count, RollEntry, count
@@ -215,6 +216,13 @@ def test_the_english_protocol_shows_the_exact_count_rounded_half_up_and_the_resu
     results = [line for line in text.splitlines() if line.startswith("Result: ")]
     assert results == ["Result: Adopted", "Result: Not adopted"]
     assert "Page 1 of " in first
+
+
+def test_the_protocol_is_dated_by_the_close_so_printing_it_again_gives_the_same_file():
+    data = make_data(VOTED)
+    pdf = protocol_pdf(data, "en")
+    assert PdfReader(io.BytesIO(pdf)).metadata.creation_date == data.closed_at
+    assert protocol_pdf(data, "en") == pdf
 
 
 def test_the_register_lists_each_ballot_with_its_receipt_and_the_protocol_ends_with_the_chain_head():
@@ -417,3 +425,22 @@ def test_a_closed_meetings_protocol_has_its_count_register_proxy_and_checked_cha
     assert "Проверено при составлении протокола" in text
     uz = "\n".join(render(data, "uz"))
     assert "Savol 1" in uz and "Natija: Qaror qabul qilindi" in uz
+
+
+def test_text_the_fonts_lack_or_that_never_breaks_still_makes_a_protocol():
+    texts = {"en": ("Meeting 😀 会议 \x07 tab\there {nb} {page}", "line\r\n" + "x" * 3000 + " word" * 800)}
+    data = make_data(VOTED, texts=texts)
+    fee = ProtocolQuestion(
+        id=13,
+        position=3,
+        kind=DecisionKind.management_fee,
+        texts={"en": ("The fee " + "y" * 400, "")},
+        threshold=RULES.thresholds[DecisionKind.management_fee],
+        fee_minor=182300,
+        effective_from=date(2027, 1, 1),
+    )
+    data = ProtocolData(**{**data.__dict__, "questions": [*data.questions, fee]})
+    text = "\n".join(render(data, "en"))
+    assert "Meeting" in text and "tab" in text and "{nb} {page}" in text  # printed as written
+    assert f"Fee: {i18n.money(182300, 'UZS', 'en')} per m² a month" in text  # UZS1,823.00
+    assert "Not counted" in text  # a question the count does not know is not given numbers

@@ -5,7 +5,8 @@ the city's clock). Each held meeting belongs to the district of its building and
 company that managed the building on its record date (the company whose owners voted). A
 *company change* is an adopted management_company decision naming another company than
 that one: the building is lost by the old company and gained by the new one. Each company's
-row carries its latest quality score of a month up to the period's last one.
+row carries its latest quality score of a month up to the period's last one (read for the
+page of companies shown only).
 
 Three set-based queries over the held meetings and two for the companies' names and scores
 (no query per meeting or per company), so the page stays fast over a city of 44,000
@@ -94,7 +95,9 @@ class CityMeetings:
     company_changes: int
     kinds: list[KindRow]
     districts: list[DistrictRow]
-    companies: list[CompanyRow] = field(default_factory=list)  # every company with a meeting or a change
+    # Every company with a meeting or a change, those that lost buildings first, then those that
+    # gained, then by meetings held; without names and scores until `describe` reads a page's.
+    companies: list[CompanyRow] = field(default_factory=list)
 
     @property
     def decisions(self) -> int:
@@ -188,14 +191,12 @@ def city_meetings(session: Session, window: Window, *, district_id: int | None =
         ),
         key=lambda row: (row.district, row.district_id),
     )
-    _name_and_score(session, companies, window.until)
     ordered = sorted(
         companies.values(),
         key=lambda row: (
             -row.buildings_lost,
             -row.buildings_gained,
             -row.meetings,
-            row.company,
             row.company_id,
         ),
     )
@@ -228,10 +229,12 @@ def _kinds(outcomes) -> list[KindRow]:
     ]
 
 
-def _name_and_score(session: Session, companies: dict[int, CompanyRow], until: date) -> None:
-    """Each company's name and its latest quality score of a month up to `until`: two queries."""
+def describe(session: Session, rows: list[CompanyRow], until: date) -> list[CompanyRow]:
+    """The rows (a page of `CityMeetings.companies`) with each company's name and its latest
+    quality score of a month up to `until`: two queries, whatever the page's length."""
+    companies = {row.company_id: row for row in rows}
     if not companies:
-        return
+        return rows
     ids = list(companies)
     for company_id, name in session.execute(
         select(ManagementCompany.id, ManagementCompany.name).where(among(session, ManagementCompany.id, ids))
@@ -252,3 +255,4 @@ def _name_and_score(session: Session, companies: dict[int, CompanyRow], until: d
     for company_id, period, total in scores:
         companies[company_id].score = total
         companies[company_id].score_period = period
+    return rows

@@ -18,7 +18,7 @@ from housing.dashboard import PAGE_SIZE, DistrictId, PageNumber, Pager, district
 from housing.db import SessionDep
 from housing.deps import SettingsDep, Today
 from housing.errors import Invalid
-from housing.meetings.city import Window, city_meetings
+from housing.meetings.city import Window, city_meetings, describe
 from housing.validation import Text
 from housing.web import render
 
@@ -71,7 +71,7 @@ def meetings_page(
         "meetings/city.html",
         actor=actor,
         report=report,
-        companies=report.companies[pager.offset : pager.offset + PAGE_SIZE],
+        companies=describe(session, report.companies[pager.offset : pager.offset + PAGE_SIZE], window.until),
         since=f"{window.since:%Y-%m}",
         until=f"{window.until:%Y-%m}",
         district_id=district_id,

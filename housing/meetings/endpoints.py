@@ -24,7 +24,7 @@ from housing.deps import Now, SettingsDep, Today
 from housing.errors import Conflict, Invalid, NotFound
 from housing.i18n import LANGUAGES
 from housing.meetings import chain, service
-from housing.meetings.city import city_meetings
+from housing.meetings.city import city_meetings, describe
 from housing.meetings.city_pages import Since, Until, window_of
 from housing.meetings.counting import Count
 from housing.meetings.models import (
@@ -776,7 +776,7 @@ def city_report(
     and by company next to its latest quality score (companies paged)."""
     window = window_of(since, until, today, settings.timezone)
     report = city_meetings(session, window, district_id=district_id)
-    page = report.companies[paging.offset : paging.offset + paging.limit]
+    page = describe(session, report.companies[paging.offset : paging.offset + paging.limit], window.until)
     return {
         "since": f"{window.since:%Y-%m}",
         "until": f"{window.until:%Y-%m}",

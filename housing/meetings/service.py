@@ -30,17 +30,16 @@ from decimal import Decimal
 from fractions import Fraction
 from types import SimpleNamespace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, Integer, String, delete, func, literal, union_all, update
 from sqlmodel import Session, col, select
 
 from housing import clock
-from housing.accounts.models import Role, User
+from housing.accounts.models import Role
 from housing.actors import Actor
-from housing.announcements.languages import WRITTEN_IN, pick
+from housing.announcements.languages import WRITTEN_IN
 from housing.errors import Conflict, DomainError, Forbidden, Invalid
-from housing.meetings import chain, documents
+from housing.meetings import chain, documents, notices
 from housing.meetings.counting import Count, QuestionCount, RollEntry, count
 from housing.meetings.models import (
     Ballot,
@@ -73,8 +72,6 @@ from housing.meetings.rules import (
     shown,
     weight,
 )
-from housing.notifications.models import Notification
-from housing.notifications.service import Notice, notify_each
 from housing.registry import service as registry
 from housing.registry.models import (
     Apartment,
@@ -94,7 +91,6 @@ TITLE_CHARS = 200
 QUESTION_TITLE_CHARS = 300
 BODY_CHARS = 5000
 REASON_CHARS = 300
-NOTICE_CHARS = 300  # of the meeting's introduction, in the notification
 PLAN_AHEAD = timedelta(days=366)  # voting starts within a year, and lasts less than one
 EFFECTIVE_AHEAD = timedelta(days=731)  # a decision takes effect within two years of the vote
 MAX_FEE_MINOR = 10**9  # tiyin per m2 a month: ten million UZS is a typo, not a fee
@@ -337,6 +333,7 @@ def update_meeting(
     """Changes a draft's (or an unsigned initiative's) texts (all of them: languages left out
     are removed) and voting period."""
     _require_organizer(session, actor, meeting, now)
+    meeting = _lock(session, meeting)  # edits and the publishing take turns
     _require_editable(meeting)
     _refuse_if_signed(session, meeting)
     cleaned = _clean_texts(texts, title_chars=TITLE_CHARS) if texts is not None else None
@@ -397,6 +394,7 @@ def add_question(
     """Appends a question: a management_company one names another existing company and the
     date it takes over; a management_fee one a fee (tiyin per m2 a month) and its first day."""
     _require_organizer(session, actor, meeting, now)
+    meeting = _lock(session, meeting)  # edits and the publishing take turns
     _require_editable(meeting)
     _refuse_if_signed(session, meeting)
     try:
@@ -457,6 +455,7 @@ def remove_question(session: Session, actor: Actor, question: MeetingQuestion, *
     questions move up."""
     meeting = session.get(Meeting, question.meeting_id)
     _require_organizer(session, actor, meeting, now)
+    meeting = _lock(session, meeting)  # edits and the publishing take turns
     _require_editable(meeting)
     _refuse_if_signed(session, meeting)
     position = question.position
@@ -494,6 +493,7 @@ def attach_document(
 ) -> MeetingDocument:
     """Adds a document (an image or a PDF) to a draft's agenda, for one question or the whole."""
     _require_organizer(session, actor, meeting, now)
+    meeting = _lock(session, meeting)  # edits and the publishing take turns
     _require_editable(meeting)
     _refuse_if_signed(session, meeting)
     title = _plain(title.strip(), "title") if isinstance(title, str) else ""
@@ -543,6 +543,7 @@ def sign_initiative(
     session: Session, actor: Actor, meeting: Meeting, *, now: datetime
 ) -> list[MeetingSignature]:
     """The actor signs for every share they own in the building today; returns the new signatures."""
+    meeting = _lock(session, meeting)  # signatures and the publishing take turns
     if MeetingStatus(meeting.status) is not MeetingStatus.initiative:
         raise Conflict("only an owners' initiative gathers signatures")
     if actor.role is not Role.resident or actor.person_id is None:
@@ -653,46 +654,6 @@ def roll_of(session: Session, meeting: Meeting) -> list[MeetingVoter]:
     return list(session.exec(query.order_by(MeetingVoter.id)))
 
 
-def _owner_users(session: Session, meeting: Meeting) -> list[tuple[int, str | None]]:
-    """The active resident accounts of the people on the roll: (user id, language)."""
-    people = select(MeetingVoter.person_id).where(MeetingVoter.meeting_id == meeting.id)
-    query = select(User.id, User.language).where(
-        User.role == Role.resident, col(User.is_active), col(User.person_id).in_(people)
-    )
-    return list(session.exec(query.order_by(User.id)))
-
-
-def _notify_owners(
-    session: Session, meeting: Meeting, *, kind: str, params_for, dedupe: str, now: datetime
-) -> int:
-    texts = {language: text for language, text in texts_of(session, [meeting.id]).get(meeting.id, {}).items()}
-    notices = []
-    for user_id, language in _owner_users(session, meeting):
-        chosen, text = pick(texts, language)
-        notices.append(
-            Notice(user_id, {"meeting_id": meeting.id, **params_for(chosen, text)}, f"/meetings/{meeting.id}")
-        )
-    return _notify_new(session, notices, kind=kind, dedupe=dedupe, now=now)
-
-
-def _notify_new(session: Session, notices: list[Notice], *, kind: str, dedupe: str, now: datetime) -> int:
-    """Writes the notices not written before under `dedupe`; returns how many were new."""
-    keys = {f"{dedupe}:{notice.user_id}" for notice in notices}
-    written = set(session.exec(select(Notification.dedupe_key).where(col(Notification.dedupe_key).in_(keys))))
-    new = [notice for notice in notices if f"{dedupe}:{notice.user_id}" not in written]
-    notify_each(session, new, kind=kind, dedupe=dedupe, now=now)
-    return len(new)
-
-
-def _short(text: str, chars: int = NOTICE_CHARS) -> str:
-    return text if len(text) <= chars else text[: chars - 1] + "…"
-
-
-def _local(moment: datetime, timezone: str) -> str:
-    """A moment as the city reads it: `2026-12-01 09:00`."""
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
-
-
 def publish_meeting(
     session: Session, actor: Actor, meeting: Meeting, *, settings: Any, now: datetime
 ) -> Meeting:
@@ -717,7 +678,7 @@ def publish_meeting(
     if meeting.voting_starts - now < rules.notice:
         raise Invalid(
             f"voting must start at least {rules.notice.days} days after the notice;"
-            f" publish by {_local(meeting.voting_starts - rules.notice, timezone)} or move the start",
+            f" publish by {notices.local(meeting.voting_starts - rules.notice, timezone)} or move the start",
             field="voting_starts",
         )
     length = meeting.voting_ends - meeting.voting_starts
@@ -778,14 +739,17 @@ def publish_meeting(
         for ownership, area in roll
     )
     session.flush()
-    starts, ends = _local(meeting.voting_starts, timezone), _local(meeting.voting_ends, timezone)
-    notified = _notify_owners(
+    starts, ends = (
+        notices.local(meeting.voting_starts, timezone),
+        notices.local(meeting.voting_ends, timezone),
+    )
+    notified = notices.notify_owners(
         session,
         meeting,
         kind="meeting_notice",
         params_for=lambda language, text: {
             "title": text.title,
-            "text": _short(text.body) if text.body else f"{starts} — {ends}",
+            "text": notices.short(text.body) if text.body else f"{starts} — {ends}",
             "starts": starts,
             "ends": ends,
         },
@@ -821,7 +785,7 @@ def cancel_meeting(
     meeting.updated_at = now
     session.add(meeting)
     if was_published:  # the owners were given notice: they are told it is off
-        _notify_owners(
+        notices.notify_owners(
             session,
             meeting,
             kind="meeting_cancelled",
@@ -1144,6 +1108,7 @@ def submit_proxy(
     """Uploads a power of attorney for one roll entry (staff, or the owner of that entry);
     staff accept or reject it."""
     _refuse_readers(actor)
+    meeting = _lock(session, meeting)  # a proxy, the ballots and the decisions on proxies take turns
     if MeetingStatus(meeting.status) is not MeetingStatus.published or now >= meeting.voting_ends:
         raise Conflict("proxies are given between the notice and the end of voting")
     voter = _roll_entry(session, meeting, voter_id)
@@ -1500,7 +1465,7 @@ def close_meeting(
     session.add(meeting)
     session.flush()
     turnout_text = f"{shown(result.turnout_percent)}%"
-    notified = _notify_owners(
+    notified = notices.notify_owners(
         session,
         meeting,
         kind="meeting_result",
@@ -1641,62 +1606,6 @@ def chain_links(session: Session, meeting: Meeting) -> list[chain.ChainLink]:
 def verify_meeting_chain(session: Session, meeting: Meeting) -> bool:
     """Every ballot's hash matches its fields and the previous hash, up to the meeting's head."""
     return chain.verify_chain(chain_links(session, meeting), head=meeting.chain_head)
-
-
-# Reminders
-
-
-def due_for_reminder(session: Session, *, settings: Any, now: datetime) -> list[int]:
-    """Meetings voting now whose end is within the reminder period (none if it is 0 days)."""
-    before = MeetingRules.of(settings).reminder_before
-    query = select(Meeting.id).where(
-        Meeting.status == MeetingStatus.published,
-        Meeting.voting_starts <= now,
-        Meeting.voting_ends > now,
-        Meeting.voting_ends <= now + before,
-    )
-    return list(session.exec(query.order_by(Meeting.id)))
-
-
-def remind_voters(session: Session, meeting: Meeting, *, settings: Any, now: datetime) -> int:
-    """Reminds whoever votes for each share without a ballot (the owner, or their accepted
-    proxy), once per meeting and account; returns how many reminders are new."""
-    voted = select(Ballot.voter_id).where(Ballot.meeting_id == meeting.id)
-    waiting = list(
-        session.exec(
-            select(MeetingVoter.id, MeetingVoter.person_id).where(
-                MeetingVoter.meeting_id == meeting.id, col(MeetingVoter.id).not_in(voted)
-            )
-        )
-    )
-    accepted = dict(
-        session.exec(
-            select(MeetingProxy.voter_id, MeetingProxy.proxy_person_id).where(
-                MeetingProxy.meeting_id == meeting.id, MeetingProxy.status == ProxyStatus.accepted
-            )
-        ).all()
-    )
-    people = {accepted.get(voter_id, person_id) for voter_id, person_id in waiting}
-    if not people:
-        return 0
-    users = session.exec(
-        select(User.id, User.language)
-        .where(User.role == Role.resident, col(User.is_active), col(User.person_id).in_(people))
-        .order_by(User.id)
-    )
-    texts = texts_of(session, [meeting.id]).get(meeting.id, {})
-    ends = _local(meeting.voting_ends, settings.timezone)
-    notices = [
-        Notice(
-            user_id,
-            {"meeting_id": meeting.id, "title": pick(texts, language)[1].title, "ends": ends},
-            f"/meetings/{meeting.id}",
-        )
-        for user_id, language in users
-    ]
-    return _notify_new(
-        session, notices, kind="meeting_reminder", dedupe=f"meeting:{meeting.id}:reminder", now=now
-    )
 
 
 def due_for_close(session: Session, *, now: datetime) -> list[int]:

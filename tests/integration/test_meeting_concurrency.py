@@ -1,6 +1,6 @@
 """Owners' meetings under concurrent transactions on PostgreSQL: a ballot submitted twice at
 once, a ballot racing the close (counted or refused, never half), two staff closing at once:
-one ballot, one count.
+one ballot, one count; two managers publishing at once: one roll.
 
 Each side runs in its own thread and transaction. Where the order matters, one side holds
 its transaction open while the test waits (with a deadline) until PostgreSQL reports the
@@ -229,3 +229,28 @@ def wait_for_row_lock(db: Engine, meeting_id: int) -> None:
             connection.rollback()
         time.sleep(0.02)  # polling interval; the proof is the lock seen taken
     pytest.fail("the first transaction never took the meeting's lock")
+
+
+def test_two_managers_publishing_at_once_fix_one_roll_and_notify_once(db, settings):
+    with Session(db, expire_on_commit=False) as session:
+        building = make_building(session)
+        for area in ("60", "40"):
+            f.resident(session, make_owner(session, make_apartment(session, building, area_m2=Decimal(area))))
+        managers = [f.manager_of(session, building) for _ in range(2)]
+        meeting_id = f.draft(session, managers[0], building).id
+        session.commit()
+
+    def publish(manager):
+        with Session(db, expire_on_commit=False) as session:
+            meeting = session.get(Meeting, meeting_id)
+            published = service.publish_meeting(session, manager, meeting, settings=settings, now=f.DRAFTED)
+            session.commit()
+            return published
+
+    results = run_together(*(lambda m=m: publish(m) for m in managers))
+    assert sorted(type(r).__name__ for r in results) == ["Conflict", "Meeting"]
+    with Session(db) as session:
+        meeting = session.get(Meeting, meeting_id)
+        assert len(service.roll_of(session, meeting)) == 2
+        notices = session.exec(select(func.count()).where(Notification.kind == "meeting_notice")).one()
+    assert notices == 2

@@ -232,8 +232,13 @@ def test_publishing_fixes_the_roll_and_all_votes_and_notifies_every_owner(sessio
     assert sorted(n.user_id for n in notices) == sorted(r.user_id for r in residents)
     # No language chosen: Uzbek, else Russian, else English (the meeting is written in en and ru).
     assert notices[0].params["title"] == "Общее собрание" and notices[0].link == f"/meetings/{meeting.id}"
-    actions = [e.action for e in service.events_of(session, meeting)]
-    assert actions == ["drafted", "question_added", "published"]
+    events = service.events_of(session, meeting)
+    assert [e.action for e in events] == ["drafted", "question_added", "published"]
+    assert {e.user_id for e in events} == {meeting.created_by} and events[-1].at == f.DRAFTED
+    assert (
+        "record date 2026-11-02; roll of 3 shares; all votes 112.34 m2; 3 owners notified"
+        in events[-1].detail
+    )
     with pytest.raises(Conflict):
         service.publish_meeting(session, f.admin(session), meeting, settings=settings, now=f.DRAFTED)
 

@@ -37,6 +37,8 @@ from housing.db import make_engine
 from housing.errors import DomainError, problem_body
 from housing.incidents import city_pages as city_incident_pages
 from housing.incidents.endpoints import router as incidents_router
+from housing.meetings import city_pages as city_meeting_pages
+from housing.meetings.endpoints import router as meetings_router
 from housing.notifications import console_pages as notification_console
 from housing.notifications import pages as notification_pages
 from housing.notifications.endpoints import router as notifications_router
@@ -130,6 +132,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         incidents_router,
         notifications_router,
         announcements_router,
+        meetings_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_router, prefix=OPEN311_PREFIX)
@@ -150,6 +153,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         scores_pages.router,
         city_request_pages.router,
         city_incident_pages.router,
+        city_meeting_pages.router,
         notification_pages.router,
         notification_console.router,
         telegram_webhook.router,

@@ -43,6 +43,18 @@ TINY = {
         {"--messages": "300", "--publishers": "1", "--runs": "1"},
         ["--meters", "20", "--port", "{port}"],
     ),
+    "meetings": (
+        {
+            "--buildings": "300",
+            "--meetings": "40",
+            "--apartments": "20",
+            "--runs": "1",
+            "--clients": "2",
+            "--requests": "20",
+            "--workers": "1",
+        },
+        ["--reset", "--port", "{port}"],
+    ),
 }
 # What each prints in its table: a row label of the baseline and one of our own code.
 PRINTS = {
@@ -52,6 +64,7 @@ PRINTS = {
     "notify": ("(a) baseline: bare smtplib loop", "(b) outbox -> SMTP"),
     "web": ("baseline: GET", "dispatcher: GET"),
     "ingest": ("(a) bare paho subscriber", "(b) housing ingest"),
+    "meetings": ("baseline: SQL sum", "official: GET /city/meetings"),
 }
 
 

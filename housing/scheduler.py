@@ -35,6 +35,7 @@ from housing import clock
 from housing.accounts.service import purge_expired_tokens
 from housing.catchup import service as catchup
 from housing.db import advisory_lock, make_engine, session_scope
+from housing.meetings import jobs as meeting_jobs
 from housing.notifications import jobs as notification_jobs
 from housing.requests import jobs as request_jobs
 from housing.scores import jobs as score_jobs
@@ -153,6 +154,18 @@ JOBS: list[Job] = [
         IntervalTrigger(seconds=60),
         notification_jobs.send_notifications,
         "Plans new notifications' deliveries and sends those due by e-mail, Telegram and SMS",
+    ),
+    Job(
+        "close-meetings",
+        IntervalTrigger(minutes=5),
+        meeting_jobs.close_meetings,
+        "Counts owners' meetings whose voting has ended, stores the results and applies the decisions",
+    ),
+    Job(
+        "meeting-reminders",
+        cron(hour=10, minute=0),
+        meeting_jobs.meeting_reminders,
+        "Reminds owners who have not voted HOUSING_MEETINGS__REMINDER_DAYS before an owners' meeting ends",
     ),
     Job(
         "purge-tokens",

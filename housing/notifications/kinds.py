@@ -130,6 +130,19 @@ KINDS: dict[str, Kind] = {
             required=True,
         ),
         Kind(
+            "meeting_reminder",
+            N_("Owners' meeting: {title}"),
+            N_("Voting ends on {ends} and your ballot is not in yet."),
+            ALL,
+        ),
+        Kind(
+            "meeting_result",
+            N_("Owners' meeting: {title}"),
+            N_("The votes are counted: turnout {turnout}, {adopted} of {questions} questions adopted."),
+            ALL,
+            required=True,
+        ),
+        Kind(
             "staff_emergency",
             N_("Emergency request {number}"),
             N_("{category} in {building}: {text}"),

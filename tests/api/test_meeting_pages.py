@@ -348,3 +348,80 @@ def test_who_sees_what(browser_of, city, app, session, frozen_clock):
     assert resident.get("/meetings/999999").status_code == 404
     assert resident.get(f"/console/meetings/{meeting_id}").status_code in (403, 404)
     assert browser_of("manager").get("/meetings").status_code in (403, 404)  # the owners' pages
+
+
+def test_a_proxy_votes_instead_of_the_owner(browser_of, city, app, session, frozen_clock):
+    frozen_clock.set(DRAFTED)
+    manager = browser_of("manager")
+    meeting_id = _published_meeting(manager, city)
+    make_user(session, Role.resident, username="neighbour", person_id=city.neighbour_person_id)
+    session.commit()
+    url = f"/console/meetings/{meeting_id}"
+    page = manager.get(url)
+    home_voter = re.search(r'<option value="(\d+)"[^>]*>Apartment 1:', page.text).group(1)
+    upload = {"voter_id": home_voter, "proxy": str(city.neighbour_person_id)}
+    unknown = _post(
+        manager,
+        url,
+        f"{url}/proxies",
+        upload | {"proxy": "99999999"},
+        files={"document": ("p.pdf", pdf_bytes(), "application/pdf")},
+    )
+    assert unknown.status_code == 422 and "PINFL" in unknown.text
+    uploaded = _post(
+        manager, url, f"{url}/proxies", upload, files={"document": ("p.pdf", pdf_bytes(), "application/pdf")}
+    )
+    assert uploaded.status_code == 303, uploaded.text
+    page = manager.get(uploaded.headers["location"])
+    proxy_id = re.search(r'id="proxy-(\d+)"', page.text).group(1)
+    assert "Waiting for a decision" in page.text
+    assert manager.get(f"{url}/proxies/{proxy_id}/document").content == pdf_bytes()
+    no_reason = _post(manager, url, f"{url}/proxies/{proxy_id}", {"decision": "reject"})
+    assert no_reason.status_code == 422 and "Write why it is rejected" in no_reason.text
+    accepted = _post(manager, url, f"{url}/proxies/{proxy_id}", {"decision": "accept"})
+    assert accepted.status_code == 303, accepted.text
+    assert "The power of attorney is accepted" in _text(manager.get(accepted.headers["location"]).text)
+
+    frozen_clock.set(VOTING)
+    owner = browser_of("resident").get(f"/meetings/{meeting_id}")
+    assert _voter_ids(owner.text) == [] and "You have no vote in this meeting" in _text(owner.text)
+    neighbour = browser_of("neighbour")
+    agenda = neighbour.get(f"/meetings/{meeting_id}")
+    assert len(_voter_ids(agenda.text)) == 2 and "You vote as the owner's proxy." in agenda.text
+    cast = neighbour.post(
+        f"/meetings/{meeting_id}/ballots",
+        data={"csrftoken": csrf_token(agenda.text), **_vote_form(agenda.text, int(home_voter))},
+        follow_redirects=False,
+    )
+    assert cast.status_code == 303, cast.text
+    receipt_page = _text(neighbour.get(cast.headers["location"]).text)
+    assert "Apartment 1" in receipt_page and "by proxy" in receipt_page
+
+
+def test_owners_sign_an_initiative(browser_of, city, app, session, frozen_clock):
+    from housing.accounts.models import User
+    from housing.actors import Actor
+    from housing.meetings import service
+
+    frozen_clock.set(DRAFTED)
+    owner = Actor.of(session.get(User, city.users["resident"]))
+    meeting = service.draft_meeting(
+        session,
+        owner,
+        building_id=city.building_a.id,
+        texts={"en": ("Owners call a meeting", "")},
+        voting_starts=datetime(2026, 12, 1, tzinfo=UTC),
+        voting_ends=datetime(2026, 12, 11, tzinfo=UTC),
+        now=DRAFTED,
+    )
+    session.commit()
+    resident = browser_of("resident")
+    page = resident.get(f"/meetings/{meeting.id}")
+    assert "Signed by owners holding 0.00 m² of 108.60 m² (0.00%); 10.00% is needed" in _text(page.text)
+    url = f"/meetings/{meeting.id}"
+    signed = _post(resident, url, f"{url}/sign", {})
+    assert signed.status_code == 303
+    page = _text(resident.get(signed.headers["location"]).text)
+    assert "You signed the initiative." in page and "54.30 m² of 108.60 m² (50.00%)" in page
+    again = _post(resident, url, f"{url}/sign", {})
+    assert again.status_code == 409 and "already signed" in again.text

@@ -1,0 +1,637 @@
+"""The protocol of an owners' meeting: a PDF per language, made from the stored count.
+
+`protocol_data` gathers what the protocol says from the database (a closed meeting only: the
+register shows how each share voted, which nobody sees while the vote runs); `protocol_pdf`
+lays it out with fpdf2 and the shipped DejaVu fonts (Latin with the Uzbek letters, Cyrillic):
+the meeting and its dates, the quorum, each question with its votes for, against and abstaining
+in m2 and in percent of all votes and of the votes cast on it (rounded half up to 0.01 by
+`rules.shown`, from the exact fractions), its threshold and result, the register of ballots
+(apartment, owner, share, weight, channel, choices, receipt) and the head of the ballots' hash
+chain, which an owner compares with the one the meeting's page shows. Every page is numbered.
+
+The words come from the pages' catalogs (`housing.i18n`); a meeting's own texts are printed in
+the protocol's language, or in another one the meeting has when it lacks that one.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from fractions import Fraction
+from pathlib import Path
+
+from babel.support import NullTranslations
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+from sqlmodel import Session, select
+
+from housing import i18n
+from housing.errors import Conflict, NotFound
+from housing.meetings.counting import Count, QuestionCount
+from housing.meetings.models import (
+    Ballot,
+    BallotAnswer,
+    BallotChannel,
+    InitiatorKind,
+    Meeting,
+    MeetingProxy,
+    MeetingQuestion,
+    MeetingStatus,
+    MeetingText,
+    MeetingVoter,
+    QuestionText,
+)
+from housing.meetings.rules import (
+    Choice,
+    DecisionKind,
+    MeetingRules,
+    Outcome,
+    Threshold,
+    from_text,
+    percent,
+    shown,
+    weight,
+)
+from housing.registry.models import Apartment, Building, ManagementCompany, Person
+from housing.settings import CITY_TIMEZONE
+
+FONTS = Path(__file__).resolve().parent / "fonts"
+RECEIPT_DIGITS = 16  # a receipt is the first 16 hex digits of the ballot's hash
+
+
+@dataclass(frozen=True)
+class ProtocolQuestion:
+    id: int
+    position: int
+    kind: DecisionKind
+    texts: Mapping[str, tuple[str, str]]  # language -> (title, body)
+    threshold: Threshold  # the rule the question was counted by
+    effective_from: date | None = None
+    company_name: str | None = None  # management_company: the company chosen
+    fee_minor: int | None = None  # management_fee: tiyin per m2 a month
+    currency: str = "UZS"
+
+
+@dataclass(frozen=True)
+class ProtocolRow:
+    """One line of the register of ballots, in the chain's order."""
+
+    sequence: int
+    apartment_number: str
+    owner_name: str
+    share: Fraction
+    weight: Fraction  # m2, exact
+    channel: BallotChannel
+    proxy_name: str | None
+    choices: Mapping[int, Choice]  # question id -> choice; a question left blank is absent
+    hash: str
+    cast_at: datetime
+
+    @property
+    def receipt(self) -> str:
+        return self.hash[:RECEIPT_DIGITS]
+
+
+@dataclass(frozen=True)
+class ProtocolData:
+    meeting_id: int
+    building_address: str
+    texts: Mapping[str, tuple[str, str]]  # language -> (title, body)
+    initiator: InitiatorKind
+    initiator_name: str | None  # the initiating company's name
+    published_at: datetime | None
+    record_date: date | None
+    voting_starts: datetime
+    voting_ends: datetime
+    closed_at: datetime | None
+    count: Count
+    quorum: Threshold
+    questions: Sequence[ProtocolQuestion]
+    register: Sequence[ProtocolRow]
+    chain_head: str
+    timezone: str = CITY_TIMEZONE
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The meeting's languages, in the platform's order: one protocol each."""
+        return tuple(language for language in i18n.LANGUAGES if language in self.texts)
+
+
+def text_in(texts: Mapping[str, tuple[str, str]], language: str) -> tuple[str, str]:
+    """A text in `language`, else in the first of the platform's languages the meeting has."""
+    for candidate in (language, *i18n.LANGUAGES, *sorted(texts)):
+        if candidate in texts:
+            return texts[candidate]
+    return ("", "")
+
+
+# --- the PDF ---------------------------------------------------------------------------------
+
+_BODY = 9
+_SMALL = 7.5
+_LINE = 4.6
+
+
+class _Document(FPDF):
+    def __init__(self, footer_text: str, reference: str) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self._footer_text = footer_text
+        self._reference = reference
+        self.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
+        self.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+        self.set_margins(15, 15, 15)
+        self.set_auto_page_break(True, margin=16)
+
+    def footer(self) -> None:
+        self.set_y(-11)
+        self.set_font("DejaVu", "", _SMALL)
+        self.set_text_color(90)
+        self.cell(0, 4, self._reference, align="L")
+        self.set_x(self.l_margin)
+        self.cell(0, 4, self._footer_text.replace("{page}", str(self.page_no())), align="R")
+        self.set_text_color(0)
+
+
+def protocol_pdf(data: ProtocolData, language: str, *, translations: NullTranslations | None = None) -> bytes:
+    """The protocol in `language` (uz, ru or en) as PDF bytes. `translations` replaces the
+    language's catalog (a test passing the pending translations)."""
+    if language not in i18n.LANGUAGES:
+        raise NotFound(
+            f"there is no protocol in {language!r}; the languages are {', '.join(i18n.LANGUAGES)}",
+            field="language",
+        )
+    catalog = translations if translations is not None else i18n.translations(language)
+    return _Writer(data, language, catalog).write()
+
+
+class _Writer:
+    def __init__(self, data: ProtocolData, language: str, catalog: NullTranslations) -> None:
+        self.data = data
+        self.language = language
+        self._ = catalog.gettext
+        _ = self._
+        title, _body = text_in(data.texts, language)
+        self.pdf = _Document(
+            footer_text=_("Page %(page)s of %(last)s") % {"page": "{page}", "last": "{nb}"},
+            reference=_("Meeting No. {number}").format(number=data.meeting_id),
+        )
+        self.pdf.set_title(title)
+        self.pdf.set_lang(language)
+        self.pdf.set_creator("housing")
+        if data.closed_at is not None:
+            self.pdf.set_creation_date(data.closed_at)
+
+    # numbers and words
+
+    def m2(self, value: Fraction) -> str:
+        return i18n.number(shown(value), self.language, "#,##0.00")
+
+    def pct(self, part: Fraction, whole: Fraction) -> str:
+        return f"{i18n.number(shown(percent(part, whole)), self.language, '#,##0.00')} %"
+
+    def moment(self, value: datetime | None) -> str:
+        if value is None:
+            return "-"
+        return i18n.moment(value, self.language, self.data.timezone)
+
+    def day(self, value: date | None) -> str:
+        return "-" if value is None else i18n.day(value, self.language)
+
+    def rule(self, threshold: Threshold) -> str:
+        _ = self._
+        if threshold.of_all:
+            words = (
+                _("more than {fraction} of all votes")
+                if threshold.strict
+                else _("at least {fraction} of all votes")
+            )
+        else:
+            words = (
+                _("more than {fraction} of the votes cast")
+                if threshold.strict
+                else _("at least {fraction} of the votes cast")
+            )
+        return words.format(fraction=threshold.fraction)
+
+    def outcome(self, outcome: Outcome) -> str:
+        _ = self._
+        return {
+            Outcome.adopted: _("Adopted"),
+            Outcome.rejected: _("Not adopted"),
+            Outcome.no_quorum: _("Not decided: no quorum"),
+        }[outcome]
+
+    def kind(self, kind: DecisionKind) -> str:
+        _ = self._
+        return {
+            DecisionKind.ordinary: _("Ordinary decision"),
+            DecisionKind.management_fee: _("Management fee"),
+            DecisionKind.management_company: _("Choice of the management company"),
+            DecisionKind.capital_repair: _("Capital repair"),
+            DecisionKind.common_property: _("Use of common property"),
+            DecisionKind.reconstruction: _("Reconstruction"),
+            DecisionKind.adjacent_land: _("Building on adjacent land"),
+            DecisionKind.loan: _("Loan"),
+        }[kind]
+
+    def choice(self, choice: Choice) -> str:
+        _ = self._
+        return {Choice.yes: _("for"), Choice.no: _("against"), Choice.abstain: _("abstain")}[choice]
+
+    def channel(self, row: ProtocolRow) -> str:
+        _ = self._
+        words = _("online") if row.channel == BallotChannel.online else _("paper")
+        if row.proxy_name:
+            words += "\n" + _("by proxy: {name}").format(name=row.proxy_name)
+        return words
+
+    def initiator(self) -> str:
+        _ = self._
+        if self.data.initiator == InitiatorKind.company:
+            return _("the management company {name}").format(name=self.data.initiator_name or "")
+        if self.data.initiator == InitiatorKind.admin:
+            return _("the platform's administrator")
+        return _("owners (an initiative signed by owners)")
+
+    # layout
+
+    def para(self, height: float, text: str, **kw) -> None:
+        self.pdf.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT, **kw)
+
+    def write(self) -> bytes:
+        pdf = self.pdf
+        pdf.add_page()
+        self.heading()
+        self.facts()
+        self.questions()
+        self.register()
+        self.chain()
+        return bytes(pdf.output())
+
+    def heading(self) -> None:
+        _, pdf, data = self._, self.pdf, self.data
+        title, body = text_in(data.texts, self.language)
+        pdf.set_font("DejaVu", "B", 13)
+        self.para(6.5, _("Protocol of the general meeting of owners"), align="C")
+        pdf.set_font("DejaVu", "", 10)
+        self.para(5.5, data.building_address, align="C")
+        pdf.ln(3)
+        pdf.set_font("DejaVu", "B", 11)
+        self.para(5.5, title)
+        if body:
+            pdf.set_font("DejaVu", "", _BODY)
+            self.para(_LINE, body)
+        pdf.ln(2)
+
+    def facts(self) -> None:
+        _, pdf, data, count = self._, self.pdf, self.data, self.data.count
+        rows = [
+            (_("Initiator"), self.initiator()),
+            (_("Form"), _("absentee voting on the platform")),
+            (_("Notice published"), self.moment(data.published_at)),
+            (_("Record date (who votes)"), self.day(data.record_date)),
+            (_("Voting period"), f"{self.moment(data.voting_starts)} \u2013 {self.moment(data.voting_ends)}"),
+            (_("Closed"), self.moment(data.closed_at)),
+            (_("All votes (area of all premises)"), f"{self.m2(count.total)} m²"),
+            (
+                _("Votes cast"),
+                f"{self.m2(count.cast)} m² ({self.pct(count.cast, count.total)})",
+            ),
+            (
+                _("Ballots"),
+                _("{ballots} of {roll} owners' shares").format(ballots=count.ballots, roll=count.roll),
+            ),
+            (
+                _("Quorum"),
+                f"{self.rule(data.quorum)}: " + (_("reached") if count.quorum else _("not reached")),
+            ),
+        ]
+        pdf.set_font("DejaVu", "", _BODY)
+        with pdf.table(
+            col_widths=(62, 118),
+            first_row_as_headings=False,
+            line_height=_LINE,
+            borders_layout="HORIZONTAL_LINES",
+            text_align="LEFT",
+        ) as table:
+            for label, value in rows:
+                row = table.row()
+                row.cell(label)
+                row.cell(value)
+        pdf.ln(4)
+
+    def questions(self) -> None:
+        _, pdf, data = self._, self.pdf, self.data
+        counts: dict[int, QuestionCount] = {q.question_id: q for q in data.count.questions}
+        pdf.set_font("DejaVu", "B", 11)
+        pdf.cell(0, 7, _("Questions and results"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        for question in sorted(data.questions, key=lambda q: q.position):
+            result = counts.get(question.id)
+            title, body = text_in(question.texts, self.language)
+            if pdf.will_page_break(40):
+                pdf.add_page()
+            pdf.set_font("DejaVu", "B", 10)
+            self.para(5.2, f"{question.position}. {title}")
+            pdf.set_font("DejaVu", "", _BODY)
+            if body:
+                self.para(_LINE, body)
+            details = [_("Decision kind: {kind}").format(kind=self.kind(question.kind))]
+            if question.company_name:
+                details.append(_("The company: {name}").format(name=question.company_name))
+            if question.fee_minor is not None:
+                fee = i18n.money(question.fee_minor, question.currency, self.language)
+                details.append(_("Fee: {amount} per m² a month").format(amount=fee))
+            if question.effective_from is not None:
+                details.append(_("Takes effect on {day}").format(day=self.day(question.effective_from)))
+            details.append(_("Needed to adopt: {rule}").format(rule=self.rule(question.threshold)))
+            self.para(_LINE, "\n".join(details))
+            pdf.ln(1)
+            if result is None:
+                self.para(_LINE, _("Not counted"))
+                pdf.ln(3)
+                continue
+            total, cast = data.count.total, result.cast
+            with pdf.table(
+                col_widths=(50, 40, 45, 45),
+                line_height=_LINE,
+                text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT"),
+            ) as table:
+                head = table.row()
+                for heading in (_("Vote"), _("Votes, m²"), _("Of all votes"), _("Of the votes cast")):
+                    head.cell(heading)
+                for label, votes in (
+                    (_("For"), result.votes_for),
+                    (_("Against"), result.votes_against),
+                    (_("Abstain"), result.votes_abstain),
+                    (_("Total cast"), cast),
+                ):
+                    row = table.row()
+                    row.cell(label)
+                    row.cell(self.m2(votes))
+                    row.cell(self.pct(votes, total))
+                    row.cell(self.pct(votes, cast))
+            pdf.set_font("DejaVu", "B", 10)
+            self.para(6, _("Result: {outcome}").format(outcome=self.outcome(result.outcome)))
+            pdf.set_font("DejaVu", "", _BODY)
+            pdf.ln(3)
+
+    # The register: a landscape table drawn cell by cell (fpdf2's table() lays out 1,000 rows in
+    # tens of seconds; a row here measures its text only when it may not fit on one line).
+    _REGISTER_WIDTHS = (12, 16, 58, 14, 24, 50, 61, 32)  # 267 mm: A4 landscape within the margins
+    _REGISTER_ALIGN = ("R", "L", "L", "R", "R", "L", "L", "L")
+    _REGISTER_LINE = 3.4
+    _PAD = 0.6
+
+    def register(self) -> None:
+        _, pdf, data = self._, self.pdf, self.data
+        positions = {q.id: q.position for q in data.questions}
+        pdf.add_page(orientation="L")
+        pdf.set_font("DejaVu", "B", 11)
+        pdf.cell(0, 7, _("Register of ballots"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font("DejaVu", "", _SMALL)
+        self.para(
+            3.8,
+            _(
+                "Each line is one owner's share that voted, in the order the ballots were received."
+                " The receipt is the first 16 characters of the ballot's hash: an owner finds their"
+                " ballot by it."
+            ),
+        )
+        pdf.ln(2)
+        if not data.register:
+            pdf.set_font("DejaVu", "", _BODY)
+            self.para(_LINE, _("No ballots were cast."))
+            return
+        headings = (
+            _("No."),
+            _("Apartment"),
+            _("Owner"),
+            _("Share"),
+            _("Weight, m²"),
+            _("Channel"),
+            _("Choices"),
+            _("Receipt"),
+        )
+        self._register_row(headings, bold=True)
+        pdf.set_font("DejaVu", "", _SMALL)
+        for line in data.register:
+            choices = "; ".join(
+                f"{positions.get(question_id, '?')}: {self.choice(choice)}"
+                for question_id, choice in sorted(
+                    line.choices.items(), key=lambda item: positions.get(item[0], 0)
+                )
+            )
+            cells = (
+                str(line.sequence),
+                line.apartment_number,
+                line.owner_name,
+                str(line.share),
+                self.m2(line.weight),
+                self.channel(line),
+                choices or "-",
+                line.receipt,
+            )
+            if self._register_row(cells, fits_check=True):
+                self._register_row(headings, bold=True)  # a new page: its heading first
+                pdf.set_font("DejaVu", "", _SMALL)
+                self._register_row(cells)
+
+    def _register_row(self, cells: Sequence[str], *, bold: bool = False, fits_check: bool = False) -> bool:
+        """Draw one row; with `fits_check`, start a new page instead when it does not fit there
+        (and say so: True, nothing drawn)."""
+        pdf = self.pdf
+        if bold:
+            pdf.set_font("DejaVu", "B", _SMALL)
+        lines = [self._lines(text, width) for text, width in zip(cells, self._REGISTER_WIDTHS, strict=True)]
+        height = max(len(cell) for cell in lines) * self._REGISTER_LINE + 2 * self._PAD
+        if pdf.will_page_break(height):
+            pdf.add_page(orientation="L")
+            if fits_check:
+                return True
+        x, y = pdf.l_margin, pdf.get_y()
+        if bold:
+            pdf.set_fill_color(235)
+            pdf.rect(x, y, sum(self._REGISTER_WIDTHS), height, style="F")
+        baseline = self._PAD + (self._REGISTER_LINE + pdf.font_size * 0.7) / 2
+        for cell, width, align in zip(lines, self._REGISTER_WIDTHS, self._REGISTER_ALIGN, strict=True):
+            for index, text in enumerate(cell):
+                # text() at a baseline: several times faster than cell(), which the widths make needless
+                left = (
+                    x + width - pdf.c_margin - pdf.get_string_width(text)
+                    if align == "R"
+                    else x + pdf.c_margin
+                )
+                pdf.text(left, y + baseline + index * self._REGISTER_LINE, text)
+            x += width
+        pdf.set_draw_color(180)
+        pdf.line(pdf.l_margin, y + height, pdf.l_margin + sum(self._REGISTER_WIDTHS), y + height)
+        pdf.set_draw_color(0)
+        pdf.set_xy(pdf.l_margin, y + height)
+        return False
+
+    def _lines(self, text: str, width: float) -> list[str]:
+        pdf = self.pdf
+        if "\n" not in text and pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
+            return [text]
+        return pdf.multi_cell(width, self._REGISTER_LINE, text, dry_run=True, output="LINES")
+
+    def chain(self) -> None:
+        _, pdf, data = self._, self.pdf, self.data
+        pdf.ln(4)
+        if pdf.will_page_break(20):
+            pdf.add_page()
+        pdf.set_font("DejaVu", "B", _BODY)
+        self.para(_LINE, _("Head of the ballots' hash chain"))
+        pdf.set_font("DejaVu", "", _BODY)
+        self.para(_LINE, data.chain_head)
+        pdf.set_font("DejaVu", "", _SMALL)
+        self.para(
+            3.8,
+            _(
+                "The hash of the last ballot; each ballot's hash covers the one before it, so a"
+                " ballot changed, removed or added after the close changes this value."
+            ),
+        )
+
+
+# --- from the database -----------------------------------------------------------------------
+
+
+def protocol_data(session: Session, meeting: Meeting, *, settings) -> ProtocolData:
+    """What the protocol of a closed meeting says, read from its stored count and ballots."""
+    if meeting.status != MeetingStatus.closed:
+        raise Conflict(
+            "the protocol is made when the meeting is closed and counted; until then only the turnout"
+            " is shown",
+            field="meeting_id",
+        )
+    rules = MeetingRules.of(settings)
+    building = session.get(Building, meeting.building_id)
+    if building is None:  # a foreign key makes this unreachable
+        raise NotFound("the meeting's building does not exist")
+    initiator_name = None
+    if meeting.company_id is not None:
+        company = session.get(ManagementCompany, meeting.company_id)
+        initiator_name = company.name if company else None
+    texts = {
+        text.language: (text.title, text.body)
+        for text in session.exec(select(MeetingText).where(MeetingText.meeting_id == meeting.id))
+    }
+    questions = list(
+        session.exec(
+            select(MeetingQuestion)
+            .where(MeetingQuestion.meeting_id == meeting.id)
+            .order_by(MeetingQuestion.position)
+        )
+    )
+    question_texts: dict[int, dict[str, tuple[str, str]]] = {}
+    if questions:
+        for text in session.exec(
+            select(QuestionText).where(QuestionText.question_id.in_([q.id for q in questions]))  # type: ignore[union-attr]
+        ):
+            question_texts.setdefault(text.question_id, {})[text.language] = (text.title, text.body)
+    company_ids = {q.company_id for q in questions if q.company_id is not None}
+    company_names = (
+        {
+            company.id: company.name
+            for company in session.exec(
+                select(ManagementCompany).where(ManagementCompany.id.in_(company_ids))  # type: ignore[union-attr]
+            )
+        }
+        if company_ids
+        else {}
+    )
+    register = _register(session, meeting)
+    total = Fraction(meeting.total_area_m2 or 0)
+    cast = from_text(meeting.votes_cast) if meeting.votes_cast else Fraction(0)
+    counted = tuple(
+        QuestionCount(
+            question_id=q.id,
+            kind=q.kind,
+            votes_for=from_text(q.votes_for or "0"),
+            votes_against=from_text(q.votes_against or "0"),
+            votes_abstain=from_text(q.votes_abstain or "0"),
+            outcome=q.outcome or Outcome.no_quorum,
+        )
+        for q in questions
+    )
+    roll = len(session.exec(select(MeetingVoter.id).where(MeetingVoter.meeting_id == meeting.id)).all())
+    count = Count(
+        total=total,
+        cast=cast,
+        quorum=bool(meeting.quorum_reached),
+        questions=counted,
+        ballots=len(register),
+        roll=roll,
+    )
+    return ProtocolData(
+        meeting_id=meeting.id,
+        building_address=building.address,
+        texts=texts,
+        initiator=meeting.initiator,
+        initiator_name=initiator_name,
+        published_at=meeting.published_at,
+        record_date=meeting.record_date,
+        voting_starts=meeting.voting_starts,
+        voting_ends=meeting.voting_ends,
+        closed_at=meeting.closed_at,
+        count=count,
+        quorum=rules.quorum,
+        questions=[
+            ProtocolQuestion(
+                id=q.id,
+                position=q.position,
+                kind=q.kind,
+                texts=question_texts.get(q.id, {}),
+                threshold=rules.thresholds[q.kind],
+                effective_from=q.effective_from,
+                company_name=company_names.get(q.company_id) if q.company_id else None,
+                fee_minor=q.fee_minor,
+                currency=q.currency,
+            )
+            for q in questions
+        ],
+        register=register,
+        chain_head=meeting.chain_head,
+        timezone=settings.timezone,
+    )
+
+
+def _register(session: Session, meeting: Meeting) -> list[ProtocolRow]:
+    rows = session.exec(
+        select(Ballot, MeetingVoter, Apartment.number, Person.full_name)
+        .join(MeetingVoter, MeetingVoter.id == Ballot.voter_id)
+        .join(Apartment, Apartment.id == MeetingVoter.apartment_id)
+        .join(Person, Person.id == MeetingVoter.person_id)
+        .where(Ballot.meeting_id == meeting.id)
+        .order_by(Ballot.sequence)
+    ).all()
+    choices: dict[int, dict[int, Choice]] = {}
+    for ballot_id, question_id, choice in session.exec(
+        select(BallotAnswer.ballot_id, BallotAnswer.question_id, BallotAnswer.choice)
+        .join(Ballot, Ballot.id == BallotAnswer.ballot_id)
+        .where(Ballot.meeting_id == meeting.id)
+    ):
+        choices.setdefault(ballot_id, {})[question_id] = Choice(choice)
+    proxies = {
+        proxy_id: name
+        for proxy_id, name in session.exec(
+            select(MeetingProxy.id, Person.full_name)
+            .join(Person, Person.id == MeetingProxy.proxy_person_id)
+            .where(MeetingProxy.meeting_id == meeting.id)
+        )
+    }
+    return [
+        ProtocolRow(
+            sequence=ballot.sequence,
+            apartment_number=number,
+            owner_name=owner,
+            share=Fraction(voter.share_numerator, voter.share_denominator),
+            weight=weight(voter.share_numerator, voter.share_denominator, voter.area_m2),
+            channel=BallotChannel(ballot.channel),
+            proxy_name=proxies.get(ballot.proxy_id) if ballot.proxy_id else None,
+            choices=choices.get(ballot.id, {}),
+            hash=ballot.hash,
+            cast_at=ballot.cast_at,
+        )
+        for ballot, voter, number, owner in rows
+    ]

@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
@@ -44,6 +44,7 @@ from housing.meetings.pages import (
     agenda,
     document_response,
     fraction_text,
+    protocol_response,
     receipt_of,
     refusal,
     results,
@@ -556,6 +557,17 @@ def close(
     except DomainError as error:
         return _refused(request, session, actor, meeting, settings, now, "close", error, {})
     return _done(meeting, "closed", anchor="results")
+
+
+@router.get("/console/meetings/{meeting_id}/protocol.pdf")
+def protocol_pdf(
+    session: SessionDep,
+    actor: WatcherActor,
+    meeting: queries.VisibleMeeting,
+    settings: SettingsDep,
+    language: Annotated[str, Query(max_length=5)] = "uz",
+) -> Response:
+    return protocol_response(session, meeting, settings, language)
 
 
 # The page and its pieces.

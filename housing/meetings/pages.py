@@ -17,9 +17,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from fractions import Fraction
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
@@ -29,7 +29,7 @@ from housing.auth import ResidentActor
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.errors import DomainError
-from housing.meetings import phases, queries, service
+from housing.meetings import phases, protocol, queries, service
 from housing.meetings.models import (
     Meeting,
     MeetingDocument,
@@ -473,4 +473,26 @@ def document_response(session: Session, meeting: Meeting, settings: Any, documen
         data,
         media_type=found.content_type,
         headers={"Content-Disposition": "inline", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/meetings/{meeting_id}/protocol.pdf")
+def protocol_pdf(
+    session: SessionDep,
+    actor: ResidentActor,
+    meeting: queries.VisibleMeeting,
+    settings: SettingsDep,
+    language: Annotated[str, Query(max_length=5)] = "uz",
+) -> Response:
+    return protocol_response(session, meeting, settings, language)
+
+
+def protocol_response(session: Session, meeting: Meeting, settings: Any, language: str) -> Response:
+    """The closed meeting's protocol in one language (409 before the close, 404 for another language)."""
+    data = protocol.protocol_data(session, meeting, settings=settings)
+    pdf = protocol.protocol_pdf(data, language)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="protocol-{meeting.id}-{language}.pdf"'},
     )

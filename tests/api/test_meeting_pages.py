@@ -425,3 +425,21 @@ def test_owners_sign_an_initiative(browser_of, city, app, session, frozen_clock)
     assert "You signed the initiative." in page and "54.30 m² of 108.60 m² (50.00%)" in page
     again = _post(resident, url, f"{url}/sign", {})
     assert again.status_code == 409 and "already signed" in again.text
+
+
+def test_the_pending_translations_keep_every_placeholder():
+    """housing/locale/pending/pages.{uz,ru}.po: each message translated, with the same %(name)s."""
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    pending = Path(__file__).resolve().parents[2] / "housing" / "locale" / "pending"
+    for language in ("uz", "ru"):
+        with (pending / f"pages.{language}.po").open("rb") as po:
+            catalog = read_po(po, locale=language)
+        messages = [m for m in catalog if m.id]
+        assert len(messages) > 100
+        for message in messages:
+            assert message.string, f"{language}: {message.id!r} is not translated"
+            wanted = sorted(re.findall(r"%\((\w+)\)s", message.id))
+            assert sorted(re.findall(r"%\((\w+)\)s", message.string)) == wanted, (language, message.id)

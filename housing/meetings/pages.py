@@ -23,6 +23,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
+from housing import i18n
 from housing.actors import Actor
 from housing.announcements.languages import WRITTEN_IN, pick
 from housing.auth import ResidentActor
@@ -31,6 +32,7 @@ from housing.deps import Now, SettingsDep, Today
 from housing.errors import DomainError
 from housing.meetings import phases, protocol, queries, service
 from housing.meetings.models import (
+    Ballot,
     Meeting,
     MeetingDocument,
     MeetingQuestion,
@@ -356,7 +358,9 @@ async def cast_ballot(
         except DomainError as error:
             session.rollback()
             session.refresh(meeting)
-            errors[f"voter-{voter_id}"] = refusal(request, actor, error)
+            errors[f"voter-{voter_id}"] = _ballot_refusal(
+                request, session, actor, meeting, voter_id, error, now
+            )
             status = error.status if 400 <= error.status < 500 else 422
         else:
             code = receipt_of(ballot.hash)
@@ -364,6 +368,40 @@ async def cast_ballot(
     return _meeting(
         request, session, actor, meeting, settings, today, now, errors=errors, typed=typed, status_code=status
     )
+
+
+def _ballot_refusal(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    meeting: Meeting,
+    voter_id: int,
+    error: DomainError,
+    now: datetime,
+) -> str:
+    """Why a ballot was refused, in the owner's language for the refusals an owner meets (the
+    voting is not open, the share has voted); the service's own words otherwise."""
+    _ = gettext_for(request, actor)
+    language = request_language(request, actor.language)
+    timezone = request.app.state.settings.timezone
+    current = phases.phase(meeting, now)
+    if current is Phase.notice:
+        return _("Voting has not started: it opens %(start)s.") % {
+            "start": i18n.moment(meeting.voting_starts, language, timezone)
+        }
+    if current in (Phase.counting, Phase.closed):
+        return _("Voting is over: it closed %(end)s. No ballot is accepted after it.") % {
+            "end": i18n.moment(meeting.voting_ends, language, timezone)
+        }
+    ballot = session.exec(
+        select(Ballot).where(Ballot.meeting_id == meeting.id, Ballot.voter_id == voter_id)
+    ).first()
+    if ballot is not None:
+        return _(
+            "This share has voted already (receipt %(receipt)s, %(at)s). Each share has one ballot:"
+            " the first one counts."
+        ) % {"receipt": receipt_of(ballot.hash), "at": i18n.moment(ballot.cast_at, language, timezone)}
+    return refusal(request, actor, error)
 
 
 def _int(value: Any) -> int | None:

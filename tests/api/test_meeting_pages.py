@@ -223,11 +223,12 @@ def test_a_meeting_from_draft_to_results(browser_of, city, app, frozen_clock):
     assert closed.status_code == 303, closed.text
     page = _text(manager.get(closed.headers["location"]).text)
     assert "The meeting is closed and counted" in page
+    assert "manager Paper ballot entered" in page and "resident Ballot online" in page  # the event log
     assert "Quorum reached." in page
     results = _text(resident.get(f"/meetings/{meeting_id}").text)
-    assert "1. Repair the roof?: Rejected" in results  # 54.30 for, 54.30 against: not a majority
-    assert "Change to Chilonzor Uy-Joy?: Rejected" in results  # needs more than half of all votes
-    assert "54.30 m² 50.00% 50.00%" in results
+    assert "1. Repair the roof? — Rejected" in results  # 54.30 for, 54.30 against: not a majority
+    assert "Change to Chilonzor Uy-Joy? — Rejected" in results  # needs more than half of all votes
+    assert "Against 54.30 50.00% 50.00%" in results
     assert code in results and "Paper ballot" in results
     lookup = resident.get(f"/meetings/{meeting_id}/receipt", params={"code": code.upper()})
     assert lookup.status_code == 200 and "Repair the roof?: For" in _text(lookup.text)

@@ -180,8 +180,8 @@ def test_staff_enter_a_paper_ballot_and_the_protocol_names_the_result(
     page.get_by_role("button", name="Close the meeting and count the votes").click()
     results = page.locator("#results")
     expect(results).to_contain_text("Quorum reached.")
-    expect(results).to_contain_text(f"1. {ROOF['en']}: Adopted")
-    expect(results).to_contain_text(f"2. {FEE['en']}: Rejected")  # 54.30 against, 54.30 abstaining
+    expect(results).to_contain_text(f"1. {ROOF['en']} — Adopted")
+    expect(results).to_contain_text(f"2. {FEE['en']} — Rejected")  # 54.30 against, 54.30 abstaining
     expect(page.locator("#register")).to_contain_text("Paper ballot")
     shot("closed")
 

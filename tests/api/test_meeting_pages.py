@@ -449,3 +449,76 @@ def test_the_pending_translations_keep_every_placeholder():
             assert message.string, f"{language}: {message.id!r} is not translated"
             wanted = sorted(re.findall(r"%\((\w+)\)s", message.id))
             assert sorted(re.findall(r"%\((\w+)\)s", message.string)) == wanted, (language, message.id)
+
+
+def test_absurd_input_is_a_4xx_never_a_5xx(browser_of, city, app, frozen_clock):
+    frozen_clock.set(DRAFTED)
+    manager = browser_of("manager")
+    meeting_id = _published_meeting(manager, city)
+    frozen_clock.set(VOTING)
+    resident = browser_of("resident")
+    url, console = f"/meetings/{meeting_id}", f"/console/meetings/{meeting_id}"
+    token = csrf_token(resident.get(url).text)
+    staff_token = csrf_token(manager.get(console).text)
+    huge = "9" * 40
+    gets = [
+        (resident, "/meetings/abc"),
+        (resident, f"/meetings/{huge}"),
+        (resident, "/meetings?page=-1"),
+        (resident, f"{url}/documents/0"),
+        (resident, f"{url}/documents/{huge}"),
+        (resident, f"{url}/protocol.pdf"),  # before the close
+        (resident, f"{url}/protocol.pdf?language=klingon"),
+        (resident, f"{url}/receipt?code=" + "z" * 5000),
+        (manager, f"{console}/proxies/{huge}/document"),
+        (manager, f"{console}/ballots/0/scan"),
+        (manager, f"{console}/ballots/1/scan"),
+        (manager, f"{console}/documents/7"),
+        (manager, f"{console}/protocol.pdf?language=uz"),
+    ]
+    for client, path in gets:
+        answer = client.get(path)
+        assert 400 <= answer.status_code < 500, (path, answer.status_code)
+    posts = [
+        (resident, f"{url}/ballots", {"voter_id": huge, "q1": "for"}),
+        (resident, f"{url}/ballots", {"voter_id": "-1"}),
+        (resident, f"{url}/ballots", {"voter_id": "1", "q1": "x" * 10_000}),
+        (resident, f"{url}/sign", {}),  # not an initiative
+        (
+            manager,
+            "/console/meetings",
+            {"building_id": huge, "first_day": "0000-00-00", "last_day": "9999-99-99"},
+        ),
+        (manager, f"{console}/texts", {"title_en": "x" * 300, "first_day": FIRST_DAY, "last_day": LAST_DAY}),
+        (manager, f"{console}/questions", {"kind": "ordinary", "q_title_en": "Late?"}),  # published already
+        (manager, f"{console}/questions", {"kind": "management_fee", "q_title_en": "F", "fee": "NaN"}),
+        (manager, f"{console}/questions", {"kind": "management_fee", "q_title_en": "F", "fee": "1e400"}),
+        (
+            manager,
+            f"{console}/questions",
+            {"kind": "ordinary", "q_title_en": "F", "effective_from": "31.02.2027"},
+        ),
+        (manager, f"{console}/questions/{huge}/remove", {}),
+        (manager, f"{console}/paper-ballots", {"voter_id": "abc", "q1": "for"}),
+        (manager, f"{console}/proxies", {"voter_id": "1", "proxy": "¹²³"}),
+        (manager, f"{console}/proxies/1", {"decision": "maybe"}),
+        (manager, f"{console}/cancel", {"reason": ""}),
+        (manager, f"{console}/cancel", {"reason": "too late"}),  # voting has started
+        (manager, f"{console}/close", {}),  # voting runs
+        (manager, f"{console}/publish", {}),  # published already
+    ]
+    for client, path, data in posts:
+        answer = client.post(path, data={"csrftoken": token if client is resident else staff_token, **data})
+        assert 400 <= answer.status_code < 500, (path, data, answer.status_code)
+    assert _count(app, Ballot) == 0
+
+
+def test_the_owners_notice_opens_the_meeting(browser_of, city, app, frozen_clock):
+    from housing.notifications.models import Notification
+
+    frozen_clock.set(DRAFTED)
+    meeting_id = _published_meeting(browser_of("manager"), city)
+    with Session(app.state.engine) as fresh:
+        notice = fresh.exec(select(Notification).where(Notification.user_id == city.users["resident"])).one()
+    opened = browser_of("resident").get(f"/notices/{notice.id}", follow_redirects=False)
+    assert opened.status_code == 303 and opened.headers["location"] == f"/meetings/{meeting_id}"

@@ -29,7 +29,7 @@ from housing.auth import StaffActor, WatcherActor
 from housing.clock import local_day, local_midnight
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
-from housing.errors import DomainError
+from housing.errors import DomainError, NotFound
 from housing.meetings import queries, service
 from housing.meetings.models import (
     Ballot,
@@ -44,6 +44,7 @@ from housing.meetings.pages import (
     agenda,
     document_response,
     fraction_text,
+    meeting_of,
     protocol_response,
     receipt_of,
     refusal,
@@ -264,14 +265,16 @@ def remove_question(
     request: Request,
     session: SessionDep,
     actor: StaffActor,
-    meeting: queries.VisibleMeeting,
+    today: Today,
+    meeting_id: Id,
     settings: SettingsDep,
     now: Now,
     question_id: Id,
 ) -> Response:
+    meeting = meeting_of(session, actor, today, meeting_id)
     question = session.get(MeetingQuestion, question_id)
     if question is None or question.meeting_id != meeting.id:
-        return Response(status_code=404)
+        raise NotFound(f"question {question_id} not found")
     try:
         service.remove_question(session, actor, question, now=now)
     except DomainError as error:
@@ -322,10 +325,12 @@ def attach_document(
 def document(
     session: SessionDep,
     actor: WatcherActor,
-    meeting: queries.VisibleMeeting,
+    today: Today,
+    meeting_id: Id,
     settings: SettingsDep,
     document_id: Id,
 ) -> Response:
+    meeting = meeting_of(session, actor, today, meeting_id)
     return document_response(session, meeting, settings, document_id)
 
 
@@ -476,17 +481,19 @@ def decide_proxy(
     request: Request,
     session: SessionDep,
     actor: StaffActor,
-    meeting: queries.VisibleMeeting,
+    today: Today,
+    meeting_id: Id,
     settings: SettingsDep,
     now: Now,
     proxy_id: Id,
     decision: Annotated[Text, Form(max_length=10)] = "",
     reason: Annotated[Text, Form(max_length=600)] = "",
 ) -> Response:
+    meeting = meeting_of(session, actor, today, meeting_id)
     _ = gettext_for(request, actor)
     proxy = session.get(MeetingProxy, proxy_id)
     if proxy is None or proxy.meeting_id != meeting.id:
-        return Response(status_code=404)
+        raise NotFound(f"proxy {proxy_id} not found")
     typed = {f"reason_{proxy_id}": reason}
     if decision not in ("accept", "reject"):
         errors = {f"proxy-{proxy_id}": _("Accept or reject the power of attorney.")}
@@ -511,13 +518,15 @@ def decide_proxy(
 def proxy_document(
     session: SessionDep,
     actor: WatcherActor,
-    meeting: queries.VisibleMeeting,
+    today: Today,
+    meeting_id: Id,
     settings: SettingsDep,
     proxy_id: Id,
 ) -> Response:
+    meeting = meeting_of(session, actor, today, meeting_id)
     proxy = session.get(MeetingProxy, proxy_id)
     if proxy is None or proxy.meeting_id != meeting.id:
-        return Response(status_code=404)
+        raise NotFound(f"proxy {proxy_id} not found")
     data = service.read_file(proxy.file, settings=settings)
     return Response(data, media_type=proxy.content_type, headers={"X-Content-Type-Options": "nosniff"})
 
@@ -526,15 +535,17 @@ def proxy_document(
 def ballot_scan(
     session: SessionDep,
     actor: WatcherActor,
-    meeting: queries.VisibleMeeting,
+    today: Today,
+    meeting_id: Id,
     settings: SettingsDep,
     sequence: Id,
 ) -> Response:
+    meeting = meeting_of(session, actor, today, meeting_id)
     ballot = session.exec(
         select(Ballot).where(Ballot.meeting_id == meeting.id, Ballot.sequence == sequence)
     ).first()
     if ballot is None or ballot.scan_file is None:
-        return Response(status_code=404)
+        raise NotFound(f"no scan of ballot {sequence}")
     data = service.read_file(ballot.scan_file, settings=settings)
     return Response(
         data,

@@ -29,7 +29,7 @@ from housing.announcements.languages import WRITTEN_IN, pick
 from housing.auth import ResidentActor
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
-from housing.errors import DomainError
+from housing.errors import DomainError, NotFound
 from housing.meetings import phases, protocol, queries, service
 from housing.meetings.models import (
     Ballot,
@@ -494,18 +494,29 @@ def receipt(
 def document(
     session: SessionDep,
     actor: ResidentActor,
-    meeting: queries.VisibleMeeting,
     settings: SettingsDep,
+    today: Today,
+    meeting_id: Id,
     document_id: Id,
 ) -> Response:
+    meeting = meeting_of(session, actor, today, meeting_id)
     return document_response(session, meeting, settings, document_id)
+
+
+def meeting_of(session: Session, actor: Actor, today: date, meeting_id: int) -> Meeting:
+    """The meeting if this actor sees it, else 404: for routes with a second id in their path,
+    which FastAPI checks (422) only after the dependencies, so these load the meeting themselves."""
+    found = session.exec(queries.visible_meetings(actor, today).where(Meeting.id == meeting_id)).first()
+    if found is None:
+        raise NotFound(f"meeting {meeting_id} not found")
+    return found
 
 
 def document_response(session: Session, meeting: Meeting, settings: Any, document_id: int) -> Response:
     """One agenda document of a meeting the actor sees (404 for another meeting's)."""
     found = session.get(MeetingDocument, document_id)
     if found is None or found.meeting_id != meeting.id:
-        return Response(status_code=404)
+        raise NotFound(f"document {document_id} not found")
     data = service.read_document(found, settings=settings)
     return Response(
         data,

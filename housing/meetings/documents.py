@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from housing.announcements.attachments import inspect_attachment
-from housing.errors import NotFound
+from housing.errors import DomainError, Invalid, NotFound
 
 
 @dataclass(frozen=True)
@@ -23,11 +23,12 @@ class Stored:
 
 def inspect(data: bytes, *, max_bytes: int, field: str):
     """The file's kind (extension, content type), or a 413/415 naming `field`."""
+    if not isinstance(data, bytes | bytearray) or not data:
+        raise Invalid("send the file (an image or a PDF)", field=field)
     try:
         return inspect_attachment(data, max_bytes=max_bytes)
-    except Exception as exc:
-        if hasattr(exc, "field"):
-            exc.field = field
+    except DomainError as exc:
+        exc.field = field  # the caller's name for the file, not the announcements' one
         raise
 
 

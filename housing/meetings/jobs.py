@@ -17,7 +17,7 @@ from sqlmodel import select
 from housing import clock
 from housing.db import session_scope
 from housing.errors import Conflict
-from housing.meetings import service
+from housing.meetings import notices, service
 from housing.meetings.models import Meeting
 from housing.settings import Settings
 
@@ -49,13 +49,13 @@ def close_meetings(engine: Engine, settings: Settings, now: datetime | None = No
 def meeting_reminders(engine: Engine, settings: Settings, now: datetime | None = None) -> str:
     now = now or clock.now()
     with session_scope(engine) as session:
-        due = service.due_for_reminder(session, settings=settings, now=now)
+        due = notices.due_for_reminder(session, settings=settings, now=now)
     reminded = failed = 0
     for meeting_id in due:
         try:
             with session_scope(engine) as session:
                 meeting = session.exec(select(Meeting).where(Meeting.id == meeting_id)).one()
-                reminded += service.remind_voters(session, meeting, settings=settings, now=now)
+                reminded += notices.remind_voters(session, meeting, settings=settings, now=now)
         except Exception:
             log.exception("meeting %s: reminders failed; tried again on the next run", meeting_id)
             failed += 1

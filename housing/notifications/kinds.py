@@ -140,7 +140,12 @@ KINDS: dict[str, Kind] = {
             N_("Owners' meeting: {title}"),
             N_("The votes are counted: turnout {turnout}, {adopted} of {questions} questions adopted."),
             ALL,
-            required=True,
+        ),
+        Kind(
+            "meeting_cancelled",
+            N_("Owners' meeting: {title}"),
+            N_("The meeting is cancelled: {reason}"),
+            ALL,
         ),
         Kind(
             "staff_emergency",

@@ -26,6 +26,13 @@ def files(settings, tmp_path):
     return f.with_files(settings, tmp_path)
 
 
+def close(session, settings, meeting):
+    """Closes the meeting, holding the database's sums to the row-by-row count first."""
+    live = service.meeting_count(session, meeting, settings=settings)
+    assert live == service.reference_count(session, meeting, settings=settings)
+    return service.close_meeting(session, meeting, actor=None, settings=settings, now=f.AFTER)
+
+
 def two_flats(session, first: str, second: str):
     building = make_building(session)
     owners = []
@@ -107,7 +114,7 @@ def test_a_building_of_co_owners_several_flats_a_shop_a_proxy_a_paper_ballot_and
     assert paper.channel == BallotChannel.paper and paper.scan_file
 
     live = service.meeting_count(session, meeting, settings=files)
-    counted = service.close_meeting(session, meeting, actor=None, settings=files, now=f.AFTER)
+    counted = close(session, files, meeting)
     assert counted == live
     assert counted.total == 200
     assert counted.cast == Fraction("160")  # 20 + 40.5 + 30.25 + 69.25; the two-thirds co-owner did not vote
@@ -150,7 +157,7 @@ def test_the_quorum_is_more_than_half_of_all_votes(session, settings, voted, oth
     building, (voter, _) = two_flats(session, voted, other)
     meeting = f.published(session, settings, building)
     f.vote(session, f.resident(session, voter), meeting, F)
-    counted = service.close_meeting(session, meeting, actor=None, settings=settings, now=f.AFTER)
+    counted = close(session, settings, meeting)
     assert counted.cast == Fraction(voted) and counted.quorum is quorum
     assert counted.questions[0].outcome is (Outcome.adopted if quorum else Outcome.no_quorum)
     assert meeting.quorum_reached is quorum
@@ -165,7 +172,7 @@ def test_a_major_decision_needs_two_thirds_of_all_votes(session, settings, voted
     building, (voter, _) = two_flats(session, voted, other)
     meeting = f.published(session, settings, building, kinds=(DecisionKind.capital_repair,))
     f.vote(session, f.resident(session, voter), meeting, F)
-    counted = service.close_meeting(session, meeting, actor=None, settings=settings, now=f.AFTER)
+    counted = close(session, settings, meeting)
     assert counted.quorum
     assert counted.questions[0].outcome is outcome
 
@@ -177,7 +184,7 @@ def test_an_ordinary_decision_is_a_majority_of_the_votes_cast(session, settings)
     meeting = f.published(session, settings, building)
     for person, choice in zip(owners[:3], (F, A, X), strict=True):
         f.vote(session, f.resident(session, person), meeting, choice)
-    counted = service.close_meeting(session, meeting, actor=None, settings=settings, now=f.AFTER)
+    counted = close(session, settings, meeting)
     # 30 for of 79 cast: not more than half of the votes cast, though abstentions count as cast.
     assert counted.cast == 79 and counted.quorum
     assert counted.questions[0].outcome is Outcome.rejected

@@ -89,8 +89,12 @@ def test_the_managing_companys_manager_an_admin_and_an_owner_draft_the_others_ar
         ({"de": ("Titel", "")}, f.STARTS, f.ENDS, "texts"),
         ({"en": ("  ", "body")}, f.STARTS, f.ENDS, "texts"),
         ({"en": ("x" * 201, "")}, f.STARTS, f.ENDS, "texts"),
+        ({"en": ("Title\x00", "")}, f.STARTS, f.ENDS, "texts"),
+        ({"en": ("Title", "body\x07")}, f.STARTS, f.ENDS, "texts"),
         (f.TEXTS, f.DRAFTED - timedelta(hours=1), f.ENDS, "voting_starts"),
         (f.TEXTS, f.STARTS, f.STARTS, "voting_ends"),
+        (f.TEXTS, f.DRAFTED + timedelta(days=367), f.DRAFTED + timedelta(days=377), "voting_starts"),
+        (f.TEXTS, f.STARTS, f.STARTS + timedelta(days=367), "voting_ends"),
         (f.TEXTS, f.STARTS.replace(tzinfo=None), f.ENDS, "voting_starts"),
     ],
 )
@@ -139,6 +143,10 @@ def test_questions_that_change_the_company_or_the_fee_name_it_and_take_effect_af
             "effective_from",
         ),
         ({"kind": DecisionKind.management_fee, "fee_minor": 0, "effective_from": day_after}, "fee_minor"),
+        (
+            {"kind": DecisionKind.management_fee, "fee_minor": 1, "effective_from": date(9999, 12, 31)},
+            "effective_from",
+        ),
         ({"kind": DecisionKind.management_fee, "fee_minor": True, "effective_from": day_after}, "fee_minor"),
         ({"kind": DecisionKind.ordinary, "company_id": other.id}, "company_id"),
         ({"kind": DecisionKind.ordinary, "fee_minor": 100}, "fee_minor"),
@@ -224,8 +232,13 @@ def test_publishing_fixes_the_roll_and_all_votes_and_notifies_every_owner(sessio
     assert sorted(n.user_id for n in notices) == sorted(r.user_id for r in residents)
     # No language chosen: Uzbek, else Russian, else English (the meeting is written in en and ru).
     assert notices[0].params["title"] == "Общее собрание" and notices[0].link == f"/meetings/{meeting.id}"
-    actions = [e.action for e in service.events_of(session, meeting)]
-    assert actions == ["drafted", "question_added", "published"]
+    events = service.events_of(session, meeting)
+    assert [e.action for e in events] == ["drafted", "question_added", "published"]
+    assert {e.user_id for e in events} == {meeting.created_by} and events[-1].at == f.DRAFTED
+    assert (
+        "record date 2026-11-02; roll of 3 shares; all votes 112.34 m2; 3 owners notified"
+        in events[-1].detail
+    )
     with pytest.raises(Conflict):
         service.publish_meeting(session, f.admin(session), meeting, settings=settings, now=f.DRAFTED)
 
@@ -310,6 +323,8 @@ def test_a_meeting_is_cancelled_with_a_reason_before_voting_starts_and_not_after
     service.cancel_meeting(session, manager, meeting, reason="wrong date", now=f.DRAFTED)
     assert meeting.status == MeetingStatus.cancelled
     assert service.events_of(session, meeting)[-1].detail == "wrong date"
+    told = session.exec(select(Notification).where(Notification.kind == "meeting_cancelled")).all()
+    assert len(told) == 3 and told[0].params["reason"] == "wrong date"
 
 
 # Ballots: the voting period and the one-ballot rule
@@ -536,3 +551,79 @@ def test_the_close_job_counts_what_ended_and_reminders_go_once_to_who_has_not_vo
             session.exec(select(MeetingEvent.action).where(MeetingEvent.meeting_id == meeting.id)).all()[-1]
             == "closed"
         )
+
+
+def test_a_draft_is_edited_until_it_is_published_and_not_after(session, house, settings, files):
+    building, _, _ = house
+    manager = f.manager_of(session, building)
+    meeting = f.draft(session, manager, building)
+    later = f.STARTS + timedelta(days=1)
+    service.update_meeting(
+        session, manager, meeting, texts={"uz": ("Umumiy yig'ilish", "")}, voting_starts=later, now=f.DRAFTED
+    )
+    assert set(service.texts_of(session, [meeting.id])[meeting.id]) == {"uz"}  # the texts are replaced
+    assert (meeting.voting_starts, meeting.voting_ends) == (later, f.ENDS)
+    with pytest.raises(Invalid) as refused:
+        service.update_meeting(session, manager, meeting, voting_ends=later, now=f.DRAFTED)
+    assert refused.value.field == "voting_ends" and meeting.voting_ends == f.ENDS
+    with pytest.raises(Forbidden):
+        service.update_meeting(session, f.staff(session, make_company(session)), meeting, now=f.DRAFTED)
+    service.publish_meeting(session, manager, meeting, settings=settings, now=f.DRAFTED)
+    for edit in (
+        lambda: service.update_meeting(session, manager, meeting, texts={"en": ("x", "")}, now=f.DRAFTED),
+        lambda: service.add_question(
+            session, manager, meeting, kind="ordinary", texts={"en": ("x", "")}, now=f.DRAFTED
+        ),
+        lambda: service.remove_question(session, manager, f.questions(session, meeting)[0], now=f.DRAFTED),
+        lambda: service.attach_document(
+            session, manager, meeting, title="x", data=f.pdf_bytes(), settings=files, now=f.DRAFTED
+        ),
+    ):
+        with pytest.raises(Conflict, match="published; its agenda can no longer change"):
+            edit()
+    assert len(f.questions(session, meeting)) == 1
+
+
+def test_proxies_are_decided_by_managers_and_a_rejection_says_why(session, house, files):
+    building, owners, residents = house
+    meeting = f.published(session, files, building)
+    entry = service.voter_entries(session, residents[0], meeting)[0]
+
+    def submit(actor, person_id=owners[1].id, document=None):
+        return service.submit_proxy(
+            session, actor, meeting, voter_id=entry.voter_id, proxy_person_id=person_id,
+            document=document or f.pdf_bytes(), settings=files, now=f.DRAFTED,
+        )  # fmt: skip
+
+    with pytest.raises(Forbidden):  # another owner cannot give this share away
+        submit(residents[1])
+    with pytest.raises(Invalid, match="their own proxy"):
+        submit(residents[0], person_id=owners[0].id)
+    with pytest.raises(Invalid) as refused:
+        submit(residents[0], person_id=999_999)
+    assert refused.value.field == "proxy_person_id"
+    with pytest.raises(Invalid) as empty:
+        service.submit_proxy(
+            session, residents[0], meeting, voter_id=entry.voter_id, proxy_person_id=owners[1].id, document=b"",
+            settings=files, now=f.DRAFTED,
+        )  # fmt: skip
+    assert empty.value.field == "document"
+    assert service.proxies_of(session, meeting) == []
+    first = submit(residents[0])
+    manager = f.manager_of(session, building)
+    with pytest.raises(Forbidden):  # a dispatcher uploads, a manager decides
+        service.decide_proxy(
+            session, f.manager_of(session, building, Role.dispatcher), first, accept=True, now=f.DRAFTED
+        )
+    with pytest.raises(Invalid, match="say why"):
+        service.decide_proxy(session, manager, first, accept=False, reason="", now=f.DRAFTED)
+    service.decide_proxy(session, manager, first, accept=False, reason="not signed", now=f.DRAFTED)
+    with pytest.raises(Conflict, match="rejected already"):
+        service.decide_proxy(session, manager, first, accept=True, now=f.DRAFTED)
+    second = submit(residents[0])
+    service.decide_proxy(session, manager, second, accept=True, now=f.DRAFTED)
+    with pytest.raises(Conflict, match="already has an accepted proxy"):
+        submit(residents[0])
+    assert [e.action for e in service.events_of(session, meeting)][-4:] == [
+        "proxy_submitted", "proxy_rejected", "proxy_submitted", "proxy_accepted",
+    ]  # fmt: skip

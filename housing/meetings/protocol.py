@@ -22,44 +22,29 @@ from pathlib import Path
 from babel.support import NullTranslations
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from housing import i18n
 from housing.errors import Conflict, NotFound
+from housing.meetings import service
+from housing.meetings.chain import RECEIPT_DIGITS, receipt_of
 from housing.meetings.counting import Count, QuestionCount
-from housing.meetings.models import (
-    Ballot,
-    BallotAnswer,
-    BallotChannel,
-    InitiatorKind,
-    Meeting,
-    MeetingProxy,
-    MeetingQuestion,
-    MeetingStatus,
-    MeetingText,
-    MeetingVoter,
-    QuestionText,
-)
-from housing.meetings.rules import (
-    Choice,
-    DecisionKind,
-    MeetingRules,
-    Outcome,
-    Threshold,
-    from_text,
-    percent,
-    shown,
-    weight,
-)
-from housing.registry.models import Apartment, Building, ManagementCompany, Person
-from housing.settings import CITY_TIMEZONE
+from housing.meetings.models import BallotChannel, InitiatorKind, Meeting, MeetingStatus
+from housing.meetings.rules import Choice, DecisionKind, MeetingRules, Outcome, Threshold, percent, shown
+from housing.meetings.service import RegisterRow
+from housing.registry.models import Building, ManagementCompany
+from housing.settings import CITY_TIMEZONE, Settings
 
 FONTS = Path(__file__).resolve().parent / "fonts"
-RECEIPT_DIGITS = 16  # a receipt is the first 16 hex digits of the ballot's hash
+# Replaced by the number of pages when the PDF is written; rarer than fpdf2's "{nb}", which an
+# owner's name or a title could contain.
+PAGES_ALIAS = "{#protocol-pages#}"
 
 
 @dataclass(frozen=True)
 class ProtocolQuestion:
+    """An agenda item as the protocol prints it; its votes are in `ProtocolData.count`."""
+
     id: int
     position: int
     kind: DecisionKind
@@ -72,27 +57,10 @@ class ProtocolQuestion:
 
 
 @dataclass(frozen=True)
-class ProtocolRow:
-    """One line of the register of ballots, in the chain's order."""
-
-    sequence: int
-    apartment_number: str
-    owner_name: str
-    share: Fraction
-    weight: Fraction  # m2, exact
-    channel: BallotChannel
-    proxy_name: str | None
-    choices: Mapping[int, Choice]  # question id -> choice; a question left blank is absent
-    hash: str
-    cast_at: datetime
-
-    @property
-    def receipt(self) -> str:
-        return self.hash[:RECEIPT_DIGITS]
-
-
-@dataclass(frozen=True)
 class ProtocolData:
+    """Everything the protocol says, in no particular language; moments are UTC, shown on the
+    city's clock (`timezone`). Made by `protocol_data`, or by hand (tests, the benchmark)."""
+
     meeting_id: int
     building_address: str
     texts: Mapping[str, tuple[str, str]]  # language -> (title, body)
@@ -106,8 +74,9 @@ class ProtocolData:
     count: Count
     quorum: Threshold
     questions: Sequence[ProtocolQuestion]
-    register: Sequence[ProtocolRow]
+    register: Sequence[RegisterRow]  # in the chain's order
     chain_head: str
+    chain_verified: bool | None = None  # the hashes recomputed from the tables match (None: not checked)
     timezone: str = CITY_TIMEZONE
 
     @property
@@ -140,6 +109,7 @@ class _Document(FPDF):
         self.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
         self.set_margins(15, 15, 15)
         self.set_auto_page_break(True, margin=16)
+        self.alias_nb_pages(PAGES_ALIAS)
 
     def footer(self) -> None:
         self.set_y(-11)
@@ -168,16 +138,17 @@ class _Writer:
         self.data = data
         self.language = language
         self._ = catalog.gettext
+        self._measured: dict[tuple[str, str], float] = {}
         _ = self._
-        title, _body = text_in(data.texts, language)
+        title = text_in(data.texts, language)[0]
         self.pdf = _Document(
-            footer_text=_("Page %(page)s of %(last)s") % {"page": "{page}", "last": "{nb}"},
+            footer_text=_("Page %(page)s of %(last)s") % {"page": "{page}", "last": PAGES_ALIAS},
             reference=_("Meeting No. {number}").format(number=data.meeting_id),
         )
         self.pdf.set_title(title)
         self.pdf.set_lang(language)
         self.pdf.set_creator("housing")
-        if data.closed_at is not None:
+        if data.closed_at is not None:  # the same meeting gives the same bytes, whenever it is printed
             self.pdf.set_creation_date(data.closed_at)
 
     # numbers and words
@@ -237,7 +208,7 @@ class _Writer:
         _ = self._
         return {Choice.yes: _("for"), Choice.no: _("against"), Choice.abstain: _("abstain")}[choice]
 
-    def channel(self, row: ProtocolRow) -> str:
+    def channel(self, row: RegisterRow) -> str:
         _ = self._
         words = _("online") if row.channel == BallotChannel.online else _("paper")
         if row.proxy_name:
@@ -291,10 +262,10 @@ class _Writer:
             (_("Record date (who votes)"), self.day(data.record_date)),
             (_("Voting period"), f"{self.moment(data.voting_starts)} \u2013 {self.moment(data.voting_ends)}"),
             (_("Closed"), self.moment(data.closed_at)),
-            (_("All votes (area of all premises)"), f"{self.m2(count.total)} m²"),
+            (_("All votes (area of all premises)"), _("{area} m²").format(area=self.m2(count.total))),
             (
                 _("Votes cast"),
-                f"{self.m2(count.cast)} m² ({self.pct(count.cast, count.total)})",
+                _("{area} m²").format(area=self.m2(count.cast)) + f" ({self.pct(count.cast, count.total)})",
             ),
             (
                 _("Ballots"),
@@ -376,7 +347,7 @@ class _Writer:
 
     # The register: a landscape table drawn cell by cell (fpdf2's table() lays out 1,000 rows in
     # tens of seconds; a row here measures its text only when it may not fit on one line).
-    _REGISTER_WIDTHS = (12, 16, 58, 14, 24, 50, 61, 32)  # 267 mm: A4 landscape within the margins
+    _REGISTER_WIDTHS = (10, 20, 56, 14, 24, 50, 61, 32)  # 267 mm: A4 landscape within the margins
     _REGISTER_ALIGN = ("R", "L", "L", "R", "R", "L", "L", "L")
     _REGISTER_LINE = 3.4
     _PAD = 0.6
@@ -392,9 +363,9 @@ class _Writer:
             3.8,
             _(
                 "Each line is one owner's share that voted, in the order the ballots were received."
-                " The receipt is the first 16 characters of the ballot's hash: an owner finds their"
-                " ballot by it."
-            ),
+                " The receipt is the first {digits} characters of the ballot's hash: an owner finds"
+                " their ballot by it."
+            ).format(digits=RECEIPT_DIGITS),
         )
         pdf.ln(2)
         if not data.register:
@@ -428,7 +399,7 @@ class _Writer:
                 self.m2(line.weight),
                 self.channel(line),
                 choices or "-",
-                line.receipt,
+                receipt_of(line.hash),
             )
             if self._register_row(cells, fits_check=True):
                 self._register_row(headings, bold=True)  # a new page: its heading first
@@ -455,11 +426,7 @@ class _Writer:
         for cell, width, align in zip(lines, self._REGISTER_WIDTHS, self._REGISTER_ALIGN, strict=True):
             for index, text in enumerate(cell):
                 # text() at a baseline: several times faster than cell(), which the widths make needless
-                left = (
-                    x + width - pdf.c_margin - pdf.get_string_width(text)
-                    if align == "R"
-                    else x + pdf.c_margin
-                )
+                left = x + width - pdf.c_margin - self._width(text) if align == "R" else x + pdf.c_margin
                 pdf.text(left, y + baseline + index * self._REGISTER_LINE, text)
             x += width
         pdf.set_draw_color(180)
@@ -470,9 +437,18 @@ class _Writer:
 
     def _lines(self, text: str, width: float) -> list[str]:
         pdf = self.pdf
-        if "\n" not in text and pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
+        if "\n" not in text and self._width(text) <= width - 2 * pdf.c_margin:
             return [text]
         return pdf.multi_cell(width, self._REGISTER_LINE, text, dry_run=True, output="LINES")
+
+    def _width(self, text: str) -> float:
+        """A text's width in the current font; the register repeats most of its values (shares,
+        weights, channels, choices), each measured once."""
+        key = (text, self.pdf.font_style)
+        width = self._measured.get(key)
+        if width is None:
+            width = self._measured[key] = self.pdf.get_string_width(text)
+        return width
 
     def chain(self) -> None:
         _, pdf, data = self._, self.pdf, self.data
@@ -491,14 +467,36 @@ class _Writer:
                 " ballot changed, removed or added after the close changes this value."
             ),
         )
+        if data.chain_verified is None:
+            return
+        pdf.ln(1)
+        if data.chain_verified:
+            self.para(
+                3.8,
+                _(
+                    "Checked when this protocol was made: every ballot's hash matches its fields and"
+                    " the ballot before it, up to this head."
+                ),
+            )
+        else:
+            pdf.set_font("DejaVu", "B", _BODY)
+            self.para(
+                _LINE,
+                _(
+                    "Warning: the ballots' hashes do not match their fields or this head; the register"
+                    " may have been changed after the ballots were cast."
+                ),
+            )
 
 
 # --- from the database -----------------------------------------------------------------------
 
 
-def protocol_data(session: Session, meeting: Meeting, *, settings) -> ProtocolData:
-    """What the protocol of a closed meeting says, read from its stored count and ballots."""
-    if meeting.status != MeetingStatus.closed:
+def protocol_data(session: Session, meeting: Meeting, *, settings: Settings) -> ProtocolData:
+    """What the protocol of a closed meeting says: its stored count, its register of ballots and
+    the chain's head, checked against the ballots' fields. Before the close it is refused (409):
+    the register shows how each share voted, which nobody sees while the vote runs."""
+    if MeetingStatus(meeting.status) is not MeetingStatus.closed:
         raise Conflict(
             "the protocol is made when the meeting is closed and counted; until then only the turnout"
             " is shown",
@@ -508,130 +506,49 @@ def protocol_data(session: Session, meeting: Meeting, *, settings) -> ProtocolDa
     building = session.get(Building, meeting.building_id)
     if building is None:  # a foreign key makes this unreachable
         raise NotFound("the meeting's building does not exist")
-    initiator_name = None
-    if meeting.company_id is not None:
-        company = session.get(ManagementCompany, meeting.company_id)
-        initiator_name = company.name if company else None
-    texts = {
-        text.language: (text.title, text.body)
-        for text in session.exec(select(MeetingText).where(MeetingText.meeting_id == meeting.id))
-    }
-    questions = list(
+    questions = service.questions_of(session, meeting)
+    question_texts = service.question_texts_of(session, [q.id for q in questions])
+    company_ids = {meeting.company_id, *(q.company_id for q in questions)} - {None}
+    names = dict(
         session.exec(
-            select(MeetingQuestion)
-            .where(MeetingQuestion.meeting_id == meeting.id)
-            .order_by(MeetingQuestion.position)
-        )
-    )
-    question_texts: dict[int, dict[str, tuple[str, str]]] = {}
-    if questions:
-        for text in session.exec(
-            select(QuestionText).where(QuestionText.question_id.in_([q.id for q in questions]))  # type: ignore[union-attr]
-        ):
-            question_texts.setdefault(text.question_id, {})[text.language] = (text.title, text.body)
-    company_ids = {q.company_id for q in questions if q.company_id is not None}
-    company_names = (
-        {
-            company.id: company.name
-            for company in session.exec(
-                select(ManagementCompany).where(ManagementCompany.id.in_(company_ids))  # type: ignore[union-attr]
+            select(ManagementCompany.id, ManagementCompany.name).where(
+                col(ManagementCompany.id).in_(company_ids)
             )
-        }
-        if company_ids
-        else {}
+        ).all()
     )
-    register = _register(session, meeting)
-    total = Fraction(meeting.total_area_m2 or 0)
-    cast = from_text(meeting.votes_cast) if meeting.votes_cast else Fraction(0)
-    counted = tuple(
-        QuestionCount(
-            question_id=q.id,
-            kind=q.kind,
-            votes_for=from_text(q.votes_for or "0"),
-            votes_against=from_text(q.votes_against or "0"),
-            votes_abstain=from_text(q.votes_abstain or "0"),
-            outcome=q.outcome or Outcome.no_quorum,
-        )
-        for q in questions
-    )
-    roll = len(session.exec(select(MeetingVoter.id).where(MeetingVoter.meeting_id == meeting.id)).all())
-    count = Count(
-        total=total,
-        cast=cast,
-        quorum=bool(meeting.quorum_reached),
-        questions=counted,
-        ballots=len(register),
-        roll=roll,
-    )
+    texts = service.texts_of(session, [meeting.id]).get(meeting.id, {})
     return ProtocolData(
         meeting_id=meeting.id,
         building_address=building.address,
-        texts=texts,
-        initiator=meeting.initiator,
-        initiator_name=initiator_name,
+        texts={language: (text.title, text.body) for language, text in texts.items()},
+        initiator=InitiatorKind(meeting.initiator),
+        initiator_name=names.get(meeting.company_id) if meeting.company_id else None,
         published_at=meeting.published_at,
         record_date=meeting.record_date,
         voting_starts=meeting.voting_starts,
         voting_ends=meeting.voting_ends,
         closed_at=meeting.closed_at,
-        count=count,
+        count=service.meeting_count(session, meeting, settings=settings),
         quorum=rules.quorum,
         questions=[
             ProtocolQuestion(
                 id=q.id,
                 position=q.position,
-                kind=q.kind,
-                texts=question_texts.get(q.id, {}),
-                threshold=rules.thresholds[q.kind],
+                kind=DecisionKind(q.kind),
+                texts={
+                    language: (text.title, text.body)
+                    for language, text in question_texts.get(q.id, {}).items()
+                },
+                threshold=rules.thresholds[DecisionKind(q.kind)],
                 effective_from=q.effective_from,
-                company_name=company_names.get(q.company_id) if q.company_id else None,
+                company_name=names.get(q.company_id) if q.company_id else None,
                 fee_minor=q.fee_minor,
                 currency=q.currency,
             )
             for q in questions
         ],
-        register=register,
+        register=service.ballot_register(session, meeting),
         chain_head=meeting.chain_head,
+        chain_verified=service.verify_meeting_chain(session, meeting),
         timezone=settings.timezone,
     )
-
-
-def _register(session: Session, meeting: Meeting) -> list[ProtocolRow]:
-    rows = session.exec(
-        select(Ballot, MeetingVoter, Apartment.number, Person.full_name)
-        .join(MeetingVoter, MeetingVoter.id == Ballot.voter_id)
-        .join(Apartment, Apartment.id == MeetingVoter.apartment_id)
-        .join(Person, Person.id == MeetingVoter.person_id)
-        .where(Ballot.meeting_id == meeting.id)
-        .order_by(Ballot.sequence)
-    ).all()
-    choices: dict[int, dict[int, Choice]] = {}
-    for ballot_id, question_id, choice in session.exec(
-        select(BallotAnswer.ballot_id, BallotAnswer.question_id, BallotAnswer.choice)
-        .join(Ballot, Ballot.id == BallotAnswer.ballot_id)
-        .where(Ballot.meeting_id == meeting.id)
-    ):
-        choices.setdefault(ballot_id, {})[question_id] = Choice(choice)
-    proxies = {
-        proxy_id: name
-        for proxy_id, name in session.exec(
-            select(MeetingProxy.id, Person.full_name)
-            .join(Person, Person.id == MeetingProxy.proxy_person_id)
-            .where(MeetingProxy.meeting_id == meeting.id)
-        )
-    }
-    return [
-        ProtocolRow(
-            sequence=ballot.sequence,
-            apartment_number=number,
-            owner_name=owner,
-            share=Fraction(voter.share_numerator, voter.share_denominator),
-            weight=weight(voter.share_numerator, voter.share_denominator, voter.area_m2),
-            channel=BallotChannel(ballot.channel),
-            proxy_name=proxies.get(ballot.proxy_id) if ballot.proxy_id else None,
-            choices=choices.get(ballot.id, {}),
-            hash=ballot.hash,
-            cast_at=ballot.cast_at,
-        )
-        for ballot, voter, number, owner in rows
-    ]

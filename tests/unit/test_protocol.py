@@ -5,7 +5,7 @@ losing, repeating or cutting a line; and what `protocol_data` reads from a close
 
 import io
 import string
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from io import BytesIO
@@ -18,29 +18,20 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 from pypdf import PdfReader
 
-from housing.accounts.models import Role
+from housing import i18n
 from housing.errors import Conflict, NotFound
-from housing.meetings import protocol
+from housing.meetings import protocol, service
 from housing.meetings.counting import Count, RollEntry, count
 from housing.meetings.models import (
-    Ballot,
-    BallotAnswer,
     BallotChannel,
     InitiatorKind,
-    Meeting,
-    MeetingProxy,
-    MeetingQuestion,
-    MeetingStatus,
-    MeetingText,
-    MeetingVoter,
-    ProxyStatus,
-    QuestionText,
 )
-from housing.meetings.protocol import ProtocolData, ProtocolQuestion, ProtocolRow, protocol_data, protocol_pdf
-from housing.meetings.rules import Choice, DecisionKind, MeetingRules, Outcome, as_text
-from housing.registry.models import Ownership
+from housing.meetings.protocol import ProtocolData, ProtocolQuestion, protocol_data, protocol_pdf
+from housing.meetings.rules import Choice, DecisionKind, MeetingRules, Outcome
+from housing.meetings.service import RegisterRow
 from housing.settings import MeetingSettings
-from tests.factories.core import make_apartment, make_building, make_company, make_person, make_user
+from tests.factories import meetings as f
+from tests.factories.core import make_apartment, make_building, make_company, make_owner, make_person
 
 LOCALE = Path(__file__).resolve().parents[2] / "housing" / "locale"
 PROTOCOL_SOURCE = Path(protocol.__file__)
@@ -54,9 +45,8 @@ RULES = MeetingRules.of(_Rules)
 Q1, Q2 = 11, 12  # question ids
 
 
-def catalog(language: str) -> Translations:
-    """The language's catalog with the pending translations (housing/locale/pending) merged in,
-    as it will be once they are: the protocol is checked in the words a reader gets."""
+def _messages(language: str) -> dict:
+    """The language's catalog with the pending translations (housing/locale/pending) merged in."""
     with (LOCALE / language / "LC_MESSAGES" / "messages.po").open("rb") as po:
         merged = read_po(po, locale=language)
     for path in sorted((LOCALE / "pending").glob(f"*.{language}.po")):
@@ -64,8 +54,14 @@ def catalog(language: str) -> Translations:
             for message in read_po(po, locale=language):
                 if message.id and message.string:
                     merged[message.id] = message
+    return merged
+
+
+def catalog(language: str) -> Translations:
+    """The catalog as it will be once the pending translations are merged: the protocol is
+    checked in the words a reader gets."""
     compiled = BytesIO()
-    write_mo(compiled, merged)
+    write_mo(compiled, _messages(language))
     compiled.seek(0)
     return Translations(compiled)
 
@@ -149,8 +145,10 @@ def make_data(answers: dict[int, dict[int, Choice]], *, texts=None, register=Non
         register=register
         if register is not None
         else [
-            ProtocolRow(
+            RegisterRow(
                 sequence=n,
+                ballot_id=n,
+                voter_id=voter,
                 apartment_number=str(voter),
                 owner_name=names[voter],
                 share=shares[voter],
@@ -159,6 +157,7 @@ def make_data(answers: dict[int, dict[int, Choice]], *, texts=None, register=Non
                 proxy_name="Rahimov Sardor" if voter == 5 else None,
                 choices=answers[voter],
                 hash=f"{voter:x}" * 64,
+                prev_hash="0" * 64,
                 cast_at=datetime(2026, 10, 20, tzinfo=UTC),
             )
             for n, voter in enumerate(answers, start=1)
@@ -180,10 +179,10 @@ def test_every_protocol_word_has_its_uzbek_and_russian_text_with_the_same_fields
     words = {message for _, message, _, _ in extract_from_file("python", str(PROTOCOL_SOURCE))}
     assert len(words) > 50
     for language in ("uz", "ru"):
-        translated = catalog(language)
-        missing = sorted(word for word in words if translated.gettext(word) == word)
+        translated = {m.id: m.string for m in _messages(language) if m.id and m.string}
+        missing = sorted(word for word in words if word not in translated)
         assert missing == [], language
-        changed = sorted(word for word in words if _fields(translated.gettext(word)) != _fields(word))
+        changed = sorted(word for word in words if _fields(translated[word]) != _fields(word))
         assert changed == [], language
 
 
@@ -217,6 +216,13 @@ def test_the_english_protocol_shows_the_exact_count_rounded_half_up_and_the_resu
     results = [line for line in text.splitlines() if line.startswith("Result: ")]
     assert results == ["Result: Adopted", "Result: Not adopted"]
     assert "Page 1 of " in first
+
+
+def test_the_protocol_is_dated_by_the_close_so_printing_it_again_gives_the_same_file():
+    data = make_data(VOTED)
+    pdf = protocol_pdf(data, "en")
+    assert PdfReader(io.BytesIO(pdf)).metadata.creation_date == data.closed_at
+    assert protocol_pdf(data, "en") == pdf
 
 
 def test_the_register_lists_each_ballot_with_its_receipt_and_the_protocol_ends_with_the_chain_head():
@@ -299,8 +305,10 @@ def test_a_register_of_1000_ballots_breaks_across_pages_without_losing_or_cuttin
     result = count(total=Fraction(54300), roll=roll, questions=QUESTIONS, answers=answers, rules=RULES)
     long_name = "Abdurahmonov Abdulaziz Abdurashidovich ibn Abdulhamid " * 2
     register = [
-        ProtocolRow(
+        RegisterRow(
             sequence=voter,
+            ballot_id=voter,
+            voter_id=voter,
             apartment_number=str(voter),
             owner_name=long_name if voter % 97 == 0 else f"Owner {voter}",
             share=Fraction(1),
@@ -309,6 +317,7 @@ def test_a_register_of_1000_ballots_breaks_across_pages_without_losing_or_cuttin
             proxy_name="Proxy Person" if voter % 89 == 0 else None,
             choices=answers[voter],
             hash=f"{voter:016x}" + "0" * 48,
+            prev_hash="0" * 64,
             cast_at=datetime(2026, 10, 20, tzinfo=UTC),
         )
         for voter in answers
@@ -331,139 +340,107 @@ def test_a_register_of_1000_ballots_breaks_across_pages_without_losing_or_cuttin
         assert all(text.startswith(("Meeting No.", "Page ")) for text in low), low
 
 
+def test_the_protocol_says_whether_the_chain_was_checked():
+    verified = ProtocolData(**{**make_data(VOTED).__dict__, "chain_verified": True})
+    assert "Checked when this protocol was made" in "\n".join(render(verified, "en"))
+    broken = ProtocolData(**{**make_data(VOTED).__dict__, "chain_verified": False})
+    text = "\n".join(render(broken, "en"))
+    assert "Warning: the ballots' hashes do not match" in text
+    assert "Checked when" not in "\n".join(render(make_data(VOTED), "en"))
+
+
 # --- from the database ---------------------------------------------------------------------
 
 
-def test_protocol_data_reads_a_closed_meetings_stored_count_and_its_register(session, settings):
+def test_a_closed_meetings_protocol_has_its_count_register_proxy_and_checked_chain(
+    session, settings, tmp_path
+):
+    files = f.with_files(settings, tmp_path)
     company = make_company(session, name="Obod Uy MChJ")
     newcomer = make_company(session, name="Yangi Uy MChJ")
     building = make_building(session, company, address="Amir Temur koʻchasi 9")
     flat = make_apartment(session, building, number="12", area_m2=Decimal("60.00"))
     shop = make_apartment(session, building, number="S1", area_m2=Decimal("40.00"), residential=False)
-    owner, co_owner, shopkeeper, proxy = (
-        make_person(session, full_name=name) for name in ("A", "B", "C", "D")
-    )
-    staff = make_user(session, Role.manager, company_id=company.id)
-    ownerships = []
-    for apartment, person, share in (
-        (flat, owner, (1, 2)),
-        (flat, co_owner, (1, 2)),
-        (shop, shopkeeper, (1, 1)),
-    ):
-        ownership = Ownership(
-            apartment_id=apartment.id,
-            person_id=person.id,
-            share_numerator=share[0],
-            share_denominator=share[1],
-            valid_from=date(2020, 1, 1),
-        )
-        session.add(ownership)
-        ownerships.append((ownership, apartment, person, share))
-    session.flush()
-    meeting = Meeting(
-        building_id=building.id,
-        initiator=InitiatorKind.company,
-        created_by=staff.id,
-        company_id=company.id,
-        status=MeetingStatus.published,
-        voting_starts=datetime(2026, 10, 15, 19, tzinfo=UTC),
-        voting_ends=datetime(2026, 10, 30, 19, tzinfo=UTC),
-        published_at=datetime(2026, 10, 1, 5, tzinfo=UTC),
-        record_date=date(2026, 10, 1),
-        total_area_m2=Decimal("100.00"),
-        chain_head="e" * 64,
-    )
-    session.add(meeting)
-    session.flush()
-    session.add(MeetingText(meeting_id=meeting.id, language="ru", title="Собрание", body=""))
-    question = MeetingQuestion(
-        meeting_id=meeting.id,
-        position=1,
-        kind=DecisionKind.management_company,
+    owner = make_owner(session, flat, share="1/2", full_name="Aliyev Anvar")
+    make_owner(session, flat, share="1/2", full_name="Aliyeva Barno")  # does not vote
+    shopkeeper = make_owner(session, shop, full_name="Choriyev Davron")
+    proxy = make_person(session, full_name="Doniyorov Eldor")
+    meeting = f.published(
+        session,
+        files,
+        building,
+        kinds=(DecisionKind.management_company,),
         company_id=newcomer.id,
-        effective_from=date(2026, 12, 1),
-        votes_for=as_text(Fraction(70)),
-        votes_against=as_text(Fraction(0)),
-        votes_abstain=as_text(Fraction(0)),
-        outcome=Outcome.adopted,
+        effective_from=f.ENDS.date() + timedelta(days=5),
     )
-    session.add(question)
-    session.flush()
-    session.add(QuestionText(question_id=question.id, language="ru", title="Сменить компанию", body=""))
-    voters = []
-    for ownership, apartment, person, share in ownerships:
-        voter = MeetingVoter(
-            meeting_id=meeting.id,
-            ownership_id=ownership.id,
-            apartment_id=apartment.id,
-            person_id=person.id,
-            share_numerator=share[0],
-            share_denominator=share[1],
-            area_m2=apartment.area_m2,
-        )
-        session.add(voter)
-        voters.append(voter)
-    session.flush()
-    power = MeetingProxy(
-        meeting_id=meeting.id,
-        voter_id=voters[2].id,
+    f.vote(session, f.resident(session, owner), meeting, Choice.yes)
+    [entry] = service.voter_entries(session, f.resident(session, shopkeeper), meeting)
+    clerk = f.manager_of(session, building)
+    power = service.submit_proxy(
+        session,
+        clerk,
+        meeting,
+        voter_id=entry.voter_id,
         proxy_person_id=proxy.id,
-        status=ProxyStatus.accepted,
-        file="proxy-1.pdf",
-        content_type="application/pdf",
-        submitted_by=staff.id,
+        document=f.pdf_bytes(),
+        settings=files,
+        now=f.VOTING,
     )
-    session.add(power)
-    session.flush()
-    for sequence, (voter, proxy_id) in enumerate(((voters[0], None), (voters[2], power.id)), start=1):
-        ballot = Ballot(
-            meeting_id=meeting.id,
-            voter_id=voter.id,
-            sequence=sequence,
-            channel=BallotChannel.online,
-            cast_by=staff.id,
-            proxy_id=proxy_id,
-            cast_at=datetime(2026, 10, 20, tzinfo=UTC),
-            prev_hash=str(sequence - 1) * 64,
-            hash=str(sequence) * 64,
-        )
-        session.add(ballot)
-        session.flush()
-        session.add(BallotAnswer(ballot_id=ballot.id, question_id=question.id, choice=Choice.yes))
-    session.flush()
+    service.decide_proxy(session, clerk, power, accept=True, now=f.VOTING)
+    f.vote(session, f.resident(session, proxy), meeting, Choice.yes)
 
-    with pytest.raises(Conflict):  # while the vote runs the register (how each share voted) is not shown
-        protocol_data(session, meeting, settings=settings)
+    with pytest.raises(Conflict, match="closed"):  # while the vote runs, how each share voted is not shown
+        protocol_data(session, meeting, settings=files)
 
-    meeting.status = MeetingStatus.closed
-    meeting.closed_at = datetime(2026, 10, 30, 19, 5, tzinfo=UTC)
-    meeting.votes_cast = as_text(Fraction(70))
-    meeting.quorum_reached = True
-    session.flush()
-    data = protocol_data(session, meeting, settings=settings)
+    service.close_meeting(session, meeting, actor=None, settings=files, now=f.AFTER)
+    data = protocol_data(session, meeting, settings=files)
 
     assert data.building_address == "Amir Temur koʻchasi 9"
-    assert data.initiator_name == "Obod Uy MChJ"
-    assert data.languages == ("ru",)
+    assert (data.initiator, data.initiator_name) == (InitiatorKind.company, "Obod Uy MChJ")
+    assert data.languages == ("ru", "en")
+    # all votes 100 m2 (the shop's 40 included); 30 (half the flat) + 40 (the shop, by proxy) voted
     assert (data.count.total, data.count.cast, data.count.quorum) == (100, 70, True)
     assert (data.count.ballots, data.count.roll) == (2, 3)
     [counted] = data.count.questions
     assert (counted.votes_for, counted.outcome) == (70, Outcome.adopted)
     [asked] = data.questions
-    assert (asked.company_name, asked.threshold) == (
-        "Yangi Uy MChJ",
-        RULES.thresholds[DecisionKind.management_company],
-    )
+    assert asked.company_name == "Yangi Uy MChJ"
+    assert asked.threshold == RULES.thresholds[DecisionKind.management_company]
     assert [
-        (row.sequence, row.apartment_number, row.owner_name, row.share, row.weight) for row in data.register
+        (r.sequence, r.apartment_number, r.owner_name, r.share, r.weight, r.proxy_name) for r in data.register
     ] == [
-        (1, "12", "A", Fraction(1, 2), 30),
-        (2, "S1", "C", 1, 40),
+        (1, "12", "Aliyev Anvar", Fraction(1, 2), 30, None),
+        (2, "S1", "Choriyev Davron", 1, 40, "Doniyorov Eldor"),
     ]
-    assert [row.proxy_name for row in data.register] == [None, "D"]
-    assert data.register[1].receipt == "2" * 16
-    assert data.chain_head == "e" * 64
+    assert data.chain_head == meeting.chain_head == data.register[-1].hash
+    assert data.chain_verified is True
 
-    text = "\n".join(pdf_text(protocol_pdf(data, "ru", translations=catalog("ru"))))
-    assert "Сменить компанию" in text and "Итог: Решение принято" in text
-    assert "70,00" in text and "по доверенности: D" in text
+    pages = render(data, "ru")
+    text = "\n".join(pages)
+    assert "Собственники решают." in text  # the meeting's own Russian text
+    assert "Итог: Решение принято" in text
+    assert "100,00 м²" in text and "70,00 м² (70,00 %)" in text
+    assert "по доверенности: Doniyorov Eldor" in text
+    assert data.register[1].hash[:16] in text and meeting.chain_head in text
+    assert "Проверено при составлении протокола" in text
+    uz = "\n".join(render(data, "uz"))
+    assert "Savol 1" in uz and "Natija: Qaror qabul qilindi" in uz
+
+
+def test_text_the_fonts_lack_or_that_never_breaks_still_makes_a_protocol():
+    texts = {"en": ("Meeting 😀 会议 \x07 tab\there {nb} {page}", "line\r\n" + "x" * 3000 + " word" * 800)}
+    data = make_data(VOTED, texts=texts)
+    fee = ProtocolQuestion(
+        id=13,
+        position=3,
+        kind=DecisionKind.management_fee,
+        texts={"en": ("The fee " + "y" * 400, "")},
+        threshold=RULES.thresholds[DecisionKind.management_fee],
+        fee_minor=182300,
+        effective_from=date(2027, 1, 1),
+    )
+    data = ProtocolData(**{**data.__dict__, "questions": [*data.questions, fee]})
+    text = "\n".join(render(data, "en"))
+    assert "Meeting" in text and "tab" in text and "{nb} {page}" in text  # printed as written
+    assert f"Fee: {i18n.money(182300, 'UZS', 'en')} per m² a month" in text  # UZS1,823.00
+    assert "Not counted" in text  # a question the count does not know is not given numbers

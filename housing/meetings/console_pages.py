@@ -93,7 +93,7 @@ def meetings(
         request,
         "meetings/console_list.html",
         actor=actor,
-        shown=show(session, list(rows), language, now),
+        shown=show(session, list(rows), language, now, request.app.state.settings.timezone),
         paging=paging,
         may_draft=actor.role in queries.ORGANIZERS,
     )
@@ -627,7 +627,7 @@ def _page(
     status_code: int = 200,
 ) -> Response:
     language = request_language(request, actor.language)
-    one = show(session, [meeting], language, now)[0]
+    one = show(session, [meeting], language, now, settings.timezone)[0]
     questions, general = agenda(session, meeting, language)
     status = MeetingStatus(meeting.status)
     closed = status is MeetingStatus.closed

@@ -15,9 +15,10 @@ The helpers below (`Shown`, `show`, `agenda`) are shared with the console pages.
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -44,6 +45,7 @@ from housing.meetings.phases import Phase
 from housing.meetings.rules import Choice, MeetingRules, percent, shown
 from housing.registry.models import Building, ManagementCompany
 from housing.routing import page_of
+from housing.settings import CITY_TIMEZONE
 from housing.validation import Id, PageNumber
 from housing.web import gettext_for, render, request_language
 
@@ -79,9 +81,12 @@ class Shown:
     body: str
     texts: list[MeetingText]
     address: str
+    days: tuple[date, date] | None  # the first and last day of voting, when it runs whole days
 
 
-def show(session: Session, meetings: list[Meeting], language: str, now: datetime) -> list[Shown]:
+def show(
+    session: Session, meetings: list[Meeting], language: str, now: datetime, timezone: str = CITY_TIMEZONE
+) -> list[Shown]:
     """Each meeting's words in `language` (else another it was written in), in two queries."""
     ids = [m.id for m in meetings]
     texts: dict[int, dict[str, MeetingText]] = {}
@@ -107,9 +112,20 @@ def show(session: Session, meetings: list[Meeting], language: str, now: datetime
                 body=text.body if text else "",
                 texts=[mine[code] for code in WRITTEN_IN if code in mine],
                 address=addresses.get(meeting.building_id, ""),
+                days=whole_days(meeting, timezone),
             )
         )
     return result
+
+
+def whole_days(meeting: Meeting, timezone: str) -> tuple[date, date] | None:
+    """(first day, last day) when voting opens and closes at the city's midnights, as the console's
+    form sets it; None for other moments (shown as they are)."""
+    starts = meeting.voting_starts.astimezone(ZoneInfo(timezone))
+    ends = meeting.voting_ends.astimezone(ZoneInfo(timezone))
+    if starts.timetz().replace(tzinfo=None) != time(0) or ends.timetz().replace(tzinfo=None) != time(0):
+        return None
+    return starts.date(), ends.date() - timedelta(days=1)
 
 
 def agenda(session: Session, meeting: Meeting, language: str) -> tuple[list[Question], list[MeetingDocument]]:
@@ -255,7 +271,7 @@ def meetings(
         request,
         "meetings/list.html",
         actor=actor,
-        shown=show(session, list(rows), language, now),
+        shown=show(session, list(rows), language, now, request.app.state.settings.timezone),
         paging=paging,
     )
 
@@ -287,7 +303,7 @@ def _meeting(
     status_code: int = 200,
 ) -> Response:
     language = request_language(request, actor.language)
-    one = show(session, [meeting], language, now)[0]
+    one = show(session, [meeting], language, now, settings.timezone)[0]
     questions, general = agenda(session, meeting, language)
     rules = MeetingRules.of(settings)
     entries = service.voter_entries(session, actor, meeting) if one.phase is Phase.voting else []
@@ -478,7 +494,7 @@ def receipt(
         "meetings/receipt.html",
         status_code=200 if row is not None or not wanted else 404 if valid else 422,
         actor=actor,
-        one=show(session, [meeting], language, now)[0],
+        one=show(session, [meeting], language, now, request.app.state.settings.timezone)[0],
         questions=questions,
         row=row,
         code=wanted,

@@ -162,6 +162,7 @@ def test_a_meeting_from_draft_to_results(browser_of, city, app, frozen_clock):
     assert "Announced: voting has not started" in _text(listing.text)
     agenda = resident.get(f"/meetings/{meeting_id}")
     assert "Repair the roof?" in agenda.text and "The proposed contract" in agenda.text
+    assert "Voting from November 18, 2026 to November 30, 2026 inclusive" in _text(agenda.text)
     assert 'action="/meetings/' + str(meeting_id) + '/ballots"' not in agenda.text
     resident_link = re.search(rf'href="(/meetings/{meeting_id}/documents/\d+)"', agenda.text).group(1)
     assert resident.get(resident_link).content == pdf_bytes()

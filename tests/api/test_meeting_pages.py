@@ -80,6 +80,7 @@ def _draft(manager: TestClient, city, **kw) -> int:
         | kw,
     )
     assert answer.status_code == 303, answer.text
+    assert answer.headers["location"].endswith("?done=drafted")
     return int(re.search(r"/console/meetings/(\d+)", answer.headers["location"]).group(1))
 
 
@@ -121,8 +122,9 @@ def test_a_meeting_from_draft_to_results(browser_of, city, app, frozen_clock):
     frozen_clock.set(DRAFTED)
     manager, resident = browser_of("manager"), browser_of("resident")
     meeting_id = _draft(manager, city)
-    drafted = manager.get(f"/console/meetings/{meeting_id}")
-    assert "The draft is saved" in _text(drafted.text) or drafted.status_code == 200
+    drafted = manager.get(f"/console/meetings/{meeting_id}?done=drafted")  # where the form leads
+    assert "The draft is saved. Add the questions, then publish it." in _text(drafted.text)
+    assert "Draft" in _text(drafted.text) and "Umumiy yig'ilish" in _text(drafted.text)
     assert "&lt;script&gt;" in drafted.text and "<script>alert" not in drafted.text
     assert resident.get(f"/meetings/{meeting_id}").status_code == 404  # a draft is the staff's
 

@@ -525,3 +525,44 @@ def test_the_owners_notice_opens_the_meeting(browser_of, city, app, frozen_clock
         notice = fresh.exec(select(Notification).where(Notification.user_id == city.users["resident"])).one()
     opened = browser_of("resident").get(f"/notices/{notice.id}", follow_redirects=False)
     assert opened.status_code == 303 and opened.headers["location"] == f"/meetings/{meeting_id}"
+
+
+def test_staff_edit_the_draft_then_cancel_with_a_reason(browser_of, city, app, frozen_clock):
+    frozen_clock.set(DRAFTED)
+    manager, resident = browser_of("manager"), browser_of("resident")
+    meeting_id = _draft(manager, city)
+    url = f"/console/meetings/{meeting_id}"
+    assert _question(manager, meeting_id, kind="ordinary", q_title_en="Paint the doors?").status_code == 303
+    assert _question(manager, meeting_id, kind="ordinary", q_title_en="Repair the roof?").status_code == 303
+    page = manager.get(url)
+    doors = re.search(r'id="question-(\d+)"[^>]*>\s*<h3>1\. Paint the doors\?', page.text).group(1)
+    removed = _post(manager, url, f"{url}/questions/{doors}/remove", {})
+    assert removed.status_code == 303
+    page = manager.get(removed.headers["location"])
+    assert "The question is removed from the agenda." in _text(page.text)
+    assert "Paint the doors?" not in page.text and "1. Repair the roof?" in _text(page.text)
+    edited = _post(
+        manager,
+        url,
+        f"{url}/texts",
+        {
+            "title_en": "Roof meeting",
+            "title_ru": "Собрание о крыше",
+            "first_day": FIRST_DAY,
+            "last_day": LAST_DAY,
+        },
+    )
+    assert edited.status_code == 303, edited.text
+    page = _text(manager.get(url).text)
+    assert "Roof meeting" in page and "Собрание о крыше" in page and "Umumiy yig'ilish" not in page
+    assert _post(manager, url, f"{url}/publish", {}).status_code == 303
+
+    cancelled = _post(manager, url, f"{url}/cancel", {"reason": "The roof was repaired under warranty"})
+    assert cancelled.status_code == 303
+    page = _text(manager.get(cancelled.headers["location"]).text)
+    assert "The meeting is cancelled." in page
+    assert "manager Cancelled The roof was repaired under warranty" in page  # the event log
+    assert "Cancelled" in _text(resident.get("/meetings").text)
+    frozen_clock.set(VOTING)
+    agenda = resident.get(f"/meetings/{meeting_id}")
+    assert agenda.status_code == 200 and 'action="/meetings/' not in agenda.text  # no vote, no signing

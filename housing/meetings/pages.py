@@ -36,6 +36,7 @@ from housing.meetings.models import (
     Ballot,
     Meeting,
     MeetingDocument,
+    MeetingEvent,
     MeetingQuestion,
     MeetingStatus,
     MeetingText,
@@ -235,6 +236,17 @@ def turnout_view(session: Session, meeting: Meeting, settings: Any) -> dict[str,
     }
 
 
+def cancel_reason(session: Session, meeting: Meeting) -> str | None:
+    """Why a cancelled meeting was cancelled, as staff wrote it (its event log's last word)."""
+    if meeting.status != MeetingStatus.cancelled:
+        return None
+    return session.exec(
+        select(MeetingEvent.detail)
+        .where(MeetingEvent.meeting_id == meeting.id, MeetingEvent.action == "cancelled")
+        .order_by(col(MeetingEvent.at).desc(), col(MeetingEvent.id).desc())
+    ).first()
+
+
 def fraction_text(value: Any) -> str:
     """A share as owners write it: 1/2, or 1 for a whole apartment."""
     return str(Fraction(value))
@@ -319,6 +331,7 @@ def _meeting(
         }
     closed = meeting.status == MeetingStatus.closed
     count = service.meeting_count(session, meeting, settings=settings) if closed else None
+    why_cancelled = cancel_reason(session, meeting)
     register = service.ballot_register(session, meeting) if closed else []
     return render(
         request,
@@ -342,6 +355,7 @@ def _meeting(
         receipt_of=receipt_of,
         fraction_text=fraction_text,
         shown_m2=lambda value: shown(Fraction(value)),
+        why_cancelled=why_cancelled,
         voted=request.query_params.get("voted"),
         signed=request.query_params.get("signed") == "1",
     )

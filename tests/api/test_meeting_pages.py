@@ -566,3 +566,4 @@ def test_staff_edit_the_draft_then_cancel_with_a_reason(browser_of, city, app, f
     frozen_clock.set(VOTING)
     agenda = resident.get(f"/meetings/{meeting_id}")
     assert agenda.status_code == 200 and 'action="/meetings/' not in agenda.text  # no vote, no signing
+    assert "The meeting was cancelled: The roof was repaired under warranty" in _text(agenda.text)

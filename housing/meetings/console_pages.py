@@ -22,7 +22,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
-from housing.accounts.models import User
+from housing.accounts.models import Role, User
 from housing.actors import Actor
 from housing.announcements.languages import WRITTEN_IN
 from housing.auth import StaffActor, WatcherActor
@@ -33,6 +33,7 @@ from housing.errors import DomainError, NotFound
 from housing.meetings import queries, service
 from housing.meetings.models import (
     Ballot,
+    InitiatorKind,
     Meeting,
     MeetingEvent,
     MeetingProxy,
@@ -640,6 +641,8 @@ def _page(
         typed |= {f"text_{code}": t.body for code, t in texts.items()}
         typed |= _days(meeting, settings)
     may_run = actor.role in queries.ORGANIZERS
+    # An owners' initiative is run by the owner who started it (on the API) or an admin.
+    may_organize = actor.role is Role.admin or (may_run and meeting.initiator != InitiatorKind.owners)
     may_clerk = actor.role in queries.CLERKS
     return render(
         request,
@@ -653,7 +656,7 @@ def _page(
         general=general,
         editable=editable,
         kinds=list(DecisionKind),
-        companies=_companies(session, meeting) if editable and may_run else [],
+        companies=_companies(session, meeting) if editable and may_organize else [],
         roll=roll,
         proxies=_proxies(session, meeting),
         events=_events(session, meeting),
@@ -662,6 +665,7 @@ def _page(
         results=results(count) if count else {},
         register=service.ballot_register(session, meeting) if closed else [],
         may_run=may_run,
+        may_organize=may_organize,
         may_clerk=may_clerk,
         may_close=may_run and status is MeetingStatus.published and one.phase is Phase.counting,
         voting=one.phase is Phase.voting,

@@ -434,6 +434,12 @@ def test_owners_sign_an_initiative(browser_of, city, app, session, frozen_clock)
     assert "You signed the initiative." in page and "54.30 m² of 108.60 m² (50.00%)" in page
     again = _post(resident, url, f"{url}/sign", {})
     assert again.status_code == 409 and "already signed" in again.text
+    # The building's managers see the initiative but do not run it; an admin may.
+    console = f"/console/meetings/{meeting.id}"
+    seen = browser_of("manager").get(console)
+    assert seen.status_code == 200 and "Owners call a meeting" in seen.text
+    assert "Add a question" not in seen.text and "Publish and notify" not in seen.text
+    assert "Add a question" in browser_of("admin").get(console).text
 
 
 def test_the_pending_translations_keep_every_placeholder():

@@ -127,13 +127,13 @@ def draft_meeting(
 ) -> Response:
     _ = gettext_for(request, actor)
     words = {"uz": (title_uz, text_uz), "ru": (title_ru, text_ru), "en": (title_en, text_en)}
-    typed = _typed_words(words) | {"building_id": building_id, "first_day": first_day, "last_day": last_day}
+    typed = typed_words(words) | {"building_id": building_id, "first_day": first_day, "last_day": last_day}
     errors: dict[str, str] = {}
-    texts = _texts(words, errors, _, TITLE_MAX, need_body=False)
+    texts = texts_of_form(words, errors, _, TITLE_MAX, need_body=False)
     building = parse_id(building_id)
     if building is None:
         errors["building_id"] = _("Choose a building.")
-    period = _period(first_day, last_day, settings, errors, _)
+    period = period_of_form(first_day, last_day, settings, errors, _)
     if not errors:
         assert building is not None and period is not None
         try:
@@ -186,10 +186,10 @@ def update_meeting(
 ) -> Response:
     _ = gettext_for(request, actor)
     words = {"uz": (title_uz, text_uz), "ru": (title_ru, text_ru), "en": (title_en, text_en)}
-    typed = _typed_words(words) | {"first_day": first_day, "last_day": last_day}
+    typed = typed_words(words) | {"first_day": first_day, "last_day": last_day}
     errors: dict[str, str] = {}
-    texts = _texts(words, errors, _, TITLE_MAX, need_body=False, key="texts")
-    period = _period(first_day, last_day, settings, errors, _, key="texts")
+    texts = texts_of_form(words, errors, _, TITLE_MAX, need_body=False, key="texts")
+    period = period_of_form(first_day, last_day, settings, errors, _, key="texts")
     if not errors:
         assert period is not None
         try:
@@ -221,12 +221,37 @@ def add_question(
     q_title_en: Annotated[Text, Form(max_length=QUESTION_TITLE_MAX * 2)] = "",
     q_text_en: Annotated[Text, Form(max_length=BODY_MAX * 2)] = "",
 ) -> Response:
-    _ = gettext_for(request, actor)
     words = {"uz": (q_title_uz, q_text_uz), "ru": (q_title_ru, q_text_ru), "en": (q_title_en, q_text_en)}
-    typed = {f"q_{key}": value for key, value in _typed_words(words).items()}
+    fields = {"kind": kind, "company_id": company_id, "fee": fee, "effective_from": effective_from}
+    try:
+        errors, typed = question_from_form(request, session, actor, meeting, now, words=words, **fields)
+    except DomainError as error:
+        return _refused(request, session, actor, meeting, settings, now, "question", error, fields)
+    if not errors:
+        return _done(meeting, "question")
+    return _page(request, session, actor, meeting, settings, now, errors=errors, typed=typed, status_code=422)
+
+
+def question_from_form(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    meeting: Meeting,
+    now: datetime,
+    *,
+    words: dict[str, tuple[str, str]],
+    kind: str,
+    company_id: str,
+    fee: str,
+    effective_from: str,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Adds the question of the question form (the console's and the initiator's): (errors, what
+    was typed); no errors means it is on the agenda. The service's refusal is raised."""
+    _ = gettext_for(request, actor)
+    typed = {f"q_{key}": value for key, value in typed_words(words).items()}
     typed |= {"kind": kind, "company_id": company_id, "fee": fee, "effective_from": effective_from}
     errors: dict[str, str] = {}
-    texts = _texts(words, errors, _, QUESTION_TITLE_MAX, need_body=False, key="question")
+    texts = texts_of_form(words, errors, _, QUESTION_TITLE_MAX, need_body=False, key="question")
     chosen = DecisionKind(kind) if kind in DecisionKind._value2member_map_ else None
     if chosen is None:
         errors["question"] = _("Choose the kind of decision.")
@@ -241,24 +266,20 @@ def add_question(
         errors["question"] = _("Write the day the decision takes effect.")
     if not errors:
         assert chosen is not None
-        try:
-            service.add_question(
-                session,
-                actor,
-                meeting,
-                kind=chosen,
-                texts=texts,
-                company_id=company if chosen is DecisionKind.management_company else None,
-                fee_minor=fee_minor if chosen is DecisionKind.management_fee else None,
-                effective_from=effective
-                if chosen in (DecisionKind.management_company, DecisionKind.management_fee)
-                else None,
-                now=now,
-            )
-        except DomainError as error:
-            return _refused(request, session, actor, meeting, settings, now, "question", error, typed)
-        return _done(meeting, "question")
-    return _page(request, session, actor, meeting, settings, now, errors=errors, typed=typed, status_code=422)
+        service.add_question(
+            session,
+            actor,
+            meeting,
+            kind=chosen,
+            texts=texts,
+            company_id=company if chosen is DecisionKind.management_company else None,
+            fee_minor=fee_minor if chosen is DecisionKind.management_fee else None,
+            effective_from=effective
+            if chosen in (DecisionKind.management_company, DecisionKind.management_fee)
+            else None,
+            now=now,
+        )
+    return errors, typed
 
 
 @router.post("/console/meetings/{meeting_id}/questions/{question_id}/remove", response_class=HTMLResponse)
@@ -656,7 +677,7 @@ def _page(
         general=general,
         editable=editable,
         kinds=list(DecisionKind),
-        companies=_companies(session, meeting) if editable and may_organize else [],
+        companies=companies(session, meeting) if editable and may_organize else [],
         roll=roll,
         proxies=_proxies(session, meeting),
         events=_events(session, meeting),
@@ -734,7 +755,7 @@ def _events(session: Session, meeting: Meeting) -> list[tuple[MeetingEvent, str 
     )
 
 
-def _companies(session: Session, meeting: Meeting) -> list[tuple[int, str]]:
+def companies(session: Session, meeting: Meeting) -> list[tuple[int, str]]:
     return list(
         session.execute(
             select(ManagementCompany.id, ManagementCompany.name)
@@ -778,12 +799,12 @@ def _draft_form(
     )
 
 
-def _typed_words(words: dict[str, tuple[str, str]]) -> dict[str, str]:
+def typed_words(words: dict[str, tuple[str, str]]) -> dict[str, str]:
     typed = {f"title_{code}": title for code, (title, _text) in words.items()}
     return typed | {f"text_{code}": text for code, (_title, text) in words.items()}
 
 
-def _texts(
+def texts_of_form(
     words: dict[str, tuple[str, str]],
     errors: dict[str, str],
     _: Any,
@@ -808,7 +829,7 @@ def _texts(
     return texts
 
 
-def _period(
+def period_of_form(
     first_day: str, last_day: str, settings: Settings, errors: dict[str, str], _: Any, key: str | None = None
 ) -> tuple[datetime, datetime] | None:
     """Voting from the first day's midnight to the midnight after the last day, in the city's time."""

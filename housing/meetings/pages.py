@@ -43,7 +43,7 @@ from housing.meetings.models import (
     QuestionText,
 )
 from housing.meetings.phases import Phase
-from housing.meetings.rules import Choice, MeetingRules, percent, shown
+from housing.meetings.rules import Choice, DecisionKind, MeetingRules, percent, shown
 from housing.registry.models import Building, ManagementCompany
 from housing.routing import page_of
 from housing.settings import CITY_TIMEZONE
@@ -330,6 +330,7 @@ def _meeting(
             "needed_percent": shown(rules.initiative_share * 100),
         }
     closed = meeting.status == MeetingStatus.closed
+    organizing = meeting.status == MeetingStatus.initiative and meeting.created_by == actor.user_id
     count = service.meeting_count(session, meeting, settings=settings) if closed else None
     why_cancelled = cancel_reason(session, meeting)
     register = service.ballot_register(session, meeting) if closed else []
@@ -356,6 +357,11 @@ def _meeting(
         fraction_text=fraction_text,
         shown_m2=lambda value: shown(Fraction(value)),
         why_cancelled=why_cancelled,
+        organizing=organizing,
+        kinds=list(DecisionKind),
+        companies=_companies(session) if organizing else [],
+        languages_written=WRITTEN_IN,
+        done=request.query_params.get("done", "")[:20],
         voted=request.query_params.get("voted"),
         signed=request.query_params.get("signed") == "1",
     )
@@ -432,6 +438,50 @@ def _ballot_refusal(
             " the first one counts."
         ) % {"receipt": receipt_of(ballot.hash), "at": i18n.moment(ballot.cast_at, language, timezone)}
     return refusal(request, actor, error)
+
+
+def redisplay(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    meeting: Meeting,
+    settings: Any,
+    today: date,
+    now: datetime,
+    key: str,
+    error: DomainError | None,
+    typed: dict[str, str],
+    *,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    """The meeting's page again after a refused form: the service's reason beside form `key` and
+    its status (nothing it flushed is kept), or the form's own `errors` (422)."""
+    status = 422
+    if error is not None:
+        session.rollback()
+        session.refresh(meeting)
+        errors = {key: refusal(request, actor, error)}
+        status = error.status if 400 <= error.status < 500 else 422
+    return _meeting(
+        request,
+        session,
+        actor,
+        meeting,
+        settings,
+        today,
+        now,
+        errors=errors or {},
+        typed=typed,
+        status_code=status,
+    )
+
+
+def _companies(session: Session) -> list[tuple[int, str]]:
+    return list(
+        session.execute(
+            select(ManagementCompany.id, ManagementCompany.name).order_by(ManagementCompany.name).limit(2_000)
+        ).all()
+    )
 
 
 def _int(value: Any) -> int | None:

@@ -573,3 +573,53 @@ def test_staff_edit_the_draft_then_cancel_with_a_reason(browser_of, city, app, f
     agenda = resident.get(f"/meetings/{meeting_id}")
     assert agenda.status_code == 200 and 'action="/meetings/' not in agenda.text  # no vote, no signing
     assert "The meeting was cancelled: The roof was repaired under warranty" in _text(agenda.text)
+
+
+def test_an_owner_starts_an_initiative_and_publishes_it_once_signed(browser_of, city, app, frozen_clock):
+    frozen_clock.set(DRAFTED)
+    resident = browser_of("resident")
+    assert 'href="/meetings/initiatives/new"' in resident.get("/meetings").text
+    form = resident.get("/meetings/initiatives/new")
+    assert f'<option value="{city.building_a.id}"' in form.text
+    assert f'<option value="{city.building_b.id}"' not in form.text  # only where they own or live
+    drafted = _post(
+        resident,
+        "/meetings/initiatives/new",
+        "/meetings/initiatives",
+        {
+            "building_id": str(city.building_a.id),
+            "title_uz": "Kompaniyani almashtirish",
+            "first_day": FIRST_DAY,
+            "last_day": LAST_DAY,
+        },
+    )
+    assert drafted.status_code == 303, drafted.text
+    url = drafted.headers["location"].split("?")[0]
+    page = resident.get(drafted.headers["location"])
+    assert "Your initiative is saved." in _text(page.text) and "Owners' initiative" in _text(page.text)
+
+    added = _post(
+        resident,
+        url,
+        f"{url}/questions",
+        {
+            "kind": "management_company",
+            "q_title_uz": "Chilonzor Uy-Joy tanlansinmi?",
+            "company_id": str(city.company_b.id),
+            "effective_from": "2027-01-01",
+        },
+    )
+    assert added.status_code == 303, added.text
+    early = _post(resident, url, f"{url}/publish", {})
+    assert 400 <= early.status_code < 500 and 'id="publish-error"' in early.text  # nobody signed yet
+    assert _post(resident, url, f"{url}/sign", {}).status_code == 303
+    published = _post(resident, url, f"{url}/publish", {})
+    assert published.status_code == 303, published.text
+    page = _text(resident.get(published.headers["location"]).text)
+    assert "Published: every owner of the building was notified." in page
+    assert "Announced: voting has not started" in page and "Add a question" not in page
+    manager = browser_of("manager")
+    manager_view = manager.get(f"/console{url}")
+    assert manager_view.status_code == 200 and "Chilonzor Uy-Joy tanlansinmi?" in manager_view.text
+    token = csrf_token(manager_view.text)
+    assert manager.post(f"{url}/questions", data={"csrftoken": token}).status_code == 403  # owners' pages

@@ -38,6 +38,9 @@ from housing.errors import DomainError, problem_body
 from housing.incidents import city_pages as city_incident_pages
 from housing.incidents.endpoints import router as incidents_router
 from housing.meetings import city_pages as city_meeting_pages
+from housing.meetings import console_pages as meeting_console
+from housing.meetings import initiative_pages as meeting_initiatives
+from housing.meetings import pages as meeting_pages
 from housing.meetings.endpoints import router as meetings_router
 from housing.notifications import console_pages as notification_console
 from housing.notifications import pages as notification_pages
@@ -146,6 +149,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         request_console_pages.router,
         announcement_pages.router,
         announcement_console.router,
+        meeting_initiatives.router,
+        meeting_pages.router,
+        meeting_console.router,
         registry_pages.router,
         sensors_console.router,
         debtors_console.router,

@@ -20,7 +20,7 @@ Each of --runs runs then times, in a fresh session:
 
 1. baseline: one SQL statement summing the ballots' weights (share x area, numeric) by
    question and choice: what the count computes, done by the database;
-2. count: housing.meetings.service.meeting_count (the roll, the answers, the exact sums and
+2. count: housing.meetings.closing.meeting_count (the roll, the answers, the exact sums and
    each question's outcome by the rule table);
 3. close: close_meeting (the count, the stored results, the decisions, a notice to every
    owner), rolled back after each run;
@@ -53,9 +53,10 @@ from housing.accounts.passwords import Passwords
 from housing.accounts.service import create_user
 from housing.actors import Actor
 from housing.db import make_engine
-from housing.meetings import service
+from housing.meetings import closing, drafting, publishing, reading, voting
 from housing.meetings.models import Meeting
-from housing.meetings.protocol import protocol_data, protocol_pdf
+from housing.meetings.protocol import protocol_pdf
+from housing.meetings.protocol_source import protocol_data
 from housing.meetings.rules import Choice, DecisionKind
 from housing.settings import Settings
 
@@ -259,7 +260,7 @@ def vote(engine, settings: Settings, building_id: int) -> tuple[int, datetime]:
     starts, ends = drafted + timedelta(days=15), drafted + timedelta(days=25)
     with Session(engine, expire_on_commit=False) as session:
         admin = Actor.of(session.exec(select(User).where(User.username == "bench-admin")).one())
-        meeting = service.draft_meeting(
+        meeting = drafting.draft_meeting(
             session,
             admin,
             building_id=building_id,
@@ -276,7 +277,7 @@ def vote(engine, settings: Settings, building_id: int) -> tuple[int, datetime]:
                 {"fee_minor": 250_000, "effective_from": (ends + timedelta(days=30)).date()},
             ),
         ):
-            service.add_question(
+            drafting.add_question(
                 session,
                 admin,
                 meeting,
@@ -285,9 +286,9 @@ def vote(engine, settings: Settings, building_id: int) -> tuple[int, datetime]:
                 now=drafted,
                 **extra,
             )
-        service.publish_meeting(session, admin, meeting, settings=settings, now=drafted)
+        publishing.publish_meeting(session, admin, meeting, settings=settings, now=drafted)
         session.commit()
-        questions = [q.id for q in service.questions_of(session, meeting)]
+        questions = [q.id for q in reading.questions_of(session, meeting)]
         owners = session.exec(
             select(User).where(col(User.username).startswith("owner-")).order_by(User.id)
         ).all()
@@ -295,9 +296,9 @@ def vote(engine, settings: Settings, building_id: int) -> tuple[int, datetime]:
         moment = starts + timedelta(hours=1)
         for n, user in enumerate(owners):
             actor = Actor.of(user)
-            for entry in service.voter_entries(session, actor, meeting):
+            for entry in voting.voter_entries(session, actor, meeting):
                 answers = {q: choices[(n + i) % 5 % 3] for i, q in enumerate(questions)}
-                service.cast_ballot(
+                voting.cast_ballot(
                     session, actor, meeting, voter_id=entry.voter_id, answers=answers, now=moment
                 )
                 session.commit()
@@ -322,12 +323,12 @@ def measure_count(engine, settings: Settings, meeting_id: int, ends: datetime) -
     with Session(engine) as session:
         started = time.perf_counter()
         meeting = session.get(Meeting, meeting_id)
-        service.meeting_count(session, meeting, settings=settings)
+        closing.meeting_count(session, meeting, settings=settings)
         timings["count"] = time.perf_counter() - started
     with Session(engine) as session:
         started = time.perf_counter()
         meeting = session.get(Meeting, meeting_id)
-        service.close_meeting(
+        closing.close_meeting(
             session, meeting, actor=None, settings=settings, now=ends + timedelta(minutes=5)
         )
         timings["close"] = time.perf_counter() - started

@@ -30,7 +30,7 @@ from housing.clock import local_day, local_midnight
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.errors import DomainError, NotFound
-from housing.meetings import queries, service
+from housing.meetings import closing, drafting, publishing, queries, reading, receipts, voting
 from housing.meetings.models import (
     Ballot,
     InitiatorKind,
@@ -137,7 +137,7 @@ def draft_meeting(
     if not errors:
         assert building is not None and period is not None
         try:
-            meeting = service.draft_meeting(
+            meeting = drafting.draft_meeting(
                 session,
                 actor,
                 building_id=building,
@@ -193,7 +193,7 @@ def update_meeting(
     if not errors:
         assert period is not None
         try:
-            service.update_meeting(
+            drafting.update_meeting(
                 session, actor, meeting, texts=texts, voting_starts=period[0], voting_ends=period[1], now=now
             )
         except DomainError as error:
@@ -266,7 +266,7 @@ def question_from_form(
         errors["question"] = _("Write the day the decision takes effect.")
     if not errors:
         assert chosen is not None
-        service.add_question(
+        drafting.add_question(
             session,
             actor,
             meeting,
@@ -298,7 +298,7 @@ def remove_question(
     if question is None or question.meeting_id != meeting.id:
         raise NotFound(f"question {question_id} not found")
     try:
-        service.remove_question(session, actor, question, now=now)
+        drafting.remove_question(session, actor, question, now=now)
     except DomainError as error:
         return _refused(request, session, actor, meeting, settings, now, "question", error, {})
     return _done(meeting, "removed")
@@ -327,7 +327,7 @@ def attach_document(
         errors["document"] = _("Choose the file: a PDF or a picture.")
     if not errors:
         try:
-            service.attach_document(
+            drafting.attach_document(
                 session,
                 actor,
                 meeting,
@@ -366,7 +366,7 @@ def publish(
     now: Now,
 ) -> Response:
     try:
-        service.publish_meeting(session, actor, meeting, settings=settings, now=now)
+        publishing.publish_meeting(session, actor, meeting, settings=settings, now=now)
     except DomainError as error:
         return _refused(request, session, actor, meeting, settings, now, "publish", error, {})
     return _done(meeting, "published")
@@ -397,7 +397,7 @@ def cancel(
             status_code=422,
         )
     try:
-        service.cancel_meeting(session, actor, meeting, reason=reason.strip(), now=now)
+        publishing.cancel_meeting(session, actor, meeting, reason=reason.strip(), now=now)
     except DomainError as error:
         return _refused(request, session, actor, meeting, settings, now, "cancel", error, {"reason": reason})
     return _done(meeting, "cancelled")
@@ -441,7 +441,7 @@ async def paper_ballot(
         )
     assert voter_id is not None
     try:
-        ballot = service.enter_paper_ballot(
+        ballot = voting.enter_paper_ballot(
             session, actor, meeting, voter_id=voter_id, answers=answers, scan=data, settings=settings, now=now
         )
     except DomainError as error:
@@ -483,7 +483,7 @@ def submit_proxy(
         )
     assert voter is not None and person is not None
     try:
-        service.submit_proxy(
+        voting.submit_proxy(
             session,
             actor,
             meeting,
@@ -528,7 +528,7 @@ def decide_proxy(
             request, session, actor, meeting, settings, now, errors=errors, typed=typed, status_code=422
         )
     try:
-        service.decide_proxy(
+        voting.decide_proxy(
             session, actor, proxy, accept=decision == "accept", reason=reason.strip(), now=now
         )
     except DomainError as error:
@@ -549,7 +549,7 @@ def proxy_document(
     proxy = session.get(MeetingProxy, proxy_id)
     if proxy is None or proxy.meeting_id != meeting.id:
         raise NotFound(f"proxy {proxy_id} not found")
-    data = service.read_file(proxy.file, settings=settings)
+    data = reading.read_file(proxy.file, settings=settings)
     return Response(data, media_type=proxy.content_type, headers={"X-Content-Type-Options": "nosniff"})
 
 
@@ -568,7 +568,7 @@ def ballot_scan(
     ).first()
     if ballot is None or ballot.scan_file is None:
         raise NotFound(f"no scan of ballot {sequence}")
-    data = service.read_file(ballot.scan_file, settings=settings)
+    data = reading.read_file(ballot.scan_file, settings=settings)
     return Response(
         data,
         media_type=ballot.scan_type or "application/octet-stream",
@@ -586,7 +586,7 @@ def close(
     now: Now,
 ) -> Response:
     try:
-        service.close_meeting(session, meeting, actor=actor, settings=settings, now=now)
+        closing.close_meeting(session, meeting, actor=actor, settings=settings, now=now)
     except DomainError as error:
         return _refused(request, session, actor, meeting, settings, now, "close", error, {})
     return _done(meeting, "closed", anchor="results")
@@ -653,7 +653,7 @@ def _page(
     questions, general = agenda(session, meeting, language)
     status = MeetingStatus(meeting.status)
     closed = status is MeetingStatus.closed
-    count = service.meeting_count(session, meeting, settings=settings) if closed else None
+    count = closing.meeting_count(session, meeting, settings=settings) if closed else None
     roll = _roll(session, meeting)
     texts = {t.language: t for t in one.texts}
     editable = status in (MeetingStatus.draft, MeetingStatus.initiative)
@@ -684,7 +684,7 @@ def _page(
         turnout=turnout_view(session, meeting, settings),
         count=summary(count) if count else None,
         results=results(count) if count else {},
-        register=service.ballot_register(session, meeting) if closed else [],
+        register=receipts.ballot_register(session, meeting) if closed else [],
         may_run=may_run,
         may_organize=may_organize,
         may_clerk=may_clerk,

@@ -2,7 +2,7 @@
 
 Each route loads the meeting within the actor's sight (`VisibleMeeting`: 404 outside it),
 makes one service call and answers its read model; who may do what is the service's rule
-(`housing.meetings.service`). How anyone voted is shown only once the meeting is closed
+(the verbs of `housing.meetings`: drafting, publishing, voting, closing). How anyone voted is shown only once the meeting is closed
 (results, the register's choices); while it runs, `turnout` says how much has voted.
 """
 
@@ -23,7 +23,7 @@ from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.errors import Conflict, Invalid, NotFound
 from housing.i18n import LANGUAGES
-from housing.meetings import chain, service
+from housing.meetings import chain, closing, drafting, publishing, reading, receipts, voting
 from housing.meetings.city import city_meetings, describe
 from housing.meetings.city_pages import Since, Until, window_of
 from housing.meetings.counting import Count
@@ -37,7 +37,8 @@ from housing.meetings.models import (
     MeetingVoter,
 )
 from housing.meetings.phases import phase
-from housing.meetings.protocol import protocol_data, protocol_pdf
+from housing.meetings.protocol import protocol_pdf
+from housing.meetings.protocol_source import protocol_data
 from housing.meetings.queries import VisibleMeeting, visible_meetings
 from housing.meetings.rules import Choice, MeetingRules, as_text, percent, shown
 from housing.meetings.rules import weight as rules_weight
@@ -98,14 +99,14 @@ def _rules(settings: Settings) -> MeetingRules:
 
 def _read(session: Session, meeting: Meeting, settings: Settings, now) -> dict[str, Any]:
     rules = _rules(settings)
-    questions = service.questions_of(session, meeting)
-    wordings = service.question_texts_of(session, [q.id for q in questions])
-    documents = service.documents_of(session, meeting)
+    questions = reading.questions_of(session, meeting)
+    wordings = reading.question_texts_of(session, [q.id for q in questions])
+    documents = reading.documents_of(session, meeting)
     return {
         **_fields(meeting),
         "phase": phase(meeting, now),
         "total_area_m2": None if meeting.total_area_m2 is None else meeting.total_area_m2.quantize(CENT),
-        "texts": _texts(service.texts_of(session, [meeting.id]).get(meeting.id, {})),
+        "texts": _texts(reading.texts_of(session, [meeting.id]).get(meeting.id, {})),
         "questions": [
             {
                 **_fields(q),
@@ -145,7 +146,7 @@ def list_meetings(
         offset=paging.offset,
     )
     meetings = [row[0] for row in rows]
-    texts = service.texts_of(session, [m.id for m in meetings])
+    texts = reading.texts_of(session, [m.id for m in meetings])
     items = []
     for meeting in meetings:
         language, text = pick(texts[meeting.id], _language(actor))
@@ -168,7 +169,7 @@ def draft_meeting(
 ):
     """The building's managing company (a manager) or an admin drafts a meeting; an owner of the
     building drafts an owners' initiative, which owners sign before it may be published."""
-    meeting = service.draft_meeting(
+    meeting = drafting.draft_meeting(
         session,
         actor,
         building_id=body.building_id,
@@ -195,7 +196,7 @@ def update_meeting(
     now: Now,
 ):
     """Texts and the voting period, before publishing (and before owners sign an initiative)."""
-    service.update_meeting(
+    drafting.update_meeting(
         session,
         actor,
         meeting,
@@ -222,7 +223,7 @@ def add_question(
     now: Now,
 ):
     """A question at the end of the agenda, before publishing."""
-    question = service.add_question(
+    question = drafting.add_question(
         session,
         actor,
         meeting,
@@ -233,7 +234,7 @@ def add_question(
         effective_from=body.effective_from,
         now=now,
     )
-    wordings = service.question_texts_of(session, [question.id]).get(question.id, {})
+    wordings = reading.question_texts_of(session, [question.id]).get(question.id, {})
     rule = _rules(settings).thresholds[question.kind].describe()
     return {**_fields(question), "rule": rule, "texts": _texts(wordings)}
 
@@ -278,7 +279,7 @@ MeetingProxyDep = Annotated[tuple[Meeting, MeetingProxy], Depends(_part_of(Meeti
     "/meetings/{meeting_id}/questions/{question_id}", status_code=status.HTTP_204_NO_CONTENT, responses=WRITE
 )
 def remove_question(found: MeetingQuestionDep, session: SessionDep, actor: CurrentActor, now: Now) -> None:
-    service.remove_question(session, actor, found[1], now=now)
+    drafting.remove_question(session, actor, found[1], now=now)
 
 
 @router.post(
@@ -300,7 +301,7 @@ def attach_document(
     """A document of the agenda (the proposed contract, an estimate), for one question or all."""
     if not title.strip():
         raise Invalid("title must not be blank", field="title")
-    service.attach_document(
+    drafting.attach_document(
         session,
         actor,
         meeting,
@@ -332,7 +333,7 @@ def _file(data: bytes, content_type: str, name: str) -> Response:
 )
 def download_document(found: MeetingDocumentDep, settings: SettingsDep):
     document = found[1]
-    data = service.read_document(document, settings=settings)
+    data = reading.read_document(document, settings=settings)
     return _file(data, document.content_type, document.file)
 
 
@@ -342,7 +343,7 @@ def publish(
 ):
     """Checks the agenda, the notice and the period (an initiative: its signatures), fixes the
     record date and the roll, and notifies every owner, in one transaction."""
-    meeting = service.publish_meeting(session, actor, meeting, settings=settings, now=now)
+    meeting = publishing.publish_meeting(session, actor, meeting, settings=settings, now=now)
     return _read(session, meeting, settings, now)
 
 
@@ -356,14 +357,14 @@ def cancel(
     now: Now,
 ):
     """Before voting starts, with the reason."""
-    service.cancel_meeting(session, actor, meeting, reason=body.reason.strip(), now=now)
+    publishing.cancel_meeting(session, actor, meeting, reason=body.reason.strip(), now=now)
     return _read(session, meeting, settings, now)
 
 
 def _support(
     session: Session, meeting: Meeting, settings: Settings, today: date, signatures: int
 ) -> dict[str, Any]:
-    signed, total = service.initiative_support(session, meeting, today=today)
+    signed, total = publishing.initiative_support(session, meeting, today=today)
     share = _rules(settings).initiative_share
     return {
         "signed_m2": shown(signed),
@@ -396,7 +397,7 @@ def sign(
     now: Now,
 ):
     """An owner signs an owners' initiative for each of their shares in the building."""
-    signed = service.sign_initiative(session, actor, meeting, now=now)
+    signed = publishing.sign_initiative(session, actor, meeting, now=now)
     return _support(session, meeting, settings, today, len(signed))
 
 
@@ -421,7 +422,7 @@ def my_entries(session: SessionDep, actor: CurrentActor, meeting: VisibleMeeting
             "proxy_id": e.proxy_id,
             "ballot": None if e.ballot is None else _ballot(e.ballot),
         }
-        for e in service.voter_entries(session, actor, meeting)
+        for e in voting.voter_entries(session, actor, meeting)
     ]
 
 
@@ -438,7 +439,7 @@ def cast_ballot(
 ):
     """An owner's (or their accepted proxy's) ballot for one roll entry; the answer carries the
     receipt to find it in the published register."""
-    ballot = service.cast_ballot(
+    ballot = voting.cast_ballot(
         session, actor, meeting, voter_id=body.voter_id, answers=body.choices(), now=now
     )
     return _ballot(ballot)
@@ -488,7 +489,7 @@ def enter_paper_ballot(
     """Staff enter a signed paper ballot with its scan; kept with who entered it."""
     if len(answers) > 50:
         raise Invalid("at most 50 answers", field="answers")
-    ballot = service.enter_paper_ballot(
+    ballot = voting.enter_paper_ballot(
         session,
         actor,
         meeting,
@@ -535,7 +536,7 @@ def roll(session: SessionDep, actor: WatcherActor, meeting: VisibleMeeting):
 @router.get("/meetings/{meeting_id}/proxies", response_model=list[ProxyRead])
 def list_proxies(session: SessionDep, actor: WatcherActor, meeting: VisibleMeeting):
     """Staff and officials: every power of attorney submitted, pending, accepted or rejected."""
-    return service.proxies_of(session, meeting)
+    return reading.proxies_of(session, meeting)
 
 
 @router.post(
@@ -556,7 +557,7 @@ def submit_proxy(
 ):
     """Staff, or the owner of that roll entry, upload a power of attorney; staff then accept or
     reject it."""
-    return service.submit_proxy(
+    return voting.submit_proxy(
         session,
         actor,
         meeting,
@@ -577,7 +578,7 @@ def submit_proxy(
 )
 def proxy_document(actor: WatcherActor, found: MeetingProxyDep, settings: SettingsDep):
     proxy = found[1]
-    return _file(service.read_file(proxy.file, settings=settings), proxy.content_type, proxy.file)
+    return _file(reading.read_file(proxy.file, settings=settings), proxy.content_type, proxy.file)
 
 
 @router.post("/meetings/{meeting_id}/proxies/{proxy_id}/decision", response_model=ProxyRead, responses=WRITE)
@@ -587,14 +588,14 @@ def decide_proxy(
     """Staff accept a power of attorney (the proxy then votes for that share instead of the
     owner) or reject it, saying why."""
     proxy = found[1]
-    service.decide_proxy(session, actor, proxy, accept=body.accept, reason=body.reason.strip(), now=now)
+    voting.decide_proxy(session, actor, proxy, accept=body.accept, reason=body.reason.strip(), now=now)
     return proxy
 
 
 @router.get("/meetings/{meeting_id}/turnout", response_model=TurnoutRead)
 def turnout(session: SessionDep, meeting: VisibleMeeting, settings: SettingsDep):
     """The weight voted so far against all votes and the quorum; never how anyone voted."""
-    seen = service.turnout(session, meeting, settings=settings)
+    seen = closing.turnout(session, meeting, settings=settings)
     return {
         "cast_m2": shown(seen.cast),
         "total_m2": shown(seen.total),
@@ -610,8 +611,8 @@ def turnout(session: SessionDep, meeting: VisibleMeeting, settings: SettingsDep)
 
 def _results(session: Session, meeting: Meeting, counted: Count, actor: Actor, settings: Settings) -> dict:
     rules = _rules(settings)
-    questions = {q.id: q for q in service.questions_of(session, meeting)}
-    wordings = service.question_texts_of(session, list(questions))
+    questions = {q.id: q for q in reading.questions_of(session, meeting)}
+    wordings = reading.question_texts_of(session, list(questions))
 
     def share(part: Fraction, whole: Fraction):
         return shown(percent(part, whole))
@@ -676,7 +677,7 @@ def _closed(meeting: Meeting) -> None:
 def close(session: SessionDep, actor: CurrentActor, meeting: VisibleMeeting, settings: SettingsDep, now: Now):
     """After the vote ends: the count, the building's decisions, a company change in the
     register from its date, and a notice to every owner, in one transaction."""
-    counted = service.close_meeting(session, meeting, actor=actor, settings=settings, now=now)
+    counted = closing.close_meeting(session, meeting, actor=actor, settings=settings, now=now)
     return _results(session, meeting, counted, actor, settings)
 
 
@@ -685,11 +686,11 @@ def results(session: SessionDep, actor: CurrentActor, meeting: VisibleMeeting, s
     """The count, once the meeting is closed: each question's votes in m2 and percent of all
     votes and of the votes cast, the quorum and the result."""
     _closed(meeting)
-    counted = service.meeting_count(session, meeting, settings=settings)
+    counted = closing.meeting_count(session, meeting, settings=settings)
     return _results(session, meeting, counted, actor, settings)
 
 
-def _row(row: service.RegisterRow, closed: bool) -> dict[str, Any]:
+def _row(row: receipts.RegisterRow, closed: bool) -> dict[str, Any]:
     return {
         "sequence": row.sequence,
         "apartment_number": row.apartment_number,
@@ -713,8 +714,8 @@ def register(session: SessionDep, meeting: VisibleMeeting):
     _closed(meeting)
     return {
         "chain_head": meeting.chain_head,
-        "intact": service.verify_meeting_chain(session, meeting),
-        "rows": [_row(row, True) for row in service.ballot_register(session, meeting)],
+        "intact": receipts.verify_meeting_chain(session, meeting),
+        "rows": [_row(row, True) for row in receipts.ballot_register(session, meeting)],
     }
 
 
@@ -722,7 +723,7 @@ def register(session: SessionDep, meeting: VisibleMeeting):
 def find_receipt(receipt: Receipt, session: SessionDep, meeting: VisibleMeeting):
     """The ballot a receipt names (its first 16 or more hex digits). While the vote runs it
     shows that the ballot is in the chain; its choices are shown after the close."""
-    row = service.find_receipt(session, meeting, receipt)
+    row = receipts.find_receipt(session, meeting, receipt)
     if row is None:
         raise NotFound(f"no ballot of meeting {meeting.id} has receipt {receipt}")
     return _row(row, MeetingStatus(meeting.status) is MeetingStatus.closed)
@@ -757,7 +758,7 @@ def protocol(
 @router.get("/meetings/{meeting_id}/events", response_model=list[EventRead])
 def events(session: SessionDep, actor: WatcherActor, meeting: VisibleMeeting):
     """Everything done to the meeting, with who and when: staff, admins and officials."""
-    return service.events_of(session, meeting)
+    return reading.events_of(session, meeting)
 
 
 @router.get("/city/meetings", response_model=CityMeetingsRead)

@@ -21,7 +21,7 @@ from housing.auth import ResidentActor
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.errors import DomainError, NotFound
-from housing.meetings import queries, service
+from housing.meetings import drafting, publishing, queries
 from housing.meetings.console_pages import (
     BODY_MAX,
     QUESTION_TITLE_MAX,
@@ -79,7 +79,7 @@ def draft_initiative(
     if not errors:
         assert building is not None and period is not None
         try:
-            meeting = service.draft_meeting(
+            meeting = drafting.draft_meeting(
                 session,
                 actor,
                 building_id=building,
@@ -145,7 +145,7 @@ def remove_question(
     if question is None or question.meeting_id != meeting.id:
         raise NotFound(f"question {question_id} not found")
     try:
-        service.remove_question(session, actor, question, now=now)
+        drafting.remove_question(session, actor, question, now=now)
     except DomainError as error:
         return redisplay(request, session, actor, meeting, settings, today, now, "question", error, {})
     return RedirectResponse(f"/meetings/{meeting.id}?done=removed#agenda", status_code=303)
@@ -162,7 +162,7 @@ def publish(
     now: Now,
 ) -> Response:
     try:
-        service.publish_meeting(session, actor, meeting, settings=settings, now=now)
+        publishing.publish_meeting(session, actor, meeting, settings=settings, now=now)
     except DomainError as error:
         return redisplay(request, session, actor, meeting, settings, today, now, "publish", error, {})
     return RedirectResponse(f"/meetings/{meeting.id}?done=published", status_code=303)

@@ -17,7 +17,7 @@ from sqlmodel import select
 from housing import clock
 from housing.db import session_scope
 from housing.errors import Conflict
-from housing.meetings import notices, service
+from housing.meetings import closing, notices
 from housing.meetings.models import Meeting
 from housing.settings import Settings
 
@@ -27,13 +27,13 @@ log = logging.getLogger(__name__)
 def close_meetings(engine: Engine, settings: Settings, now: datetime | None = None) -> str:
     now = now or clock.now()
     with session_scope(engine) as session:
-        due = service.due_for_close(session, now=now)
+        due = closing.due_for_close(session, now=now)
     closed = skipped = failed = 0
     for meeting_id in due:
         try:
             with session_scope(engine) as session:
                 meeting = session.exec(select(Meeting).where(Meeting.id == meeting_id)).one()
-                service.close_meeting(session, meeting, actor=None, settings=settings, now=now)
+                closing.close_meeting(session, meeting, actor=None, settings=settings, now=now)
             closed += 1
         except Conflict:
             skipped += 1  # closed or cancelled meanwhile

@@ -1,5 +1,5 @@
 """What owners of a meeting are told, and when: the notice at publishing, the cancellation,
-the result at the close (written by `service` in the same transaction as their cause), and
+the result at the close (written by the verbs in the same transaction as their cause), and
 the reminder before the end (the `meeting-reminders` job).
 
 The addressees are the active resident accounts of the people on the roll (the owners on the

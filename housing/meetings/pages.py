@@ -31,7 +31,17 @@ from housing.auth import ResidentActor
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.errors import DomainError, NotFound
-from housing.meetings import phases, protocol, queries, service
+from housing.meetings import (
+    closing,
+    phases,
+    protocol,
+    protocol_source,
+    publishing,
+    queries,
+    reading,
+    receipts,
+    voting,
+)
 from housing.meetings.models import (
     Ballot,
     Meeting,
@@ -221,7 +231,7 @@ def turnout_view(session: Session, meeting: Meeting, settings: Any) -> dict[str,
     """Weight voted so far against all votes and the quorum (never how anyone voted)."""
     if meeting.status not in (MeetingStatus.published, MeetingStatus.closed):
         return None
-    turnout = service.turnout(session, meeting, settings=settings)
+    turnout = closing.turnout(session, meeting, settings=settings)
     cast, total = Fraction(turnout.cast), Fraction(turnout.total)
     needed = Fraction(turnout.quorum_needed)
     return {
@@ -318,10 +328,10 @@ def _meeting(
     one = show(session, [meeting], language, now, settings.timezone)[0]
     questions, general = agenda(session, meeting, language)
     rules = MeetingRules.of(settings)
-    entries = service.voter_entries(session, actor, meeting) if one.phase is Phase.voting else []
+    entries = voting.voter_entries(session, actor, meeting) if one.phase is Phase.voting else []
     support = None
     if one.phase is Phase.initiative:
-        signed, total = service.initiative_support(session, meeting, today=today)
+        signed, total = publishing.initiative_support(session, meeting, today=today)
         signed, total = Fraction(signed), Fraction(total)
         support = {
             "signed": shown(signed),
@@ -331,9 +341,9 @@ def _meeting(
         }
     closed = meeting.status == MeetingStatus.closed
     organizing = meeting.status == MeetingStatus.initiative and meeting.created_by == actor.user_id
-    count = service.meeting_count(session, meeting, settings=settings) if closed else None
+    count = closing.meeting_count(session, meeting, settings=settings) if closed else None
     why_cancelled = cancel_reason(session, meeting)
-    register = service.ballot_register(session, meeting) if closed else []
+    register = receipts.ballot_register(session, meeting) if closed else []
     return render(
         request,
         "meetings/meeting.html",
@@ -390,7 +400,7 @@ async def cast_ballot(
         errors[f"voter-{voter_id}"] = _("Choose for, against or abstain on each question.")
     else:
         try:
-            ballot = service.cast_ballot(session, actor, meeting, voter_id=voter_id, answers=answers, now=now)
+            ballot = voting.cast_ballot(session, actor, meeting, voter_id=voter_id, answers=answers, now=now)
         except DomainError as error:
             session.rollback()
             session.refresh(meeting)
@@ -520,7 +530,7 @@ def sign(
 ) -> Response:
     """Signs an owners' initiative with all the actor's ownerships in the building."""
     try:
-        service.sign_initiative(session, actor, meeting, now=now)
+        publishing.sign_initiative(session, actor, meeting, now=now)
     except DomainError as error:
         session.rollback()
         session.refresh(meeting)
@@ -551,7 +561,7 @@ def receipt(
     language = request_language(request, actor.language)
     wanted = code.strip().lower()[:64]
     valid = bool(RECEIPT.match(wanted))
-    row = service.find_receipt(session, meeting, wanted) if valid else None
+    row = receipts.find_receipt(session, meeting, wanted) if valid else None
     questions, _general = agenda(session, meeting, language)
     return render(
         request,
@@ -597,7 +607,7 @@ def document_response(session: Session, meeting: Meeting, settings: Any, documen
     found = session.get(MeetingDocument, document_id)
     if found is None or found.meeting_id != meeting.id:
         raise NotFound(f"document {document_id} not found")
-    data = service.read_document(found, settings=settings)
+    data = reading.read_document(found, settings=settings)
     return Response(
         data,
         media_type=found.content_type,
@@ -618,7 +628,7 @@ def protocol_pdf(
 
 def protocol_response(session: Session, meeting: Meeting, settings: Any, language: str) -> Response:
     """The closed meeting's protocol in one language (409 before the close, 404 for another language)."""
-    data = protocol.protocol_data(session, meeting, settings=settings)
+    data = protocol_source.protocol_data(session, meeting, settings=settings)
     pdf = protocol.protocol_pdf(data, language)
     return Response(
         pdf,

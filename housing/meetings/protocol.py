@@ -1,8 +1,8 @@
 """The protocol of an owners' meeting: a PDF per language, made from the stored count.
 
-`protocol_data` gathers what the protocol says from the database (a closed meeting only: the
-register shows how each share voted, which nobody sees while the vote runs); `protocol_pdf`
-lays it out with fpdf2 and the shipped DejaVu fonts (Latin with the Uzbek letters, Cyrillic):
+`protocol_source.protocol_data` gathers what the protocol says from the database (a closed
+meeting only: the register shows how each share voted, which nobody sees while the vote runs);
+`protocol_pdf` lays it out with fpdf2 and the shipped DejaVu fonts (Latin with the Uzbek letters, Cyrillic):
 the meeting and its dates, the quorum, each question with its votes for, against and abstaining
 in m2 and in percent of all votes and of the votes cast on it (rounded half up to 0.01 by
 `rules.shown`, from the exact fractions), its threshold and result, the register of ballots
@@ -14,7 +14,6 @@ the protocol's language, or in another one the meeting has when it lacks that on
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -22,67 +21,20 @@ from pathlib import Path
 from babel.support import NullTranslations
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
-from sqlmodel import Session, col, select
 
 from housing import i18n
-from housing.errors import Conflict, NotFound
-from housing.meetings import service
+from housing.errors import NotFound
 from housing.meetings.chain import RECEIPT_DIGITS, receipt_of
-from housing.meetings.counting import Count, QuestionCount
-from housing.meetings.models import BallotChannel, InitiatorKind, Meeting, MeetingStatus
-from housing.meetings.rules import Choice, DecisionKind, MeetingRules, Outcome, Threshold, percent, shown
-from housing.meetings.service import RegisterRow
-from housing.registry.models import Building, ManagementCompany
-from housing.settings import CITY_TIMEZONE, Settings
+from housing.meetings.counting import QuestionCount
+from housing.meetings.models import BallotChannel, InitiatorKind
+from housing.meetings.protocol_source import ProtocolData
+from housing.meetings.receipts import RegisterRow
+from housing.meetings.rules import Choice, DecisionKind, Outcome, Threshold, percent, shown
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 # Replaced by the number of pages when the PDF is written; rarer than fpdf2's "{nb}", which an
 # owner's name or a title could contain.
 PAGES_ALIAS = "{#protocol-pages#}"
-
-
-@dataclass(frozen=True)
-class ProtocolQuestion:
-    """An agenda item as the protocol prints it; its votes are in `ProtocolData.count`."""
-
-    id: int
-    position: int
-    kind: DecisionKind
-    texts: Mapping[str, tuple[str, str]]  # language -> (title, body)
-    threshold: Threshold  # the rule the question was counted by
-    effective_from: date | None = None
-    company_name: str | None = None  # management_company: the company chosen
-    fee_minor: int | None = None  # management_fee: tiyin per m2 a month
-    currency: str = "UZS"
-
-
-@dataclass(frozen=True)
-class ProtocolData:
-    """Everything the protocol says, in no particular language; moments are UTC, shown on the
-    city's clock (`timezone`). Made by `protocol_data`, or by hand (tests, the benchmark)."""
-
-    meeting_id: int
-    building_address: str
-    texts: Mapping[str, tuple[str, str]]  # language -> (title, body)
-    initiator: InitiatorKind
-    initiator_name: str | None  # the initiating company's name
-    published_at: datetime | None
-    record_date: date | None
-    voting_starts: datetime
-    voting_ends: datetime
-    closed_at: datetime | None
-    count: Count
-    quorum: Threshold
-    questions: Sequence[ProtocolQuestion]
-    register: Sequence[RegisterRow]  # in the chain's order
-    chain_head: str
-    chain_verified: bool | None = None  # the hashes recomputed from the tables match (None: not checked)
-    timezone: str = CITY_TIMEZONE
-
-    @property
-    def languages(self) -> tuple[str, ...]:
-        """The meeting's languages, in the platform's order: one protocol each."""
-        return tuple(language for language in i18n.LANGUAGES if language in self.texts)
 
 
 def text_in(texts: Mapping[str, tuple[str, str]], language: str) -> tuple[str, str]:
@@ -487,68 +439,3 @@ class _Writer:
                     " may have been changed after the ballots were cast."
                 ),
             )
-
-
-# --- from the database -----------------------------------------------------------------------
-
-
-def protocol_data(session: Session, meeting: Meeting, *, settings: Settings) -> ProtocolData:
-    """What the protocol of a closed meeting says: its stored count, its register of ballots and
-    the chain's head, checked against the ballots' fields. Before the close it is refused (409):
-    the register shows how each share voted, which nobody sees while the vote runs."""
-    if MeetingStatus(meeting.status) is not MeetingStatus.closed:
-        raise Conflict(
-            "the protocol is made when the meeting is closed and counted; until then only the turnout"
-            " is shown",
-            field="meeting_id",
-        )
-    rules = MeetingRules.of(settings)
-    building = session.get(Building, meeting.building_id)
-    if building is None:  # a foreign key makes this unreachable
-        raise NotFound("the meeting's building does not exist")
-    questions = service.questions_of(session, meeting)
-    question_texts = service.question_texts_of(session, [q.id for q in questions])
-    company_ids = {meeting.company_id, *(q.company_id for q in questions)} - {None}
-    names = dict(
-        session.exec(
-            select(ManagementCompany.id, ManagementCompany.name).where(
-                col(ManagementCompany.id).in_(company_ids)
-            )
-        ).all()
-    )
-    texts = service.texts_of(session, [meeting.id]).get(meeting.id, {})
-    return ProtocolData(
-        meeting_id=meeting.id,
-        building_address=building.address,
-        texts={language: (text.title, text.body) for language, text in texts.items()},
-        initiator=InitiatorKind(meeting.initiator),
-        initiator_name=names.get(meeting.company_id) if meeting.company_id else None,
-        published_at=meeting.published_at,
-        record_date=meeting.record_date,
-        voting_starts=meeting.voting_starts,
-        voting_ends=meeting.voting_ends,
-        closed_at=meeting.closed_at,
-        count=service.meeting_count(session, meeting, settings=settings),
-        quorum=rules.quorum,
-        questions=[
-            ProtocolQuestion(
-                id=q.id,
-                position=q.position,
-                kind=DecisionKind(q.kind),
-                texts={
-                    language: (text.title, text.body)
-                    for language, text in question_texts.get(q.id, {}).items()
-                },
-                threshold=rules.thresholds[DecisionKind(q.kind)],
-                effective_from=q.effective_from,
-                company_name=names.get(q.company_id) if q.company_id else None,
-                fee_minor=q.fee_minor,
-                currency=q.currency,
-            )
-            for q in questions
-        ],
-        register=service.ballot_register(session, meeting),
-        chain_head=meeting.chain_head,
-        chain_verified=service.verify_meeting_chain(session, meeting),
-        timezone=settings.timezone,
-    )

@@ -5,7 +5,7 @@ notice meetings, and owners' initiatives (to sign them); a person on a meeting's
 have sold since the record date) or holding an accepted proxy for it sees it too. The
 staff of the company managing the building today see all its meetings, drafts included;
 other companies' staff see none. Admins and officials see every meeting (officials only read:
-the verbs in `service` refuse them). `VisibleMeeting` loads one within the actor's scope
+the verbs refuse them). `VisibleMeeting` loads one within the actor's scope
 (404 outside it, so ids do not leak).
 
 Who runs a meeting: `ORGANIZERS` (admins, the managing company's managers) draft, publish,

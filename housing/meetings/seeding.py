@@ -17,7 +17,7 @@ from housing.accounts.models import Role, User
 from housing.actors import Actor
 from housing.clock import local_today
 from housing.db import session_scope, utcnow
-from housing.meetings import service
+from housing.meetings import closing, drafting, publishing, reading, voting
 from housing.meetings.models import Meeting
 from housing.meetings.rules import Choice, DecisionKind
 from housing.registry.models import Apartment
@@ -83,15 +83,15 @@ def _vote_on_paper(
     leaning: float,
 ) -> int:
     """Paper ballots for a share of the roll, one every 20 minutes from `start`, leaning towards `for`."""
-    questions = service.questions_of(session, meeting)
-    entries = [v for v in service.roll_of(session, meeting) if v.person_id != leave_out]
+    questions = reading.questions_of(session, meeting)
+    entries = [v for v in reading.roll_of(session, meeting) if v.person_id != leave_out]
     voted = [v for v in entries if rng.random() < turnout]
     for number, voter in enumerate(voted):
         answers = {
             q.id: Choice.yes if rng.random() < leaning else rng.choice([Choice.no, Choice.abstain])
             for q in questions
         }
-        service.enter_paper_ballot(
+        voting.enter_paper_ballot(
             session,
             clerk,
             meeting,
@@ -123,7 +123,7 @@ def seed_demo_meetings(engine: Engine, settings: Settings) -> str:
         drafted = now - timedelta(days=100)
         starts = drafted + notice + timedelta(hours=1)
         ends = starts + timedelta(days=14)
-        closed = service.draft_meeting(
+        closed = drafting.draft_meeting(
             session,
             clerk,
             building_id=home.building_id,
@@ -132,13 +132,13 @@ def seed_demo_meetings(engine: Engine, settings: Settings) -> str:
             voting_ends=ends,
             now=drafted,
         )
-        service.add_question(
+        drafting.add_question(
             session, clerk, closed, kind=DecisionKind.capital_repair, texts=ROOF_QUESTION, now=drafted
         )
-        service.add_question(
+        drafting.add_question(
             session, clerk, closed, kind=DecisionKind.ordinary, texts=YARD_QUESTION, now=drafted
         )
-        service.attach_document(
+        drafting.attach_document(
             session,
             clerk,
             closed,
@@ -147,7 +147,7 @@ def seed_demo_meetings(engine: Engine, settings: Settings) -> str:
             settings=settings,
             now=drafted,
         )
-        service.publish_meeting(session, clerk, closed, settings=settings, now=drafted)
+        publishing.publish_meeting(session, clerk, closed, settings=settings, now=drafted)
         _vote_on_paper(
             session,
             clerk,
@@ -159,12 +159,12 @@ def seed_demo_meetings(engine: Engine, settings: Settings) -> str:
             turnout=0.9,
             leaning=0.9,
         )
-        service.close_meeting(session, closed, actor=clerk, settings=settings, now=ends + timedelta(hours=1))
+        closing.close_meeting(session, closed, actor=clerk, settings=settings, now=ends + timedelta(hours=1))
 
         # This month's meeting: voting open for another week; the demo resident has not voted yet.
         drafted = now - notice - timedelta(days=6)
         starts = drafted + notice + timedelta(hours=1)
-        running = service.draft_meeting(
+        running = drafting.draft_meeting(
             session,
             clerk,
             building_id=home.building_id,
@@ -174,7 +174,7 @@ def seed_demo_meetings(engine: Engine, settings: Settings) -> str:
             now=drafted,
         )
         in_two_months = (today.replace(day=1) + timedelta(days=62)).replace(day=1)
-        service.add_question(
+        drafting.add_question(
             session,
             clerk,
             running,
@@ -184,10 +184,10 @@ def seed_demo_meetings(engine: Engine, settings: Settings) -> str:
             effective_from=in_two_months,
             now=drafted,
         )
-        service.add_question(
+        drafting.add_question(
             session, clerk, running, kind=DecisionKind.common_property, texts=ANTENNA_QUESTION, now=drafted
         )
-        service.publish_meeting(session, clerk, running, settings=settings, now=drafted)
+        publishing.publish_meeting(session, clerk, running, settings=settings, now=drafted)
         voted = _vote_on_paper(
             session,
             clerk,

@@ -410,11 +410,11 @@ def test_a_proxy_votes_instead_of_the_owner(browser_of, city, app, session, froz
 def test_owners_sign_an_initiative(browser_of, city, app, session, frozen_clock):
     from housing.accounts.models import User
     from housing.actors import Actor
-    from housing.meetings import service
+    from housing.meetings import drafting
 
     frozen_clock.set(DRAFTED)
     owner = Actor.of(session.get(User, city.users["resident"]))
-    meeting = service.draft_meeting(
+    meeting = drafting.draft_meeting(
         session,
         owner,
         building_id=city.building_a.id,

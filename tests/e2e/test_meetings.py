@@ -21,7 +21,7 @@ from sqlmodel import Session
 from housing.accounts.models import User
 from housing.actors import Actor
 from housing.i18n import translations
-from housing.meetings import service
+from housing.meetings import drafting, publishing, reading, voting
 from housing.meetings.models import Meeting
 from housing.meetings.rules import Choice, DecisionKind
 from tests.conftest import make_settings
@@ -56,7 +56,7 @@ def meeting_id(session: Session, settings, city, frozen_clock) -> int:
     """A meeting of building A's company: the roof (ordinary) and the fee, published at DRAFTED."""
     frozen_clock.set(DRAFTED)
     manager = manager_of(session, city.building_a)
-    meeting = service.draft_meeting(
+    meeting = drafting.draft_meeting(
         session,
         manager,
         building_id=city.building_a.id,
@@ -65,7 +65,7 @@ def meeting_id(session: Session, settings, city, frozen_clock) -> int:
         voting_ends=ENDS,
         now=DRAFTED,
     )
-    service.add_question(
+    drafting.add_question(
         session,
         manager,
         meeting,
@@ -73,7 +73,7 @@ def meeting_id(session: Session, settings, city, frozen_clock) -> int:
         texts={code: (title, "") for code, title in ROOF.items()},
         now=DRAFTED,
     )
-    service.add_question(
+    drafting.add_question(
         session,
         manager,
         meeting,
@@ -83,7 +83,7 @@ def meeting_id(session: Session, settings, city, frozen_clock) -> int:
         effective_from=date(2027, 1, 1),
         now=DRAFTED,
     )
-    service.publish_meeting(session, manager, meeting, settings=settings, now=DRAFTED)
+    publishing.publish_meeting(session, manager, meeting, settings=settings, now=DRAFTED)
     session.commit()
     return meeting.id
 
@@ -143,9 +143,9 @@ def test_staff_enter_a_paper_ballot_and_the_protocol_names_the_result(
     frozen_clock.set(VOTING)
     owner = Actor.of(session.get(User, city.users["resident"]))
     meeting = session.get(Meeting, meeting_id)
-    (entry,) = service.voter_entries(session, owner, meeting)
-    roof, fee = (q.id for q in service.questions_of(session, meeting))
-    service.cast_ballot(
+    (entry,) = voting.voter_entries(session, owner, meeting)
+    roof, fee = (q.id for q in reading.questions_of(session, meeting))
+    voting.cast_ballot(
         session,
         owner,
         meeting,

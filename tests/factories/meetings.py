@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from housing.accounts.models import Role
 from housing.actors import Actor
-from housing.meetings import service
+from housing.meetings import drafting, publishing, reading, voting
 from housing.meetings.models import Meeting, MeetingQuestion
 from housing.meetings.rules import Choice, DecisionKind
 from housing.registry.models import Building, ManagementCompany, Person
@@ -66,11 +66,11 @@ def draft(
     **question_fields,
 ) -> Meeting:
     """A draft with one question of each kind in `kinds` (`question_fields` go to each)."""
-    meeting = service.draft_meeting(
+    meeting = drafting.draft_meeting(
         session, actor, building_id=building.id, texts=TEXTS, voting_starts=starts, voting_ends=ends, now=now
     )
     for position, kind in enumerate(kinds, 1):
-        service.add_question(
+        drafting.add_question(
             session,
             actor,
             meeting,
@@ -88,11 +88,11 @@ def published(
     """A meeting of the building's company, published at `DRAFTED` (record date that day)."""
     actor = actor or manager_of(session, building)
     meeting = draft(session, actor, building, kinds=kinds, **kw)
-    return service.publish_meeting(session, actor, meeting, settings=settings, now=kw.get("now", DRAFTED))
+    return publishing.publish_meeting(session, actor, meeting, settings=settings, now=kw.get("now", DRAFTED))
 
 
 def questions(session: Session, meeting: Meeting) -> list[MeetingQuestion]:
-    return service.questions_of(session, meeting)
+    return reading.questions_of(session, meeting)
 
 
 def vote(session: Session, actor: Actor, meeting: Meeting, choices, *, voter_id=None, now=VOTING):
@@ -101,10 +101,10 @@ def vote(session: Session, actor: Actor, meeting: Meeting, choices, *, voter_id=
     if isinstance(choices, Choice | str):
         choices = [choices] * len(qs)
     if voter_id is None:
-        entries = [e for e in service.voter_entries(session, actor, meeting) if e.ballot is None]
+        entries = [e for e in voting.voter_entries(session, actor, meeting) if e.ballot is None]
         voter_id = entries[0].voter_id
     answers = {q.id: Choice(c) for q, c in zip(qs, choices, strict=True)}
-    return service.cast_ballot(session, actor, meeting, voter_id=voter_id, answers=answers, now=now)
+    return voting.cast_ballot(session, actor, meeting, voter_id=voter_id, answers=answers, now=now)
 
 
 def record_day() -> date:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, func, select
 
 from housing.errors import Conflict
-from housing.meetings import service
+from housing.meetings import closing, publishing, reading, receipts, voting
 from housing.meetings.models import Ballot, BuildingDecision, Meeting, MeetingEvent
 from housing.meetings.rules import Choice, from_text
 from housing.notifications.models import Notification
@@ -42,7 +42,7 @@ def vote(db: Engine, settings):
         ]
         residents = [f.resident(session, person) for person in owners]
         meeting = f.published(session, settings, building)
-        entries = [service.voter_entries(session, r, meeting)[0].voter_id for r in residents]
+        entries = [voting.voter_entries(session, r, meeting)[0].voter_id for r in residents]
         (question,) = f.questions(session, meeting)
         managers = [f.manager_of(session, building) for _ in range(2)]
         session.commit()
@@ -90,7 +90,7 @@ def wait_until_blocked(db: Engine) -> None:
 def cast(db: Engine, actor, meeting_id: int, voter_id: int, question_id: int, *, now, hold=None) -> Ballot:
     with Session(db, expire_on_commit=False) as session:
         meeting = session.get(Meeting, meeting_id)
-        ballot = service.cast_ballot(
+        ballot = voting.cast_ballot(
             session, actor, meeting, voter_id=voter_id, answers={question_id: Choice.yes}, now=now
         )
         if hold is not None:
@@ -102,7 +102,7 @@ def cast(db: Engine, actor, meeting_id: int, voter_id: int, question_id: int, *,
 def close(db: Engine, settings, actor, meeting_id: int, *, now, hold=None):
     with Session(db, expire_on_commit=False) as session:
         meeting = session.get(Meeting, meeting_id)
-        counted = service.close_meeting(session, meeting, actor=actor, settings=settings, now=now)
+        counted = closing.close_meeting(session, meeting, actor=actor, settings=settings, now=now)
         if hold is not None:
             hold()
         session.commit()
@@ -140,7 +140,7 @@ def test_ballots_of_different_owners_at_once_all_join_one_chain(db, vote):
     with Session(db) as session:
         meeting = session.get(Meeting, meeting_id)
         assert meeting.ballots == 3
-        assert service.verify_meeting_chain(session, meeting)
+        assert receipts.verify_meeting_chain(session, meeting)
 
 
 def test_a_ballot_that_holds_the_lock_when_the_close_comes_is_counted(db, settings, vote):
@@ -243,7 +243,9 @@ def test_two_managers_publishing_at_once_fix_one_roll_and_notify_once(db, settin
     def publish(manager):
         with Session(db, expire_on_commit=False) as session:
             meeting = session.get(Meeting, meeting_id)
-            published = service.publish_meeting(session, manager, meeting, settings=settings, now=f.DRAFTED)
+            published = publishing.publish_meeting(
+                session, manager, meeting, settings=settings, now=f.DRAFTED
+            )
             session.commit()
             return published
 
@@ -251,6 +253,6 @@ def test_two_managers_publishing_at_once_fix_one_roll_and_notify_once(db, settin
     assert sorted(type(r).__name__ for r in results) == ["Conflict", "Meeting"]
     with Session(db) as session:
         meeting = session.get(Meeting, meeting_id)
-        assert len(service.roll_of(session, meeting)) == 2
+        assert len(reading.roll_of(session, meeting)) == 2
         notices = session.exec(select(func.count()).where(Notification.kind == "meeting_notice")).one()
     assert notices == 2

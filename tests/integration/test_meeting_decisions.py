@@ -26,7 +26,7 @@ from billing.runs.service import run_billing
 from housing.accounts.models import Role
 from housing.clock import month
 from housing.db import session_scope
-from housing.meetings import service as meetings
+from housing.meetings import closing, drafting, publishing
 from housing.meetings.models import BuildingDecision
 from housing.meetings.rules import Choice, DecisionKind, Outcome
 from housing.notifications.models import Notification
@@ -253,7 +253,7 @@ def test_a_closed_meeting_hands_the_building_over_with_its_decided_fee(
             (DecisionKind.management_company, {"company_id": city.new_id}),
             (DecisionKind.management_fee, {"fee_minor": 220_000}),
         ):
-            meetings.add_question(
+            drafting.add_question(
                 session,
                 manager,
                 meeting,
@@ -263,11 +263,13 @@ def test_a_closed_meeting_hands_the_building_over_with_its_decided_fee(
                 now=meeting_factories.DRAFTED,
                 **fields,
             )
-        meetings.publish_meeting(session, manager, meeting, settings=settings, now=meeting_factories.DRAFTED)
+        publishing.publish_meeting(
+            session, manager, meeting, settings=settings, now=meeting_factories.DRAFTED
+        )
         for owner_id in city.owner_ids:
             owner = meeting_factories.resident(session, session.get_one(Person, owner_id))
             meeting_factories.vote(session, owner, meeting, Choice.yes)
-        count = meetings.close_meeting(
+        count = closing.close_meeting(
             session, meeting, actor=None, settings=settings, now=meeting_factories.AFTER
         )
         session.commit()

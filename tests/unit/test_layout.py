@@ -38,6 +38,8 @@ def test_the_answers_hold_their_rules():
         "the metered / average / norm choice": "def estimate_month(",
         "a notification sent at most once per channel": "def send_due(",
         "which notices may wait out quiet hours": "KINDS: dict[str, Kind]",
+        "an owners' meeting's quorum and majorities": "DEFAULT_THRESHOLDS: dict[DecisionKind, str]",
+        "one ballot per ownership share": "def _refuse_second(",
     }
     assert set(expected) == set(table)
     for question, definition in expected.items():

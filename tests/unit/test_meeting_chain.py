@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from sqlmodel import select
 
-from housing.meetings import chain, service
+from housing.meetings import chain, receipts
 from housing.meetings.models import Ballot, BallotAnswer
 from housing.meetings.phases import Phase, phase
 from housing.meetings.rules import Choice
@@ -52,16 +52,16 @@ def test_a_receipt_finds_its_ballot_in_the_register_and_a_tampered_answer_breaks
         f.vote(session, f.resident(session, p), meeting, c) for p, c in zip(owners, Choice, strict=True)
     ]
     assert meeting.chain_head == ballots[-1].hash and ballots[1].prev_hash == ballots[0].hash
-    assert service.verify_meeting_chain(session, meeting)
+    assert receipts.verify_meeting_chain(session, meeting)
     receipt = chain.receipt_of(ballots[1].hash)
-    found = service.find_receipt(session, meeting, f"  {receipt.upper()} ")
+    found = receipts.find_receipt(session, meeting, f"  {receipt.upper()} ")
     assert found is not None and found.sequence == 2 and found.receipt == receipt
     assert found.choices == {f.questions(session, meeting)[0].id: Choice.no}
     for wrong in ("", "abc", "z" * 16, "0" * 16, receipt + "%", None):
-        assert service.find_receipt(session, meeting, wrong) is None
+        assert receipts.find_receipt(session, meeting, wrong) is None
     answer = session.exec(select(BallotAnswer).where(BallotAnswer.ballot_id == ballots[0].id)).one()
     answer.choice = Choice.no  # what the register would show if someone edited the table
     session.add(answer)
     session.flush()
-    assert not service.verify_meeting_chain(session, meeting)
+    assert not receipts.verify_meeting_chain(session, meeting)
     assert session.exec(select(Ballot.sequence).order_by(Ballot.sequence)).all() == [1, 2, 3]

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from housing.errors import Conflict
-from housing.meetings import service
+from housing.meetings import closing, reading, receipts, voting
 from housing.meetings.models import BallotChannel, BuildingDecision
 from housing.meetings.rules import Choice, DecisionKind, Outcome, percent, shown
 from housing.registry import service as registry
@@ -28,9 +28,9 @@ def files(settings, tmp_path):
 
 def close(session, settings, meeting):
     """Closes the meeting, holding the database's sums to the row-by-row count first."""
-    live = service.meeting_count(session, meeting, settings=settings)
-    assert live == service.reference_count(session, meeting, settings=settings)
-    return service.close_meeting(session, meeting, actor=None, settings=settings, now=f.AFTER)
+    live = closing.meeting_count(session, meeting, settings=settings)
+    assert live == closing.reference_count(session, meeting, settings=settings)
+    return closing.close_meeting(session, meeting, actor=None, settings=settings, now=f.AFTER)
 
 
 def two_flats(session, first: str, second: str):
@@ -58,7 +58,7 @@ def test_a_building_of_co_owners_several_flats_a_shop_a_proxy_a_paper_ballot_and
         session, files, building, kinds=(DecisionKind.ordinary, DecisionKind.capital_repair)
     )
     assert meeting.total_area_m2 == Decimal("200.00")  # the shop's area counts among all votes
-    roll = service.roll_of(session, meeting)
+    roll = reading.roll_of(session, meeting)
     assert len(roll) == 5
 
     # After the record date the co-owner with a third sells it: the buyer does not vote for it.
@@ -68,17 +68,17 @@ def test_a_building_of_co_owners_several_flats_a_shop_a_proxy_a_paper_ballot_and
     registry.add_ownership(
         session, apartment_id=flat.id, person_id=buyer.id, share=Fraction(1, 3), valid_from=date(2026, 11, 10)
     )
-    assert service.voter_entries(session, f.resident(session, buyer), meeting) == []
+    assert voting.voter_entries(session, f.resident(session, buyer), meeting) == []
     seller = f.resident(session, one_third)
     f.vote(session, seller, meeting, [F, F])
 
     # The owner of flats 2 and 3 gives flat 2's vote to a proxy; staff accept it.
     owner = f.resident(session, landlord)
-    entries = {e.apartment_number: e for e in service.voter_entries(session, owner, meeting)}
+    entries = {e.apartment_number: e for e in voting.voter_entries(session, owner, meeting)}
     assert entries["2"].weight == Fraction("40.5") and entries["3"].weight == Fraction("30.25")
     deputy = make_person(session, full_name="Proxy Person")
     clerk = f.manager_of(session, building)
-    proxy = service.submit_proxy(
+    proxy = voting.submit_proxy(
         session,
         owner,
         meeting,
@@ -88,8 +88,8 @@ def test_a_building_of_co_owners_several_flats_a_shop_a_proxy_a_paper_ballot_and
         settings=files,
         now=f.DRAFTED,
     )
-    service.decide_proxy(session, clerk, proxy, accept=True, reason="", now=f.DRAFTED)
-    assert [e.apartment_number for e in service.voter_entries(session, owner, meeting)] == ["3"]
+    voting.decide_proxy(session, clerk, proxy, accept=True, reason="", now=f.DRAFTED)
+    assert [e.apartment_number for e in voting.voter_entries(session, owner, meeting)] == ["3"]
     f.vote(session, f.resident(session, deputy), meeting, [F, F], voter_id=entries["2"].voter_id)
     with pytest.raises(Conflict, match="your proxy votes"):
         f.vote(session, owner, meeting, [A, A], voter_id=entries["2"].voter_id)
@@ -99,9 +99,9 @@ def test_a_building_of_co_owners_several_flats_a_shop_a_proxy_a_paper_ballot_and
     shop_entry = next(v for v in roll if v.apartment_id == shop.id)
     q1, q2 = f.questions(session, meeting)
     assert [
-        e.apartment_number for e in service.voter_entries(session, f.resident(session, shopkeeper), meeting)
+        e.apartment_number for e in voting.voter_entries(session, f.resident(session, shopkeeper), meeting)
     ] == ["S1"]
-    paper = service.enter_paper_ballot(
+    paper = voting.enter_paper_ballot(
         session,
         clerk,
         meeting,
@@ -113,7 +113,7 @@ def test_a_building_of_co_owners_several_flats_a_shop_a_proxy_a_paper_ballot_and
     )
     assert paper.channel == BallotChannel.paper and paper.scan_file
 
-    live = service.meeting_count(session, meeting, settings=files)
+    live = closing.meeting_count(session, meeting, settings=files)
     counted = close(session, files, meeting)
     assert counted == live
     assert counted.total == 200
@@ -129,9 +129,9 @@ def test_a_building_of_co_owners_several_flats_a_shop_a_proxy_a_paper_ballot_and
     assert shown(percent(ordinary.votes_for, counted.total)) == Decimal("64.88")  # 64.875, half up
     assert (repair.votes_for, repair.votes_against, repair.votes_abstain) == (Fraction("90.75"), 0, 0)
     assert repair.outcome is Outcome.rejected  # 90.75 < 2/3 of 200
-    assert service.meeting_count(session, meeting, settings=files) == counted  # from the stored results
+    assert closing.meeting_count(session, meeting, settings=files) == counted  # from the stored results
 
-    register = service.ballot_register(session, meeting)
+    register = receipts.ballot_register(session, meeting)
     assert [(r.apartment_number, r.channel, r.proxy_name) for r in register] == [
         ("1", BallotChannel.online, None),
         ("2", BallotChannel.online, "Proxy Person"),
@@ -141,7 +141,7 @@ def test_a_building_of_co_owners_several_flats_a_shop_a_proxy_a_paper_ballot_and
     assert register[0].share == Fraction(1, 3) and register[0].weight == 20
     assert register[-1].choices == {q1.id: F} and q2.id not in register[-1].choices
     # The co-owner of two thirds was on the roll and did not vote: nobody voted for that share.
-    assert [e.ballot for e in service.voter_entries(session, f.resident(session, two_thirds), meeting)] == [
+    assert [e.ballot for e in voting.voter_entries(session, f.resident(session, two_thirds), meeting)] == [
         None
     ]
     decisions = session.exec(BuildingDecision.__table__.select()).all()

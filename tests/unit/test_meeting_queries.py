@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlmodel import select
 
 from housing.accounts.models import Role
-from housing.meetings import service
+from housing.meetings import drafting, publishing, reading, voting
 from housing.meetings.models import Meeting
 from housing.meetings.queries import visible_meetings
 from housing.registry import service as registry
@@ -27,13 +27,13 @@ TODAY = date(2026, 11, 20)
 
 def seen(session, actor) -> set[str]:
     meetings = session.exec(visible_meetings(actor, TODAY)).all()
-    texts = service.texts_of(session, [m.id for m in meetings])
+    texts = reading.texts_of(session, [m.id for m in meetings])
     return {texts[m.id]["en"].title for m in meetings}
 
 
 def titled(session, actor, building, title, **kw) -> Meeting:
     meeting = f.draft(session, actor, building, **kw)
-    service.update_meeting(session, actor, meeting, texts={"en": (title, "")}, now=f.DRAFTED)
+    drafting.update_meeting(session, actor, meeting, texts={"en": (title, "")}, now=f.DRAFTED)
     return meeting
 
 
@@ -52,12 +52,12 @@ def test_each_actor_sees_the_meetings_of_their_scope(session, settings, tmp_path
 
     titled(session, manager, building, "draft")
     published = titled(session, manager, building, "published")
-    service.publish_meeting(session, manager, published, settings=settings, now=f.DRAFTED)
+    publishing.publish_meeting(session, manager, published, settings=settings, now=f.DRAFTED)
     cancelled_draft = titled(session, manager, building, "cancelled draft")
-    service.cancel_meeting(session, manager, cancelled_draft, reason="no", now=f.DRAFTED)
+    publishing.cancel_meeting(session, manager, cancelled_draft, reason="no", now=f.DRAFTED)
     called_off = titled(session, manager, building, "called off")
-    service.publish_meeting(session, manager, called_off, settings=settings, now=f.DRAFTED)
-    service.cancel_meeting(session, manager, called_off, reason="moved", now=f.DRAFTED)
+    publishing.publish_meeting(session, manager, called_off, settings=settings, now=f.DRAFTED)
+    publishing.cancel_meeting(session, manager, called_off, reason="moved", now=f.DRAFTED)
     titled(session, owner, building, "initiative")
 
     # The seller sells after the record date: still on the roll, still sees what they vote in.
@@ -67,8 +67,8 @@ def test_each_actor_sees_the_meetings_of_their_scope(session, settings, tmp_path
     deputy_person = make_person(session)
     deputy = f.resident(session, deputy_person)
     assert seen(session, deputy) == set()
-    entry = service.voter_entries(session, owner, published)[0]
-    proxy = service.submit_proxy(
+    entry = voting.voter_entries(session, owner, published)[0]
+    proxy = voting.submit_proxy(
         session,
         owner,
         published,
@@ -79,7 +79,7 @@ def test_each_actor_sees_the_meetings_of_their_scope(session, settings, tmp_path
         now=f.DRAFTED,
     )
     assert seen(session, deputy) == set()
-    service.decide_proxy(session, manager, proxy, accept=True, now=f.DRAFTED)
+    voting.decide_proxy(session, manager, proxy, accept=True, now=f.DRAFTED)
 
     everything = {"draft", "published", "cancelled draft", "called off", "initiative"}
     residents_see = {"published", "called off", "initiative"}

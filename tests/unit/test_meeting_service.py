@@ -9,7 +9,7 @@ from sqlmodel import func, select
 
 from housing.accounts.models import Role
 from housing.errors import Conflict, Forbidden, Invalid, UnsupportedMediaType
-from housing.meetings import jobs, service
+from housing.meetings import closing, drafting, guards, jobs, publishing, reading, receipts, voting
 from housing.meetings.models import (
     Ballot,
     BuildingDecision,
@@ -101,7 +101,7 @@ def test_the_managing_companys_manager_an_admin_and_an_owner_draft_the_others_ar
 def test_a_wrong_draft_is_refused_and_nothing_is_written(session, house, texts, starts, ends, field):
     building, _, _ = house
     with pytest.raises(Invalid) as refused:
-        service.draft_meeting(
+        drafting.draft_meeting(
             session,
             f.manager_of(session, building),
             building_id=building.id,
@@ -118,7 +118,7 @@ def test_questions_that_change_the_company_or_the_fee_name_it_and_take_effect_af
     building, _, _ = house
     manager = f.manager_of(session, building)
     meeting = f.draft(session, manager, building, kinds=())
-    current = service.current_company_id(session, building.id, f.DRAFTED.date())
+    current = guards.current_company_id(session, building.id, f.DRAFTED.date())
     other = make_company(session)
     texts = {"en": ("Change the company", "")}
     day_after = f.ENDS.date() + timedelta(days=1)
@@ -153,10 +153,10 @@ def test_questions_that_change_the_company_or_the_fee_name_it_and_take_effect_af
     ]
     for fields, field in wrong:
         with pytest.raises(Invalid) as refused:
-            service.add_question(session, manager, meeting, texts=texts, now=f.DRAFTED, **fields)
+            drafting.add_question(session, manager, meeting, texts=texts, now=f.DRAFTED, **fields)
         assert refused.value.field == field, fields
     assert f.questions(session, meeting) == []
-    change = service.add_question(
+    change = drafting.add_question(
         session,
         manager,
         meeting,
@@ -166,7 +166,7 @@ def test_questions_that_change_the_company_or_the_fee_name_it_and_take_effect_af
         texts=texts,
         now=f.DRAFTED,
     )
-    fee = service.add_question(
+    fee = drafting.add_question(
         session,
         manager,
         meeting,
@@ -177,7 +177,7 @@ def test_questions_that_change_the_company_or_the_fee_name_it_and_take_effect_af
         now=f.DRAFTED,
     )
     assert (change.position, fee.position) == (1, 2)
-    service.remove_question(session, manager, change, now=f.DRAFTED)
+    drafting.remove_question(session, manager, change, now=f.DRAFTED)
     assert [(q.id, q.position) for q in f.questions(session, meeting)] == [(fee.id, 1)]
 
 
@@ -187,12 +187,12 @@ def test_documents_are_checked_by_content_stored_and_read_back(session, house, f
     meeting = f.draft(session, manager, building)
     question = f.questions(session, meeting)[0]
     with pytest.raises(UnsupportedMediaType) as refused:
-        service.attach_document(
+        drafting.attach_document(
             session, manager, meeting, title="Contract", data=b"#!/bin/sh\n", settings=files, now=f.DRAFTED
         )
     assert refused.value.field == "data"
     with pytest.raises(Invalid):
-        service.attach_document(
+        drafting.attach_document(
             session,
             manager,
             meeting,
@@ -202,8 +202,8 @@ def test_documents_are_checked_by_content_stored_and_read_back(session, house, f
             settings=files,
             now=f.DRAFTED,
         )
-    assert service.documents_of(session, meeting) == []
-    document = service.attach_document(
+    assert reading.documents_of(session, meeting) == []
+    document = drafting.attach_document(
         session,
         manager,
         meeting,
@@ -214,7 +214,7 @@ def test_documents_are_checked_by_content_stored_and_read_back(session, house, f
         now=f.DRAFTED,
     )
     assert document.content_type == "application/pdf"
-    assert service.read_document(document, settings=files) == f.pdf_bytes()
+    assert reading.read_document(document, settings=files) == f.pdf_bytes()
 
 
 # Publishing
@@ -227,12 +227,12 @@ def test_publishing_fixes_the_roll_and_all_votes_and_notifies_every_owner(sessio
     assert meeting.status == MeetingStatus.published and phase(meeting, f.DRAFTED) is Phase.notice
     assert meeting.record_date == date(2026, 11, 2)
     assert meeting.total_area_m2 == Decimal("112.34")
-    assert sorted(v.person_id for v in service.roll_of(session, meeting)) == sorted(p.id for p in owners)
+    assert sorted(v.person_id for v in reading.roll_of(session, meeting)) == sorted(p.id for p in owners)
     notices = session.exec(select(Notification).where(Notification.kind == "meeting_notice")).all()
     assert sorted(n.user_id for n in notices) == sorted(r.user_id for r in residents)
     # No language chosen: Uzbek, else Russian, else English (the meeting is written in en and ru).
     assert notices[0].params["title"] == "Общее собрание" and notices[0].link == f"/meetings/{meeting.id}"
-    events = service.events_of(session, meeting)
+    events = reading.events_of(session, meeting)
     assert [e.action for e in events] == ["drafted", "question_added", "published"]
     assert {e.user_id for e in events} == {meeting.created_by} and events[-1].at == f.DRAFTED
     assert (
@@ -240,7 +240,7 @@ def test_publishing_fixes_the_roll_and_all_votes_and_notifies_every_owner(sessio
         in events[-1].detail
     )
     with pytest.raises(Conflict):
-        service.publish_meeting(session, f.admin(session), meeting, settings=settings, now=f.DRAFTED)
+        publishing.publish_meeting(session, f.admin(session), meeting, settings=settings, now=f.DRAFTED)
 
 
 @pytest.mark.parametrize(
@@ -258,7 +258,7 @@ def test_publishing_refuses_a_short_notice_or_a_vote_too_short_or_long(
     manager = f.manager_of(session, building)
     meeting = f.draft(session, manager, building, starts=starts, ends=ends)
     with pytest.raises(Invalid) as refused:
-        service.publish_meeting(session, manager, meeting, settings=settings, now=f.DRAFTED)
+        publishing.publish_meeting(session, manager, meeting, settings=settings, now=f.DRAFTED)
     assert refused.value.field == field
     assert meeting.status == MeetingStatus.draft and count(session, MeetingVoter) == 0
     assert count(session, Notification) == 0
@@ -269,7 +269,7 @@ def test_a_meeting_without_questions_is_not_published(session, house, settings):
     manager = f.manager_of(session, building)
     meeting = f.draft(session, manager, building, kinds=())
     with pytest.raises(Invalid, match="at least one question"):
-        service.publish_meeting(session, manager, meeting, settings=settings, now=f.DRAFTED)
+        publishing.publish_meeting(session, manager, meeting, settings=settings, now=f.DRAFTED)
 
 
 def test_an_owners_initiative_is_published_once_its_signatures_hold_a_tenth_of_all_votes(session, settings):
@@ -278,38 +278,38 @@ def test_an_owners_initiative_is_published_once_its_signatures_hold_a_tenth_of_a
     people = [make_owner(session, make_apartment(session, building, area_m2=Decimal(a))) for a in areas]
     big, small, other = (f.resident(session, p) for p in people)
     meeting = f.draft(session, small, building)
-    service.sign_initiative(session, small, meeting, now=f.DRAFTED)
+    publishing.sign_initiative(session, small, meeting, now=f.DRAFTED)
     with pytest.raises(Conflict, match="already signed"):
-        service.sign_initiative(session, small, meeting, now=f.DRAFTED)
+        publishing.sign_initiative(session, small, meeting, now=f.DRAFTED)
     with pytest.raises(Conflict, match="signed"):  # what owners signed cannot change
-        service.update_meeting(session, small, meeting, texts={"en": ("Other", "")}, now=f.DRAFTED)
+        drafting.update_meeting(session, small, meeting, texts={"en": ("Other", "")}, now=f.DRAFTED)
     with pytest.raises(Forbidden):
-        service.publish_meeting(session, other, meeting, settings=settings, now=f.DRAFTED)
+        publishing.publish_meeting(session, other, meeting, settings=settings, now=f.DRAFTED)
     with pytest.raises(Forbidden):  # the company does not run the owners' initiative
-        service.publish_meeting(
+        publishing.publish_meeting(
             session, f.manager_of(session, building), meeting, settings=settings, now=f.DRAFTED
         )
-    assert service.initiative_support(session, meeting, today=f.DRAFTED.date()) == (5, 105)
+    assert publishing.initiative_support(session, meeting, today=f.DRAFTED.date()) == (5, 105)
     with pytest.raises(Conflict, match=r"4\.76% of all votes; it needs 10\.00%"):
-        service.publish_meeting(session, small, meeting, settings=settings, now=f.DRAFTED)
-    service.sign_initiative(session, other, meeting, now=f.DRAFTED)  # 10 of 105: still under a tenth
+        publishing.publish_meeting(session, small, meeting, settings=settings, now=f.DRAFTED)
+    publishing.sign_initiative(session, other, meeting, now=f.DRAFTED)  # 10 of 105: still under a tenth
     with pytest.raises(Conflict):
-        service.publish_meeting(session, small, meeting, settings=settings, now=f.DRAFTED)
-    service.sign_initiative(session, big, meeting, now=f.DRAFTED)
-    service.publish_meeting(session, small, meeting, settings=settings, now=f.DRAFTED)
+        publishing.publish_meeting(session, small, meeting, settings=settings, now=f.DRAFTED)
+    publishing.sign_initiative(session, big, meeting, now=f.DRAFTED)
+    publishing.publish_meeting(session, small, meeting, settings=settings, now=f.DRAFTED)
     assert meeting.status == MeetingStatus.published
     with pytest.raises(Conflict, match="only an owners' initiative"):
-        service.sign_initiative(session, big, meeting, now=f.DRAFTED)
+        publishing.sign_initiative(session, big, meeting, now=f.DRAFTED)
 
 
 def test_only_owners_of_the_building_sign_an_initiative(session, house):
     building, _, residents = house
     meeting = f.draft(session, residents[0], building)
     with pytest.raises(Forbidden, match="own no premises"):
-        service.sign_initiative(session, f.resident(session, make_person(session)), meeting, now=f.DRAFTED)
+        publishing.sign_initiative(session, f.resident(session, make_person(session)), meeting, now=f.DRAFTED)
     with pytest.raises(Forbidden):
-        service.sign_initiative(session, f.manager_of(session, building), meeting, now=f.DRAFTED)
-    assert len(service.sign_initiative(session, residents[1], meeting, now=f.DRAFTED)) == 1
+        publishing.sign_initiative(session, f.manager_of(session, building), meeting, now=f.DRAFTED)
+    assert len(publishing.sign_initiative(session, residents[1], meeting, now=f.DRAFTED)) == 1
 
 
 def test_a_meeting_is_cancelled_with_a_reason_before_voting_starts_and_not_after(session, house, settings):
@@ -317,12 +317,12 @@ def test_a_meeting_is_cancelled_with_a_reason_before_voting_starts_and_not_after
     manager = f.manager_of(session, building)
     meeting = f.published(session, settings, building)
     with pytest.raises(Invalid):
-        service.cancel_meeting(session, manager, meeting, reason=" ", now=f.DRAFTED)
+        publishing.cancel_meeting(session, manager, meeting, reason=" ", now=f.DRAFTED)
     with pytest.raises(Conflict, match="only before voting starts"):
-        service.cancel_meeting(session, manager, meeting, reason="mistake", now=f.VOTING)
-    service.cancel_meeting(session, manager, meeting, reason="wrong date", now=f.DRAFTED)
+        publishing.cancel_meeting(session, manager, meeting, reason="mistake", now=f.VOTING)
+    publishing.cancel_meeting(session, manager, meeting, reason="wrong date", now=f.DRAFTED)
     assert meeting.status == MeetingStatus.cancelled
-    assert service.events_of(session, meeting)[-1].detail == "wrong date"
+    assert reading.events_of(session, meeting)[-1].detail == "wrong date"
     told = session.exec(select(Notification).where(Notification.kind == "meeting_cancelled")).all()
     assert len(told) == 3 and told[0].params["reason"] == "wrong date"
 
@@ -337,7 +337,7 @@ def test_no_ballot_before_the_start_at_the_end_or_after_the_close(session, house
         with pytest.raises(Conflict, match=reason):
             f.vote(session, residents[0], meeting, F, now=moment)
     f.vote(session, residents[0], meeting, F, now=f.STARTS)  # the first moment counts
-    service.close_meeting(session, meeting, actor=None, settings=settings, now=f.ENDS)
+    closing.close_meeting(session, meeting, actor=None, settings=settings, now=f.ENDS)
     with pytest.raises(Conflict, match="voting ended"):
         f.vote(session, residents[1], meeting, F, now=f.ENDS)
     assert meeting.ballots == 1
@@ -347,14 +347,14 @@ def test_one_ballot_per_share_whoever_casts_it_and_each_refusal_says_why(session
     building, owners, residents = house
     meeting = f.published(session, files, building)
     clerk = f.manager_of(session, building, Role.dispatcher)
-    entry = service.voter_entries(session, residents[0], meeting)[0]
+    entry = voting.voter_entries(session, residents[0], meeting)[0]
     ballot = f.vote(session, residents[0], meeting, F)
     with pytest.raises(Conflict, match="the owner voted for this share online") as second:
         f.vote(session, residents[0], meeting, A, voter_id=entry.voter_id)
     assert ballot.hash[:16] in second.value.detail
     (q,) = f.questions(session, meeting)
     with pytest.raises(Conflict, match="the owner voted"):
-        service.enter_paper_ballot(
+        voting.enter_paper_ballot(
             session,
             clerk,
             meeting,
@@ -365,7 +365,7 @@ def test_one_ballot_per_share_whoever_casts_it_and_each_refusal_says_why(session
             now=f.VOTING,
         )
     with pytest.raises(Conflict, match="has voted already"):
-        service.submit_proxy(
+        voting.submit_proxy(
             session,
             residents[0],
             meeting,
@@ -376,8 +376,8 @@ def test_one_ballot_per_share_whoever_casts_it_and_each_refusal_says_why(session
             now=f.VOTING,
         )
     # A proxy uploaded before the owner votes cannot be accepted after it.
-    second_entry = service.voter_entries(session, residents[1], meeting)[0]
-    proxy = service.submit_proxy(
+    second_entry = voting.voter_entries(session, residents[1], meeting)[0]
+    proxy = voting.submit_proxy(
         session,
         clerk,
         meeting,
@@ -389,10 +389,10 @@ def test_one_ballot_per_share_whoever_casts_it_and_each_refusal_says_why(session
     )
     f.vote(session, residents[1], meeting, A)
     with pytest.raises(Conflict, match="has voted already"):
-        service.decide_proxy(session, f.manager_of(session, building), proxy, accept=True, now=f.VOTING)
+        voting.decide_proxy(session, f.manager_of(session, building), proxy, accept=True, now=f.VOTING)
     # A paper ballot first, then the owner online.
-    third_entry = service.voter_entries(session, residents[2], meeting)[0]
-    service.enter_paper_ballot(
+    third_entry = voting.voter_entries(session, residents[2], meeting)[0]
+    voting.enter_paper_ballot(
         session,
         clerk,
         meeting,
@@ -405,14 +405,14 @@ def test_one_ballot_per_share_whoever_casts_it_and_each_refusal_says_why(session
     with pytest.raises(Conflict, match="a paper ballot for this share was entered"):
         f.vote(session, residents[2], meeting, A, voter_id=third_entry.voter_id)
     assert meeting.ballots == 3 and count(session, Ballot) == 3
-    assert service.verify_meeting_chain(session, meeting)
+    assert receipts.verify_meeting_chain(session, meeting)
 
 
 def test_an_online_ballot_answers_every_question_of_the_agenda_and_only_it(session, house, settings):
     building, _, residents = house
     meeting = f.published(session, settings, building, kinds=(DecisionKind.ordinary, DecisionKind.ordinary))
     q1, q2 = f.questions(session, meeting)
-    entry = service.voter_entries(session, residents[0], meeting)[0]
+    entry = voting.voter_entries(session, residents[0], meeting)[0]
     for answers, reason in [
         ({}, "at least one"),
         ({q1.id: F}, "answer every question"),
@@ -420,12 +420,12 @@ def test_an_online_ballot_answers_every_question_of_the_agenda_and_only_it(sessi
         ({q1.id: F, q2.id: F, 999: F}, "not on this meeting's agenda"),
     ]:
         with pytest.raises(Invalid, match=reason):
-            service.cast_ballot(
+            voting.cast_ballot(
                 session, residents[0], meeting, voter_id=entry.voter_id, answers=answers, now=f.VOTING
             )
     with pytest.raises(Invalid, match="not yours"):
-        other = service.voter_entries(session, residents[1], meeting)[0]
-        service.cast_ballot(
+        other = voting.voter_entries(session, residents[1], meeting)[0]
+        voting.cast_ballot(
             session,
             residents[0],
             meeting,
@@ -435,7 +435,7 @@ def test_an_online_ballot_answers_every_question_of_the_agenda_and_only_it(sessi
         )
     assert count(session, Ballot) == 0 and meeting.ballots == 0
     with pytest.raises(Forbidden):
-        service.cast_ballot(
+        voting.cast_ballot(
             session,
             f.manager_of(session, building),
             meeting,
@@ -449,7 +449,7 @@ def test_turnout_shows_the_weight_voted_against_the_quorum(session, house, setti
     building, _, residents = house
     meeting = f.published(session, settings, building)
     f.vote(session, residents[1], meeting, A)
-    seen = service.turnout(session, meeting, settings=settings)
+    seen = closing.turnout(session, meeting, settings=settings)
     assert (seen.cast, seen.total, seen.quorum_needed, seen.quorum_reached) == (30, 100, 50, False)
     assert (seen.ballots, seen.roll, seen.percent) == (1, 3, 30)
 
@@ -462,13 +462,13 @@ def test_the_close_comes_after_the_vote_once(session, house, settings):
     meeting = f.published(session, settings, building)
     manager = f.manager_of(session, building)
     with pytest.raises(Conflict, match="voting runs until"):
-        service.close_meeting(session, meeting, actor=manager, settings=settings, now=f.VOTING)
+        closing.close_meeting(session, meeting, actor=manager, settings=settings, now=f.VOTING)
     with pytest.raises(Forbidden):
-        service.close_meeting(session, meeting, actor=residents[0], settings=settings, now=f.AFTER)
-    service.close_meeting(session, meeting, actor=manager, settings=settings, now=f.AFTER)
+        closing.close_meeting(session, meeting, actor=residents[0], settings=settings, now=f.AFTER)
+    closing.close_meeting(session, meeting, actor=manager, settings=settings, now=f.AFTER)
     assert meeting.closed_by == manager.user_id and phase(meeting, f.AFTER) is Phase.closed
     with pytest.raises(Conflict, match="was closed"):
-        service.close_meeting(session, meeting, actor=f.admin(session), settings=settings, now=f.AFTER)
+        closing.close_meeting(session, meeting, actor=f.admin(session), settings=settings, now=f.AFTER)
     results = session.exec(select(Notification).where(Notification.kind == "meeting_result")).all()
     assert sorted(n.user_id for n in results) == sorted(r.user_id for r in residents)
 
@@ -487,7 +487,7 @@ def test_an_adopted_company_change_moves_the_building_from_the_decided_day(sessi
     )
     f.vote(session, residents[0], meeting, F)  # 50 of 100: no quorum yet
     f.vote(session, residents[2], meeting, F)
-    counted = service.close_meeting(session, meeting, actor=None, settings=settings, now=f.AFTER)
+    counted = closing.close_meeting(session, meeting, actor=None, settings=settings, now=f.AFTER)
     assert counted.questions[0].outcome == "adopted"
     history = management_history(session, building.id)
     assert [(h.company_id, h.valid_from) for h in history][-1] == (new.id, day)
@@ -518,9 +518,9 @@ def test_a_company_change_the_register_refuses_is_recorded_and_the_close_goes_on
     from housing.registry.service import change_management
 
     change_management(session, building, company_id=new.id, valid_from=day + timedelta(days=10))
-    service.close_meeting(session, meeting, actor=None, settings=settings, now=f.AFTER)
+    closing.close_meeting(session, meeting, actor=None, settings=settings, now=f.AFTER)
     assert meeting.status == MeetingStatus.closed
-    refused = [e for e in service.events_of(session, meeting) if e.action == "company_change_refused"]
+    refused = [e for e in reading.events_of(session, meeting) if e.action == "company_change_refused"]
     assert len(refused) == 1 and "must start after" in refused[0].detail
     assert session.exec(select(func.count()).select_from(BuildingDecision)).one() == 1
 
@@ -558,24 +558,24 @@ def test_a_draft_is_edited_until_it_is_published_and_not_after(session, house, s
     manager = f.manager_of(session, building)
     meeting = f.draft(session, manager, building)
     later = f.STARTS + timedelta(days=1)
-    service.update_meeting(
+    drafting.update_meeting(
         session, manager, meeting, texts={"uz": ("Umumiy yig'ilish", "")}, voting_starts=later, now=f.DRAFTED
     )
-    assert set(service.texts_of(session, [meeting.id])[meeting.id]) == {"uz"}  # the texts are replaced
+    assert set(reading.texts_of(session, [meeting.id])[meeting.id]) == {"uz"}  # the texts are replaced
     assert (meeting.voting_starts, meeting.voting_ends) == (later, f.ENDS)
     with pytest.raises(Invalid) as refused:
-        service.update_meeting(session, manager, meeting, voting_ends=later, now=f.DRAFTED)
+        drafting.update_meeting(session, manager, meeting, voting_ends=later, now=f.DRAFTED)
     assert refused.value.field == "voting_ends" and meeting.voting_ends == f.ENDS
     with pytest.raises(Forbidden):
-        service.update_meeting(session, f.staff(session, make_company(session)), meeting, now=f.DRAFTED)
-    service.publish_meeting(session, manager, meeting, settings=settings, now=f.DRAFTED)
+        drafting.update_meeting(session, f.staff(session, make_company(session)), meeting, now=f.DRAFTED)
+    publishing.publish_meeting(session, manager, meeting, settings=settings, now=f.DRAFTED)
     for edit in (
-        lambda: service.update_meeting(session, manager, meeting, texts={"en": ("x", "")}, now=f.DRAFTED),
-        lambda: service.add_question(
+        lambda: drafting.update_meeting(session, manager, meeting, texts={"en": ("x", "")}, now=f.DRAFTED),
+        lambda: drafting.add_question(
             session, manager, meeting, kind="ordinary", texts={"en": ("x", "")}, now=f.DRAFTED
         ),
-        lambda: service.remove_question(session, manager, f.questions(session, meeting)[0], now=f.DRAFTED),
-        lambda: service.attach_document(
+        lambda: drafting.remove_question(session, manager, f.questions(session, meeting)[0], now=f.DRAFTED),
+        lambda: drafting.attach_document(
             session, manager, meeting, title="x", data=f.pdf_bytes(), settings=files, now=f.DRAFTED
         ),
     ):
@@ -587,10 +587,10 @@ def test_a_draft_is_edited_until_it_is_published_and_not_after(session, house, s
 def test_proxies_are_decided_by_managers_and_a_rejection_says_why(session, house, files):
     building, owners, residents = house
     meeting = f.published(session, files, building)
-    entry = service.voter_entries(session, residents[0], meeting)[0]
+    entry = voting.voter_entries(session, residents[0], meeting)[0]
 
     def submit(actor, person_id=owners[1].id, document=None):
-        return service.submit_proxy(
+        return voting.submit_proxy(
             session, actor, meeting, voter_id=entry.voter_id, proxy_person_id=person_id,
             document=document or f.pdf_bytes(), settings=files, now=f.DRAFTED,
         )  # fmt: skip
@@ -603,27 +603,27 @@ def test_proxies_are_decided_by_managers_and_a_rejection_says_why(session, house
         submit(residents[0], person_id=999_999)
     assert refused.value.field == "proxy_person_id"
     with pytest.raises(Invalid) as empty:
-        service.submit_proxy(
+        voting.submit_proxy(
             session, residents[0], meeting, voter_id=entry.voter_id, proxy_person_id=owners[1].id, document=b"",
             settings=files, now=f.DRAFTED,
         )  # fmt: skip
     assert empty.value.field == "document"
-    assert service.proxies_of(session, meeting) == []
+    assert reading.proxies_of(session, meeting) == []
     first = submit(residents[0])
     manager = f.manager_of(session, building)
     with pytest.raises(Forbidden):  # a dispatcher uploads, a manager decides
-        service.decide_proxy(
+        voting.decide_proxy(
             session, f.manager_of(session, building, Role.dispatcher), first, accept=True, now=f.DRAFTED
         )
     with pytest.raises(Invalid, match="say why"):
-        service.decide_proxy(session, manager, first, accept=False, reason="", now=f.DRAFTED)
-    service.decide_proxy(session, manager, first, accept=False, reason="not signed", now=f.DRAFTED)
+        voting.decide_proxy(session, manager, first, accept=False, reason="", now=f.DRAFTED)
+    voting.decide_proxy(session, manager, first, accept=False, reason="not signed", now=f.DRAFTED)
     with pytest.raises(Conflict, match="rejected already"):
-        service.decide_proxy(session, manager, first, accept=True, now=f.DRAFTED)
+        voting.decide_proxy(session, manager, first, accept=True, now=f.DRAFTED)
     second = submit(residents[0])
-    service.decide_proxy(session, manager, second, accept=True, now=f.DRAFTED)
+    voting.decide_proxy(session, manager, second, accept=True, now=f.DRAFTED)
     with pytest.raises(Conflict, match="already has an accepted proxy"):
         submit(residents[0])
-    assert [e.action for e in service.events_of(session, meeting)][-4:] == [
+    assert [e.action for e in reading.events_of(session, meeting)][-4:] == [
         "proxy_submitted", "proxy_rejected", "proxy_submitted", "proxy_accepted",
     ]  # fmt: skip

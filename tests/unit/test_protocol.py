@@ -20,15 +20,16 @@ from pypdf import PdfReader
 
 from housing import i18n
 from housing.errors import Conflict, NotFound
-from housing.meetings import protocol, service
+from housing.meetings import closing, protocol, voting
 from housing.meetings.counting import Count, RollEntry, count
 from housing.meetings.models import (
     BallotChannel,
     InitiatorKind,
 )
-from housing.meetings.protocol import ProtocolData, ProtocolQuestion, protocol_data, protocol_pdf
+from housing.meetings.protocol import protocol_pdf
+from housing.meetings.protocol_source import ProtocolData, ProtocolQuestion, protocol_data
+from housing.meetings.receipts import RegisterRow
 from housing.meetings.rules import Choice, DecisionKind, MeetingRules, Outcome
-from housing.meetings.service import RegisterRow
 from housing.settings import MeetingSettings
 from tests.factories import meetings as f
 from tests.factories.core import make_apartment, make_building, make_company, make_owner, make_person
@@ -374,9 +375,9 @@ def test_a_closed_meetings_protocol_has_its_count_register_proxy_and_checked_cha
         effective_from=f.ENDS.date() + timedelta(days=5),
     )
     f.vote(session, f.resident(session, owner), meeting, Choice.yes)
-    [entry] = service.voter_entries(session, f.resident(session, shopkeeper), meeting)
+    [entry] = voting.voter_entries(session, f.resident(session, shopkeeper), meeting)
     clerk = f.manager_of(session, building)
-    power = service.submit_proxy(
+    power = voting.submit_proxy(
         session,
         clerk,
         meeting,
@@ -386,13 +387,13 @@ def test_a_closed_meetings_protocol_has_its_count_register_proxy_and_checked_cha
         settings=files,
         now=f.VOTING,
     )
-    service.decide_proxy(session, clerk, power, accept=True, now=f.VOTING)
+    voting.decide_proxy(session, clerk, power, accept=True, now=f.VOTING)
     f.vote(session, f.resident(session, proxy), meeting, Choice.yes)
 
     with pytest.raises(Conflict, match="closed"):  # while the vote runs, how each share voted is not shown
         protocol_data(session, meeting, settings=files)
 
-    service.close_meeting(session, meeting, actor=None, settings=files, now=f.AFTER)
+    closing.close_meeting(session, meeting, actor=None, settings=files, now=f.AFTER)
     data = protocol_data(session, meeting, settings=files)
 
     assert data.building_address == "Amir Temur koʻchasi 9"

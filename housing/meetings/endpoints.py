@@ -39,7 +39,7 @@ from housing.meetings.models import (
 from housing.meetings.phases import phase
 from housing.meetings.protocol import protocol_pdf
 from housing.meetings.protocol_source import protocol_data
-from housing.meetings.queries import VisibleMeeting, visible_meetings
+from housing.meetings.queries import VisibleMeeting, require_register_reader, visible_meetings
 from housing.meetings.rules import Choice, MeetingRules, as_text, percent, shown
 from housing.meetings.rules import weight as rules_weight
 from housing.meetings.schemas import (
@@ -708,10 +708,11 @@ def _row(row: receipts.RegisterRow, closed: bool) -> dict[str, Any]:
 
 
 @router.get("/meetings/{meeting_id}/register", response_model=RegisterRead, responses=BEFORE_CLOSE)
-def register(session: SessionDep, meeting: VisibleMeeting):
+def register(session: SessionDep, actor: CurrentActor, meeting: VisibleMeeting):
     """The register of ballots in chain order, as the law makes it available to owners, with
     the chain's head (printed on the protocol) and whether every link checks out."""
     _closed(meeting)
+    require_register_reader(session, actor, meeting)
     return {
         "chain_head": meeting.chain_head,
         "intact": receipts.verify_meeting_chain(session, meeting),
@@ -720,9 +721,10 @@ def register(session: SessionDep, meeting: VisibleMeeting):
 
 
 @router.get("/meetings/{meeting_id}/receipts/{receipt}", response_model=RegisterRowRead)
-def find_receipt(receipt: Receipt, session: SessionDep, meeting: VisibleMeeting):
+def find_receipt(receipt: Receipt, session: SessionDep, actor: CurrentActor, meeting: VisibleMeeting):
     """The ballot a receipt names (its first 16 or more hex digits). While the vote runs it
     shows that the ballot is in the chain; its choices are shown after the close."""
+    require_register_reader(session, actor, meeting)
     row = receipts.find_receipt(session, meeting, receipt)
     if row is None:
         raise NotFound(f"no ballot of meeting {meeting.id} has receipt {receipt}")
@@ -746,6 +748,7 @@ def protocol(
     """The protocol of a closed meeting as a PDF in one language: the questions, the votes in m2
     and percent, the quorum, the results, the register of ballots and the chain's head."""
     _closed(meeting)
+    require_register_reader(session, actor, meeting)
     language = language or _language(actor)
     pdf = protocol_pdf(protocol_data(session, meeting, settings=settings), language)
     return Response(

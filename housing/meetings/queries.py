@@ -8,6 +8,11 @@ other companies' staff see none. Admins and officials see every meeting (officia
 the verbs refuse them). `VisibleMeeting` loads one within the actor's scope
 (404 outside it, so ids do not leak).
 
+Who reads the register of ballots (who voted how), the receipts in it and the protocol that
+prints it: the meeting's owners (people on its roll and their accepted proxies), the staff who
+see the meeting, admins and officials (`reads_register`). Residents who are not owners see the
+agenda, the turnout and the results.
+
 Who runs a meeting: `ORGANIZERS` (admins, the managing company's managers) draft, publish,
 cancel and close it and decide proxies; `CLERKS` (organizers and the company's dispatchers)
 also enter paper ballots and upload proxies.
@@ -18,14 +23,14 @@ from typing import Annotated
 
 from fastapi import Depends
 from sqlalchemy import Select, and_, false, or_
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from housing.accounts.models import Role
 from housing.actors import Actor
 from housing.auth import CurrentActor
 from housing.db import SessionDep
 from housing.deps import Today
-from housing.errors import NotFound
+from housing.errors import Forbidden, NotFound
 from housing.meetings.models import Meeting, MeetingProxy, MeetingStatus, MeetingVoter, ProxyStatus
 from housing.registry.models import Apartment
 from housing.registry.queries import home_apartment_ids, managed_building_ids
@@ -80,3 +85,28 @@ def _visible_meeting(meeting_id: Id, session: SessionDep, actor: CurrentActor, t
 
 
 VisibleMeeting = Annotated[Meeting, Depends(_visible_meeting)]
+
+
+def reads_register(session: Session, actor: Actor, meeting: Meeting) -> bool:
+    """Whether `actor` (who sees `meeting`) may read its register of ballots; see the top."""
+    if actor.sees_whole_city or actor.is_company_staff:
+        return True
+    if actor.person_id is None:
+        return False
+    on_roll = select(MeetingVoter.id).where(
+        MeetingVoter.meeting_id == meeting.id, MeetingVoter.person_id == actor.person_id
+    )
+    proxied = select(MeetingProxy.id).where(
+        MeetingProxy.meeting_id == meeting.id,
+        MeetingProxy.proxy_person_id == actor.person_id,
+        MeetingProxy.status == ProxyStatus.accepted,
+    )
+    return session.exec(on_roll.union_all(proxied).limit(1)).first() is not None
+
+
+def require_register_reader(session: Session, actor: Actor, meeting: Meeting) -> None:
+    if not reads_register(session, actor, meeting):
+        raise Forbidden(
+            "the register of ballots, its receipts and the protocol are for the building's owners on"
+            " the meeting's roll (and their proxies); the results are on the meeting's page"
+        )

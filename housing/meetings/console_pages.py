@@ -657,10 +657,11 @@ def _page(
     roll = _roll(session, meeting)
     texts = {t.language: t for t in one.texts}
     editable = status in (MeetingStatus.draft, MeetingStatus.initiative)
-    if not typed and editable:
-        typed = {f"title_{code}": t.title for code, t in texts.items()}
-        typed |= {f"text_{code}": t.body for code, t in texts.items()}
-        typed |= _days(meeting, settings)
+    if editable and not any(key.startswith(("title_", "text_", "first_day")) for key in typed):
+        # The edit form starts from the meeting as it is, whatever other form was refused.
+        saved = {f"title_{code}": t.title for code, t in texts.items()}
+        saved |= {f"text_{code}": t.body for code, t in texts.items()}
+        typed = saved | _days(meeting, settings) | typed
     may_run = actor.role in queries.ORGANIZERS
     # An owners' initiative is run by the owner who started it (on the API) or an admin.
     may_organize = actor.role is Role.admin or (may_run and meeting.initiator != InitiatorKind.owners)

@@ -288,6 +288,10 @@ def test_the_refusals_say_why_and_write_nothing(browser_of, city, app, frozen_cl
     assert 400 <= nothing.status_code < 500 and 'id="publish-error"' in nothing.text  # no questions yet
     fee = _question(manager, meeting_id, kind="management_fee", q_title_en="Fee?", fee="-5")
     assert fee.status_code == 422 and "so'm per m²" in _text(fee.text)
+    assert (
+        'name="title_en" maxlength="200" value="General meeting' in fee.text
+    )  # the edit form keeps the texts
+    assert 'name="fee" inputmode="decimal" value="-5"' in fee.text  # and the refused form what was typed
     kind = _question(manager, meeting_id, kind="coup", q_title_en="Take over?")
     assert kind.status_code == 422 and "Choose the kind of decision." in kind.text
     no_company = _question(manager, meeting_id, kind="management_company", q_title_en="Change?")

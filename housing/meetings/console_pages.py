@@ -11,6 +11,9 @@ meeting (with a note of what happened), on a refusal the meeting's page again wi
 beside that form and the service's status (nothing half-written: the service flushes nothing on
 an error and the request's transaction is not committed). Officials read everything and see no
 forms; the service decides who may do what (`queries.ORGANIZERS`, `queries.CLERKS`).
+
+It runs over 500 lines because one meeting's page carries seventeen forms, each a route with
+its own refusal beside it, and their form parsing; split, one page's forms would be scattered.
 """
 
 from datetime import date, datetime, timedelta

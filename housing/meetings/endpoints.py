@@ -2,8 +2,10 @@
 
 Each route loads the meeting within the actor's sight (`VisibleMeeting`: 404 outside it),
 makes one service call and answers its read model; who may do what is the service's rule
-(the verbs of `housing.meetings`: drafting, publishing, voting, closing). How anyone voted is shown only once the meeting is closed
-(results, the register's choices); while it runs, `turnout` says how much has voted.
+(the verbs of `housing.meetings`: drafting, publishing, voting, closing). How anyone voted is
+shown only once the meeting is closed (results, the register's choices); while it runs,
+`turnout` says how much has voted. It runs over 500 lines because the API has 28 operations,
+each with its OpenAPI answers and its read model.
 """
 
 from datetime import date

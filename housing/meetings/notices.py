@@ -28,7 +28,6 @@ from housing.meetings.models import (
     ProxyStatus,
 )
 from housing.meetings.rules import MeetingRules
-from housing.notifications.models import Notification
 from housing.notifications.service import Notice, notify_each
 
 NOTICE_CHARS = 300  # of the meeting's introduction, in the notification
@@ -56,15 +55,6 @@ def _accounts(people) -> Any:
     )
 
 
-def notify_new(session: Session, notices: list[Notice], *, kind: str, dedupe: str, now: datetime) -> int:
-    """Writes the notices not written before under `dedupe`; returns how many were new."""
-    keys = {f"{dedupe}:{notice.user_id}" for notice in notices}
-    written = set(session.exec(select(Notification.dedupe_key).where(col(Notification.dedupe_key).in_(keys))))
-    new = [notice for notice in notices if f"{dedupe}:{notice.user_id}" not in written]
-    notify_each(session, new, kind=kind, dedupe=dedupe, now=now)
-    return len(new)
-
-
 def notify_owners(
     session: Session,
     meeting: Meeting,
@@ -83,7 +73,7 @@ def notify_owners(
         chosen, text = pick(texts, language)
         params = {"meeting_id": meeting.id, **params_for(chosen, text)}
         notices.append(Notice(user_id, params, f"/meetings/{meeting.id}"))
-    return notify_new(session, notices, kind=kind, dedupe=dedupe, now=now)
+    return notify_each(session, notices, kind=kind, dedupe=dedupe, now=now)
 
 
 def due_for_reminder(session: Session, *, settings: Any, now: datetime) -> list[int]:
@@ -127,6 +117,6 @@ def remind_voters(session: Session, meeting: Meeting, *, settings: Any, now: dat
         )
         for user_id, language in session.exec(_accounts(list(people)))
     ]
-    return notify_new(
+    return notify_each(
         session, notices, kind="meeting_reminder", dedupe=f"meeting:{meeting.id}:reminder", now=now
     )

@@ -10,7 +10,8 @@ see a meeting is `queries.VisibleMeeting` (404 otherwise); who may vote is the s
 the vote runs a page shows turnout (the weight voted so far against the quorum), and a receipt
 finds only the one ballot whose hash it is.
 
-The helpers below (`Shown`, `show`, `agenda`) are shared with the console pages.
+The helpers below (`Shown`, `show`, `agenda`) are shared with the console pages. It runs
+over 500 lines because of them: the owners' and the console's pages word a meeting alike.
 """
 
 import re
@@ -343,7 +344,8 @@ def _meeting(
     organizing = meeting.status == MeetingStatus.initiative and meeting.created_by == actor.user_id
     count = closing.meeting_count(session, meeting, settings=settings) if closed else None
     why_cancelled = cancel_reason(session, meeting)
-    register = receipts.ballot_register(session, meeting) if closed else []
+    reads_register = queries.reads_register(session, actor, meeting)
+    register = receipts.ballot_register(session, meeting) if closed and reads_register else []
     return render(
         request,
         "meetings/meeting.html",
@@ -360,6 +362,7 @@ def _meeting(
         count=summary(count) if count else None,
         results=results(count) if count else {},
         register=register,
+        reads_register=reads_register,
         errors=errors,
         typed=typed or {},
         choices=list(Choice),
@@ -558,6 +561,7 @@ def receipt(
     code: str = "",
 ) -> Response:
     """A ballot found by its receipt (the first 16 hex digits of its hash, or all of it)."""
+    queries.require_register_reader(session, actor, meeting)
     language = request_language(request, actor.language)
     wanted = code.strip().lower()[:64]
     valid = bool(RECEIPT.match(wanted))
@@ -623,6 +627,7 @@ def protocol_pdf(
     settings: SettingsDep,
     language: Annotated[str, Query(max_length=5)] = "uz",
 ) -> Response:
+    queries.require_register_reader(session, actor, meeting)
     return protocol_response(session, meeting, settings, language)
 
 

@@ -446,24 +446,6 @@ def test_owners_sign_an_initiative(browser_of, city, app, session, frozen_clock)
     assert "Add a question" in browser_of("admin").get(console).text
 
 
-def test_the_pending_translations_keep_every_placeholder():
-    """housing/locale/pending/pages.{uz,ru}.po: each message translated, with the same %(name)s."""
-    from pathlib import Path
-
-    from babel.messages.pofile import read_po
-
-    pending = Path(__file__).resolve().parents[2] / "housing" / "locale" / "pending"
-    for language in ("uz", "ru"):
-        with (pending / f"pages.{language}.po").open("rb") as po:
-            catalog = read_po(po, locale=language)
-        messages = [m for m in catalog if m.id]
-        assert len(messages) > 100
-        for message in messages:
-            assert message.string, f"{language}: {message.id!r} is not translated"
-            wanted = sorted(re.findall(r"%\((\w+)\)s", message.id))
-            assert sorted(re.findall(r"%\((\w+)\)s", message.string)) == wanted, (language, message.id)
-
-
 def test_absurd_input_is_a_4xx_never_a_5xx(browser_of, city, app, frozen_clock):
     frozen_clock.set(DRAFTED)
     manager = browser_of("manager")

@@ -17,7 +17,7 @@ from housing.meetings.models import Meeting
 from tests.conftest import make_settings
 from tests.factories.core import login, make_person, make_user
 from tests.factories.meetings import AFTER, DRAFTED, ENDS, STARTS, VOTING
-from tests.factories.requests import png_bytes
+from tests.factories.requests import make_resident, png_bytes
 
 
 @pytest.fixture
@@ -225,6 +225,15 @@ def test_owners_vote_a_proxy_votes_and_the_close_counts(
     assert "Not adopted" in words, words[:500]
     assert register["chain_head"] in words.replace("\n", "")
     assert client.get(f"{url}/protocol.pdf", params={"language": "de"}, headers=resident).status_code == 422
+    # A tenant of the building reads the results, not who voted how: the register, the receipts
+    # and the protocol are the owners' (and staff's, and officials').
+    tenant_user = make_resident(session, city.home, owner=False)
+    session.commit()
+    tenant = login(client, tenant_user.username)
+    assert client.get(f"{url}/results", headers=tenant).json() == result
+    for path in ("register", f"receipts/{receipt}", "protocol.pdf"):
+        assert client.get(f"{url}/{path}", headers=tenant).status_code == 403, path
+        assert client.get(f"{url}/{path}", headers=city.headers["official"]).status_code == 200, path
 
 
 def test_a_paper_ballot_with_its_scan(client, city, published, frozen_clock):

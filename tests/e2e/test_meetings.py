@@ -4,8 +4,7 @@ the meeting; the protocol PDF opens and names the result.
 
 The meeting is drafted and published through the service (the console's forms have their own
 page tests); the clock is frozen within the voting period, then after it. The pages speak
-Uzbek as they will once the lead merges the pending translations (housing/locale/pending/*.uz.po)
-into the catalog: the served app reads the merged catalog, and the test looks its words up there.
+Uzbek from the catalog, and the test looks its words up there.
 """
 
 import io
@@ -14,9 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
+from babel.support import NullTranslations
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 from sqlmodel import Session
@@ -48,29 +45,10 @@ def settings(database_url, tmp_path):
     return make_settings(database_url, meetings={"document_dir": tmp_path / "files"})
 
 
-def _merged(language: str) -> NullTranslations:
-    """The language's catalog with every pending translation merged in, compiled."""
-    with (i18n.LOCALE_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as po:
-        merged = read_po(po, locale=language)
-    for path in sorted((i18n.LOCALE_DIR / "pending").glob(f"*.{language}.po")):
-        with path.open("rb") as po:
-            for message in read_po(po, locale=language):
-                if message.id and message.string:
-                    merged[message.id] = message
-    compiled = io.BytesIO()
-    write_mo(compiled, merged)
-    compiled.seek(0)
-    return Translations(compiled)
-
-
 @pytest.fixture
-def uzbek(monkeypatch) -> NullTranslations:
-    """Uzbek with the pending translations, for the served pages and for the test's words."""
-    merged, catalogs = _merged("uz"), i18n.translations
-    monkeypatch.setattr(
-        i18n, "translations", lambda language: merged if language == "uz" else catalogs(language)
-    )
-    return merged
+def uzbek() -> NullTranslations:
+    """The Uzbek catalog the served pages speak, for the test's words."""
+    return i18n.translations("uz")
 
 
 @pytest.fixture

@@ -31,9 +31,10 @@ RUN pip install --no-cache-dir . \
 # The working directory of the running processes: writable by the app user (the
 # default SQLite file ./housing.db would land here if no HOUSING_DB__URL is given).
 WORKDIR /app
-# var/request-photos is where compose mounts the photos volume; made here so that the
-# volume starts owned by the app user.
-RUN mkdir -p /app/var/request-photos && chown -R housing:housing /app
+# var/* are where compose mounts the uploads' volumes; made here so that each volume starts
+# owned by the app user.
+RUN mkdir -p /app/var/request-photos /app/var/announcement-files /app/var/meeting-files \
+    && chown -R housing:housing /app
 USER housing:housing
 
 EXPOSE 8000

@@ -16,7 +16,7 @@ from housing.i18n import LANGUAGE_COOKIE
 from housing.meetings.models import Ballot, Meeting, MeetingQuestion, MeetingStatus
 from tests.conftest import make_settings
 from tests.factories.core import PASSWORD, make_apartment, make_owner, make_user
-from tests.factories.requests import png_bytes
+from tests.factories.requests import make_resident, png_bytes
 from tests.pages import csrf_token, log_in, submit
 from tests.unit.test_announcements import pdf_bytes
 
@@ -118,7 +118,7 @@ def _voter_ids(html: str) -> list[int]:
     return [int(v) for v in re.findall(r'name="voter_id" value="(\d+)"', html)]
 
 
-def test_a_meeting_from_draft_to_results(browser_of, city, app, frozen_clock):
+def test_a_meeting_from_draft_to_results(browser_of, city, app, session, frozen_clock):
     frozen_clock.set(DRAFTED)
     manager, resident = browser_of("manager"), browser_of("resident")
     meeting_id = _draft(manager, city)
@@ -235,6 +235,16 @@ def test_a_meeting_from_draft_to_results(browser_of, city, app, frozen_clock):
     assert code in results and "Paper ballot" in results
     lookup = resident.get(f"/meetings/{meeting_id}/receipt", params={"code": code.upper()})
     assert lookup.status_code == 200 and "Repair the roof?: For" in _text(lookup.text)
+
+    # A tenant of the building reads the results, not the register, the receipts or the protocol.
+    tenant_user = make_resident(session, city.home, owner=False)
+    session.commit()
+    tenant = browser_of(tenant_user.username)
+    seen = _text(tenant.get(f"/meetings/{meeting_id}").text)
+    assert "1. Repair the roof? — Rejected" in seen
+    assert code not in seen and "Register of ballots" not in seen
+    assert tenant.get(f"/meetings/{meeting_id}/receipt", params={"code": code}).status_code == 403
+    assert tenant.get(f"/meetings/{meeting_id}/protocol.pdf").status_code == 403
 
 
 def test_the_refusals_say_why_and_write_nothing(browser_of, city, app, frozen_clock):

@@ -3,7 +3,8 @@ break its documented responses.
 
 One test per operation of /api/v1 and /open311/v2, as an admin (who may reach every
 operation), against the app on a small seeded city: 40 apartments with meters, two months
-of readings, last month's invoices, tariffs, requests and scores. Schemathesis sends its
+of readings, last month's invoices, tariffs, requests, announcements, scores, and the demo's
+owners' meetings (one closed, one voting), so that meeting routes meet real meetings. Schemathesis sends its
 coverage cases (boundaries and just-outside values of every parameter, both positive and
 negative) and then MAX_EXAMPLES generated ones per operation, derandomized so that a run is
 repeatable. It fails on:
@@ -40,6 +41,7 @@ from housing.announcements.seeding import seed_demo_announcements
 from housing.app import create_app
 from housing.clock import add_months, local_today, month_of
 from housing.db import make_engine, session_scope
+from housing.meetings.seeding import seed_demo_meetings
 from housing.registry.seeding import reset_demo_users, seed_city
 from housing.requests.seeding import seed_demo_requests
 from housing.scores.jobs import nightly_scores
@@ -106,6 +108,7 @@ def _seed(engine: Engine, settings) -> None:
     reset_demo_users(engine, settings, lambda role: f"demo-{role}-password")
     seed_demo_requests(engine, settings)
     seed_demo_announcements(engine, settings)
+    seed_demo_meetings(engine, settings)
     with session_scope(engine) as session:
         run_billing(
             session,
@@ -119,8 +122,14 @@ def _seed(engine: Engine, settings) -> None:
 
 
 @pytest.fixture(scope="module")
-def fuzzed(engine: Engine, database_url: str) -> Iterator[Fuzzed]:
-    settings = make_settings(database_url)
+def fuzzed(engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
+    files = tmp_path_factory.mktemp("fuzzed-files")
+    settings = make_settings(
+        database_url,
+        meetings={"document_dir": files / "meetings"},
+        announcements={"attachment_dir": files / "announcements"},
+        requests={"photo_dir": files / "photos"},
+    )
     _seed(engine, settings)
     # The app's own engine: PostgreSQL does not wait for the disk at each commit (this test
     # commits thousands of times; durability is no concern here).

@@ -13,11 +13,11 @@ an error and the request's transaction is not committed). Officials read everyth
 forms; the service decides who may do what (`queries.ORGANIZERS`, `queries.CLERKS`).
 
 It runs over 500 lines because one meeting's page carries seventeen forms, each a route with
-its own refusal beside it, and their form parsing; split, one page's forms would be scattered.
+its own refusal beside it; split, one page's forms would be scattered. Their parsing is in
+`forms.py`, shared with an owner's initiative pages.
 """
 
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Annotated, Any
 
@@ -29,11 +29,22 @@ from housing.accounts.models import Role, User
 from housing.actors import Actor
 from housing.announcements.languages import WRITTEN_IN
 from housing.auth import StaffActor, WatcherActor
-from housing.clock import local_day, local_midnight
+from housing.clock import local_day
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.errors import DomainError, NotFound
 from housing.meetings import closing, drafting, publishing, queries, reading, receipts, voting
+from housing.meetings.forms import (
+    BODY_MAX,
+    QUESTION_TITLE_MAX,
+    TITLE_MAX,
+    DraftForm,
+    draft_from_form,
+    period_of_form,
+    question_from_form,
+    texts_of_form,
+    typed_words,
+)
 from housing.meetings.models import (
     Ballot,
     InitiatorKind,
@@ -63,7 +74,7 @@ from housing.registry.models import Apartment, Building, ManagementCompany, Pers
 from housing.registry.queries import managed_building_ids
 from housing.routing import page_of
 from housing.settings import Settings
-from housing.validation import Id, PageNumber, Text, parse_day, parse_id
+from housing.validation import Id, PageNumber, Text, parse_id
 from housing.web import gettext_for, render, request_language
 
 router = APIRouter(include_in_schema=False)
@@ -72,8 +83,6 @@ PAGE_SIZE = 50
 MAX_BUILDINGS = 1_000  # the draft form's choices: one company's buildings
 MAX_COMPANIES = 2_000
 EVENTS = 500  # the newest shown
-TITLE_MAX, BODY_MAX, QUESTION_TITLE_MAX = 200, 5000, 300
-FEE_MAX_MINOR = 100_000_000  # 1,000,000 so'm per m2 a month: surely a typing error above
 
 
 @router.get("/console/meetings", response_class=HTMLResponse)
@@ -118,43 +127,11 @@ def draft_meeting(
     settings: SettingsDep,
     today: Today,
     now: Now,
-    building_id: Annotated[Text, Form(max_length=12)] = "",
-    first_day: Annotated[Text, Form(max_length=20)] = "",
-    last_day: Annotated[Text, Form(max_length=20)] = "",
-    title_uz: Annotated[Text, Form(max_length=TITLE_MAX * 2)] = "",
-    text_uz: Annotated[Text, Form(max_length=BODY_MAX * 2)] = "",
-    title_ru: Annotated[Text, Form(max_length=TITLE_MAX * 2)] = "",
-    text_ru: Annotated[Text, Form(max_length=BODY_MAX * 2)] = "",
-    title_en: Annotated[Text, Form(max_length=TITLE_MAX * 2)] = "",
-    text_en: Annotated[Text, Form(max_length=BODY_MAX * 2)] = "",
+    form: Annotated[DraftForm, Form()],
 ) -> Response:
-    _ = gettext_for(request, actor)
-    words = {"uz": (title_uz, text_uz), "ru": (title_ru, text_ru), "en": (title_en, text_en)}
-    typed = typed_words(words) | {"building_id": building_id, "first_day": first_day, "last_day": last_day}
-    errors: dict[str, str] = {}
-    texts = texts_of_form(words, errors, _, TITLE_MAX, need_body=False)
-    building = parse_id(building_id)
-    if building is None:
-        errors["building_id"] = _("Choose a building.")
-    period = period_of_form(first_day, last_day, settings, errors, _)
-    if not errors:
-        assert building is not None and period is not None
-        try:
-            meeting = drafting.draft_meeting(
-                session,
-                actor,
-                building_id=building,
-                texts=texts,
-                voting_starts=period[0],
-                voting_ends=period[1],
-                now=now,
-            )
-        except DomainError as error:
-            errors[_field(error, {"building_id", "voting_starts", "voting_ends"}, "form")] = refusal(
-                request, actor, error
-            )
-        else:
-            return RedirectResponse(f"/console/meetings/{meeting.id}?done=drafted", status_code=303)
+    meeting, errors, typed = draft_from_form(request, session, actor, settings, now, form)
+    if meeting is not None:
+        return RedirectResponse(f"/console/meetings/{meeting.id}?done=drafted", status_code=303)
     return _draft_form(request, session, actor, settings, today, typed=typed, errors=errors, status_code=422)
 
 
@@ -233,56 +210,6 @@ def add_question(
     if not errors:
         return _done(meeting, "question")
     return _page(request, session, actor, meeting, settings, now, errors=errors, typed=typed, status_code=422)
-
-
-def question_from_form(
-    request: Request,
-    session: Session,
-    actor: Actor,
-    meeting: Meeting,
-    now: datetime,
-    *,
-    words: dict[str, tuple[str, str]],
-    kind: str,
-    company_id: str,
-    fee: str,
-    effective_from: str,
-) -> tuple[dict[str, str], dict[str, str]]:
-    """Adds the question of the question form (the console's and the initiator's): (errors, what
-    was typed); no errors means it is on the agenda. The service's refusal is raised."""
-    _ = gettext_for(request, actor)
-    typed = {f"q_{key}": value for key, value in typed_words(words).items()}
-    typed |= {"kind": kind, "company_id": company_id, "fee": fee, "effective_from": effective_from}
-    errors: dict[str, str] = {}
-    texts = texts_of_form(words, errors, _, QUESTION_TITLE_MAX, need_body=False, key="question")
-    chosen = DecisionKind(kind) if kind in DecisionKind._value2member_map_ else None
-    if chosen is None:
-        errors["question"] = _("Choose the kind of decision.")
-    company = parse_id(company_id) if company_id.strip() else None
-    if company_id.strip() and company is None:
-        errors["question"] = _("Choose a company.")
-    fee_minor = _fee(fee) if fee.strip() else None
-    if fee.strip() and fee_minor is None:
-        errors["question"] = _("Write the fee in so'm per m² a month, e.g. 1823 or 1823.50.")
-    effective = parse_day(effective_from) if effective_from.strip() else None
-    if effective_from.strip() and effective is None:
-        errors["question"] = _("Write the day the decision takes effect.")
-    if not errors:
-        assert chosen is not None
-        drafting.add_question(
-            session,
-            actor,
-            meeting,
-            kind=chosen,
-            texts=texts,
-            company_id=company if chosen is DecisionKind.management_company else None,
-            fee_minor=fee_minor if chosen is DecisionKind.management_fee else None,
-            effective_from=effective
-            if chosen in (DecisionKind.management_company, DecisionKind.management_fee)
-            else None,
-            now=now,
-        )
-    return errors, typed
 
 
 @router.post("/console/meetings/{meeting_id}/questions/{question_id}/remove", response_class=HTMLResponse)
@@ -803,68 +730,10 @@ def _draft_form(
     )
 
 
-def typed_words(words: dict[str, tuple[str, str]]) -> dict[str, str]:
-    typed = {f"title_{code}": title for code, (title, _text) in words.items()}
-    return typed | {f"text_{code}": text for code, (_title, text) in words.items()}
-
-
-def texts_of_form(
-    words: dict[str, tuple[str, str]],
-    errors: dict[str, str],
-    _: Any,
-    title_max: int,
-    *,
-    need_body: bool,
-    key: str | None = None,
-) -> dict[str, tuple[str, str]]:
-    """language -> (title, body) for the languages written; a body without a title is an error."""
-    texts = {}
-    for code, (title, body) in words.items():
-        if not title.strip() and not body.strip():
-            continue
-        if not title.strip() or (need_body and not body.strip()):
-            errors[key or f"text_{code}"] = _("Write the title in this language, or leave both fields empty.")
-        elif len(title) > title_max or len(body) > BODY_MAX:
-            errors[key or f"text_{code}"] = _("The title or the text is too long.")
-        else:
-            texts[code] = (title.strip(), body.strip())
-    if not texts and not errors:
-        errors[key or "texts"] = _("Write a title in at least one language.")
-    return texts
-
-
-def period_of_form(
-    first_day: str, last_day: str, settings: Settings, errors: dict[str, str], _: Any, key: str | None = None
-) -> tuple[datetime, datetime] | None:
-    """Voting from the first day's midnight to the midnight after the last day, in the city's time."""
-    first, last = parse_day(first_day), parse_day(last_day)
-    if first is None or last is None:
-        errors[key or "period"] = _("Choose the first and the last day of voting.")
-        return None
-    if last < first:
-        errors[key or "period"] = _("The last day of voting cannot be before the first.")
-        return None
-    return local_midnight(first, settings.timezone), local_midnight(
-        last + timedelta(days=1), settings.timezone
-    )
-
-
 def _days(meeting: Meeting, settings: Settings) -> dict[str, str]:
     first = local_day(meeting.voting_starts, settings.timezone)
     last = local_day(meeting.voting_ends - timedelta(microseconds=1), settings.timezone)
     return {"first_day": first.isoformat(), "last_day": last.isoformat()}
-
-
-def _fee(text: str) -> int | None:
-    """So'm per m2 (up to two decimals) in tiyin, or None when not a positive amount."""
-    try:
-        amount = Decimal(text.strip().replace(" ", "").replace(",", "."))
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
-        return None
-    minor = int(amount * 100)
-    return minor if 0 < minor <= FEE_MAX_MINOR else None
 
 
 def _person(session: Session, text: str) -> int | None:
@@ -885,7 +754,3 @@ def _read(upload: UploadFile | None, settings: Settings) -> bytes:
 
 def _str(value: Any) -> str:
     return value[:30] if isinstance(value, str) else ""
-
-
-def _field(error: DomainError, known: set[str], default: str) -> str:
-    return error.field if error.field in known else default

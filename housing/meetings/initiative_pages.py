@@ -22,22 +22,20 @@ from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.errors import DomainError, NotFound
 from housing.meetings import drafting, publishing, queries
-from housing.meetings.console_pages import (
+from housing.meetings.forms import (
     BODY_MAX,
     QUESTION_TITLE_MAX,
-    TITLE_MAX,
-    period_of_form,
+    DraftForm,
+    draft_from_form,
     question_from_form,
-    texts_of_form,
-    typed_words,
 )
 from housing.meetings.models import MeetingQuestion
-from housing.meetings.pages import meeting_of, redisplay, refusal
+from housing.meetings.pages import meeting_of, redisplay
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import home_apartment_ids
 from housing.settings import Settings
-from housing.validation import Id, Text, parse_id
-from housing.web import gettext_for, render
+from housing.validation import Id, Text
+from housing.web import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,44 +55,11 @@ def draft_initiative(
     settings: SettingsDep,
     today: Today,
     now: Now,
-    building_id: Annotated[Text, Form(max_length=12)] = "",
-    first_day: Annotated[Text, Form(max_length=20)] = "",
-    last_day: Annotated[Text, Form(max_length=20)] = "",
-    title_uz: Annotated[Text, Form(max_length=TITLE_MAX * 2)] = "",
-    text_uz: Annotated[Text, Form(max_length=BODY_MAX * 2)] = "",
-    title_ru: Annotated[Text, Form(max_length=TITLE_MAX * 2)] = "",
-    text_ru: Annotated[Text, Form(max_length=BODY_MAX * 2)] = "",
-    title_en: Annotated[Text, Form(max_length=TITLE_MAX * 2)] = "",
-    text_en: Annotated[Text, Form(max_length=BODY_MAX * 2)] = "",
+    form: Annotated[DraftForm, Form()],
 ) -> Response:
-    _ = gettext_for(request, actor)
-    words = {"uz": (title_uz, text_uz), "ru": (title_ru, text_ru), "en": (title_en, text_en)}
-    typed = typed_words(words) | {"building_id": building_id, "first_day": first_day, "last_day": last_day}
-    errors: dict[str, str] = {}
-    texts = texts_of_form(words, errors, _, TITLE_MAX, need_body=False)
-    building = parse_id(building_id)
-    if building is None:
-        errors["building_id"] = _("Choose a building.")
-    period = period_of_form(first_day, last_day, settings, errors, _)
-    if not errors:
-        assert building is not None and period is not None
-        try:
-            meeting = drafting.draft_meeting(
-                session,
-                actor,
-                building_id=building,
-                texts=texts,
-                voting_starts=period[0],
-                voting_ends=period[1],
-                now=now,
-            )
-        except DomainError as error:
-            session.rollback()
-            errors[
-                error.field if error.field in ("building_id", "voting_starts", "voting_ends") else "form"
-            ] = refusal(request, actor, error)
-        else:
-            return RedirectResponse(f"/meetings/{meeting.id}?done=drafted", status_code=303)
+    meeting, errors, typed = draft_from_form(request, session, actor, settings, now, form)
+    if meeting is not None:
+        return RedirectResponse(f"/meetings/{meeting.id}?done=drafted", status_code=303)
     return _form(request, session, actor, settings, today, typed=typed, errors=errors, status_code=422)
 
 

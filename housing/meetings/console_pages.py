@@ -35,10 +35,9 @@ from housing.deps import Now, SettingsDep, Today
 from housing.errors import DomainError, NotFound
 from housing.meetings import closing, drafting, publishing, queries, reading, receipts, voting
 from housing.meetings.forms import (
-    BODY_MAX,
-    QUESTION_TITLE_MAX,
     TITLE_MAX,
     DraftForm,
+    QuestionForm,
     draft_from_form,
     period_of_form,
     question_from_form,
@@ -155,17 +154,10 @@ def update_meeting(
     meeting: queries.VisibleMeeting,
     settings: SettingsDep,
     now: Now,
-    first_day: Annotated[Text, Form(max_length=20)] = "",
-    last_day: Annotated[Text, Form(max_length=20)] = "",
-    title_uz: Annotated[Text, Form(max_length=TITLE_MAX * 2)] = "",
-    text_uz: Annotated[Text, Form(max_length=BODY_MAX * 2)] = "",
-    title_ru: Annotated[Text, Form(max_length=TITLE_MAX * 2)] = "",
-    text_ru: Annotated[Text, Form(max_length=BODY_MAX * 2)] = "",
-    title_en: Annotated[Text, Form(max_length=TITLE_MAX * 2)] = "",
-    text_en: Annotated[Text, Form(max_length=BODY_MAX * 2)] = "",
+    form: Annotated[DraftForm, Form()],
 ) -> Response:
     _ = gettext_for(request, actor)
-    words = {"uz": (title_uz, text_uz), "ru": (title_ru, text_ru), "en": (title_en, text_en)}
+    words, first_day, last_day = form.words, form.first_day, form.last_day
     typed = typed_words(words) | {"first_day": first_day, "last_day": last_day}
     errors: dict[str, str] = {}
     texts = texts_of_form(words, errors, _, TITLE_MAX, need_body=False, key="texts")
@@ -190,21 +182,11 @@ def add_question(
     meeting: queries.VisibleMeeting,
     settings: SettingsDep,
     now: Now,
-    kind: Annotated[Text, Form(max_length=30)] = "",
-    company_id: Annotated[Text, Form(max_length=12)] = "",
-    fee: Annotated[Text, Form(max_length=20)] = "",
-    effective_from: Annotated[Text, Form(max_length=20)] = "",
-    q_title_uz: Annotated[Text, Form(max_length=QUESTION_TITLE_MAX * 2)] = "",
-    q_text_uz: Annotated[Text, Form(max_length=BODY_MAX * 2)] = "",
-    q_title_ru: Annotated[Text, Form(max_length=QUESTION_TITLE_MAX * 2)] = "",
-    q_text_ru: Annotated[Text, Form(max_length=BODY_MAX * 2)] = "",
-    q_title_en: Annotated[Text, Form(max_length=QUESTION_TITLE_MAX * 2)] = "",
-    q_text_en: Annotated[Text, Form(max_length=BODY_MAX * 2)] = "",
+    form: Annotated[QuestionForm, Form()],
 ) -> Response:
-    words = {"uz": (q_title_uz, q_text_uz), "ru": (q_title_ru, q_text_ru), "en": (q_title_en, q_text_en)}
-    fields = {"kind": kind, "company_id": company_id, "fee": fee, "effective_from": effective_from}
+    fields = form.fields
     try:
-        errors, typed = question_from_form(request, session, actor, meeting, now, words=words, **fields)
+        errors, typed = question_from_form(request, session, actor, meeting, now, form)
     except DomainError as error:
         return _refused(request, session, actor, meeting, settings, now, "question", error, fields)
     if not errors:
@@ -528,7 +510,7 @@ def protocol_pdf(
     actor: WatcherActor,
     meeting: queries.VisibleMeeting,
     settings: SettingsDep,
-    language: Annotated[str, Query(max_length=5)] = "uz",
+    language: Annotated[Text, Query(max_length=5)] = "uz",
 ) -> Response:
     return protocol_response(session, meeting, settings, language)
 

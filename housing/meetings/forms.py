@@ -73,24 +73,52 @@ def period_of_form(
     )
 
 
+class QuestionForm(BaseModel):
+    """The question form's fields (the console's and an initiative's initiator's), as typed."""
+
+    kind: Annotated[Text, Field(max_length=30)] = ""
+    company_id: Annotated[Text, Field(max_length=12)] = ""
+    fee: Annotated[Text, Field(max_length=20)] = ""
+    effective_from: Annotated[Text, Field(max_length=20)] = ""
+    q_title_uz: Annotated[Text, Field(max_length=QUESTION_TITLE_MAX * 2)] = ""
+    q_text_uz: Annotated[Text, Field(max_length=BODY_MAX * 2)] = ""
+    q_title_ru: Annotated[Text, Field(max_length=QUESTION_TITLE_MAX * 2)] = ""
+    q_text_ru: Annotated[Text, Field(max_length=BODY_MAX * 2)] = ""
+    q_title_en: Annotated[Text, Field(max_length=QUESTION_TITLE_MAX * 2)] = ""
+    q_text_en: Annotated[Text, Field(max_length=BODY_MAX * 2)] = ""
+
+    @property
+    def words(self) -> dict[str, tuple[str, str]]:
+        return {
+            "uz": (self.q_title_uz, self.q_text_uz),
+            "ru": (self.q_title_ru, self.q_text_ru),
+            "en": (self.q_title_en, self.q_text_en),
+        }
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return {
+            "kind": self.kind,
+            "company_id": self.company_id,
+            "fee": self.fee,
+            "effective_from": self.effective_from,
+        }
+
+
 def question_from_form(
-    request: Request,
-    session: Session,
-    actor: Actor,
-    meeting: Meeting,
-    now: datetime,
-    *,
-    words: dict[str, tuple[str, str]],
-    kind: str,
-    company_id: str,
-    fee: str,
-    effective_from: str,
+    request: Request, session: Session, actor: Actor, meeting: Meeting, now: datetime, form: QuestionForm
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Adds the question of the question form (the console's and the initiator's): (errors, what
     was typed); no errors means it is on the agenda. The service's refusal is raised."""
     _ = gettext_for(request, actor)
-    typed = {f"q_{key}": value for key, value in typed_words(words).items()}
-    typed |= {"kind": kind, "company_id": company_id, "fee": fee, "effective_from": effective_from}
+    words, kind, company_id, fee, effective_from = (
+        form.words,
+        form.kind,
+        form.company_id,
+        form.fee,
+        form.effective_from,
+    )
+    typed = {f"q_{key}": value for key, value in typed_words(words).items()} | form.fields
     errors: dict[str, str] = {}
     texts = texts_of_form(words, errors, _, QUESTION_TITLE_MAX, need_body=False, key="question")
     chosen = DecisionKind(kind) if kind in DecisionKind._value2member_map_ else None

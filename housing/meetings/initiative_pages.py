@@ -23,9 +23,8 @@ from housing.deps import Now, SettingsDep, Today
 from housing.errors import DomainError, NotFound
 from housing.meetings import drafting, publishing, queries
 from housing.meetings.forms import (
-    BODY_MAX,
-    QUESTION_TITLE_MAX,
     DraftForm,
+    QuestionForm,
     draft_from_form,
     question_from_form,
 )
@@ -34,7 +33,7 @@ from housing.meetings.pages import meeting_of, redisplay
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import home_apartment_ids
 from housing.settings import Settings
-from housing.validation import Id, Text
+from housing.validation import Id
 from housing.web import render
 
 router = APIRouter(include_in_schema=False)
@@ -72,21 +71,11 @@ def add_question(
     settings: SettingsDep,
     today: Today,
     now: Now,
-    kind: Annotated[Text, Form(max_length=30)] = "",
-    company_id: Annotated[Text, Form(max_length=12)] = "",
-    fee: Annotated[Text, Form(max_length=20)] = "",
-    effective_from: Annotated[Text, Form(max_length=20)] = "",
-    q_title_uz: Annotated[Text, Form(max_length=QUESTION_TITLE_MAX * 2)] = "",
-    q_text_uz: Annotated[Text, Form(max_length=BODY_MAX * 2)] = "",
-    q_title_ru: Annotated[Text, Form(max_length=QUESTION_TITLE_MAX * 2)] = "",
-    q_text_ru: Annotated[Text, Form(max_length=BODY_MAX * 2)] = "",
-    q_title_en: Annotated[Text, Form(max_length=QUESTION_TITLE_MAX * 2)] = "",
-    q_text_en: Annotated[Text, Form(max_length=BODY_MAX * 2)] = "",
+    form: Annotated[QuestionForm, Form()],
 ) -> Response:
-    words = {"uz": (q_title_uz, q_text_uz), "ru": (q_title_ru, q_text_ru), "en": (q_title_en, q_text_en)}
-    fields = {"kind": kind, "company_id": company_id, "fee": fee, "effective_from": effective_from}
+    fields = form.fields
     try:
-        errors, typed = question_from_form(request, session, actor, meeting, now, words=words, **fields)
+        errors, typed = question_from_form(request, session, actor, meeting, now, form)
     except DomainError as error:
         return redisplay(request, session, actor, meeting, settings, today, now, "question", error, fields)
     if not errors:

@@ -58,7 +58,7 @@ from housing.meetings.rules import Choice, DecisionKind, MeetingRules, percent, 
 from housing.registry.models import Building, ManagementCompany
 from housing.routing import page_of
 from housing.settings import CITY_TIMEZONE
-from housing.validation import Id, PageNumber
+from housing.validation import Id, PageNumber, Text
 from housing.web import gettext_for, render, request_language
 
 router = APIRouter(include_in_schema=False)
@@ -558,7 +558,7 @@ def receipt(
     actor: ResidentActor,
     meeting: queries.VisibleMeeting,
     now: Now,
-    code: str = "",
+    code: Annotated[Text, Query(max_length=64)] = "",
 ) -> Response:
     """A ballot found by its receipt (the first 16 hex digits of its hash, or all of it)."""
     queries.require_register_reader(session, actor, meeting)
@@ -625,7 +625,7 @@ def protocol_pdf(
     actor: ResidentActor,
     meeting: queries.VisibleMeeting,
     settings: SettingsDep,
-    language: Annotated[str, Query(max_length=5)] = "uz",
+    language: Annotated[Text, Query(max_length=5)] = "uz",
 ) -> Response:
     queries.require_register_reader(session, actor, meeting)
     return protocol_response(session, meeting, settings, language)

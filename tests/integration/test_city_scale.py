@@ -51,6 +51,9 @@ from housing.actors import Actor
 from housing.announcements.models import Reach
 from housing.announcements.service import Attachment, Wording, post_announcement
 from housing.app import create_app
+from housing.meetings import closing, drafting, publishing, reading, voting
+from housing.meetings.chain import receipt_of
+from housing.meetings.rules import Choice, DecisionKind
 from housing.notifications.models import Notification
 from housing.registry.models import Apartment
 from housing.requests.models import ServiceRequest
@@ -132,7 +135,18 @@ CONSOLE = {
     "/console/debtors.csv",
     "/console/billing",
 }
-RESIDENTS_ONLY = {"/notices", "/notices/{notification_id}", "/notices/announcements/{announcement_id}"}
+RESIDENTS_ONLY = {
+    "/notices",
+    "/notices/{notification_id}",
+    "/notices/announcements/{announcement_id}",
+    # Owners' meetings as owners see them; staff and officials have the console's and the city's.
+    "/meetings",
+    "/meetings/initiatives/new",
+    "/meetings/{meeting_id}",
+    "/meetings/{meeting_id}/receipt",
+    "/meetings/{meeting_id}/documents/{document_id}",
+    "/meetings/{meeting_id}/protocol.pdf",
+}
 CITY = {
     "/city",
     "/city/scores",
@@ -310,11 +324,19 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
             today=clock.local_today(TIMEZONE),
             now=now,
         )
+        meeting, document, proxy, ballot = _closed_meeting(
+            session, users["manager"], building_id, photo_dir, now
+        )
         # The manager's own notice: in the manager's scope of deliveries, as in the admin's.
         notice = Notification(user_id=users["manager"].id, kind="payment_received", created_at=now)
         session.add(notice)
         session.flush()
         values = {
+            "meeting_id": meeting.id,
+            "document_id": document.id,
+            "proxy_id": proxy.id,
+            "sequence": ballot.sequence,
+            "receipt": receipt_of(ballot.hash),
             "announcement_id": announcement.id,
             "notification_id": notice.id,
             "apartment_id": apartment_id,
@@ -339,12 +361,45 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
     _wipe(engine)
 
 
+def _closed_meeting(session: Session, manager, building_id: int, files: Path, now: datetime):
+    """A meeting of the building's owners, closed last month: a document, a paper ballot with its
+    scan and a proxy's power of attorney, so that every meeting route has something to show."""
+    settings = make_settings("sqlite://", meetings={"document_dir": files})
+    clerk, drafted = Actor.of(manager), now - timedelta(days=40)
+    starts, ends = drafted + timedelta(days=15), drafted + timedelta(days=22)
+    meeting = drafting.draft_meeting(
+        session, clerk, building_id=building_id, texts={"en": ("Roof", "")}, voting_starts=starts,
+        voting_ends=ends, now=drafted,
+    )  # fmt: skip
+    question = drafting.add_question(
+        session, clerk, meeting, kind=DecisionKind.ordinary, texts={"en": ("Repair it?", "")}, now=drafted
+    )
+    document = drafting.attach_document(
+        session, clerk, meeting, title="Estimate", data=png_bytes(), settings=settings, now=drafted
+    )
+    publishing.publish_meeting(session, clerk, meeting, settings=settings, now=drafted)
+    first, second = reading.roll_of(session, meeting)[:2]
+    ballot = voting.enter_paper_ballot(
+        session, clerk, meeting, voter_id=first.id, answers={question.id: Choice.yes}, scan=png_bytes(),
+        settings=settings, now=starts,
+    )  # fmt: skip
+    proxy = voting.submit_proxy(
+        session, clerk, meeting, voter_id=second.id, proxy_person_id=first.person_id, document=png_bytes(),
+        settings=settings, now=starts,
+    )  # fmt: skip
+    closing.close_meeting(session, meeting, actor=clerk, settings=settings, now=ends)
+    return meeting, document, proxy, ballot
+
+
 @pytest.fixture(scope="module")
 def scale_client(
     big_city, engine: Engine, database_url: str, photo_dir: Path
 ) -> Iterator[tuple[TestClient, dict]]:
     settings = make_settings(
-        database_url, requests={"photo_dir": photo_dir}, announcements={"attachment_dir": photo_dir}
+        database_url,
+        requests={"photo_dir": photo_dir},
+        announcements={"attachment_dir": photo_dir},
+        meetings={"document_dir": photo_dir},
     )
     app = create_app(settings, engine=engine)
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -489,7 +544,8 @@ def test_the_routes_are_found_and_filled():
     known = {
         "apartment_id", "building_id", "company_id", "district_id", "person_id", "invoice_id",
         "request_id", "service_request_id", "service_code", "meter_id", "sensor_id", "payment_id",
-        "photo_id", "user_id", "tariff_id", "announcement_id", "notification_id",
+        "photo_id", "user_id", "tariff_id", "announcement_id", "notification_id", "meeting_id",
+        "document_id", "proxy_id", "sequence", "receipt",
     }  # fmt: skip
     assert names <= known, f"a new path id: {names - known}; give big_city a value for it"
     listed = (

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlmodel import Session
 
 from housing.actors import Actor
@@ -20,7 +20,7 @@ from housing.meetings.models import Meeting
 from housing.meetings.pages import refusal
 from housing.meetings.rules import DecisionKind
 from housing.settings import Settings
-from housing.validation import Text, parse_day, parse_id
+from housing.validation import InputModel, Text, parse_day, parse_id
 from housing.web import gettext_for
 
 TITLE_MAX, BODY_MAX, QUESTION_TITLE_MAX = 200, 5000, 300
@@ -73,7 +73,7 @@ def period_of_form(
     )
 
 
-class QuestionForm(BaseModel):
+class QuestionForm(InputModel):
     """The question form's fields (the console's and an initiative's initiator's), as typed."""
 
     kind: Annotated[Text, Field(max_length=30)] = ""
@@ -167,7 +167,7 @@ def field_of(error: DomainError, known: set[str], default: str) -> str:
     return error.field if error.field in known else default
 
 
-class DraftForm(BaseModel):
+class DraftForm(InputModel):
     """The draft form's fields (the console's and an owner's initiative), as typed."""
 
     building_id: Annotated[Text, Field(max_length=12)] = ""

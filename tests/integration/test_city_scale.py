@@ -157,6 +157,8 @@ CITY = {
     "/city/requests.csv",
     "/city/incidents",
     "/city/incidents.csv",
+    "/city/meetings",
+    "/api/v1/city/meetings",
 }
 FORBIDDEN = {
     "official": CONSOLE
@@ -169,6 +171,7 @@ FORBIDDEN = {
         "/requests/{request_id}",
         "/console/notifications",
         "/api/v1/notifications/{notification_id}/deliveries",
+        "/console/meetings/new",  # officials read meetings; they do not call them
     }
     | RESIDENTS_ONLY,
     "admin": {"/requests/new", "/console/requests/new"} | RESIDENTS_ONLY,

@@ -100,10 +100,7 @@ def show(
     session: Session, meetings: list[Meeting], language: str, now: datetime, timezone: str = CITY_TIMEZONE
 ) -> list[Shown]:
     """Each meeting's words in `language` (else another it was written in), in two queries."""
-    ids = [m.id for m in meetings]
-    texts: dict[int, dict[str, MeetingText]] = {}
-    for text in session.exec(select(MeetingText).where(col(MeetingText.meeting_id).in_(ids))).all():
-        texts.setdefault(text.meeting_id, {})[text.language] = text
+    texts = reading.texts_of(session, [m.id for m in meetings])
     addresses = dict(
         session.execute(
             select(Building.id, Building.address).where(
@@ -113,21 +110,28 @@ def show(
     )
     result = []
     for meeting in meetings:
-        mine = texts.get(meeting.id, {})  # type: ignore[arg-type]
-        chosen, text = pick(mine, language) if mine else (language, None)
+        chosen, title, body, written = in_language(texts.get(meeting.id, {}), language)  # type: ignore[arg-type]
         result.append(
             Shown(
                 meeting=meeting,
                 phase=phases.phase(meeting, now),
                 language=chosen,
-                title=text.title if text else f"#{meeting.id}",
-                body=text.body if text else "",
-                texts=[mine[code] for code in WRITTEN_IN if code in mine],
+                title=title or f"#{meeting.id}",
+                body=body,
+                texts=written,
                 address=addresses.get(meeting.building_id, ""),
                 days=whole_days(meeting, timezone),
             )
         )
     return result
+
+
+def in_language(written: dict[str, Any], language: str) -> tuple[str, str, str, list[Any]]:
+    """A text (a meeting's or a question's) in `language`, else in another it was written in:
+    (its language, title, body, every language's text in the platform's order)."""
+    chosen, text = pick(written, language) if written else (language, None)
+    in_order = [written[code] for code in WRITTEN_IN if code in written]
+    return chosen, text.title if text else "", text.body if text else "", in_order
 
 
 def whole_days(meeting: Meeting, timezone: str) -> tuple[date, date] | None:
@@ -143,20 +147,9 @@ def whole_days(meeting: Meeting, timezone: str) -> tuple[date, date] | None:
 def agenda(session: Session, meeting: Meeting, language: str) -> tuple[list[Question], list[MeetingDocument]]:
     """The questions in order, each in `language` where written, with its documents; and the
     documents of the whole meeting."""
-    questions = session.exec(
-        select(MeetingQuestion)
-        .where(MeetingQuestion.meeting_id == meeting.id)
-        .order_by(col(MeetingQuestion.position))
-    ).all()
-    ids = [q.id for q in questions]
-    texts: dict[int, dict[str, QuestionText]] = {}
-    for text in session.exec(select(QuestionText).where(col(QuestionText.question_id).in_(ids))).all():
-        texts.setdefault(text.question_id, {})[text.language] = text
-    files = session.exec(
-        select(MeetingDocument)
-        .where(MeetingDocument.meeting_id == meeting.id)
-        .order_by(col(MeetingDocument.id))
-    ).all()
+    questions = reading.questions_of(session, meeting)
+    texts = reading.question_texts_of(session, [q.id for q in questions])
+    files = reading.documents_of(session, meeting)
     companies = dict(
         session.execute(
             select(ManagementCompany.id, ManagementCompany.name).where(
@@ -166,15 +159,14 @@ def agenda(session: Session, meeting: Meeting, language: str) -> tuple[list[Ques
     )
     shown_questions = []
     for question in questions:
-        mine = texts.get(question.id, {})  # type: ignore[arg-type]
-        chosen, text = pick(mine, language) if mine else (language, None)
+        chosen, title, body, written = in_language(texts.get(question.id, {}), language)  # type: ignore[arg-type]
         shown_questions.append(
             Question(
                 question=question,
                 language=chosen,
-                title=text.title if text else "",
-                body=text.body if text else "",
-                texts=[mine[code] for code in WRITTEN_IN if code in mine],
+                title=title,
+                body=body,
+                texts=written,
                 company_name=companies.get(question.company_id) if question.company_id else None,
                 documents=[f for f in files if f.question_id == question.id],
             )

@@ -59,6 +59,7 @@ from housing.meetings.pages import (
     document_response,
     fraction_text,
     meeting_of,
+    page_of_meetings,
     protocol_response,
     receipt_of,
     refusal,
@@ -71,7 +72,6 @@ from housing.meetings.phases import Phase
 from housing.meetings.rules import Choice, DecisionKind, shown
 from housing.registry.models import Apartment, Building, ManagementCompany, Person
 from housing.registry.queries import managed_building_ids
-from housing.routing import page_of
 from housing.settings import Settings
 from housing.validation import Id, PageNumber, Text, parse_id
 from housing.web import gettext_for, render, request_language
@@ -93,21 +93,10 @@ def meetings(
     now: Now,
     page: PageNumber = 1,
 ) -> Response:
-    query = queries.visible_meetings(actor, today)
-    paging = page_of(session, query, page, PAGE_SIZE)
-    rows = session.exec(
-        query.order_by(col(Meeting.voting_starts).desc(), col(Meeting.id).desc())
-        .limit(PAGE_SIZE)
-        .offset((paging["page"] - 1) * PAGE_SIZE)
-    ).all()
-    language = request_language(request, actor.language)
+    shown, paging = page_of_meetings(request, session, actor, today, now, page, PAGE_SIZE)
+    may_draft = actor.role in queries.ORGANIZERS
     return render(
-        request,
-        "meetings/console_list.html",
-        actor=actor,
-        shown=show(session, list(rows), language, now, request.app.state.settings.timezone),
-        paging=paging,
-        may_draft=actor.role in queries.ORGANIZERS,
+        request, "meetings/console_list.html", actor=actor, shown=shown, paging=paging, may_draft=may_draft
     )
 
 

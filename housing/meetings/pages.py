@@ -274,21 +274,29 @@ def meetings(
     now: Now,
     page: PageNumber = 1,
 ) -> Response:
+    shown, paging = page_of_meetings(request, session, actor, today, now, page)
+    return render(request, "meetings/list.html", actor=actor, shown=shown, paging=paging)
+
+
+def page_of_meetings(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    today: date,
+    now: datetime,
+    page: int,
+    size: int = PAGE_SIZE,
+) -> tuple[list[Shown], dict]:
+    """One page of the meetings this actor sees, newest voting first, worded for the reader."""
     query = queries.visible_meetings(actor, today)
-    paging = page_of(session, query, page, PAGE_SIZE)
+    paging = page_of(session, query, page, size)
     rows = session.exec(
         query.order_by(col(Meeting.voting_starts).desc(), col(Meeting.id).desc())
-        .limit(PAGE_SIZE)
-        .offset((paging["page"] - 1) * PAGE_SIZE)
+        .limit(size)
+        .offset((paging["page"] - 1) * size)
     ).all()
     language = request_language(request, actor.language)
-    return render(
-        request,
-        "meetings/list.html",
-        actor=actor,
-        shown=show(session, list(rows), language, now, request.app.state.settings.timezone),
-        paging=paging,
-    )
+    return show(session, list(rows), language, now, request.app.state.settings.timezone), paging
 
 
 @router.get("/meetings/{meeting_id}", response_class=HTMLResponse)

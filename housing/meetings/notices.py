@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from housing.accounts.models import Role, User
 from housing.announcements.languages import pick
+from housing.meetings import reading
 from housing.meetings.models import (
     Ballot,
     Meeting,
@@ -42,11 +43,6 @@ def local(moment: datetime, timezone: str) -> str:
     return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
 
 
-def _texts(session: Session, meeting: Meeting) -> dict[str, MeetingText]:
-    query = select(MeetingText).where(MeetingText.meeting_id == meeting.id)
-    return {text.language: text for text in session.exec(query)}
-
-
 def _accounts(people) -> Any:
     return (
         select(User.id, User.language)
@@ -66,7 +62,7 @@ def notify_owners(
 ) -> int:
     """One notice of `kind` to every owner on the roll with an account; `params_for(language,
     text)` gives its fields from the meeting's text in the reader's language."""
-    texts = _texts(session, meeting)
+    texts = reading.texts_of(session, [meeting.id]).get(meeting.id, {})
     people = select(MeetingVoter.person_id).where(MeetingVoter.meeting_id == meeting.id)
     notices = []
     for user_id, language in session.exec(_accounts(people)):
@@ -107,7 +103,7 @@ def remind_voters(session: Session, meeting: Meeting, *, settings: Any, now: dat
     people = {accepted.get(voter_id, person_id) for voter_id, person_id in waiting}
     if not people:
         return 0
-    texts = _texts(session, meeting)
+    texts = reading.texts_of(session, [meeting.id]).get(meeting.id, {})
     ends = local(meeting.voting_ends, settings.timezone)
     notices = [
         Notice(

@@ -627,3 +627,34 @@ def test_proxies_are_decided_by_managers_and_a_rejection_says_why(session, house
     assert [e.action for e in reading.events_of(session, meeting)][-4:] == [
         "proxy_submitted", "proxy_rejected", "proxy_submitted", "proxy_accepted",
     ]  # fmt: skip
+
+
+def test_a_meeting_whose_close_fails_is_logged_and_the_others_still_close(db, settings, monkeypatch, caplog):
+    """The close job isolates each meeting: one that fails is left for the next run, whole."""
+    from sqlmodel import Session
+
+    with Session(db, expire_on_commit=False) as session:
+        meetings = []
+        for _ in range(2):
+            building = make_building(session)
+            make_owner(session, make_apartment(session, building))
+            meetings.append(f.published(session, settings, building))
+        session.commit()
+    broken, fine = (m.id for m in meetings)
+    close = closing.close_meeting
+
+    def failing_once(session, meeting, **kw):
+        if meeting.id == broken:
+            raise RuntimeError("the database went away")
+        return close(session, meeting, **kw)
+
+    monkeypatch.setattr(closing, "close_meeting", failing_once)
+    assert jobs.close_meetings(db, settings, now=f.AFTER) == "1 meetings closed, 1 failed"
+    assert f"meeting {broken}: the close failed" in caplog.text
+    with Session(db) as session:
+        statuses = {m.id: m.status for m in session.exec(select(Meeting))}
+        assert statuses == {broken: MeetingStatus.published, fine: MeetingStatus.closed}
+    monkeypatch.setattr(closing, "close_meeting", close)
+    assert jobs.close_meetings(db, settings, now=f.AFTER) == "1 meetings closed"
+    with Session(db) as session:
+        assert {m.status for m in session.exec(select(Meeting))} == {MeetingStatus.closed}

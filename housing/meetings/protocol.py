@@ -23,6 +23,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from housing import i18n
+from housing.announcements.languages import pick
 from housing.errors import NotFound
 from housing.meetings.chain import RECEIPT_DIGITS, receipt_of
 from housing.meetings.counting import QuestionCount
@@ -39,10 +40,7 @@ PAGES_ALIAS = "{#protocol-pages#}"
 
 def text_in(texts: Mapping[str, tuple[str, str]], language: str) -> tuple[str, str]:
     """A text in `language`, else in the first of the platform's languages the meeting has."""
-    for candidate in (language, *i18n.LANGUAGES, *sorted(texts)):
-        if candidate in texts:
-            return texts[candidate]
-    return ("", "")
+    return pick(texts, language)[1] if texts else ("", "")
 
 
 # --- the PDF ---------------------------------------------------------------------------------

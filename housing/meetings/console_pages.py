@@ -55,6 +55,7 @@ from housing.meetings.models import (
     MeetingVoter,
 )
 from housing.meetings.pages import (
+    PostedForm,
     agenda,
     document_response,
     fraction_text,
@@ -305,8 +306,9 @@ def cancel(
 
 
 @router.post("/console/meetings/{meeting_id}/paper-ballots", response_class=HTMLResponse)
-async def paper_ballot(
+def paper_ballot(
     request: Request,
+    form: PostedForm,
     session: SessionDep,
     actor: StaffActor,
     meeting: queries.VisibleMeeting,
@@ -315,7 +317,6 @@ async def paper_ballot(
 ) -> Response:
     """The voter (a roll entry), every question's choice (`q{id}`) and the signed ballot's scan."""
     _ = gettext_for(request, actor)
-    form = await request.form(max_files=1, max_fields=400)
     voter_id = parse_id(_str(form.get("voter_id")))
     answers: dict[int, Choice] = {}
     typed: dict[str, str] = {"paper_voter_id": _str(form.get("voter_id"))}
@@ -328,7 +329,7 @@ async def paper_ballot(
     scan = form.get("scan")
     data = b""
     if scan is not None and not isinstance(scan, str) and scan.filename:
-        data = await scan.read(settings.meetings.max_document_bytes + 1)
+        data = scan.file.read(settings.meetings.max_document_bytes + 1)
     errors: dict[str, str] = {}
     if voter_id is None:
         errors["paper"] = _("Choose whose ballot it is.")

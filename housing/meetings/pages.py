@@ -21,9 +21,10 @@ from fractions import Fraction
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
+from starlette.datastructures import FormData
 
 from housing import i18n
 from housing.actors import Actor
@@ -380,9 +381,20 @@ def _meeting(
     )
 
 
+async def _posted_form(request: Request) -> FormData:
+    """A form whose field names depend on the agenda (`q{question id}`), parsed before the route
+    runs: the route itself stays synchronous (its database work in the thread pool, never on the
+    event loop)."""
+    return await request.form(max_files=1, max_fields=1000)
+
+
+PostedForm = Annotated[FormData, Depends(_posted_form)]
+
+
 @router.post("/meetings/{meeting_id}/ballots", response_class=HTMLResponse)
-async def cast_ballot(
+def cast_ballot(
     request: Request,
+    form: PostedForm,
     session: SessionDep,
     actor: ResidentActor,
     meeting: queries.VisibleMeeting,
@@ -391,7 +403,6 @@ async def cast_ballot(
     now: Now,
 ) -> Response:
     """One section of the vote form: `voter_id` and `q{question id}` = for / against / abstain."""
-    form = await request.form()
     _ = gettext_for(request, actor)
     voter_id = _int(form.get("voter_id"))
     answers, typed = _answers(form, session, meeting)

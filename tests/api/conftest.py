@@ -1,5 +1,6 @@
 """A small city with two companies and a user of every role, and a pending Stripe payment, for API tests."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -11,12 +12,14 @@ from billing.models import PaymentStatus
 from housing.accounts.models import Role
 from housing.app import create_app
 from housing.db import utcnow
+from housing.i18n import LANGUAGE_COOKIE
 from housing.registry.models import Apartment, Building, ManagementCompany
 from housing.requests.models import RequestCategory, ServiceRequest
 from tests.api.stripe_events import TOTAL
 from tests.conftest import make_settings
 from tests.factories.billing import make_billed_invoice, make_payment_attempt
 from tests.factories.core import (
+    PASSWORD,
     login,
     make_apartment,
     make_building,
@@ -27,6 +30,7 @@ from tests.factories.core import (
 )
 from tests.factories.requests import make_category, make_request
 from tests.integration.stripe_helpers import webhooks_only_group
+from tests.pages import log_in
 
 
 @dataclass
@@ -105,3 +109,21 @@ def pending(session: Session):
     )
     session.commit()
     return attempt
+
+
+@pytest.fixture
+def browser_of(app, city) -> Iterator:
+    """A logged-in page client per user name (each its own cookies), in English."""
+    opened: list[TestClient] = []
+
+    def open_as(username: str) -> TestClient:
+        client = TestClient(app)
+        client.__enter__()
+        opened.append(client)
+        client.cookies.set(LANGUAGE_COOKIE, "en")
+        assert log_in(client, username, PASSWORD).status_code == 200
+        return client
+
+    yield open_as
+    for client in opened:
+        client.__exit__(None, None, None)

@@ -2,11 +2,9 @@
 with the form, the resident's inbox shows it unread until opened, staff see it read."""
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from housing.announcements.models import Announcement
@@ -15,9 +13,8 @@ from housing.i18n import LANGUAGE_COOKIE
 from housing.notifications.models import Notification
 from housing.notifications.service import notify
 from tests.conftest import make_settings
-from tests.factories.core import PASSWORD
 from tests.factories.requests import png_bytes
-from tests.pages import log_in, submit
+from tests.pages import submit
 from tests.unit.test_announcements import pdf_bytes
 
 HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
@@ -26,24 +23,6 @@ HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
 @pytest.fixture
 def settings(database_url, tmp_path):
     return make_settings(database_url, announcements={"attachment_dir": tmp_path / "files"})
-
-
-@pytest.fixture
-def browser_of(app, city) -> Iterator:
-    """A logged-in page client per user name (each its own cookies)."""
-    opened: list[TestClient] = []
-
-    def open_as(username: str) -> TestClient:
-        client = TestClient(app)
-        client.__enter__()
-        opened.append(client)
-        client.cookies.set(LANGUAGE_COOKIE, "en")
-        assert log_in(client, username, PASSWORD).status_code == 200
-        return client
-
-    yield open_as
-    for client in opened:
-        client.__exit__(None, None, None)
 
 
 def _text(html: str) -> str:

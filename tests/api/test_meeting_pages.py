@@ -4,7 +4,6 @@ receipt; staff enter a paper ballot and decide a proxy; the close shows the resu
 register. Refusals come back as the page with the reason and a 4xx, never a half-written ballot."""
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -12,12 +11,11 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from housing.accounts.models import Role
-from housing.i18n import LANGUAGE_COOKIE
 from housing.meetings.models import Ballot, Meeting, MeetingQuestion, MeetingStatus
 from tests.conftest import make_settings
-from tests.factories.core import PASSWORD, make_apartment, make_owner, make_user
+from tests.factories.core import make_apartment, make_owner, make_user
 from tests.factories.requests import make_resident, png_bytes
-from tests.pages import csrf_token, log_in, submit
+from tests.pages import csrf_token, submit
 from tests.unit.test_announcements import pdf_bytes
 
 HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
@@ -30,24 +28,6 @@ FIRST_DAY, LAST_DAY = "2026-11-18", "2026-11-30"
 @pytest.fixture
 def settings(database_url, tmp_path):
     return make_settings(database_url, meetings={"document_dir": tmp_path / "files"})
-
-
-@pytest.fixture
-def browser_of(app, city) -> Iterator:
-    """A logged-in page client per user name (each its own cookies), in English."""
-    opened: list[TestClient] = []
-
-    def open_as(username: str) -> TestClient:
-        client = TestClient(app)
-        client.__enter__()
-        opened.append(client)
-        client.cookies.set(LANGUAGE_COOKIE, "en")
-        assert log_in(client, username, PASSWORD).status_code == 200
-        return client
-
-    yield open_as
-    for client in opened:
-        client.__exit__(None, None, None)
 
 
 def _text(html: str) -> str:

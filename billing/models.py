@@ -315,3 +315,60 @@ class WebhookEvent(SQLModel, table=True):
     received_at: datetime = Field(sa_type=UTCDateTime)
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = created_at_field()
+
+
+class PlanStatus(StrEnum):
+    active = "active"  # agreed and kept so far: the covered invoices accrue no penalty
+    kept = "kept"  # every instalment paid by its date
+    missed = "missed"  # an instalment was not paid by its date: penalties resume the next day
+    cancelled = "cancelled"  # ended by staff
+
+
+class InstalmentPlan(SQLModel, table=True):
+    """A schedule staff agreed with a debtor for the debt of some invoices (`InstalmentPlanInvoice`).
+
+    While it is kept the covered invoices accrue no penalty. Whether it is kept on a day follows
+    from its instalments and the payments made since `agreed_on` (`billing.ledger.plans`), so
+    penalties do not depend on when the plan's job ran; the job records the outcome here.
+    """
+
+    __tablename__ = "instalment_plan"
+    __table_args__ = (
+        CheckConstraint("covered_minor > 0", name="covered_positive"),
+        Index(None, "apartment_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    apartment_id: int = Field(foreign_key="apartment.id")
+    status: PlanStatus = Field(default=PlanStatus.active, sa_type=String(12))
+    agreed_on: date
+    covered_minor: int = Field(
+        sa_type=BigInteger, description="The debt it covers; the instalments add up to it"
+    )
+    currency: str = currency_field()
+    note: str = Field(default="", max_length=500)
+    ended_on: date | None = Field(default=None, description="The first day it no longer held")
+    agreed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class InstalmentPlanInvoice(SQLModel, table=True):
+    __tablename__ = "instalment_plan_invoice"
+
+    plan_id: int = Field(foreign_key="instalment_plan.id", primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", primary_key=True, index=True)
+
+
+class Instalment(SQLModel, table=True):
+    __tablename__ = "instalment"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "position"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="instalment_plan.id", index=True)
+    position: int
+    due_on: date
+    amount_minor: int = Field(sa_type=BigInteger)

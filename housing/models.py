@@ -5,6 +5,14 @@ Later packages register theirs through housing.migrations.env, which imports the
 
 from housing.accounts.models import ApiToken, User
 from housing.announcements.models import Announcement, AnnouncementRead, AnnouncementTarget, AnnouncementText
+from housing.building_money.models import (
+    BuildingExpense,
+    BuildingReport,
+    BuildingReportLine,
+    ExpenseDocument,
+    ExpenseRequest,
+    SharedExpense,
+)
 from housing.catchup.models import JobProgress
 from housing.incidents.models import ServiceIncident
 from housing.meetings.models import (
@@ -58,11 +66,16 @@ __all__ = [
     "BallotAnswer",
     "Building",
     "BuildingDecision",
+    "BuildingExpense",
     "BuildingManagement",
+    "BuildingReport",
+    "BuildingReportLine",
     "ChannelChoice",
     "ContactSettings",
     "Delivery",
     "District",
+    "ExpenseDocument",
+    "ExpenseRequest",
     "JobProgress",
     "ManagementCompany",
     "Meeting",
@@ -86,6 +99,7 @@ __all__ = [
     "Residence",
     "ServiceIncident",
     "ServiceRequest",
+    "SharedExpense",
     "TelegramLinkCode",
     "User",
 ]

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from housing.building_money.rules import Quarter
 from housing.meetings.rules import DEFAULT_THRESHOLDS, DecisionKind, parse_threshold
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused outside development
@@ -222,6 +223,15 @@ class BillingSettings(BaseModel):
         le=1,
         description="A month's penalties stop at this share of that month's charge (0.5 = 50%)",
     )
+    organisation_penalty_rate: Decimal = Field(
+        Decimal("0.004"),
+        ge=0,
+        le=1,
+        description="The late penalty per day for premises owned by organisations (0.004 = 0.4%)",
+    )
+    organisation_penalty_cap: Decimal = Field(
+        Decimal("0.5"), ge=0, le=1, description="... and its cap, as a share of the month's charge"
+    )
 
 
 class OutageSettings(BaseModel):
@@ -383,6 +393,38 @@ class MeetingSettings(BaseModel):
         return self
 
 
+class MoneySettings(BaseModel):
+    """Each building's money: the quarterly report's deadline and the expenses' documents
+    (docs/building-money.md)."""
+
+    report_due_days: int = Field(
+        30,
+        ge=1,
+        le=365,
+        description="A quarter's report is late when not published this many days after it ends",
+    )
+    reports_from: str = Field(
+        "2026-Q3",
+        description="The first quarter every building reports on (YYYY-QN): earlier ones are never late",
+    )
+    document_dir: Path = Field(
+        Path("./var/expense-files"),
+        description="Where expenses' documents (acts, invoices, photos) are stored",
+    )
+    max_document_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Larger expense documents (an image or a PDF) are refused"
+    )
+
+    @field_validator("reports_from")
+    @classmethod
+    def _quarter(cls, value: str) -> str:
+        return str(Quarter.parse(value))
+
+    @property
+    def first_quarter(self) -> Quarter:
+        return Quarter.parse(self.reports_from)
+
+
 class LimitSettings(BaseModel):
     """The largest request body each kind of route reads; a larger one is refused with 413."""
 
@@ -507,6 +549,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     notify: NotifySettings = NotifySettings()
     meetings: MeetingSettings = MeetingSettings()
+    money: MoneySettings = MoneySettings()
 
     @field_validator("timezone")
     @classmethod

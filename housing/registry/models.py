@@ -2,8 +2,9 @@
 
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint, true
+from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 from housing.db import created_at_field, updated_at_field
@@ -96,11 +97,24 @@ class Apartment(SQLModel, table=True):
     updated_at: datetime = updated_at_field()
 
 
+class PersonKind(StrEnum):
+    individual = "individual"
+    organisation = "organisation"  # a firm, a state body: identified by its tax id
+
+
 class Person(SQLModel, table=True):
+    """Whoever owns or lives: an individual (pinfl) or an organisation (tax id, "INN")."""
+
     __tablename__ = "person"
 
     id: int | None = Field(default=None, primary_key=True)
     full_name: str = Field(max_length=200)
+    kind: PersonKind = Field(
+        default=PersonKind.individual, sa_type=String(12), sa_column_kwargs={"server_default": "individual"}
+    )
+    tax_id: str | None = Field(
+        default=None, max_length=9, unique=True, description="An organisation's, 9 digits"
+    )
     pinfl: str | None = Field(default=None, max_length=14, unique=True, description="Personal id, 14 digits")
     phone: str | None = Field(default=None, max_length=30)
     email: str | None = Field(default=None, max_length=200)

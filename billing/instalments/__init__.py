@@ -1,0 +1,1 @@
+"""Instalment plans: a schedule staff agree with a debtor; kept, penalties on its debt stop."""

@@ -1,0 +1,1 @@
+"""Each building's money: what the company spent on it, and the quarterly reports it publishes."""

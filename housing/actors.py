@@ -68,3 +68,6 @@ METER_READERS = STAFF | RESIDENTS
 BUILDING_ANNOUNCERS = frozenset({Role.admin}) | DISPATCHERS
 CITY_ANNOUNCERS = frozenset({Role.admin, Role.official})
 ANNOUNCERS = BUILDING_ANNOUNCERS | CITY_ANNOUNCERS
+# Who books a building's expenses and publishes its quarterly report: company managers for the
+# buildings their company manages, admins anywhere.
+BOOKKEEPERS = frozenset({Role.admin, Role.manager})

@@ -340,7 +340,11 @@ def daily_penalties(engine: Engine, settings: Settings, today: date | None = Non
                 if finished is not None and finished >= day and day != today:
                     continue  # booked by another run meanwhile
                 entries = accrue_penalties(
-                    session, today=day, as_of=clock.local_midnight(day, timezone), rules=rules
+                    session,
+                    today=day,
+                    as_of=clock.local_midnight(day, timezone),
+                    rules=rules,
+                    timezone=timezone,
                 )
                 catchup.mark_done(session, DAILY_PENALTIES, day)
             added += entries  # counted once committed: a day rolled back adds nothing

@@ -13,10 +13,14 @@ from typing import Any
 from sqlalchemy import case, func, or_, true
 from sqlmodel import Session, col, select
 
-from billing.ledger.penalties import DEFAULT_PENALTIES, PenaltyRules, is_late
+from billing.ledger.penalties import DEFAULT_PENALTIES, PenaltyRules, is_late, organisation_held
+from billing.ledger.plan_queries import spared_invoices
 from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceLine, InvoiceStatus, LedgerEntry, LedgerKind
 from housing import clock
 from housing.errors import Conflict, Invalid, NotFound
+from housing.registry.models import Ownership, Person, PersonKind
+from housing.registry.periods import in_force
+from housing.settings import CITY_TIMEZONE
 
 BATCH = 1000
 BILLED = (InvoiceStatus.issued, InvoiceStatus.partially_paid, InvoiceStatus.paid)
@@ -240,16 +244,46 @@ def accrue_penalties(
     today: date,
     as_of: datetime | None = None,
     rules: PenaltyRules = DEFAULT_PENALTIES,
+    timezone: str = CITY_TIMEZONE,
 ) -> int:
     """Books `today`'s penalty on every invoice unpaid after its due date; the entries added.
 
     `as_of`: count the ledger as it was at that moment (the day's start), see the module's docstring.
+    Premises held by organisations that day pay their rate (`organisation_rates`); the invoices
+    of an instalment plan holding that day pay none (`billing.ledger.plans`; payments counted
+    by local day in `timezone`).
     """
     added = 0
     ids = _indebted_apartments(session, today, as_of)
     for i in range(0, len(ids), BATCH):
-        added += _accrue_batch(session, ids[i : i + BATCH], today, as_of, rules)
+        added += _accrue_batch(session, ids[i : i + BATCH], today, as_of, rules, timezone)
     return added
+
+
+def organisation_rates(session: Session, apartment_ids: Sequence[int], day: date) -> set[int]:
+    """The apartments that organisations hold more than half of on `day` (the rule:
+    `billing.ledger.penalties.organisation_held`), from the ownerships in force that day."""
+    rows = session.exec(
+        select(
+            Ownership.apartment_id,
+            Ownership.share_numerator,
+            Ownership.share_denominator,
+            Person.kind,
+        )
+        .join(Person, Person.id == Ownership.person_id)
+        .where(col(Ownership.apartment_id).in_(apartment_ids), in_force(Ownership, day))
+    ).all()
+    shares: dict[int, list[tuple[int, int, bool]]] = defaultdict(list)
+    for apartment_id, numerator, denominator, kind in rows:
+        shares[apartment_id].append((numerator, denominator, kind == PersonKind.organisation))
+    return {apartment_id for apartment_id, held in shares.items() if organisation_held(held)}
+
+
+def rules_for(
+    session: Session, apartment_id: int, day: date, rules: PenaltyRules = DEFAULT_PENALTIES
+) -> PenaltyRules:
+    """The rate and cap that apply to the account's invoices on `day` (what the invoice shows)."""
+    return rules.applying(apartment_id in organisation_rates(session, [apartment_id], day))
 
 
 def _issued_before(as_of: datetime | None) -> Any:
@@ -285,7 +319,12 @@ def _indebted_apartments(session: Session, today: date, as_of: datetime | None) 
 
 
 def _accrue_batch(
-    session: Session, apartment_ids: Sequence[int], today: date, as_of: datetime | None, rules: PenaltyRules
+    session: Session,
+    apartment_ids: Sequence[int],
+    today: date,
+    as_of: datetime | None,
+    rules: PenaltyRules,
+    timezone: str,
 ) -> int:
     invoices = session.exec(
         select(Invoice.id, Invoice.apartment_id, Invoice.due_date, Invoice.total_minor, Invoice.currency)
@@ -307,6 +346,8 @@ def _accrue_batch(
             )
         ).all()
     )
+    organisations = organisation_rates(session, apartment_ids, today)
+    spared = spared_invoices(session, apartment_ids, today, as_of, timezone)
     left: dict[int, int] = defaultdict(int, paid)
     occurred_at = datetime.combine(today, time(), UTC)
     entries = []
@@ -317,7 +358,10 @@ def _accrue_batch(
         overdue = charged - allocated
         if not is_late(due, today) or overdue <= 0 or penalty_key(invoice_id, today) in booked:
             continue
-        amount = rules.for_day(overdue, charged, int(accrued.get(invoice_id) or 0))
+        if invoice_id in spared:
+            continue
+        applying = rules.applying(apartment_id in organisations)
+        amount = applying.for_day(overdue, charged, int(accrued.get(invoice_id) or 0))
         if amount <= 0:
             continue
         entries.append(
@@ -327,7 +371,7 @@ def _accrue_batch(
                 amount_minor=amount,
                 currency=currency,
                 invoice_id=invoice_id,
-                reference=rules.reference(overdue, today),
+                reference=applying.reference(overdue, today),
                 dedupe_key=penalty_key(invoice_id, today),
                 occurred_at=occurred_at,
             )

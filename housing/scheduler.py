@@ -29,6 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from billing import jobs as billing_jobs
+from billing.instalments import jobs as plan_jobs
 from billing.invoices import jobs as reminder_jobs
 from billing.payments import jobs as payment_jobs
 from housing import clock
@@ -132,6 +133,12 @@ JOBS: list[Job] = [
         "Books the day's late-payment penalties (HOUSING_BILLING__PENALTY_RATE a day, up to the cap)",
     ),
     Job(
+        "instalment-plans",
+        cron(hour=9, minute=15),
+        plan_jobs.instalment_plans,
+        "Records instalment plans kept or missed and tells the residents (penalties never wait for it)",
+    ),
+    Job(
         "nightly-scores",
         cron(hour=4, minute=0),
         score_jobs.nightly_scores,
@@ -200,6 +207,7 @@ CALENDAR: dict[str, CalendarJob] = {
         ),
         CalendarJob("daily-penalties", lambda e, s, day: billing_jobs.daily_penalties(e, s, today=day)),
         CalendarJob("nightly-scores", _scores_for),
+        CalendarJob("instalment-plans", lambda e, s, day: plan_jobs.instalment_plans(e, s, today=day)),
         CalendarJob("payment-reminders", lambda e, s, day: reminder_jobs.payment_reminders(e, s, today=day)),
         CalendarJob("reading-window", lambda e, s, day: window_jobs.reading_window(e, s, today=day)),
     )

@@ -71,6 +71,30 @@ KINDS: dict[str, Kind] = {
             MAIL_AND_BOT,
         ),
         Kind(
+            "instalment_agreed",
+            N_("Instalment plan agreed"),
+            N_(
+                "Your debt of {total} is to be paid in {count} instalments; the first, {amount}, by {due}."
+                " While you keep to the plan, no late penalty accrues on it."
+            ),
+            ALL,
+        ),
+        Kind(
+            "instalment_missed",
+            N_("Instalment plan ended"),
+            N_(
+                "The instalment of {amount} due by {due} was not paid, so the plan has ended and late"
+                " penalties accrue again."
+            ),
+            ALL,
+        ),
+        Kind(
+            "instalment_kept",
+            N_("Instalment plan completed"),
+            N_("You have paid all instalments of your plan ({total}). Thank you."),
+            MAIL_AND_BOT,
+        ),
+        Kind(
             "request_status",
             N_("Request {number}: {status}"),
             N_("Your request {number} is now {status}."),

@@ -9,7 +9,7 @@ from housing import actors
 from housing.accounts.models import Role
 from housing.actors import Actor
 from housing.auth import CurrentActor, RegistrarActor, get_actor, require_roles
-from housing.db import SessionDep, apply_changes, get_or_404
+from housing.db import SessionDep, get_or_404
 from housing.deps import Today
 from housing.errors import Forbidden, Invalid
 from housing.registry import queries, service
@@ -259,7 +259,7 @@ def create_person(body: PersonCreate, session: SessionDep):
 
 @router.patch("/people/{person_id}", response_model=PersonRead, dependencies=[REGISTRARS_ONLY])
 def update_person(body: PersonUpdate, session: SessionDep, person: VisiblePerson):
-    return apply_changes(session, person, body.model_dump(exclude_unset=True))
+    return service.update_person(session, person, body.model_dump(exclude_unset=True))
 
 
 # Ownership shares and residence: the same three routes, each period kind with its own rules.

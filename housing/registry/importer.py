@@ -50,6 +50,8 @@ OPTIONAL_COLUMNS = (
     "registered_residents",
     "owner_name",
     "owner_pinfl",
+    "owner_kind",
+    "owner_tax_id",
     "owner_phone",
     "share",
     "owned_since",
@@ -61,6 +63,8 @@ _COLUMN_OF = {
     "number": "apartment",
     "full_name": "owner_name",
     "pinfl": "owner_pinfl",
+    "kind": "owner_kind",
+    "tax_id": "owner_tax_id",
     "phone": "owner_phone",
     "valid_from": "owned_since",
 }
@@ -92,7 +96,7 @@ class _Row(CsvRow):
     district: str | None = None
     building: dict[str, Any] | None = None  # address and the building's details
     apartment: dict[str, Any] | None = None
-    owner: dict[str, Any] | None = None  # full_name, pinfl, phone
+    owner: dict[str, Any] | None = None  # full_name, kind, tax_id, pinfl, phone
     share: Fraction = Fraction(1)
     owned_since: date | None = None
     building_key: tuple[int, str] | None = None
@@ -108,6 +112,7 @@ class _Plan:
     apartments: dict[tuple[tuple[int, str], str], _Row] = field(default_factory=dict)
     owners: list[_Row] = field(default_factory=list)
     people: dict[str, Person] = field(default_factory=dict)  # registered people by PINFL
+    organisations: dict[str, Person] = field(default_factory=dict)  # registered organisations by tax id
 
 
 def import_buildings_csv(session: Session, stream: TextIO, *, company_id: int, today: date) -> ImportReport:
@@ -161,21 +166,38 @@ def _parse(row: _Row, today: date) -> list[ImportRowError]:
         apartment["number"] = cells["apartment"]
     row.apartment = _validated(_ApartmentColumns, apartment, row.line, errors, exclude={"building_id"})
 
-    if cells.get("owner_name") is None and cells.get("owner_pinfl") is None:
+    if (
+        cells.get("owner_name") is None
+        and cells.get("owner_pinfl") is None
+        and cells.get("owner_tax_id") is None
+    ):
         errors += [
-            row_error(row.line, n, "given without an owner; fill owner_name or owner_pinfl")
-            for n in ("owner_phone", "share", "owned_since")
+            row_error(row.line, n, "given without an owner; fill owner_name, owner_pinfl or owner_tax_id")
+            for n in ("owner_kind", "owner_phone", "share", "owned_since")
             if cells.get(n) is not None
         ]
         return errors
     owner = {
         "full_name": cells.get("owner_name"),
+        # A tax id alone says organisation; an individual with one is refused by the model.
+        "kind": cells.get("owner_kind") or ("organisation" if cells.get("owner_tax_id") else None),
+        "tax_id": cells.get("owner_tax_id"),
         "pinfl": cells.get("owner_pinfl"),
         "phone": cells.get("owner_phone"),
     }
     row.owner = _validated(
-        _OwnerColumns, {k: v for k, v in owner.items() if v is not None}, row.line, errors, exclude={"email"}
+        _OwnerColumns,
+        {k: v for k, v in owner.items() if v is not None},
+        row.line,
+        errors,
+        exclude={"email"},
     )
+    if row.owner is not None:
+        try:
+            service.check_identity(row.owner["kind"], row.owner.get("tax_id"), row.owner.get("pinfl"))
+        except DomainError as exc:
+            errors.append(row_error(row.line, _COLUMN_OF.get(exc.field or "", exc.field), exc.detail))
+            row.owner = None
     period = {"share": cells.get("share") or "1", "valid_from": cells.get("owned_since") or today.isoformat()}
     ownership = _validated(_OwnershipColumns, period, row.line, errors)
     if ownership is not None:
@@ -338,11 +360,34 @@ def _check_owners(session: Session, rows: list[_Row], plan: _Plan) -> list[Impor
     owned = [r for r in rows if r.owner is not None and r.apartment_key is not None]
     pinfls = {r.owner["pinfl"] for r in owned if r.owner.get("pinfl")}
     plan.people = {p.pinfl: p for p in _in_chunks(session, select(Person), Person.pinfl, pinfls)}
+    tax_ids = {r.owner["tax_id"] for r in owned if r.owner.get("tax_id")}
+    plan.organisations = {p.tax_id: p for p in _in_chunks(session, select(Person), Person.tax_id, tax_ids)}
     named_in_file: dict[str, _Row] = {}
     owners_of: dict[Any, dict[str, _Row]] = {}
     shares: dict[Any, list[_Row]] = {}
     for row in owned:
         pinfl, name = row.owner.get("pinfl"), row.owner.get("full_name")
+        tax_id = row.owner.get("tax_id")
+        if tax_id and tax_id not in plan.organisations:
+            if name is None:
+                errors.append(
+                    row_error(
+                        row.line,
+                        "owner_name",
+                        f"required: no organisation with tax id {tax_id} is registered",
+                    )
+                )
+                continue
+            first = named_in_file.setdefault(f"tax:{tax_id}", row)
+            if _normal_name(first.owner["full_name"]) != _normal_name(name):
+                errors.append(
+                    row_error(
+                        row.line,
+                        "owner_name",
+                        f"tax id {tax_id} is {first.owner['full_name']!r} at line {first.line}, not {name!r}",
+                    )
+                )
+                continue
         if pinfl and pinfl not in plan.people:
             if name is None:
                 errors.append(
@@ -359,13 +404,13 @@ def _check_owners(session: Session, rows: list[_Row], plan: _Plan) -> list[Impor
                     )
                 )
                 continue
-        who = pinfl or _normal_name(name)
+        who = pinfl or (f"tax:{tax_id}" if tax_id else _normal_name(name))
         same = owners_of.setdefault(row.apartment_key, {}).get(who)
         if same is not None:
             errors.append(
                 row_error(
                     row.line,
-                    "owner_pinfl" if pinfl else "owner_name",
+                    "owner_pinfl" if pinfl else "owner_tax_id" if tax_id else "owner_name",
                     f"the same owner of apartment {row.apartment_key[1]} is already listed at line {same.line}",
                 )
             )
@@ -442,6 +487,7 @@ def _write(session: Session, plan: _Plan, *, company_id: int, today: date) -> Im
     }
     apartments: dict[Any, Apartment] = {}
     people = dict(plan.people)
+    organisations = dict(plan.organisations)
     row: _Row | None = None
     try:
         for key, row in plan.buildings.items():
@@ -456,13 +502,15 @@ def _write(session: Session, plan: _Plan, *, company_id: int, today: date) -> Im
             )
             report.apartments += 1
         for row in plan.owners:
-            pinfl = row.owner.get("pinfl")
-            person = people.get(pinfl) if pinfl else None
+            pinfl, tax_id = row.owner.get("pinfl"), row.owner.get("tax_id")
+            person = people.get(pinfl) if pinfl else organisations.get(tax_id) if tax_id else None
             if person is None:
                 person = service.create_person(session, **row.owner)
                 report.people += 1
                 if pinfl:
                     people[pinfl] = person
+                if tax_id:
+                    organisations[tax_id] = person
             service.add_ownership(
                 session,
                 apartment_id=apartments[row.apartment_key].id,

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from housing.registry.models import PersonKind
 from housing.schemas import ReadModel
 from housing.validation import Id, InputModel, RegisterDay
 
@@ -168,6 +169,11 @@ class ApartmentRead(ReadModel):
 
 class PersonCreate(InputModel):
     full_name: str = Field(min_length=2, max_length=200)
+    kind: PersonKind = Field(
+        PersonKind.individual,
+        description="An organisation needs a tax id and pays the organisations' penalty rate",
+    )
+    tax_id: TaxId | None = Field(None, description="An organisation's INN, 9 digits; an individual has none")
     pinfl: Pinfl | None = None
     phone: Phone | None = None
     email: Email | None = None
@@ -175,6 +181,8 @@ class PersonCreate(InputModel):
 
 class PersonUpdate(InputModel):
     full_name: str | None = Field(None, min_length=2, max_length=200)
+    kind: PersonKind | None = None
+    tax_id: TaxId | None = None
     phone: Phone | None = None
     email: Email | None = None
 
@@ -182,6 +190,8 @@ class PersonUpdate(InputModel):
 class PersonRead(ReadModel):
     id: int
     full_name: str
+    kind: PersonKind
+    tax_id: str | None
     pinfl: str | None
     phone: str | None
     email: str | None

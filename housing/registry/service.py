@@ -17,6 +17,7 @@ from housing.registry.models import (
     ManagementCompany,
     Ownership,
     Person,
+    PersonKind,
     Residence,
 )
 from housing.registry.periods import in_force
@@ -166,13 +167,46 @@ def update_apartment(session: Session, apartment: Apartment, changes: dict[str, 
     return apply_changes(session, apartment, changes)
 
 
+def check_identity(kind: PersonKind | str, tax_id: str | None, pinfl: str | None) -> None:
+    """An organisation is known by its 9-digit tax id and has no PINFL; an individual has no
+    tax id (the organisations' penalty rate follows the kind, docs/ledger.md)."""
+    kind = PersonKind(kind)
+    if kind is PersonKind.organisation:
+        if not tax_id:
+            raise Invalid("an organisation needs its tax id (INN, 9 digits)", field="tax_id")
+        if not (len(tax_id) == 9 and tax_id.isascii() and tax_id.isdigit()):
+            raise Invalid(f"tax id {tax_id!r} is not 9 digits", field="tax_id")
+        if pinfl:
+            raise Invalid("an organisation has a tax id, not a PINFL", field="pinfl")
+    elif tax_id:
+        raise Invalid(
+            "an individual has no tax id; register an organisation as kind organisation", field="tax_id"
+        )
+
+
 def create_person(session: Session, **fields: Any) -> Person:
+    check_identity(fields.get("kind", PersonKind.individual), fields.get("tax_id"), fields.get("pinfl"))
     if fields.get("pinfl"):
         _unique(session, Person.pinfl, fields["pinfl"], "pinfl")
+    if fields.get("tax_id"):
+        _unique(session, Person.tax_id, fields["tax_id"], "tax_id")
     person = Person(**fields)
     session.add(person)
     session.flush()
     return person
+
+
+def update_person(session: Session, person: Person, changes: dict[str, Any]) -> Person:
+    """A PATCH of a person: the kind, tax id and PINFL checked as they will stand together."""
+    if "kind" in changes and changes["kind"] is None:
+        raise Invalid("a person is an individual or an organisation", field="kind")
+    check_identity(
+        changes.get("kind", person.kind),
+        changes.get("tax_id", person.tax_id),
+        changes.get("pinfl", person.pinfl),
+    )
+    _unique_change(session, person, changes, Person.tax_id)
+    return apply_changes(session, person, changes)
 
 
 # Ownership shares and residence

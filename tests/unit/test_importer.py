@@ -303,7 +303,7 @@ def test_empty_unnamed_columns_are_ignored_but_stray_cells_are_not(session, comp
 def test_owner_details_without_an_owner_are_refused(session, company):
     errors = rejected(session, csv_file({"owner_name": "", "share": "1/2"}), company.id)
 
-    assert errors == [(2, "share", "given without an owner; fill owner_name or owner_pinfl")]
+    assert errors == [(2, "share", "given without an owner; fill owner_name, owner_pinfl or owner_tax_id")]
 
 
 def test_a_semicolon_file_with_decimal_commas_imports(session, company):

@@ -12,6 +12,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from billing.instalments import pages as instalment_pages
+from billing.instalments.endpoints import router as instalments_router
 from billing.invoices import pages as billing_pages
 from billing.invoices.endpoints import router as invoices_router
 from billing.ledger import console_pages as debtors_console
@@ -129,6 +131,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         usage_router,
         billing_router,
         invoices_router,
+        instalments_router,
         payments_router,
         webhooks_router,
         requests_router,
@@ -155,6 +158,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         registry_pages.router,
         sensors_console.router,
         debtors_console.router,
+        instalment_pages.router,
         billing_run_console.router,
         scores_pages.router,
         city_request_pages.router,

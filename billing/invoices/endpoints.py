@@ -25,7 +25,7 @@ from billing.invoices.schemas import (
     Period,
     period_start,
 )
-from billing.ledger.service import adjust_line, balance
+from billing.ledger.service import adjust_line, balance, penalty_payer
 from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceLine, InvoiceStatus, LedgerEntry, Service
 from billing.rules import BillingRules
 from billing.runs.estimates import preview_meter_month
@@ -35,6 +35,7 @@ from housing.auth import CurrentActor, RegistrarActor, require_roles
 from housing.db import SessionDep
 from housing.deps import SettingsDep, Today
 from housing.errors import Invalid, NotFound
+from housing.registry.models import PersonKind
 from housing.routing import Paging, paginate
 from housing.schemas import API_PROBLEMS, Page
 from housing.validation import Id
@@ -66,20 +67,33 @@ def list_invoices(
 
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceDetail)
-def read_invoice(invoice: VisibleInvoice, request: Request, session: SessionDep, actor: CurrentActor):
-    """One invoice with its lines; each line says in words how its quantity was obtained."""
+def read_invoice(
+    invoice: VisibleInvoice,
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    today: Today,
+):
+    """One invoice with its lines; each line says in words how its quantity was obtained. The late
+    penalty's rate and cap are those that apply to the account today."""
     lines = session.exec(
         select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.id)
     ).all()
     language = request_language(request, actor.language)
+    payer = penalty_payer(session, invoice.apartment_id, today)
+    applying = BillingRules.from_settings(settings).penalties.applying(payer == PersonKind.organisation)
     return InvoiceDetail.model_validate(invoice).model_copy(
         update={
+            "penalty_rate": applying.percent(),
+            "penalty_cap": applying.cap_percent(),
+            "penalty_payer": payer,
             "lines": [
                 InvoiceLineRead.model_validate(line).model_copy(
                     update={"source_text": source_text(line.quantity_source, line.explanation, language)}
                 )
                 for line in lines
-            ]
+            ],
         }
     )
 

@@ -6,7 +6,8 @@ one query each, for the apartments of one page). The apartments are paged: a res
 one or two, but an official or an admin sees the whole city on the same page.
 """
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -15,15 +16,26 @@ from sqlmodel import Session, col, select
 
 from billing.invoices.line_words import source_text
 from billing.invoices.queries import VisibleAccount, VisibleInvoice, account_address, visible_invoices
-from billing.ledger.service import balances
-from billing.models import DEFAULT_CURRENCY, Invoice, InvoiceLine, PaymentAttempt, Service
+from billing.ledger.service import balances, penalty_payer
+from billing.models import (
+    DEFAULT_CURRENCY,
+    InstalmentPlan,
+    InstalmentPlanInvoice,
+    Invoice,
+    InvoiceLine,
+    PaymentAttempt,
+    PlanStatus,
+    Service,
+)
 from billing.payments.queries import visible_payments
+from billing.rules import BillingRules
 from housing.auth import CurrentActor
 from housing.db import SessionDep
-from housing.deps import Today
-from housing.registry.models import Apartment, Building
+from housing.deps import SettingsDep, Today
+from housing.registry.models import Apartment, Building, PersonKind
 from housing.registry.queries import visible_apartments
 from housing.routing import page_of
+from housing.settings import Settings
 from housing.validation import PageNumber
 from housing.web import render, request_language
 
@@ -94,13 +106,22 @@ def apartment_page(
         currency=DEFAULT_CURRENCY,
         current=invoices[0] if invoices else None,
         invoices=invoices,
+        has_plan=session.exec(
+            select(InstalmentPlan.id).where(InstalmentPlan.apartment_id == apartment_id)
+        ).first()
+        is not None,
         payments=recent,
     )
 
 
 @router.get("/invoices/{invoice_id}", response_class=HTMLResponse)
 def invoice_page(
-    invoice: VisibleInvoice, request: Request, session: SessionDep, actor: CurrentActor
+    invoice: VisibleInvoice,
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    today: Today,
+    settings: SettingsDep,
 ) -> Response:
     lines = session.exec(
         select(InvoiceLine, Service)
@@ -123,7 +144,26 @@ def invoice_page(
         },
         address=address,
         deductions=sum(line.deduction_minor for line, _ in lines),
+        penalty=_penalty_terms(session, invoice, today, settings),
     )
+
+
+def _penalty_terms(session: Session, invoice: Invoice, today: date, settings: Settings) -> dict[str, Any]:
+    """The late penalty's rate and cap that apply to the invoice's account today, and the plan
+    (if any, recorded as active) that covers it."""
+    organisation = penalty_payer(session, invoice.apartment_id, today) is PersonKind.organisation
+    applying = BillingRules.from_settings(settings).penalties.applying(organisation)
+    plan_id = session.exec(
+        select(InstalmentPlan.id)
+        .join(InstalmentPlanInvoice, col(InstalmentPlanInvoice.plan_id) == InstalmentPlan.id)
+        .where(InstalmentPlanInvoice.invoice_id == invoice.id, InstalmentPlan.status == PlanStatus.active)
+    ).first()
+    return {
+        "organisation": organisation,
+        "rate": applying.percent(),
+        "cap": applying.cap_percent(),
+        "plan_id": plan_id,
+    }
 
 
 def _latest_invoices(session: Session, apartment_ids: list[int]) -> dict[int, Invoice]:

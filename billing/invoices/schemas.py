@@ -58,6 +58,15 @@ class InvoiceRead(ReadModel):
 
 class InvoiceDetail(InvoiceRead):
     lines: list[InvoiceLineRead] = []
+    penalty_rate: str = Field(
+        "",
+        description="The late penalty a day past due that applies to this account today, e.g. '0.1%'"
+        " (organisations holding more than half of the premises: their own rate, docs/ledger.md)",
+    )
+    penalty_cap: str = Field(
+        "", description="The cap of a month's penalties, as a share of its charge: '50%'"
+    )
+    penalty_payer: str = Field("", description="individual or organisation: whose rate applies")
 
 
 class BalanceRead(BaseModel):

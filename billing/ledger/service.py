@@ -279,11 +279,17 @@ def organisation_rates(session: Session, apartment_ids: Sequence[int], day: date
     return {apartment_id for apartment_id, held in shares.items() if organisation_held(held)}
 
 
+def penalty_payer(session: Session, apartment_id: int, day: date) -> PersonKind:
+    """Whose penalty rate the account pays on `day`: organisation or individual (what the invoice shows)."""
+    held = apartment_id in organisation_rates(session, [apartment_id], day)
+    return PersonKind.organisation if held else PersonKind.individual
+
+
 def rules_for(
     session: Session, apartment_id: int, day: date, rules: PenaltyRules = DEFAULT_PENALTIES
 ) -> PenaltyRules:
-    """The rate and cap that apply to the account's invoices on `day` (what the invoice shows)."""
-    return rules.applying(apartment_id in organisation_rates(session, [apartment_id], day))
+    """The rate and cap that apply to the account's invoices on `day`."""
+    return rules.applying(penalty_payer(session, apartment_id, day) is PersonKind.organisation)
 
 
 def _issued_before(as_of: datetime | None) -> Any:

@@ -20,7 +20,7 @@ from billing.models import DEFAULT_CURRENCY, Invoice
 from housing.auth import CurrentActor, StaffActor
 from housing.db import SessionDep
 from housing.deps import SettingsDep, Today
-from housing.errors import DomainError
+from housing.errors import Conflict, Invalid
 from housing.validation import MONEY_MAX, Id, Text, parse_day
 from housing.web import gettext_for, render
 
@@ -93,9 +93,7 @@ def post_plan(
                 today=today,
                 timezone=settings.timezone,
             )
-        except DomainError as error:
-            if error.status_code == 404:
-                raise
+        except (Invalid, Conflict) as error:  # 403 and 404 go to the error page
             errors[error.field or "form"] = error.detail
         else:
             return RedirectResponse(f"/console/apartments/{apartment_id}/instalment-plans", status_code=303)

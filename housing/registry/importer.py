@@ -3,7 +3,10 @@
 The whole file is checked first and nothing is written unless every row is right (each
 problem with its line number); then everything goes through the registry service, so the
 rules are those of the API. The columns, the refusals, re-importing and how people are
-matched by PINFL are specified in docs/import-format.md.
+matched by PINFL (organisations by tax id) are specified in docs/import-format.md.
+
+The module runs over 500 lines: checking a row alone, checking the rows against each other and
+the register, and writing are stages of one import that share its row and plan types.
 """
 
 import re

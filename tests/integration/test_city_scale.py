@@ -42,7 +42,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from billing.models import Gateway
+from billing.models import Gateway, Instalment, InstalmentPlan, InstalmentPlanInvoice
 from billing.payments import service as payments
 from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing import clock
@@ -134,6 +134,7 @@ CONSOLE = {
     "/console/debtors",
     "/console/debtors.csv",
     "/console/billing",
+    "/console/apartments/{apartment_id}/instalment-plans",
 }
 RESIDENTS_ONLY = {
     "/notices",
@@ -333,6 +334,14 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
         # The manager's own notice: in the manager's scope of deliveries, as in the admin's.
         notice = Notification(user_id=users["manager"].id, kind="payment_received", created_at=now)
         session.add(notice)
+        today = clock.local_today(TIMEZONE)
+        plan = InstalmentPlan(apartment_id=apartment_id, agreed_on=today, covered_minor=1_000, created_at=now)
+        session.add(plan)
+        session.flush()
+        session.add(InstalmentPlanInvoice(plan_id=plan.id, invoice_id=invoice_id))
+        session.add(
+            Instalment(plan_id=plan.id, position=1, due_on=today + timedelta(days=30), amount_minor=1_000)
+        )
         session.flush()
         values = {
             "meeting_id": meeting.id,
@@ -348,6 +357,7 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
             "district_id": district_id,
             "person_id": person_id,
             "invoice_id": invoice_id,
+            "plan_id": plan.id,
             "request_id": request_id,
             "service_request_id": request_id,
             "service_code": category_code,
@@ -548,7 +558,7 @@ def test_the_routes_are_found_and_filled():
         "apartment_id", "building_id", "company_id", "district_id", "person_id", "invoice_id",
         "request_id", "service_request_id", "service_code", "meter_id", "sensor_id", "payment_id",
         "photo_id", "user_id", "tariff_id", "announcement_id", "notification_id", "meeting_id",
-        "document_id", "proxy_id", "sequence", "receipt",
+        "document_id", "proxy_id", "sequence", "receipt", "plan_id",
     }  # fmt: skip
     assert names <= known, f"a new path id: {names - known}; give big_city a value for it"
     listed = (

@@ -298,3 +298,39 @@ def test_two_managers_agreeing_at_once_make_one_plan(db: Engine, frozen_clock):
     with Session(db) as session:
         assert session.exec(select(func.count()).select_from(InstalmentPlan)).one() == 1
         assert session.exec(select(func.count()).select_from(Instalment)).one() == 1
+
+
+def test_the_plans_job_logs_a_failing_plan_records_the_others_and_the_next_run_records_it(
+    db: Engine, settings: Settings, frozen_clock, monkeypatch, caplog
+):
+    import logging
+
+    import billing.instalments.jobs as plan_jobs
+    from tests.faults import fail_when
+
+    with Session(db, expire_on_commit=False) as session:
+        accounts = [Account(session) for _ in range(3)]
+        plans = [agree(session, account, frozen_clock) for account in accounts]
+        session.commit()  # nobody pays: all three are missed on the 11th
+    doomed = plans[1].id
+    real = fail_when(monkeypatch, plan_jobs, "record_outcome", lambda session, plan_id, *a: plan_id == doomed)
+
+    with caplog.at_level(logging.ERROR, logger="billing.instalments.jobs"):
+        first = instalment_plans(db, settings, today=FIRST + D)
+
+    assert first.endswith("3 active, 0 kept, 2 missed, 1 failed (left for the next run)")
+    assert [r for r in caplog.records if f"plan {doomed} failed" in r.getMessage()]
+    with Session(db) as session:
+        assert [session.get(InstalmentPlan, plan.id).status for plan in plans] == [
+            PlanStatus.missed,
+            PlanStatus.active,
+            PlanStatus.missed,
+        ]
+        assert catchup.done_through(session, "instalment-plans") is None  # not finished
+    monkeypatch.setattr(plan_jobs, "record_outcome", real)
+    second = instalment_plans(db, settings, today=FIRST + 3 * D)
+    assert second.endswith("1 active, 0 kept, 1 missed")
+    with Session(db) as session:
+        stored = session.get(InstalmentPlan, doomed)
+        assert (stored.status, stored.ended_on) == (PlanStatus.missed, FIRST + D)  # the day it ended
+        assert notices(session, "instalment_missed") == 3

@@ -12,6 +12,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from billing.building_accounts import pages as building_account_pages
+from billing.building_accounts.endpoints import router as building_accounts_router
 from billing.invoices import pages as billing_pages
 from billing.invoices.endpoints import router as invoices_router
 from billing.ledger import console_pages as debtors_console
@@ -136,6 +138,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         notifications_router,
         announcements_router,
         meetings_router,
+        building_accounts_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_router, prefix=OPEN311_PREFIX)
@@ -162,6 +165,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         city_meeting_pages.router,
         notification_pages.router,
         notification_console.router,
+        building_account_pages.router,
         telegram_webhook.router,
     ):
         app.include_router(router)  # the HTML pages (and Telegram's webhook)

@@ -256,7 +256,10 @@ def require_publisher(session: Session, actor: Actor, building_id: int, quarter:
     if actor.role is not Role.admin and (company_id is None or company_id != actor.company_id):
         raise NotFound(f"building {building_id} not found")
     if company_id is None:
-        raise Conflict(f"no company managed building {building_id} on {quarter.last_day}; nobody reports")
+        raise Conflict(
+            f"no company managed building {building_id} on {quarter.last_day}; nobody reports",
+            reason="unmanaged",
+        )
     return company_id
 
 
@@ -274,9 +277,13 @@ def publish_report(
     building = lock_building(session, building_id)  # first: expenses and a second publisher wait
     company_id = require_publisher(session, actor, building_id, quarter)
     if not quarter.is_over(today):
-        raise Conflict(f"quarter not over: {quarter} ends on {quarter.last_day}", field="quarter")
+        raise Conflict(
+            f"quarter not over: {quarter} ends on {quarter.last_day}", field="quarter", reason="not_over"
+        )
     if report_of(session, building_id, quarter) is not None:
-        raise Conflict(f"the report on {quarter} for building {building_id} is already published")
+        raise Conflict(
+            f"the report on {quarter} for building {building_id} is already published", reason="published"
+        )
     previous = quarter.previous()
     first = settings.money.first_quarter
     if (
@@ -287,7 +294,9 @@ def publish_report(
             or _expenses_before(session, building_id, quarter.first_day) != 0
         )
     ):
-        raise Conflict(f"publish the report on {previous} first: quarters are reported in order")
+        raise Conflict(
+            f"publish the report on {previous} first: quarters are reported in order", reason="order"
+        )
     data = report_draft(session, building_id, quarter, timezone=settings.timezone)
     due_on = quarter.due_on(settings.money.report_due_days)
     report = BuildingReport(

@@ -16,7 +16,7 @@ At a moment T we take, for each account of the building:
   are not the company's income.
 
 collected(invoice) = covered x part / due, rounded half up once per invoice, never above the
-part (nor below zero). Late penalties are not the company's income: they are not on any
+part nor the money covering the invoice (nor below zero). Late penalties are not the company's income: they are not on any
 invoice line and the allocation covers invoices only.
 
 `collected_to(T)` is cumulative, so a payment booked later but dated before T raises the
@@ -40,11 +40,12 @@ from housing.registry.models import Apartment
 
 def company_share(covered_minor: int, due_minor: int, part_minor: int) -> int:
     """What `covered_minor` of an invoice charging `due_minor` brought the company, whose part of
-    the invoice is `part_minor`: in proportion, rounded half up, never above the part."""
+    the invoice is `part_minor`: in proportion, rounded half up, never above the part nor the
+    money (a part above the due, when another line was credited, is capped by what was paid)."""
     if covered_minor <= 0 or due_minor <= 0 or part_minor <= 0:
         return 0
     share = (2 * covered_minor * part_minor + due_minor) // (2 * due_minor)
-    return min(share, part_minor)
+    return min(share, part_minor, covered_minor)
 
 
 def _apartments(building_ids: Sequence[int]) -> Select:

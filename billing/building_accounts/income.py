@@ -180,15 +180,13 @@ def debt_at(session: Session, building_id: int, until: datetime) -> Debt:
     return debts_by_building(session, [building_id], until)[building_id]
 
 
-def had_money_before(session: Session, building_id: int, until: datetime) -> bool:
-    """Whether any account of the building had a ledger entry before `until`."""
-    return (
+def had_money_before(session: Session, building_ids: list[int], until: datetime) -> set[int]:
+    """The buildings any of whose accounts had a ledger entry before `until`."""
+    return set(
         session.exec(
-            select(LedgerEntry.id)
-            .where(
-                col(LedgerEntry.apartment_id).in_(_apartments([building_id])), LedgerEntry.occurred_at < until
-            )
-            .limit(1)
-        ).first()
-        is not None
+            select(Apartment.building_id)
+            .join(LedgerEntry, col(LedgerEntry.apartment_id) == Apartment.id)
+            .where(col(Apartment.building_id).in_(building_ids), LedgerEntry.occurred_at < until)
+            .distinct()
+        ).all()
     )

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from billing.building_accounts.income import collected_by_building, collected_to, company_share, debt_at
-from billing.building_accounts.reports import publish_report, report_draft
+from billing.building_accounts.reports import publish_report, publish_reports, report_draft
 from billing.models import InvoiceStatus, LedgerKind
 from housing.accounts.models import Role
 from housing.actors import Actor
@@ -248,3 +248,33 @@ def test_two_publishers_at_once_make_one_report(db: Engine, settings: Settings) 
     assert sorted(outcomes) == ["conflict", "published"]
     with Session(db) as session:
         assert session.exec(select(func.count()).select_from(BuildingReport)).one() == 1
+
+
+def test_a_company_quarter_is_published_all_or_none(session: Session, settings: Settings) -> None:
+    company = make_company(session)
+    ready, behind = make_building(session, company), make_building(session, company)
+    spend(session, behind, 1_000, on=date(2026, 8, 1))  # its 2026-Q3 is not published
+    make_apartment(session, ready)
+    manager = bookkeeper_of(session, ready, date(2026, 12, 31))
+    stranger = make_building(session)
+
+    def publish(ids: list[int]) -> None:
+        publish_reports(
+            session,
+            manager,
+            building_ids=ids,
+            quarter=Quarter(2026, 4),
+            today=date(2027, 1, 10),
+            now=datetime(2027, 1, 10, tzinfo=UTC),
+            settings=settings,
+        )
+
+    with pytest.raises(Conflict, match="order"):
+        publish([ready.id, behind.id])
+    with pytest.raises(NotFound):
+        publish([ready.id, stranger.id])
+    with pytest.raises(NotFound):
+        publish([ready.id, 2**31])
+    assert session.exec(select(func.count()).select_from(BuildingReport)).one() == 0
+    publish([ready.id])
+    assert [r.building_id for r in session.exec(select(BuildingReport))] == [ready.id]

@@ -1,10 +1,11 @@
 """The building's income rule and the report's checks, case by case (docs/building-reports.md)."""
 
 import threading
+import time
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, text
 from sqlmodel import Session, select
 
 from billing.building_accounts.income import collected_by_building, collected_to, company_share, debt_at
@@ -12,8 +13,9 @@ from billing.building_accounts.reports import publish_report, publish_reports, r
 from billing.models import InvoiceStatus, LedgerKind
 from housing.accounts.models import Role
 from housing.actors import Actor
-from housing.building_money.models import BuildingReport, BuildingReportLine
+from housing.building_money.models import BuildingExpense, BuildingReport, BuildingReportLine
 from housing.building_money.rules import Quarter
+from housing.building_money.service import ExpenseInput, record_expense
 from housing.db import is_postgres, session_scope
 from housing.errors import Conflict, Forbidden, NotFound
 from housing.settings import Settings
@@ -278,3 +280,63 @@ def test_a_company_quarter_is_published_all_or_none(session: Session, settings: 
     assert session.exec(select(func.count()).select_from(BuildingReport)).one() == 0
     publish([ready.id])
     assert [r.building_id for r in session.exec(select(BuildingReport))] == [ready.id]
+
+
+def test_an_expense_booked_while_the_quarter_is_being_published_waits_then_is_refused(
+    db: Engine, settings: Settings
+) -> None:
+    if not is_postgres(db):
+        pytest.skip("SQLite has one writer; the row lock is PostgreSQL's")
+    with session_scope(db) as session:
+        building = make_building(session)
+        make_apartment(session, building)
+        building_id = building.id
+        manager = bookkeeper_of(session, building, date(2026, 9, 30))
+    published = threading.Event()
+    outcome: list[object] = []
+
+    def book() -> None:
+        published.wait(DEADLINE)
+        try:
+            with session_scope(db) as session:
+                expense = ExpenseInput(spent_on=date(2026, 9, 30), category="lifts", amount_minor=1_000)
+                record_expense(
+                    session, manager, building_id=building_id, expense=expense, today=date(2026, 11, 5)
+                )
+            outcome.append("booked")
+        except Conflict as refused:
+            outcome.append(refused)
+
+    booker = threading.Thread(target=book)
+    booker.start()
+    with session_scope(db) as session:
+        _publish(session, manager, building_id, Quarter(2026, 3), settings)
+        published.set()
+        _wait_until_blocked(db)  # the expense waits on the building's row, locked by the publisher
+    booker.join(DEADLINE)
+    assert len(outcome) == 1 and isinstance(outcome[0], Conflict), outcome
+    with Session(db) as session:
+        assert session.exec(select(func.count()).select_from(BuildingExpense)).one() == 0
+        report = session.exec(select(BuildingReport)).one()
+        assert report.expenses_minor == 0
+
+
+DEADLINE = 30
+
+
+def _wait_until_blocked(db: Engine) -> None:
+    """Until a session of this database waits on a lock, or fail."""
+    ends = time.monotonic() + DEADLINE
+    with db.connect() as connection:
+        while time.monotonic() < ends:
+            waiting = connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+            if waiting:
+                return
+            connection.commit()
+            time.sleep(0.02)  # polling interval, not the proof: the proof is the lock wait seen
+    pytest.fail("the expense never waited on the building's lock")

@@ -12,6 +12,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from billing.building_accounts import pages as building_account_pages
+from billing.building_accounts.endpoints import router as building_accounts_router
 from billing.instalments import pages as instalment_pages
 from billing.instalments.endpoints import router as instalments_router
 from billing.invoices import pages as billing_pages
@@ -139,6 +141,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         notifications_router,
         announcements_router,
         meetings_router,
+        building_accounts_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_router, prefix=OPEN311_PREFIX)
@@ -166,6 +169,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         city_meeting_pages.router,
         notification_pages.router,
         notification_console.router,
+        building_account_pages.router,
         telegram_webhook.router,
     ):
         app.include_router(router)  # the HTML pages (and Telegram's webhook)

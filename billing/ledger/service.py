@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import case, func, or_, true
+from sqlalchemy import Select, case, func, or_, true
 from sqlmodel import Session, col, select
 
 from billing.ledger.penalties import DEFAULT_PENALTIES, PenaltyRules, is_late, organisation_held
@@ -104,13 +104,15 @@ def post_entry(
 
 def money_paid(session: Session, apartment_id: int) -> int:
     """Money paid into the account: payments less refunds handed back."""
-    return _paid_by_apartment(session, [apartment_id]).get(apartment_id, 0)
+    return paid_by_apartment(session, [apartment_id]).get(apartment_id, 0)
 
 
-def _paid_by_apartment(
-    session: Session, apartment_ids: Sequence[int], as_of: datetime | None = None
+def paid_by_apartment(
+    session: Session, apartment_ids: Sequence[int] | Select, as_of: datetime | None = None
 ) -> dict[int, int]:
-    """Money paid into each account (payments less refunds), before `as_of` when given."""
+    """Money paid into each account (payments less refunds), before `as_of` when given.
+
+    `apartment_ids` is ids or a query of them (a building's accounts: `billing.building_accounts`)."""
     query = (
         select(
             LedgerEntry.apartment_id,
@@ -159,7 +161,7 @@ def _covered(session: Session, apartment_ids: Sequence[int]) -> list[tuple[Invoi
             .group_by(LedgerEntry.invoice_id)
         ).all()
     )
-    paid = _paid_by_apartment(session, apartment_ids)
+    paid = paid_by_apartment(session, apartment_ids)
     found: list[tuple[Invoice, int, int]] = []
     by_account: dict[int, list[Invoice]] = defaultdict(list)
     for invoice in invoices:
@@ -292,7 +294,7 @@ def rules_for(
     return rules.applying(penalty_payer(session, apartment_id, day) is PersonKind.organisation)
 
 
-def _issued_before(as_of: datetime | None) -> Any:
+def issued_before(as_of: datetime | None) -> Any:
     """Invoices that existed at `as_of` (all of them without it; one made without an issue time counts)."""
     if as_of is None:
         return true()
@@ -304,7 +306,7 @@ def _indebted_apartments(session: Session, today: date, as_of: datetime | None) 
     credited since `as_of` (they may have owed then); ids only."""
     overdue = (
         select(Invoice.apartment_id)
-        .where(col(Invoice.status).in_(BILLED), Invoice.due_date < today, _issued_before(as_of))
+        .where(col(Invoice.status).in_(BILLED), Invoice.due_date < today, issued_before(as_of))
         .distinct()
         .subquery()
     )
@@ -337,11 +339,11 @@ def _accrue_batch(
         .where(
             col(Invoice.apartment_id).in_(apartment_ids),
             col(Invoice.status).in_(BILLED),
-            _issued_before(as_of),
+            issued_before(as_of),
         )
         .order_by(Invoice.apartment_id, Invoice.period, Invoice.id)
     ).all()
-    paid = _paid_by_apartment(session, apartment_ids, as_of)
+    paid = paid_by_apartment(session, apartment_ids, as_of)
     invoice_ids = [row[0] for row in invoices]
     accrued = _sum_by_invoice(session, invoice_ids, LedgerKind.penalty)
     adjusted = _sum_by_invoice(session, invoice_ids, LedgerKind.adjustment, as_of)

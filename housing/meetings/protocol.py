@@ -16,13 +16,12 @@ the protocol's language, or in another one the meeting has when it lacks that on
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from fractions import Fraction
-from pathlib import Path
 
 from babel.support import NullTranslations
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from housing import i18n
+from housing import fonts, i18n
 from housing.announcements.languages import pick
 from housing.errors import NotFound
 from housing.meetings.chain import RECEIPT_DIGITS, receipt_of
@@ -32,7 +31,6 @@ from housing.meetings.protocol_source import ProtocolData
 from housing.meetings.receipts import RegisterRow
 from housing.meetings.rules import Choice, DecisionKind, Outcome, Threshold, percent, shown
 
-FONTS = Path(__file__).resolve().parent / "fonts"
 # Replaced by the number of pages when the PDF is written; rarer than fpdf2's "{nb}", which an
 # owner's name or a title could contain.
 PAGES_ALIAS = "{#protocol-pages#}"
@@ -55,8 +53,8 @@ class _Document(FPDF):
         super().__init__(orientation="P", unit="mm", format="A4")
         self._footer_text = footer_text
         self._reference = reference
-        self.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
-        self.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+        self.add_font("DejaVu", "", str(fonts.REGULAR))
+        self.add_font("DejaVu", "B", str(fonts.BOLD))
         self.set_margins(15, 15, 15)
         self.set_auto_page_break(True, margin=16)
         self.alias_nb_pages(PAGES_ALIAS)

@@ -172,6 +172,12 @@ KINDS: dict[str, Kind] = {
             ALL,
         ),
         Kind(
+            "building_report",
+            N_("Your building's report for {quarter}"),
+            N_("The company published the report on {address} for {quarter}: income, expenses and works."),
+            MAIL_AND_BOT,
+        ),
+        Kind(
             "staff_emergency",
             N_("Emergency request {number}"),
             N_("{category} in {building}: {text}"),

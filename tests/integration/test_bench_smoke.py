@@ -43,6 +43,7 @@ TINY = {
         {"--messages": "300", "--publishers": "1", "--runs": "1"},
         ["--meters", "20", "--port", "{port}"],
     ),
+    "building_reports": ({"--buildings": "20", "--apartments": "5", "--runs": "1"}, ["--reset"]),
     "meetings": (
         {
             "--buildings": "300",
@@ -65,6 +66,7 @@ PRINTS = {
     "web": ("baseline: GET", "dispatcher: GET"),
     "ingest": ("(a) bare paho subscriber", "(b) housing ingest"),
     "meetings": ("baseline: SQL sum", "official: GET /city/meetings"),
+    "building_reports": ("baseline: SQL sum of the payments", "publish_reports"),
 }
 
 

@@ -31,7 +31,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -42,6 +42,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
+from billing.building_accounts.reports import publish_report
 from billing.models import Gateway, Instalment, InstalmentPlan, InstalmentPlanInvoice
 from billing.payments import service as payments
 from billing.tariffs.seeding import seed_tashkent_tariffs
@@ -51,6 +52,7 @@ from housing.actors import Actor
 from housing.announcements.models import Reach
 from housing.announcements.service import Attachment, Wording, post_announcement
 from housing.app import create_app
+from housing.building_money.rules import Quarter
 from housing.meetings import closing, drafting, publishing, reading, voting
 from housing.meetings.chain import receipt_of
 from housing.meetings.rules import Choice, DecisionKind
@@ -135,6 +137,7 @@ CONSOLE = {
     "/console/debtors.csv",
     "/console/billing",
     "/console/apartments/{apartment_id}/instalment-plans",
+    "/console/money/reports",
 }
 RESIDENTS_ONLY = {
     "/notices",
@@ -331,6 +334,17 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
         meeting, document, proxy, ballot = _closed_meeting(
             session, users["manager"], building_id, photo_dir, now
         )
+        # A published report on the building, so residents and officials read it too.
+        admin = Actor(users["admin"].id, "scale-admin", Role.admin, None, None, 0)
+        publish_report(
+            session,
+            admin,
+            building_id=building_id,
+            quarter=Quarter(2026, 3),
+            today=date(2026, 11, 5),
+            now=now,
+            settings=make_settings(database_url),
+        )
         # The manager's own notice: in the manager's scope of deliveries, as in the admin's.
         notice = Notification(user_id=users["manager"].id, kind="payment_received", created_at=now)
         session.add(notice)
@@ -358,6 +372,7 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
             "person_id": person_id,
             "invoice_id": invoice_id,
             "plan_id": plan.id,
+            "quarter": "2026-Q3",
             "request_id": request_id,
             "service_request_id": request_id,
             "service_code": category_code,
@@ -558,7 +573,7 @@ def test_the_routes_are_found_and_filled():
         "apartment_id", "building_id", "company_id", "district_id", "person_id", "invoice_id",
         "request_id", "service_request_id", "service_code", "meter_id", "sensor_id", "payment_id",
         "photo_id", "user_id", "tariff_id", "announcement_id", "notification_id", "meeting_id",
-        "document_id", "proxy_id", "sequence", "receipt", "plan_id",
+        "document_id", "proxy_id", "sequence", "receipt", "plan_id", "quarter",
     }  # fmt: skip
     assert names <= known, f"a new path id: {names - known}; give big_city a value for it"
     listed = (

@@ -1,0 +1,510 @@
+"""HTML routes of a building's expenses in the company console (`/console/money`): the company's
+buildings with this quarter's expenses, one building's expenses by quarter (book one with its
+document and the requests it answered, correct one, attach a document, import a bank
+statement), and the form of an expense shared by several buildings.
+
+Company staff see their company's buildings, admins every building; the forms are for the
+managing company's managers and admins (the service refuses anyone else). Each form posts, then
+redirects (303) back to the building's quarter, or shows the page again with the reason.
+"""
+
+import io
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session, col
+
+from housing.actors import BOOKKEEPERS, Actor
+from housing.auth import StaffActor, require_roles
+from housing.building_money import documents, reading, service
+from housing.building_money.queries import readable_buildings, require_money_reader
+from housing.building_money.rules import ExpenseCategory, Quarter, SplitKey
+from housing.building_money.statement import import_expense_statement
+from housing.csvfile import ImportRejected, decode_upload
+from housing.db import SessionDep
+from housing.deps import SettingsDep, Today
+from housing.errors import DomainError
+from housing.registry.models import Building
+from housing.routing import page_of
+from housing.settings import Settings
+from housing.validation import MONEY_MAX, Id, PageNumber, Text, parse_day, parse_id
+from housing.web import gettext_for, render
+
+router = APIRouter(include_in_schema=False)
+BookkeeperActor = Annotated[Actor, Depends(require_roles(BOOKKEEPERS))]
+
+PAGE_SIZE = 50
+MAX_BUILDINGS = service.MAX_SHARED_BUILDINGS
+MAX_STATEMENT_BYTES = 16 * 1024 * 1024
+CENT = Decimal("0.01")
+QuarterText = Annotated[Text, Query(max_length=10)]
+
+
+def _quarter(text: str, today: date) -> Quarter:
+    try:
+        return Quarter.parse(text) if text.strip() else Quarter.of(today)
+    except ValueError:
+        return Quarter.of(today)
+
+
+def tiyin(text: str, *, signed: bool = False) -> int | None:
+    """An amount typed in UZS ("150000.50", "150 000,50") in tiyin; None when it is not one."""
+    cleaned = text.strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount != amount.quantize(CENT) or abs(amount) * 100 > MONEY_MAX:
+        return None
+    if amount == 0 or (amount < 0 and not signed):
+        return None
+    return int(amount * 100)
+
+
+def _ids(text: str) -> list[int] | None:
+    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
+    ids = [parse_id(p) for p in parts[: service.MAX_REQUESTS + 1]]
+    return None if None in ids else [i for i in ids if i is not None]
+
+
+def _upload(file: UploadFile | None, settings: Settings) -> documents.Upload | None:
+    if file is None or not file.filename:
+        return None
+    data = file.file.read(settings.money.max_document_bytes + 1)
+    return documents.Upload(data, file.filename.replace("\\", "/").rsplit("/", 1)[-1])
+
+
+def _refusal(error: DomainError, _: Any, settings: Settings) -> str:
+    """The service's refusal in the page's language where it is a common one, else its own words."""
+    size = settings.money.max_document_bytes // (1024 * 1024)
+    messages = {
+        413: _("The file must be a JPEG, PNG or WebP picture or a PDF of at most %(size)s MB.")
+        % {"size": size},
+        415: _("The file must be a JPEG, PNG or WebP picture or a PDF of at most %(size)s MB.")
+        % {"size": size},
+        409: _("This quarter's report is published: book a correction in an open quarter instead."),
+        403: _("Only the managing company's managers and admins book a building's money."),
+    }
+    return messages.get(error.status, error.detail)
+
+
+@router.get("/console/money", response_class=HTMLResponse)
+def buildings(
+    request: Request,
+    session: SessionDep,
+    actor: StaffActor,
+    today: Today,
+    page: PageNumber = 1,
+    shared: QuarterText = "",
+) -> Response:
+    quarter = Quarter.of(today)
+    query = readable_buildings(actor, today)
+    paging = page_of(session, query, page, PAGE_SIZE)
+    rows = list(
+        session.exec(
+            query.order_by(col(Building.address), col(Building.id))
+            .limit(PAGE_SIZE)
+            .offset((paging["page"] - 1) * PAGE_SIZE)
+        ).all()
+    )
+    totals = reading.quarter_totals(session, [b.id for b in rows], quarter)
+    return render(
+        request,
+        "money/console_expenses.html",
+        actor=actor,
+        rows=[(b, *totals[b.id]) for b in rows],
+        quarter=quarter,
+        paging=paging,
+        may_book=actor.role in BOOKKEEPERS,
+        shared_booked=bool(shared),
+    )
+
+
+def _building_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    building: Building,
+    quarter: Quarter,
+    settings: Settings,
+    *,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, Any] | None = None,
+    line_errors: list[Any] | None = None,
+    done: str = "",
+    status_code: int = 200,
+) -> Response:
+    _ = gettext_for(request, actor)
+    views, _total = reading.expense_page(session, building.id, quarter, limit=None, offset=0)
+    published = service.published_quarters(session, building.id)
+    return render(
+        request,
+        "money/console_expenses_building.html",
+        status_code=status_code,
+        actor=actor,
+        building=building,
+        quarter=quarter,
+        views=views,
+        total_minor=sum(v.expense.amount_minor for v in views),
+        published=quarter in published,
+        categories=list(ExpenseCategory),
+        may_book=actor.role in BOOKKEEPERS,
+        errors=errors or {},
+        typed=typed or {},
+        line_errors=line_errors or [],
+        notice=_notice(done, _),
+        max_file_mb=settings.money.max_document_bytes // (1024 * 1024),
+    )
+
+
+def _notice(done: str, _: Any) -> str:
+    """What the last form did, said after its redirect."""
+    if done.startswith("imported-"):
+        recorded, _sep, skipped = done.removeprefix("imported-").partition("-")
+        return _("Imported: %(recorded)s expenses booked, %(skipped)s already booked before.") % {
+            "recorded": recorded if recorded.isdigit() else "?",
+            "skipped": skipped if skipped.isdigit() else "?",
+        }
+    return {
+        "booked": _("The expense is booked."),
+        "corrected": _("The correction is booked."),
+        "attached": _("The document is attached."),
+    }.get(done, "")
+
+
+@router.get("/console/money/buildings/{building_id}", response_class=HTMLResponse)
+def building_expenses(
+    request: Request,
+    building_id: Id,
+    session: SessionDep,
+    actor: StaffActor,
+    settings: SettingsDep,
+    today: Today,
+    quarter: QuarterText = "",
+    done: Annotated[Text, Query(max_length=20)] = "",
+) -> Response:
+    building = require_money_reader(session, actor, building_id, today)
+    return _building_page(request, session, actor, building, _quarter(quarter, today), settings, done=done)
+
+
+def _back(building_id: int, day: date, done: str) -> RedirectResponse:
+    return RedirectResponse(
+        f"/console/money/buildings/{building_id}?quarter={Quarter.of(day)}&done={done}", status_code=303
+    )
+
+
+@router.post("/console/money/buildings/{building_id}/expenses", response_class=HTMLResponse)
+def book_expense(
+    request: Request,
+    building_id: Id,
+    session: SessionDep,
+    actor: StaffActor,
+    settings: SettingsDep,
+    today: Today,
+    spent_on: Annotated[Text, Form(max_length=20)] = "",
+    category: Annotated[Text, Form(max_length=40)] = "",
+    amount: Annotated[Text, Form(max_length=40)] = "",
+    supplier: Annotated[Text, Form(max_length=service.SUPPLIER_CHARS * 2)] = "",
+    description: Annotated[Text, Form(max_length=service.DESCRIPTION_CHARS * 2)] = "",
+    request_ids: Annotated[Text, Form(max_length=1000)] = "",
+    title: Annotated[Text, Form(max_length=documents.TITLE_CHARS * 2)] = "",
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    _ = gettext_for(request, actor)
+    building = require_money_reader(session, actor, building_id, today)
+    typed = {"spent_on": spent_on, "category": category, "amount": amount, "supplier": supplier}
+    typed |= {"description": description, "request_ids": request_ids, "title": title}
+    errors: dict[str, str] = {}
+    day = parse_day(spent_on)
+    if day is None:
+        errors["spent_on"] = _("Give the day it was paid.")
+    if category not in ExpenseCategory.__members__:
+        errors["category"] = _("Choose a category.")
+    amount_minor = tiyin(amount)
+    if amount_minor is None:
+        errors["amount"] = _("Give an amount in UZS above zero, with at most 2 decimals.")
+    linked = _ids(request_ids)
+    if linked is None:
+        errors["request_ids"] = _(
+            "Write request numbers separated by commas, e.g. 12, 15; or leave it empty."
+        )
+    if not errors:
+        assert day is not None and amount_minor is not None and linked is not None
+        try:
+            documents.record_documented_expense(
+                session,
+                actor,
+                building_id=building.id,
+                expense=service.ExpenseInput(day, category, amount_minor, supplier, description),
+                today=today,
+                request_ids=linked,
+                upload=_upload(file, settings),
+                title=title,
+                settings=settings,
+            )
+        except DomainError as error:
+            session.rollback()  # a refused document books no expense
+            errors[_form_field(error.field)] = _refusal(error, _, settings)
+        else:
+            return _back(building.id, day, "booked")
+    quarter = Quarter.of(day) if day else Quarter.of(today)
+    return _building_page(
+        request, session, actor, building, quarter, settings, errors=errors, typed=typed, status_code=422
+    )
+
+
+def _form_field(field: str | None) -> str:
+    return {"amount_minor": "amount", None: "form"}.get(field, field or "form")
+
+
+@router.post("/console/money/expenses/{expense_id}/corrections", response_class=HTMLResponse)
+def correct_expense(
+    request: Request,
+    expense_id: Id,
+    session: SessionDep,
+    actor: StaffActor,
+    settings: SettingsDep,
+    today: Today,
+    amount: Annotated[Text, Form(max_length=40)] = "",
+    reason: Annotated[Text, Form(max_length=service.DESCRIPTION_CHARS * 2)] = "",
+) -> Response:
+    _ = gettext_for(request, actor)
+    expense = reading.expense_of(session, actor, expense_id, today)
+    building = require_money_reader(session, actor, expense.building_id, today)
+    errors: dict[str, str] = {}
+    amount_minor = tiyin(amount, signed=True)
+    if amount_minor is None:
+        errors[f"correct-{expense_id}"] = _("Give the change in UZS, e.g. -1500.50 or 2000; not zero.")
+    elif not reason.strip():
+        errors[f"correct-{expense_id}"] = _("Say why the expense is corrected.")
+    else:
+        try:
+            service.correct_expense(
+                session, actor, expense_id=expense_id, amount_minor=amount_minor, reason=reason, today=today
+            )
+        except DomainError as error:
+            session.rollback()
+            errors[f"correct-{expense_id}"] = _refusal(error, _, settings)
+        else:
+            return _back(building.id, today, "corrected")
+    return _building_page(
+        request,
+        session,
+        actor,
+        building,
+        Quarter.of(expense.spent_on),
+        settings,
+        errors=errors,
+        status_code=422,
+    )
+
+
+@router.post("/console/money/expenses/{expense_id}/documents", response_class=HTMLResponse)
+def attach_document(
+    request: Request,
+    expense_id: Id,
+    session: SessionDep,
+    actor: StaffActor,
+    settings: SettingsDep,
+    today: Today,
+    title: Annotated[Text, Form(max_length=documents.TITLE_CHARS * 2)] = "",
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    _ = gettext_for(request, actor)
+    expense = reading.expense_of(session, actor, expense_id, today)
+    building = require_money_reader(session, actor, expense.building_id, today)
+    upload = _upload(file, settings)
+    key = f"document-{expense_id}"
+    errors: dict[str, str] = {}
+    if upload is None:
+        errors[key] = _("Choose the file.")
+    else:
+        try:
+            documents.attach_expense_document(
+                session,
+                actor,
+                expense_id=expense_id,
+                upload=upload,
+                title=title,
+                settings=settings,
+                today=today,
+            )
+        except DomainError as error:
+            session.rollback()
+            errors[key] = _refusal(error, _, settings)
+        else:
+            return _back(building.id, expense.spent_on, "attached")
+    return _building_page(
+        request,
+        session,
+        actor,
+        building,
+        Quarter.of(expense.spent_on),
+        settings,
+        errors=errors,
+        status_code=422,
+    )
+
+
+@router.post("/console/money/buildings/{building_id}/import", response_class=HTMLResponse)
+def import_statement(
+    request: Request,
+    building_id: Id,
+    session: SessionDep,
+    actor: StaffActor,
+    settings: SettingsDep,
+    today: Today,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    _ = gettext_for(request, actor)
+    building = require_money_reader(session, actor, building_id, today)
+    errors: dict[str, str] = {}
+    line_errors: list[Any] = []
+    if file is None or not file.filename:
+        errors["import"] = _("Choose the statement's CSV file.")
+    else:
+        try:
+            text = decode_upload(file.file.read(MAX_STATEMENT_BYTES + 1), MAX_STATEMENT_BYTES)
+            result = import_expense_statement(
+                session, actor, _stream(text), building_id=building.id, today=today
+            )
+        except ImportRejected as rejected:
+            session.rollback()
+            errors["import"] = _("Nothing was imported; fix these lines and import the file again.")
+            line_errors = rejected.errors
+        except DomainError as error:
+            session.rollback()
+            errors["import"] = _refusal(error, _, settings)
+        else:
+            return RedirectResponse(
+                f"/console/money/buildings/{building.id}?done=imported-{result.recorded}-{result.already_recorded}",
+                status_code=303,
+            )
+    return _building_page(
+        request,
+        session,
+        actor,
+        building,
+        Quarter.of(today),
+        settings,
+        errors=errors,
+        line_errors=line_errors,
+        status_code=422,
+    )
+
+
+def _stream(text: str) -> io.StringIO:
+    return io.StringIO(text, newline="")
+
+
+# The shared expense
+
+
+def _company_buildings(session: Session, actor: Actor, today: date) -> list[tuple[int, str]]:
+    """The buildings a shared expense may be split among: the actor's company's (an admin: the
+    first MAX_BUILDINGS of the city, by address)."""
+    rows = session.exec(
+        readable_buildings(actor, today)
+        .order_by(col(Building.address), col(Building.id))
+        .limit(MAX_BUILDINGS)
+    ).all()
+    return [(b.id, b.address) for b in rows]
+
+
+def _shared_form(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    today: date,
+    *,
+    typed: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "money/console_expenses_shared.html",
+        status_code=status_code,
+        actor=actor,
+        buildings=_company_buildings(session, actor, today),
+        categories=list(ExpenseCategory),
+        keys=list(SplitKey),
+        typed=typed,
+        errors=errors,
+    )
+
+
+@router.get("/console/money/shared", response_class=HTMLResponse)
+def new_shared_expense(
+    request: Request, session: SessionDep, actor: BookkeeperActor, settings: SettingsDep, today: Today
+) -> Response:
+    typed = {"split_key": SplitKey.area.value, "spent_on": today.isoformat()}
+    return _shared_form(request, session, actor, settings, today, typed=typed, errors={})
+
+
+@router.post("/console/money/shared", response_class=HTMLResponse)
+def book_shared_expense(
+    request: Request,
+    session: SessionDep,
+    actor: BookkeeperActor,
+    settings: SettingsDep,
+    today: Today,
+    building_ids: Annotated[list[Text], Form()] = [],  # noqa: B006 - FastAPI copies defaults
+    weight_ids: Annotated[list[Text], Form()] = [],  # noqa: B006
+    weights: Annotated[list[Text], Form()] = [],  # noqa: B006
+    spent_on: Annotated[Text, Form(max_length=20)] = "",
+    category: Annotated[Text, Form(max_length=40)] = "",
+    amount: Annotated[Text, Form(max_length=40)] = "",
+    supplier: Annotated[Text, Form(max_length=service.SUPPLIER_CHARS * 2)] = "",
+    description: Annotated[Text, Form(max_length=service.DESCRIPTION_CHARS * 2)] = "",
+    split_key: Annotated[Text, Form(max_length=20)] = "",
+    split_note: Annotated[Text, Form(max_length=1000)] = "",
+) -> Response:
+    _ = gettext_for(request, actor)
+    chosen = [parse_id(b) for b in building_ids[: MAX_BUILDINGS + 1]]
+    typed_weights = dict(zip(weight_ids[: MAX_BUILDINGS + 1], weights[: MAX_BUILDINGS + 1], strict=False))
+    typed: dict[str, Any] = {"building_ids": building_ids[:MAX_BUILDINGS], "weights": typed_weights}
+    typed |= {"spent_on": spent_on, "category": category, "amount": amount, "supplier": supplier}
+    typed |= {"description": description, "split_key": split_key, "split_note": split_note}
+    errors: dict[str, str] = {}
+    ids = [i for i in chosen if i is not None]
+    if None in chosen or len(set(ids)) < 2:
+        errors["building_ids"] = _("Choose at least two buildings.")
+    day = parse_day(spent_on)
+    if day is None:
+        errors["spent_on"] = _("Give the day it was paid.")
+    if category not in ExpenseCategory.__members__:
+        errors["category"] = _("Choose a category.")
+    amount_minor = tiyin(amount)
+    if amount_minor is None:
+        errors["amount"] = _("Give an amount in UZS above zero, with at most 2 decimals.")
+    if split_key not in SplitKey.__members__:
+        errors["split_key"] = _("Choose how it is split.")
+    manual = None
+    if split_key == SplitKey.manual and not errors:
+        manual = {i: typed_weights.get(str(i), "").strip().replace(",", ".") for i in set(ids)}
+        if any(not w for w in manual.values()):
+            errors["weights"] = _("Give a weight for each building chosen.")
+    if not errors:
+        assert day is not None and amount_minor is not None
+        try:
+            service.record_shared_expense(
+                session,
+                actor,
+                building_ids=ids,
+                expense=service.ExpenseInput(day, category, amount_minor, supplier, description),
+                today=today,
+                split_key=split_key,
+                weights=manual,
+                split_note=split_note,
+            )
+        except DomainError as error:
+            session.rollback()
+            errors[_form_field(error.field)] = _refusal(error, _, settings)
+        else:
+            return RedirectResponse(f"/console/money?shared={Quarter.of(day)}", status_code=303)
+    return _shared_form(request, session, actor, settings, today, typed=typed, errors=errors, status_code=422)

@@ -10,7 +10,7 @@ redirects (303) back to the building's quarter, or shows the page again with the
 
 import io
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -19,7 +19,7 @@ from sqlmodel import Session, col
 
 from housing.actors import BOOKKEEPERS, Actor
 from housing.auth import StaffActor, require_roles
-from housing.building_money import documents, reading, service
+from housing.building_money import documents, forms, reading, service
 from housing.building_money.queries import readable_buildings, require_money_reader
 from housing.building_money.rules import ExpenseCategory, Quarter, SplitKey
 from housing.building_money.statement import import_expense_statement
@@ -30,7 +30,7 @@ from housing.errors import DomainError
 from housing.registry.models import Building
 from housing.routing import page_of
 from housing.settings import Settings
-from housing.validation import MONEY_MAX, Id, PageNumber, Text, parse_day, parse_id
+from housing.validation import Id, PageNumber, Text, parse_day, parse_id
 from housing.web import gettext_for, render
 
 router = APIRouter(include_in_schema=False)
@@ -41,54 +41,6 @@ MAX_BUILDINGS = service.MAX_SHARED_BUILDINGS
 MAX_STATEMENT_BYTES = 16 * 1024 * 1024
 CENT = Decimal("0.01")
 QuarterText = Annotated[Text, Query(max_length=10)]
-
-
-def _quarter(text: str, today: date) -> Quarter:
-    try:
-        return Quarter.parse(text) if text.strip() else Quarter.of(today)
-    except ValueError:
-        return Quarter.of(today)
-
-
-def tiyin(text: str, *, signed: bool = False) -> int | None:
-    """An amount typed in UZS ("150000.50", "150 000,50") in tiyin; None when it is not one."""
-    cleaned = text.strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or amount != amount.quantize(CENT) or abs(amount) * 100 > MONEY_MAX:
-        return None
-    if amount == 0 or (amount < 0 and not signed):
-        return None
-    return int(amount * 100)
-
-
-def _ids(text: str) -> list[int] | None:
-    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
-    ids = [parse_id(p) for p in parts[: service.MAX_REQUESTS + 1]]
-    return None if None in ids else [i for i in ids if i is not None]
-
-
-def _upload(file: UploadFile | None, settings: Settings) -> documents.Upload | None:
-    if file is None or not file.filename:
-        return None
-    data = file.file.read(settings.money.max_document_bytes + 1)
-    return documents.Upload(data, file.filename.replace("\\", "/").rsplit("/", 1)[-1])
-
-
-def _refusal(error: DomainError, _: Any, settings: Settings) -> str:
-    """The service's refusal in the page's language where it is a common one, else its own words."""
-    size = settings.money.max_document_bytes // (1024 * 1024)
-    messages = {
-        413: _("The file must be a JPEG, PNG or WebP picture or a PDF of at most %(size)s MB.")
-        % {"size": size},
-        415: _("The file must be a JPEG, PNG or WebP picture or a PDF of at most %(size)s MB.")
-        % {"size": size},
-        409: _("This quarter's report is published: book a correction in an open quarter instead."),
-        403: _("Only the managing company's managers and admins book a building's money."),
-    }
-    return messages.get(error.status, error.detail)
 
 
 @router.get("/console/money", response_class=HTMLResponse)
@@ -155,24 +107,9 @@ def _building_page(
         errors=errors or {},
         typed=typed or {},
         line_errors=line_errors or [],
-        notice=_notice(done, _),
+        notice=forms.notice(done, _),
         max_file_mb=settings.money.max_document_bytes // (1024 * 1024),
     )
-
-
-def _notice(done: str, _: Any) -> str:
-    """What the last form did, said after its redirect."""
-    if done.startswith("imported-"):
-        recorded, _sep, skipped = done.removeprefix("imported-").partition("-")
-        return _("Imported: %(recorded)s expenses booked, %(skipped)s already booked before.") % {
-            "recorded": recorded if recorded.isdigit() else "?",
-            "skipped": skipped if skipped.isdigit() else "?",
-        }
-    return {
-        "booked": _("The expense is booked."),
-        "corrected": _("The correction is booked."),
-        "attached": _("The document is attached."),
-    }.get(done, "")
 
 
 @router.get("/console/money/buildings/{building_id}", response_class=HTMLResponse)
@@ -187,7 +124,9 @@ def building_expenses(
     done: Annotated[Text, Query(max_length=20)] = "",
 ) -> Response:
     building = require_money_reader(session, actor, building_id, today)
-    return _building_page(request, session, actor, building, _quarter(quarter, today), settings, done=done)
+    return _building_page(
+        request, session, actor, building, forms.quarter_or_now(quarter, today), settings, done=done
+    )
 
 
 def _back(building_id: int, day: date, done: str) -> RedirectResponse:
@@ -223,10 +162,10 @@ def book_expense(
         errors["spent_on"] = _("Give the day it was paid.")
     if category not in ExpenseCategory.__members__:
         errors["category"] = _("Choose a category.")
-    amount_minor = tiyin(amount)
+    amount_minor = forms.tiyin(amount)
     if amount_minor is None:
         errors["amount"] = _("Give an amount in UZS above zero, with at most 2 decimals.")
-    linked = _ids(request_ids)
+    linked = forms.request_ids(request_ids)
     if linked is None:
         errors["request_ids"] = _(
             "Write request numbers separated by commas, e.g. 12, 15; or leave it empty."
@@ -241,23 +180,19 @@ def book_expense(
                 expense=service.ExpenseInput(day, category, amount_minor, supplier, description),
                 today=today,
                 request_ids=linked,
-                upload=_upload(file, settings),
+                upload=forms.upload_of(file, settings),
                 title=title,
                 settings=settings,
             )
         except DomainError as error:
             session.rollback()  # a refused document books no expense
-            errors[_form_field(error.field)] = _refusal(error, _, settings)
+            errors[forms.form_field(error.field)] = forms.refusal(error, _, settings)
         else:
             return _back(building.id, day, "booked")
     quarter = Quarter.of(day) if day else Quarter.of(today)
     return _building_page(
         request, session, actor, building, quarter, settings, errors=errors, typed=typed, status_code=422
     )
-
-
-def _form_field(field: str | None) -> str:
-    return {"amount_minor": "amount", None: "form"}.get(field, field or "form")
 
 
 @router.post("/console/money/expenses/{expense_id}/corrections", response_class=HTMLResponse)
@@ -275,7 +210,7 @@ def correct_expense(
     expense = reading.expense_of(session, actor, expense_id, today)
     building = require_money_reader(session, actor, expense.building_id, today)
     errors: dict[str, str] = {}
-    amount_minor = tiyin(amount, signed=True)
+    amount_minor = forms.tiyin(amount, signed=True)
     if amount_minor is None:
         errors[f"correct-{expense_id}"] = _("Give the change in UZS, e.g. -1500.50 or 2000; not zero.")
     elif not reason.strip():
@@ -287,7 +222,7 @@ def correct_expense(
             )
         except DomainError as error:
             session.rollback()
-            errors[f"correct-{expense_id}"] = _refusal(error, _, settings)
+            errors[f"correct-{expense_id}"] = forms.refusal(error, _, settings)
         else:
             return _back(building.id, today, "corrected")
     return _building_page(
@@ -316,7 +251,7 @@ def attach_document(
     _ = gettext_for(request, actor)
     expense = reading.expense_of(session, actor, expense_id, today)
     building = require_money_reader(session, actor, expense.building_id, today)
-    upload = _upload(file, settings)
+    upload = forms.upload_of(file, settings)
     key = f"document-{expense_id}"
     errors: dict[str, str] = {}
     if upload is None:
@@ -334,7 +269,7 @@ def attach_document(
             )
         except DomainError as error:
             session.rollback()
-            errors[key] = _refusal(error, _, settings)
+            errors[key] = forms.refusal(error, _, settings)
         else:
             return _back(building.id, expense.spent_on, "attached")
     return _building_page(
@@ -377,7 +312,7 @@ def import_statement(
             line_errors = rejected.errors
         except DomainError as error:
             session.rollback()
-            errors["import"] = _refusal(error, _, settings)
+            errors["import"] = forms.refusal(error, _, settings)
         else:
             return RedirectResponse(
                 f"/console/money/buildings/{building.id}?done=imported-{result.recorded}-{result.already_recorded}",
@@ -479,7 +414,7 @@ def book_shared_expense(
         errors["spent_on"] = _("Give the day it was paid.")
     if category not in ExpenseCategory.__members__:
         errors["category"] = _("Choose a category.")
-    amount_minor = tiyin(amount)
+    amount_minor = forms.tiyin(amount)
     if amount_minor is None:
         errors["amount"] = _("Give an amount in UZS above zero, with at most 2 decimals.")
     if split_key not in SplitKey.__members__:
@@ -504,7 +439,7 @@ def book_shared_expense(
             )
         except DomainError as error:
             session.rollback()
-            errors[_form_field(error.field)] = _refusal(error, _, settings)
+            errors[forms.form_field(error.field)] = forms.refusal(error, _, settings)
         else:
             return RedirectResponse(f"/console/money?shared={Quarter.of(day)}", status_code=303)
     return _shared_form(request, session, actor, settings, today, typed=typed, errors=errors, status_code=422)

@@ -40,6 +40,7 @@ def test_the_answers_hold_their_rules():
         "which notices may wait out quiet hours": "KINDS: dict[str, Kind]",
         "an owners' meeting's quorum and majorities": "DEFAULT_THRESHOLDS: dict[DecisionKind, str]",
         "one ballot per ownership share": "def _refuse_second(",
+        "a shared expense split to the tiyin": "def split_exactly(",
     }
     assert set(expected) == set(table)
     for question, definition in expected.items():

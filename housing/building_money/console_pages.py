@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from housing.actors import BOOKKEEPERS, Actor
 from housing.auth import StaffActor, require_roles
@@ -27,7 +27,8 @@ from housing.csvfile import ImportRejected, decode_upload
 from housing.db import SessionDep
 from housing.deps import SettingsDep, Today
 from housing.errors import DomainError
-from housing.registry.models import Building
+from housing.registry.models import Building, ManagementCompany
+from housing.registry.queries import managed_building_ids
 from housing.routing import page_of
 from housing.settings import Settings
 from housing.validation import Id, PageNumber, Text, parse_day, parse_id
@@ -338,34 +339,48 @@ def _stream(text: str) -> io.StringIO:
 # The shared expense
 
 
-def _company_buildings(session: Session, actor: Actor, today: date) -> list[tuple[int, str]]:
-    """The buildings a shared expense may be split among: the actor's company's (an admin: the
-    first MAX_BUILDINGS of the city, by address)."""
+def _company_buildings(session: Session, company_id: int | None, today: date) -> list[tuple[int, str]]:
+    """The buildings a shared expense may be split among: those the company manages today, by address."""
+    if company_id is None:
+        return []
     rows = session.exec(
-        readable_buildings(actor, today)
+        select(Building.id, Building.address)
+        .where(col(Building.id).in_(managed_building_ids(company_id, today)))
         .order_by(col(Building.address), col(Building.id))
         .limit(MAX_BUILDINGS)
     ).all()
-    return [(b.id, b.address) for b in rows]
+    return [(i, address) for i, address in rows]
 
 
 def _shared_form(
     request: Request,
     session: Session,
     actor: Actor,
-    settings: Settings,
     today: date,
+    company_id: int | None,
     *,
     typed: dict[str, Any],
     errors: dict[str, str],
     status_code: int = 200,
 ) -> Response:
+    # An admin belongs to no company: they choose one first (the city's 900+ fit one list).
+    companies = (
+        session.exec(
+            select(ManagementCompany.id, ManagementCompany.name)
+            .order_by(col(ManagementCompany.name), col(ManagementCompany.id))
+            .limit(MAX_BUILDINGS)
+        ).all()
+        if actor.company_id is None
+        else []
+    )
     return render(
         request,
         "money/console_expenses_shared.html",
         status_code=status_code,
         actor=actor,
-        buildings=_company_buildings(session, actor, today),
+        company_id=company_id,
+        companies=companies,
+        buildings=_company_buildings(session, company_id, today),
         categories=list(ExpenseCategory),
         keys=list(SplitKey),
         typed=typed,
@@ -375,10 +390,15 @@ def _shared_form(
 
 @router.get("/console/money/shared", response_class=HTMLResponse)
 def new_shared_expense(
-    request: Request, session: SessionDep, actor: BookkeeperActor, settings: SettingsDep, today: Today
+    request: Request,
+    session: SessionDep,
+    actor: BookkeeperActor,
+    today: Today,
+    company_id: Annotated[Id | None, Query()] = None,
 ) -> Response:
     typed = {"split_key": SplitKey.area.value, "spent_on": today.isoformat()}
-    return _shared_form(request, session, actor, settings, today, typed=typed, errors={})
+    company = actor.company_id or company_id
+    return _shared_form(request, session, actor, today, company, typed=typed, errors={})
 
 
 @router.post("/console/money/shared", response_class=HTMLResponse)
@@ -389,20 +409,19 @@ def book_shared_expense(
     settings: SettingsDep,
     today: Today,
     building_ids: Annotated[list[Text], Form()] = [],  # noqa: B006 - FastAPI copies defaults
-    weight_ids: Annotated[list[Text], Form()] = [],  # noqa: B006
-    weights: Annotated[list[Text], Form()] = [],  # noqa: B006
+    company_id: Annotated[Text, Form(max_length=12)] = "",
     spent_on: Annotated[Text, Form(max_length=20)] = "",
     category: Annotated[Text, Form(max_length=40)] = "",
     amount: Annotated[Text, Form(max_length=40)] = "",
     supplier: Annotated[Text, Form(max_length=service.SUPPLIER_CHARS * 2)] = "",
     description: Annotated[Text, Form(max_length=service.DESCRIPTION_CHARS * 2)] = "",
     split_key: Annotated[Text, Form(max_length=20)] = "",
+    weights: Annotated[Text, Form(max_length=50_000)] = "",
     split_note: Annotated[Text, Form(max_length=1000)] = "",
 ) -> Response:
     _ = gettext_for(request, actor)
     chosen = [parse_id(b) for b in building_ids[: MAX_BUILDINGS + 1]]
-    typed_weights = dict(zip(weight_ids[: MAX_BUILDINGS + 1], weights[: MAX_BUILDINGS + 1], strict=False))
-    typed: dict[str, Any] = {"building_ids": building_ids[:MAX_BUILDINGS], "weights": typed_weights}
+    typed: dict[str, Any] = {"building_ids": building_ids[:MAX_BUILDINGS], "weights": weights}
     typed |= {"spent_on": spent_on, "category": category, "amount": amount, "supplier": supplier}
     typed |= {"description": description, "split_key": split_key, "split_note": split_note}
     errors: dict[str, str] = {}
@@ -419,11 +438,9 @@ def book_shared_expense(
         errors["amount"] = _("Give an amount in UZS above zero, with at most 2 decimals.")
     if split_key not in SplitKey.__members__:
         errors["split_key"] = _("Choose how it is split.")
-    manual = None
-    if split_key == SplitKey.manual and not errors:
-        manual = {i: typed_weights.get(str(i), "").strip().replace(",", ".") for i in set(ids)}
-        if any(not w for w in manual.values()):
-            errors["weights"] = _("Give a weight for each building chosen.")
+    manual = forms.manual_weights(weights) if split_key == SplitKey.manual else None
+    if split_key == SplitKey.manual and manual is None:
+        errors["weights"] = _("Write one line per building: its number, =, its weight; e.g. 12 = 1.5")
     if not errors:
         assert day is not None and amount_minor is not None
         try:
@@ -442,4 +459,5 @@ def book_shared_expense(
             errors[forms.form_field(error.field)] = forms.refusal(error, _, settings)
         else:
             return RedirectResponse(f"/console/money?shared={Quarter.of(day)}", status_code=303)
-    return _shared_form(request, session, actor, settings, today, typed=typed, errors=errors, status_code=422)
+    company = actor.company_id or parse_id(company_id)
+    return _shared_form(request, session, actor, today, company, typed=typed, errors=errors, status_code=422)

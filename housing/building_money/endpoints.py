@@ -253,15 +253,15 @@ def _plain_name(name: str | None) -> str:
 
 
 @router.get(
-    "/expense-documents/{document_id}",
+    "/expense-documents/{expense_document_id}",
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}, "image/*": {}}, "description": "The document"}},
 )
 def download_document(
-    document_id: Id, session: SessionDep, actor: CurrentActor, settings: SettingsDep, today: Today
+    expense_document_id: Id, session: SessionDep, actor: CurrentActor, settings: SettingsDep, today: Today
 ):
     """The file, for whoever reads the building's money (its residents too)."""
-    document = reading.document_of(session, actor, document_id, today)
+    document = reading.document_of(session, actor, expense_document_id, today)
     data = documents.read_expense_document(document, settings=settings)
     # A download under its checked type, so a browser never runs it as a page.
     return Response(

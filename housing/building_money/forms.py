@@ -83,3 +83,20 @@ def notice(done: str, _: Any) -> str:
 
 def form_field(field: str | None) -> str:
     return {"amount_minor": "amount", None: "form"}.get(field, field or "form")
+
+
+def manual_weights(text: str) -> dict[int, str] | None:
+    """Lines "12 = 1.5" (or "12: 1.5") as building id -> weight as typed; None when a line is not one.
+
+    The weights themselves are judged by the service (above 0, at most 4 decimals).
+    """
+    found: dict[int, str] = {}
+    for line in text.splitlines()[: service.MAX_SHARED_BUILDINGS + 1]:
+        if not line.strip():
+            continue
+        key, sep, value = line.replace(":", "=").partition("=")
+        building_id = parse_id(key)
+        if not sep or building_id is None or building_id in found or not value.strip():
+            return None
+        found[building_id] = value.strip().replace(",", ".")
+    return found or None

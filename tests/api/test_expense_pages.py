@@ -174,8 +174,7 @@ def test_a_shared_expense_from_the_form(browser_of, city, app, session):
     manager = browser_of("manager")
     form = {
         "building_ids": [str(city.building_a.id), str(other.id)],
-        "weight_ids": [str(city.building_a.id), str(other.id)],
-        "weights": ["3", ""],
+        "weights": f"{city.building_a.id} = 3",
         "spent_on": "2026-11-01",
         "category": "staff",
         "amount": "100",
@@ -184,11 +183,24 @@ def test_a_shared_expense_from_the_form(browser_of, city, app, session):
     }
     missing = submit(manager, "/console/money/shared", "/console/money/shared", form)
     assert missing.status_code == 422
-    assert "Give a weight for each building chosen." in _text(missing.text)
+    assert "give a weight for each building of the split" in _text(missing.text)
     assert _count(app, SharedExpense) == 0
-    done = submit(manager, "/console/money/shared", "/console/money/shared", form | {"weights": ["3", "1"]})
+    garbled = submit(manager, "/console/money/shared", "/console/money/shared", form | {"weights": "3 1"})
+    assert "Write one line per building" in _text(garbled.text)
+    weights = f"{city.building_a.id} = 3\n{other.id}: 1,0\n"
+    done = submit(manager, "/console/money/shared", "/console/money/shared", form | {"weights": weights})
     assert done.status_code == 200, done.text
     assert "The shared expense is booked" in _text(done.text)
     with Session(app.state.engine) as fresh:
         parts = dict(fresh.exec(select(BuildingExpense.building_id, BuildingExpense.amount_minor)).all())
     assert parts == {city.building_a.id: 7_500, other.id: 2_500}
+
+
+def test_an_admin_chooses_the_company_before_its_buildings(browser_of, city):
+    admin = browser_of("admin")
+    first = admin.get("/console/money/shared")
+    assert first.status_code == 200
+    assert 'name="company_id"' in first.text and 'name="building_ids"' not in first.text
+    chosen = admin.get(f"/console/money/shared?company_id={city.company_a.id}")
+    offered = re.search(r'<select id="building_ids".*?</select>', chosen.text, re.S).group(0)
+    assert re.findall(r'value="(\d+)"', offered) == [str(city.building_a.id)]

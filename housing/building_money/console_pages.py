@@ -38,6 +38,8 @@ router = APIRouter(include_in_schema=False)
 BookkeeperActor = Annotated[Actor, Depends(require_roles(BOOKKEEPERS))]
 
 PAGE_SIZE = 50
+EXPENSES_PAGE = 100  # a quarter of a building with an imported statement may have more
+SHOWN_LINE_ERRORS = 100  # a refused statement's first bad lines; the API lists all
 MAX_BUILDINGS = service.MAX_SHARED_BUILDINGS
 MAX_STATEMENT_BYTES = 16 * 1024 * 1024
 CENT = Decimal("0.01")
@@ -88,10 +90,15 @@ def _building_page(
     typed: dict[str, Any] | None = None,
     line_errors: list[Any] | None = None,
     done: str = "",
+    page: int = 1,
     status_code: int = 200,
 ) -> Response:
     _ = gettext_for(request, actor)
-    views, _total = reading.expense_page(session, building.id, quarter, limit=None, offset=0)
+    query = reading.building_expenses(building.id, quarter)
+    paging = page_of(session, query, page, EXPENSES_PAGE)
+    views, _total = reading.expense_page(
+        session, building.id, quarter, limit=EXPENSES_PAGE, offset=(paging["page"] - 1) * EXPENSES_PAGE
+    )
     published = service.published_quarters(session, building.id)
     return render(
         request,
@@ -101,13 +108,15 @@ def _building_page(
         building=building,
         quarter=quarter,
         views=views,
-        total_minor=sum(v.expense.amount_minor for v in views),
+        paging=paging,
+        total_minor=reading.quarter_totals(session, [building.id], quarter)[building.id][0],
         published=quarter in published,
         categories=list(ExpenseCategory),
         may_book=actor.role in BOOKKEEPERS,
         errors=errors or {},
         typed=typed or {},
-        line_errors=line_errors or [],
+        line_errors=(line_errors or [])[:SHOWN_LINE_ERRORS],
+        more_line_errors=max(0, len(line_errors or []) - SHOWN_LINE_ERRORS),
         notice=forms.notice(done, _),
         max_file_mb=settings.money.max_document_bytes // (1024 * 1024),
     )
@@ -123,10 +132,18 @@ def building_expenses(
     today: Today,
     quarter: QuarterText = "",
     done: Annotated[Text, Query(max_length=20)] = "",
+    page: PageNumber = 1,
 ) -> Response:
     building = require_money_reader(session, actor, building_id, today)
     return _building_page(
-        request, session, actor, building, forms.quarter_or_now(quarter, today), settings, done=done
+        request,
+        session,
+        actor,
+        building,
+        forms.quarter_or_now(quarter, today),
+        settings,
+        done=done,
+        page=page,
     )
 
 

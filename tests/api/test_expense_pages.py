@@ -13,6 +13,7 @@ from housing.building_money.models import BuildingExpense, ExpenseDocument, Shar
 from tests.api.test_expenses_api import pdf_bytes
 from tests.conftest import make_settings
 from tests.factories.core import make_apartment, make_building
+from tests.factories.money import bookkeeper_of, spend
 from tests.pages import submit
 
 TODAY = date(2026, 11, 10)
@@ -204,3 +205,17 @@ def test_an_admin_chooses_the_company_before_its_buildings(browser_of, city):
     chosen = admin.get(f"/console/money/shared?company_id={city.company_a.id}")
     offered = re.search(r'<select id="building_ids".*?</select>', chosen.text, re.S).group(0)
     assert re.findall(r'value="(\d+)"', offered) == [str(city.building_a.id)]
+
+
+def test_a_quarter_with_many_expenses_is_paged(browser_of, city, session):
+    actor = bookkeeper_of(session, city.building_a, TODAY)
+    for n in range(101):
+        spend(session, city.building_a, 100 + n, on=date(2026, 10, 1 + n % 30), actor=actor, today=TODAY)
+    session.commit()
+    manager = browser_of("manager")
+    first = manager.get(f"{_page(city)}?quarter=2026-Q4")
+    assert first.text.count('<tr id="expense-') == 100
+    assert "Page 1 of 2" in _text(first.text)
+    assert "151.50" in _text(first.text)  # the quarter's total over both pages: 100..200 tiyin
+    second = manager.get(f"{_page(city)}?quarter=2026-Q4&page=2")
+    assert second.text.count('<tr id="expense-') == 1

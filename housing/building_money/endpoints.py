@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from housing.auth import CurrentActor
 from housing.building_money import documents, reading, service
-from housing.building_money.models import BuildingExpense, SharedExpense
+from housing.building_money.models import BuildingExpense, ExpenseDocument, SharedExpense
 from housing.building_money.queries import require_money_reader
 from housing.building_money.rules import Quarter
 from housing.building_money.schemas import (
@@ -57,6 +57,18 @@ def parse_quarter(text: str | None, field: str = "quarter") -> Quarter | None:
         raise Invalid(str(exc), field=field) from None
 
 
+def document_read(document: ExpenseDocument) -> dict[str, Any]:
+    return {
+        "id": document.id,
+        "expense_id": document.expense_id,
+        "title": document.title,
+        "content_type": document.content_type,
+        "size_bytes": document.size_bytes,
+        "created_at": document.created_at,
+        "url": f"/api/v1/expense-documents/{document.id}",
+    }
+
+
 def expense_read(view: reading.ExpenseView) -> dict[str, Any]:
     expense = view.expense
     fields = {column.name: getattr(expense, column.name) for column in BuildingExpense.__table__.columns}
@@ -64,18 +76,7 @@ def expense_read(view: reading.ExpenseView) -> dict[str, Any]:
         **fields,
         "standing_minor": view.standing_minor,
         "request_ids": view.request_ids,
-        "documents": [
-            {
-                "id": d.id,
-                "expense_id": d.expense_id,
-                "title": d.title,
-                "content_type": d.content_type,
-                "size_bytes": d.size_bytes,
-                "created_at": d.created_at,
-                "url": f"/api/v1/expense-documents/{d.id}",
-            }
-            for d in view.documents
-        ],
+        "documents": [document_read(d) for d in view.documents],
         "corrections": [
             {"id": c.id, "spent_on": c.spent_on, "amount_minor": c.amount_minor, "description": c.description}
             for c in view.corrections
@@ -211,7 +212,8 @@ def correct_expense(
 @router.get("/expenses/{expense_id}/documents", response_model=list[DocumentRead])
 def list_documents(expense_id: Id, session: SessionDep, actor: CurrentActor, today: Today):
     expense = reading.expense_of(session, actor, expense_id, today)
-    return _one(session, expense)["documents"]
+    assert expense.id is not None
+    return [document_read(d) for d in documents.documents_of(session, [expense.id])[expense.id]]
 
 
 @router.post(

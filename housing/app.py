@@ -36,6 +36,8 @@ from housing.apidocs import add_api_docs
 from housing.bodylimit import BodyLimit
 from housing.bot import webhook as telegram_webhook
 from housing.bot.handlers import build_bot
+from housing.building_money import console_pages as money_console
+from housing.building_money.endpoints import router as money_router
 from housing.csrf import CSRFProtection
 from housing.db import make_engine
 from housing.errors import DomainError, problem_body
@@ -142,6 +144,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         announcements_router,
         meetings_router,
         building_accounts_router,
+        money_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_router, prefix=OPEN311_PREFIX)
@@ -170,6 +173,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         notification_pages.router,
         notification_console.router,
         building_account_pages.router,
+        money_console.router,
         telegram_webhook.router,
     ):
         app.include_router(router)  # the HTML pages (and Telegram's webhook)

@@ -46,6 +46,7 @@ def demo(
     from housing import demo as demo_run
     from housing import migrate
     from housing.announcements.seeding import seed_demo_announcements
+    from housing.building_money.seeding import seed_demo_expenses
     from housing.db import make_engine
     from housing.meetings.seeding import seed_demo_meetings
     from housing.registry.seeding import reset_demo_users
@@ -61,6 +62,7 @@ def demo(
     console.print(seed_demo_requests(engine, settings))  # needs the demo users
     console.print(seed_demo_announcements(engine, settings))  # needs them too
     console.print(seed_demo_meetings(engine, settings))  # and so do the owners' meetings
+    console.print(seed_demo_expenses(engine, settings))  # booked by the demo manager
     for line in demo_run.catch_up(engine, settings):  # after the users: their invoice notices
         console.print(line)
     table = Table("role", "user name", "password", title="Demo logins (passwords change at every start)")

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
+from housing import filestore
 from housing.accounts.models import Role
 from housing.actors import Actor
 from housing.errors import Conflict, Invalid
-from housing.meetings import documents
 from housing.meetings.guards import (
     EFFECTIVE_AHEAD,
     MAX_DOCUMENTS,
@@ -310,7 +310,7 @@ def attach_document(
     if attached >= MAX_DOCUMENTS:
         raise Conflict(f"a meeting has at most {MAX_DOCUMENTS} documents")
     group: MeetingSettings = settings.meetings
-    stored = documents.store(
+    stored = filestore.store(
         group.document_dir, f"m{meeting.id}-doc", data, max_bytes=group.max_document_bytes, field="data"
     )
     document = MeetingDocument(

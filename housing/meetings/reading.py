@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from housing.meetings import documents
+from housing import filestore
 from housing.meetings.models import (
     Meeting,
     MeetingDocument,
@@ -27,12 +27,12 @@ from housing.registry.models import (
 
 
 def read_document(document: MeetingDocument, *, settings: Any) -> bytes:
-    return documents.read(settings.meetings.document_dir, document.file)
+    return filestore.read(settings.meetings.document_dir, document.file)
 
 
 def read_file(name: str, *, settings: Any) -> bytes:
     """A proxy's power of attorney or a paper ballot's scan, by its stored name."""
-    return documents.read(settings.meetings.document_dir, name)
+    return filestore.read(settings.meetings.document_dir, name)
 
 
 def texts_of(session: Session, meeting_ids: Iterable[int]) -> dict[int, dict[str, MeetingText]]:

@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from housing import filestore
 from housing.accounts.models import Role
 from housing.actors import Actor
 from housing.errors import Conflict, Forbidden, Invalid
-from housing.meetings import chain, documents
+from housing.meetings import chain
 from housing.meetings.guards import (
     REASON_CHARS,
     is_id,
@@ -221,7 +222,7 @@ def _append(
     channel: BallotChannel,
     actor: Actor,
     proxy_id: int | None,
-    scan: documents.Stored | None,
+    scan: filestore.Stored | None,
     now: datetime,
 ) -> Ballot:
     """Appends the ballot to the (locked) meeting's chain."""
@@ -324,7 +325,7 @@ def enter_paper_ballot(
     cleaned = _clean_answers(session, meeting, answers, complete=False)
     proxy = _accepted_proxy(session, voter.id)
     group: MeetingSettings = settings.meetings
-    stored = documents.store(
+    stored = filestore.store(
         group.document_dir, f"m{meeting.id}-paper", scan, max_bytes=group.max_document_bytes, field="scan"
     )
     return _append(
@@ -374,7 +375,7 @@ def submit_proxy(
     if _accepted_proxy(session, voter.id) is not None:
         raise Conflict("this share already has an accepted proxy", field="voter_id")
     group: MeetingSettings = settings.meetings
-    stored = documents.store(
+    stored = filestore.store(
         group.document_dir,
         f"m{meeting.id}-proxy",
         document,

@@ -57,6 +57,14 @@ def test_a_photo_limit_that_leaves_no_room_for_the_photo_is_refused():
         ("/api/v1/imports/buildings", "multipart/form-data; boundary=x", "import"),
         ("/api/v1/imports/meters", "multipart/form-data; boundary=x", "import"),
         ("/api/v1/imports/bank-statements", "application/json", "import"),
+        # A building's bank statement and its expenses' documents (up to 10 MB): the import's limit
+        ("/api/v1/buildings/7/expenses/import", "multipart/form-data; boundary=x", "import"),
+        ("/api/v1/expenses/7/documents", "multipart/form-data; boundary=x", "import"),
+        ("/console/money/buildings/7/expenses", "multipart/form-data; boundary=x", "import"),
+        ("/console/money/buildings/7/import", "multipart/form-data; boundary=x", "import"),
+        ("/console/money/expenses/7/documents", "multipart/form-data; boundary=x", "import"),
+        ("/api/v1/buildings/7/expenses", "application/json", "json"),
+        ("/console/money/expenses/7/corrections", "application/x-www-form-urlencoded", "form"),
         ("/api/v1/requests/12/photos", "multipart/form-data; boundary=x", "photo"),
         ("/requests", "multipart/form-data; boundary=x", "photo"),  # the filing form, with a photo
         ("/api/v1/announcements/3/attachment", "multipart/form-data; boundary=x", "photo"),

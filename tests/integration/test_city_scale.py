@@ -52,7 +52,9 @@ from housing.actors import Actor
 from housing.announcements.models import Reach
 from housing.announcements.service import Attachment, Wording, post_announcement
 from housing.app import create_app
+from housing.building_money.documents import Upload, attach_expense_document
 from housing.building_money.rules import Quarter
+from housing.building_money.service import ExpenseInput, record_expense
 from housing.meetings import closing, drafting, publishing, reading, voting
 from housing.meetings.chain import receipt_of
 from housing.meetings.rules import Choice, DecisionKind
@@ -138,6 +140,9 @@ CONSOLE = {
     "/console/billing",
     "/console/apartments/{apartment_id}/instalment-plans",
     "/console/money/reports",
+    "/console/money",
+    "/console/money/buildings/{building_id}",
+    "/console/money/shared",
 }
 RESIDENTS_ONLY = {
     "/notices",
@@ -334,6 +339,7 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
         meeting, document, proxy, ballot = _closed_meeting(
             session, users["manager"], building_id, photo_dir, now
         )
+        expense, expense_document = _documented_expense(session, users["manager"], building_id, photo_dir)
         # A published report on the building, so residents and officials read it too.
         admin = Actor(users["admin"].id, "scale-admin", Role.admin, None, None, 0)
         publish_report(
@@ -359,6 +365,8 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
         session.flush()
         values = {
             "meeting_id": meeting.id,
+            "expense_id": expense.id,
+            "expense_document_id": expense_document.id,
             "document_id": document.id,
             "proxy_id": proxy.id,
             "sequence": ballot.sequence,
@@ -419,6 +427,24 @@ def _closed_meeting(session: Session, manager, building_id: int, files: Path, no
     return meeting, document, proxy, ballot
 
 
+def _documented_expense(session: Session, manager, building_id: int, files: Path):
+    """An expense of the building with its act, so that every expense route has something to show."""
+    settings = make_settings("sqlite://", money={"document_dir": files})
+    today = clock.local_today(TIMEZONE)
+    expense = record_expense(
+        session,
+        Actor.of(manager),
+        building_id=building_id,
+        expense=ExpenseInput(spent_on=today, category="cleaning", amount_minor=150_000_00, supplier="Toza"),
+        today=today,
+    )
+    document = attach_expense_document(
+        session, Actor.of(manager), expense_id=expense.id, upload=Upload(png_bytes(), "act.png"),
+        settings=settings, today=today,
+    )  # fmt: skip
+    return expense, document
+
+
 @pytest.fixture(scope="module")
 def scale_client(
     big_city, engine: Engine, database_url: str, photo_dir: Path
@@ -428,6 +454,7 @@ def scale_client(
         requests={"photo_dir": photo_dir},
         announcements={"attachment_dir": photo_dir},
         meetings={"document_dir": photo_dir},
+        money={"document_dir": photo_dir},
     )
     app = create_app(settings, engine=engine)
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -573,7 +600,7 @@ def test_the_routes_are_found_and_filled():
         "apartment_id", "building_id", "company_id", "district_id", "person_id", "invoice_id",
         "request_id", "service_request_id", "service_code", "meter_id", "sensor_id", "payment_id",
         "photo_id", "user_id", "tariff_id", "announcement_id", "notification_id", "meeting_id",
-        "document_id", "proxy_id", "sequence", "receipt", "plan_id", "quarter",
+        "document_id", "proxy_id", "sequence", "receipt", "plan_id", "quarter", "expense_id", "expense_document_id",
     }  # fmt: skip
     assert names <= known, f"a new path id: {names - known}; give big_city a value for it"
     listed = (

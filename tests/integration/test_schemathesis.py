@@ -39,6 +39,7 @@ from housing.accounts.models import ApiToken, Role, TokenKind, User
 from housing.accounts.service import issue_token
 from housing.announcements.seeding import seed_demo_announcements
 from housing.app import create_app
+from housing.building_money.seeding import seed_demo_expenses
 from housing.clock import add_months, local_today, month_of
 from housing.db import make_engine, session_scope
 from housing.meetings.seeding import seed_demo_meetings
@@ -109,6 +110,7 @@ def _seed(engine: Engine, settings) -> None:
     seed_demo_requests(engine, settings)
     seed_demo_announcements(engine, settings)
     seed_demo_meetings(engine, settings)
+    seed_demo_expenses(engine, settings)
     with session_scope(engine) as session:
         run_billing(
             session,
@@ -129,6 +131,7 @@ def fuzzed(engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathF
         meetings={"document_dir": files / "meetings"},
         announcements={"attachment_dir": files / "announcements"},
         requests={"photo_dir": files / "photos"},
+        money={"document_dir": files / "expenses"},
     )
     _seed(engine, settings)
     # The app's own engine: PostgreSQL does not wait for the disk at each commit (this test

@@ -41,6 +41,7 @@ def test_the_answers_hold_their_rules():
         "an owners' meeting's quorum and majorities": "DEFAULT_THRESHOLDS: dict[DecisionKind, str]",
         "one ballot per ownership share": "def _refuse_second(",
         "what residents' payments brought the company on a building": "def company_share(",
+        "a shared expense split to the tiyin": "def split_exactly(",
     }
     assert set(expected) == set(table)
     for question, definition in expected.items():

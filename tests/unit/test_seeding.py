@@ -9,6 +9,8 @@ from sqlalchemy import Engine, func, or_
 from sqlmodel import Session, select
 
 from housing.accounts.models import User
+from housing.building_money.models import BuildingExpense, SharedExpense
+from housing.building_money.seeding import seed_demo_expenses
 from housing.clock import local_today
 from housing.errors import NotFound
 from housing.registry.models import (
@@ -203,3 +205,16 @@ def test_resetting_demo_users_again_retires_the_old_passwords_and_tokens(db, set
 def test_demo_users_need_a_seeded_city(db, settings):
     with pytest.raises(NotFound):
         reset_demo_users(db, settings, password_for=lambda role: f"{role}-password-1")
+
+
+def test_the_demo_expenses_are_booked_once_and_add_up(db, settings):
+    ensure_demo_city(db)
+    reset_demo_users(db, settings, password_for=lambda role: f"{role}-password-1")
+    assert "demo expenses booked" in seed_demo_expenses(db, settings)
+    assert seed_demo_expenses(db, settings) == "demo expenses already there"
+    with Session(db) as session:
+        expenses = session.exec(select(BuildingExpense)).all()
+        shared = session.exec(select(SharedExpense)).all()
+    assert len(expenses) >= 7 and len(shared) == 1
+    parts = [e.amount_minor for e in expenses if e.shared_expense_id == shared[0].id]
+    assert len(parts) >= 2 and sum(parts) == shared[0].amount_minor

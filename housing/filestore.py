@@ -1,9 +1,10 @@
-"""Files of a meeting on disk: agenda documents, powers of attorney, paper ballots' scans.
+"""Documents on disk, for every feature that keeps them: a meeting's agenda documents, powers of
+attorney and paper ballots' scans; the acts, invoices and photos behind a building's expenses.
 
 Content is judged by `housing.announcements.attachments.inspect_attachment` (an image or a
-PDF, within `settings.meetings.max_document_bytes`) before anything is written. A file is
-written under a random name in `settings.meetings.document_dir` before the transaction
-commits: a failed commit leaves an unserved file behind, never a row without its file.
+PDF, within the caller's size limit) before anything is written. A file is written under a
+random name in the caller's directory before the transaction commits: a failed commit leaves
+an unserved file behind, never a row without its file.
 """
 
 import secrets

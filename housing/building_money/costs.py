@@ -1,0 +1,82 @@
+"""The officials' comparison of cost per m2: what it reads, and the comparison made of it.
+
+Reads published figures only: `BuildingReportLine`, one narrow table with the company,
+district and area copied in when the report was published, so the comparison of a quarter
+is one indexed query on (year, quarter, category) whatever the city's size, and a building
+that changed hands since stays with the company whose report it was. A building with no line
+in a category spent nothing on it that quarter and is not in that category's sample. The
+statistics are `comparison.compare` (pure); docs/building-costs.md explains them.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from housing.building_money.comparison import BuildingFigure, Comparison, compare
+from housing.building_money.models import BuildingReportLine
+from housing.building_money.rules import ExpenseCategory, Quarter
+from housing.registry.models import District, ManagementCompany
+
+
+@dataclass(frozen=True)
+class CostComparison:
+    quarter: Quarter
+    category: ExpenseCategory | None  # None: all categories together
+    district_id: int | None
+    result: Comparison
+    company_names: dict[int, str]
+    district_names: dict[int, str]
+
+
+def figures(
+    session: Session, quarter: Quarter, category: ExpenseCategory | None, district_id: int | None = None
+) -> list[BuildingFigure]:
+    """Each building's published spending of the quarter (in the category, or in all) and its area."""
+    line = BuildingReportLine
+    where = [line.year == quarter.year, line.quarter == quarter.number]
+    if category is not None:
+        where.append(line.category == category.value)
+    if district_id is not None:
+        where.append(line.district_id == district_id)
+    if category is not None:
+        query = select(line.building_id, line.company_id, line.district_id, line.amount_minor, line.area_m2)
+    else:
+        query = select(
+            line.building_id, line.company_id, line.district_id, func.sum(line.amount_minor), line.area_m2
+        ).group_by(line.building_id, line.company_id, line.district_id, line.area_m2)
+    return [
+        BuildingFigure(building_id, company_id, district, int(amount), Decimal(area))
+        for building_id, company_id, district, amount, area in session.execute(query.where(*where))
+    ]
+
+
+def cost_comparison(
+    session: Session, quarter: Quarter, category: ExpenseCategory | None, district_id: int | None = None
+) -> CostComparison:
+    result = compare(figures(session, quarter, category, district_id))
+    company_ids = [g.key for g in result.companies]
+    names = (
+        dict(
+            session.execute(
+                select(ManagementCompany.id, ManagementCompany.name).where(
+                    ManagementCompany.id.in_(company_ids)
+                )
+            ).all()
+        )
+        if company_ids
+        else {}
+    )
+    districts = dict(session.execute(select(District.id, District.name)).all())
+    return CostComparison(quarter, category, district_id, result, names, districts)
+
+
+def latest_reported_quarter(session: Session) -> Quarter | None:
+    """The newest quarter with published figures: where the page opens."""
+    row = session.execute(
+        select(BuildingReportLine.year, BuildingReportLine.quarter)
+        .order_by(BuildingReportLine.year.desc(), BuildingReportLine.quarter.desc())
+        .limit(1)
+    ).first()
+    return Quarter(row[0], row[1]) if row else None

@@ -24,7 +24,7 @@ def states(session, today, rule=RULE, **kw) -> dict[tuple[int, str], ReportState
 
 
 def test_the_rule_from_settings():
-    assert RULE == ReportDeadlines(30, Q3)
+    assert ReportDeadlines(30, Q3) == RULE
     assert Q3.due_on(RULE.due_days) == DUE
     assert ReportDeadlines.of(MoneySettings(report_due_days=45, reports_from="2027-Q1")) == ReportDeadlines(
         45, Quarter(2027, 1)

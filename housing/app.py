@@ -32,6 +32,8 @@ from housing.apidocs import add_api_docs
 from housing.bodylimit import BodyLimit
 from housing.bot import webhook as telegram_webhook
 from housing.bot.handlers import build_bot
+from housing.building_money import city_pages as city_money_pages
+from housing.building_money.city_endpoints import router as city_money_router
 from housing.csrf import CSRFProtection
 from housing.db import make_engine
 from housing.errors import DomainError, problem_body
@@ -136,6 +138,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         notifications_router,
         announcements_router,
         meetings_router,
+        city_money_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_router, prefix=OPEN311_PREFIX)
@@ -160,6 +163,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         city_request_pages.router,
         city_incident_pages.router,
         city_meeting_pages.router,
+        city_money_pages.router,
         notification_pages.router,
         notification_console.router,
         telegram_webhook.router,

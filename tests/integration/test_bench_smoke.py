@@ -55,6 +55,10 @@ TINY = {
         },
         ["--reset", "--port", "{port}"],
     ),
+    "building_costs": (
+        {"--buildings": "300", "--runs": "1", "--clients": "2", "--requests": "20", "--workers": "1"},
+        ["--reset", "--port", "{port}"],
+    ),
 }
 # What each prints in its table: a row label of the baseline and one of our own code.
 PRINTS = {
@@ -65,6 +69,7 @@ PRINTS = {
     "web": ("baseline: GET", "dispatcher: GET"),
     "ingest": ("(a) bare paho subscriber", "(b) housing ingest"),
     "meetings": ("baseline: SQL sum", "official: GET /city/meetings"),
+    "building_costs": ("baseline: bare GROUP BY", "official: GET /city/money"),
 }
 
 

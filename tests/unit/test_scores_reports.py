@@ -130,9 +130,9 @@ def test_a_month_scored_by_method_1_is_recomputed_unchanged_from_its_rows(monkey
         _stored("incident_hours", 1800, 600, 4.5, 10, 300),
     ]
     assert scoring.rescore(rows) == 83.43
-    # Scored by today's rules, the same inputs weigh differently only through the new component.
-    with_reports = [*rows, _stored("reports_on_time", 0, 4, 0.9, 10, 10)]
-    assert scoring.rescore(with_reports) < 83.43
+    # Method 2's weights and the reports component: the docs' second figure.
+    method_2 = [replace(row, weight=BY_CODE[row.code].weight) for row in rows]
+    assert scoring.rescore([*method_2, _stored("reports_on_time", 4, 5, 0.9, 10, 10)]) == 83.76
     # A weight or prior changed in the code later does not change a stored month either.
     changed = replace(BY_CODE["deadline_compliance"], weight=99, prior_strength=99)
     monkeypatch.setitem(scoring.BY_CODE, "deadline_compliance", changed)

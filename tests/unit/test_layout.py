@@ -40,6 +40,8 @@ def test_the_answers_hold_their_rules():
         "which notices may wait out quiet hours": "KINDS: dict[str, Kind]",
         "an owners' meeting's quorum and majorities": "DEFAULT_THRESHOLDS: dict[DecisionKind, str]",
         "one ballot per ownership share": "def _refuse_second(",
+        "a building's quarterly report late, and which company owes it": "def deadline_rows(",
+        "an outlier in cost per m2": "THRESHOLD = 3.5",
     }
     assert set(expected) == set(table)
     for question, definition in expected.items():

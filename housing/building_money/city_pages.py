@@ -24,6 +24,7 @@ from housing.building_money.export import costs_csv, late_csv
 from housing.building_money.rules import ExpenseCategory, Quarter
 from housing.dashboard import (
     PAGE_SIZE,
+    CompanyId,
     DistrictId,
     PageNumber,
     Pager,
@@ -74,6 +75,7 @@ def _category(
 
 
 QuarterFilter = Annotated[Quarter | None, Depends(_quarter)]
+CompanyPage = Annotated[int, Query(ge=1, le=100_000, description="Page of the companies' table, from 1")]
 CategoryFilter = Annotated[ExpenseCategory | None, Depends(_category)]
 
 
@@ -162,21 +164,31 @@ def late_page(
     today: Today,
     quarter: QuarterFilter = None,
     district_id: DistrictId = None,
+    company_id: CompanyId = None,
     page: PageNumber = 1,
+    company_page: CompanyPage = 1,
 ) -> Response:
-    """Reports due by company (on time, late, still missing), and the buildings late."""
+    """Reports due by company (on time, late, still missing; the most late first, paged by
+    `company_page`), and the buildings late (paged by `page`); `company_id` narrows both to one."""
     require_district(session, district_id)
     rule = ReportDeadlines.of(settings.money)
-    companies = by_company(session, rule, today, quarter=quarter, district_id=district_id)
+    companies = by_company(
+        session, rule, today, quarter=quarter, company_id=company_id, district_id=district_id
+    )
+    company_pager = Pager(number=company_page, size=PAGE_SIZE, total=len(companies))
     late, total = due_reports(
         session,
         rule,
         today,
         states=LATE_STATES,
         quarter=quarter,
+        company_id=company_id,
         district_id=district_id,
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
+    )
+    filters = query_string(
+        quarter=str(quarter) if quarter else None, district_id=district_id, company_id=company_id
     )
     return render(
         request,
@@ -186,11 +198,14 @@ def late_page(
         quarters=[str(q) for q in reversed(rule.quarters_over(today))],
         district_id=district_id,
         districts=districts(session),
-        companies=companies,
+        company_id=company_id,
+        every_company=query_string(quarter=str(quarter) if quarter else None, district_id=district_id),
+        companies=companies[company_pager.offset : company_pager.offset + PAGE_SIZE],
+        company_pager=company_pager,
         late=late,
         rule=rule,
         pager=Pager(number=page, size=PAGE_SIZE, total=total),
-        filters=query_string(quarter=str(quarter) if quarter else None, district_id=district_id),
+        filters=filters,
     )
 
 

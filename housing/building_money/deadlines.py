@@ -172,10 +172,11 @@ def by_company(
     today: date,
     *,
     quarter: Quarter | None = None,
+    company_id: int | None = None,
     district_id: int | None = None,
 ) -> list[CompanyDeadlines]:
     """Every company with a report due, counted by state; the most late first."""
-    rows = _filtered(deadlines, today, quarter, None, district_id)
+    rows = _filtered(deadlines, today, quarter, company_id, district_id)
     if rows is None:
         return []
 

@@ -31,7 +31,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -51,6 +51,7 @@ from housing.actors import Actor
 from housing.announcements.models import Reach
 from housing.announcements.service import Attachment, Wording, post_announcement
 from housing.app import create_app
+from housing.building_money.rules import ExpenseCategory, Quarter
 from housing.meetings import closing, drafting, publishing, reading, voting
 from housing.meetings.chain import receipt_of
 from housing.meetings.rules import Choice, DecisionKind
@@ -159,6 +160,12 @@ CITY = {
     "/city/incidents.csv",
     "/city/meetings",
     "/api/v1/city/meetings",
+    "/city/money",
+    "/city/money.csv",
+    "/city/money/late",
+    "/city/money/late.csv",
+    "/api/v1/city/building-costs",
+    "/api/v1/city/late-reports",
 }
 FORBIDDEN = {
     "official": CONSOLE
@@ -257,6 +264,30 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
                 "detail, created_at) SELECT id, 'hot_water', 'sensor', 'sensor:SCALE-' || id, "
                 "now() - interval '3 days', now() - interval '2 days', '', now() FROM building"
             )
+        )
+        # The last quarter's reports: three buildings in four published, a line in each category.
+        quarter = Quarter.of(date.today()).previous()
+        connection.execute(
+            text(
+                "INSERT INTO building_report (building_id, company_id, year, quarter, currency, area_m2, "
+                "opening_balance_minor, income_minor, income_late_minor, expenses_minor, closing_balance_minor, "
+                "collected_to_date_minor, debt_minor, accounts_in_debt, accounts, body, due_on, on_time, "
+                "published_at, created_at) SELECT b.id, bm.company_id, :year, :number, 'UZS', "
+                "(SELECT coalesce(sum(a.area_m2), 0) FROM apartment a WHERE a.building_id = b.id), "
+                "0, 0, 0, 0, 0, 0, 0, 0, 0, '{}', :due_on, b.id % 8 <> 1, now(), now() FROM building b "
+                "JOIN building_management bm ON bm.building_id = b.id AND bm.valid_until IS NULL WHERE b.id % 4 <> 0"
+            ),
+            {"year": quarter.year, "number": quarter.number, "due_on": quarter.due_on(30)},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO building_report_line (report_id, building_id, company_id, district_id, year, quarter, "
+                "category, amount_minor, area_m2) SELECT r.id, r.building_id, r.company_id, b.district_id, r.year, "
+                "r.quarter, c.category, 1 + (r.area_m2 * 90000 * (0.5 + random()))::bigint, r.area_m2 "
+                "FROM building_report r JOIN building b ON b.id = r.building_id "
+                "CROSS JOIN unnest(CAST(:categories AS text[])) AS c(category)"
+            ),
+            {"categories": [c.value for c in ExpenseCategory]},
         )
     with Session(engine, expire_on_commit=False) as session:
         largest = session.execute(  # the manager's company: the one with the most apartments

@@ -216,6 +216,7 @@ def late_export(
     today: Today,
     quarter: QuarterFilter = None,
     district_id: DistrictId = None,
+    company_id: CompanyId = None,
     page: PageNumber = 1,
 ) -> Response:
     """Every report late or published late for these filters, one line each, in parts of EXPORT_ROWS."""
@@ -227,9 +228,12 @@ def late_export(
         today,
         states=LATE_STATES,
         quarter=quarter,
+        company_id=company_id,
         district_id=district_id,
         **export_part(page),
     )
-    filters = query_string(quarter=str(quarter) if quarter else None, district_id=district_id)
+    filters = query_string(
+        quarter=str(quarter) if quarter else None, district_id=district_id, company_id=company_id
+    )
     name = f"late-reports-{today:%Y-%m-%d}" + (f"-part-{page}" if page > 1 else "") + ".csv"
     return csv_response(late_csv(late), name, next_export("/city/money/late.csv", filters, page, total))

@@ -9,9 +9,9 @@ statistics are `comparison.compare` (pure); docs/building-costs.md explains them
 """
 
 from dataclasses import dataclass
-from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, Float, cast, func, select
 from sqlmodel import Session
 
 from housing.building_money.comparison import BuildingFigure, Comparison, compare
@@ -40,16 +40,38 @@ def figures(
         where.append(line.category == category.value)
     if district_id is not None:
         where.append(line.district_id == district_id)
+    # The area as a float: the comparison divides by it, and 44,000 Decimals cost more than the query.
+    area = cast(line.area_m2, Float)
     if category is not None:
-        query = select(line.building_id, line.company_id, line.district_id, line.amount_minor, line.area_m2)
+        query = select(line.building_id, line.company_id, line.district_id, line.amount_minor, area)
     else:
+        # A report's lines share its building, company, district and area: one integer key to
+        # group by (a third faster on PostgreSQL than the four columns).
         query = select(
-            line.building_id, line.company_id, line.district_id, func.sum(line.amount_minor), line.area_m2
-        ).group_by(line.building_id, line.company_id, line.district_id, line.area_m2)
-    return [
-        BuildingFigure(building_id, company_id, district, int(amount), Decimal(area))
-        for building_id, company_id, district, amount, area in session.execute(query.where(*where))
-    ]
+            func.min(line.building_id),
+            func.min(line.company_id),
+            func.min(line.district_id),
+            cast(func.sum(line.amount_minor), BigInteger),
+            func.min(area),
+        ).group_by(line.report_id)
+    return _tuples(session, query.where(*where))
+
+
+def _tuples(session: Session, query: Any) -> list[tuple]:
+    """The rows as the driver's plain tuples: for 44,000 rows, building SQLAlchemy's Row objects
+    costs more than the query. Only for columns without result processing (numbers, text)."""
+    connection = session.connection()
+    compiled = query.compile(connection)
+    params = compiled.params
+    cursor = connection.connection.cursor()
+    try:
+        if compiled.positional:
+            cursor.execute(str(compiled), [params[name] for name in compiled.positiontup])
+        else:
+            cursor.execute(str(compiled), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def cost_comparison(

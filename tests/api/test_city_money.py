@@ -265,3 +265,26 @@ def test_csv_cells_cannot_run_as_formulas(browser_of, session, city, costs):
     official = browser_of("official")
     found = csv_rows(official.get("/city/money/late.csv"))
     assert "'=HYPERLINK(1)" in {r["address"] for r in found}
+
+
+def test_one_company_on_the_late_page_and_its_csv(browser_of, city, costs):
+    official = browser_of("official")
+    page = official.get(f"/city/money/late?company_id={city.company_a.id}")
+    assert list(rows(page.text, "company")) == [city.company_a.id]
+    assert set(rows(page.text, "building")) == {costs.a3.id}
+    assert "All companies" in page.text
+    found = csv_rows(official.get(f"/city/money/late.csv?company_id={city.company_a.id}"))
+    assert [int(r["building_id"]) for r in found] == [costs.a3.id]
+
+
+def test_the_companies_table_is_paged(browser_of, session, city, costs, monkeypatch):
+    from housing.building_money import city_pages
+
+    monkeypatch.setattr(city_pages, "PAGE_SIZE", 1)
+    official = browser_of("official")
+    first = official.get("/city/money/late")
+    second = official.get("/city/money/late?company_page=2")
+    assert list(rows(first.text, "company")) == [city.company_b.id]
+    assert list(rows(second.text, "company")) == [city.company_a.id]
+    assert "company_page=2" in first.text
+    assert official.get("/city/money/late?company_page=0").status_code == 422

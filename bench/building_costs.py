@@ -1,7 +1,7 @@
 """The officials' comparison of cost per m2 over a city's published reports, next to a bare GROUP BY.
 
     python bench/building_costs.py --url postgresql+psycopg://postgres@127.0.0.1:5432/costbench \\
-        --buildings 44000 --runs 20 --clients 4 --requests 200 --workers 2
+        --buildings 44000 --runs 10 --clients 4 --requests 80 --workers 2
 
 It drops the public schema of the database (refused while its tables hold rows, unless
 --reset), migrates it, and writes (before any clock starts): 12 districts, 900 companies,

@@ -8,7 +8,9 @@ in a category spent nothing on it that quarter and is not in that category's sam
 statistics are `comparison.compare` (pure); docs/building-costs.md explains them.
 """
 
+from collections import OrderedDict
 from dataclasses import dataclass
+from threading import Lock
 from typing import Any
 
 from sqlalchemy import BigInteger, Float, cast, func, select
@@ -30,16 +32,22 @@ class CostComparison:
     district_names: dict[int, str]
 
 
-def figures(
-    session: Session, quarter: Quarter, category: ExpenseCategory | None, district_id: int | None = None
-) -> list[BuildingFigure]:
-    """Each building's published spending of the quarter (in the category, or in all) and its area."""
+def _where(quarter: Quarter, category: ExpenseCategory | None, district_id: int | None) -> list:
     line = BuildingReportLine
     where = [line.year == quarter.year, line.quarter == quarter.number]
     if category is not None:
         where.append(line.category == category.value)
     if district_id is not None:
         where.append(line.district_id == district_id)
+    return where
+
+
+def figures(
+    session: Session, quarter: Quarter, category: ExpenseCategory | None, district_id: int | None = None
+) -> list[BuildingFigure]:
+    """Each building's published spending of the quarter (in the category, or in all) and its area."""
+    line = BuildingReportLine
+    where = _where(quarter, category, district_id)
     # The area as a float: the comparison divides by it, and 44,000 Decimals cost more than the query.
     area = cast(line.area_m2, Float)
     if category is not None:
@@ -77,7 +85,7 @@ def _tuples(session: Session, query: Any) -> list[tuple]:
 def cost_comparison(
     session: Session, quarter: Quarter, category: ExpenseCategory | None, district_id: int | None = None
 ) -> CostComparison:
-    result = compare(figures(session, quarter, category, district_id))
+    result = _compared(session, quarter, category, district_id)
     company_ids = [g.key for g in result.companies]
     names = (
         dict(
@@ -92,6 +100,40 @@ def cost_comparison(
     )
     districts = dict(session.execute(select(District.id, District.name)).all())
     return CostComparison(quarter, category, district_id, result, names, districts)
+
+
+# Published lines are never changed or deleted (a correction is a line of a later report), so a
+# selection's comparison changes only when lines are added to it: its version is how many lines
+# it has, the newest report among them and their sum. Each web process keeps the last few
+# comparisons by that version; the check is one indexed aggregate instead of reading and
+# sorting 44,000 figures again.
+_KEPT = 32
+_kept: OrderedDict[tuple, Comparison] = OrderedDict()
+_kept_lock = Lock()
+
+
+def _compared(
+    session: Session, quarter: Quarter, category: ExpenseCategory | None, district_id: int | None
+) -> Comparison:
+    line = BuildingReportLine
+    count, newest, total = _tuples(
+        session,
+        select(func.count(), func.max(line.report_id), cast(func.sum(line.amount_minor), BigInteger)).where(
+            *_where(quarter, category, district_id)
+        ),
+    )[0]
+    key = (str(session.get_bind().url), str(quarter), category, district_id, count, newest, total)
+    with _kept_lock:
+        found = _kept.get(key)
+        if found is not None:
+            _kept.move_to_end(key)
+            return found
+    found = compare(figures(session, quarter, category, district_id))
+    with _kept_lock:
+        _kept[key] = found
+        while len(_kept) > _KEPT:
+            _kept.popitem(last=False)
+    return found
 
 
 def latest_reported_quarter(session: Session) -> Quarter | None:

@@ -15,7 +15,10 @@ from datetime import date
 import pytest
 from sqlmodel import Session, select
 
+from housing.building_money import city_pages
+from housing.building_money.costs import cost_comparison
 from housing.building_money.models import BuildingReport
+from housing.building_money.rules import ExpenseCategory, Quarter
 from housing.registry.models import Building
 from tests.factories.city_money import publish
 from tests.factories.core import PASSWORD, make_building, make_district
@@ -278,8 +281,6 @@ def test_one_company_on_the_late_page_and_its_csv(browser_of, city, costs):
 
 
 def test_the_companies_table_is_paged(browser_of, session, city, costs, monkeypatch):
-    from housing.building_money import city_pages
-
     monkeypatch.setattr(city_pages, "PAGE_SIZE", 1)
     official = browser_of("official")
     first = official.get("/city/money/late")
@@ -288,3 +289,15 @@ def test_the_companies_table_is_paged(browser_of, session, city, costs, monkeypa
     assert list(rows(second.text, "company")) == [city.company_a.id]
     assert "company_page=2" in first.text
     assert official.get("/city/money/late?company_page=0").status_code == 422
+
+
+def test_a_report_published_changes_the_comparison_at_once(session, city, costs):
+    """Each process keeps recent comparisons by the lines' version: a new report is a new version."""
+    q3, cleaning = Quarter(2026, 3), ExpenseCategory.cleaning
+    before = cost_comparison(session, q3, cleaning)
+    assert (before.result.n, before.result.excluded) == (4, 1)  # A1, A2, A3, B2; the zero-area one
+    assert cost_comparison(session, q3, cleaning).result is before.result  # kept
+    publish(session, costs.b1, "2026-Q3", lines={"cleaning": uzs(11)}, area_m2=AREA, on=date(2026, 11, 9))
+    session.flush()
+    after = cost_comparison(session, q3, cleaning)
+    assert after.result.n == 5 and after.result.spread.median == pytest.approx(1200)

@@ -36,7 +36,9 @@ from housing.apidocs import add_api_docs
 from housing.bodylimit import BodyLimit
 from housing.bot import webhook as telegram_webhook
 from housing.bot.handlers import build_bot
+from housing.building_money import city_pages as city_money_pages
 from housing.building_money import console_pages as money_console
+from housing.building_money.city_endpoints import router as city_money_router
 from housing.building_money.endpoints import router as money_router
 from housing.csrf import CSRFProtection
 from housing.db import make_engine
@@ -145,6 +147,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         meetings_router,
         building_accounts_router,
         money_router,
+        city_money_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_router, prefix=OPEN311_PREFIX)
@@ -170,6 +173,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         city_request_pages.router,
         city_incident_pages.router,
         city_meeting_pages.router,
+        city_money_pages.router,
         notification_pages.router,
         notification_console.router,
         building_account_pages.router,

@@ -15,6 +15,7 @@ def scores(
 ) -> None:
     """Recompute and store every company's quality score for a month, then print the ranking."""
     from housing import clock
+    from housing.building_money.deadlines import ReportDeadlines
     from housing.db import make_engine, session_scope
     from housing.scores import scoring
     from housing.scores import service as score_service
@@ -26,7 +27,9 @@ def scores(
         console.print(f"[red]--period must look like 2026-10, not {period!r}[/red]")
         raise typer.Exit(2) from exc
     with session_scope(make_engine(settings)) as session:
-        scored = score_service.recompute_month(session, month, now=clock.now())
+        scored = score_service.recompute_month(
+            session, month, now=clock.now(), deadlines=ReportDeadlines.of(settings.money)
+        )
         ranked, count = score_service.ranking(session, month.period, district_id=district_id, limit=top)
     codes = [c.code for c in scoring.COMPONENTS]
     table = Table(

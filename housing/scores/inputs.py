@@ -2,24 +2,30 @@
 
 Set-based: one GROUP BY over service requests for all five request components, one over
 management periods for the apartments managed, one over incidents for the hours without
-service; each covers every company and every month asked for at once (the months are a
-small table joined by range). The same SQL runs on PostgreSQL and SQLite.
+service; one over the buildings' quarterly money reports due in the month; each covers every
+company and every month asked for at once (the months are a small table joined by range).
+The same SQL runs on PostgreSQL and SQLite.
 
 Which company a fact belongs to:
 - a request: the company that managed the building when it was filed (service_request.company_id);
 - an apartment-month and an incident hour: the company managing the building at that
   moment, from the building's management history, clipped to the month.
+- a quarterly report: the company that managed the building on the quarter's last day, in
+  the month of its due day (housing.building_money.deadlines has the rule); it counts once its
+  outcome is known: published (on time or not), or not published and its due day passed.
 Open requests and ongoing incidents are counted up to `as_of`, the moment of computation.
 """
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import CTE, Date, Float, and_, case, cast, func, literal, not_, or_, select, text, union_all
 from sqlmodel import Session
 
+from housing.building_money.deadlines import ReportDeadlines, ReportState, deadline_rows
+from housing.building_money.rules import Quarter
 from housing.clock import Month, add_months
 from housing.db import UTCDateTime, is_postgres
 from housing.incidents.models import IncidentSource, ServiceIncident
@@ -32,7 +38,10 @@ from housing.scores.sqltime import epoch, greatest, least
 Tallies = dict[date, dict[int, dict[str, Tally]]]  # period -> company -> component -> inputs
 
 
-def count_inputs(session: Session, months: Iterable[Month], *, as_of: datetime) -> Tallies:
+def count_inputs(
+    session: Session, months: Iterable[Month], *, as_of: datetime, deadlines: ReportDeadlines | None = None
+) -> Tallies:
+    """`deadlines`: the reports' rule from settings.money (its defaults when not given)."""
     months = list(months)
     _plan_for_these_months(session)
     table = _months_table(months)
@@ -51,6 +60,7 @@ def count_inputs(session: Session, months: Iterable[Month], *, as_of: datetime) 
         company["incident_hours"] = Tally(
             round(float(row.apartment_hours or 0), 4), apartments.denominator, apartments.sample_size
         )
+    _add_report_tallies(session, tallies, months, as_of, deadlines or ReportDeadlines.default())
     return {period: dict(companies) for period, companies in tallies.items()}
 
 
@@ -191,3 +201,38 @@ def _incidents_query(managed: CTE, as_of_s: float) -> Any:
         )
         .group_by(managed.c.company_id, managed.c.period)
     )
+
+
+def _add_report_tallies(
+    session: Session, tallies: Tallies, months: list[Month], as_of: datetime, deadlines: ReportDeadlines
+) -> None:
+    """reports_on_time: of the reports due in the month whose outcome is known, those published
+    by their due day. A month with no report due anywhere has no sample (the component is left
+    out of everyone's total that month)."""
+    if not months:
+        return
+    first = months[0]
+    today = (as_of + (datetime.combine(first.period, time(), first.starts.tzinfo) - first.starts)).date()
+    due_in: dict[Quarter, date] = {}
+    for m in months:
+        for quarter in deadlines.quarters_due_between(m.period, add_months(m.period, 1)):
+            due_in[quarter] = m.period
+    if not due_in:
+        return
+    rows = deadline_rows(sorted(due_in), deadlines.due_days, today).subquery()
+    counted = rows.c.state != ReportState.not_yet_due.value
+    query = select(
+        rows.c.company_id,
+        rows.c.year,
+        rows.c.quarter,
+        _count(counted).label("due"),
+        _count(rows.c.state == ReportState.published_on_time.value).label("on_time"),
+    ).group_by(rows.c.company_id, rows.c.year, rows.c.quarter)
+    sums: dict[tuple[date, int], list[int]] = defaultdict(lambda: [0, 0])
+    for row in session.execute(query):
+        found = sums[(due_in[Quarter(row.year, row.quarter)], row.company_id)]
+        found[0] += int(row.on_time or 0)
+        found[1] += int(row.due or 0)
+    for (period, company_id), (on_time, due) in sums.items():
+        if due:
+            tallies[period][company_id]["reports_on_time"] = Tally(float(on_time), float(due), due)

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import Engine, text
 
 from housing import clock
+from housing.building_money.deadlines import ReportDeadlines
 from housing.catchup import service as catchup
 from housing.db import is_postgres, session_scope
 from housing.scores import service
@@ -52,7 +53,12 @@ def _score_month(engine: Engine, settings: Settings, period: date, now: datetime
     with session_scope(engine) as session:
         if is_postgres(engine):  # a second copy at once waits, then replaces this one's rows
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
-        scored = service.recompute_month(session, clock.month(period, settings.timezone), now=now)
+        scored = service.recompute_month(
+            session,
+            clock.month(period, settings.timezone),
+            now=now,
+            deadlines=ReportDeadlines.of(settings.money),
+        )
         if mark_done:
             catchup.mark_done(session, NIGHTLY_SCORES, clock.local_day(now, settings.timezone))
     return scored

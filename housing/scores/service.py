@@ -11,6 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import delete, func, insert, select
 from sqlmodel import Session
 
+from housing.building_money.deadlines import ReportDeadlines
 from housing.clock import Month
 from housing.registry.models import District, ManagementCompany
 from housing.scores import scoring
@@ -20,10 +21,12 @@ from housing.scores.scoring import CompanyScore, ComponentScore
 
 
 def compute_scores(
-    session: Session, months: Iterable[Month], *, as_of: datetime
+    session: Session, months: Iterable[Month], *, as_of: datetime, deadlines: ReportDeadlines | None = None
 ) -> dict[date, list[CompanyScore]]:
-    """Every company's score for each month, from the facts as they are at `as_of`; stores nothing."""
-    tallies = count_inputs(session, months, as_of=as_of)
+    """Every company's score for each month, from the facts as they are at `as_of`; stores nothing.
+
+    `deadlines`: when a building's quarterly report is due (settings.money; its defaults if not given)."""
+    tallies = count_inputs(session, months, as_of=as_of, deadlines=deadlines)
     return {period: scoring.score_companies(companies) for period, companies in tallies.items()}
 
 
@@ -71,9 +74,11 @@ def _component_fields(c: ComponentScore) -> dict:
     }
 
 
-def recompute_month(session: Session, month: Month, *, now: datetime) -> int:
+def recompute_month(
+    session: Session, month: Month, *, now: datetime, deadlines: ReportDeadlines | None = None
+) -> int:
     """What the nightly job and `housing scores --period` do for one month."""
-    scores = compute_scores(session, [month], as_of=now)[month.period]
+    scores = compute_scores(session, [month], as_of=now, deadlines=deadlines)[month.period]
     return store_scores(session, month.period, scores, computed_at=now)
 
 

@@ -56,6 +56,10 @@ TINY = {
         },
         ["--reset", "--port", "{port}"],
     ),
+    "building_costs": (
+        {"--buildings": "300", "--runs": "1", "--clients": "2", "--requests": "20", "--workers": "1"},
+        ["--reset", "--port", "{port}"],
+    ),
 }
 # What each prints in its table: a row label of the baseline and one of our own code.
 PRINTS = {
@@ -67,6 +71,7 @@ PRINTS = {
     "ingest": ("(a) bare paho subscriber", "(b) housing ingest"),
     "meetings": ("baseline: SQL sum", "official: GET /city/meetings"),
     "building_reports": ("baseline: SQL sum of the payments", "publish_reports"),
+    "building_costs": ("baseline: bare GROUP BY", "official: GET /city/money"),
 }
 
 

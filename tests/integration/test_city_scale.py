@@ -53,7 +53,7 @@ from housing.announcements.models import Reach
 from housing.announcements.service import Attachment, Wording, post_announcement
 from housing.app import create_app
 from housing.building_money.documents import Upload, attach_expense_document
-from housing.building_money.rules import Quarter
+from housing.building_money.rules import ExpenseCategory, Quarter
 from housing.building_money.service import ExpenseInput, record_expense
 from housing.meetings import closing, drafting, publishing, reading, voting
 from housing.meetings.chain import receipt_of
@@ -168,6 +168,12 @@ CITY = {
     "/city/incidents.csv",
     "/city/meetings",
     "/api/v1/city/meetings",
+    "/city/money",
+    "/city/money.csv",
+    "/city/money/late",
+    "/city/money/late.csv",
+    "/api/v1/city/building-costs",
+    "/api/v1/city/late-reports",
 }
 FORBIDDEN = {
     "official": CONSOLE
@@ -267,6 +273,30 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
                 "now() - interval '3 days', now() - interval '2 days', '', now() FROM building"
             )
         )
+        # The last quarter's reports: three buildings in four published, a line in each category.
+        quarter = Quarter.of(date.today()).previous()
+        connection.execute(
+            text(
+                "INSERT INTO building_report (building_id, company_id, year, quarter, currency, area_m2, "
+                "opening_balance_minor, income_minor, income_late_minor, expenses_minor, closing_balance_minor, "
+                "collected_to_date_minor, debt_minor, accounts_in_debt, accounts, body, due_on, on_time, "
+                "published_at, created_at) SELECT b.id, bm.company_id, :year, :number, 'UZS', "
+                "(SELECT coalesce(sum(a.area_m2), 0) FROM apartment a WHERE a.building_id = b.id), "
+                "0, 0, 0, 0, 0, 0, 0, 0, 0, '{}', :due_on, b.id % 8 <> 1, now(), now() FROM building b "
+                "JOIN building_management bm ON bm.building_id = b.id AND bm.valid_until IS NULL WHERE b.id % 4 <> 0"
+            ),
+            {"year": quarter.year, "number": quarter.number, "due_on": quarter.due_on(30)},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO building_report_line (report_id, building_id, company_id, district_id, year, quarter, "
+                "category, amount_minor, area_m2) SELECT r.id, r.building_id, r.company_id, b.district_id, r.year, "
+                "r.quarter, c.category, 1 + (r.area_m2 * 90000 * (0.5 + random()))::bigint, r.area_m2 "
+                "FROM building_report r JOIN building b ON b.id = r.building_id "
+                "CROSS JOIN unnest(CAST(:categories AS text[])) AS c(category)"
+            ),
+            {"categories": [c.value for c in ExpenseCategory]},
+        )
     with Session(engine, expire_on_commit=False) as session:
         largest = session.execute(  # the manager's company: the one with the most apartments
             text(
@@ -340,14 +370,15 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
             session, users["manager"], building_id, photo_dir, now
         )
         expense, expense_document = _documented_expense(session, users["manager"], building_id, photo_dir)
-        # A published report on the building, so residents and officials read it too.
+        # A report published through the service on the building, so residents and officials read
+        # it too; a quarter before the last one, which the SQL above published for most buildings.
         admin = Actor(users["admin"].id, "scale-admin", Role.admin, None, None, 0)
         publish_report(
             session,
             admin,
             building_id=building_id,
-            quarter=Quarter(2026, 3),
-            today=date(2026, 11, 5),
+            quarter=Quarter(2026, 2),
+            today=date(2026, 8, 5),
             now=now,
             settings=make_settings(database_url),
         )
@@ -380,7 +411,7 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
             "person_id": person_id,
             "invoice_id": invoice_id,
             "plan_id": plan.id,
-            "quarter": "2026-Q3",
+            "quarter": "2026-Q2",
             "request_id": request_id,
             "service_request_id": request_id,
             "service_code": category_code,

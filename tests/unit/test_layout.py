@@ -42,6 +42,8 @@ def test_the_answers_hold_their_rules():
         "one ballot per ownership share": "def _refuse_second(",
         "what residents' payments brought the company on a building": "def company_share(",
         "a shared expense split to the tiyin": "def split_exactly(",
+        "a building's quarterly report late, and which company owes it": "def deadline_rows(",
+        "an outlier in cost per m2": "THRESHOLD = 3.5",
     }
     assert set(expected) == set(table)
     for question, definition in expected.items():

@@ -62,7 +62,17 @@ def test_demo_serves_logins_and_readings_arrive_within_seconds(tmp_path: Path):
         assert {"meeting_notice", "meeting_result"} <= kinds, kinds  # the owners' meetings told the owner
         with sqlite3.connect(database) as connection:
             meetings = dict(connection.execute("SELECT status, ballots FROM meeting").fetchall())
+            plans = connection.execute(
+                "SELECT count(*) FROM instalment_plan WHERE status = 'active'"
+            ).fetchone()[0]
         assert meetings.keys() == {"closed", "published"} and meetings["published"] > 0, meetings
+        assert plans == 1  # a debtor of the demo building keeps to a schedule
+        building_id = _get(f"{base}/api/v1/apartments", headers)["items"][0]["building_id"]
+        reports = _get(f"{base}/api/v1/buildings/{building_id}/reports", headers)
+        assert len(reports) == 1, reports  # last quarter's, billed, mostly paid and spent
+        assert (
+            reports[0]["income_minor"] > 0 and reports[0]["expenses_minor"] > 0 and reports[0]["on_time"]
+        ), reports
 
         started = time.monotonic()
         fresh = 0

@@ -53,3 +53,21 @@ def server_version(conn: psycopg.Connection) -> str:
 def machine(server: str) -> str:
     """The first words of a benchmark's header: the server, the CPUs and Python."""
     return f"PostgreSQL {server}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def refuses_to_drop(conninfo: str, url: str, reset: bool, console: Console) -> bool:
+    """True, once said why, when the database's public schema holds tables and --reset was not given.
+
+    The scripts that drop the public schema ask this first: a database in use is not dropped by mistake.
+    """
+    with psycopg.connect(conninfo) as conn:
+        occupied = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        ).fetchone()[0]
+    if occupied and not reset:
+        console.print(
+            f"[red]{make_url(url).database} has tables; this benchmark drops the public schema."
+            " Pass --reset.[/red]"
+        )
+        return True
+    return False

@@ -42,7 +42,6 @@ import psycopg
 import web  # bench/web.py: the server, log-in and load helpers
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import make_url
 from sqlmodel import Session
 
 from housing.accounts.models import Role
@@ -75,15 +74,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8767)
     parser.add_argument("--reset", action="store_true", help="drop the schema even if its tables hold rows")
     args, conninfo, server = benchkit.parse(parser, console)
-    with psycopg.connect(conninfo) as conn:
-        occupied = conn.execute(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-        ).fetchone()[0]
-    if occupied and not args.reset:
-        console.print(
-            f"[red]{make_url(args.url).database} has tables; this benchmark drops the public schema."
-            " Pass --reset.[/red]"
-        )
+    if benchkit.refuses_to_drop(conninfo, args.url, args.reset, console):
         return 2
     console.print(f"{benchkit.machine(server)}, {args.buildings:,} buildings, {args.runs} runs")
     started = time.perf_counter()
@@ -248,57 +239,27 @@ def make_official(engine, settings: Settings) -> None:
 
 
 def page_times(args: argparse.Namespace) -> dict[str, tuple[list[float], list[float]]]:
-    process = web.start_server(args)
-    try:
-        base = f"127.0.0.1:{args.port}"
-        official = web.token(base, OFFICIAL)
-        q = str(COMPARED)
-        pages = [
-            ("baseline: GET /healthz (SELECT 1)", "/healthz", None),
-            ("official: GET /city/money (cleaning)", f"/city/money?quarter={q}&category=cleaning", official),
-            ("official: GET /city/money (all categories)", f"/city/money?quarter={q}", official),
-            ("official: GET /city/money (one district)", f"/city/money?quarter={q}&district_id=3", official),
-            (
-                "official: GET /api/v1/city/building-costs",
-                f"/api/v1/city/building-costs?quarter={q}",
-                official,
-            ),
-            ("official: GET /city/money/late", "/city/money/late", official),
-        ]
-        results = {label: ([], []) for label, _, _ in pages}
-        for _ in range(2):  # interleaved, so that noise falls on every page
-            for label, path, bearer in pages:
-                server_ms, client_ms = web.measure(base, path, bearer, args.clients, args.requests // 2)
-                results[label][0].extend(server_ms)
-                results[label][1].extend(client_ms)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-    return results
+    q = str(COMPARED)
+    pages = [
+        ("baseline: GET /healthz (SELECT 1)", "/healthz", False),
+        ("official: GET /city/money (cleaning)", f"/city/money?quarter={q}&category=cleaning", True),
+        ("official: GET /city/money (all categories)", f"/city/money?quarter={q}", True),
+        ("official: GET /city/money (one district)", f"/city/money?quarter={q}&district_id=3", True),
+        ("official: GET /api/v1/city/building-costs", f"/api/v1/city/building-costs?quarter={q}", True),
+        ("official: GET /city/money/late", "/city/money/late", True),
+    ]
+    return web.page_times(args, OFFICIAL, pages)
 
 
 def report_pages(results: dict[str, tuple[list[float], list[float]]], args: argparse.Namespace) -> None:
-    table = Table(
-        title=f"The officials' pages over {args.buildings:,} buildings, {args.clients} concurrent clients"
-    )
-    for name in ("page", "requests", "server p50 ms", "server p95 ms", "client p50 ms", "client p95 ms"):
-        table.add_column(name, justify="left" if name == "page" else "right")
-    slowest = 0.0
-    for label, (server, client) in results.items():
-        if "/city/money (" in label or "building-costs" in label:  # the comparison, not the late list
-            slowest = max(slowest, web.percentile(client, 95))
-        table.add_row(
-            label,
-            f"{len(server):,}",
-            f"{web.percentile(server, 50):.1f}",
-            f"{web.percentile(server, 95):.1f}",
-            f"{web.percentile(client, 50):.1f}",
-            f"{web.percentile(client, 95):.1f}",
-        )
-    console.print(table)
-    console.print(
-        f"Target: the comparison under 300 ms at p95 (client): {slowest:.0f} ms, "
-        + ("[green]met[/green]" if slowest < 300 else "[red]missed[/red]")
+    web.report_pages(
+        results,
+        console,
+        title=f"The officials' pages over {args.buildings:,} buildings, {args.clients} concurrent clients",
+        target="the comparison under 300 ms at p95 (client)",
+        limit_ms=300,
+        # the comparison, not the late list
+        counted=lambda label: "/city/money (" in label or "building-costs" in label,
     )
 
 

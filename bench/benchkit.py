@@ -71,3 +71,28 @@ def refuses_to_drop(conninfo: str, url: str, reset: bool, console: Console) -> b
         )
         return True
     return False
+
+
+def seed_managed_buildings(conn: psycopg.Connection, buildings: int) -> None:
+    """12 districts, 900 companies and `buildings` buildings, building g managed by company g % 900 + 1
+    since 2020 (the city of the officials' benchmarks), in SQL."""
+    conn.execute(
+        "INSERT INTO district (name, city, created_at, updated_at) "
+        "SELECT 'District ' || g, 'Tashkent', now(), now() FROM generate_series(1, 12) g"
+    )
+    conn.execute(
+        "INSERT INTO management_company (name, tax_id, district_id, created_at, updated_at) "
+        "SELECT 'Company ' || g, (300000000 + g)::text, 1 + g % 12, now(), now() FROM generate_series(1, 900) g"
+    )
+    conn.execute(
+        """
+        INSERT INTO building (address, district_id, latitude, longitude, floors, created_at, updated_at)
+        SELECT 'Bench street ' || g, 1 + (g %% 900 + 1) %% 12, 41.3, 69.28, 9, now(), now()
+        FROM generate_series(1, %(n)s) g
+        """,
+        {"n": buildings},
+    )
+    conn.execute(
+        "INSERT INTO building_management (building_id, company_id, valid_from, created_at) "
+        "SELECT id, id % 900 + 1, DATE '2020-01-01', now() FROM building"
+    )

@@ -44,15 +44,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session
 
-from housing.accounts.models import Role
-from housing.accounts.passwords import Passwords
-from housing.accounts.service import create_user
 from housing.building_money import costs
 from housing.building_money.rules import ExpenseCategory, Quarter
 from housing.db import make_engine
 from housing.settings import Settings
 
-OFFICIAL = "bench-official"
 QUARTERS = [Quarter(2025, 4), Quarter(2026, 1), Quarter(2026, 2), Quarter(2026, 3)]
 COMPARED = Quarter(2026, 3)
 # UZS per m2 a quarter, roughly: what the categories cost a building.
@@ -102,7 +98,7 @@ def main() -> int:
                 started = time.perf_counter()
                 costs.cost_comparison(session, COMPARED, None)
                 timings["kept"].append(time.perf_counter() - started)
-        make_official(engine, settings)
+        web.make_official(engine, settings)
     finally:
         engine.dispose()
     report_compare(timings, args, found.result.n, len(found.result.outliers))
@@ -112,26 +108,7 @@ def main() -> int:
 
 def seed(conn: psycopg.Connection, buildings: int) -> int:
     """The city and its published reports; returns the number of report lines."""
-    conn.execute(
-        "INSERT INTO district (name, city, created_at, updated_at) "
-        "SELECT 'District ' || g, 'Tashkent', now(), now() FROM generate_series(1, 12) g"
-    )
-    conn.execute(
-        "INSERT INTO management_company (name, tax_id, district_id, created_at, updated_at) "
-        "SELECT 'Company ' || g, (300000000 + g)::text, 1 + g % 12, now(), now() FROM generate_series(1, 900) g"
-    )
-    conn.execute(
-        """
-        INSERT INTO building (address, district_id, latitude, longitude, floors, created_at, updated_at)
-        SELECT 'Bench street ' || g, 1 + (g %% 900 + 1) %% 12, 41.3, 69.28, 9, now(), now()
-        FROM generate_series(1, %(n)s) g
-        """,
-        {"n": buildings},
-    )
-    conn.execute(
-        "INSERT INTO building_management (building_id, company_id, valid_from, created_at) "
-        "SELECT id, id % 900 + 1, DATE '2020-01-01', now() FROM building"
-    )
+    benchkit.seed_managed_buildings(conn, buildings)
     rows = conn.execute("SELECT id, district_id FROM building ORDER BY id").fetchall()
     rng = random.Random(14)
     factor = {company: rng.uniform(0.6, 1.8) for company in range(1, 901)}
@@ -226,18 +203,6 @@ def _p95(values: list[float]) -> float:
     return web.percentile(values, 95) if len(values) > 1 else values[0]
 
 
-def make_official(engine, settings: Settings) -> None:
-    with Session(engine) as session:
-        create_user(
-            session,
-            passwords=Passwords.from_settings(settings),
-            username=OFFICIAL,
-            password=web.PASSWORD,
-            role=Role.official,
-        )
-        session.commit()
-
-
 def page_times(args: argparse.Namespace) -> dict[str, tuple[list[float], list[float]]]:
     q = str(COMPARED)
     pages = [
@@ -248,7 +213,7 @@ def page_times(args: argparse.Namespace) -> dict[str, tuple[list[float], list[fl
         ("official: GET /api/v1/city/building-costs", f"/api/v1/city/building-costs?quarter={q}", True),
         ("official: GET /city/money/late", "/city/money/late", True),
     ]
-    return web.page_times(args, OFFICIAL, pages)
+    return web.page_times(args, web.OFFICIAL, pages)
 
 
 def report_pages(results: dict[str, tuple[list[float], list[float]]], args: argparse.Namespace) -> None:

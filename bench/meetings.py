@@ -48,9 +48,7 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from housing.accounts.models import Role, User
-from housing.accounts.passwords import Passwords
-from housing.accounts.service import create_user
+from housing.accounts.models import User
 from housing.actors import Actor
 from housing.db import make_engine
 from housing.meetings import closing, drafting, publishing, reading, voting
@@ -60,7 +58,6 @@ from housing.meetings.protocol_source import protocol_data
 from housing.meetings.rules import Choice, DecisionKind
 from housing.settings import Settings
 
-OFFICIAL = "bench-official"
 console = Console(width=None if sys.stdout.isatty() else 132)
 
 
@@ -104,7 +101,7 @@ def main() -> int:
         for _ in range(args.runs):
             for step, seconds in measure_count(engine, settings, meeting_id, ends).items():
                 timings[step].append(seconds)
-        make_official(engine, settings)
+        web.make_official(engine, settings)
     finally:
         engine.dispose()
     report_count({step: statistics.median(values) for step, values in timings.items()}, args)
@@ -117,30 +114,11 @@ def main() -> int:
 
 def seed_city(conn: psycopg.Connection, *, buildings: int, meetings: int) -> None:
     """Districts, companies and their scores, buildings, and meetings with results and decisions."""
-    conn.execute(
-        "INSERT INTO district (name, city, created_at, updated_at) "
-        "SELECT 'District ' || g, 'Tashkent', now(), now() FROM generate_series(1, 12) g"
-    )
-    conn.execute(
-        "INSERT INTO management_company (name, tax_id, district_id, created_at, updated_at) "
-        "SELECT 'Company ' || g, (300000000 + g)::text, 1 + g % 12, now(), now() FROM generate_series(1, 900) g"
-    )
+    benchkit.seed_managed_buildings(conn, buildings)
     conn.execute(
         "INSERT INTO quality_score (company_id, period, total, method_version, computed_at) "
         "SELECT c.id, date_trunc('month', now() - m * interval '1 month')::date, 40 + random() * 55, 1, now() "
         "FROM management_company c CROSS JOIN generate_series(0, 11) m"
-    )
-    conn.execute(
-        """
-        INSERT INTO building (address, district_id, latitude, longitude, floors, created_at, updated_at)
-        SELECT 'Bench street ' || g, 1 + (g %% 900 + 1) %% 12, 41.3, 69.28, 9, now(), now()
-        FROM generate_series(1, %(n)s) g
-        """,
-        {"n": buildings},
-    )
-    conn.execute(
-        "INSERT INTO building_management (building_id, company_id, valid_from, created_at) "
-        "SELECT id, id % 900 + 1, DATE '2020-01-01', now() FROM building"
     )
     conn.execute(
         "INSERT INTO user_account (username, password_hash, role, is_active, created_at, updated_at) "
@@ -357,18 +335,6 @@ def report_count(median: dict[str, float], args: argparse.Namespace) -> None:
 # The officials' page, served
 
 
-def make_official(engine, settings: Settings) -> None:
-    with Session(engine) as session:
-        create_user(
-            session,
-            passwords=Passwords.from_settings(settings),
-            username=OFFICIAL,
-            password=web.PASSWORD,
-            role=Role.official,
-        )
-        session.commit()
-
-
 def page_times(args: argparse.Namespace) -> dict[str, tuple[list[float], list[float]]]:
     pages = [
         ("baseline: GET /healthz (SELECT 1)", "/healthz", False),
@@ -376,7 +342,7 @@ def page_times(args: argparse.Namespace) -> dict[str, tuple[list[float], list[fl
         ("official: GET /city/meetings?district_id=3", "/city/meetings?district_id=3", True),
         ("official: GET /api/v1/city/meetings", "/api/v1/city/meetings", True),
     ]
-    return web.page_times(args, OFFICIAL, pages)
+    return web.page_times(args, web.OFFICIAL, pages)
 
 
 def report_page(results: dict[str, tuple[list[float], list[float]]], args: argparse.Namespace) -> None:

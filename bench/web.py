@@ -58,6 +58,7 @@ from housing.settings import Settings
 PERIOD = date(2026, 10, 1)
 PASSWORD = "bench-password-" + "x" * 20
 RESIDENT, DISPATCHER = "bench-resident", "bench-dispatcher"
+OFFICIAL = "bench-official"  # of the officials' pages (bench/meetings.py, bench/building_costs.py)
 TIMING = re.compile(r"app;dur=([\d.]+)")
 console = Console(width=None if sys.stdout.isatty() else 132)
 
@@ -358,6 +359,19 @@ def report(results: dict[str, tuple[list[float], list[float]]], args: argparse.N
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def make_official(engine, settings: Settings) -> None:
+    """The official (OFFICIAL, PASSWORD) who asks for the officials' pages, committed."""
+    with Session(engine) as session:
+        create_user(
+            session,
+            passwords=Passwords.from_settings(settings),
+            username=OFFICIAL,
+            password=PASSWORD,
+            role=Role.official,
+        )
+        session.commit()
 
 
 def page_times(

@@ -42,18 +42,13 @@ import psycopg
 import web  # bench/web.py: the server, log-in and load helpers
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import make_url
 from sqlmodel import Session
 
-from housing.accounts.models import Role
-from housing.accounts.passwords import Passwords
-from housing.accounts.service import create_user
 from housing.building_money import costs
 from housing.building_money.rules import ExpenseCategory, Quarter
 from housing.db import make_engine
 from housing.settings import Settings
 
-OFFICIAL = "bench-official"
 QUARTERS = [Quarter(2025, 4), Quarter(2026, 1), Quarter(2026, 2), Quarter(2026, 3)]
 COMPARED = Quarter(2026, 3)
 # UZS per m2 a quarter, roughly: what the categories cost a building.
@@ -75,15 +70,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8767)
     parser.add_argument("--reset", action="store_true", help="drop the schema even if its tables hold rows")
     args, conninfo, server = benchkit.parse(parser, console)
-    with psycopg.connect(conninfo) as conn:
-        occupied = conn.execute(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-        ).fetchone()[0]
-    if occupied and not args.reset:
-        console.print(
-            f"[red]{make_url(args.url).database} has tables; this benchmark drops the public schema."
-            " Pass --reset.[/red]"
-        )
+    if benchkit.refuses_to_drop(conninfo, args.url, args.reset, console):
         return 2
     console.print(f"{benchkit.machine(server)}, {args.buildings:,} buildings, {args.runs} runs")
     started = time.perf_counter()
@@ -111,7 +98,7 @@ def main() -> int:
                 started = time.perf_counter()
                 costs.cost_comparison(session, COMPARED, None)
                 timings["kept"].append(time.perf_counter() - started)
-        make_official(engine, settings)
+        web.make_official(engine, settings)
     finally:
         engine.dispose()
     report_compare(timings, args, found.result.n, len(found.result.outliers))
@@ -121,26 +108,7 @@ def main() -> int:
 
 def seed(conn: psycopg.Connection, buildings: int) -> int:
     """The city and its published reports; returns the number of report lines."""
-    conn.execute(
-        "INSERT INTO district (name, city, created_at, updated_at) "
-        "SELECT 'District ' || g, 'Tashkent', now(), now() FROM generate_series(1, 12) g"
-    )
-    conn.execute(
-        "INSERT INTO management_company (name, tax_id, district_id, created_at, updated_at) "
-        "SELECT 'Company ' || g, (300000000 + g)::text, 1 + g % 12, now(), now() FROM generate_series(1, 900) g"
-    )
-    conn.execute(
-        """
-        INSERT INTO building (address, district_id, latitude, longitude, floors, created_at, updated_at)
-        SELECT 'Bench street ' || g, 1 + (g %% 900 + 1) %% 12, 41.3, 69.28, 9, now(), now()
-        FROM generate_series(1, %(n)s) g
-        """,
-        {"n": buildings},
-    )
-    conn.execute(
-        "INSERT INTO building_management (building_id, company_id, valid_from, created_at) "
-        "SELECT id, id % 900 + 1, DATE '2020-01-01', now() FROM building"
-    )
+    benchkit.seed_managed_buildings(conn, buildings)
     rows = conn.execute("SELECT id, district_id FROM building ORDER BY id").fetchall()
     rng = random.Random(14)
     factor = {company: rng.uniform(0.6, 1.8) for company in range(1, 901)}
@@ -235,70 +203,28 @@ def _p95(values: list[float]) -> float:
     return web.percentile(values, 95) if len(values) > 1 else values[0]
 
 
-def make_official(engine, settings: Settings) -> None:
-    with Session(engine) as session:
-        create_user(
-            session,
-            passwords=Passwords.from_settings(settings),
-            username=OFFICIAL,
-            password=web.PASSWORD,
-            role=Role.official,
-        )
-        session.commit()
-
-
 def page_times(args: argparse.Namespace) -> dict[str, tuple[list[float], list[float]]]:
-    process = web.start_server(args)
-    try:
-        base = f"127.0.0.1:{args.port}"
-        official = web.token(base, OFFICIAL)
-        q = str(COMPARED)
-        pages = [
-            ("baseline: GET /healthz (SELECT 1)", "/healthz", None),
-            ("official: GET /city/money (cleaning)", f"/city/money?quarter={q}&category=cleaning", official),
-            ("official: GET /city/money (all categories)", f"/city/money?quarter={q}", official),
-            ("official: GET /city/money (one district)", f"/city/money?quarter={q}&district_id=3", official),
-            (
-                "official: GET /api/v1/city/building-costs",
-                f"/api/v1/city/building-costs?quarter={q}",
-                official,
-            ),
-            ("official: GET /city/money/late", "/city/money/late", official),
-        ]
-        results = {label: ([], []) for label, _, _ in pages}
-        for _ in range(2):  # interleaved, so that noise falls on every page
-            for label, path, bearer in pages:
-                server_ms, client_ms = web.measure(base, path, bearer, args.clients, args.requests // 2)
-                results[label][0].extend(server_ms)
-                results[label][1].extend(client_ms)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-    return results
+    q = str(COMPARED)
+    pages = [
+        ("baseline: GET /healthz (SELECT 1)", "/healthz", False),
+        ("official: GET /city/money (cleaning)", f"/city/money?quarter={q}&category=cleaning", True),
+        ("official: GET /city/money (all categories)", f"/city/money?quarter={q}", True),
+        ("official: GET /city/money (one district)", f"/city/money?quarter={q}&district_id=3", True),
+        ("official: GET /api/v1/city/building-costs", f"/api/v1/city/building-costs?quarter={q}", True),
+        ("official: GET /city/money/late", "/city/money/late", True),
+    ]
+    return web.page_times(args, web.OFFICIAL, pages)
 
 
 def report_pages(results: dict[str, tuple[list[float], list[float]]], args: argparse.Namespace) -> None:
-    table = Table(
-        title=f"The officials' pages over {args.buildings:,} buildings, {args.clients} concurrent clients"
-    )
-    for name in ("page", "requests", "server p50 ms", "server p95 ms", "client p50 ms", "client p95 ms"):
-        table.add_column(name, justify="left" if name == "page" else "right")
-    slowest = 0.0
-    for label, (server, client) in results.items():
-        if "/city/money (" in label or "building-costs" in label:  # the comparison, not the late list
-            slowest = max(slowest, web.percentile(client, 95))
-        table.add_row(
-            label,
-            f"{len(server):,}",
-            f"{web.percentile(server, 50):.1f}",
-            f"{web.percentile(server, 95):.1f}",
-            f"{web.percentile(client, 50):.1f}",
-            f"{web.percentile(client, 95):.1f}",
-        )
-    console.print(table)
-    console.print(
-        f"Target: the comparison under 300 ms at p95 (client): {slowest:.0f} ms, "
-        + ("[green]met[/green]" if slowest < 300 else "[red]missed[/red]")
+    web.report_pages(
+        results,
+        console,
+        title=f"The officials' pages over {args.buildings:,} buildings, {args.clients} concurrent clients",
+        target="the comparison under 300 ms at p95 (client)",
+        limit_ms=300,
+        # the comparison, not the late list
+        counted=lambda label: "/city/money (" in label or "building-costs" in label,
     )
 
 

@@ -45,12 +45,10 @@ import psycopg
 import web  # bench/web.py: the server, log-in and load helpers
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import make_url, text
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from housing.accounts.models import Role, User
-from housing.accounts.passwords import Passwords
-from housing.accounts.service import create_user
+from housing.accounts.models import User
 from housing.actors import Actor
 from housing.db import make_engine
 from housing.meetings import closing, drafting, publishing, reading, voting
@@ -60,7 +58,6 @@ from housing.meetings.protocol_source import protocol_data
 from housing.meetings.rules import Choice, DecisionKind
 from housing.settings import Settings
 
-OFFICIAL = "bench-official"
 console = Console(width=None if sys.stdout.isatty() else 132)
 
 
@@ -77,15 +74,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--reset", action="store_true", help="drop the schema even if its tables hold rows")
     args, conninfo, server = benchkit.parse(parser, console)
-    with psycopg.connect(conninfo) as conn:
-        occupied = conn.execute(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-        ).fetchone()[0]
-    if occupied and not args.reset:
-        console.print(
-            f"[red]{make_url(args.url).database} has tables; this benchmark drops the public schema."
-            " Pass --reset.[/red]"
-        )
+    if benchkit.refuses_to_drop(conninfo, args.url, args.reset, console):
         return 2
     console.print(
         f"{benchkit.machine(server)}, {args.buildings:,} buildings, {args.meetings:,} meetings, "
@@ -112,7 +101,7 @@ def main() -> int:
         for _ in range(args.runs):
             for step, seconds in measure_count(engine, settings, meeting_id, ends).items():
                 timings[step].append(seconds)
-        make_official(engine, settings)
+        web.make_official(engine, settings)
     finally:
         engine.dispose()
     report_count({step: statistics.median(values) for step, values in timings.items()}, args)
@@ -125,30 +114,11 @@ def main() -> int:
 
 def seed_city(conn: psycopg.Connection, *, buildings: int, meetings: int) -> None:
     """Districts, companies and their scores, buildings, and meetings with results and decisions."""
-    conn.execute(
-        "INSERT INTO district (name, city, created_at, updated_at) "
-        "SELECT 'District ' || g, 'Tashkent', now(), now() FROM generate_series(1, 12) g"
-    )
-    conn.execute(
-        "INSERT INTO management_company (name, tax_id, district_id, created_at, updated_at) "
-        "SELECT 'Company ' || g, (300000000 + g)::text, 1 + g % 12, now(), now() FROM generate_series(1, 900) g"
-    )
+    benchkit.seed_managed_buildings(conn, buildings)
     conn.execute(
         "INSERT INTO quality_score (company_id, period, total, method_version, computed_at) "
         "SELECT c.id, date_trunc('month', now() - m * interval '1 month')::date, 40 + random() * 55, 1, now() "
         "FROM management_company c CROSS JOIN generate_series(0, 11) m"
-    )
-    conn.execute(
-        """
-        INSERT INTO building (address, district_id, latitude, longitude, floors, created_at, updated_at)
-        SELECT 'Bench street ' || g, 1 + (g %% 900 + 1) %% 12, 41.3, 69.28, 9, now(), now()
-        FROM generate_series(1, %(n)s) g
-        """,
-        {"n": buildings},
-    )
-    conn.execute(
-        "INSERT INTO building_management (building_id, company_id, valid_from, created_at) "
-        "SELECT id, id % 900 + 1, DATE '2020-01-01', now() FROM building"
     )
     conn.execute(
         "INSERT INTO user_account (username, password_hash, role, is_active, created_at, updated_at) "
@@ -365,64 +335,25 @@ def report_count(median: dict[str, float], args: argparse.Namespace) -> None:
 # The officials' page, served
 
 
-def make_official(engine, settings: Settings) -> None:
-    with Session(engine) as session:
-        create_user(
-            session,
-            passwords=Passwords.from_settings(settings),
-            username=OFFICIAL,
-            password=web.PASSWORD,
-            role=Role.official,
-        )
-        session.commit()
-
-
 def page_times(args: argparse.Namespace) -> dict[str, tuple[list[float], list[float]]]:
-    process = web.start_server(args)
-    try:
-        base = f"127.0.0.1:{args.port}"
-        official = web.token(base, OFFICIAL)
-        pages = [
-            ("baseline: GET /healthz (SELECT 1)", "/healthz", None),
-            ("official: GET /city/meetings (12 months)", "/city/meetings", official),
-            ("official: GET /city/meetings?district_id=3", "/city/meetings?district_id=3", official),
-            ("official: GET /api/v1/city/meetings", "/api/v1/city/meetings", official),
-        ]
-        results = {label: ([], []) for label, _, _ in pages}
-        for _ in range(2):  # interleaved, so that noise falls on every page
-            for label, path, bearer in pages:
-                server_ms, client_ms = web.measure(base, path, bearer, args.clients, args.requests // 2)
-                results[label][0].extend(server_ms)
-                results[label][1].extend(client_ms)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-    return results
+    pages = [
+        ("baseline: GET /healthz (SELECT 1)", "/healthz", False),
+        ("official: GET /city/meetings (12 months)", "/city/meetings", True),
+        ("official: GET /city/meetings?district_id=3", "/city/meetings?district_id=3", True),
+        ("official: GET /api/v1/city/meetings", "/api/v1/city/meetings", True),
+    ]
+    return web.page_times(args, web.OFFICIAL, pages)
 
 
 def report_page(results: dict[str, tuple[list[float], list[float]]], args: argparse.Namespace) -> None:
-    table = Table(
+    web.report_pages(
+        results,
+        console,
         title=f"The officials' page over {args.buildings:,} buildings and {args.meetings:,} meetings, "
-        f"{args.clients} concurrent clients"
-    )
-    for name in ("page", "requests", "server p50 ms", "server p95 ms", "client p50 ms", "client p95 ms"):
-        table.add_column(name, justify="left" if name == "page" else "right")
-    slowest = 0.0
-    for label, (server, client) in results.items():
-        if not label.startswith("baseline"):
-            slowest = max(slowest, web.percentile(client, 95))
-        table.add_row(
-            label,
-            f"{len(server):,}",
-            f"{web.percentile(server, 50):.1f}",
-            f"{web.percentile(server, 95):.1f}",
-            f"{web.percentile(client, 50):.1f}",
-            f"{web.percentile(client, 95):.1f}",
-        )
-    console.print(table)
-    console.print(
-        f"Target: the officials' page under 200 ms at p95 (client): {slowest:.0f} ms, "
-        + ("[green]met[/green]" if slowest < 200 else "[red]missed[/red]")
+        f"{args.clients} concurrent clients",
+        target="the officials' page under 200 ms at p95 (client)",
+        limit_ms=200,
+        counted=lambda label: not label.startswith("baseline"),
     )
 
 

@@ -29,7 +29,6 @@ import benchkit  # bench/benchkit.py, beside this script
 import psycopg
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import make_url
 
 from housing import clock
 from housing.db import make_engine, session_scope, utcnow
@@ -48,14 +47,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs to take the median of (default 3)")
     parser.add_argument("--reset", action="store_true", help="drop the schema even if its tables hold rows")
     args, conninfo, server = benchkit.parse(parser, console)
-    with psycopg.connect(conninfo) as conn:
-        occupied = conn.execute(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-        ).fetchone()[0]
-    if occupied and not args.reset:
-        console.print(
-            f"[red]{make_url(args.url).database} has tables; this benchmark drops the public schema. Pass --reset.[/red]"
-        )
+    if benchkit.refuses_to_drop(conninfo, args.url, args.reset, console):
         return 2
 
     now = utcnow()

@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from datetime import date
 
 import benchkit  # bench/benchkit.py, beside this script
@@ -57,6 +58,7 @@ from housing.settings import Settings
 PERIOD = date(2026, 10, 1)
 PASSWORD = "bench-password-" + "x" * 20
 RESIDENT, DISPATCHER = "bench-resident", "bench-dispatcher"
+OFFICIAL = "bench-official"  # of the officials' pages (bench/meetings.py, bench/building_costs.py)
 TIMING = re.compile(r"app;dur=([\d.]+)")
 console = Console(width=None if sys.stdout.isatty() else 132)
 
@@ -357,3 +359,75 @@ def report(results: dict[str, tuple[list[float], list[float]]], args: argparse.N
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def make_official(engine, settings: Settings) -> None:
+    """The official (OFFICIAL, PASSWORD) who asks for the officials' pages, committed."""
+    with Session(engine) as session:
+        create_user(
+            session,
+            passwords=Passwords.from_settings(settings),
+            username=OFFICIAL,
+            password=PASSWORD,
+            role=Role.official,
+        )
+        session.commit()
+
+
+def page_times(
+    args: argparse.Namespace, username: str, pages: list[tuple[str, str, bool]]
+) -> dict[str, tuple[list[float], list[float]]]:
+    """Serves the app (start_server) and measures each (label, path, signed in) page as `username`.
+
+    Each page gets --requests requests from --clients threads, in two interleaved rounds so that
+    noise falls on every page; returns each label's server and client milliseconds.
+    """
+    process = start_server(args)
+    try:
+        base = f"127.0.0.1:{args.port}"
+        bearer = token(base, username)
+        results = {label: ([], []) for label, _, _ in pages}
+        for _ in range(2):
+            for label, path, signed_in in pages:
+                server_ms, client_ms = measure(
+                    base, path, bearer if signed_in else None, args.clients, args.requests // 2
+                )
+                results[label][0].extend(server_ms)
+                results[label][1].extend(client_ms)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return results
+
+
+def report_pages(
+    results: dict[str, tuple[list[float], list[float]]],
+    console: Console,
+    *,
+    title: str,
+    target: str,
+    limit_ms: float,
+    counted: Callable[[str], bool],
+) -> None:
+    """The pages' table (p50 and p95 of server time and client latency), then the line saying
+    whether the slowest client p95 of the `counted` pages is under limit_ms: `Target: {target}:`."""
+    table = Table(title=title)
+    for name in ("page", "requests", "server p50 ms", "server p95 ms", "client p50 ms", "client p95 ms"):
+        table.add_column(name, justify="left" if name == "page" else "right")
+    slowest = 0.0
+    for label, (server, client) in results.items():
+        if counted(label):
+            slowest = max(slowest, percentile(client, 95))
+        table.add_row(
+            label,
+            f"{len(server):,}",
+            f"{percentile(server, 50):.1f}",
+            f"{percentile(server, 95):.1f}",
+            f"{percentile(client, 50):.1f}",
+            f"{percentile(client, 95):.1f}",
+        )
+    console.print(table)
+    console.print(
+        f"Target: {target}: {slowest:.0f} ms, "
+        + ("[green]met[/green]" if slowest < limit_ms else "[red]missed[/red]")
+    )

@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 
 from housing.building_money.models import BuildingExpense
-from tests.api.test_expenses_api import publish_stub
+from tests.factories.money import frozen_quarter
 
 TODAY = date(2026, 11, 10)
 GOOD = (
@@ -102,7 +102,8 @@ def test_a_reference_booked_with_another_amount_is_refused(client, city, session
 
 
 def test_rows_in_a_published_quarter_are_refused_by_line(client, city, session):
-    publish_stub(session, city.building_a, city.company_a.id, 2026, 3)
+    frozen_quarter(session, city.building_a, city.company_a.id, 2026, 3)
+    session.commit()
     text = GOOD + "2026-09-30,10.00,cleaning,,BANK-010,late invoice\n"
     answer = _import(client, city, text)
     assert answer.status_code == 422

@@ -16,13 +16,13 @@ from sqlmodel import Session, select
 
 from housing.building_money.models import (
     BuildingExpense,
-    BuildingReport,
     ExpenseDocument,
     ExpenseRequest,
     SharedExpense,
 )
 from tests.conftest import make_settings
 from tests.factories.core import make_apartment, make_building
+from tests.factories.money import frozen_quarter
 from tests.factories.requests import make_request, make_resident, png_bytes
 
 TODAY = date(2026, 11, 10)
@@ -52,31 +52,6 @@ def pdf_bytes() -> bytes:
 def _rows(session: Session, model) -> list:
     session.expire_all()
     return list(session.exec(select(model)).all())
-
-
-def publish_stub(session: Session, building, company_id: int, year: int, quarter: int) -> None:
-    """A published report's row (its figures do not matter here): the quarter is frozen."""
-    session.add(
-        BuildingReport(
-            building_id=building.id,
-            company_id=company_id,
-            year=year,
-            quarter=quarter,
-            area_m2=Decimal(1),
-            opening_balance_minor=0,
-            income_minor=0,
-            expenses_minor=0,
-            closing_balance_minor=0,
-            collected_to_date_minor=0,
-            debt_minor=0,
-            accounts_in_debt=0,
-            accounts=0,
-            due_on=date(2026, 10, 30),
-            on_time=True,
-            published_at=datetime(2026, 10, 5, tzinfo=UTC),
-        )
-    )
-    session.commit()
 
 
 def book(client, city, body=None, who="manager", building=None):
@@ -226,7 +201,8 @@ def test_hostile_reads_are_refused_without_a_server_error(client, city, path):
 
 
 def test_an_expense_in_a_published_quarter_is_refused(client, city, session):
-    publish_stub(session, city.building_a, city.company_a.id, 2026, 3)
+    frozen_quarter(session, city.building_a, city.company_a.id, 2026, 3)
+    session.commit()
     answer = book(client, city, EXPENSE | {"spent_on": "2026-09-30"})
     assert answer.status_code == 409
     assert "2026-Q3" in answer.json()["detail"]
@@ -386,6 +362,7 @@ def test_no_document_is_attached_in_a_published_quarter(client, city, session, f
     frozen_clock.at(date(2026, 9, 20), 12)
     expense = book(client, city, EXPENSE | {"spent_on": "2026-09-15"}).json()
     frozen_clock.at(TODAY, 12)
-    publish_stub(session, city.building_a, city.company_a.id, 2026, 3)
+    frozen_quarter(session, city.building_a, city.company_a.id, 2026, 3)
+    session.commit()
     assert _upload(client, city, expense["id"], pdf_bytes()).status_code == 409
     assert _rows(session, ExpenseDocument) == []

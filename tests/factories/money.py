@@ -1,12 +1,13 @@
 """Factories for a building's money: a company's manager, expenses, a published report's row."""
 
-from datetime import date
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from sqlmodel import Session
 
 from housing.accounts.models import Role
 from housing.actors import Actor
-from housing.building_money.models import BuildingExpense
+from housing.building_money.models import BuildingExpense, BuildingReport
 from housing.building_money.service import ExpenseInput, company_managing, record_expense
 from housing.registry.models import Building
 from tests.factories.core import make_user
@@ -37,3 +38,31 @@ def spend(
         expense=ExpenseInput(spent_on=on, category=category, amount_minor=amount_minor, **kw),
         today=today or on,
     )
+
+
+def frozen_quarter(
+    session: Session, building: Building, company_id: int, year: int, quarter: int
+) -> BuildingReport:
+    """A published report's row whose figures do not matter (all zero, no lines): the quarter is
+    frozen. Flushed, not committed."""
+    report = BuildingReport(
+        building_id=building.id,
+        company_id=company_id,
+        year=year,
+        quarter=quarter,
+        area_m2=Decimal(1),
+        opening_balance_minor=0,
+        income_minor=0,
+        expenses_minor=0,
+        closing_balance_minor=0,
+        collected_to_date_minor=0,
+        debt_minor=0,
+        accounts_in_debt=0,
+        accounts=0,
+        due_on=date(2026, 10, 30),
+        on_time=True,
+        published_at=datetime(2026, 10, 5, tzinfo=UTC),
+    )
+    session.add(report)
+    session.flush()
+    return report

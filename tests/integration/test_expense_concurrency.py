@@ -18,11 +18,11 @@ from housing.building_money.documents import Upload, attach_expense_document
 from housing.building_money.models import BuildingExpense, ExpenseDocument
 from housing.building_money.service import ExpenseInput, record_shared_expense
 from housing.building_money.statement import import_expense_statement
+from tests.concurrency import run_together
 from tests.conftest import TEST_DATABASE_URL, make_settings
 from tests.factories.core import make_apartment, make_building, make_company
 from tests.factories.money import bookkeeper_of
 from tests.factories.requests import png_bytes
-from tests.integration.test_meeting_concurrency import run_together
 
 pytestmark = pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs PostgreSQL (HOUSING_TEST_DATABASE_URL)")
 

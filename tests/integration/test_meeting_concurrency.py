@@ -9,7 +9,6 @@ other blocked on the meeting row's lock, then lets the first commit.
 
 import threading
 import time
-from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
 
@@ -22,13 +21,14 @@ from housing.meetings import closing, publishing, reading, receipts, voting
 from housing.meetings.models import Ballot, BuildingDecision, Meeting, MeetingEvent
 from housing.meetings.rules import Choice, from_text
 from housing.notifications.models import Notification
+from tests.concurrency import DEADLINE, run_together, wait_until_blocked
 from tests.conftest import TEST_DATABASE_URL
 from tests.factories import meetings as f
 from tests.factories.core import make_apartment, make_building, make_owner
 
 pytestmark = pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs PostgreSQL (HOUSING_TEST_DATABASE_URL)")
 
-DEADLINE = 20  # seconds
+MEETING_LOCK = "the other transaction never waited on the meeting's lock"
 
 
 @pytest.fixture
@@ -47,44 +47,6 @@ def vote(db: Engine, settings):
         managers = [f.manager_of(session, building) for _ in range(2)]
         session.commit()
     return meeting.id, question.id, residents, entries, managers
-
-
-def run_together(*calls: Callable[[], object]) -> list[object]:
-    """Runs each call in its own thread from one barrier; returns each result or exception."""
-    barrier = threading.Barrier(len(calls))
-    results: list[object] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], object]) -> None:
-        barrier.wait()
-        try:
-            results[index] = call()
-        except Exception as exc:  # the refusal is the result
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(DEADLINE)
-    return results
-
-
-def wait_until_blocked(db: Engine) -> None:
-    """Until a session of this database waits on a lock (the meeting row's), or fail."""
-    ends = time.monotonic() + DEADLINE
-    with db.connect() as connection:
-        while time.monotonic() < ends:
-            waiting = connection.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            ).scalar_one()
-            if waiting:
-                return
-            connection.commit()
-            time.sleep(0.02)  # polling interval, not the proof: the proof is the lock wait seen
-    pytest.fail("the other transaction never waited on the meeting's lock")
 
 
 def cast(db: Engine, actor, meeting_id: int, voter_id: int, question_id: int, *, now, hold=None) -> Ballot:
@@ -162,7 +124,7 @@ def test_a_ballot_that_holds_the_lock_when_the_close_comes_is_counted(db, settin
     wait_for_row_lock(db, meeting_id)
     closing = threading.Thread(target=lambda: close(db, settings, None, meeting_id, now=f.ENDS))
     closing.start()
-    wait_until_blocked(db)
+    wait_until_blocked(db, MEETING_LOCK)
     release.set()
     ballot_side.join(DEADLINE)
     closing.join(DEADLINE)
@@ -190,7 +152,7 @@ def test_a_ballot_that_comes_while_the_close_holds_the_lock_is_refused(db, setti
 
     ballot_side = threading.Thread(target=late_ballot)
     ballot_side.start()
-    wait_until_blocked(db)
+    wait_until_blocked(db, MEETING_LOCK)
     release.set()
     closing.join(DEADLINE)
     ballot_side.join(DEADLINE)

@@ -1,11 +1,10 @@
 """The building's income rule and the report's checks, case by case (docs/building-reports.md)."""
 
 import threading
-import time
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import Engine, func, text
+from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from billing.building_accounts.income import collected_by_building, collected_to, company_share, debt_at
@@ -19,6 +18,7 @@ from housing.building_money.service import ExpenseInput, record_expense
 from housing.db import is_postgres, session_scope
 from housing.errors import Conflict, Forbidden, NotFound
 from housing.settings import Settings
+from tests.concurrency import wait_until_blocked
 from tests.factories.billing import (
     make_invoice,
     make_invoice_line,
@@ -312,7 +312,9 @@ def test_an_expense_booked_while_the_quarter_is_being_published_waits_then_is_re
     with session_scope(db) as session:
         _publish(session, manager, building_id, Quarter(2026, 3), settings)
         published.set()
-        _wait_until_blocked(db)  # the expense waits on the building's row, locked by the publisher
+        wait_until_blocked(
+            db, "the expense never waited on the building's lock", DEADLINE
+        )  # the expense waits on the building's row, locked by the publisher
     booker.join(DEADLINE)
     assert len(outcome) == 1 and isinstance(outcome[0], Conflict), outcome
     with Session(db) as session:
@@ -322,21 +324,3 @@ def test_an_expense_booked_while_the_quarter_is_being_published_waits_then_is_re
 
 
 DEADLINE = 30
-
-
-def _wait_until_blocked(db: Engine) -> None:
-    """Until a session of this database waits on a lock, or fail."""
-    ends = time.monotonic() + DEADLINE
-    with db.connect() as connection:
-        while time.monotonic() < ends:
-            waiting = connection.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            ).scalar_one()
-            if waiting:
-                return
-            connection.commit()
-            time.sleep(0.02)  # polling interval, not the proof: the proof is the lock wait seen
-    pytest.fail("the expense never waited on the building's lock")

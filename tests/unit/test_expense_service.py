@@ -1,18 +1,18 @@
 """Booking a building's expenses: own, shared (split exactly), corrected; the refusals leave nothing."""
 
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pytest
 from sqlmodel import select
 
 from housing.accounts.models import Role
-from housing.building_money.models import BuildingExpense, BuildingReport, SharedExpense
+from housing.building_money.models import BuildingExpense, SharedExpense
 from housing.building_money.service import ExpenseInput, correct_expense, record_shared_expense
 from housing.errors import Conflict, Forbidden, Invalid, NotFound
 from tests.factories.core import make_apartment, make_building, make_company
 from tests.factories.meetings import admin, staff
-from tests.factories.money import bookkeeper_of, spend
+from tests.factories.money import bookkeeper_of, frozen_quarter, spend
 
 DAY = date(2026, 8, 10)
 
@@ -85,27 +85,7 @@ def test_a_bad_expense_is_refused_and_nothing_is_stored(session, two_buildings, 
 
 def test_an_expense_in_a_published_quarter_is_refused(session, two_buildings):
     company, small, _ = two_buildings
-    session.add(
-        BuildingReport(
-            building_id=small.id,
-            company_id=company.id,
-            year=2026,
-            quarter=3,
-            area_m2=Decimal(1),
-            opening_balance_minor=0,
-            income_minor=0,
-            expenses_minor=0,
-            closing_balance_minor=0,
-            collected_to_date_minor=0,
-            debt_minor=0,
-            accounts_in_debt=0,
-            accounts=0,
-            due_on=date(2026, 10, 30),
-            on_time=True,
-            published_at=datetime(2026, 10, 5, tzinfo=UTC),
-        )
-    )
-    session.flush()
+    frozen_quarter(session, small, company.id, 2026, 3)
     with pytest.raises(Conflict, match="2026-Q3"):
         spend(session, small, 100, on=DAY, today=date(2026, 10, 6))
     assert _count(session, BuildingExpense) == 0

@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 from fastapi.responses import Response
 
 from billing.building_accounts import reading
-from billing.building_accounts.report_pdf import report_pdf
+from billing.building_accounts.report_pdf import pdf_response
 from billing.building_accounts.reports import ReportData, of_report, publish_report
 from billing.building_accounts.schemas import AccountRead, ReportRead, ReportSummary
 from housing.auth import CurrentActor
@@ -66,8 +66,8 @@ def get_report(
 ):
     """The published report on the quarter (YYYY-QN); for the company's staff and admins, the
     draft as it would be published now when it is not yet."""
-    shown = reading.report_for(
-        session, actor, building_id, reading.parse_quarter(quarter), today=today, timezone=settings.timezone
+    shown = reading.asked_report(
+        session, actor, building_id, quarter, today=today, timezone=settings.timezone
     )
     return shown.as_json()
 
@@ -117,13 +117,8 @@ def get_report_pdf(
     language: Text = LANGUAGES[0],
 ):
     """The published report (or the staff's draft) as a PDF in uz, ru or en."""
-    shown = reading.report_for(
-        session, actor, building_id, reading.parse_quarter(quarter), today=today, timezone=settings.timezone
+    shown = reading.asked_report(
+        session, actor, building_id, quarter, today=today, timezone=settings.timezone
     )
     building = reading.building_named(session, building_id)
-    body = report_pdf(shown, building, language=reading.pdf_language(language), timezone=settings.timezone)
-    return Response(
-        body,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="report-{building_id}-{shown.quarter}.pdf"'},
-    )
+    return pdf_response(shown, building, language=reading.pdf_language(language), timezone=settings.timezone)

@@ -56,6 +56,17 @@ def _company_line() -> object:
     return or_(Service.code == MANAGEMENT_SERVICE, col(Tariff.company_id).is_not(None))
 
 
+def _adjusted(session: Session, entries: object, until: datetime) -> dict[int, int]:
+    """Each invoice's adjustments booked before `until` among the ledger entries `entries` picks."""
+    return dict(
+        session.exec(
+            select(LedgerEntry.invoice_id, func.sum(LedgerEntry.amount_minor))
+            .where(entries, LedgerEntry.kind == LedgerKind.adjustment, LedgerEntry.occurred_at < until)
+            .group_by(LedgerEntry.invoice_id)
+        ).all()
+    )
+
+
 def collected_by_building(session: Session, building_ids: Iterable[int], until: datetime) -> dict[int, int]:
     """`collected_to` of each building, in one query per table whatever the number of buildings."""
     ids = sorted(set(building_ids))
@@ -78,17 +89,7 @@ def collected_by_building(session: Session, building_ids: Iterable[int], until: 
         .where(col(Invoice.id).in_(billed))
         .order_by(Invoice.apartment_id, Invoice.period, Invoice.id)
     ).all()
-    adjusted = dict(
-        session.exec(
-            select(LedgerEntry.invoice_id, func.sum(LedgerEntry.amount_minor))
-            .where(
-                col(LedgerEntry.invoice_id).in_(billed),
-                LedgerEntry.kind == LedgerKind.adjustment,
-                LedgerEntry.occurred_at < until,
-            )
-            .group_by(LedgerEntry.invoice_id)
-        ).all()
-    )
+    adjusted = _adjusted(session, col(LedgerEntry.invoice_id).in_(billed), until)
     company_lines = (
         select(InvoiceLine.id)
         .join(Service, col(Service.id) == InvoiceLine.service_id)
@@ -102,17 +103,7 @@ def collected_by_building(session: Session, building_ids: Iterable[int], until: 
             .group_by(InvoiceLine.invoice_id)
         ).all()
     )
-    line_adjusted = dict(
-        session.exec(
-            select(LedgerEntry.invoice_id, func.sum(LedgerEntry.amount_minor))
-            .where(
-                col(LedgerEntry.invoice_line_id).in_(company_lines),
-                LedgerEntry.kind == LedgerKind.adjustment,
-                LedgerEntry.occurred_at < until,
-            )
-            .group_by(LedgerEntry.invoice_id)
-        ).all()
-    )
+    line_adjusted = _adjusted(session, col(LedgerEntry.invoice_line_id).in_(company_lines), until)
     paid = paid_by_apartment(session, apartments, until)
     by_account: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for invoice_id, apartment_id, total in invoices:

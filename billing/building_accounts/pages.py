@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
 from billing.building_accounts import reading
-from billing.building_accounts.report_pdf import report_pdf
+from billing.building_accounts.report_pdf import pdf_response
 from billing.building_accounts.reports import publish_report
 from billing.building_accounts.words import category_label
 from housing.actors import Actor
@@ -67,17 +67,12 @@ def report_pdf_page(
     settings: SettingsDep,
     today: Today,
 ) -> Response:
-    shown = reading.report_for(
-        session, actor, building_id, reading.parse_quarter(quarter), today=today, timezone=settings.timezone
+    shown = reading.asked_report(
+        session, actor, building_id, quarter, today=today, timezone=settings.timezone
     )
     building = reading.building_named(session, building_id)
     language = request_language(request, actor.language)
-    body = report_pdf(shown, building, language=language, timezone=settings.timezone)
-    return Response(
-        body,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="report-{building_id}-{shown.quarter}.pdf"'},
-    )
+    return pdf_response(shown, building, language=language, timezone=settings.timezone)
 
 
 @router.get("/buildings/{building_id}/money/{quarter}", response_class=HTMLResponse)

@@ -49,6 +49,13 @@ def report_for(
     raise NotFound(f"no report on {quarter} for building {building_id} is published")
 
 
+def asked_report(
+    session: Session, actor: Actor, building_id: int, quarter: str, *, today: date, timezone: str
+) -> ReportData:
+    """`report_for` the quarter a route's path names (YYYY-QN; anything else 422)."""
+    return report_for(session, actor, building_id, parse_quarter(quarter), today=today, timezone=timezone)
+
+
 def with_links(data: ReportData) -> ReportData:
     """Each document of the report's works with the address it is downloaded from."""
     for item in [*data.works, *data.corrections]:

@@ -9,6 +9,7 @@ publishing moment (a draft's is its quarter's end), and nothing else varies.
 from datetime import UTC, datetime, time
 
 from babel.support import NullTranslations
+from fastapi.responses import Response
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
@@ -22,6 +23,15 @@ _BODY = 9.5
 _SMALL = 8
 _LINE = 5.2
 _AMOUNT_WIDTH = 50
+
+
+def pdf_response(data: ReportData, building: Building, *, language: str, timezone: str) -> Response:
+    """The report's PDF, shown in the browser as report-<building>-<quarter>.pdf."""
+    return Response(
+        report_pdf(data, building, language=language, timezone=timezone),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="report-{building.id}-{data.quarter}.pdf"'},
+    )
 
 
 def report_pdf(

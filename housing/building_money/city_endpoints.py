@@ -9,13 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from housing.auth import CityActor
-from housing.building_money import costs
 from housing.building_money.city_pages import (
     LATE_STATES,
-    CategoryFilter,
-    QuarterFilter,
-    compared_quarter,
-    require_district,
+    CostFilters,
+    LateFilters,
+    compared_costs,
+    reports_due,
 )
 from housing.building_money.city_schemas import (
     BuildingCostsRead,
@@ -25,9 +24,8 @@ from housing.building_money.city_schemas import (
     LateReports,
 )
 from housing.building_money.comparison import THRESHOLD
-from housing.building_money.deadlines import ReportDeadlines, ReportState, due_reports
+from housing.building_money.deadlines import ReportDeadlines, ReportState
 from housing.building_money.export import uzs_per_m2
-from housing.dashboard import CompanyId, DistrictId
 from housing.db import SessionDep
 from housing.deps import SettingsDep, Today
 from housing.routing import Paging
@@ -42,22 +40,18 @@ def building_costs(
     actor: CityActor,
     today: Today,
     paging: Paging,
-    quarter: QuarterFilter = None,
-    category: CategoryFilter = None,
-    district_id: DistrictId = None,
+    asked: CostFilters,
 ):
     """Cost per m2 of one quarter (the newest with published reports by default), in one
     category or all together, city-wide or in one district: each company's (paged) and each
     district's median, n and outlier buildings (modified z-score > 3.5, docs/building-costs.md)."""
-    require_district(session, district_id)
-    shown = compared_quarter(session, today, quarter)
-    found = costs.cost_comparison(session, shown, category, district_id)
+    found = compared_costs(session, today, asked)
     result = found.result
     page = result.companies[paging.offset : paging.offset + paging.limit]
     return BuildingCostsRead(
-        quarter=str(shown),
-        category=category.value if category else None,
-        district_id=district_id,
+        quarter=str(found.quarter),
+        category=found.category.value if found.category else None,
+        district_id=found.district_id,
         buildings=result.n,
         excluded_zero_area=result.excluded,
         median_uzs_per_m2=uzs_per_m2(result.spread.median) if result.spread else None,
@@ -80,9 +74,7 @@ def late_reports(
     settings: SettingsDep,
     today: Today,
     paging: Paging,
-    quarter: QuarterFilter = None,
-    district_id: DistrictId = None,
-    company_id: CompanyId = None,
+    asked: LateFilters,
     state: Annotated[
         ReportState | None,
         Query(
@@ -91,15 +83,12 @@ def late_reports(
     ] = None,
 ):
     """Buildings' quarterly reports that are late (or in the state asked for), oldest due first."""
-    require_district(session, district_id)
-    rows, total = due_reports(
+    rows, total = reports_due(
         session,
         ReportDeadlines.of(settings.money),
         today,
+        asked,
         states=frozenset({state}) if state else LATE_STATES,
-        quarter=quarter,
-        company_id=company_id,
-        district_id=district_id,
         limit=paging.limit,
         offset=paging.offset,
     )

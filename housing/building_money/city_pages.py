@@ -7,6 +7,7 @@ published report lines only (`costs.py`, the statistics in `comparison.py`); the
 come from `deadlines.py`, one statement for the city. docs/building-costs.md explains both.
 """
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
@@ -19,7 +20,13 @@ from housing import actors
 from housing.auth import CityActor, require_roles
 from housing.building_money import costs
 from housing.building_money.comparison import Direction
-from housing.building_money.deadlines import ReportDeadlines, ReportState, by_company, due_reports
+from housing.building_money.deadlines import (
+    DueReport,
+    ReportDeadlines,
+    ReportState,
+    by_company,
+    due_reports,
+)
 from housing.building_money.export import costs_csv, late_csv
 from housing.building_money.rules import ExpenseCategory, Quarter
 from housing.dashboard import (
@@ -89,21 +96,95 @@ def compared_quarter(session: Session, today: date, quarter: Quarter | None) -> 
     return quarter or costs.latest_reported_quarter(session) or Quarter.of(today).previous()
 
 
+@dataclass(frozen=True)
+class CostAsked:
+    """The comparison's filters as asked (the page, its CSV and the JSON route take the same)."""
+
+    quarter: Quarter | None
+    category: ExpenseCategory | None
+    district_id: int | None
+
+
+def _cost_asked(
+    quarter: QuarterFilter = None, category: CategoryFilter = None, district_id: DistrictId = None
+) -> CostAsked:
+    return CostAsked(quarter, category, district_id)
+
+
+CostFilters = Annotated[CostAsked, Depends(_cost_asked)]
+
+
+def compared_costs(session: Session, today: date, asked: CostAsked) -> costs.CostComparison:
+    """The comparison for these filters (404 for a district that is not), in `compared_quarter`."""
+    require_district(session, asked.district_id)
+    shown = compared_quarter(session, today, asked.quarter)
+    return costs.cost_comparison(session, shown, asked.category, asked.district_id)
+
+
+@dataclass(frozen=True)
+class LateAsked:
+    """The late reports' filters as asked (the page, its CSV and the JSON route take the same)."""
+
+    quarter: Quarter | None
+    district_id: int | None
+    company_id: int | None
+
+    def query(self) -> str:
+        """These filters as a query string, for the pages' links."""
+        return query_string(
+            quarter=str(self.quarter) if self.quarter else None,
+            district_id=self.district_id,
+            company_id=self.company_id,
+        )
+
+
+def _late_asked(
+    quarter: QuarterFilter = None, district_id: DistrictId = None, company_id: CompanyId = None
+) -> LateAsked:
+    return LateAsked(quarter, district_id, company_id)
+
+
+LateFilters = Annotated[LateAsked, Depends(_late_asked)]
+
+
+def reports_due(
+    session: Session,
+    rule: ReportDeadlines,
+    today: date,
+    asked: LateAsked,
+    *,
+    states: frozenset[ReportState] = LATE_STATES,
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[list[DueReport], int]:
+    """A page of the reports due in `states` for these filters, and their count (404 for a
+    district that is not)."""
+    require_district(session, asked.district_id)
+    return due_reports(
+        session,
+        rule,
+        today,
+        states=states,
+        quarter=asked.quarter,
+        company_id=asked.company_id,
+        district_id=asked.district_id,
+        limit=limit,
+        offset=offset,
+    )
+
+
 @router.get("/city/money", response_class=HTMLResponse)
 def costs_page(
     request: Request,
     session: SessionDep,
     actor: CityActor,
     today: Today,
-    quarter: QuarterFilter = None,
-    category: CategoryFilter = None,
-    district_id: DistrictId = None,
+    asked: CostFilters,
     page: PageNumber = 1,
 ) -> Response:
     """Cost per m2 by company (and district): median, n, outliers; the method in words."""
-    require_district(session, district_id)
-    shown = compared_quarter(session, today, quarter)
-    found = costs.cost_comparison(session, shown, category, district_id)
+    found = compared_costs(session, today, asked)
+    shown, category, district_id = found.quarter, found.category, found.district_id
     pager = Pager(number=page, size=PAGE_SIZE, total=len(found.result.companies))
     outliers = sorted(found.result.outliers.items())[:OUTLIERS_SHOWN]
     return render(
@@ -142,16 +223,12 @@ def _outlier_rows(session: Session, outliers: list[tuple[int, Direction]]) -> li
 def costs_export(
     session: SessionDep,
     today: Today,
-    quarter: QuarterFilter = None,
-    category: CategoryFilter = None,
-    district_id: DistrictId = None,
+    asked: CostFilters,
 ) -> Response:
     """Every company's and district's line of the comparison the page shows for these filters."""
-    require_district(session, district_id)
-    shown = compared_quarter(session, today, quarter)
-    found = costs.cost_comparison(session, shown, category, district_id)
-    name = f"building-costs-{shown}-{category.value if category else 'all'}"
-    name += f"-district-{district_id}.csv" if district_id else ".csv"
+    found = compared_costs(session, today, asked)
+    name = f"building-costs-{found.quarter}-{found.category.value if found.category else 'all'}"
+    name += f"-district-{found.district_id}.csv" if found.district_id else ".csv"
     return csv_response(costs_csv(found), name)
 
 
@@ -162,34 +239,19 @@ def late_page(
     actor: CityActor,
     settings: SettingsDep,
     today: Today,
-    quarter: QuarterFilter = None,
-    district_id: DistrictId = None,
-    company_id: CompanyId = None,
+    asked: LateFilters,
     page: PageNumber = 1,
     company_page: CompanyPage = 1,
 ) -> Response:
     """Reports due by company (on time, late, still missing; the most late first, paged by
     `company_page`), and the buildings late (paged by `page`); `company_id` narrows both to one."""
-    require_district(session, district_id)
+    quarter, district_id, company_id = asked.quarter, asked.district_id, asked.company_id
     rule = ReportDeadlines.of(settings.money)
+    late, total = reports_due(session, rule, today, asked, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     companies = by_company(
         session, rule, today, quarter=quarter, company_id=company_id, district_id=district_id
     )
     company_pager = Pager(number=company_page, size=PAGE_SIZE, total=len(companies))
-    late, total = due_reports(
-        session,
-        rule,
-        today,
-        states=LATE_STATES,
-        quarter=quarter,
-        company_id=company_id,
-        district_id=district_id,
-        limit=PAGE_SIZE,
-        offset=(page - 1) * PAGE_SIZE,
-    )
-    filters = query_string(
-        quarter=str(quarter) if quarter else None, district_id=district_id, company_id=company_id
-    )
     return render(
         request,
         "money/city_late.html",
@@ -205,7 +267,7 @@ def late_page(
         late=late,
         rule=rule,
         pager=Pager(number=page, size=PAGE_SIZE, total=total),
-        filters=filters,
+        filters=asked.query(),
     )
 
 
@@ -214,26 +276,11 @@ def late_export(
     session: SessionDep,
     settings: SettingsDep,
     today: Today,
-    quarter: QuarterFilter = None,
-    district_id: DistrictId = None,
-    company_id: CompanyId = None,
+    asked: LateFilters,
     page: PageNumber = 1,
 ) -> Response:
     """Every report late or published late for these filters, one line each, in parts of EXPORT_ROWS."""
-    require_district(session, district_id)
-    rule = ReportDeadlines.of(settings.money)
-    late, total = due_reports(
-        session,
-        rule,
-        today,
-        states=LATE_STATES,
-        quarter=quarter,
-        company_id=company_id,
-        district_id=district_id,
-        **export_part(page),
-    )
-    filters = query_string(
-        quarter=str(quarter) if quarter else None, district_id=district_id, company_id=company_id
-    )
+    late, total = reports_due(session, ReportDeadlines.of(settings.money), today, asked, **export_part(page))
     name = f"late-reports-{today:%Y-%m-%d}" + (f"-part-{page}" if page > 1 else "") + ".csv"
-    return csv_response(late_csv(late), name, next_export("/city/money/late.csv", filters, page, total))
+    next_url = next_export("/city/money/late.csv", asked.query(), page, total)
+    return csv_response(late_csv(late), name, next_url)

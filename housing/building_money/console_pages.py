@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from housing.actors import BOOKKEEPERS, Actor
 from housing.auth import StaffActor, require_roles
 from housing.building_money import documents, forms, reading, service
+from housing.building_money.models import BuildingExpense
 from housing.building_money.queries import readable_buildings, require_money_reader
 from housing.building_money.rules import ExpenseCategory, Quarter, SplitKey
 from housing.building_money.statement import import_expense_statement
@@ -153,6 +154,44 @@ def _back(building_id: int, day: date, done: str) -> RedirectResponse:
     )
 
 
+def _expense_fields(
+    _: Any, errors: dict[str, str], spent_on: str, category: str, amount: str
+) -> tuple[date | None, int | None]:
+    """The day and amount (tiyin) of an expense form; what is wrong goes into `errors`."""
+    day = parse_day(spent_on)
+    if day is None:
+        errors["spent_on"] = _("Give the day it was paid.")
+    if category not in ExpenseCategory.__members__:
+        errors["category"] = _("Choose a category.")
+    amount_minor = forms.tiyin(amount)
+    if amount_minor is None:
+        errors["amount"] = _("Give an amount in UZS above zero, with at most 2 decimals.")
+    return day, amount_minor
+
+
+def _expense_building(
+    session: Session, actor: Actor, expense_id: int, today: date
+) -> tuple[BuildingExpense, Building]:
+    """The expense (404 unless `actor` reads its building's money) and its building."""
+    expense = reading.expense_of(session, actor, expense_id, today)
+    return expense, require_money_reader(session, actor, expense.building_id, today)
+
+
+def _expense_refused(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    building: Building,
+    spent_on: date,
+    settings: Settings,
+    errors: dict[str, str],
+) -> Response:
+    """The building's quarter of the expense again (422), with why the form was refused."""
+    return _building_page(
+        request, session, actor, building, Quarter.of(spent_on), settings, errors=errors, status_code=422
+    )
+
+
 @router.post("/console/money/buildings/{building_id}/expenses", response_class=HTMLResponse)
 def book_expense(
     request: Request,
@@ -175,14 +214,7 @@ def book_expense(
     typed = {"spent_on": spent_on, "category": category, "amount": amount, "supplier": supplier}
     typed |= {"description": description, "request_ids": request_ids, "title": title}
     errors: dict[str, str] = {}
-    day = parse_day(spent_on)
-    if day is None:
-        errors["spent_on"] = _("Give the day it was paid.")
-    if category not in ExpenseCategory.__members__:
-        errors["category"] = _("Choose a category.")
-    amount_minor = forms.tiyin(amount)
-    if amount_minor is None:
-        errors["amount"] = _("Give an amount in UZS above zero, with at most 2 decimals.")
+    day, amount_minor = _expense_fields(_, errors, spent_on, category, amount)
     linked = forms.request_ids(request_ids)
     if linked is None:
         errors["request_ids"] = _(
@@ -225,8 +257,7 @@ def correct_expense(
     reason: Annotated[Text, Form(max_length=service.DESCRIPTION_CHARS * 2)] = "",
 ) -> Response:
     _ = gettext_for(request, actor)
-    expense = reading.expense_of(session, actor, expense_id, today)
-    building = require_money_reader(session, actor, expense.building_id, today)
+    expense, building = _expense_building(session, actor, expense_id, today)
     errors: dict[str, str] = {}
     amount_minor = forms.tiyin(amount, signed=True)
     if amount_minor is None:
@@ -243,16 +274,7 @@ def correct_expense(
             errors[f"correct-{expense_id}"] = forms.refusal(error, _, settings)
         else:
             return _back(building.id, today, "corrected")
-    return _building_page(
-        request,
-        session,
-        actor,
-        building,
-        Quarter.of(expense.spent_on),
-        settings,
-        errors=errors,
-        status_code=422,
-    )
+    return _expense_refused(request, session, actor, building, expense.spent_on, settings, errors)
 
 
 @router.post("/console/money/expenses/{expense_id}/documents", response_class=HTMLResponse)
@@ -267,8 +289,7 @@ def attach_document(
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     _ = gettext_for(request, actor)
-    expense = reading.expense_of(session, actor, expense_id, today)
-    building = require_money_reader(session, actor, expense.building_id, today)
+    expense, building = _expense_building(session, actor, expense_id, today)
     upload = forms.upload_of(file, settings)
     key = f"document-{expense_id}"
     errors: dict[str, str] = {}
@@ -290,16 +311,7 @@ def attach_document(
             errors[key] = forms.refusal(error, _, settings)
         else:
             return _back(building.id, expense.spent_on, "attached")
-    return _building_page(
-        request,
-        session,
-        actor,
-        building,
-        Quarter.of(expense.spent_on),
-        settings,
-        errors=errors,
-        status_code=422,
-    )
+    return _expense_refused(request, session, actor, building, expense.spent_on, settings, errors)
 
 
 @router.post("/console/money/buildings/{building_id}/import", response_class=HTMLResponse)
@@ -445,14 +457,7 @@ def book_shared_expense(
     ids = [i for i in chosen if i is not None]
     if None in chosen or len(set(ids)) < 2:
         errors["building_ids"] = _("Choose at least two buildings.")
-    day = parse_day(spent_on)
-    if day is None:
-        errors["spent_on"] = _("Give the day it was paid.")
-    if category not in ExpenseCategory.__members__:
-        errors["category"] = _("Choose a category.")
-    amount_minor = forms.tiyin(amount)
-    if amount_minor is None:
-        errors["amount"] = _("Give an amount in UZS above zero, with at most 2 decimals.")
+    day, amount_minor = _expense_fields(_, errors, spent_on, category, amount)
     if split_key not in SplitKey.__members__:
         errors["split_key"] = _("Choose how it is split.")
     manual = forms.manual_weights(weights) if split_key == SplitKey.manual else None

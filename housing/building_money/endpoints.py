@@ -130,6 +130,17 @@ def list_expenses(
     }
 
 
+def _expense_input(body: ExpenseCreate | SharedExpenseCreate) -> service.ExpenseInput:
+    """What the service books of a posted expense, one building's or shared."""
+    return service.ExpenseInput(
+        spent_on=body.spent_on,
+        category=body.category,
+        amount_minor=body.amount_minor,
+        supplier=body.supplier,
+        description=body.description,
+    )
+
+
 @router.post(
     "/buildings/{building_id}/expenses",
     response_model=ExpenseRead,
@@ -144,13 +155,7 @@ def book_expense(
         session,
         actor,
         building_id=building_id,
-        expense=service.ExpenseInput(
-            spent_on=body.spent_on,
-            category=body.category,
-            amount_minor=body.amount_minor,
-            supplier=body.supplier,
-            description=body.description,
-        ),
+        expense=_expense_input(body),
         today=today,
         request_ids=body.request_ids,
     )
@@ -172,13 +177,7 @@ def book_shared_expense(body: SharedExpenseCreate, session: SessionDep, actor: C
         session,
         actor,
         building_ids=body.building_ids,
-        expense=service.ExpenseInput(
-            spent_on=body.spent_on,
-            category=body.category,
-            amount_minor=body.amount_minor,
-            supplier=body.supplier,
-            description=body.description,
-        ),
+        expense=_expense_input(body),
         today=today,
         split_key=body.split_key,
         weights=weights or None,

@@ -7,7 +7,7 @@ few queries per page, whatever its length.
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -19,6 +19,8 @@ from housing.building_money.queries import require_money_reader
 from housing.building_money.rules import Quarter
 from housing.errors import NotFound
 from housing.routing import counted_page
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -35,12 +37,18 @@ class ExpenseView:
         return self.expense.amount_minor + sum(c.amount_minor for c in self.corrections)
 
 
+def _row(session: Session, model: type[T], row_id: Any, what: str) -> T:
+    """The row of `model` with that id (any id that is no database int: none), else 404."""
+    ok = isinstance(row_id, int) and not isinstance(row_id, bool) and 0 < row_id < 2**31
+    row = session.get(model, row_id) if ok else None
+    if row is None:
+        raise NotFound(f"{what} {row_id} not found")
+    return row
+
+
 def expense_of(session: Session, actor: Actor, expense_id: Any, today: date) -> BuildingExpense:
     """The expense if `actor` reads its building's money; otherwise 404 (ids do not leak)."""
-    ok = isinstance(expense_id, int) and not isinstance(expense_id, bool) and 0 < expense_id < 2**31
-    expense = session.get(BuildingExpense, expense_id) if ok else None
-    if expense is None:
-        raise NotFound(f"expense {expense_id} not found")
+    expense = _row(session, BuildingExpense, expense_id, "expense")
     try:
         require_money_reader(session, actor, expense.building_id, today)
     except NotFound:
@@ -50,10 +58,7 @@ def expense_of(session: Session, actor: Actor, expense_id: Any, today: date) -> 
 
 def document_of(session: Session, actor: Actor, document_id: Any, today: date) -> ExpenseDocument:
     """The document if `actor` reads its building's money (residents of the building too); else 404."""
-    ok = isinstance(document_id, int) and not isinstance(document_id, bool) and 0 < document_id < 2**31
-    document = session.get(ExpenseDocument, document_id) if ok else None
-    if document is None:
-        raise NotFound(f"document {document_id} not found")
+    document = _row(session, ExpenseDocument, document_id, "document")
     try:
         expense_of(session, actor, document.expense_id, today)
     except NotFound:

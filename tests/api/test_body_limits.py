@@ -64,6 +64,14 @@ def test_a_photo_limit_that_leaves_no_room_for_the_photo_is_refused():
         ("/console/money/buildings/7/import", "multipart/form-data; boundary=x", "import"),
         ("/console/money/expenses/7/documents", "multipart/form-data; boundary=x", "import"),
         ("/api/v1/buildings/7/expenses", "application/json", "json"),
+        # A meeting's documents, ballot scans and powers of attorney (up to 10 MB): the import's limit
+        ("/api/v1/meetings/7/documents", "multipart/form-data; boundary=x", "import"),
+        ("/api/v1/meetings/7/paper-ballots", "multipart/form-data; boundary=x", "import"),
+        ("/api/v1/meetings/7/proxies", "multipart/form-data; boundary=x", "import"),
+        ("/console/meetings/7/documents", "multipart/form-data; boundary=x", "import"),
+        ("/console/meetings/7/paper-ballots", "multipart/form-data; boundary=x", "import"),
+        ("/console/meetings/7/proxies", "multipart/form-data; boundary=x", "import"),
+        ("/console/meetings/7/proxies/9", "application/x-www-form-urlencoded", "form"),
         ("/console/money/expenses/7/corrections", "application/x-www-form-urlencoded", "form"),
         ("/api/v1/requests/12/photos", "multipart/form-data; boundary=x", "photo"),
         ("/requests", "multipart/form-data; boundary=x", "photo"),  # the filing form, with a photo

@@ -378,3 +378,21 @@ def test_owners_initiate_a_meeting_and_sign_it(client, city, frozen_clock):
     published = client.post(f"{url}/publish", headers=resident)
     assert published.status_code == 200, published.text
     assert published.json()["status"] == "published"
+
+
+def test_an_agenda_document_larger_than_a_form_is_taken(client, city, drafted):
+    """A 2 MB scan is within HOUSING_MEETINGS__MAX_DOCUMENT_BYTES: the body limit of a plain form
+    (256 KB) must not refuse it before the service judges it."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.add_metadata({"/Scan": "0" * (2 * 1024 * 1024)})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    assert buffer.tell() > 2 * 1024 * 1024
+    answer = client.post(
+        f"/api/v1/meetings/{drafted['id']}/documents",
+        data={"title": "Signed estimate"},
+        files={"file": ("estimate.pdf", buffer.getvalue(), "application/pdf")},
+        headers=city.headers["manager"],
+    )
+    assert answer.status_code == 201, answer.text

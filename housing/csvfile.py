@@ -11,11 +11,13 @@ import csv
 import itertools
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any, TextIO, TypeVar
 
 from pydantic import BaseModel
 
 from housing.errors import Invalid
+from housing.validation import tiyin_of
 
 
 class ImportRowError(BaseModel):
@@ -175,3 +177,12 @@ def _cells(
             text = text.replace(",", ".")
         cells[name] = text or None
     return cells, ", ".join(extra) or None
+
+
+def tiyin_cell(cell: str) -> int:
+    """A cell of UZS ("150000.50") in tiyin (`housing.validation.tiyin_of`); 0 when it is not an
+    amount above zero with at most two decimals."""
+    try:
+        return tiyin_of(Decimal(cell)) or 0
+    except InvalidOperation:
+        return 0

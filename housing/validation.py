@@ -21,7 +21,7 @@ route and every body model and fails on a field that escapes these rules.
 import re
 import unicodedata
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -36,6 +36,7 @@ INT64_MAX = 2**63 - 1
 # Money in tiyin: far above any real amount (10 trillion UZS), and low enough that the sum
 # of a city's amounts still fits a bigint.
 MONEY_MAX = 10**15
+CENT = Decimal("0.01")
 
 # Years the platform records: readings, payments, tariffs, billing and score months, outages.
 FIRST_YEAR, LAST_YEAR = 2000, 2100
@@ -58,6 +59,28 @@ def check_text(value: str) -> str:
             f"contains U+{ord(char):04X} ({name}); control characters other than tab and line breaks are not allowed"
         )
     return value
+
+
+def tiyin_of(amount: Decimal, *, signed: bool = False) -> int | None:
+    """An amount of UZS in tiyin, or None when it is not one: not finite, finer than a tiyin,
+    zero, negative (unless `signed`) or beyond MONEY_MAX."""
+    try:
+        exact = amount.is_finite() and amount == amount.quantize(CENT)
+    except InvalidOperation:  # too many digits to quantize: far beyond any amount
+        return None
+    if not exact or amount == 0 or (amount < 0 and not signed) or abs(amount) * 100 > MONEY_MAX:
+        return None
+    return int(amount * 100)
+
+
+def typed_tiyin(text: str, *, signed: bool = False) -> int | None:
+    """UZS as people type them ("150000.50", "150 000,50") in tiyin; None when not one (`tiyin_of`)."""
+    cleaned = text.strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    return tiyin_of(amount, signed=signed)
 
 
 def parse_id(text: str) -> int | None:

@@ -7,7 +7,6 @@ with the reason (422).
 """
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -21,7 +20,7 @@ from housing.auth import CurrentActor, StaffActor
 from housing.db import SessionDep
 from housing.deps import SettingsDep, Today
 from housing.errors import Conflict, Invalid
-from housing.validation import MONEY_MAX, Id, Text, parse_day
+from housing.validation import Id, Text, parse_day, typed_tiyin
 from housing.web import gettext_for, render
 
 router = APIRouter(include_in_schema=False)
@@ -74,7 +73,7 @@ def post_plan(
     for position, (day_text, amount_text) in enumerate(zip(due_on, amount, strict=False), start=1):
         if not day_text.strip() and not amount_text.strip():
             continue
-        day, minor = parse_day(day_text.strip()), _tiyin(amount_text)
+        day, minor = parse_day(day_text.strip()), typed_tiyin(amount_text)
         if day is None or minor is None:
             errors["schedule"] = _(
                 "Row {n}: give a day (YYYY-MM-DD) and an amount in sum above zero."
@@ -117,19 +116,6 @@ def post_cancel(
 ) -> Response:
     plan = service.cancel_plan(session, actor, plan_id=plan_id, today=today, timezone=settings.timezone)
     return RedirectResponse(f"/console/apartments/{plan.apartment_id}/instalment-plans", status_code=303)
-
-
-def _tiyin(text: str) -> int | None:
-    """'1 250 000,50' or '1250000.5' sum -> tiyin; None for anything else, zero or too large."""
-    cleaned = text.replace("\u00a0", "").replace(" ", "").replace(",", ".")
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
-        return None
-    exponent = amount.as_tuple().exponent  # a letter for infinity and NaN
-    if not isinstance(exponent, int) or exponent < -2 or amount <= 0 or amount * 100 > MONEY_MAX:
-        return None
-    return int(amount * 100)
 
 
 def _page(

@@ -6,7 +6,6 @@ The columns and rules are in docs/payments.md ("Bank statements").
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import TextIO
 
 from sqlalchemy import Select
@@ -14,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from billing.models import Gateway
 from billing.payments.service import manual_payment, noon_utc, record_manual_payment
-from housing.csvfile import CsvRow, ImportRejected, ImportRowError, read_rows, row_error
+from housing.csvfile import CsvRow, ImportRejected, ImportRowError, read_rows, row_error, tiyin_cell
 from housing.registry.models import Apartment
 
 COLUMNS = ("date", "account_number", "amount", "reference", "payer")
@@ -100,12 +99,8 @@ def _check(
             errors.append(row_error(row.line, "date", f"{row.paid_on} is in the future"))
     except ValueError:
         errors.append(row_error(row.line, "date", "not a date as YYYY-MM-DD"))
-    try:
-        amount = Decimal(row.cells["amount"] or "")
-        if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-            raise InvalidOperation
-        row.amount_minor = int(amount * 100)
-    except InvalidOperation:
+    row.amount_minor = tiyin_cell(row.cells["amount"] or "")
+    if not row.amount_minor:
         errors.append(row_error(row.line, "amount", "not an amount of UZS above 0 with at most 2 decimals"))
     account = row.cells["account_number"] or ""
     row.apartment_id = known.get(account)

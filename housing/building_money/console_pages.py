@@ -32,7 +32,7 @@ from housing.registry.models import Building, ManagementCompany
 from housing.registry.queries import managed_building_ids
 from housing.routing import page_of
 from housing.settings import Settings
-from housing.validation import Id, PageNumber, Text, parse_day, parse_id
+from housing.validation import Id, PageNumber, Text, parse_day, parse_id, typed_tiyin
 from housing.web import gettext_for, render
 
 router = APIRouter(include_in_schema=False)
@@ -163,7 +163,7 @@ def _expense_fields(
         errors["spent_on"] = _("Give the day it was paid.")
     if category not in ExpenseCategory.__members__:
         errors["category"] = _("Choose a category.")
-    amount_minor = forms.tiyin(amount)
+    amount_minor = typed_tiyin(amount)
     if amount_minor is None:
         errors["amount"] = _("Give an amount in UZS above zero, with at most 2 decimals.")
     return day, amount_minor
@@ -259,7 +259,7 @@ def correct_expense(
     _ = gettext_for(request, actor)
     expense, building = _expense_building(session, actor, expense_id, today)
     errors: dict[str, str] = {}
-    amount_minor = forms.tiyin(amount, signed=True)
+    amount_minor = typed_tiyin(amount, signed=True)
     if amount_minor is None:
         errors[f"correct-{expense_id}"] = _("Give the change in UZS, e.g. -1500.50 or 2000; not zero.")
     elif not reason.strip():

@@ -2,7 +2,6 @@
 the uploaded file, and the service's refusals and the forms' outcomes in the page's language."""
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fastapi import UploadFile
@@ -11,9 +10,7 @@ from housing.building_money import documents, service
 from housing.building_money.rules import Quarter
 from housing.errors import DomainError
 from housing.settings import Settings
-from housing.validation import MONEY_MAX, parse_id
-
-CENT = Decimal("0.01")
+from housing.validation import parse_id
 
 
 def quarter_or_now(text: str, today: date) -> Quarter:
@@ -21,20 +18,6 @@ def quarter_or_now(text: str, today: date) -> Quarter:
         return Quarter.parse(text) if text.strip() else Quarter.of(today)
     except ValueError:
         return Quarter.of(today)
-
-
-def tiyin(text: str, *, signed: bool = False) -> int | None:
-    """An amount typed in UZS ("150000.50", "150 000,50") in tiyin; None when it is not one."""
-    cleaned = text.strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or amount != amount.quantize(CENT) or abs(amount) * 100 > MONEY_MAX:
-        return None
-    if amount == 0 or (amount < 0 and not signed):
-        return None
-    return int(amount * 100)
 
 
 def request_ids(text: str) -> list[int] | None:

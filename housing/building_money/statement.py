@@ -15,7 +15,6 @@ refused by line, and so is one on a day another company managed the building.
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import TextIO
 
 from sqlmodel import Session, col, select
@@ -34,15 +33,14 @@ from housing.building_money.service import (
     published_quarters,
     record_expense,
 )
-from housing.csvfile import CsvRow, ImportRejected, ImportRowError, read_rows, row_error
+from housing.csvfile import CsvRow, ImportRejected, ImportRowError, read_rows, row_error, tiyin_cell
 from housing.errors import Forbidden
-from housing.validation import MONEY_MAX, check_text
+from housing.validation import check_text
 
 COLUMNS = ("date", "amount", "category", "supplier", "reference", "description")
 REQUIRED = ("date", "amount", "category", "reference")
 MAX_ROWS = 10_000  # a building's account for years; a larger file is split
 REFERENCE_CHARS = 200
-CENT = Decimal("0.01")
 
 
 @dataclass
@@ -157,17 +155,8 @@ def _check(
             )
     except ValueError:
         errors.append(row_error(row.line, "date", "not a date as YYYY-MM-DD"))
-    try:
-        amount = Decimal(row.cells["amount"] or "")
-        if (
-            not amount.is_finite()
-            or amount <= 0
-            or amount != amount.quantize(CENT)
-            or amount * 100 > MONEY_MAX
-        ):
-            raise InvalidOperation
-        row.amount_minor = int(amount * 100)
-    except InvalidOperation:
+    row.amount_minor = tiyin_cell(row.cells["amount"] or "")
+    if not row.amount_minor:
         errors.append(row_error(row.line, "amount", "not an amount of UZS above 0 with at most 2 decimals"))
     category = row.cells["category"] or ""
     if category not in ExpenseCategory.__members__:

@@ -142,22 +142,24 @@ def _check(
             errors.append(row_error(row.line, name, f"at most {chars} characters"))
     if errors:
         return errors
+    row.amount_minor = tiyin_cell(row.cells["amount"] or "")
+    if not row.amount_minor:
+        errors.append(row_error(row.line, "amount", "not an amount of UZS above 0 with at most 2 decimals"))
+    # A row booked before (same reference and amount) is skipped even in a quarter published since.
+    booked_before = booked.get(row.cells["reference"]) == row.amount_minor
     try:
         row.spent_on = date.fromisoformat(row.cells["date"] or "")
         if row.spent_on > today:
             errors.append(row_error(row.line, "date", f"{row.spent_on} is in the future"))
         elif row.spent_on.year < 2000:
             errors.append(row_error(row.line, "date", f"{row.spent_on} is before any building's account"))
-        elif Quarter.of(row.spent_on) in published:
+        elif Quarter.of(row.spent_on) in published and not booked_before:
             quarter = Quarter.of(row.spent_on)
             errors.append(
                 row_error(row.line, "date", f"the report on {quarter} is published; that quarter is closed")
             )
     except ValueError:
         errors.append(row_error(row.line, "date", "not a date as YYYY-MM-DD"))
-    row.amount_minor = tiyin_cell(row.cells["amount"] or "")
-    if not row.amount_minor:
-        errors.append(row_error(row.line, "amount", "not an amount of UZS above 0 with at most 2 decimals"))
     category = row.cells["category"] or ""
     if category not in ExpenseCategory.__members__:
         errors.append(

@@ -112,6 +112,23 @@ def test_rows_in_a_published_quarter_are_refused_by_line(client, city, session):
     assert _booked(session) == []
 
 
+def test_a_statement_imported_again_after_its_quarter_is_published_skips_what_was_booked(
+    client, city, session, frozen_clock
+):
+    frozen_clock.at(date(2026, 9, 30), 12)
+    q3 = "date,amount,category,supplier,reference,description\n2026-09-20,500.00,cleaning,,BANK-900,\n"
+    assert _import(client, city, q3).status_code == 201
+    frozen_quarter(session, city.building_a, city.company_a.id, 2026, 3)
+    session.commit()
+    frozen_clock.at(TODAY, 12)
+    again = _import(client, city, q3 + GOOD.split("\n", 1)[1])  # the bank's next statement overlaps
+    assert again.status_code == 201, again.text
+    assert again.json()["already_recorded"] == 1 and again.json()["recorded"] == 3
+    changed = _import(client, city, q3.replace("500.00", "501.00"))  # another amount: refused
+    assert changed.status_code == 422
+    assert len(_booked(session)) == 4
+
+
 def test_a_day_before_the_company_managed_the_building_is_refused_by_line(client, city, session):
     answer = _import(client, city, GOOD + "2019-12-31,10.00,cleaning,,BANK-011,\n")
     assert answer.status_code == 422

@@ -1,15 +1,14 @@
 """JSON routes of a building's account and its quarterly reports: read, publish, print."""
 
-from typing import Any
-
 from fastapi import APIRouter, status
 from fastapi.responses import Response
 
 from billing.building_accounts import reading
 from billing.building_accounts.report_pdf import pdf_response
-from billing.building_accounts.reports import ReportData, of_report, publish_report
+from billing.building_accounts.reports import of_report, publish_report, reports_of
 from billing.building_accounts.schemas import AccountRead, ReportRead, ReportSummary
 from housing.auth import CurrentActor
+from housing.building_money.queries import require_money_reader
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.i18n import LANGUAGES
@@ -17,10 +16,6 @@ from housing.schemas import API_PROBLEMS, problems
 from housing.validation import Id, Text
 
 router = APIRouter(tags=["building money"], responses=API_PROBLEMS)
-
-
-def _summary(data: ReportData) -> dict[str, Any]:
-    return data.as_json()
 
 
 @router.get("/buildings/{building_id}/account", response_model=AccountRead)
@@ -42,7 +37,7 @@ def get_account(
         "debt_minor": now.debt_minor,
         "accounts_in_debt": now.accounts_in_debt,
         "accounts": now.accounts,
-        "reports": [_summary(of_report(r)) for r in account.reports],
+        "reports": [of_report(r).as_json() for r in account.reports],
     }
 
 
@@ -51,8 +46,8 @@ def list_reports(
     building_id: Id, session: SessionDep, actor: CurrentActor, settings: SettingsDep, today: Today
 ):
     """The building's published reports, the latest first (four a year: not paginated)."""
-    account = reading.account_of(session, actor, building_id, today=today, timezone=settings.timezone)
-    return [_summary(of_report(r)) for r in account.reports]
+    require_money_reader(session, actor, building_id, today)
+    return [of_report(r).as_json() for r in reports_of(session, building_id)]
 
 
 @router.get("/buildings/{building_id}/reports/{quarter}", response_model=ReportRead)

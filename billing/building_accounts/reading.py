@@ -77,10 +77,6 @@ def account_of(session: Session, actor: Actor, building_id: int, *, today: date,
     return Account(building=building, now=with_links(current), reports=reports_of(session, building_id))
 
 
-def summary(data: ReportData) -> dict:
-    return {**data.as_json(), "works": None, "corrections": None}
-
-
 def building_named(session: Session, building_id: int) -> Building:
     building = session.get(Building, building_id)
     if building is None:

@@ -287,13 +287,6 @@ def penalty_payer(session: Session, apartment_id: int, day: date) -> PersonKind:
     return PersonKind.organisation if held else PersonKind.individual
 
 
-def rules_for(
-    session: Session, apartment_id: int, day: date, rules: PenaltyRules = DEFAULT_PENALTIES
-) -> PenaltyRules:
-    """The rate and cap that apply to the account's invoices on `day`."""
-    return rules.applying(penalty_payer(session, apartment_id, day) is PersonKind.organisation)
-
-
 def issued_before(as_of: datetime | None) -> Any:
     """Invoices that existed at `as_of` (all of them without it; one made without an issue time counts)."""
     if as_of is None:

@@ -10,7 +10,6 @@ redirects (303) back to the building's quarter, or shows the page again with the
 
 import io
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -43,7 +42,6 @@ EXPENSES_PAGE = 100  # a quarter of a building with an imported statement may ha
 SHOWN_LINE_ERRORS = 100  # a refused statement's first bad lines; the API lists all
 MAX_BUILDINGS = service.MAX_SHARED_BUILDINGS
 MAX_STATEMENT_BYTES = 16 * 1024 * 1024
-CENT = Decimal("0.01")
 QuarterText = Annotated[Text, Query(max_length=10)]
 
 

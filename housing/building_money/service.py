@@ -302,6 +302,10 @@ def record_shared_expense(
             f"no split key {str(split_key)[:40]!r}; the keys are {', '.join(k.value for k in SplitKey)}",
             field="split_key",
         ) from None
+    if weights and key is not SplitKey.manual:
+        raise Invalid(
+            f"weights are given with the manual split key only, not with {key.value}", field="weights"
+        )
     note = _text(split_note, "split_note", 500, required=key is SplitKey.manual)
     spent_on = _day(expense.spent_on, today)
     category = _category(expense.category)
@@ -391,18 +395,3 @@ def correct_expense(
     session.add(row)
     session.flush()
     return row
-
-
-def expenses_in(session: Session, building_id: int, quarter: Quarter) -> list[BuildingExpense]:
-    """The building's expenses dated in the quarter, corrections included, in date order."""
-    return list(
-        session.exec(
-            select(BuildingExpense)
-            .where(
-                BuildingExpense.building_id == building_id,
-                BuildingExpense.spent_on >= quarter.first_day,
-                BuildingExpense.spent_on < quarter.end,
-            )
-            .order_by(BuildingExpense.spent_on, BuildingExpense.id)
-        ).all()
-    )

@@ -141,3 +141,12 @@ def test_a_split_among_one_building_is_refused(session, three):
     with pytest.raises(Invalid):
         _share(session, [three[0], three[0]], 100)  # the same building twice is one
     assert _stored(session) == (0, 0)
+
+
+@pytest.mark.parametrize("key", ["area", "premises", "equal"])
+def test_weights_with_another_key_than_manual_are_refused_not_ignored(session, three, key):
+    weights = {b.id: "1" for b in three}
+    with pytest.raises(Invalid) as refused:
+        _share(session, three, 100, split_key=key, weights=weights)
+    assert refused.value.field == "weights"
+    assert _stored(session) == (0, 0)

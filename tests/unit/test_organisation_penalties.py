@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session, select
 
 from billing.ledger.penalties import DEFAULT_PENALTIES, PenaltyRules, organisation_held
-from billing.ledger.service import accrue_penalties, organisation_rates, rules_for
+from billing.ledger.service import accrue_penalties, organisation_rates, penalty_payer
 from billing.models import LedgerEntry, LedgerKind
 from billing.rules import BillingRules
 from housing.registry.models import Ownership, PersonKind
@@ -93,8 +93,14 @@ def test_an_organisation_pays_four_times_a_persons_penalty_on_the_same_debt_day_
         )
     ).all()[:1]
     assert reference.startswith("0.4% of 1000000 tiyin overdue")
-    assert rules_for(session, firm_flat.id, DUE, RULES).percent() == "0.4%"
-    assert rules_for(session, person_flat.id, DUE, RULES).percent() == "0.1%"
+    assert (
+        RULES.applying(penalty_payer(session, firm_flat.id, DUE) is PersonKind.organisation).percent()
+        == "0.4%"
+    )
+    assert (
+        RULES.applying(penalty_payer(session, person_flat.id, DUE) is PersonKind.organisation).percent()
+        == "0.1%"
+    )
 
 
 def test_each_pays_up_to_its_own_cap(session: Session):

@@ -146,6 +146,7 @@ def agree_plan(
             "currency": currency,
             "due": first_due.isoformat(),
         },
+        today,
     )
     return plan
 
@@ -193,10 +194,14 @@ def record_outcome(session: Session, plan_id: int, today: date, timezone: str = 
             "currency": plan.currency,
             "due": missed.due_on.isoformat(),
         }
-        _tell_resident(session, plan, "instalment_missed", params)
+        _tell_resident(session, plan, "instalment_missed", params, today)
     else:
         _tell_resident(
-            session, plan, "instalment_kept", {"total_minor": plan.covered_minor, "currency": plan.currency}
+            session,
+            plan,
+            "instalment_kept",
+            {"total_minor": plan.covered_minor, "currency": plan.currency},
+            today,
         )
     return standing.state
 
@@ -276,11 +281,12 @@ def plans_of(session: Session, actor: Actor, apartment_id: int, today: date) -> 
     )
 
 
-def _tell_resident(session: Session, plan: InstalmentPlan, kind: str, params: dict) -> int:
+def _tell_resident(session: Session, plan: InstalmentPlan, kind: str, params: dict, today: date) -> int:
+    """Tells the apartment's residents on the city's `today` (who lives there that day)."""
     now = clock.now()
     return notify(
         session,
-        user_ids=users_of_apartments([plan.apartment_id], now.date()),
+        user_ids=users_of_apartments([plan.apartment_id], today),
         kind=kind,
         params=params,
         link=f"/apartments/{plan.apartment_id}/instalment-plan",

@@ -85,7 +85,7 @@ def late_reports(
     """Buildings' quarterly reports that are late (or in the state asked for), oldest due first."""
     rows, total = reports_due(
         session,
-        ReportDeadlines.of(settings.money),
+        ReportDeadlines.of(settings.money, settings.timezone),
         today,
         asked,
         states=frozenset({state}) if state else LATE_STATES,

@@ -246,7 +246,7 @@ def late_page(
     """Reports due by company (on time, late, still missing; the most late first, paged by
     `company_page`), and the buildings late (paged by `page`); `company_id` narrows both to one."""
     quarter, district_id, company_id = asked.quarter, asked.district_id, asked.company_id
-    rule = ReportDeadlines.of(settings.money)
+    rule = ReportDeadlines.of(settings.money, settings.timezone)
     late, total = reports_due(session, rule, today, asked, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     companies = by_company(
         session, rule, today, quarter=quarter, company_id=company_id, district_id=district_id
@@ -280,7 +280,9 @@ def late_export(
     page: PageNumber = 1,
 ) -> Response:
     """Every report late or published late for these filters, one line each, in parts of EXPORT_ROWS."""
-    late, total = reports_due(session, ReportDeadlines.of(settings.money), today, asked, **export_part(page))
+    late, total = reports_due(
+        session, ReportDeadlines.of(settings.money, settings.timezone), today, asked, **export_part(page)
+    )
     name = f"late-reports-{today:%Y-%m-%d}" + (f"-part-{page}" if page > 1 else "") + ".csv"
     next_url = next_export("/city/money/late.csv", asked.query(), page, total)
     return csv_response(late_csv(late), name, next_url)

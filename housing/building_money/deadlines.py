@@ -24,10 +24,11 @@ from typing import Any, Self
 from sqlalchemy import CTE, Date, Integer, and_, case, func, literal, or_, select, union_all
 from sqlmodel import Session
 
+from housing import clock
 from housing.building_money.models import BuildingReport
 from housing.building_money.rules import Quarter, quarters_between
 from housing.registry.models import Building, BuildingManagement, ManagementCompany
-from housing.settings import MoneySettings
+from housing.settings import CITY_TIMEZONE, MoneySettings
 
 
 class ReportState(StrEnum):
@@ -43,11 +44,14 @@ class ReportDeadlines:
 
     due_days: int
     first_quarter: Quarter
+    timezone: str = (
+        CITY_TIMEZONE  # the city's: a report published at 02:00 on 31 October was late on that local day
+    )
 
     @classmethod
-    def of(cls, money: MoneySettings) -> Self:
-        """From `settings.money`."""
-        return cls(due_days=money.report_due_days, first_quarter=money.first_quarter)
+    def of(cls, money: MoneySettings, timezone: str = CITY_TIMEZONE) -> Self:
+        """From `settings.money` and `settings.timezone`."""
+        return cls(due_days=money.report_due_days, first_quarter=money.first_quarter, timezone=timezone)
 
     @classmethod
     def default(cls) -> Self:
@@ -256,15 +260,15 @@ def due_reports(
                 quarter=Quarter(row.year, row.quarter),
                 due_on=due_on,
                 state=state,
-                days_late=_days_late(state, due_on, row.published_at, today),
+                days_late=_days_late(state, due_on, row.published_at, today, deadlines.timezone),
             )
         )
     return found, total
 
 
-def _days_late(state: ReportState, due_on: date, published_at: Any, today: date) -> int:
+def _days_late(state: ReportState, due_on: date, published_at: Any, today: date, timezone: str) -> int:
     if state is ReportState.late:
         return (today - due_on).days
     if state is ReportState.published_late and published_at is not None:
-        return max((published_at.date() - due_on).days, 1)
+        return max((clock.local_day(published_at, timezone) - due_on).days, 1)
     return 0

@@ -28,7 +28,7 @@ def scores(
         raise typer.Exit(2) from exc
     with session_scope(make_engine(settings)) as session:
         scored = score_service.recompute_month(
-            session, month, now=clock.now(), deadlines=ReportDeadlines.of(settings.money)
+            session, month, now=clock.now(), deadlines=ReportDeadlines.of(settings.money, settings.timezone)
         )
         ranked, count = score_service.ranking(session, month.period, district_id=district_id, limit=top)
     codes = [c.code for c in scoring.COMPONENTS]

@@ -57,7 +57,7 @@ def _score_month(engine: Engine, settings: Settings, period: date, now: datetime
             session,
             clock.month(period, settings.timezone),
             now=now,
-            deadlines=ReportDeadlines.of(settings.money),
+            deadlines=ReportDeadlines.of(settings.money, settings.timezone),
         )
         if mark_done:
             catchup.mark_done(session, NIGHTLY_SCORES, clock.local_day(now, settings.timezone))

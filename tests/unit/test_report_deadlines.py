@@ -1,6 +1,6 @@
 """Which quarterly reports are due, from whom, and in what state: at the day's boundaries."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -151,3 +151,18 @@ def test_by_company_counts_every_state_most_late_first(session):
 )
 def test_the_quarters_due_in_a_month(rule, month, quarters):
     assert [str(q) for q in rule.quarters_due_between(month, add_months(month, 1))] == quarters
+
+
+@pytest.mark.parametrize(
+    ("published_utc", "days_late"),
+    [
+        ((2026, 11, 1, 18, 59), 2),  # 23:59 on 1 November in Tashkent
+        ((2026, 11, 1, 19, 0), 3),  # 00:00 on 2 November in Tashkent, still 1 November in UTC
+    ],
+)
+def test_days_late_count_the_citys_days(session, published_utc, days_late):
+    report = publish(session, make_building(session), Q3, on=date(2026, 11, 1))
+    report.published_at = datetime(*published_utc, tzinfo=UTC)
+    session.flush()
+    found, _ = due_reports(session, RULE, date(2026, 11, 20))
+    assert [(r.state, r.days_late) for r in found] == [(ReportState.published_late, days_late)]

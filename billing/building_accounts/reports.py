@@ -435,12 +435,15 @@ def publish_reports(
 
 def _require_order(session: Session, ids: list[int], quarter: Quarter, settings: Any) -> None:
     """Refuses (409) a building whose previous quarter's report is missing, unless that quarter is
-    before the first one reported on or the building's account had nothing before this quarter."""
+    before the first one reported on, no company managed the building on its last day (so nobody
+    owes it, as `housing.building_money.deadlines` says), or the building's account had nothing
+    before this quarter."""
     previous = quarter.previous()
     if previous < settings.money.first_quarter:
         return
     done = _reports_on(session, ids, previous)
-    waiting = [i for i in ids if i not in done]
+    owed = _companies(session, ids, previous.last_day)  # nobody managed it then: no report is owed
+    waiting = [i for i in ids if i not in done and i in owed]
     if not waiting:
         return
     with_money = had_money_before(session, waiting, moment(quarter.first_day, settings.timezone))

@@ -17,6 +17,7 @@ from housing.building_money.rules import Quarter
 from housing.building_money.service import ExpenseInput, record_expense
 from housing.db import is_postgres, session_scope
 from housing.errors import Conflict, Forbidden, NotFound
+from housing.registry.models import BuildingManagement
 from housing.settings import Settings
 from tests.concurrency import wait_until_blocked
 from tests.factories.billing import (
@@ -198,6 +199,23 @@ def test_quarters_are_published_in_order_once_the_building_has_money(
         settings,
         today=date(2027, 4, 1),
     )
+
+
+def test_a_quarter_nobody_managed_does_not_hold_back_the_next(session: Session, settings: Settings) -> None:
+    building = make_building(session)
+    spend(session, building, 1_000, on=date(2026, 8, 1))
+    ended = session.exec(
+        select(BuildingManagement).where(BuildingManagement.building_id == building.id)
+    ).one()
+    ended.valid_until = date(2026, 9, 15)  # the contract ended; the next company came on 1 October
+    successor = make_company(session)
+    session.add(
+        BuildingManagement(building_id=building.id, company_id=successor.id, valid_from=date(2026, 10, 1))
+    )
+    session.flush()
+    actor = bookkeeper_of(session, building, date(2026, 12, 31))
+    report = _publish(session, actor, building.id, Quarter(2026, 4), settings, today=date(2027, 1, 5))
+    assert (report.company_id, report.opening_balance_minor) == (successor.id, -1_000)
 
 
 def test_only_the_company_managing_at_the_quarter_end_publishes(session: Session, settings: Settings) -> None:

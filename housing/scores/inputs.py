@@ -18,7 +18,7 @@ Open requests and ongoing incidents are counted up to `as_of`, the moment of com
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import CTE, Date, Float, and_, case, cast, func, literal, not_, or_, select, text, union_all
@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from housing.building_money.deadlines import ReportDeadlines, ReportState, deadline_rows
 from housing.building_money.rules import Quarter
-from housing.clock import Month, add_months
+from housing.clock import Month, add_months, local_day
 from housing.db import UTCDateTime, is_postgres
 from housing.incidents.models import IncidentSource, ServiceIncident
 from housing.registry.models import Apartment, BuildingManagement
@@ -211,8 +211,7 @@ def _add_report_tallies(
     out of everyone's total that month)."""
     if not months:
         return
-    first = months[0]
-    today = (as_of + (datetime.combine(first.period, time(), first.starts.tzinfo) - first.starts)).date()
+    today = local_day(as_of, deadlines.timezone)
     due_in: dict[Quarter, date] = {}
     for m in months:
         for quarter in deadlines.quarters_due_between(m.period, add_months(m.period, 1)):

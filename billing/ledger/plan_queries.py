@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from billing.ledger.plans import Standing, standing_on
+from billing.ledger.plans import PlanState, Standing, standing_on
 from billing.models import (
     Instalment,
     InstalmentPlan,
@@ -71,7 +71,7 @@ def standings(
     found = {}
     for plan in plans:
         since = plan.created_at
-        found[plan.id] = standing_on(
+        computed = standing_on(
             day,
             agreed_on=plan.agreed_on,
             schedule=schedules[plan.id],
@@ -82,7 +82,23 @@ def standings(
             ],
             cancelled_from=plan.ended_on if plan.status == PlanStatus.cancelled else None,
         )
+        found[plan.id] = _recorded(plan, day, computed) or computed
     return found
+
+
+def _recorded(plan: InstalmentPlan, day: date, computed: Standing) -> Standing | None:
+    """A kept or missed outcome the plans' job recorded is final from its end day: a payment keyed
+    in later with an earlier date does not revive a plan the resident was told had ended, and the
+    pages say what the penalties do."""
+    if (
+        plan.status not in (PlanStatus.kept, PlanStatus.missed)
+        or plan.ended_on is None
+        or day < plan.ended_on
+    ):
+        return None
+    return Standing(
+        PlanState(plan.status), plan.ended_on, computed.paid_minor, computed.missed_position
+    )
 
 
 def spared_invoices(

@@ -167,6 +167,30 @@ def test_a_missed_instalment_ends_the_plan_and_penalties_resume_the_day_after_it
         assert missed.params["due"] == FIRST.isoformat() and missed.params["amount_minor"] == 500_000
 
 
+def test_a_payment_keyed_in_late_with_an_earlier_date_does_not_revive_a_missed_plan(
+    db: Engine, settings: Settings, frozen_clock
+):
+    with Session(db, expire_on_commit=False) as session:
+        account = Account(session)
+        catchup.mark_done(session, DAILY_PENALTIES, AGREED)
+        plan = agree(session, account, frozen_clock)
+        session.commit()
+    run_days(db, settings, AGREED + D, FIRST + 2 * D, "penalties first")  # missed: the resident is told
+    with Session(db, expire_on_commit=False) as session:
+        account.pay(session, FIRST, 500_000)  # the office books the first instalment late, dated on time
+        session.commit()
+    run_days(db, settings, FIRST + 3 * D, FIRST + 4 * D, "penalties first")
+    with Session(db) as session:
+        stored = session.get(InstalmentPlan, plan.id)
+        view = service.plan_view(session, stored, FIRST + 5 * D)
+        assert (stored.status, view.standing.state) == (PlanStatus.missed, PlanStatus.missed)
+        # penalties go on after the end the resident was told of, on what is still overdue
+        assert [day for day, _ in penalties(session, account.apartment.id)] == [
+            FIRST + n * D for n in range(1, 5)
+        ]
+        assert notices(session, "instalment_missed") == 1
+
+
 def test_a_cancelled_plan_spares_its_day_and_penalties_resume_the_next(
     session: Session, settings: Settings, frozen_clock
 ):

@@ -9,6 +9,7 @@ from billing.building_accounts.reports import of_report, publish_report, reports
 from billing.building_accounts.schemas import AccountRead, ReportRead, ReportSummary
 from housing.auth import CurrentActor
 from housing.building_money.queries import require_money_reader
+from housing.building_money.rules import asked_quarter
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.i18n import LANGUAGES
@@ -89,7 +90,7 @@ def post_report(
         session,
         actor,
         building_id=building_id,
-        quarter=reading.parse_quarter(quarter),
+        quarter=asked_quarter(quarter),
         today=today,
         now=now,
         settings=settings,

@@ -20,7 +20,7 @@ from housing.actors import Actor
 from housing.auth import CurrentActor, StaffActor
 from housing.building_money.models import BuildingReport
 from housing.building_money.queries import readable_buildings
-from housing.building_money.rules import Quarter, quarters_between
+from housing.building_money.rules import Quarter, asked_quarter, quarters_between
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.errors import DomainError
@@ -85,7 +85,7 @@ def report_page(
     settings: SettingsDep,
     today: Today,
 ) -> Response:
-    return _report(request, session, actor, settings, today, building_id, reading.parse_quarter(quarter))
+    return _report(request, session, actor, settings, today, building_id, asked_quarter(quarter))
 
 
 def _report(
@@ -129,7 +129,7 @@ def publish_page(
     today: Today,
     now: Now,
 ) -> Response:
-    chosen = reading.parse_quarter(quarter)
+    chosen = asked_quarter(quarter)
     reading.report_for(
         session, actor, building_id, chosen, today=today, timezone=settings.timezone
     )  # 404 first

@@ -16,20 +16,12 @@ from housing.accounts.models import Role
 from housing.actors import Actor
 from housing.building_money.models import BuildingReport
 from housing.building_money.queries import require_money_reader
-from housing.building_money.rules import Quarter
+from housing.building_money.rules import Quarter, asked_quarter
 from housing.errors import Invalid, NotFound
 from housing.i18n import LANGUAGES
 from housing.registry.models import Building
 
 DOCUMENT_URL = "/api/v1/expense-documents/{id}"
-
-
-def parse_quarter(text: str) -> Quarter:
-    """'2026-Q3' -> the quarter; anything else is refused (422) naming the form."""
-    try:
-        return Quarter.parse(text)
-    except ValueError:
-        raise Invalid("write the quarter as YYYY-QN, e.g. 2026-Q3", field="quarter") from None
 
 
 def sees_drafts(actor: Actor) -> bool:
@@ -53,7 +45,7 @@ def asked_report(
     session: Session, actor: Actor, building_id: int, quarter: str, *, today: date, timezone: str
 ) -> ReportData:
     """`report_for` the quarter a route's path names (YYYY-QN; anything else 422)."""
-    return report_for(session, actor, building_id, parse_quarter(quarter), today=today, timezone=timezone)
+    return report_for(session, actor, building_id, asked_quarter(quarter), today=today, timezone=timezone)
 
 
 def with_links(data: ReportData) -> ReportData:

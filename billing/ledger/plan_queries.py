@@ -96,9 +96,7 @@ def _recorded(plan: InstalmentPlan, day: date, computed: Standing) -> Standing |
         or day < plan.ended_on
     ):
         return None
-    return Standing(
-        PlanState(plan.status), plan.ended_on, computed.paid_minor, computed.missed_position
-    )
+    return Standing(PlanState(plan.status), plan.ended_on, computed.paid_minor, computed.missed_position)
 
 
 def spared_invoices(

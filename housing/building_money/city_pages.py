@@ -28,7 +28,7 @@ from housing.building_money.deadlines import (
     due_reports,
 )
 from housing.building_money.export import costs_csv, late_csv
-from housing.building_money.rules import ExpenseCategory, Quarter
+from housing.building_money.rules import ExpenseCategory, Quarter, asked_quarter
 from housing.dashboard import (
     PAGE_SIZE,
     CompanyId,
@@ -59,10 +59,7 @@ def _quarter(
 ) -> Quarter | None:
     if quarter is None or quarter.strip() == "":
         return None
-    try:
-        return Quarter.parse(quarter)
-    except ValueError as exc:
-        raise Invalid(str(exc), field="quarter") from exc
+    return asked_quarter(quarter)
 
 
 def _category(

@@ -22,7 +22,7 @@ from housing.building_money import documents, forms, reading, service
 from housing.building_money.models import BuildingExpense
 from housing.building_money.queries import readable_buildings, require_money_reader
 from housing.building_money.rules import ExpenseCategory, Quarter, SplitKey
-from housing.building_money.statement import import_expense_statement
+from housing.building_money.statement import MAX_STATEMENT_BYTES, import_expense_statement
 from housing.csvfile import ImportRejected, decode_upload
 from housing.db import SessionDep
 from housing.deps import SettingsDep, Today
@@ -41,7 +41,6 @@ PAGE_SIZE = 50
 EXPENSES_PAGE = 100  # a quarter of a building with an imported statement may have more
 SHOWN_LINE_ERRORS = 100  # a refused statement's first bad lines; the API lists all
 MAX_BUILDINGS = service.MAX_SHARED_BUILDINGS
-MAX_STATEMENT_BYTES = 16 * 1024 * 1024
 QuarterText = Annotated[Text, Query(max_length=10)]
 
 

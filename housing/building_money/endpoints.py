@@ -17,7 +17,7 @@ from housing.auth import CurrentActor
 from housing.building_money import documents, reading, service
 from housing.building_money.models import BuildingExpense, ExpenseDocument, SharedExpense
 from housing.building_money.queries import require_money_reader
-from housing.building_money.rules import Quarter
+from housing.building_money.rules import asked_quarter
 from housing.building_money.schemas import (
     CorrectionCreate,
     DocumentRead,
@@ -27,7 +27,7 @@ from housing.building_money.schemas import (
     SharedExpenseCreate,
     SharedExpenseRead,
 )
-from housing.building_money.statement import import_expense_statement
+from housing.building_money.statement import MAX_STATEMENT_BYTES, import_expense_statement
 from housing.csvfile import decode_upload
 from housing.db import SessionDep
 from housing.deps import SettingsDep, Today
@@ -36,7 +36,6 @@ from housing.routing import Paging
 from housing.schemas import API_PROBLEMS, Page, problems
 from housing.validation import Id, Text
 
-MAX_STATEMENT_BYTES = 16 * 1024 * 1024
 QUARTER_PATTERN = r"^\d{4}-Q[1-4]$"
 
 router = APIRouter(tags=["building money"], responses=API_PROBLEMS)
@@ -46,15 +45,6 @@ UPLOAD = problems(409, 413, 415)
 QuarterQuery = Annotated[
     Text | None, Query(pattern=QUARTER_PATTERN, description="Only those dated in this quarter, e.g. 2026-Q3")
 ]
-
-
-def parse_quarter(text: str | None, field: str = "quarter") -> Quarter | None:
-    if text is None:
-        return None
-    try:
-        return Quarter.parse(text)
-    except ValueError as exc:
-        raise Invalid(str(exc), field=field) from None
 
 
 def document_read(document: ExpenseDocument) -> dict[str, Any]:
@@ -120,7 +110,11 @@ def list_expenses(
     """The building's expenses, the latest first, with their documents, requests and corrections."""
     require_money_reader(session, actor, building_id, today)
     views, total = reading.expense_page(
-        session, building_id, parse_quarter(quarter), limit=paging.limit, offset=paging.offset
+        session,
+        building_id,
+        None if quarter is None else asked_quarter(quarter),
+        limit=paging.limit,
+        offset=paging.offset,
     )
     return {
         "items": [expense_read(v) for v in views],

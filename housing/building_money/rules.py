@@ -16,6 +16,8 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Self
 
+from housing.errors import Invalid
+
 
 class ExpenseCategory(StrEnum):
     cleaning = "cleaning"
@@ -92,6 +94,14 @@ class Quarter:
 
     def __str__(self) -> str:
         return f"{self.year}-Q{self.number}"
+
+
+def asked_quarter(text: str, field: str = "quarter") -> Quarter:
+    """A quarter a person typed or a path carries; anything else is refused (422) naming the form."""
+    try:
+        return Quarter.parse(text)
+    except ValueError as exc:
+        raise Invalid(str(exc), field=field) from None
 
 
 def quarters_between(first: Quarter, last: Quarter) -> list[Quarter]:

@@ -68,7 +68,8 @@ def seed_demo_expenses(engine: Engine, settings: Settings) -> str:
         buildings = list(session.exec(managed_building_ids(manager.company_id, today).limit(5)).all())
         days, category, uzs, supplier, description = SHARED_LIFT
         day = min(today, now.previous().first_day + timedelta(days=days))
-        if home in buildings and len(buildings) >= 2:
+        shared = home in buildings and len(buildings) >= 2
+        if shared:
             record_shared_expense(
                 session,
                 actor,
@@ -76,6 +77,5 @@ def seed_demo_expenses(engine: Engine, settings: Settings) -> str:
                 expense=ExpenseInput(day, category, uzs * 100, supplier, description),
                 today=today,
             )
-    return (
-        f"{booked} demo expenses booked on the demo resident's building, and a lift contract shared by area"
-    )
+    lift = ", and a lift contract shared by area" if shared else ""
+    return f"{booked} demo expenses booked on the demo resident's building{lift}"

@@ -39,6 +39,7 @@ from housing.validation import check_text
 
 COLUMNS = ("date", "amount", "category", "supplier", "reference", "description")
 REQUIRED = ("date", "amount", "category", "reference")
+MAX_STATEMENT_BYTES = 16 * 1024 * 1024  # an upload beyond this is refused before it is read
 MAX_ROWS = 10_000  # a building's account for years; a larger file is split
 REFERENCE_CHARS = 200
 

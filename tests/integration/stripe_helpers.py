@@ -10,7 +10,6 @@ import hmac
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -19,19 +18,14 @@ from contextlib import contextmanager
 
 import pytest
 import stripe
-import uvicorn
+
+from tests.servers import listening_socket, serving_in_thread
 
 WEBHOOK_SECRET = "whsec_test_secret_for_the_local_server"
 SECRET_KEY = "sk_test_housing"
 PUBLISHABLE_KEY = "pk_test_housing"
 GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000341"  # attaches, then the charge is declined
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(port: int, timeout: float = 15) -> None:
@@ -47,7 +41,11 @@ def wait_for_port(port: int, timeout: float = 15) -> None:
 
 @contextmanager
 def running_localstripe(tmp_dir) -> Iterator[str]:
-    port = free_port()
+    # A port of the tests' own range, not the kernel's ephemeral one: polling an ephemeral port
+    # nobody listens on can connect to itself (TCP simultaneous open) and look served.
+    probe = listening_socket()
+    port = probe.getsockname()[1]
+    probe.close()  # localstripe binds it itself
     process = subprocess.Popen(
         [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
         cwd=tmp_dir,
@@ -64,17 +62,9 @@ def running_localstripe(tmp_dir) -> Iterator[str]:
 
 @contextmanager
 def serving(app) -> Iterator[str]:
-    """Our app on a free loopback port in a thread, for localstripe's webhooks."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    """Our app served in a thread on a socket already listening (no port to race for): its URL."""
+    with serving_in_thread(app, listening_socket()) as url:
+        yield url
 
 
 @contextmanager

@@ -233,9 +233,15 @@ class LedgerEntry(SQLModel, table=True):
 
 
 class Gateway(StrEnum):
-    stripe = "stripe"
+    stripe = "stripe"  # cards, through Stripe's API and webhooks
+    payme = "payme"  # Payme calls our Merchant API (JSON-RPC)
+    click = "click"  # Click calls our SHOP-API (Prepare, Complete)
     bank = "bank"
     office = "office"
+
+
+MERCHANT_GATEWAYS = (Gateway.payme, Gateway.click)
+"""The providers that call us: a transaction is opened, then performed or cancelled, by their calls."""
 
 
 class PaymentStatus(StrEnum):
@@ -273,6 +279,9 @@ class PaymentAttempt(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("gateway", "external_id"),
         UniqueConstraint("created_by_id", "client_key"),
+        # Payme's GetStatement and the daily reconciliation read a gateway's transactions by time.
+        Index(None, "gateway", "provider_time"),
+        Index(None, "gateway", "performed_at"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
         CheckConstraint(
             "refunded_minor >= 0 AND refunded_minor <= amount_minor", name="refund_within_amount"
@@ -298,6 +307,15 @@ class PaymentAttempt(SQLModel, table=True):
         description="The payer's Idempotency-Key: a second submit with it returns this attempt",
     )
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    # A provider's transaction (Payme, Click): when the provider says it made it, and when we
+    # opened, performed and cancelled it. Repeated calls answer these same moments.
+    provider_time: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="The provider's own time of the transaction"
+    )
+    opened_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    performed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    canceled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cancel_reason: int | None = Field(default=None, description="The provider's reason code for a cancel")
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 
@@ -314,6 +332,80 @@ class WebhookEvent(SQLModel, table=True):
     type: str = Field(max_length=100)
     received_at: datetime = Field(sa_type=UTCDateTime)
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = created_at_field()
+
+
+class StatementState(StrEnum):
+    """A transaction's end as a provider's statement file states it."""
+
+    performed = "performed"
+    cancelled = "cancelled"  # cancelled before it was performed: no money moved
+    refunded = "refunded"  # performed, then cancelled: the money went back
+
+
+class ProviderStatementLine(SQLModel, table=True):
+    """One transaction of a provider's statement file (its registry of the day), as imported.
+
+    Kept apart from our payments: reconciliation compares the two and never books from here.
+    """
+
+    __tablename__ = "provider_statement_line"
+    __table_args__ = (
+        UniqueConstraint("gateway", "external_id"),
+        Index(None, "gateway", "day"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    gateway: Gateway = Field(sa_type=String(10))
+    external_id: str = Field(max_length=200, description="The provider's transaction id")
+    day: date = Field(description="The city's day the provider performed (or cancelled) it")
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    amount_minor: int = Field(sa_type=BigInteger)
+    account_number: str = Field(max_length=40)
+    state: StatementState = Field(sa_type=String(20))
+    imported_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = created_at_field()
+
+
+class ReconciliationRun(SQLModel, table=True):
+    """The last reconciliation of one gateway's day: what it counted and how many differences."""
+
+    __tablename__ = "reconciliation_run"
+    __table_args__ = (UniqueConstraint("gateway", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    gateway: Gateway = Field(sa_type=String(10))
+    day: date
+    ran_at: datetime = Field(sa_type=UTCDateTime)
+    payments: int = Field(default=0, description="Our payments performed that day")
+    paid_minor: int = Field(default=0, sa_type=BigInteger)
+    refunded_minor: int = Field(default=0, sa_type=BigInteger)
+    statement_lines: int | None = Field(
+        default=None, description="Lines of the provider's statement for the day; None when none imported"
+    )
+    differences: int = 0
+
+
+class ReconciliationDifference(SQLModel, table=True):
+    """One thing that does not agree, found by the reconciliation of a gateway's day.
+
+    A rerun of the day replaces the day's differences, so what is listed is what is still wrong.
+    """
+
+    __tablename__ = "reconciliation_difference"
+    __table_args__ = (Index(None, "gateway", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    gateway: Gateway = Field(sa_type=String(10))
+    day: date
+    kind: str = Field(max_length=40, description="What disagrees, e.g. missing_in_statement")
+    external_id: str | None = Field(default=None, max_length=200)
+    payment_attempt_id: int | None = Field(default=None, foreign_key="payment_attempt.id", index=True)
+    apartment_id: int | None = Field(default=None, foreign_key="apartment.id", index=True)
+    ours_minor: int | None = Field(default=None, sa_type=BigInteger)
+    theirs_minor: int | None = Field(default=None, sa_type=BigInteger)
+    detail: str = Field(default="", max_length=500)
     created_at: datetime = created_at_field()
 
 

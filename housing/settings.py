@@ -280,6 +280,65 @@ class StripeSettings(BaseModel):
         return self.secret_key is not None and bool(self.secret_key.get_secret_value())
 
 
+class PaymeSettings(BaseModel):
+    """Payme calls our Merchant API at /api/v1/merchant/payme (docs/payments-uz.md)."""
+
+    merchant_id: str | None = Field(
+        None, description="The merchant (cashbox) id from Payme's cabinet; unset turns Payme off"
+    )
+    key: SecretStr | None = Field(
+        None, description="The cashbox key: Payme signs in to our endpoint as Paycom:<key> (Basic)"
+    )
+    checkout_url: str = Field(
+        "https://checkout.paycom.uz", description="Payme's checkout, where the pay page sends the payer"
+    )
+    account_field: str = Field(
+        "account_number", description="The account field set up in Payme's cabinet (our personal account)"
+    )
+    min_amount_minor: int = Field(100_000, ge=1, description="A smaller payment is refused (tiyin)")
+    max_amount_minor: int = Field(
+        1_000_000_000, ge=1, description="A larger payment is refused (tiyin; 10 million UZS)"
+    )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.merchant_id) and self.key is not None and bool(self.key.get_secret_value())
+
+
+class ClickSettings(BaseModel):
+    """Click calls our SHOP-API at /api/v1/merchant/click/{prepare,complete} (docs/payments-uz.md)."""
+
+    service_id: str | None = Field(None, description="Our service id at Click; unset turns Click off")
+    merchant_id: str | None = Field(None, description="Our merchant id at Click (for the checkout link)")
+    secret_key: SecretStr | None = Field(None, description="The secret key Click's sign_string is made with")
+    checkout_url: str = Field(
+        "https://my.click.uz/services/pay", description="Click's checkout, where the pay page sends the payer"
+    )
+    min_amount_minor: int = Field(100_000, ge=1, description="A smaller payment is refused (tiyin)")
+    max_amount_minor: int = Field(
+        1_000_000_000, ge=1, description="A larger payment is refused (tiyin; 10 million UZS)"
+    )
+
+    @property
+    def configured(self) -> bool:
+        return (
+            bool(self.service_id)
+            and bool(self.merchant_id)
+            and self.secret_key is not None
+            and bool(self.secret_key.get_secret_value())
+        )
+
+
+class ReconcileSettings(BaseModel):
+    """The daily reconciliation of the gateways' payments with our ledger and their statements."""
+
+    abandon_checkout_hours: int = Field(
+        24,
+        ge=1,
+        description="A Payme or Click checkout the provider never opened is cancelled after this long",
+    )
+
+
 class RequestSettings(BaseModel):
     photo_dir: Path = Field(
         Path("./var/request-photos"), description="Where photos attached to service requests are stored"
@@ -543,6 +602,9 @@ class Settings(BaseSettings):
     billing: BillingSettings = BillingSettings()
     outages: OutageSettings = OutageSettings()
     stripe: StripeSettings = StripeSettings()
+    payme: PaymeSettings = PaymeSettings()
+    click: ClickSettings = ClickSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
     requests: RequestSettings = RequestSettings()
     announcements: AnnouncementSettings = AnnouncementSettings()
     open311: Open311Settings = Open311Settings()

@@ -118,7 +118,7 @@ def send_card_payment(session: Session, gateway: PaymentGateway, attempt: Paymen
             metadata={"attempt_id": str(attempt.id), "apartment_id": str(attempt.apartment_id)},
         )
     except GatewayError as exc:
-        _move(session, attempt, PaymentStatus.failed, failure_message=exc.message)
+        move_payment(session, attempt, PaymentStatus.failed, failure_message=exc.message)
         raise Invalid(f"the payment was refused: {exc.message}", field="amount_minor") from exc
     except GatewayUnavailable as exc:
         raise Unavailable(
@@ -147,7 +147,7 @@ def confirm_card_payment(
     try:
         intent = gateway.confirm_intent(attempt.external_id, payment_method_id=payment_method_id)
     except GatewayError as exc:
-        _move(session, attempt, PaymentStatus.failed, failure_message=exc.message)
+        move_payment(session, attempt, PaymentStatus.failed, failure_message=exc.message)
         raise Invalid(f"the card was refused: {exc.message}", field="payment_method") from exc
     except GatewayUnavailable as exc:
         raise Unavailable("the card payment service did not answer; try again in a few minutes") from exc
@@ -178,12 +178,13 @@ def refresh_card_payment(session: Session, gateway: PaymentGateway, attempt: Pay
 
 def apply_intent(session: Session, attempt: PaymentAttempt, intent: Intent) -> bool:
     """Moves the attempt to the intent's status if that is a step forward; whether it moved."""
-    return _move(session, attempt, intent.status, failure_message=intent.failure_message)
+    return move_payment(session, attempt, intent.status, failure_message=intent.failure_message)
 
 
-def _move(
+def move_payment(
     session: Session, attempt: PaymentAttempt, status: PaymentStatus, *, failure_message: str = ""
 ) -> bool:
+    """Moves the attempt to `status` if that is a step forward, booking the payment on success."""
     if status is attempt.status or status not in PAYMENT_STEPS[PaymentStatus(attempt.status)]:
         session.flush()
         return False
@@ -210,7 +211,7 @@ def _book_payment(session: Session, attempt: PaymentAttempt, occurred_at: dateti
         payment_attempt_id=attempt.id,
         reference=attempt.external_id or "",
         dedupe_key=f"payment:{attempt.id}",
-        occurred_at=occurred_at,
+        occurred_at=occurred_at or attempt.performed_at,
         created_by_id=attempt.created_by_id,
     )
     settle_invoices(session, attempt.apartment_id)

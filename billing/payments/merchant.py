@@ -28,10 +28,14 @@ from sqlmodel import Session, col, select
 
 from billing.models import DEFAULT_CURRENCY, MERCHANT_GATEWAYS, Gateway, PaymentAttempt, PaymentStatus
 from billing.payments.service import book_refund_upto, move_payment
+from housing import clock
 from housing.errors import Invalid
 from housing.i18n import plain_money
 from housing.registry.models import Apartment
 from housing.settings import Settings
+from housing.validation import check_text
+
+ACCOUNT_NUMBER_MAX = 20  # Apartment.account_number's length: anything longer names no account
 
 
 class Refusal(StrEnum):
@@ -76,13 +80,23 @@ def configured_gateways(settings: Settings) -> list[Gateway]:
 
 def check_payable(session: Session, *, account_number: str, amount_minor: int, limits: Limits) -> Apartment:
     """The apartment a payment of `amount_minor` to `account_number` would go to; refused otherwise."""
-    apartment = session.exec(
-        select(Apartment).where(Apartment.account_number == account_number.strip())
-    ).first()
+    number = account_number.strip()
+    apartment = None
+    if _storable(number) and len(number) <= ACCOUNT_NUMBER_MAX:
+        apartment = session.exec(select(Apartment).where(Apartment.account_number == number)).first()
     if apartment is None:
         raise MerchantRefused(Refusal.unknown_account, f"no personal account {account_number[:40]!r}")
     check_amount(amount_minor, limits)
     return apartment
+
+
+def _storable(text: str) -> bool:
+    """Whether the database can compare this text at all (PostgreSQL refuses NUL, lone surrogates)."""
+    try:
+        check_text(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_amount(amount_minor: int, limits: Limits) -> None:
@@ -283,6 +297,7 @@ def start_checkout(
         idempotency_key=f"apartment:{apartment_id}:{gateway}-checkout:{uuid.uuid4().hex}",
         client_key=client_key,
         created_by_id=user_id,
+        created_at=clock.now(),  # the clock the takeover window and the abandoning compare with
     )
     session.add(attempt)
     session.flush()

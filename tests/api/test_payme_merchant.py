@@ -338,6 +338,13 @@ def test_a_wrong_amount_is_refused_and_opens_nothing(payme, home, session, amoun
     assert payme_rows(session) == []
 
 
+@pytest.mark.parametrize("amount", [b"1e999999999", b"1e-999999999", b"-0.0", b"1E+15000"])
+def test_an_amount_of_absurd_exponent_is_a_wrong_amount(payme, home, session, amount):
+    params = b'{"amount": %s, "account": {"%s": "%s"}}' % (amount, FIELD.encode(), home.account.encode())
+    answer = payme.send(b'{"id": 3, "method": "CheckPerformTransaction", "params": %s}' % params)
+    assert (answer.code, answer.data) == (-31001, "amount")
+
+
 @pytest.mark.parametrize("amount", [MIN, MAX, 500_000.0])
 def test_the_limits_themselves_and_a_whole_number_written_as_a_float_are_accepted(
     payme, home, session, amount

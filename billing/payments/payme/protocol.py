@@ -369,10 +369,9 @@ def _whole(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-        if abs(value) > Decimal(10) ** 30:  # far past any bound below; int() of 1e999999 would be slow
-            return None
-        return int(value)
+    # Past 10**30 is past every bound; 1e999999999 would overflow Decimal's arithmetic itself.
+    if isinstance(value, Decimal) and value.is_finite() and value.adjusted() <= 30:
+        return int(value) if value == value.to_integral_value() else None
     return None
 
 

@@ -566,16 +566,23 @@ def test_an_unexpected_failure_is_32400_and_rolled_back(payme, home, session, db
 
 
 def test_each_call_leaves_one_log_line(payme, home, caplog):
-    tid = transaction_id()
+    tid, unknown, refused = transaction_id(), transaction_id(), transaction_id()
     with caplog.at_level(logging.INFO, logger="billing.payments.payme.endpoints"):
         payme.create(tid, home.account, 400_000)
-        payme.perform(transaction_id())
+        payme.perform(unknown)
+        payme.create(refused, "no-such-account", 400_000)
+        payme.call("CheckTransaction", {"id": refused}, basic("wrong"))
+        payme.call("Check\nTransaction", {"id": "a\nb"})
     lines = [r for r in caplog.records if r.name == "billing.payments.payme.endpoints"]
-    assert [(r.method, r.transaction, r.outcome, r.code) for r in lines] == [
-        ("CreateTransaction", tid, "result", 0),
-        ("PerformTransaction", lines[1].transaction, "error", -31003),
+    assert [(r.method, r.transaction, r.outcome, r.code, r.levelno) for r in lines] == [
+        ("CreateTransaction", tid, "result", 0, logging.INFO),
+        ("PerformTransaction", unknown, "error", -31003, logging.INFO),
+        ("CreateTransaction", refused, "error", -31050, logging.INFO),
+        ("CheckTransaction", refused, "error", -32504, logging.WARNING),
+        ("", "", "error", -32601, logging.WARNING),  # what cannot be shown on one line is not
     ]
-    assert "Authorization" not in caplog.text and "payme-cashbox-key" not in caplog.text
+    assert all("\n" not in r.getMessage() for r in lines)
+    assert "payme-cashbox-key" not in caplog.text
 
 
 # Refunds at the office

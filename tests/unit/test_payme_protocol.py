@@ -477,3 +477,18 @@ def test_the_answers_shapes():
         "id": None,
         "error": {"code": -31050, "message": protocol.MESSAGES[Code.unknown_account], "data": "abonent"},
     }
+
+
+@pytest.mark.parametrize(
+    ("raw", "claims"),
+    [
+        (body("PerformTransaction", {"id": "p-1"}), protocol.Claims(1, "PerformTransaction", "p-1")),
+        (body("Perform\nTransaction", {"id": "p\x001"}), protocol.Claims(1, "", "")),
+        (body("X" * 100, {"id": 5}), protocol.Claims(1, "X" * 64, "")),
+        (body("GetStatement", [1]), protocol.Claims(1, "GetStatement", "")),
+        (b"[1, 2]", protocol.Claims()),
+        (b"\x00", protocol.Claims()),
+    ],
+)
+def test_what_a_body_claims_is_read_for_the_answer_and_the_log_only(raw, claims):
+    assert protocol.claims_of(raw) == claims

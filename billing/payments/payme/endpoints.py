@@ -71,8 +71,7 @@ def payme_merchant(request: Request, session: SessionDep, body: RawBody) -> JSON
     is not configured here, -32700, -32600, -32601, -31001, -31003, -31007, -31008, -31050).
     """
     settings: Settings = request.app.state.settings
-    request_id = protocol.request_id_of(body)
-    call: protocol.Call | None = None
+    claims = protocol.claims_of(body)
     detail = ""
     try:
         call = _authorized_call(settings, request.headers.get("authorization"), body)
@@ -85,8 +84,8 @@ def payme_merchant(request: Request, session: SessionDep, body: RawBody) -> JSON
         session.rollback()
         log.exception("payme call failed: %s", type(exc).__name__)
         outcome, detail = Error(Code.system_error), f"{type(exc).__name__}: {str(exc)[:200]}"
-    _log_call(call, outcome, detail)
-    return JSONResponse(protocol.answer(request_id, outcome))
+    _log_call(claims, outcome, detail)
+    return JSONResponse(protocol.answer(claims.request_id, outcome))
 
 
 def _authorized_call(settings: Settings, authorization: str | None, body: bytes) -> protocol.Call:
@@ -111,12 +110,15 @@ def cashbox_of(settings: Settings) -> service.Cashbox:
     )
 
 
-def _log_call(call: protocol.Call | None, outcome: dict[str, Any] | Error, detail: str) -> None:
-    """One line per call, key=value with JSON-quoted strings (a hostile value stays on its line)."""
+def _log_call(claims: protocol.Claims, outcome: dict[str, Any] | Error, detail: str) -> None:
+    """One line per call, key=value with JSON-quoted strings (a hostile value stays on its line).
+
+    The method and transaction are what the body says, also when the call was refused.
+    """
     code = outcome.code if isinstance(outcome, Error) else 0
     fields = {
-        "method": call.method.value if call else "",
-        "transaction": getattr(call.params, "id", "") if call else "",
+        "method": claims.method,
+        "transaction": claims.transaction,
         "outcome": "error" if code else "result",
         "code": int(code),
         "detail": detail,

@@ -266,13 +266,32 @@ def _request_id(value: Any) -> int | str | None:
     return None
 
 
-def request_id_of(body: bytes) -> int | str | None:
-    """The JSON-RPC id a body carries, to answer with, or None when it carries no usable one."""
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """What a body says it is before it is checked: the id to answer with, and for the log only
+    the method and Payme's transaction id ("" when it says none that can be shown)."""
+
+    request_id: int | str | None = None
+    method: str = ""
+    transaction: str = ""
+
+
+def claims_of(body: bytes) -> Claims:
     try:
         value = decode(body)
     except Refused:
-        return None
-    return _request_id(value.get("id")) if isinstance(value, dict) else None
+        return Claims()
+    if not isinstance(value, dict):
+        return Claims()
+    params = value.get("params")
+    shown = [value.get("method"), params.get("id") if isinstance(params, dict) else None]
+    method, transaction = (v[:MAX_ID_LENGTH] if isinstance(v, str) and _printable(v) else "" for v in shown)
+    return Claims(_request_id(value.get("id")), method, transaction)
+
+
+def request_id_of(body: bytes) -> int | str | None:
+    """The JSON-RPC id a body carries, to answer with, or None when it carries no usable one."""
+    return claims_of(body).request_id
 
 
 def parse_call(body: bytes, *, account_field: str) -> Call:

@@ -89,6 +89,7 @@ def payme_merchant(request: Request, session: SessionDep, body: RawBody) -> JSON
 
 
 def _authorized_call(settings: Settings, authorization: str | None, body: bytes) -> protocol.Call:
+    protocol.check_size(body)  # too large is too large, signed in or not
     payme = settings.payme
     if not payme.configured or payme.key is None:
         raise Refused(

@@ -20,6 +20,7 @@ from billing.invoices import pages as billing_pages
 from billing.invoices.endpoints import router as invoices_router
 from billing.ledger import console_pages as debtors_console
 from billing.payments import pages as payment_pages
+from billing.payments.click import endpoints as click_endpoints
 from billing.payments.endpoints import router as payments_router
 from billing.payments.stripe_gateway import StripeGateway
 from billing.payments.webhooks import router as webhooks_router
@@ -79,6 +80,12 @@ PROBLEM = "application/problem+json"
 
 log = logging.getLogger(__name__)
 LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+# The routes a payment provider calls answer in its own format, also when a call is refused
+# before the route runs (a body over the size limit): {path: answer(detail)}.
+PROVIDER_REFUSALS = click_endpoints.answers_before_the_route(API_PREFIX)
+# Their requests are signed by the provider, never authenticated by a cookie: no CSRF token.
+PROVIDER_PATHS = (f"{API_PREFIX}/merchant/",)
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -140,6 +147,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         instalments_router,
         payments_router,
         webhooks_router,
+        click_endpoints.router,
         requests_router,
         incidents_router,
         notifications_router,
@@ -189,7 +197,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     _document_problems(app)
 
     app.add_middleware(
-        CSRFProtection, secret=settings.auth.secret_key.get_secret_value(), secure=settings.secure_cookies
+        CSRFProtection,
+        secret=settings.auth.secret_key.get_secret_value(),
+        secure=settings.secure_cookies,
+        unprotected=PROVIDER_PATHS,
     )
     # Outside the CSRF check, which reads whole forms: a body over its limit is refused as it
     # streams in, before anything parses it.
@@ -235,6 +246,9 @@ def _wants_json(request: Request) -> bool:
 
 
 def _problem(request: Request, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    provider = PROVIDER_REFUSALS.get(request.url.path) if request.method == "POST" else None
+    if provider is not None:  # a payment provider reads only its own answers (always 200)
+        return provider(str(body["detail"]))
     if request.url.path.startswith(f"{OPEN311_PREFIX}/"):
         # Open311 clients read the spec's list of {code, description}, in JSON or XML.
         return open311_error(request, body["status"], body["detail"], headers)

@@ -86,6 +86,11 @@ _WRITE_PROBLEMS = problems(409)
 _BODY_PROBLEMS = problems(400, 413, why={400: "The body is not JSON, or not in UTF-8"})
 
 
+# An operation a payment provider calls (openapi_extra={PROVIDER_ANSWERS: True}): it answers 200
+# in the provider's own format whatever it is sent, so no problem details are added to it.
+PROVIDER_ANSWERS = "x-provider-answers"
+
+
 def problem_documents(spec: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI document as we answer: errors are application/problem+json, writes may be 409
     and bodies 400 or 413. FastAPI files every model under application/json; this moves the errors'."""
@@ -95,6 +100,8 @@ def problem_documents(spec: dict[str, Any]) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             extra = {}
             if "4XX" in responses:  # Open311: its own error list for every 4xx
+                continue
+            if operation.get(PROVIDER_ANSWERS):  # a payment provider's call: always its own 200
                 continue
             if method in ("post", "put", "patch", "delete"):
                 extra |= _WRITE_PROBLEMS

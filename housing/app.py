@@ -20,6 +20,7 @@ from billing.invoices import pages as billing_pages
 from billing.invoices.endpoints import router as invoices_router
 from billing.ledger import console_pages as debtors_console
 from billing.payments import pages as payment_pages
+from billing.payments.click import endpoints as click_endpoints
 from billing.payments.endpoints import router as payments_router
 from billing.payments.payme import endpoints as payme_endpoints
 from billing.payments.stripe_gateway import StripeGateway
@@ -82,6 +83,12 @@ PROBLEM = "application/problem+json"
 log = logging.getLogger(__name__)
 LOCATIONS = ("body", "query", "path", "header", "cookie")
 
+# The routes a payment provider calls answer in its own format, also when a call is refused
+# before the route runs (a body over the size limit): Click's by path, {path: answer(detail)}.
+CLICK_REFUSALS = click_endpoints.answers_before_the_route(API_PREFIX)
+# Their requests are signed by the provider, never authenticated by a cookie: no CSRF token.
+PROVIDER_PATHS = (f"{API_PREFIX}/merchant/",)
+
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -143,6 +150,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         payments_router,
         webhooks_router,
         payme_endpoints.router,
+        click_endpoints.router,
         requests_router,
         incidents_router,
         notifications_router,
@@ -195,8 +203,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         CSRFProtection,
         secret=settings.auth.secret_key.get_secret_value(),
         secure=settings.secure_cookies,
-        # A provider signs in with its own key on every call; a stray cookie must not refuse it.
-        exempt={PAYME_PATH},
+        unprotected=PROVIDER_PATHS,
     )
     # Outside the CSRF check, which reads whole forms: a body over its limit is refused as it
     # streams in, before anything parses it.
@@ -245,6 +252,9 @@ def _problem(request: Request, body: dict[str, Any], headers: dict[str, str] | N
     if request.url.path.rstrip("/") == PAYME_PATH:
         # Payme reads every answer as JSON-RPC with HTTP 200, also a body too large or a GET.
         return payme_endpoints.refusal(body["status"])
+    click = CLICK_REFUSALS.get(request.url.path) if request.method == "POST" else None
+    if click is not None:  # Click reads only its own answers (always 200)
+        return click(str(body["detail"]))
     if request.url.path.startswith(f"{OPEN311_PREFIX}/"):
         # Open311 clients read the spec's list of {code, description}, in JSON or XML.
         return open311_error(request, body["status"], body["detail"], headers)

@@ -84,9 +84,11 @@ API_PROBLEMS = problems(401, 403, 404, 422)
 # readable at all (400) or too large (413).
 _WRITE_PROBLEMS = problems(409)
 _BODY_PROBLEMS = problems(400, 413, why={400: "The body is not JSON, or not in UTF-8"})
-# `openapi_extra=` of an operation that answers 200 whatever happens, its errors in its own
-# body (a payment provider's merchant API): problem_documents() adds no problems to it.
-ALWAYS_200 = {"x-always-200": True}
+
+
+# An operation a payment provider calls (openapi_extra={PROVIDER_ANSWERS: True}): it answers 200
+# in the provider's own format whatever it is sent, so no problem details are added to it.
+PROVIDER_ANSWERS = "x-provider-answers"
 
 
 def problem_documents(spec: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +101,7 @@ def problem_documents(spec: dict[str, Any]) -> dict[str, Any]:
             extra = {}
             if "4XX" in responses:  # Open311: its own error list for every 4xx
                 continue
-            if operation.get("x-always-200"):  # its errors are in its 200 answer
+            if operation.get(PROVIDER_ANSWERS):  # a payment provider's call: always its own 200
                 continue
             if method in ("post", "put", "patch", "delete"):
                 extra |= _WRITE_PROBLEMS

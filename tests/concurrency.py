@@ -31,7 +31,7 @@ def run_together(*calls: Callable[[], object], deadline: float = DEADLINE) -> li
     return results
 
 
-def wait_until_blocked(db: Engine, failure: str, deadline: float = DEADLINE, sessions: int = 1) -> None:
+def wait_until_blocked(db: Engine, failure: str, deadline: float = DEADLINE, *, sessions: int = 1) -> None:
     """Until `sessions` sessions of this database wait on a lock, or fail with `failure`."""
     ends = time.monotonic() + deadline
     with db.connect() as connection:

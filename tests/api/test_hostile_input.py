@@ -20,10 +20,12 @@ from fastapi.testclient import TestClient
 
 from housing.app import create_app
 from housing.clock import local_today
+from housing.schemas import PROVIDER_ANSWERS
 from housing.settings import CITY_TIMEZONE
 from tests.api.conftest import City
 from tests.conftest import make_settings
 from tests.pages import csrf_token
+from tests.standins.click_calls import click_group
 from tests.standins.payme_calls import FIELD, Payme, payme_group, transaction_id
 from tests.unit.test_input_types import _api_routes, leaves
 
@@ -499,3 +501,57 @@ def test_an_earlier_day_than_allowed_is_refused_and_a_later_one_is_in_the_future
     response = client.post(url, json=body, headers=city.headers["admin"])
     assert response.status_code == 422
     assert response.json()["field"] == "paid_on"
+
+
+# Routes a payment provider calls answer 200 in the provider's own format, whatever they are
+# sent (the provider reads nothing else): found by their mark in the OpenAPI document, so a
+# new provider's routes are covered the day they are added. Served with each provider set up,
+# so that the body is read and not refused for want of settings.
+
+PROVIDER_ROUTES = [
+    path
+    for path, operations in create_app(make_settings("sqlite://")).openapi()["paths"].items()
+    if operations.get("post", {}).get(PROVIDER_ANSWERS)
+]
+HOSTILE_BODIES = [
+    (b"", "application/x-www-form-urlencoded"),
+    (b"a=\x00&b=%00&c=%1B&d=%ED%A0%80", "application/x-www-form-urlencoded"),
+    (
+        b"click_trans_id=" + str(2**64).encode() + b"&amount=-1e309&action=NaN",
+        "application/x-www-form-urlencoded",
+    ),
+    (
+        b"amount=1&amount=2&" + b"&".join(b"f%d=1" % n for n in range(2000)),
+        "application/x-www-form-urlencoded",
+    ),
+    (b'{"id": 1, "method": "CheckPerformTransaction", "params": {"amount": 1e400}}', "application/json"),
+    (b"[true, null, 18446744073709551617]", "application/json"),
+    (b"\xff\xfe\x00\x01", "application/octet-stream"),
+    (
+        b'--x\r\nContent-Disposition: form-data; name="f"; filename="a"\r\n\r\n1\r\n--x--',
+        "multipart/form-data; boundary=x",
+    ),
+    (b"x=" + b"9" * (2 * 1024 * 1024), "application/x-www-form-urlencoded"),  # over every body limit
+]
+
+
+@pytest.fixture
+def provider_client(database_url, db):
+    settings = make_settings(database_url, click=click_group())
+    with TestClient(create_app(settings, engine=db), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.mark.parametrize(("content", "content_type"), HOSTILE_BODIES, ids=range(len(HOSTILE_BODIES)))
+@pytest.mark.parametrize("path", PROVIDER_ROUTES)
+def test_a_provider_route_answers_200_json_whatever_it_is_sent(provider_client, path, content, content_type):
+    cookies = {"Cookie": "session=a-browsers; csrftoken=t"}  # no CSRF check: the provider signs
+    for headers in ({"Content-Type": content_type}, {"Content-Type": content_type} | cookies):
+        response = provider_client.post(path, content=content, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("application/json")
+        assert response.json()
+
+
+def test_the_provider_routes_are_found():
+    assert {"/api/v1/merchant/click/prepare", "/api/v1/merchant/click/complete"} <= set(PROVIDER_ROUTES)

@@ -45,6 +45,7 @@ def test_the_answers_hold_their_rules():
         "a shared expense split to the tiyin": "def split_exactly(",
         "a building's quarterly report late, and which company owes it": "def deadline_rows(",
         "an outlier in cost per m2": "THRESHOLD = 3.5",
+        "what a Click Prepare or Complete answers": "def complete(",
     }
     assert set(expected) == set(table)
     for question, definition in expected.items():

@@ -22,7 +22,7 @@ from billing.payments.payme import protocol, schemas, service
 from billing.payments.payme.protocol import Code, Error, Refused
 from housing import clock
 from housing.db import SessionDep
-from housing.schemas import ALWAYS_200
+from housing.schemas import PROVIDER_ANSWERS
 from housing.settings import Settings
 
 PATH = "/merchant/payme"
@@ -60,8 +60,10 @@ RawBody = Annotated[bytes, Depends(_capped_body)]
             "content": {"application/json": {"schema": schemas.ANSWER}},
         }
     },
-    openapi_extra=ALWAYS_200
-    | {"requestBody": {"required": True, "content": {"application/json": {"schema": schemas.CALL}}}},
+    openapi_extra={
+        PROVIDER_ANSWERS: True,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": schemas.CALL}}},
+    },
 )
 def payme_merchant(request: Request, session: SessionDep, body: RawBody) -> JSONResponse:
     """Payme calls this with Basic `Paycom:<cashbox key>`: CheckPerformTransaction, CreateTransaction,

@@ -148,7 +148,9 @@ class Error:
 class Refused(Exception):
     """A call answered with an error that changes nothing; `detail` is for our log only."""
 
-    def __init__(self, code: Code, data: str | None = None, *, detail: str = "", message=None) -> None:
+    def __init__(
+        self, code: Code, data: str | None = None, *, detail: str = "", message: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail or code.name)
         self.error = Error(code, data, message)
         self.detail = detail or code.name

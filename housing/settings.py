@@ -281,7 +281,7 @@ class StripeSettings(BaseModel):
 
 
 class PaymeSettings(BaseModel):
-    """Payme calls our Merchant API at /api/v1/merchant/payme (docs/payments-uz.md)."""
+    """Payme calls our Merchant API at /api/v1/merchant/payme (docs/payme.md)."""
 
     merchant_id: str | None = Field(
         None, description="The merchant (cashbox) id from Payme's cabinet; unset turns Payme off"
@@ -306,7 +306,7 @@ class PaymeSettings(BaseModel):
 
 
 class ClickSettings(BaseModel):
-    """Click calls our SHOP-API at /api/v1/merchant/click/{prepare,complete} (docs/payments-uz.md)."""
+    """Click calls our SHOP-API at /api/v1/merchant/click/{prepare,complete} (docs/click.md)."""
 
     service_id: str | None = Field(None, description="Our service id at Click; unset turns Click off")
     merchant_id: str | None = Field(None, description="Our merchant id at Click (for the checkout link)")

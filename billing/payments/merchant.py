@@ -11,7 +11,7 @@ repeated call finds the same row and books nothing twice; it moves only forward:
 Performing books one payment in the ledger (allocated oldest invoice first, the resident
 told), exactly as a card or bank payment; cancelling a performed one books a refund entry.
 Any amount within the provider's limits is accepted, also above the debt or on an account
-in credit: the rest stays on the account as prepayment (docs/payments-uz.md).
+in credit: the rest stays on the account as prepayment (docs/payments.md).
 
 The resident's checkout from our pay page is a payment `created` before the provider has
 heard of it; the provider's first call for the same account and amount takes it over, so the

@@ -155,7 +155,7 @@ def start_checkout(
         return_url=str(request.url_for("payment_page", payment_id=attempt.id)),
         language=request_language(request, actor.language),
     )
-    return CheckoutRead.model_validate(attempt).model_copy(update={"checkout_url": link})
+    return CheckoutRead(**PaymentRead.model_validate(attempt).model_dump(), checkout_url=link)
 
 
 @router.post(

@@ -22,6 +22,7 @@ from billing.ledger import console_pages as debtors_console
 from billing.payments import pages as payment_pages
 from billing.payments.checkouts import checkout_origins
 from billing.payments.endpoints import router as payments_router
+from billing.payments.payme import endpoints as payme_endpoints
 from billing.payments.stripe_gateway import StripeGateway
 from billing.payments.webhooks import router as webhooks_router
 from billing.runs import console_pages as billing_run_console
@@ -76,6 +77,7 @@ from sensors.meters.endpoints import router as meters_router
 from sensors.usage.endpoints import router as usage_router
 
 API_PREFIX = "/api/v1"
+PAYME_PATH = API_PREFIX + payme_endpoints.PATH
 PROBLEM = "application/problem+json"
 
 log = logging.getLogger(__name__)
@@ -145,6 +147,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         instalments_router,
         payments_router,
         webhooks_router,
+        payme_endpoints.router,
         requests_router,
         incidents_router,
         notifications_router,
@@ -194,7 +197,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     _document_problems(app)
 
     app.add_middleware(
-        CSRFProtection, secret=settings.auth.secret_key.get_secret_value(), secure=settings.secure_cookies
+        CSRFProtection,
+        secret=settings.auth.secret_key.get_secret_value(),
+        secure=settings.secure_cookies,
+        # A provider signs in with its own key on every call; a stray cookie must not refuse it.
+        exempt={PAYME_PATH},
     )
     # Outside the CSRF check, which reads whole forms: a body over its limit is refused as it
     # streams in, before anything parses it.
@@ -240,6 +247,9 @@ def _wants_json(request: Request) -> bool:
 
 
 def _problem(request: Request, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    if request.url.path.rstrip("/") == PAYME_PATH:
+        # Payme reads every answer as JSON-RPC with HTTP 200, also a body too large or a GET.
+        return payme_endpoints.refusal(body["status"])
     if request.url.path.startswith(f"{OPEN311_PREFIX}/"):
         # Open311 clients read the spec's list of {code, description}, in JSON or XML.
         return open311_error(request, body["status"], body["detail"], headers)

@@ -84,6 +84,9 @@ API_PROBLEMS = problems(401, 403, 404, 422)
 # readable at all (400) or too large (413).
 _WRITE_PROBLEMS = problems(409)
 _BODY_PROBLEMS = problems(400, 413, why={400: "The body is not JSON, or not in UTF-8"})
+# `openapi_extra=` of an operation that answers 200 whatever happens, its errors in its own
+# body (a payment provider's merchant API): problem_documents() adds no problems to it.
+ALWAYS_200 = {"x-always-200": True}
 
 
 def problem_documents(spec: dict[str, Any]) -> dict[str, Any]:
@@ -95,6 +98,8 @@ def problem_documents(spec: dict[str, Any]) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             extra = {}
             if "4XX" in responses:  # Open311: its own error list for every 4xx
+                continue
+            if operation.get("x-always-200"):  # its errors are in its 200 answer
                 continue
             if method in ("post", "put", "patch", "delete"):
                 extra |= _WRITE_PROBLEMS

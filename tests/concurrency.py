@@ -31,8 +31,8 @@ def run_together(*calls: Callable[[], object], deadline: float = DEADLINE) -> li
     return results
 
 
-def wait_until_blocked(db: Engine, failure: str, deadline: float = DEADLINE) -> None:
-    """Until a session of this database waits on a lock, or fail with `failure`."""
+def wait_until_blocked(db: Engine, failure: str, deadline: float = DEADLINE, sessions: int = 1) -> None:
+    """Until `sessions` sessions of this database wait on a lock, or fail with `failure`."""
     ends = time.monotonic() + deadline
     with db.connect() as connection:
         while time.monotonic() < ends:
@@ -42,7 +42,7 @@ def wait_until_blocked(db: Engine, failure: str, deadline: float = DEADLINE) -> 
                     " WHERE datname = current_database() AND wait_event_type = 'Lock'"
                 )
             ).scalar_one()
-            if waiting:
+            if waiting >= sessions:
                 return
             connection.commit()
             time.sleep(0.02)  # polling interval, not the proof: the proof is the lock wait seen

@@ -84,6 +84,7 @@ def test_a_photo_limit_that_leaves_no_room_for_the_photo_is_refused():
         ("/api/v1/announcements", "application/json", "json"),
         ("/api/v1/requests", "application/json", "json"),
         ("/api/v1/webhooks/stripe", "application/json; charset=utf-8", "json"),
+        ("/api/v1/merchant/payme", "application/json; charset=UTF-8", "json"),  # and its own smaller cap
         ("/api/v1/requests/12", "Application/Merge-Patch+JSON", "json"),
         ("/api/v1/auth/token", "application/x-www-form-urlencoded", "form"),
         ("/login", "application/x-www-form-urlencoded", "form"),

@@ -24,6 +24,7 @@ from housing.settings import CITY_TIMEZONE
 from tests.api.conftest import City
 from tests.conftest import make_settings
 from tests.pages import csrf_token
+from tests.standins.payme_calls import FIELD, Payme, payme_group, transaction_id
 from tests.unit.test_input_types import _api_routes, leaves
 
 HOSTILE_IDS = [2**31, 2**63, 2**64 + 1, 0, -1]
@@ -389,6 +390,48 @@ def test_open311_a_bad_filing_is_400_in_the_specs_list(client, city: City, field
     response = client.post("/open311/v2/requests.json", data=form)
     assert response.status_code in (400, 403), response.text  # a bad key may be told first
     assert response.json()[0]["code"] == response.status_code
+
+
+# Payme's merchant API: a fault of every class is answered 200 with its JSON-RPC error (Payme
+# reads nothing else), and nothing is stored. Its own tests: tests/api/test_payme_merchant.py.
+
+
+@pytest.fixture
+def payme(database_url, db):
+    app = create_app(make_settings(database_url, payme=payme_group()), engine=db)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Payme.through(client)
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"id": NUL}, -32600),
+        ({"id": "a\ud800b"}, -32600),
+        ({"id": 2**63}, -32600),
+        ({"account": {FIELD: NUL}}, -31050),
+        ({"account": {FIELD: "1\x1b2"}}, -31050),
+        ({"account": {FIELD: "a\ud800b"}}, -31050),
+        ({"account": {FIELD: 2**64 + 1}}, -31050),
+        ({"amount": 2**31}, -31001),  # over the limit, not a database error
+        ({"amount": 2**63}, -31001),
+        ({"amount": 2**64 + 1}, -31001),
+        ({"amount": -(2**63) - 1}, -31001),
+        ({"amount": True}, -32600),
+        ({"amount": "500000"}, -32600),
+        ({"time": 2**63}, -32600),
+        ({"time": 0}, -32600),
+        ({"time": False}, -32600),
+        ({"time": "2026-11-01T00:00:00+05:00"}, -32600),
+    ],
+)
+def test_payme_hostile_values_are_its_own_errors_answered_200(payme, city: City, change, code):
+    params = {"id": transaction_id(), "time": 1_793_523_600_000, "amount": 500_000}
+    params |= {"account": {FIELD: city.home.account_number}} | change
+    assert payme.call("CreateTransaction", params).code == code
+    assert payme.call("GetStatement", {"from": 946_684_800_000, "to": 4_102_444_799_000}).result == {
+        "transactions": []
+    }
 
 
 # The catch-all: whatever slips through is logged and answered in the path's format.

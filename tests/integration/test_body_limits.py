@@ -8,6 +8,7 @@ cheap to send; the defaults are checked in tests/api/test_body_limits.py.
 """
 
 import http.client
+import json
 import os
 import re
 import socket
@@ -59,6 +60,18 @@ ROUTES = {
 }
 
 
+# Payme's merchant API answers HTTP 200 with a JSON-RPC error whatever it refuses, also a body
+# over the limit (Payme reads nothing else).
+MERCHANT_ROUTES = {
+    "payme": (
+        "/api/v1/merchant/payme",
+        "application/json; charset=UTF-8",
+        b'{"id": 1, "method": "CheckTransaction", "params": {"id": "',
+        b'"}}',
+    )
+}
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[tuple[str, psutil.Process]]:
     from housing import migrate
@@ -103,7 +116,7 @@ def _send(base: str, kind: str, size: int, *, declare: bool) -> tuple[int, dict,
     """POSTs a body of `size` bytes to the kind's route as fast as the server takes it, chunked
     or with a Content-Length, and reads the answer even when the server closes before the body
     is through (as browsers and HTTP clients do). Returns the status, headers, body and seconds."""
-    path, content_type, start, end = ROUTES[kind]
+    path, content_type, start, end = (ROUTES | MERCHANT_ROUTES)[kind]
     host, port = base.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=10)
     framing = f"Content-Length: {size}" if declare else "Transfer-Encoding: chunked"
@@ -166,6 +179,28 @@ def test_a_200_mb_body_is_refused_fast_without_the_server_growing(server, kind, 
     else:
         assert headers["content-type"] == "application/problem+json"
         assert cut or b'"status":413' in body
+
+
+@pytest.mark.parametrize("declare", [False, True], ids=["chunked", "content-length"])
+def test_a_200_mb_body_to_payme_is_refused_fast_as_json_rpc_with_200(server, declare):
+    base, process = server
+    _send(base, "payme", LIMITS["json"] + 1, declare=declare)  # warm the route up
+    before = process.memory_info().rss
+    status, headers, body, elapsed = _send(base, "payme", HUGE, declare=declare)
+    grown = process.memory_info().rss - before
+    assert status == 200, body[:500]
+    assert elapsed < 2, f"refused after {elapsed:.2f} s"
+    assert grown < 5 * MB, f"the server grew by {grown / MB:.1f} MB"
+    assert headers["content-type"] == "application/json"
+    assert body == b"" or json.loads(body)["error"]["code"] == -32600  # b"": reset in flight, see _send
+
+
+@pytest.mark.parametrize("size", [64 * 1024 + 1, LIMITS["json"]], ids=["past-payme's-cap", "at-the-limit"])
+def test_a_payme_body_under_the_limit_but_past_its_own_cap_is_not_read_on(server, size):
+    base, _ = server
+    status, _, body, _ = _send(base, "payme", size, declare=True)
+    assert status == 200
+    assert body == b"" or json.loads(body)["error"]["code"] == -32600
 
 
 def _login_form(base: str) -> tuple[requests.Session, bytes]:

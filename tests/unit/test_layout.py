@@ -35,6 +35,7 @@ def test_the_answers_hold_their_rules():
         "a request's deadline": "def deadline_for(",
         "hot water below 40 C billed as cold": "def cold_water_price(",
         "a webhook handled once": "def handle_event(",
+        "a Payme call answered once per transaction": "def answer_call(",
         "the metered / average / norm choice": "def estimate_month(",
         "a notification sent at most once per channel": "def send_due(",
         "which notices may wait out quiet hours": "KINDS: dict[str, Kind]",

@@ -149,7 +149,7 @@ def call(state: PaymeState, method: str, params: dict[str, Any]) -> dict[str, An
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'><link rel='icon' href='data:,'>"
         f"<title>{html.escape(title)} · Payme (stand-in)</title>"
         "<style>body{font-family:sans-serif;margin:1rem;max-width:30rem}button{font-size:1.1rem;"
         "padding:.6rem 1.2rem;margin:.5rem .5rem 0 0}.amount{font-size:1.6rem;font-weight:700}</style>"

@@ -322,9 +322,8 @@ def _minor(request: Request, actor: Actor, amount: str) -> int | None:
 
 def _sent_before(request: Request, actor: Actor) -> str:
     """A form key already used for another payment: the page comes back with a fresh one."""
-    return gettext_for(request, actor)(
-        "This form was already sent with other details. Check them and send it again."
-    )
+    _ = gettext_for(request, actor)
+    return _("This form was already sent with other details. Check them and send it again.")
 
 
 def _card_amount_error(request: Request, actor: Actor, amount: str, owed: int) -> str | None:

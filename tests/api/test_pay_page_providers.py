@@ -136,6 +136,9 @@ def test_nothing_owed_offers_payme_and_click_for_prepayment_but_not_the_card(ope
     assert answer.status_code == 303, answer.text
     card = send(browser, city.home.id, amount="100,000", method="card", form_key="form-2")
     assert card.status_code == 422 and "Nothing is owed on this account." in card.text
+    ahead = f'<a class="button" href="/apartments/{city.home.id}/pay">Pay ahead</a>'
+    assert ahead in browser.get(f"/apartments/{city.home.id}").text  # now in credit: the way to pay more
+    assert ahead not in open_browser(CARD).get(f"/apartments/{city.home.id}").text
 
 
 def test_payme_gets_our_account_amount_return_address_and_language(open_browser, city, db):

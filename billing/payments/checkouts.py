@@ -11,7 +11,8 @@ the Content-Security-Policy's form-action.
 import re
 from urllib.parse import urlsplit
 
-from sqlmodel import Session
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
 
 from billing.models import MERCHANT_GATEWAYS, Gateway, PaymentAttempt
 from billing.payments import merchant
@@ -49,20 +50,40 @@ def open_checkout(
 
     Any amount within the provider's limits is taken, also above the debt (the rest is
     prepayment). A key already used for another apartment, provider or amount is a Conflict.
+    Two requests with the same key at once make one payment: the second waits for the first's
+    row and answers it.
     """
     require_configured(settings, gateway)
-    attempt = merchant.start_checkout(
-        session,
-        gateway,
-        apartment_id=apartment_id,
-        amount_minor=amount_minor,
-        limits=merchant.limits_of(settings, gateway),
-        user_id=user_id,
-        client_key=client_key,
-    )
+    try:
+        with session.begin_nested():
+            attempt = merchant.start_checkout(
+                session,
+                gateway,
+                apartment_id=apartment_id,
+                amount_minor=amount_minor,
+                limits=merchant.limits_of(settings, gateway),
+                user_id=user_id,
+                client_key=client_key,
+            )
+    except IntegrityError:
+        # The same key sent twice at once (a double click): the other request's insert won and
+        # has committed by now (ours waited for it); its payment is this one.
+        attempt = _by_client_key(session, user_id, client_key)
+        if attempt is None:
+            raise
     if (attempt.apartment_id, attempt.gateway, attempt.amount_minor) != (apartment_id, gateway, amount_minor):
         raise Conflict("this Idempotency-Key was already used for another payment", field="Idempotency-Key")
     return attempt
+
+
+def _by_client_key(session: Session, user_id: int, client_key: str | None) -> PaymentAttempt | None:
+    if client_key is None:
+        return None
+    return session.exec(
+        select(PaymentAttempt).where(
+            PaymentAttempt.created_by_id == user_id, PaymentAttempt.client_key == client_key
+        )
+    ).first()
 
 
 def checkout_url(

@@ -110,9 +110,7 @@ def pay_submit(
     choices = _choices(settings, gateway)
     if not choices:
         return again(_("Card payments are not available on this server. Pay at a bank or an office."), 422)
-    chosen = (method or "").strip() or None
-    if chosen is None and len(_offered(choices, owed)) == 1:
-        chosen = _offered(choices, owed)[0]
+    chosen = (method or "").strip() or _the_only_one(choices, owed)
     if chosen is None:
         return again(None, 422, method_error=_("Choose how to pay."))
     if chosen not in choices:
@@ -266,6 +264,14 @@ def _offered(choices: list[str], owed: int) -> list[str]:
     return [c for c in choices if c != CARD or owed > 0]
 
 
+def _the_only_one(choices: list[str], owed: int) -> str | None:
+    """The way of paying a form that names none means: the only one offered, or configured."""
+    offered = _offered(choices, owed)
+    if len(offered) == 1:
+        return offered[0]
+    return choices[0] if len(choices) == 1 else None
+
+
 def _pay_page(
     request: Request,
     actor: Actor,
@@ -284,7 +290,7 @@ def _pay_page(
     choices = _choices(settings, gateway)
     offered = _offered(choices, owed)
     chosen = method if method in offered else (offered[0] if len(offered) == 1 else None)
-    providers = [g for g in merchant.configured_gateways(settings)]
+    providers = merchant.configured_gateways(settings)
     return render(
         request,
         "billing/pay.html",

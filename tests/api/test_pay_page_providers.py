@@ -141,6 +141,26 @@ def test_nothing_owed_offers_payme_and_click_for_prepayment_but_not_the_card(ope
     assert ahead not in open_browser(CARD).get(f"/apartments/{city.home.id}").text
 
 
+def test_with_the_card_only_and_nothing_owed_the_form_says_so_as_before(open_browser, session, city, db):
+    payments.record_manual_payment(
+        session,
+        apartment_id=city.home.id,
+        amount_minor=TOTAL,
+        gateway=Gateway.bank,
+        reference="settled",
+        paid_at=utcnow(),
+        user_id=None,
+    )
+    session.commit()
+    browser = open_browser(CARD)
+
+    page = browser.get(f"/apartments/{city.home.id}/pay")
+    assert "Nothing to pay." in page.text and 'name="amount"' not in page.text
+    answer = send(browser, city.home.id, amount="100")  # a form kept from before
+    assert answer.status_code == 422 and "Nothing is owed on this account." in answer.text
+    assert [a.gateway for a in attempts(db)] == [Gateway.bank]
+
+
 def test_payme_gets_our_account_amount_return_address_and_language(open_browser, city, db):
     answer = send(open_browser(ALL), city.home.id, amount="510,000.00", method="payme")
 

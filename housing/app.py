@@ -20,6 +20,7 @@ from billing.invoices import pages as billing_pages
 from billing.invoices.endpoints import router as invoices_router
 from billing.ledger import console_pages as debtors_console
 from billing.payments import pages as payment_pages
+from billing.payments.checkouts import checkout_origins
 from billing.payments.click import endpoints as click_endpoints
 from billing.payments.endpoints import router as payments_router
 from billing.payments.payme import endpoints as payme_endpoints
@@ -97,10 +98,13 @@ SECURITY_HEADERS = {
 
 
 def content_security_policy(settings: Settings) -> str:
-    """Our own origin only, except Stripe.js (from its setting's origin) on the card form.
+    """Our own origin only, except Stripe.js (from its setting's origin) on the card form, and
+    the configured Payme and Click checkouts as form targets.
 
     Stripe.js talks to its API and shows 3-D Secure in frames from Stripe's origins; the
-    local stand-in talks to the server it is served from, so its origin is enough there.
+    local stand-in talks to the server it is served from, so its origin is enough there. The
+    pay form's POST answers with a redirect to the provider's checkout, and browsers hold
+    such a redirect to form-action too (Chromium does), so its origin is listed there.
     """
     stripe = ""
     if settings.stripe.configured:
@@ -110,9 +114,10 @@ def content_security_policy(settings: Settings) -> str:
         if parts.netloc == "js.stripe.com":
             stripe += " https://api.stripe.com https://*.stripe.com"
     frames = stripe or " 'none'"
+    forms = "".join(f" {origin}" for origin in checkout_origins(settings))
     return (
         f"default-src 'self'; script-src 'self'{stripe}; connect-src 'self'{stripe}; frame-src{frames};"
-        " img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
+        f" img-src 'self' data:; form-action 'self'{forms}; frame-ancestors 'none'"
     )
 
 

@@ -29,6 +29,7 @@ from billing.models import (
 )
 from billing.payments.queries import visible_payments
 from billing.rules import BillingRules
+from housing.accounts.models import Role
 from housing.auth import CurrentActor
 from housing.db import SessionDep
 from housing.deps import SettingsDep, Today
@@ -81,7 +82,12 @@ def my_apartments(
 
 @router.get("/apartments/{apartment_id}", response_class=HTMLResponse)
 def apartment_page(
-    apartment: VisibleAccount, request: Request, session: SessionDep, actor: CurrentActor, today: Today
+    apartment: VisibleAccount,
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    today: Today,
+    settings: SettingsDep,
 ) -> Response:
     apartment_id = apartment.id
     invoices = session.exec(
@@ -111,6 +117,9 @@ def apartment_page(
         ).first()
         is not None,
         payments=recent,
+        # Payme and Click take more than is owed (prepayment): a resident may pay with nothing owed.
+        can_pay_ahead=actor.role is Role.resident
+        and (settings.payme.configured or settings.click.configured),
     )
 
 

@@ -1,9 +1,10 @@
-"""JSON routes of payments: pay by card, refunds, bank and office payments (the Stripe
-webhook is `billing.payments.webhooks`).
+"""JSON routes of payments: pay by card, start a Payme or Click checkout, refunds, bank and
+office payments (the Stripe webhook is `billing.payments.webhooks`).
 
-A resident pays by card for an apartment they own or live in; company managers and admins
-record bank or office payments, import bank statements and refund. Without Stripe settings
-the card routes answer 503 with the reason and everything else works.
+A resident pays by card, or through Payme or Click, for an apartment they own or live in;
+company managers and admins record bank or office payments, import bank statements and
+refund. Without Stripe settings the card routes answer 503 with the reason, and without a
+provider's settings so does its checkout; everything else works.
 """
 
 import io
@@ -12,8 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Header, Request, UploadFile, status
 
 from billing.invoices.queries import VisibleAccount
-from billing.models import PaymentAttempt
-from billing.payments import service
+from billing.models import Gateway, PaymentAttempt
+from billing.payments import checkouts, service
 from billing.payments.gateway import PaymentGateway
 from billing.payments.queries import VisiblePayment, visible_payments
 from billing.payments.schemas import (
@@ -21,6 +22,8 @@ from billing.payments.schemas import (
     CardConfirmRead,
     CardPaymentCreate,
     CardPaymentRead,
+    CheckoutCreate,
+    CheckoutRead,
     ManualPaymentCreate,
     PaymentRead,
     RefundCreate,
@@ -31,12 +34,13 @@ from housing.accounts.models import Role
 from housing.auth import CurrentActor, RegistrarActor
 from housing.csvfile import decode_upload
 from housing.db import SessionDep
-from housing.deps import Today
+from housing.deps import SettingsDep, Today
 from housing.errors import Forbidden, Invalid, Unavailable
 from housing.registry.queries import visible_apartments
 from housing.routing import Paging, paginate
 from housing.schemas import API_PROBLEMS, Page, problems
 from housing.validation import Text
+from housing.web import request_language
 
 MAX_STATEMENT_BYTES = 16 * 1024 * 1024
 
@@ -105,6 +109,53 @@ def pay_by_card(
     return CardPaymentRead.model_validate(attempt).model_copy(
         update={"client_secret": intent.client_secret, "publishable_key": gateway.publishable_key}
     )
+
+
+@router.post(
+    "/apartments/{apartment_id}/checkouts",
+    response_model=CheckoutRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(503, why={503: "This provider (Payme or Click) is not configured on this server"}),
+)
+def start_checkout(
+    body: CheckoutCreate,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: CurrentActor,
+    apartment: VisibleAccount,
+    idempotency_key: Annotated[
+        Text | None,
+        Header(max_length=100, description="Send the same key again to get the same payment back"),
+    ] = None,
+):
+    """Starts a payment through Payme or Click: send the payer to `checkout_url`.
+
+    Any amount within the provider's limits, also above the balance (the rest stays on the
+    account as prepayment). The provider calls our merchant endpoints as the payer pays, and
+    sends the payer back to the payment's page; read the outcome at GET /payments/{id}.
+    """
+    if actor.role is not Role.resident:
+        raise Forbidden("online payments are made by the residents; record a bank or office payment instead")
+    gateway = Gateway(body.gateway)
+    attempt = checkouts.open_checkout(
+        session,
+        settings,
+        gateway,
+        apartment_id=apartment.id,
+        amount_minor=body.amount_minor,
+        user_id=actor.user_id,
+        client_key=idempotency_key,
+    )
+    session.commit()  # the payment exists before the provider's first call looks for it
+    link = checkouts.checkout_url(
+        settings,
+        attempt,
+        account_number=apartment.account_number,
+        return_url=str(request.url_for("payment_page", payment_id=attempt.id)),
+        language=request_language(request, actor.language),
+    )
+    return CheckoutRead(**PaymentRead.model_validate(attempt).model_dump(), checkout_url=link)
 
 
 @router.post(

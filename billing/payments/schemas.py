@@ -1,6 +1,7 @@
 """API models of payments: XCreate, XRead. Money is tiyin (`*_minor`) beside its currency code."""
 
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
@@ -36,6 +37,28 @@ class CardPaymentRead(PaymentRead):
         None, description="For Stripe.js confirmCardPayment; keep it out of logs"
     )
     publishable_key: str | None = None
+
+
+class CheckoutGateway(StrEnum):
+    """The providers whose checkout the payer is sent to (they then call our merchant endpoints)."""
+
+    payme = "payme"
+    click = "click"
+
+
+class CheckoutCreate(InputModel):
+    gateway: CheckoutGateway
+    amount_minor: PositiveMoney = Field(
+        description="Tiyin, within the provider's limits (HOUSING_PAYME__MIN_AMOUNT_MINOR and so on);"
+        " more than the balance is taken as prepayment"
+    )
+
+
+class CheckoutRead(PaymentRead):
+    checkout_url: str = Field(
+        description="The provider's checkout for this payment: send the payer there; it sends them back to"
+        " the payment's page"
+    )
 
 
 class CardConfirm(InputModel):

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from billing.models import InvoiceStatus, PaymentAttempt
+from housing.app import create_app
 from housing.i18n import LANGUAGE_COOKIE
 from tests.conftest import make_settings
 from tests.factories.core import PASSWORD, login
@@ -24,6 +25,8 @@ from tests.integration.stripe_helpers import (
     stripe_group,
 )
 from tests.pages import csrf_token, log_in
+from tests.standins.click_checkout import click_group
+from tests.standins.payme_checkout import payme_group
 
 THREE_D_SECURE_CARD = "4000000000003220"
 
@@ -167,3 +170,38 @@ def test_the_card_route_needs_the_csrf_token_and_the_payer(browser, city, locals
     assert stranger.status_code == 403 and "only the resident who started" in stranger.json()["detail"]
     with Session(db) as session:
         assert session.get(PaymentAttempt, payment_id).status == "pending"  # nothing was charged
+
+
+def test_beside_payme_and_click_the_card_is_paid_as_before(database_url, db, city, home, localstripe):
+    """The card chosen among three ways: the same card step on our page, and the invoice paid."""
+    settings = make_settings(
+        database_url,
+        stripe=stripe_group(localstripe, js_url=f"{localstripe}/js.stripe.com/v3/"),
+        payme=payme_group("https://checkout.test.paycom.uz"),
+        click=click_group("https://my.click.uz/services/pay"),
+    )
+    app = create_app(settings, engine=db)
+    with serving_for_stripe(app, localstripe), TestClient(app) as client:
+        client.cookies.set(LANGUAGE_COOKIE, "en")
+        assert log_in(client, "resident", PASSWORD).status_code == 200
+        form = client.get(f"/apartments/{city.home.id}/pay")
+        assert 'name="method" value="card"' in form.text and 'name="method" value="payme"' in form.text
+        opened = client.post(
+            f"/apartments/{city.home.id}/pay",
+            data={
+                "amount": "510,000.00",
+                "method": "card",
+                "form_key": "f",
+                "csrftoken": csrf_token(form.text),
+            },
+            follow_redirects=False,
+        )
+        assert opened.status_code == 303 and opened.headers["location"].startswith("/payments/")
+        page = client.get(opened.headers["location"])
+        assert 'id="card-form"' in page.text and "Pay UZS510,000.00" in page.text
+        payment_id = int(page.url.path.rsplit("/", 1)[1])
+        answer = send_card(client, payment_id, card(localstripe, GOOD_CARD), page.text)
+        assert answer.status_code == 200 and answer.json()["status"] == "succeeded", answer.text
+    with Session(db) as session:
+        assert session.get(PaymentAttempt, payment_id).gateway == "stripe"
+        assert session.get(type(home.invoice), home.invoice.id).status == InvoiceStatus.paid

@@ -21,6 +21,8 @@ from billing.invoices.endpoints import router as invoices_router
 from billing.ledger import console_pages as debtors_console
 from billing.payments import pages as payment_pages
 from billing.payments.endpoints import router as payments_router
+from billing.payments.reconciliation import pages as reconciliation_pages
+from billing.payments.reconciliation.endpoints import router as reconciliation_router
 from billing.payments.stripe_gateway import StripeGateway
 from billing.payments.webhooks import router as webhooks_router
 from billing.runs import console_pages as billing_run_console
@@ -138,6 +140,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         billing_router,
         invoices_router,
         instalments_router,
+        reconciliation_router,  # before payments: /payments/daily is not /payments/{payment_id}
         payments_router,
         webhooks_router,
         requests_router,
@@ -167,6 +170,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         registry_pages.router,
         sensors_console.router,
         debtors_console.router,
+        reconciliation_pages.router,
         instalment_pages.router,
         billing_run_console.router,
         scores_pages.router,

@@ -480,3 +480,106 @@ def day_totals(rows: Iterable[Any]) -> list[DayTotal]:
 def daily_totals(session: Session, first: date, last: date, **kw: Any) -> list[DayTotal]:
     """Every row of `daily_totals_query` (for a small range: at most MAX_DAYS x gateways)."""
     return day_totals(session.execute(daily_totals_query(first, last, **kw)).all())
+
+
+# Runs as an actor sees them
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    """A run counted over the payments an actor may see (the stored run's own figures for the city)."""
+
+    gateway: Gateway
+    day: date
+    ran_at: datetime
+    payments: int
+    paid_minor: int
+    refunded_minor: int
+    statement_lines: int | None
+    differences: int
+
+
+def _windows(days: list[date]) -> list[tuple[date, date]]:
+    """Consecutive stretches of at most MAX_DAYS covering the days, for the totals' queries."""
+    found: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if found and (day - found[-1][0]).days < MAX_DAYS:
+            found[-1] = (found[-1][0], day)
+        else:
+            found.append((day, day))
+    return found
+
+
+def run_views(
+    session: Session,
+    runs: list[ReconciliationRun],
+    *,
+    apartments: Select | None,
+    differences: Select,
+    timezone: str,
+) -> list[RunView]:
+    """The runs with their figures counted over `apartments` (None: the city, as stored) and their
+    differences counted among `differences` (a select of the differences the actor may see)."""
+    days = sorted({run.day for run in runs})
+    if not days:
+        return []
+    found = dict(
+        ((gateway, day), count)
+        for gateway, day, count in session.execute(
+            select(ReconciliationDifference.gateway, ReconciliationDifference.day, func.count())
+            .where(
+                col(ReconciliationDifference.id).in_(
+                    differences.with_only_columns(ReconciliationDifference.id)
+                ),
+                col(ReconciliationDifference.day).in_(days),
+            )
+            .group_by(ReconciliationDifference.gateway, ReconciliationDifference.day)
+        ).all()
+    )
+    if apartments is None:
+        return [
+            RunView(
+                run.gateway,
+                run.day,
+                run.ran_at,
+                run.payments,
+                run.paid_minor,
+                run.refunded_minor,
+                run.statement_lines,
+                found.get((run.gateway, run.day), 0),
+            )
+            for run in runs
+        ]
+    totals: dict[tuple[Gateway, date], DayTotal] = {}
+    for first, last in _windows(days):
+        for total in daily_totals(session, first, last, timezone=timezone, apartments=apartments):
+            totals[(total.gateway, total.day)] = total  # type: ignore[index]
+    lines = dict(
+        ((gateway, day), count)
+        for gateway, day, count in session.execute(
+            select(ProviderStatementLine.gateway, ProviderStatementLine.day, func.count())
+            .join(Apartment, col(Apartment.account_number) == ProviderStatementLine.account_number)
+            .where(
+                col(Apartment.id).in_(apartments.with_only_columns(Apartment.id)),
+                col(ProviderStatementLine.day).in_(days),
+            )
+            .group_by(ProviderStatementLine.gateway, ProviderStatementLine.day)
+        ).all()
+    )
+    views = []
+    for run in runs:
+        key = (Gateway(run.gateway), run.day)
+        total = totals.get(key)
+        views.append(
+            RunView(
+                gateway=Gateway(run.gateway),
+                day=run.day,
+                ran_at=run.ran_at,
+                payments=total.payments if total else 0,
+                paid_minor=total.paid_minor if total else 0,
+                refunded_minor=total.refunded_minor if total else 0,
+                statement_lines=None if run.statement_lines is None else lines.get(key, 0),
+                differences=found.get(key, 0),
+            )
+        )
+    return views

@@ -21,6 +21,7 @@ from billing.invoices.endpoints import router as invoices_router
 from billing.ledger import console_pages as debtors_console
 from billing.payments import pages as payment_pages
 from billing.payments.endpoints import router as payments_router
+from billing.payments.reconciliation import city_pages as city_payment_pages
 from billing.payments.reconciliation import pages as reconciliation_pages
 from billing.payments.reconciliation.endpoints import router as reconciliation_router
 from billing.payments.stripe_gateway import StripeGateway
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         sensors_console.router,
         debtors_console.router,
         reconciliation_pages.router,
+        city_payment_pages.router,
         instalment_pages.router,
         billing_run_console.router,
         scores_pages.router,

@@ -19,7 +19,7 @@ from billing.models import (
     ReconciliationRun,
 )
 from billing.payments import merchant
-from billing.payments.reconciliation import jobs, service
+from billing.payments.reconciliation import daily, jobs, service
 from billing.payments.reconciliation.rules import Kind
 from billing.payments.reconciliation.statement import import_provider_statement
 from housing.accounts.models import Role
@@ -198,7 +198,7 @@ def test_a_difference_put_right_goes_and_a_new_one_comes(session: Session, town:
 
 def test_the_daily_totals_count_the_days_payments_as_the_runs_do(session: Session, town: Town):
     reconcile_all(session)
-    totals = service.daily_totals(session, DAY - timedelta(days=1), DAY, timezone="Asia/Tashkent")
+    totals = daily.daily_totals(session, DAY - timedelta(days=1), DAY, timezone="Asia/Tashkent")
     by_key = {(t.day, t.gateway): (t.payments, t.paid_minor, t.refunded_minor) for t in totals}
     checked = session.exec(select(ReconciliationRun).where(ReconciliationRun.gateway != Gateway.office)).all()
     assert {(r.day, r.gateway) for r in checked} >= {(DAY, g) for g in Gateway if g is not Gateway.office}
@@ -210,7 +210,7 @@ def test_the_daily_totals_count_the_days_payments_as_the_runs_do(session: Sessio
         0,
     )  # p-back, reconciled on import
     assert (DAY, Gateway.office) not in by_key  # its entry is missing: the ledger's figures say none
-    mine = service.daily_totals(
+    mine = daily.daily_totals(
         session,
         DAY,
         DAY,
@@ -218,7 +218,7 @@ def test_the_daily_totals_count_the_days_payments_as_the_runs_do(session: Sessio
         apartments=select(type(town.b1)).where(type(town.b1).id == town.b1.id),
     )
     assert [(t.gateway, t.payments, t.paid_minor) for t in mine] == [(Gateway.click, 1, 9_000_000)]
-    per_company = service.daily_totals(
+    per_company = daily.daily_totals(
         session, DAY, DAY, timezone="Asia/Tashkent", by_company=True, by_day=False
     )
     assert {(t.company_name, t.gateway): t.paid_minor for t in per_company} == {

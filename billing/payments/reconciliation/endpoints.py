@@ -8,14 +8,13 @@ they see; officials (and admins) read the city's, per company if they like (`Cit
 """
 
 import io
-from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from sqlmodel import col, select
 
 from billing.models import Gateway, ReconciliationDifference, ReconciliationRun
-from billing.payments.reconciliation import service
+from billing.payments.reconciliation import daily
 from billing.payments.reconciliation.queries import payment_scope, visible_differences
 from billing.payments.reconciliation.rules import Kind
 from billing.payments.reconciliation.schemas import (
@@ -42,16 +41,6 @@ router = APIRouter(tags=["reconciliation"], responses=API_PROBLEMS)
 GatewayFilter = Annotated[Gateway | None, Query(description="One gateway only")]
 From = Annotated[Day | None, Query(alias="from", description="The first day (the city's), YYYY-MM-DD")]
 To = Annotated[Day | None, Query(alias="to", description="The last day, included")]
-DEFAULT_DAYS = 7
-
-
-def asked_days(first: date | None, last: date | None, today: date) -> tuple[date, date]:
-    """The range asked for; by default the week through today (a range's first day alone: a week from it)."""
-    if last is None:
-        last = today if first is None else min(first + timedelta(days=DEFAULT_DAYS - 1), today)
-    if first is None:
-        first = last - timedelta(days=DEFAULT_DAYS - 1)
-    return service.day_range(first, last)
 
 
 @router.post(
@@ -131,7 +120,7 @@ def list_runs(
         limit=paging.limit,
         offset=paging.offset,
     )
-    views = service.run_views(
+    views = daily.run_views(
         session,
         [run for (run,) in runs],
         apartments=payment_scope(actor, today),
@@ -195,8 +184,8 @@ def daily_payments(
 ):
     """Payments per gateway and city day (at most 31 days; the last week by default), newest first,
     over the apartments you may see: how many were paid, for how much, and what went back."""
-    first, last = asked_days(first, last, today)
-    query = service.daily_totals_query(
+    first, last = daily.asked_days(first, last, today)
+    query = daily.daily_totals_query(
         first, last, timezone=settings.timezone, apartments=payment_scope(actor, today), gateway=gateway
     )
     return _page(session, query, paging)
@@ -217,10 +206,10 @@ def city_daily_payments(
 ):
     """The city's payments per gateway and day (at most 31 days; the last week by default), newest
     first; a company is the one managing the building on the payment's day."""
-    first, last = asked_days(first, last, today)
+    first, last = daily.asked_days(first, last, today)
     if company_id is not None and session.get(ManagementCompany, company_id) is None:
         raise NotFound(f"company {company_id} not found")
-    query = service.daily_totals_query(
+    query = daily.daily_totals_query(
         first,
         last,
         timezone=settings.timezone,
@@ -235,7 +224,7 @@ def _page(session: SessionDep, query, paging) -> dict:
     total = count_rows(session, query)
     rows = session.execute(query.limit(paging.limit).offset(paging.offset)).all()
     return {
-        "items": service.day_totals(rows),
+        "items": daily.day_totals(rows),
         "total": total,
         "limit": paging.limit,
         "offset": paging.offset,

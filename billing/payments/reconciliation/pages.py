@@ -1,4 +1,4 @@
-"""HTML routes of payments for the company console and the city dashboard.
+"""HTML routes of payments in the company console.
 
 - `/console/payments`: the payments of the apartments the staff member sees, newest first, with
   each one's provider and transaction id; filtered by gateway and by the day it was paid on.
@@ -6,50 +6,42 @@
   what went back (the same figures as `GET /api/v1/payments/daily`).
 - `/console/payments/reconciliation`: each gateway's days as last reconciled and what did not
   agree; managers and admins upload a provider's statement file there (POST, then 303 back).
-- `/city/payments`: officials' per gateway and day, for the city or one company, and the
-  companies side by side over the days.
 
-GET forms filter; an empty choice means no filter. Server-rendered, no JavaScript needed.
+The city dashboard's page of payments is `city_pages.py`. GET forms filter; an empty choice means no filter. Server-rendered, no JavaScript needed.
 """
 
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Select, and_, func, or_
+from sqlalchemy import Select, func
 from sqlmodel import Session, col, select
 
 from billing.models import (
     DEFAULT_CURRENCY,
-    MERCHANT_GATEWAYS,
     Gateway,
-    LedgerEntry,
-    LedgerKind,
     PaymentAttempt,
     ReconciliationDifference,
     ReconciliationRun,
 )
 from billing.payments.queries import visible_payments
-from billing.payments.reconciliation import service
-from billing.payments.reconciliation.endpoints import asked_days
+from billing.payments.reconciliation import daily
 from billing.payments.reconciliation.queries import payment_scope, visible_differences
 from billing.payments.reconciliation.rules import Kind
 from billing.payments.reconciliation.schemas import StatementGateway
 from billing.payments.reconciliation.statement import MAX_STATEMENT_BYTES, import_provider_statement
 from housing.actors import REGISTRARS, Actor
-from housing.auth import CityActor, RegistrarActor, StaffActor
-from housing.clock import local_midnight
+from housing.auth import RegistrarActor, StaffActor
 from housing.csvfile import ImportRejected, decode_upload
-from housing.dashboard import PAGE_SIZE as CITY_PAGE_SIZE
-from housing.dashboard import CompanyId, Pager, query_string
+from housing.dashboard import query_string
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
-from housing.errors import DomainError, Invalid, NotFound
-from housing.registry.models import Apartment, Building, ManagementCompany
-from housing.routing import count_rows, page_of
+from housing.errors import DomainError, Invalid
+from housing.registry.models import Apartment, Building
+from housing.routing import page_of
 from housing.validation import PageNumber, Text, parse_day
 from housing.web import gettext_for, render
 
@@ -61,7 +53,7 @@ GatewayText = Annotated[Text, Query(max_length=10)]
 DayText = Annotated[Text, Query(max_length=10)]
 
 
-def _gateway(text: str, field: str = "gateway") -> Gateway | None:
+def gateway_asked(text: str, field: str = "gateway") -> Gateway | None:
     if text.strip() == "":
         return None
     try:
@@ -103,35 +95,10 @@ class PaymentRow:
     status: str
 
 
-def _paid_moment() -> Any:
-    """When a payment was paid (a provider's perform, else its ledger entry), else when it was made."""
-    entry = (
-        select(func.min(LedgerEntry.occurred_at))
-        .where(LedgerEntry.payment_attempt_id == PaymentAttempt.id, LedgerEntry.kind == LedgerKind.payment)
-        .scalar_subquery()
-    )
-    return func.coalesce(PaymentAttempt.performed_at, entry)
-
-
-def _paid_on(day: date, timezone: str) -> Any:
-    """Paid on the city's `day`, by the reconciliation's day rule."""
-    start, end = local_midnight(day, timezone), local_midnight(day + timedelta(days=1), timezone)
-    performed = col(PaymentAttempt.performed_at)
-    booked = select(LedgerEntry.payment_attempt_id).where(
-        LedgerEntry.kind == LedgerKind.payment,
-        LedgerEntry.occurred_at >= start,
-        LedgerEntry.occurred_at < end,
-    )
-    return or_(
-        and_(col(PaymentAttempt.gateway).in_(MERCHANT_GATEWAYS), performed >= start, performed < end),
-        and_(col(PaymentAttempt.gateway).not_in(MERCHANT_GATEWAYS), col(PaymentAttempt.id).in_(booked)),
-    )
-
-
 def _payments_query(
     actor: Actor, today: date, gateway: Gateway | None, day: date | None, timezone: str
 ) -> Select:
-    paid = _paid_moment()
+    paid = daily.paid_moment()
     query = (
         visible_payments(actor, today)
         .with_only_columns(
@@ -153,7 +120,7 @@ def _payments_query(
     if gateway is not None:
         query = query.where(PaymentAttempt.gateway == gateway)
     if day is not None:
-        query = query.where(_paid_on(day, timezone))
+        query = query.where(daily.paid_on(day, timezone))
     return query
 
 
@@ -169,7 +136,7 @@ def payments_page(
     page: PageNumber = 1,
 ) -> Response:
     """The payments of the apartments you see, newest first: provider, transaction id, amount, status."""
-    chosen, on = _gateway(gateway), _day(day, "day")
+    chosen, on = gateway_asked(gateway), _day(day, "day")
     query = _payments_query(actor, today, chosen, on, settings.timezone)
     paging = page_of(session, query, page, PAGE_SIZE)
     rows = session.execute(
@@ -210,8 +177,8 @@ def payments_page(
 # Per gateway and day
 
 
-def _range(first: str, last: str, today: date) -> tuple[date, date]:
-    return asked_days(_day(first, "from"), _day(last, "to"), today)
+def range_asked(first: str, last: str, today: date) -> tuple[date, date]:
+    return daily.asked_days(_day(first, "from"), _day(last, "to"), today)
 
 
 @router.get("/console/payments/daily", response_class=HTMLResponse)
@@ -227,16 +194,16 @@ def daily_page(
     page: PageNumber = 1,
 ) -> Response:
     """Per gateway and city day: payments, paid and handed back, over the apartments you see."""
-    chosen = _gateway(gateway)
-    start, end = _range(first, last, today)
-    query = service.daily_totals_query(
+    chosen = gateway_asked(gateway)
+    start, end = range_asked(first, last, today)
+    query = daily.daily_totals_query(
         start, end, timezone=settings.timezone, apartments=payment_scope(actor, today), gateway=chosen
     )
     paging = page_of(session, query, page, PAGE_SIZE)
-    totals = service.day_totals(session.execute(query.limit(PAGE_SIZE).offset(_offset(paging))).all())
-    sums = service.day_totals(
+    totals = daily.day_totals(session.execute(query.limit(PAGE_SIZE).offset(_offset(paging))).all())
+    sums = daily.day_totals(
         session.execute(
-            service.daily_totals_query(
+            daily.daily_totals_query(
                 start,
                 end,
                 timezone=settings.timezone,
@@ -291,7 +258,7 @@ def _reconciliation_page(
         .limit(PAGE_SIZE)
         .offset(_offset(run_paging))
     ).all()
-    views = service.run_views(
+    views = daily.run_views(
         session,
         list(runs),
         apartments=payment_scope(actor, today),
@@ -384,7 +351,7 @@ def reconciliation_page(
         actor,
         today,
         settings.timezone,
-        gateway=_gateway(gateway),
+        gateway=gateway_asked(gateway),
         day=_day(day, "day"),
         page=page,
         dpage=dpage,
@@ -460,66 +427,4 @@ def upload_statement(
         line_errors=line_errors,
         typed_gateway=chosen,
         status_code=422,
-    )
-
-
-# The city's payments
-
-
-@router.get("/city/payments", response_class=HTMLResponse)
-def city_payments_page(
-    request: Request,
-    session: SessionDep,
-    actor: CityActor,
-    settings: SettingsDep,
-    today: Today,
-    company_id: CompanyId = None,
-    gateway: GatewayText = "",
-    first: Annotated[Text, Query(alias="from", max_length=10)] = "",
-    last: Annotated[Text, Query(alias="to", max_length=10)] = "",
-    page: PageNumber = 1,
-    company_page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> Response:
-    """The city's (or one company's) payments per gateway and day, and the companies side by side."""
-    chosen = _gateway(gateway)
-    start, end = _range(first, last, today)
-    company = None
-    if company_id is not None:
-        company = session.get(ManagementCompany, company_id)
-        if company is None:
-            raise NotFound(f"company {company_id} not found")
-    days_query = service.daily_totals_query(
-        start, end, timezone=settings.timezone, gateway=chosen, company_id=company_id
-    )
-    pager = Pager(number=page, size=CITY_PAGE_SIZE, total=count_rows(session, days_query))
-    totals = service.day_totals(session.execute(days_query.limit(CITY_PAGE_SIZE).offset(pager.offset)).all())
-    companies_query = service.daily_totals_query(
-        start, end, timezone=settings.timezone, gateway=chosen, by_company=True, by_day=False
-    )
-    company_pager = Pager(
-        number=company_page, size=CITY_PAGE_SIZE, total=count_rows(session, companies_query)
-    )
-    by_company = service.day_totals(
-        session.execute(companies_query.limit(CITY_PAGE_SIZE).offset(company_pager.offset)).all()
-    )
-    filters = query_string(
-        company_id=company_id, gateway=chosen.value if chosen else None, **{"from": start, "to": end}
-    )
-    return render(
-        request,
-        "billing/city_payments.html",
-        actor=actor,
-        totals=totals,
-        by_company=by_company,
-        pager=pager,
-        company_pager=company_pager,
-        company=company,
-        company_id=company_id,
-        gateways=list(Gateway),
-        gateway=chosen.value if chosen else "",
-        first=start,
-        last=end,
-        currency=DEFAULT_CURRENCY,
-        filters=filters,
-        every_company=query_string(gateway=chosen.value if chosen else None, **{"from": start, "to": end}),
     )

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, union
+from sqlalchemy import and_, delete, exists, func, insert, or_, union
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -44,7 +44,7 @@ def reconcile_day(
     run = _locked_run(session, gateway, day, now)
     ours, booked, statement = gather(session, gateway, day, timezone)
     result = rules.reconcile(gateway, day, ours, booked, statement, timezone=timezone)
-    _replace_differences(session, gateway, day, result.differences)
+    _replace_differences(session, gateway, day, result.differences, now)
     run.ran_at = now
     run.payments = result.payments
     run.paid_minor = result.paid_minor
@@ -203,7 +203,15 @@ def _statement(session: Session, gateway: Gateway, day: date, ids: Any) -> rules
         col(PaymentAttempt.id).in_(ids), col(PaymentAttempt.external_id).is_not(None)
     )
     rows = session.execute(
-        select(ProviderStatementLine, Apartment.id)
+        select(
+            ProviderStatementLine.external_id,
+            ProviderStatementLine.day,
+            ProviderStatementLine.occurred_at,
+            ProviderStatementLine.amount_minor,
+            ProviderStatementLine.account_number,
+            ProviderStatementLine.state,
+            Apartment.id,
+        )
         .outerjoin(Apartment, col(Apartment.account_number) == ProviderStatementLine.account_number)
         .where(
             ProviderStatementLine.gateway == gateway,
@@ -212,15 +220,15 @@ def _statement(session: Session, gateway: Gateway, day: date, ids: Any) -> rules
     ).all()
     lines = tuple(
         rules.Line(
-            external_id=line.external_id,
-            day=line.day,
-            occurred_at=line.occurred_at,
-            amount_minor=line.amount_minor,
-            account_number=line.account_number,
-            state=StatementState(line.state),
+            external_id=external_id,
+            day=line_day,
+            occurred_at=occurred_at,
+            amount_minor=amount_minor,
+            account_number=account_number,
+            state=StatementState(state),
             apartment_id=apartment_id,
         )
-        for line, apartment_id in rows
+        for external_id, line_day, occurred_at, amount_minor, account_number, state, apartment_id in rows
     )
     return rules.Statement(lines=lines, covers=statement_covers(session, gateway, day))
 
@@ -242,48 +250,61 @@ def statement_covers(session: Session, gateway: Gateway, day: date) -> frozenset
     return frozenset(companies)
 
 
-def _key(d: ReconciliationDifference | rules.Difference) -> tuple:
-    return (
-        str(d.kind),
-        d.payment_attempt_id if isinstance(d, ReconciliationDifference) else d.payment_id,
-        d.external_id,
-        d.apartment_id,
-        d.ours_minor,
-        d.theirs_minor,
-        d.detail,
-    )
+KEY_COLUMNS = (
+    ReconciliationDifference.kind,
+    ReconciliationDifference.payment_attempt_id,
+    ReconciliationDifference.external_id,
+    ReconciliationDifference.apartment_id,
+    ReconciliationDifference.ours_minor,
+    ReconciliationDifference.theirs_minor,
+    ReconciliationDifference.detail,
+)
+CHUNK = 5_000  # ids per IN list: PostgreSQL takes at most 65,535 parameters a statement
+
+
+def _key(d: rules.Difference) -> tuple:
+    return (d.kind.value, d.payment_id, d.external_id, d.apartment_id, d.ours_minor, d.theirs_minor, d.detail)
 
 
 def _replace_differences(
-    session: Session, gateway: Gateway, day: date, found: Iterable[rules.Difference]
+    session: Session, gateway: Gateway, day: date, found: Iterable[rules.Difference], now: datetime
 ) -> None:
-    """The day's rows become `found`: rows still found are kept as they are."""
-    kept: dict[tuple, list[ReconciliationDifference]] = {}
-    for row in session.exec(
-        select(ReconciliationDifference).where(
+    """The day's rows become `found`: rows still found are kept as they are (in bulk: a day of a
+    gateway may have thousands)."""
+    kept: dict[tuple, list[int]] = {}
+    for row_id, *key in session.execute(
+        select(ReconciliationDifference.id, *KEY_COLUMNS).where(
             ReconciliationDifference.gateway == gateway, ReconciliationDifference.day == day
         )
     ):
-        kept.setdefault(_key(row), []).append(row)
+        kept.setdefault(tuple(key), []).append(row_id)
+    new = []
     for difference in found:
         same = kept.get(_key(difference))
         if same:
             same.pop()
             continue
-        session.add(
-            ReconciliationDifference(
-                gateway=gateway,
-                day=day,
-                kind=difference.kind.value,
-                external_id=difference.external_id,
-                payment_attempt_id=difference.payment_id,
-                apartment_id=difference.apartment_id,
-                ours_minor=difference.ours_minor,
-                theirs_minor=difference.theirs_minor,
-                detail=difference.detail,
+        new.append(
+            {
+                "gateway": gateway.value,
+                "day": day,
+                "kind": difference.kind.value,
+                "external_id": difference.external_id,
+                "payment_attempt_id": difference.payment_id,
+                "apartment_id": difference.apartment_id,
+                "ours_minor": difference.ours_minor,
+                "theirs_minor": difference.theirs_minor,
+                "detail": difference.detail,
+                "created_at": now,
+            }
+        )
+    gone = [row_id for rows in kept.values() for row_id in rows]
+    for start in range(0, len(gone), CHUNK):
+        session.execute(
+            delete(ReconciliationDifference).where(
+                col(ReconciliationDifference.id).in_(gone[start : start + CHUNK])
             )
         )
-    for rows in kept.values():
-        for row in rows:
-            session.delete(row)
+    if new:
+        session.execute(insert(ReconciliationDifference), new)
     session.flush()

@@ -20,11 +20,16 @@ from billing.models import (
 )
 from billing.payments import merchant
 from billing.payments.reconciliation import daily, jobs, service
+from billing.payments.reconciliation.queries import visible_differences
 from billing.payments.reconciliation.rules import Kind
+from billing.payments.reconciliation.seeding import PLANTED, seed_demo_gateway_payments
 from billing.payments.reconciliation.statement import import_provider_statement
-from housing.accounts.models import Role
+from housing import clock
+from housing.accounts.models import Role, User
+from housing.actors import Actor
 from housing.catchup import service as catchup
 from housing.db import session_scope
+from housing.registry.seeding import demo_username, ensure_demo_city, reset_demo_users
 from housing.scheduler import CALENDAR, JOBS, run_job
 from housing.settings import Settings
 from tests.conftest import FrozenClock
@@ -324,3 +329,29 @@ def test_the_job_is_in_the_scheduler_and_its_calendar():
     job = next(j for j in JOBS if j.name == "reconcile-gateways")
     assert str(job.trigger) == "cron[hour='6', minute='0'] city time"
     assert "reconcile-gateways" in CALENDAR
+
+
+def test_the_demo_leaves_one_difference_the_demo_manager_sees(db: Engine, settings: Settings):
+    ensure_demo_city(db)
+    reset_demo_users(db, settings, password_for=lambda role: f"{role}-password-1")
+    said = seed_demo_gateway_payments(db, settings)
+    assert "5 Payme and Click payments" in said, said
+    assert seed_demo_gateway_payments(db, settings) == "demo Payme and Click payments already there"
+    yesterday = clock.local_today(settings.timezone) - timedelta(days=1)
+    with Session(db) as session:
+        found = differences(session)
+        assert [(d[1], d[2], d[3], d[4]) for d in found] == [
+            (Gateway.payme, yesterday, Kind.missing_in_ours, PLANTED)
+        ]
+        manager = session.exec(select(User).where(User.username == demo_username(Role.manager))).one()
+        seen = session.exec(
+            visible_differences(Actor.of(manager), clock.local_today(settings.timezone))
+        ).all()
+        assert [d.external_id for d in seen] == [PLANTED]
+        figures = {r[1]: r[3:] for r in runs(session)}
+        assert figures[Gateway.payme] == (3, 55_050_000, 8_000_000, 4, 1)
+        assert figures[Gateway.click] == (2, 33_500_000, 0, 2, 0)
+        before = runs(session)
+    jobs.reconcile_gateways(db, settings)  # what the demo's worker does when it starts: the same rows
+    with Session(db) as session:
+        assert differences(session) == found and runs(session) == before

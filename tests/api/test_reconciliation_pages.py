@@ -193,3 +193,15 @@ def test_the_pages_speak_each_language(browser_of, paid: City, language):
     for url in ("/console/payments", "/console/payments/daily", "/console/payments/reconciliation"):
         page = admin.get(url)
         assert page.status_code == 200 and f'<html lang="{language}">' in page.text
+
+
+def test_a_statement_larger_than_a_form_is_uploaded_whole(browser_of, paid: City, session: Session):
+    admin = browser_of("admin")
+    rows = "".join(
+        f"big-{n:05d},2026-11-04T10:00:00+05:00,1000.00,ACC-{n:05d},performed\n" for n in range(6000)
+    )
+    data = b"transaction_id,time,amount,account_number,state\n" + rows.encode()
+    assert len(data) > 256 * 1024  # more than any form may carry
+    answer = post_statement(admin, data, follow_redirects=False)
+    assert answer.status_code == 303, answer.text[:300]
+    assert len(session.exec(select(ProviderStatementLine.id)).all()) == 6000

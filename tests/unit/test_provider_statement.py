@@ -4,9 +4,11 @@ covers reconciled at once."""
 
 import io
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, func, select
+from typer.testing import CliRunner
 
 from billing.models import (
     Gateway,
@@ -18,6 +20,7 @@ from billing.models import (
 from billing.payments.reconciliation import statement as statement_module
 from billing.payments.reconciliation.rules import Kind
 from billing.payments.reconciliation.statement import import_provider_statement
+from housing import cli
 from housing.accounts.models import Role
 from housing.actors import Actor
 from housing.csvfile import ImportRejected
@@ -316,3 +319,36 @@ def test_a_managers_file_names_their_accounts_only_and_speaks_for_their_company(
     run_import(session, statement_csv(("z-1", "2026-11-03T11:00:00+05:00", "1", "NOBODY", "performed")))
     found = {(d.kind, d.external_id) for d in session.exec(select(ReconciliationDifference))}
     assert found == {(Kind.missing_in_statement, "t-1"), (Kind.missing_in_ours, "z-1")}
+
+
+def test_the_documented_example_imports_from_the_command_line(database_url, db, tmp_path):
+    env = {"HOUSING_DB__URL": database_url, "HOUSING_ENVIRONMENT": "development", "COLUMNS": "200"}
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "payme-statement.csv"
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + "\nx,2026-11-03T10:00:00,1,1,performed\n")
+
+    wrong = CliRunner().invoke(
+        cli.app, ["import", "provider-statement", str(example), "--gateway", "stripe"], env=env
+    )
+    refused = CliRunner().invoke(
+        cli.app, ["import", "provider-statement", str(bad), "--gateway", "payme"], env=env
+    )
+    imported = CliRunner().invoke(
+        cli.app, ["import", "provider-statement", str(example), "--gateway", "payme"], env=env
+    )
+    again = CliRunner().invoke(
+        cli.app, ["import", "provider-statement", str(example), "--gateway", "payme"], env=env
+    )
+
+    assert wrong.exit_code == 2 and "payme, click" in wrong.output
+    assert refused.exit_code == 1 and "time" in refused.output
+    assert imported.exit_code == 0, imported.output
+    assert (
+        "Imported 4 lines (0 imported before, 0 now refunded); reconciled payme on 2026-11-03"
+        in imported.output
+    )
+    assert "Imported 0 lines (4 imported before" in again.output
+    with Session(db) as session:
+        assert len(lines(session)) == 4
+        differences = session.exec(select(ReconciliationDifference.kind)).all()
+        assert sorted(differences) == [Kind.missing_in_ours] * 4  # none of these accounts is in this database

@@ -177,10 +177,11 @@ def test_the_day_is_the_citys_calendar_day():
 
 
 def test_missing_in_ours_names_the_line_and_its_apartment_if_any():
-    strangers = Statement((line(7, apartment_id=None), line(8)))
+    strangers = Statement((line(7, apartment_id=None), line(8), line(9, state=StatementState.cancelled)))
     result = reconcile(Gateway.payme, DAY, [], {}, strangers, timezone=TZ)
-    assert kinds(result) == [Kind.missing_in_ours, Kind.missing_in_ours]
-    unknown, known = result.differences
+    assert kinds(result) == [Kind.missing_in_ours] * 3
+    unknown, known, cancelled = result.differences
+    assert cancelled.theirs_minor == 0  # no money moved, the statement says
     assert (unknown.external_id, unknown.apartment_id, unknown.payment_id) == ("tx-7", None, None)
     assert (unknown.ours_minor, unknown.theirs_minor) == (None, AMOUNT)
     assert known.apartment_id == 108

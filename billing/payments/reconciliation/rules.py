@@ -349,7 +349,7 @@ def _statement(
                     external_id=line.external_id,
                     apartment_id=line.apartment_id,
                     ours_minor=None,
-                    theirs_minor=line.amount_minor,
+                    theirs_minor=_moved(line),
                 )
             )
             continue
@@ -370,6 +370,11 @@ def _statement(
         if o.cancelled_after_perform and refunded_today and not any(line.day == day for line in theirs):
             differences.append(_missing(gateway, o, "refunded", day, theirs, o.handed_back_minor))
     return differences
+
+
+def _moved(line: Line) -> int:
+    """The money the line says moved: none for a transaction cancelled before it was performed."""
+    return 0 if line.state is StatementState.cancelled else line.amount_minor
 
 
 def _lines_by_id(statement: Statement) -> dict[str, list[Line]]:
@@ -411,7 +416,7 @@ def _line_against_ours(gateway: Gateway, line: Line, o: Ours, end: datetime) -> 
                 Kind.state_differs,
                 f"{name}: the statement says {line.state}, ours was {ours_state} at the end of {line.day}",
                 ours=o.amount_minor if state in (StatementState.performed, StatementState.refunded) else 0,
-                theirs=line.amount_minor if line.state is not StatementState.cancelled else 0,
+                theirs=_moved(line),
             )
         )
     return found

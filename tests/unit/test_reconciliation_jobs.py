@@ -2,6 +2,8 @@
 verbs, the daily totals by the same day rule, and the `reconcile-gateways` job over missed days,
 twice, with a failing day and abandoned checkouts. Runs on SQLite and PostgreSQL."""
 
+import io
+import os
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,12 +34,18 @@ from housing.db import session_scope
 from housing.registry.seeding import demo_username, ensure_demo_city, reset_demo_users
 from housing.scheduler import CALENDAR, JOBS, run_job
 from housing.settings import Settings
+from tests.concurrency import run_together
 from tests.conftest import FrozenClock
 from tests.factories.core import make_apartment, make_building, make_company, make_owner, make_user
 from tests.factories.reconciliation import bank_payment, card_payment, provider_payment, statement_csv
 
 TZ = ZoneInfo("Asia/Tashkent")
+POSTGRES = "postgresql" in (os.environ.get("HOUSING_TEST_DATABASE_URL") or "")
 DAY = date(2026, 11, 3)
+
+
+def statement_csv_text(text: str) -> io.StringIO:
+    return io.StringIO(text, newline="")
 
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
@@ -355,3 +363,33 @@ def test_the_demo_leaves_one_difference_the_demo_manager_sees(db: Engine, settin
     jobs.reconcile_gateways(db, settings)  # what the demo's worker does when it starts: the same rows
     with Session(db) as session:
         assert differences(session) == found and runs(session) == before
+
+
+@pytest.mark.skipif(not POSTGRES, reason="concurrent transactions on PostgreSQL only")
+def test_the_same_statement_imported_twice_at_once_and_a_day_reconciled_twice_at_once(
+    db: Engine, frozen_clock
+):
+    frozen_clock.at(DAY + timedelta(days=1), 9)
+    text = "transaction_id,time,amount,account_number,state\n" + "".join(
+        f"race-{n},2026-11-03T10:00:00+05:00,1.00,NOBODY-{n},performed\n" for n in range(200)
+    )
+
+    def import_once():
+        with session_scope(db) as session:
+            result = import_provider_statement(
+                session, statement_csv_text(text), gateway=Gateway.payme, apartments=None, user_id=None,
+                timezone="Asia/Tashkent", now=frozen_clock.moment,
+            )  # fmt: skip
+            return result.imported, result.already_imported
+
+    assert sorted(run_together(import_once, import_once)) == [(0, 200), (200, 0)]
+
+    def reconcile_once():
+        with session_scope(db) as session:
+            return service.reconcile_day(
+                session, Gateway.payme, DAY, timezone="Asia/Tashkent", now=frozen_clock.moment
+            ).differences
+
+    assert run_together(reconcile_once, reconcile_once) == [200, 200]
+    with Session(db) as session:
+        assert len(differences(session)) == 200 and len(runs(session)) == 1

@@ -15,18 +15,20 @@ performed one (same amount and account, not earlier), and the older file importe
 after it changes nothing.
 """
 
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TextIO
 
-from sqlalchemy import Select
+from sqlalchemy import Select, text
 from sqlmodel import Session, col, select
 
 from billing.models import MERCHANT_GATEWAYS, Gateway, PaymentAttempt, ProviderStatementLine, StatementState
 from billing.payments.reconciliation.service import reconcile_day
 from housing.clock import local_day
 from housing.csvfile import CsvRow, ImportRejected, ImportRowError, read_rows, row_error, tiyin_cell
+from housing.db import is_postgres
 from housing.errors import Invalid
 from housing.registry.models import Apartment
 from housing.validation import check_text, check_year
@@ -88,6 +90,8 @@ def import_provider_statement(
         max_rows=MAX_ROWS,
         decimal_columns=("amount",),
     )
+    if is_postgres(session):  # imports of a gateway's files queue up: the second sees the first's lines
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(gateway)})
     errors: list[ImportRowError] = []
     seen: dict[str, int] = {}
     for row in rows:
@@ -134,6 +138,10 @@ def import_provider_statement(
         replaced=sum(r.outcome == "replaces" for r in rows),
         days=tuple(sorted(days)),
     )
+
+
+def _lock_key(gateway: Gateway) -> int:
+    return zlib.crc32(f"housing-provider-statement:{gateway}".encode())
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:

@@ -24,6 +24,9 @@ from billing.payments.checkouts import checkout_origins
 from billing.payments.click import endpoints as click_endpoints
 from billing.payments.endpoints import router as payments_router
 from billing.payments.payme import endpoints as payme_endpoints
+from billing.payments.reconciliation import city_pages as city_payment_pages
+from billing.payments.reconciliation import pages as reconciliation_pages
+from billing.payments.reconciliation.endpoints import router as reconciliation_router
 from billing.payments.stripe_gateway import StripeGateway
 from billing.payments.webhooks import router as webhooks_router
 from billing.runs import console_pages as billing_run_console
@@ -152,6 +155,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         billing_router,
         invoices_router,
         instalments_router,
+        reconciliation_router,  # before payments: /payments/daily is not /payments/{payment_id}
         payments_router,
         webhooks_router,
         payme_endpoints.router,
@@ -183,6 +187,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         registry_pages.router,
         sensors_console.router,
         debtors_console.router,
+        reconciliation_pages.router,
+        city_payment_pages.router,
         instalment_pages.router,
         billing_run_console.router,
         scores_pages.router,

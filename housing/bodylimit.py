@@ -30,11 +30,12 @@ IMPORT, PHOTO, JSON, FORM = "import", "photo", "json", "form"
 # A building's bank statement and its expenses' documents (up to HOUSING_MONEY__MAX_DOCUMENT_BYTES,
 # more than a photo), and a meeting's agenda documents, paper ballots' scans and powers of
 # attorney (up to HOUSING_MEETINGS__MAX_DOCUMENT_BYTES) take the import's limit; the service
-# refuses a document over its own.
+# refuses a document over its own. So does the console's upload of a provider's statement.
 _IMPORTS = re.compile(
     r"^(/api/v1/imports/|/api/v1/buildings/[^/]+/expenses/import/?$|/api/v1/expenses/[^/]+/documents/?$"
     r"|/console/money/(buildings/[^/]+/(import|expenses)|expenses/[^/]+/documents)/?$"
-    r"|(/api/v1|/console)/meetings/[^/]+/(documents|paper-ballots|proxies)/?$)"
+    r"|(/api/v1|/console)/meetings/[^/]+/(documents|paper-ballots|proxies)/?$"
+    r"|/console/payments/reconciliation/?$)"
 )
 _PHOTOS = re.compile(
     r"^(/api/v1/requests/[^/]+/photos|/requests|/api/v1/announcements/[^/]+/attachment|/console/announcements)/?$"

@@ -6,7 +6,7 @@ Calendar jobs (`Cron`) run on the city's calendar: their time zone is `HOUSING_T
 given when the scheduler starts (`trigger_for`), never written into the table.
 
 The calendar jobs (`CALENDAR`: monthly billing, daily penalties, nightly scores, reading
-partitions) work for a day or a month and catch up from the database, not from the
+partitions, the gateways' reconciliation, ...) work for a day or a month and catch up from the database, not from the
 scheduler's memory: each run does every day or month since the last one it finished
 (`housing.catchup`), and the worker runs each of them once when it starts, so a worker
 that was down at 02:00 on the 1st bills that month when it comes back. APScheduler's
@@ -32,6 +32,7 @@ from billing import jobs as billing_jobs
 from billing.instalments import jobs as plan_jobs
 from billing.invoices import jobs as reminder_jobs
 from billing.payments import jobs as payment_jobs
+from billing.payments.reconciliation import jobs as reconciliation_jobs
 from housing import clock
 from housing.accounts.service import purge_expired_tokens
 from housing.catchup import service as catchup
@@ -127,6 +128,13 @@ JOBS: list[Job] = [
         "Fetches card payments still pending after a while from Stripe; cancels abandoned ones",
     ),
     Job(
+        "reconcile-gateways",
+        cron(hour=6, minute=0),
+        reconciliation_jobs.reconcile_gateways,
+        "Reconciles yesterday's (and any missed day's) payments of every gateway with the ledger and the"
+        " providers' statements; cancels Payme and Click checkouts never opened",
+    ),
+    Job(
         "daily-penalties",
         cron(hour=1, minute=30),
         billing_jobs.daily_penalties,
@@ -210,6 +218,9 @@ CALENDAR: dict[str, CalendarJob] = {
         CalendarJob("instalment-plans", lambda e, s, day: plan_jobs.instalment_plans(e, s, today=day)),
         CalendarJob("payment-reminders", lambda e, s, day: reminder_jobs.payment_reminders(e, s, today=day)),
         CalendarJob("reading-window", lambda e, s, day: window_jobs.reading_window(e, s, today=day)),
+        CalendarJob(
+            "reconcile-gateways", lambda e, s, day: reconciliation_jobs.reconcile_gateways(e, s, today=day)
+        ),
     )
 }
 

@@ -237,6 +237,7 @@ def cancel_transaction(session: Session, attempt: PaymentAttempt, *, reason: int
             attempt.amount_minor,
             user_id=None,
             reason=f"{attempt.gateway} cancelled transaction {attempt.external_id} (reason {reason})",
+            occurred_at=now,
         )
         return True
     attempt.canceled_at = now

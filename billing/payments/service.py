@@ -266,9 +266,18 @@ def refund_payment(
 
 
 def book_refund_upto(
-    session: Session, attempt: PaymentAttempt, upto: int, *, user_id: int | None, reason: str = ""
+    session: Session,
+    attempt: PaymentAttempt,
+    upto: int,
+    *,
+    user_id: int | None,
+    reason: str = "",
+    occurred_at: datetime | None = None,
 ) -> int:
-    """Books what is refunded beyond what the ledger already has, up to a running total; that difference."""
+    """Books what is refunded beyond what the ledger already has, up to a running total; that difference.
+
+    The entry is dated `occurred_at` (a provider's cancel: the moment it cancelled), else now.
+    """
     upto = min(upto, attempt.amount_minor)
     added = upto - attempt.refunded_minor
     if added <= 0:
@@ -282,6 +291,7 @@ def book_refund_upto(
         payment_attempt_id=attempt.id,
         reference=(reason or f"refund of payment {attempt.id}")[:200],
         dedupe_key=f"refund:{attempt.id}:upto:{upto}",
+        occurred_at=occurred_at,
         created_by_id=user_id,
     )
     attempt.refunded_minor = upto

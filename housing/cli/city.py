@@ -44,6 +44,7 @@ def demo(
 ) -> None:
     """The whole platform on one machine: seeded city, broker, ingest, simulator, scheduler, web."""
     from billing.building_accounts.seeding import seed_demo_reports
+    from billing.payments.reconciliation.seeding import seed_demo_gateway_payments
     from housing import demo as demo_run
     from housing import migrate
     from housing.announcements.seeding import seed_demo_announcements
@@ -67,6 +68,7 @@ def demo(
     for line in demo_run.catch_up(engine, settings):  # after the users: their invoice notices
         console.print(line)
     console.print(seed_demo_reports(engine, settings))  # after billing: last quarter billed, paid, reported
+    console.print(seed_demo_gateway_payments(engine, settings))  # Payme and Click yesterday, reconciled
     table = Table("role", "user name", "password", title="Demo logins (passwords change at every start)")
     for role, username, password in logins:
         table.add_row(role, username, password)

@@ -1,4 +1,4 @@
-"""`housing import`: bulk imports from CSV (buildings, meters, a bank statement)."""
+"""`housing import`: bulk imports from CSV (buildings, meters, a bank statement, a provider's statement)."""
 
 from pathlib import Path
 from typing import Annotated
@@ -91,4 +91,45 @@ def import_bank_statement(
     console.print(
         f"[green]Booked {result.recorded} payments ({plain_money(result.total_minor, 'UZS')});"
         f" {result.already_recorded} were booked before[/green]"
+    )
+
+
+@import_app.command("provider-statement")
+def import_provider_statement(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="CSV: transaction_id,time,amount,account_number,state"
+        ),
+    ],
+    gateway: Annotated[str, typer.Option("--gateway", help="Whose statement it is: payme or click")],
+) -> None:
+    """Import a Payme or Click statement file, all lines or none, and reconcile the days it covers."""
+    from billing.models import MERCHANT_GATEWAYS, Gateway
+    from billing.payments.reconciliation.statement import import_provider_statement as import_lines
+    from housing.clock import now
+    from housing.db import make_engine, session_scope
+
+    if gateway not in MERCHANT_GATEWAYS:
+        console.print(f"[red]--gateway is one of {', '.join(MERCHANT_GATEWAYS)}, not {gateway!r}[/red]")
+        raise typer.Exit(2)
+    settings = settings_or_exit()
+    with (
+        exit_on_rejection(),
+        session_scope(make_engine(settings)) as session,
+        file.open(encoding="utf-8-sig", newline="") as stream,
+    ):
+        result = import_lines(
+            session,
+            stream,
+            gateway=Gateway(gateway),
+            apartments=None,
+            user_id=None,
+            timezone=settings.timezone,
+            now=now(),
+        )
+    days = ", ".join(day.isoformat() for day in result.days)
+    console.print(
+        f"[green]Imported {result.imported} lines ({result.already_imported} imported before,"
+        f" {result.replaced} now refunded); reconciled {gateway} on {days}[/green]"
     )

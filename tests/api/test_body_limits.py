@@ -57,6 +57,8 @@ def test_a_photo_limit_that_leaves_no_room_for_the_photo_is_refused():
         ("/api/v1/imports/buildings", "multipart/form-data; boundary=x", "import"),
         ("/api/v1/imports/meters", "multipart/form-data; boundary=x", "import"),
         ("/api/v1/imports/bank-statements", "application/json", "import"),
+        ("/api/v1/imports/provider-statements", "multipart/form-data; boundary=x", "import"),
+        ("/console/payments/reconciliation", "multipart/form-data; boundary=x", "import"),
         # A building's bank statement and its expenses' documents (up to 10 MB): the import's limit
         ("/api/v1/buildings/7/expenses/import", "multipart/form-data; boundary=x", "import"),
         ("/api/v1/expenses/7/documents", "multipart/form-data; boundary=x", "import"),

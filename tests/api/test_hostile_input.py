@@ -151,6 +151,28 @@ def test_a_month_out_of_range_is_refused_naming_it(client, city: City, method, u
     assert _names(response, field), response.text
 
 
+BAD_DAYS = ["0000-01-01", "0001-01-01", "1999-12-31", "2101-01-01", "9999-12-31", "2026-02-30"]
+
+
+@pytest.mark.parametrize("day", BAD_DAYS)
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/v1/payments/daily?from={d}", "from"),
+        ("/api/v1/city/payments/daily?to={d}", "to"),
+        ("/api/v1/reconciliations?from={d}", "from"),
+        ("/api/v1/reconciliation-differences?day={d}", "day"),
+        ("/console/payments?day={d}", "day"),
+        ("/console/payments/daily?to={d}", "to"),
+        ("/city/payments?from={d}", "from"),
+    ],
+)
+def test_a_day_out_of_range_in_a_filter_is_422_naming_it(client, city: City, url, field, day):
+    response = _send(client, "GET", url.format(d=day), city.headers["admin"])
+    assert response.status_code == 422, response.text
+    assert _names(response, field), response.text
+
+
 def test_the_billing_pages_form_refuses_an_absurd_month_without_running(client, city: City):
     response = client.post("/console/billing", data={"period": "0001-01"}, headers=city.headers["admin"])
     assert response.status_code == 422
@@ -258,6 +280,9 @@ def test_a_control_character_in_a_json_body_is_422_naming_it(
         ("/api/v1/requests?category={x}", "category"),
         ("/console/requests?category={x}", "category"),
         ("/console/debtors?sort={x}", "sort"),
+        ("/console/payments?gateway={x}", "gateway"),
+        ("/console/payments/reconciliation?day={x}", "day"),
+        ("/api/v1/reconciliation-differences?kind={x}", "kind"),
         ("/city/requests?district_id={x}", "district_id"),
         ("/open311/v2/services/{x}.json", None),
         ("/open311/v2/requests.json?service_code={x}", None),

@@ -35,6 +35,7 @@ from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.routing import iter_route_contexts
@@ -45,6 +46,7 @@ from sqlmodel import Session
 from billing.building_accounts.reports import publish_report
 from billing.models import Gateway, Instalment, InstalmentPlan, InstalmentPlanInvoice
 from billing.payments import service as payments
+from billing.payments.reconciliation.service import reconcile_day
 from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing import clock
 from housing.accounts.models import Role
@@ -117,6 +119,8 @@ CITY_LONG_LISTS = {
     "/apartments",
     "/console/buildings",
     "/console/debtors",
+    "/console/payments",
+    "/console/payments/reconciliation",
     "/console/requests",
     "/city/scores",
     "/city/requests",
@@ -125,7 +129,7 @@ CITY_LONG_LISTS = {
 LONG_LISTS = {
     "official": CITY_LONG_LISTS,
     "admin": CITY_LONG_LISTS,
-    "manager": {"/apartments", "/console/debtors", "/console/requests"},
+    "manager": {"/apartments", "/console/debtors", "/console/payments", "/console/requests"},
 }
 # What a role may not open (403): the console is for company staff and admins, filing and
 # notices for residents (a dispatcher files for a caller), accounts and raw messages for admins.
@@ -143,6 +147,9 @@ CONSOLE = {
     "/console/money",
     "/console/money/buildings/{building_id}",
     "/console/money/shared",
+    "/console/payments",
+    "/console/payments/daily",
+    "/console/payments/reconciliation",
 }
 RESIDENTS_ONLY = {
     "/notices",
@@ -174,6 +181,8 @@ CITY = {
     "/city/money/late.csv",
     "/api/v1/city/building-costs",
     "/api/v1/city/late-reports",
+    "/city/payments",
+    "/api/v1/city/payments/daily",
 }
 FORBIDDEN = {
     "official": CONSOLE
@@ -187,6 +196,8 @@ FORBIDDEN = {
         "/console/notifications",
         "/api/v1/notifications/{notification_id}/deliveries",
         "/console/meetings/new",  # officials read meetings; they do not call them
+        "/api/v1/reconciliations",  # the console's reconciliation; officials read /city/payments
+        "/api/v1/reconciliation-differences",
     }
     | RESIDENTS_ONLY,
     "admin": {"/requests/new", "/console/requests/new"} | RESIDENTS_ONLY,
@@ -259,6 +270,7 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
         database_url, apartments=APARTMENTS, requests_per_company=REQUESTS_PER_COMPANY
     )
     seed_tashkent_tariffs(engine)
+    _gateway_payments(engine)
     with engine.begin() as connection:  # the city dashboard's lists longer than a page too
         connection.execute(
             text(
@@ -426,6 +438,46 @@ def big_city(engine: Engine, database_url: str, photo_dir: Path) -> Iterator[dic
     print(f"city seeded in {time.perf_counter() - started:.0f} s")
     yield {name: str(value) for name, value in values.items()}
     _wipe(engine)
+
+
+def _gateway_payments(engine: Engine) -> None:
+    """A Payme payment of every fourth apartment yesterday, booked, and Payme's statement of the day
+    with one line in 50 of another amount; the day reconciled for every gateway (the lists of
+    payments and of differences longer than a page)."""
+    yesterday = clock.local_today(TIMEZONE) - timedelta(days=1)
+    at = datetime.combine(yesterday, datetime.min.time(), ZoneInfo(TIMEZONE)) + timedelta(hours=12)
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO payment_attempt (apartment_id, gateway, amount_minor, currency, status, idempotency_key, "
+                "external_id, failure_message, refunded_minor, provider_time, opened_at, performed_at, created_at, "
+                "updated_at) SELECT id, 'payme', 10000000 + id, 'UZS', 'succeeded', 'payme:scale-' || id, "
+                "'scale-' || id, '', 0, :at, :at, :at, :at, :at FROM apartment WHERE id % 4 = 0"
+            ),
+            {"at": at},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO ledger_entry (apartment_id, kind, amount_minor, currency, payment_attempt_id, reference, "
+                "dedupe_key, occurred_at, created_at) SELECT apartment_id, 'payment', -amount_minor, 'UZS', id, "
+                "external_id, 'payment:' || id, performed_at, now() FROM payment_attempt WHERE gateway = 'payme'"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO provider_statement_line (gateway, external_id, day, occurred_at, amount_minor, "
+                "account_number, state, created_at) SELECT 'payme', p.external_id, :day, p.performed_at, "
+                "p.amount_minor + CASE WHEN p.id % 50 = 0 THEN 100 ELSE 0 END, a.account_number, 'performed', now() "
+                "FROM payment_attempt p JOIN apartment a ON a.id = p.apartment_id WHERE p.gateway = 'payme'"
+            ),
+            {"day": yesterday},
+        )
+    with Session(engine) as session:
+        for gateway in Gateway:
+            reconcile_day(session, gateway, yesterday, timezone=TIMEZONE, now=datetime.now(UTC))
+        session.commit()
+    print(f"{APARTMENTS // 4:,} Payme payments reconciled in {time.perf_counter() - started:.1f} s")
 
 
 def _closed_meeting(session: Session, manager, building_id: int, files: Path, now: datetime):

@@ -65,8 +65,10 @@ def test_demo_serves_logins_and_readings_arrive_within_seconds(tmp_path: Path):
             plans = connection.execute(
                 "SELECT count(*) FROM instalment_plan WHERE status = 'active'"
             ).fetchone()[0]
+            differences = connection.execute("SELECT kind FROM reconciliation_difference").fetchall()
         assert meetings.keys() == {"closed", "published"} and meetings["published"] > 0, meetings
         assert plans == 1  # a debtor of the demo building keeps to a schedule
+        assert differences == [("missing_in_ours",)]  # yesterday's, on the reconciliation page
         building_id = _get(f"{base}/api/v1/apartments", headers)["items"][0]["building_id"]
         reports = _get(f"{base}/api/v1/buildings/{building_id}/reports", headers)
         assert len(reports) == 1, reports  # last quarter's, billed, mostly paid and spent

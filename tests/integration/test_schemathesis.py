@@ -36,6 +36,7 @@ from schemathesis import checks
 from sqlalchemy import Engine, event, update
 from sqlmodel import select
 
+from billing.payments.reconciliation.seeding import seed_demo_gateway_payments
 from billing.runs.service import run_billing
 from billing.tariffs.seeding import seed_tashkent_tariffs
 from housing.accounts.models import ApiToken, Role, TokenKind, User
@@ -123,6 +124,7 @@ def _seed(engine: Engine, settings) -> None:
     seed_demo_announcements(engine, settings)
     seed_demo_meetings(engine, settings)
     seed_demo_expenses(engine, settings)
+    seed_demo_gateway_payments(engine, settings)  # runs, differences and statement lines to read
     with session_scope(engine) as session:
         run_billing(
             session,

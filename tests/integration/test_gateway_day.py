@@ -30,6 +30,7 @@ from tests.standins.payme_calls import Payme, payme_group, transaction_id
 
 DAY = date(2026, 11, 20)
 MORNING = datetime(2026, 11, 20, 5, tzinfo=UTC)  # 10:00 in Tashkent
+EVENING = datetime(2026, 11, 20, 18, tzinfo=UTC)  # 23:00 in Tashkent
 NEXT_NIGHT = datetime(2026, 11, 20, 21, 30, tzinfo=UTC)  # 02:30 on the 21st in Tashkent
 DEBT = 30_000_000  # 300,000.00 UZS on each account
 
@@ -112,7 +113,7 @@ def test_a_day_through_every_gateway_reconciles_to_nothing_then_finds_the_plante
         city.far_away.account_number, "70000.00", sign_time="2026-11-20 10:05:00"
     )
     assert completed["error"] == 0, completed
-    click_id = prepared["click_trans_id"]
+    click_id = str(prepared["click_trans_id"])
 
     # A bank statement of the same day.
     bank = upload(
@@ -123,7 +124,8 @@ def test_a_day_through_every_gateway_reconciles_to_nothing_then_finds_the_plante
     )
     assert bank.status_code == 201, bank.text
 
-    # The providers' statement files of the day, as their cabinets give them.
+    # The providers' statement files of the day, as their cabinets give them that evening.
+    frozen_clock.set(EVENING)
     payme_file = statement(
         (paid_at_payme, "2026-11-20T10:01:00+05:00", "50000.00", city.neighbour.account_number, "performed"),
         (given_up, "2026-11-20T10:02:00+05:00", "20000.00", city.neighbour.account_number, "cancelled"),

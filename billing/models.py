@@ -214,6 +214,8 @@ class LedgerEntry(SQLModel, table=True):
             name="amount_sign_by_kind",
         ),
         Index(None, "apartment_id", "occurred_at"),
+        # The nightly reconciliation and the payments per day find a day's payments by kind and time.
+        Index(None, "kind", "occurred_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

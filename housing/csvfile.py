@@ -9,7 +9,7 @@ can find it in the spreadsheet.
 
 import csv
 import itertools
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TextIO, TypeVar
@@ -17,7 +17,7 @@ from typing import Any, TextIO, TypeVar
 from pydantic import BaseModel
 
 from housing.errors import Invalid
-from housing.validation import tiyin_of
+from housing.validation import check_text, tiyin_of
 
 
 class ImportRowError(BaseModel):
@@ -177,6 +177,29 @@ def _cells(
             text = text.replace(",", ".")
         cells[name] = text or None
     return cells, ", ".join(extra) or None
+
+
+def cell_errors(
+    row: CsvRow, required: Collection[str], text_limits: Iterable[tuple[str, int]]
+) -> list[ImportRowError]:
+    """What is wrong with the row's cells before their meaning is read: cells outside the named
+    columns, a required cell left empty, and a text cell `check_text` refuses or longer than its
+    limit (`text_limits` pairs a column with its most characters)."""
+    errors = []
+    if row.extra:
+        errors.append(row_error(row.line, None, f"cells outside the named columns: {row.extra[:100]}"))
+    for name in required:
+        if row.cells.get(name) is None:
+            errors.append(row_error(row.line, name, "required"))
+    for name, chars in text_limits:
+        text = row.cells.get(name) or ""
+        try:
+            check_text(text)
+        except ValueError as exc:
+            errors.append(row_error(row.line, name, str(exc)))
+        if len(text) > chars:
+            errors.append(row_error(row.line, name, f"at most {chars} characters"))
+    return errors
 
 
 def tiyin_cell(cell: str) -> int:

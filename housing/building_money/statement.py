@@ -33,9 +33,16 @@ from housing.building_money.service import (
     published_quarters,
     record_expense,
 )
-from housing.csvfile import CsvRow, ImportRejected, ImportRowError, read_rows, row_error, tiyin_cell
+from housing.csvfile import (
+    CsvRow,
+    ImportRejected,
+    ImportRowError,
+    cell_errors,
+    read_rows,
+    row_error,
+    tiyin_cell,
+)
 from housing.errors import Forbidden
-from housing.validation import check_text
 
 COLUMNS = ("date", "amount", "category", "supplier", "reference", "description")
 REQUIRED = ("date", "amount", "category", "reference")
@@ -123,24 +130,11 @@ def _check(
     booked: dict[str | None, int],
     published: set[Quarter],
 ) -> list[ImportRowError]:
-    errors = []
-    if row.extra:
-        errors.append(row_error(row.line, None, f"cells outside the named columns: {row.extra[:100]}"))
-    for name in REQUIRED:
-        if row.cells.get(name) is None:
-            errors.append(row_error(row.line, name, "required"))
-    for name, chars in (
-        ("supplier", SUPPLIER_CHARS),
-        ("description", DESCRIPTION_CHARS),
-        ("reference", REFERENCE_CHARS),
-    ):
-        text = row.cells.get(name) or ""
-        try:
-            check_text(text)
-        except ValueError as exc:
-            errors.append(row_error(row.line, name, str(exc)))
-        if len(text) > chars:
-            errors.append(row_error(row.line, name, f"at most {chars} characters"))
+    errors = cell_errors(
+        row,
+        REQUIRED,
+        (("supplier", SUPPLIER_CHARS), ("description", DESCRIPTION_CHARS), ("reference", REFERENCE_CHARS)),
+    )
     if errors:
         return errors
     row.amount_minor = tiyin_cell(row.cells["amount"] or "")

@@ -27,11 +27,19 @@ from sqlmodel import Session, col, select
 from billing.models import MERCHANT_GATEWAYS, Gateway, PaymentAttempt, ProviderStatementLine, StatementState
 from billing.payments.reconciliation.service import reconcile_day
 from housing.clock import local_day
-from housing.csvfile import CsvRow, ImportRejected, ImportRowError, read_rows, row_error, tiyin_cell
+from housing.csvfile import (
+    CsvRow,
+    ImportRejected,
+    ImportRowError,
+    cell_errors,
+    read_rows,
+    row_error,
+    tiyin_cell,
+)
 from housing.db import is_postgres
 from housing.errors import Invalid
 from housing.registry.models import Apartment
-from housing.validation import check_text, check_year
+from housing.validation import check_year
 
 COLUMNS = ("transaction_id", "time", "amount", "account_number", "state")
 REQUIRED = COLUMNS
@@ -151,20 +159,7 @@ def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
 
 
 def _check(row: LineRow, seen: dict[str, int], timezone: str, now: datetime) -> list[ImportRowError]:
-    errors = []
-    if row.extra:
-        errors.append(row_error(row.line, None, f"cells outside the named columns: {row.extra[:100]}"))
-    for name in REQUIRED:
-        if row.cells.get(name) is None:
-            errors.append(row_error(row.line, name, "required"))
-    for name, chars in (("transaction_id", ID_CHARS), ("account_number", ACCOUNT_CHARS)):
-        text = row.cells.get(name) or ""
-        try:
-            check_text(text)
-        except ValueError as exc:
-            errors.append(row_error(row.line, name, str(exc)))
-        if len(text) > chars:
-            errors.append(row_error(row.line, name, f"at most {chars} characters"))
+    errors = cell_errors(row, REQUIRED, (("transaction_id", ID_CHARS), ("account_number", ACCOUNT_CHARS)))
     if errors:
         return errors
     occurred_at, reason = _moment(row.cells["time"] or "", now)

@@ -31,6 +31,7 @@ from billing.payments.schemas import (
 )
 from billing.payments.statement import import_bank_statement
 from housing.accounts.models import Role
+from housing.actors import Actor
 from housing.auth import CurrentActor, RegistrarActor
 from housing.csvfile import decode_upload
 from housing.db import SessionDep
@@ -39,6 +40,7 @@ from housing.errors import Forbidden, Invalid, Unavailable
 from housing.registry.queries import visible_apartments
 from housing.routing import Paging, paginate
 from housing.schemas import API_PROBLEMS, Page, problems
+from housing.settings import Settings
 from housing.validation import Text
 from housing.web import request_language
 
@@ -64,6 +66,19 @@ def _required_gateway(
 
 OptionalGateway = Annotated[PaymentGateway | None, Depends(_configured_gateway)]
 GatewayDep = Annotated[PaymentGateway, Depends(_required_gateway)]
+
+
+def checkout_link(
+    request: Request, settings: Settings, actor: Actor, attempt: PaymentAttempt, account_number: str
+) -> str:
+    """The provider's checkout for `attempt` in the payer's language, coming back to the payment's page."""
+    return checkouts.checkout_url(
+        settings,
+        attempt,
+        account_number=account_number,
+        return_url=str(request.url_for("payment_page", payment_id=attempt.id)),
+        language=request_language(request, actor.language),
+    )
 
 
 @router.post(
@@ -148,13 +163,7 @@ def start_checkout(
         client_key=idempotency_key,
     )
     session.commit()  # the payment exists before the provider's first call looks for it
-    link = checkouts.checkout_url(
-        settings,
-        attempt,
-        account_number=apartment.account_number,
-        return_url=str(request.url_for("payment_page", payment_id=attempt.id)),
-        language=request_language(request, actor.language),
-    )
+    link = checkout_link(request, settings, actor, attempt, apartment.account_number)
     return CheckoutRead(**PaymentRead.model_validate(attempt).model_dump(), checkout_url=link)
 
 

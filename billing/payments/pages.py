@@ -25,7 +25,7 @@ from billing.ledger.service import balances
 from billing.models import DEFAULT_CURRENCY, Gateway, PaymentAttempt, PaymentStatus
 from billing.payments import checkouts, merchant
 from billing.payments import service as payments
-from billing.payments.endpoints import OptionalGateway
+from billing.payments.endpoints import OptionalGateway, checkout_link
 from billing.payments.gateway import MAX_CHARGE_MINOR, PaymentGateway
 from billing.payments.queries import VisiblePayment
 from housing import clock, i18n
@@ -140,13 +140,7 @@ def pay_submit(
             return again(_sent_before(request, actor), 409)
         return again(exc.detail, exc.status)
     session.commit()  # the payment exists before the provider's first call looks for it
-    link = checkouts.checkout_url(
-        settings,
-        attempt,
-        account_number=apartment.account_number,
-        return_url=str(request.url_for("payment_page", payment_id=attempt.id)),
-        language=request_language(request, actor.language),
-    )
+    link = checkout_link(request, settings, actor, attempt, apartment.account_number)
     return RedirectResponse(link, status_code=303)
 
 
@@ -234,13 +228,7 @@ def _provider_payment_page(
     ):
         apartment = session.get(Apartment, attempt.apartment_id)
         assert apartment is not None
-        checkout = checkouts.checkout_url(
-            settings,
-            attempt,
-            account_number=apartment.account_number,
-            return_url=str(request.url_for("payment_page", payment_id=attempt.id)),
-            language=request_language(request, actor.language),
-        )
+        checkout = checkout_link(request, settings, actor, attempt, apartment.account_number)
     refresh = waiting and clock.now() - attempt.created_at < REFRESH_FOR
     return render(
         request,

@@ -8,10 +8,11 @@ they see; officials (and admins) read the city's, per company if they like (`Cit
 """
 
 import io
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from billing.models import Gateway, ReconciliationDifference, ReconciliationRun
 from billing.payments.reconciliation import daily
@@ -25,7 +26,12 @@ from billing.payments.reconciliation.schemas import (
     StatementGateway,
     StatementImportRead,
 )
-from billing.payments.reconciliation.statement import MAX_STATEMENT_BYTES, import_provider_statement
+from billing.payments.reconciliation.statement import (
+    MAX_STATEMENT_BYTES,
+    ProviderStatementResult,
+    import_provider_statement,
+)
+from housing.actors import Actor
 from housing.auth import CityActor, RegistrarActor, StaffActor, WatcherActor
 from housing.csvfile import decode_upload
 from housing.db import SessionDep
@@ -41,6 +47,38 @@ router = APIRouter(tags=["reconciliation"], responses=API_PROBLEMS)
 GatewayFilter = Annotated[Gateway | None, Query(description="One gateway only")]
 From = Annotated[Day | None, Query(alias="from", description="The first day (the city's), YYYY-MM-DD")]
 To = Annotated[Day | None, Query(alias="to", description="The last day, included")]
+
+
+def import_statement_upload(
+    session: Session,
+    upload: BinaryIO,
+    gateway: Gateway,
+    actor: Actor,
+    *,
+    today: date,
+    timezone: str,
+    now: datetime,
+) -> tuple[ProviderStatementResult, int]:
+    """Imports an uploaded statement file as `actor` (a manager's names their own accounts only), and
+    counts the differences the actor sees on the days it reconciled again."""
+    text = decode_upload(upload.read(MAX_STATEMENT_BYTES + 1), MAX_STATEMENT_BYTES)
+    result = import_provider_statement(
+        session,
+        io.StringIO(text, newline=""),
+        gateway=gateway,
+        apartments=payment_scope(actor, today),
+        user_id=actor.user_id,
+        timezone=timezone,
+        now=now,
+    )
+    differences = count_rows(
+        session,
+        visible_differences(actor, today).where(
+            ReconciliationDifference.gateway == result.gateway,
+            col(ReconciliationDifference.day).in_(result.days),
+        ),
+    )
+    return result, differences
 
 
 @router.post(
@@ -66,22 +104,8 @@ def import_statement(
     (but a refund on a later day replaces its payment's performed line). A company manager's
     file names the accounts of their own apartments only. docs/reconciliation.md has the format.
     """
-    text = decode_upload(file.file.read(MAX_STATEMENT_BYTES + 1), MAX_STATEMENT_BYTES)
-    result = import_provider_statement(
-        session,
-        io.StringIO(text, newline=""),
-        gateway=Gateway(gateway),
-        apartments=payment_scope(actor, today),
-        user_id=actor.user_id,
-        timezone=settings.timezone,
-        now=now,
-    )
-    differences = count_rows(
-        session,
-        visible_differences(actor, today).where(
-            ReconciliationDifference.gateway == result.gateway,
-            col(ReconciliationDifference.day).in_(result.days),
-        ),
+    result, differences = import_statement_upload(
+        session, file.file, Gateway(gateway), actor, today=today, timezone=settings.timezone, now=now
     )
     return StatementImportRead(
         gateway=result.gateway,

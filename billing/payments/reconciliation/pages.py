@@ -10,14 +10,13 @@
 The city dashboard's page of payments is `city_pages.py`. GET forms filter; an empty choice means no filter. Server-rendered, no JavaScript needed.
 """
 
-import io
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Select, func
+from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
 from billing.models import (
@@ -29,13 +28,14 @@ from billing.models import (
 )
 from billing.payments.queries import visible_payments
 from billing.payments.reconciliation import daily
+from billing.payments.reconciliation.endpoints import import_statement_upload
 from billing.payments.reconciliation.queries import payment_scope, visible_differences
 from billing.payments.reconciliation.rules import Kind
 from billing.payments.reconciliation.schemas import StatementGateway
-from billing.payments.reconciliation.statement import MAX_STATEMENT_BYTES, import_provider_statement
+from billing.payments.reconciliation.statement import MAX_STATEMENT_BYTES
 from housing.actors import REGISTRARS, Actor
 from housing.auth import RegistrarActor, StaffActor
-from housing.csvfile import ImportRejected, decode_upload
+from housing.csvfile import ImportRejected
 from housing.dashboard import query_string
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
@@ -382,15 +382,8 @@ def upload_statement(
     if not errors:
         assert file is not None
         try:
-            text = decode_upload(file.file.read(MAX_STATEMENT_BYTES + 1), MAX_STATEMENT_BYTES)
-            result = import_provider_statement(
-                session,
-                io.StringIO(text, newline=""),
-                gateway=Gateway(chosen),
-                apartments=payment_scope(actor, today),
-                user_id=actor.user_id,
-                timezone=settings.timezone,
-                now=now,
+            result, found = import_statement_upload(
+                session, file.file, Gateway(chosen), actor, today=today, timezone=settings.timezone, now=now
             )
         except ImportRejected as rejected:
             session.rollback()
@@ -400,16 +393,6 @@ def upload_statement(
             session.rollback()
             errors["file"] = error.detail
         else:
-            found = session.exec(
-                select(func.count()).select_from(
-                    visible_differences(actor, today)
-                    .where(
-                        ReconciliationDifference.gateway == result.gateway,
-                        col(ReconciliationDifference.day).in_(result.days),
-                    )
-                    .subquery()
-                )
-            ).one()
             done = f"imported-{result.imported}-{result.already_imported}-{result.replaced}-{found}"
             target = query_string(gateway=result.gateway.value, done=done)
             return RedirectResponse(f"/console/payments/reconciliation?{target}", status_code=303)

@@ -283,7 +283,7 @@ def _reconciliation_page(
         .limit(PAGE_SIZE)
         .offset(_offset(difference_paging))
     ).all()
-    filters = query_string(gateway=gateway.value if gateway else None, day=day.isoformat() if day else None)
+    shown = {"gateway": gateway.value if gateway else None, "day": day.isoformat() if day else None}
     return render(
         request,
         "billing/console_reconciliation.html",
@@ -306,13 +306,9 @@ def _reconciliation_page(
         typed_gateway=typed_gateway,
         max_file_mb=MAX_STATEMENT_BYTES // (1024 * 1024),
         currency=DEFAULT_CURRENCY,
-        filters=filters,
-        run_filters=query_string(
-            gateway=gateway.value if gateway else None, day=day.isoformat() if day else None, dpage=dpage
-        ),
-        difference_filters=query_string(
-            gateway=gateway.value if gateway else None, day=day.isoformat() if day else None, page=page
-        ),
+        filters=query_string(**shown),
+        run_filters=query_string(**shown, dpage=dpage),  # paging the runs keeps the differences' page
+        difference_filters=query_string(**shown, page=page),
     )
 
 

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.api.conftest import city  # noqa: F401 - a fixture, found by name
-from tests.conftest import make_settings
+from tests.conftest import collect_garbage_now, make_settings
 from tests.integration import stripe_helpers
 from tests.integration.stripe_helpers import serving_for_stripe, stripe_group
 
@@ -56,6 +56,7 @@ def site(app, localstripe) -> Iterator[str]:
 
 @pytest.fixture
 def page(browser: Browser, request) -> Iterator[Page]:
+    collect_garbage_now()  # not inside a page load with a deadline
     context = browser.new_context(viewport=PHONE, locale="en-US")
     page = context.new_page()
     page.set_default_timeout(15_000)

@@ -52,7 +52,7 @@ from housing.requests.seeding import seed_demo_requests
 from housing.schemas import PROVIDER_ANSWERS
 from housing.scores.jobs import nightly_scores
 from sensors.seeding import seed_meters, seed_reading_history
-from tests.conftest import TEST_DATABASE_URL, _wipe, make_settings
+from tests.conftest import TEST_DATABASE_URL, _wipe, collect_garbage_now, make_settings
 from tests.factories.core import make_user
 from tests.standins.click_calls import click_group
 from tests.standins.payme_calls import basic, payme_group
@@ -155,6 +155,7 @@ def fuzzed(engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathF
     fast = make_engine(settings)
     if fast.dialect.name == "postgresql":
         event.listen(fast, "connect", _no_commit_wait)
+    collect_garbage_now()  # not inside a fuzzed request, which has a deadline
     try:
         yield Fuzzed(create_app(settings, engine=fast), fast, _admin_token(fast))
     finally:

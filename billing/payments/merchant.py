@@ -221,6 +221,10 @@ def cancel_transaction(session: Session, attempt: PaymentAttempt, *, reason: int
     Cancelling a cancelled one again changes nothing.
     """
     status = PaymentStatus(attempt.status)
+    if status is PaymentStatus.refunded and attempt.canceled_at is None:
+        # Handed back in full at the office, not cancelled by the provider: the provider would
+        # hand it back to the payer a second time.
+        raise MerchantRefused(Refusal.cannot_cancel, f"payment {attempt.id} was refunded at the office")
     if status in (PaymentStatus.canceled, PaymentStatus.refunded):
         return False
     if status is PaymentStatus.succeeded:

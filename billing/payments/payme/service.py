@@ -137,8 +137,6 @@ def cancel_transaction(session: Session, params: protocol.Cancel, *, now: dateti
     (-31007): Payme would hand it back to the card a second time.
     """
     attempt = merchant.require_transaction(session, PAYME, params.id)
-    if PaymentStatus(attempt.status) is PaymentStatus.refunded and attempt.canceled_at is None:
-        raise Refused(Code.cannot_cancel, detail=f"payment {attempt.id} was refunded at the office")
     merchant.cancel_transaction(session, attempt, reason=int(params.reason), now=now)
     return protocol.cancelled(transaction_of(attempt))
 

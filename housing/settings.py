@@ -484,6 +484,66 @@ class MoneySettings(BaseModel):
         return Quarter.parse(self.reports_from)
 
 
+class TwinSettings(BaseModel):
+    """The digital twin: the building grade's thresholds (docs/digital-twin.md), live updates
+    of an open building view, and the city map's optional tile server."""
+
+    grade_window_days: int = Field(
+        30, ge=1, le=366, description="Incident hours and residents' ratings count over this many days"
+    )
+    incident_hours_yellow: float = Field(
+        4,
+        ge=0,
+        description="Hours of service incidents per apartment in the window that make a building yellow",
+    )
+    incident_hours_red: float = Field(24, ge=0, description="... and red")
+    overdue_requests_yellow: float = Field(
+        1, ge=0, description="Open requests past their deadline that make a building yellow"
+    )
+    overdue_requests_red: float = Field(3, ge=0, description="... and red")
+    rating_yellow: float = Field(
+        4.0, ge=1, le=5, description="Residents' mean rating (1-5) at or below which a building is yellow"
+    )
+    rating_red: float = Field(3.0, ge=1, le=5, description="... and red")
+    meter_coverage_yellow: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Share of apartments with a smart meter reporting, at or below which a building is yellow",
+    )
+    meter_coverage_red: float = Field(0.5, ge=0, le=1, description="... and red")
+    debt_share_yellow: float = Field(
+        0.1, ge=0, le=1, description="Share of apartments with a debt past due that makes a building yellow"
+    )
+    debt_share_red: float = Field(0.25, ge=0, le=1, description="... and red")
+    live_seconds: float = Field(
+        2.0,
+        ge=0.2,
+        le=300,
+        description="How often the web process looks for changes of the buildings open in a browser",
+    )
+    tile_url: str | None = Field(
+        None,
+        description="A map tile server, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png;"
+        " unset: the city map draws its points on a plain background (no internet needed)",
+    )
+    tile_attribution: str = Field("", description="The tile server's required attribution, shown on the map")
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> Self:
+        for name, more_is_worse in (
+            ("incident_hours", True),
+            ("overdue_requests", True),
+            ("rating", False),
+            ("meter_coverage", False),
+            ("debt_share", True),
+        ):
+            yellow, red = getattr(self, f"{name}_yellow"), getattr(self, f"{name}_red")
+            if (red < yellow) if more_is_worse else (red > yellow):
+                raise ValueError(f"{name}_red ({red}) is milder than {name}_yellow ({yellow})")
+        return self
+
+
 class LimitSettings(BaseModel):
     """The largest request body each kind of route reads; a larger one is refused with 413."""
 
@@ -612,6 +672,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     meetings: MeetingSettings = MeetingSettings()
     money: MoneySettings = MoneySettings()
+    twin: TwinSettings = TwinSettings()
 
     @field_validator("timezone")
     @classmethod

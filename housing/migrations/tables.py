@@ -9,6 +9,7 @@ import billing.models  # noqa: F401
 import housing.models  # noqa: F401
 import sensors.models  # noqa: F401
 from housing.open311 import models as open311_models  # noqa: F401
+from housing.twin import models as twin_models  # noqa: F401
 
 _PARTITION = re.compile(r"^reading_(default|\d{4}_\d{2})$")
 

@@ -126,7 +126,7 @@
     var n = data.points.length;
     say(n === 0 ? status.dataset.empty
       : n === 1 ? status.dataset.drawnOne
-      : status.dataset.drawnMany.replace("%(count)s", n.toLocaleString(document.documentElement.lang)));
+      : status.dataset.drawnMany.replace("{n}", n.toLocaleString(document.documentElement.lang)));
     box.dataset.ready = "1";
   }
 

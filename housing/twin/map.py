@@ -22,8 +22,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, null, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    Text,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+)
 from sqlmodel import Session, col
 
 from housing.actors import Actor
@@ -49,6 +62,7 @@ class Layer(StrEnum):
 FIELDS = ("id", "lat", "lon", "address", "district_id", "company_id", "grade", "value")
 # The layers read from the stored grade: their values are as of its `graded_on`, not now.
 FROM_GRADE = frozenset({Layer.grade, Layer.debt, Layer.report})
+GRADE_COMPONENT = {Layer.debt: DEBT_SHARE, Layer.report: REPORT_ON_TIME}
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +148,9 @@ def _grouped_count(query: Select) -> Select:
     return query.group_by(query.selected_columns[0]).subquery()
 
 
-def _layer_value(layer: Layer, now: datetime) -> tuple[ColumnElement, Select | None]:
-    """The value column of a layer computed in SQL, and the grouped subquery to join (or None)."""
+def _layer_value(layer: Layer, now: datetime, grades_in_sql: bool) -> tuple[ColumnElement, Select | None]:
+    """The value column of a layer computed in SQL, and the grouped subquery to join (or None).
+    `grades_in_sql` False: the stored grade's layers are left None too (`GradeValues` fills them)."""
     if layer is Layer.incidents:
         counts = _grouped_count(
             select(ServiceIncident.building_id, func.count().label("n")).where(
@@ -152,10 +167,8 @@ def _layer_value(layer: Layer, now: datetime) -> tuple[ColumnElement, Select | N
             )
         )
         return func.coalesce(counts.c.n, 0), counts
-    if layer is Layer.debt:
-        return _component(DEBT_SHARE), None
-    if layer is Layer.report:
-        return _component(REPORT_ON_TIME), None
+    if layer in GRADE_COMPONENT and grades_in_sql:
+        return _component(GRADE_COMPONENT[layer]), None
     return null(), None  # grade (the grade column), and the facts layers (filled in after)
 
 
@@ -196,9 +209,12 @@ def points_query(
     layer: Layer = Layer.grade,
     district_id: int | None = None,
     company_id: int | None = None,
+    *,
+    grades_in_sql: bool = True,
 ) -> Select:
-    """The statement selecting the points (FIELDS), unordered; the facts layers' value is None here."""
-    value, joined = _layer_value(layer, now)
+    """The statement selecting the points (FIELDS), unordered; the facts layers' value is None here
+    (`fill_facts`), and the stored grade's layers' too unless `grades_in_sql` (a page of a list)."""
+    value, joined = _layer_value(layer, now, grades_in_sql)
 
     def columns(manager: Any) -> list[Any]:
         return [
@@ -239,6 +255,52 @@ def fill_facts(
     return [(*row[:-1], values.get(row[0], 0)) for row in rows]
 
 
+class GradeValues:
+    """The stored grades' debt and report components of the whole city, read once per grading.
+
+    Reading a component out of 44,000 JSON lists costs PostgreSQL several times the rest of the
+    map's statement, and the values change only when the grading job writes (once a day). So on
+    PostgreSQL each web process keeps them per database and reads them again when the grades
+    change: their number, the newest `graded_at` and the newest row version (`xmin`, new on any
+    insert or update), one aggregate without reading the JSON. SQLite (the demo, tests) reads
+    the component in the map's own statement instead.
+    """
+
+    def __init__(self) -> None:
+        self._held: WeakKeyDictionary[Any, dict[str, tuple[tuple, dict[int, float | None]]]] = (
+            WeakKeyDictionary()
+        )
+
+    @staticmethod
+    def applies(session: Session) -> bool:
+        return session.get_bind().dialect.name == "postgresql"
+
+    def of(self, session: Session, name: str) -> dict[int, float | None]:
+        """building id -> the component's value (None: no sample), for every graded building."""
+        written = func.max(cast(cast(literal_column("building_grade.xmin"), Text), BigInteger))
+        version = tuple(
+            session.execute(select(func.count(), func.max(BuildingGrade.graded_at), written)).one()
+        )
+        held = self._held.setdefault(session.get_bind(), {})
+        found = held.get(name)
+        if found is not None and found[0] == version:
+            return found[1]
+        values = dict(session.execute(select(BuildingGrade.building_id, _component(name))).tuples().all())
+        held[name] = (version, values)
+        return values
+
+
+GRADE_VALUES = GradeValues()
+
+
+def fill_grades(session: Session, layer: Layer, rows: list[tuple]) -> list[tuple]:
+    """The rows with the stored grade's component of the layer in the last place (debt, report)."""
+    if layer not in GRADE_COMPONENT or not rows:
+        return rows
+    values = GRADE_VALUES.of(session, GRADE_COMPONENT[layer])
+    return [(*row[:-1], values.get(row[0])) for row in rows]
+
+
 def map_points(
     session: Session,
     actor: Actor,
@@ -250,11 +312,14 @@ def map_points(
 ) -> MapPoints:
     """Every point the actor may see under these filters, in building id order."""
     layer = Layer(layer)
-    query = points_query(actor, today, now, layer, district_id, company_id).order_by(Building.id)
-    rows = list(map(tuple, session.execute(query)))
+    cached = GradeValues.applies(session)
+    query = points_query(actor, today, now, layer, district_id, company_id, grades_in_sql=not cached)
+    rows = list(map(tuple, session.execute(query.order_by(Building.id))))
     # The facts read the whole city for officials (one grouped query, no list of 44,000 ids);
     # a company's own buildings by id.
     rows = fill_facts(session, layer, now, rows, whole_city=actor.sees_whole_city)
+    if cached:
+        rows = fill_grades(session, layer, rows)
     if layer not in FROM_GRADE or not rows:
         return MapPoints(layer, rows, None, None)
     graded_from, graded_to = graded_range(session, actor, today, district_id, company_id)
@@ -265,12 +330,16 @@ def graded_range(
     session: Session, actor: Actor, today: date, district_id: int | None = None, company_id: int | None = None
 ) -> tuple[date | None, date | None]:
     """The oldest and newest `graded_on` among the stored grades of these buildings (None: none)."""
+    span = [func.min(BuildingGrade.graded_on), func.max(BuildingGrade.graded_on)]
+    if actor.sees_whole_city and district_id is None and company_id is None:
+        first, last = session.execute(select(*span)).one()  # the city: no join to read
+        return first, last
     query = _scoped(
         actor,
         today,
         district_id,
         company_id,
-        lambda _: [func.min(BuildingGrade.graded_on), func.max(BuildingGrade.graded_on)],
+        lambda _: span,
     )
     first, last = session.execute(query).one()
     return first, last

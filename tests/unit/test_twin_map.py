@@ -342,3 +342,16 @@ def test_the_grade_layer_is_coloured_by_the_grade():
 def test_the_debt_thresholds_are_the_settings():
     settings = make_settings("sqlite://", twin={"debt_share_yellow": 0.2, "debt_share_red": 0.5})
     assert scale_of(Layer.debt, settings) == Scale("threshold", 0.2, 0.5, True)
+
+
+def test_a_regrade_is_read_at_once_even_on_the_same_moment(session, small_city: SmallCity):
+    """PostgreSQL keeps the stored grades' components between requests: a rewrite must show."""
+    assert values(session, OFFICIAL, Layer.debt)[small_city.a1.id][7] == pytest.approx(0.05)
+    row = session.get(BuildingGrade, small_city.a1.id)
+    row.components = [c | {"value": 0.5} if c["name"] == DEBT_SHARE else c for c in row.components]
+    session.add(row)  # graded_at unchanged, like a second run of a frozen-clock test
+    session.commit()
+    assert values(session, OFFICIAL, Layer.debt)[small_city.a1.id][7] == pytest.approx(0.5)
+    session.delete(row)
+    session.commit()
+    assert values(session, OFFICIAL, Layer.debt)[small_city.a1.id][7] is None

@@ -23,11 +23,10 @@ from housing.twin.map import (
     FIELDS,
     FROM_GRADE,
     Layer,
-    MapPoints,
-    Scale,
     company_names,
     district_names,
-    map_points,
+    graded_range,
+    map_json,
     scale_of,
 )
 from sensors.meters.conditions import in_season, parse_season
@@ -70,30 +69,6 @@ class MapBuildings(BaseModel):
     companies: list[tuple[int, str]] = Field(description="[id, name] of every company the caller may see")
 
 
-def map_document(
-    found: MapPoints,
-    scale: Scale,
-    now: datetime,
-    heating: bool,
-    districts: list[tuple[int, str]],
-    companies: list[tuple[int, str]],
-) -> dict[str, Any]:
-    grades = found.layer in FROM_GRADE
-    return {
-        "layer": found.layer.value,
-        "fields": list(FIELDS),
-        "points": found.points,
-        "count": len(found.points),
-        "scale": scale.as_json(),
-        "as_of": now.isoformat(),
-        "graded_from": found.graded_from.isoformat() if grades and found.graded_from else None,
-        "graded_to": found.graded_to.isoformat() if grades and found.graded_to else None,
-        "heating_season": heating,
-        "districts": districts,
-        "companies": companies,
-    }
-
-
 def in_heating_season(settings: Any, today: date) -> bool:
     return in_season(today, parse_season(settings.meters.heating_season))
 
@@ -115,17 +90,26 @@ def map_buildings(
     `incidents` (open now), `overdue` (open requests past deadline now), `cold` (cold flats
     now), `debt` (share of apartments with a debt past due, as of the grade), `meeting`
     (owners voting now), `report` (the last due quarterly report: 1 on time, 0.5 late, 0
-    missing, as of the grade). Written straight to JSON, not validated point by point."""
-    found = map_points(
+    missing, as of the grade). The points are written as JSON by the database, not validated
+    point by point."""
+    points, count = map_json(
         session, actor, today, now, layer=layer, district_id=district_id, company_id=company_id
     )
-    document = map_document(
-        found,
-        scale_of(found.layer, settings),
-        now,
-        in_heating_season(settings, today),
-        district_names(session),
-        company_names(session, actor, today),
-    )
-    body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    graded = (None, None)
+    if layer in FROM_GRADE and count:
+        graded = graded_range(session, actor, today, district_id, company_id)
+    head = {
+        "layer": layer.value,
+        "fields": list(FIELDS),
+        "count": count,
+        "scale": scale_of(layer, settings).as_json(),
+        "as_of": now.isoformat(),
+        "graded_from": graded[0].isoformat() if graded[0] else None,
+        "graded_to": graded[1].isoformat() if graded[1] else None,
+        "heating_season": in_heating_season(settings, today),
+        "districts": district_names(session),
+        "companies": company_names(session, actor, today),
+    }
+    # The points as the database wrote them, spliced in: no Python object per point.
+    body = json.dumps(head, separators=(",", ":"), ensure_ascii=False)[:-1] + ',"points":' + points + "}"
     return Response(body, media_type="application/json")

@@ -26,7 +26,6 @@ from housing.twin.map import (
     Layer,
     company_names,
     district_names,
-    fill_facts,
     graded_range,
     points_query,
     scale_of,
@@ -124,23 +123,21 @@ def map_list(
         .limit(PAGE_SIZE)
         .offset((number - 1) * PAGE_SIZE)
     )
-    rows = [tuple(row) for row in session.execute(listed)]
-    # The facts layers' value in the last place of each point; the district's name after it.
-    points = fill_facts(session, layer, now, [row[:-1] for row in rows], whole_city=False)
+    rows = [tuple(row) for row in session.execute(listed)]  # a point, then its district's name
     context = _common(session, actor, settings, today, layer, district_id, company_id)
     companies = dict(context["companies"])
     scale = context["scale"]
     listing = [
         {
-            "id": point[0],
-            "address": point[3],
-            "district": row[-1],
-            "company": companies.get(point[5], "") if point[5] is not None else None,
-            "grade": point[6],
-            "value": point[7],
-            "level": scale.level(point[6], point[7]),
+            "id": row[0],
+            "address": row[3],
+            "district": row[8],
+            "company": companies.get(row[5], "") if row[5] is not None else None,
+            "grade": row[6],
+            "value": row[7],
+            "level": scale.level(row[6], row[7]),
         }
-        for point, row in zip(points, rows, strict=True)
+        for row in rows
     ]
     return render(
         request,

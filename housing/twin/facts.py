@@ -75,7 +75,7 @@ def overdue_requests(session: Session, now: datetime, building_ids: Buildings = 
         col(ServiceRequest.status).in_(OPEN), ServiceRequest.deadline_at < now
     )
     query = _within(query, ServiceRequest.building_id, building_ids)
-    return dict(session.execute(query.group_by(ServiceRequest.building_id)).tuples().all())
+    return dict(session.execute(query.group_by(ServiceRequest.building_id)).all())
 
 
 def open_requests(session: Session, building_ids: Collection[int]) -> list[ServiceRequest]:
@@ -102,7 +102,7 @@ def debts_past_due(session: Session, today: date, building_ids: Buildings = None
         .group_by(LedgerEntry.apartment_id)
         .having(owed > 0)
     )
-    return dict(session.execute(query).tuples().all())
+    return dict(session.execute(query).all())
 
 
 @dataclass(frozen=True, slots=True)

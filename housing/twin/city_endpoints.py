@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from housing.auth import CityActor
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
+from housing.routing import Paging
 from housing.schemas import API_PROBLEMS
 from housing.twin import city
 from housing.twin.city_pages import ChosenCompany, grades_view
@@ -17,6 +18,7 @@ from housing.twin.schemas import (
     ColdBuildingRead,
     ColdNowRead,
     GradeChangeRead,
+    GradeChanges,
     GradeCountsRead,
 )
 
@@ -24,16 +26,23 @@ router = APIRouter(tags=["city: digital twin"], responses=API_PROBLEMS)
 
 
 @router.get("/city/grades", response_model=CityGradesRead)
-def city_grades(session: SessionDep, actor: CityActor, today: Today, company_id: ChosenCompany = None):
+def city_grades(
+    session: SessionDep, actor: CityActor, today: Today, paging: Paging, company_id: ChosenCompany = None
+):
     """Buildings counted by grade in each district and the whole city (of one company's
-    buildings when asked), and the changes of grade in the last 7 days."""
-    view = grades_view(session, today, company_id)
+    buildings when asked), and a page of the changes of grade in the last 7 days, newest first."""
+    view = grades_view(session, today, company_id, limit=paging.limit, offset=paging.offset)
     return CityGradesRead(
         company_id=company_id,
         graded_on=view.counts.graded_on,
         districts=[GradeCountsRead.of(c) for c in view.counts.districts],
         city=GradeCountsRead.of(view.counts.city),
-        changes=[GradeChangeRead.of(c) for c in view.changes],
+        changes=GradeChanges(
+            items=[GradeChangeRead.of(c) for c in view.changes],
+            total=view.changed,
+            limit=paging.limit,
+            offset=paging.offset,
+        ),
     )
 
 

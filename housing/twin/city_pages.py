@@ -16,7 +16,17 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from housing.auth import CityActor
-from housing.dashboard import CompanyId, companies, csv_response, query_string
+from housing.dashboard import (
+    PAGE_SIZE,
+    CompanyId,
+    PageNumber,
+    Pager,
+    companies,
+    csv_response,
+    export_part,
+    next_export,
+    query_string,
+)
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.errors import NotFound
@@ -43,26 +53,31 @@ ChosenCompany = Annotated[int | None, Depends(_company)]
 class GradesView:
     counts: city.CityGrades
     changes: list[city.ChangeRow]
+    changed: int  # all the week's changes (`changes` may be a page of them)
 
 
-def grades_view(session: Session, today, company_id: int | None) -> GradesView:
-    return GradesView(
-        city.grade_counts(session, today, company_id=company_id),
-        city.grade_changes(session, today, company_id=company_id),
-    )
+def grades_view(session: Session, today, company_id: int | None, **page: int) -> GradesView:
+    changes, changed = city.grade_changes(session, today, company_id=company_id, **page)
+    return GradesView(city.grade_counts(session, today, company_id=company_id), changes, changed)
 
 
 @router.get("/city/grades", response_class=HTMLResponse)
 def grades_page(
-    request: Request, session: SessionDep, actor: CityActor, today: Today, company_id: ChosenCompany = None
+    request: Request,
+    session: SessionDep,
+    actor: CityActor,
+    today: Today,
+    company_id: ChosenCompany = None,
+    page: PageNumber = 1,
 ) -> Response:
-    view = grades_view(session, today, company_id)
+    view = grades_view(session, today, company_id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     return render(
         request,
         "twin/grades.html",
         actor=actor,
         counts=view.counts,
         changes=view.changes,
+        pager=Pager(number=page, size=PAGE_SIZE, total=view.changed),
         grades=list(Grade),
         week_days=city.WEEK,
         companies=companies(session),
@@ -83,12 +98,17 @@ def grades_export(
 
 @router.get("/city/grade-changes.csv")
 def changes_export(
-    session: SessionDep, actor: CityActor, today: Today, company_id: ChosenCompany = None
+    session: SessionDep,
+    actor: CityActor,
+    today: Today,
+    company_id: ChosenCompany = None,
+    page: PageNumber = 1,
 ) -> Response:
-    """The last week's changes of grade, newest first."""
-    changes = city.grade_changes(session, today, company_id=company_id)
+    """The last week's changes of grade, newest first (all the page's pages), EXPORT_ROWS a part."""
+    changes, count = city.grade_changes(session, today, company_id=company_id, **export_part(page))
+    following = next_export("/city/grade-changes.csv", query_string(company_id=company_id), page, count)
     name = "grade-changes" + (f"-company-{company_id}" if company_id else "") + f"-{today.isoformat()}.csv"
-    return csv_response(changes_csv(changes), name)
+    return csv_response(changes_csv(changes), name, following)
 
 
 @router.get("/city/cold", response_class=HTMLResponse)

@@ -37,7 +37,7 @@ class GradeChangeRead(BaseModel):
     district: str
     company: str | None = Field(description="The company managing the building today")
     changed_on: date
-    previous: Grade | None = Field(description="None: the building's first grade")
+    previous: Grade | None
     grade: Grade
 
     @classmethod
@@ -53,12 +53,21 @@ class GradeChangeRead(BaseModel):
         )
 
 
+class GradeChanges(BaseModel):
+    items: list[GradeChangeRead]
+    total: int
+    limit: int
+    offset: int
+
+
 class CityGradesRead(BaseModel):
     company_id: int | None
     graded_on: date | None = Field(description="The newest day buildings were graded as of")
     districts: list[GradeCountsRead]
     city: GradeCountsRead
-    changes: list[GradeChangeRead] = Field(description="Changes of grade in the last 7 days, newest first")
+    changes: GradeChanges = Field(
+        description="Changes of grade in the last 7 days, newest first (a building's first grade is none)"
+    )
 
 
 class ColdBuildingRead(BaseModel):

@@ -10,11 +10,12 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session
 
-from housing import clock
+from housing import clock, dashboard
 from housing.i18n import LANGUAGE_COOKIE
 from housing.incidents.models import Utility
 from housing.settings import Settings
-from housing.twin import service
+from housing.twin import city_pages, service
+from housing.twin.models import GradeChange
 from tests.conftest import make_settings
 from tests.factories.core import PASSWORD, make_apartment, make_building, make_district
 from tests.factories.scores import add_incident
@@ -186,7 +187,8 @@ def test_the_api_gives_the_same_counts_and_changes(official, city, graded):
         "total": 3,
     }
     assert [(d["district"], d["total"]) for d in body["districts"]] == [("Chilonzor", 1), ("Yunusobod", 2)]
-    assert [(c["building_id"], c["previous"], c["grade"]) for c in body["changes"]] == [
+    assert body["changes"]["total"] == 1
+    assert [(c["building_id"], c["previous"], c["grade"]) for c in body["changes"]["items"]] == [
         (city.building_a.id, "green", "red")
     ]
     assert body["graded_on"] == (graded["today"] - timedelta(days=2)).isoformat()
@@ -285,3 +287,41 @@ def test_the_pages_speak_uzbek_and_russian(official, city, graded):
         page = official.get("/city/grades")
         assert f'<html lang="{language}">' in page.text
         assert page.status_code == 200
+
+
+def test_the_weeks_changes_come_in_pages_and_the_csv_in_parts(official, city, session, monkeypatch):
+    today = clock.local_today("Asia/Tashkent")
+    buildings = [make_building(session, city.company_a, address=f"Navoiy {n}") for n in range(3)]
+    for n, building in enumerate(buildings):
+        session.add(
+            GradeChange(
+                building_id=building.id, changed_on=today - timedelta(days=n), previous="green", grade="red"
+            )
+        )
+        session.add(
+            GradeChange(
+                building_id=building.id, changed_on=today - timedelta(days=9), previous=None, grade="green"
+            )
+        )
+    session.commit()
+    monkeypatch.setattr(city_pages, "PAGE_SIZE", 2)
+    monkeypatch.setattr(dashboard, "EXPORT_ROWS", 2)
+
+    first = official.get("/city/grades")
+    assert [int(b) for b in re.findall(r'<tr data-building="(\d+)">', first.text)] == [
+        buildings[0].id,
+        buildings[1].id,
+    ]
+    assert 'href="/city/grades?page=2" rel="next"' in first.text
+    second = official.get("/city/grades?page=2")
+    assert [int(b) for b in re.findall(r'<tr data-building="(\d+)">', second.text)] == [buildings[2].id]
+    part = official.get("/city/grade-changes.csv")
+    assert [int(r["building_id"]) for r in csv_rows(part)] == [buildings[0].id, buildings[1].id]
+    assert part.headers["link"] == '</city/grade-changes.csv?page=2>; rel="next"'
+    assert [int(r["building_id"]) for r in csv_rows(official.get("/city/grade-changes.csv?page=2"))] == [
+        buildings[2].id
+    ]
+    api = official.get("/api/v1/city/grades?limit=1&offset=2", headers=city.headers["official"]).json()[
+        "changes"
+    ]
+    assert (api["total"], [c["building_id"] for c in api["items"]]) == (3, [buildings[2].id])

@@ -73,6 +73,7 @@ class LiveHub:
         self.interval = interval
         self.max_streams = max_streams
         self.timezone = timezone
+        self.keep_alive = KEEP_ALIVE_SECONDS
         self._subscriptions: set[Subscription] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()

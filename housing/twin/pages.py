@@ -64,7 +64,7 @@ async def building_live(
     language = request_language(request, actor.language)
     subscription = hub.subscribe(seen.building.id, seen.viewer.audience, language, last_event_id)
     return StreamingResponse(
-        live.stream(hub, subscription), media_type="text/event-stream", headers=STREAM_HEADERS
+        live.stream(hub, subscription, hub.keep_alive), media_type="text/event-stream", headers=STREAM_HEADERS
     )
 
 

@@ -22,6 +22,7 @@ from housing.settings import Settings
 from housing.twin import live
 from housing.twin.access import SeenBuilding
 from housing.twin.building import BuildingState, Viewer, building_state
+from housing.validation import Text
 from housing.web import render, request_language
 
 router = APIRouter(include_in_schema=False)
@@ -58,7 +59,7 @@ async def building_live(
     request: Request,
     actor: CurrentActor,
     seen: SeenBuilding,
-    last_event_id: Annotated[str | None, Header(max_length=64)] = None,
+    last_event_id: Annotated[Text | None, Header(max_length=64)] = None,
 ) -> StreamingResponse:
     hub: live.LiveHub = request.app.state.live
     language = request_language(request, actor.language)

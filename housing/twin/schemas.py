@@ -44,12 +44,12 @@ class HourRead(ReadModel):
     mean: Decimal
     low: Decimal
     high: Decimal
-    count: int = Field(description="Sensors that measured in the hour")
+    count: int = Field(description="Measurements in the hour")
 
 
 class TemperaturesRead(ReadModel):
     kind: SensorKind
-    sensors: int
+    sensors: int = Field(description="Sensors of this kind in the building")
     norm: Decimal = Field(description="The norm the chart draws (hot water at the tap, living rooms)")
     latest: HourRead | None
     hours: list[HourRead] = Field(description="The last 24 hours, hours without measurements left out")

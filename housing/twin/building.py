@@ -241,7 +241,16 @@ def building_state(
             .group_by(Sensor.kind)
         )
     }
-    meters = settings.meters
+    norms = {
+        SensorKind.hot_water_temperature: settings.meters.hot_water_min_c,
+        SensorKind.indoor_temperature: settings.meters.indoor_min_c,
+    }
+    charts = {
+        kind: _temperatures(
+            kind, hours.get(kind, []), sensors.get(kind, 0), Decimal(str(norm)), start, settings.timezone
+        )
+        for kind, norm in norms.items()
+    }
     return BuildingState(
         building_id=building.id,
         address=building.address,
@@ -249,22 +258,8 @@ def building_state(
         read_at=now,
         full=viewer.full,
         grid=_grid(apartments, marks, viewer.homes),
-        hot_water=_temperatures(
-            SensorKind.hot_water_temperature,
-            hours,
-            sensors,
-            Decimal(str(meters.hot_water_min_c)),
-            start,
-            settings.timezone,
-        ),
-        indoor=_temperatures(
-            SensorKind.indoor_temperature,
-            hours,
-            sensors,
-            Decimal(str(meters.indoor_min_c)),
-            start,
-            settings.timezone,
-        ),
+        hot_water=charts[SensorKind.hot_water_temperature],
+        indoor=charts[SensorKind.indoor_temperature],
         heat_meters=_heat_meters(session, building.id, now, settings),
         interruptions=_interruptions(session, building.id, now, settings),
         requests=_requests(session, requests, numbers, now),
@@ -391,16 +386,11 @@ def _aggregate_hours(session: Session, building_id: int, since: datetime) -> dic
 
 
 def _temperatures(
-    kind: SensorKind,
-    hours: dict[SensorKind, list[Hour]],
-    sensors: dict[SensorKind, int],
-    norm: Decimal,
-    start: datetime,
-    timezone: str,
+    kind: SensorKind, hours: list[Hour], sensors: int, norm: Decimal, start: datetime, timezone: str
 ) -> Temperatures:
-    own = sorted(hours.get(kind, []), key=lambda h: h.start)
+    own = sorted(hours, key=lambda h: h.start)
     chart = line_chart(own, start, start + timedelta(hours=CHART_HOURS), norm, timezone)
-    return Temperatures(kind, sensors.get(kind, 0), own[-1] if own else None, norm, chart)
+    return Temperatures(kind, sensors, own[-1] if own else None, norm, chart)
 
 
 def _heat_meters(

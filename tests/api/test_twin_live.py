@@ -21,12 +21,14 @@ from sqlmodel import Session
 
 from housing.app import create_app
 from sensors.models import AlertKind
+from tests.api import test_twin_view
 from tests.api.conftest import City
 from tests.conftest import make_settings
 from tests.factories.sensors import make_meter
-from tests.factories.twin import NOW, add_alert, make_twin_building
+from tests.factories.twin import add_alert
 from tests.servers import listening_socket, serving_in_thread
 
+twin = test_twin_view.twin  # a fixture, found by name
 LOOK = 0.2  # settings.twin.live_seconds in these tests
 DEADLINE = 15.0
 
@@ -44,14 +46,6 @@ def live_app(database_url, db):
 def site(live_app) -> Iterator[str]:
     with serving_in_thread(live_app, listening_socket()) as url:
         yield url
-
-
-@pytest.fixture
-def twin(session, city: City, frozen_clock):
-    frozen_clock.set(NOW)
-    made = make_twin_building(session, company=city.company_a)
-    session.commit()
-    return made
 
 
 @dataclass

@@ -13,7 +13,7 @@ from housing.routing import Paging
 from housing.schemas import API_PROBLEMS
 from housing.twin import city
 from housing.twin.city_pages import ChosenCompany, grades_view
-from housing.twin.schemas import (
+from housing.twin.city_schemas import (
     CityGradesRead,
     ColdBuildingRead,
     ColdNowRead,

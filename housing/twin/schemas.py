@@ -1,103 +1,129 @@
-"""Read models of the twin's city API: buildings by grade, the week's changes, cold now."""
+"""API models of the building view's state (`GET /api/v1/buildings/{id}/state`)."""
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from housing.twin.city import ChangeRow, ColdBuilding, GradeCounts
+from housing.incidents.models import IncidentSource, Utility
+from housing.requests.models import RequestStatus
+from housing.schemas import ReadModel
 from housing.twin.grading import Grade
+from sensors.models import AlertKind, SensorKind
 
 
-class GradeCountsRead(BaseModel):
-    district_id: int | None = Field(description="None: the whole city")
-    district: str
-    green: int
-    yellow: int
-    red: int
-    ungraded: int = Field(description="Buildings the nightly job has not graded yet")
-    total: int
-
-    @classmethod
-    def of(cls, c: GradeCounts) -> "GradeCountsRead":
-        return cls(
-            district_id=c.district_id,
-            district=c.district,
-            green=c.green,
-            yellow=c.yellow,
-            red=c.red,
-            ungraded=c.ungraded,
-            total=c.total,
-        )
+class CellRead(ReadModel):
+    apartment_id: int
+    number: str
+    marks: list[str] = Field(
+        description="leak, backwards, cold, silent; for staff and officials also request and debt"
+    )
+    home: bool = Field(description="The resident's own apartment")
 
 
-class GradeChangeRead(BaseModel):
-    building_id: int
-    address: str
-    district: str
-    company: str | None = Field(description="The company managing the building today")
-    changed_on: date
-    previous: Grade | None
+class FloorRead(ReadModel):
+    floor: int
+    cells: list[CellRead]
+
+
+class EntranceRead(ReadModel):
+    entrance: int
+    floors: list[FloorRead] = Field(description="Top floor first")
+
+
+class GridRead(ReadModel):
+    entrances: list[EntranceRead]
+    unplaced: list[CellRead] = Field(description="Apartments registered without an entrance or a floor")
+    counts: dict[str, int] = Field(description="mark -> apartments bearing it")
+    apartments: int
+
+
+class HourRead(ReadModel):
+    start: datetime
+    mean: Decimal
+    low: Decimal
+    high: Decimal
+    count: int = Field(description="Measurements in the hour")
+
+
+class TemperaturesRead(ReadModel):
+    kind: SensorKind
+    sensors: int = Field(description="Sensors of this kind in the building")
+    norm: Decimal = Field(description="The norm the chart draws (hot water at the tap, living rooms)")
+    latest: HourRead | None
+    hours: list[HourRead] = Field(description="The last 24 hours, hours without measurements left out")
+
+
+class HeatMeterRead(ReadModel):
+    meter_id: int
+    serial: str
+    unit: str
+    value: Decimal | None
+    read_at: datetime | None
+    today: Decimal | None = Field(description="Consumed since local midnight; null: too few readings")
+    this_month: Decimal | None
+
+
+class InterruptionRead(ReadModel):
+    id: int
+    utility: Utility
+    source: IncidentSource
+    started_at: datetime
+    ended_at: datetime | None
+    detail: str
+    ongoing: bool
+    duration_hours: float
+    allowed_hours: float
+    over_allowance: bool
+
+
+class OpenRequestRead(ReadModel):
+    id: int
+    category: str
+    apartment: str | None = Field(description="The apartment's number; null: the common parts")
+    status: RequestStatus
+    emergency: bool
+    deadline_at: datetime
+    overdue: bool
+
+
+class CommonAlertRead(ReadModel):
+    serial: str
+    kind: AlertKind
+    opened_at: datetime
+
+
+class ComponentRead(ReadModel):
+    name: str
+    value: float | None
+    inputs: dict[str, Any]
+    grade: Grade | None
+
+
+class GradeRead(ReadModel):
     grade: Grade
-
-    @classmethod
-    def of(cls, c: ChangeRow) -> "GradeChangeRead":
-        return cls(
-            building_id=c.building_id,
-            address=c.address,
-            district=c.district,
-            company=c.company,
-            changed_on=c.changed_on,
-            previous=c.previous,
-            grade=c.grade,
-        )
+    graded_on: date
+    graded_at: datetime
+    since: date
+    components: list[ComponentRead]
 
 
-class GradeChanges(BaseModel):
-    items: list[GradeChangeRead]
-    total: int
-    limit: int
-    offset: int
-
-
-class CityGradesRead(BaseModel):
-    company_id: int | None
-    graded_on: date | None = Field(description="The newest day buildings were graded as of")
-    districts: list[GradeCountsRead]
-    city: GradeCountsRead
-    changes: GradeChanges = Field(
-        description="Changes of grade in the last 7 days, newest first (a building's first grade is none)"
-    )
-
-
-class ColdBuildingRead(BaseModel):
+class BuildingStateRead(ReadModel):
     building_id: int
     address: str
-    district: str
-    company: str | None
-    flats: int = Field(description="Apartments cold now")
-    since: datetime = Field(description="When the longest-cold flat went below the norm")
-    hours: float = Field(description="How long that is, up to now")
-    deepest_shortfall_c: Decimal | None = Field(description="The worst shortfall below the norm, degrees C")
-
-    @classmethod
-    def of(cls, b: ColdBuilding) -> "ColdBuildingRead":
-        return cls(
-            building_id=b.building_id,
-            address=b.address,
-            district=b.district,
-            company=b.company,
-            flats=b.flats,
-            since=b.since,
-            hours=b.hours,
-            deepest_shortfall_c=b.deepest,
-        )
-
-
-class ColdNowRead(BaseModel):
-    heating_season: bool = Field(
-        description="Out of the season no flat is counted as cold and the list is empty"
+    floors: int
+    read_at: datetime
+    full: bool = Field(description="The full view (staff, officials); false: a resident's common view")
+    grid: GridRead
+    hot_water: TemperaturesRead
+    indoor: TemperaturesRead
+    heat_meters: list[HeatMeterRead]
+    interruptions: list[InterruptionRead] = Field(description="Incidents and planned outages not over yet")
+    requests: list[OpenRequestRead] = Field(description="Open requests, nearest deadline first")
+    common_alerts: list[CommonAlertRead] = Field(description="Open alerts of the building's common meters")
+    cold_flats: int
+    grade: GradeRead | None = Field(description="null: not graded yet")
+    debts_minor: int | None = Field(
+        description="Full view: what the apartments past due owe in all; null otherwise"
     )
-    season: str = Field(description="MM-DD..MM-DD")
-    norm_c: float
-    buildings: list[ColdBuildingRead] = Field(description="The most cold flats first, then the longest cold")

@@ -85,7 +85,7 @@ def overdue_requests_query(now: datetime, building_ids: Buildings = None) -> Sel
 
 def overdue_requests(session: Session, now: datetime, building_ids: Buildings = None) -> dict[int, int]:
     """building id -> open requests past their deadline now (buildings with none are left out)."""
-    return dict(session.execute(overdue_requests_query(now, building_ids)).tuples().all())
+    return dict(session.execute(overdue_requests_query(now, building_ids)).all())
 
 
 def open_requests(session: Session, building_ids: Collection[int]) -> list[ServiceRequest]:
@@ -112,7 +112,7 @@ def debts_past_due(session: Session, today: date, building_ids: Buildings = None
         .group_by(LedgerEntry.apartment_id)
         .having(owed > 0)
     )
-    return dict(session.execute(query).tuples().all())
+    return dict(session.execute(query).all())
 
 
 @dataclass(frozen=True, slots=True)

@@ -308,7 +308,18 @@ class GradeValues:
 GRADE_VALUES = GradeValues()
 
 
-def _statement(session, actor, today, now, layer, district_id, company_id) -> Select:
+def map_statement(
+    session: Session,
+    actor: Actor,
+    today: date,
+    now: datetime,
+    layer: Layer = Layer.grade,
+    district_id: int | None = None,
+    company_id: int | None = None,
+) -> Select:
+    """The statement of the points (FIELDS) the actor may see under these filters, unordered:
+    `map_points` reads it as tuples, `points_json` has the database write it as JSON."""
+    layer = Layer(layer)
     stored = GRADE_VALUES.of(session, layer)
     return points_query(actor, today, now, layer, district_id, company_id, stored=stored)
 
@@ -324,7 +335,7 @@ def map_points(
 ) -> MapPoints:
     """Every point the actor may see under these filters, in building id order, as tuples."""
     layer = Layer(layer)
-    query = _statement(session, actor, today, now, layer, district_id, company_id)
+    query = map_statement(session, actor, today, now, layer, district_id, company_id)
     rows = list(map(tuple, session.execute(query.order_by(Building.id))))
     if layer not in FROM_GRADE or not rows:
         return MapPoints(layer, rows, None, None)
@@ -332,19 +343,10 @@ def map_points(
     return MapPoints(layer, rows, graded_from, graded_to)
 
 
-def map_json(
-    session: Session,
-    actor: Actor,
-    today: date,
-    now: datetime,
-    layer: Layer = Layer.grade,
-    district_id: int | None = None,
-    company_id: int | None = None,
-) -> tuple[str, int]:
-    """The same points as `map_points`, written as a JSON array by the database itself, and
-    their number: what the route sends, without a Python object per point."""
-    layer = Layer(layer)
-    points = _statement(session, actor, today, now, layer, district_id, company_id).subquery()
+def points_json(session: Session, statement: Select) -> tuple[str, int]:
+    """The points of `map_statement` as a JSON array written by the database itself, in building
+    id order, and their number: what the route sends, without a Python object per point."""
+    points = statement.subquery()
     if session.get_bind().dialect.name == "postgresql":
         array = func.json_agg(aggregate_order_by(func.json_build_array(*points.c), points.c.id))
     else:  # SQLite: its JSON functions keep the subquery's order

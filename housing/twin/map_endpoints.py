@@ -6,15 +6,16 @@ tool of those who serve buildings; a resident's building view is `/buildings/{id
 """
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from housing.auth import WatcherActor
-from housing.dashboard import CompanyId, DistrictId
+from housing.dashboard import CompanyId, DistrictId, query_string
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.schemas import API_PROBLEMS
@@ -26,7 +27,8 @@ from housing.twin.map import (
     company_names,
     district_names,
     graded_range,
-    map_json,
+    map_statement,
+    points_json,
     scale_of,
 )
 from sensors.meters.conditions import in_season, parse_season
@@ -34,6 +36,33 @@ from sensors.meters.conditions import in_season, parse_season
 router = APIRouter(tags=["twin: city map"], responses=API_PROBLEMS)
 
 LayerChoice = Annotated[Layer, Query(description="What colours the points; `grade` by default")]
+
+
+@dataclass(frozen=True)
+class MapAsked:
+    """The map's filters as the JSON route and both pages take them (a GET form: empty is all)."""
+
+    layer: Layer
+    district_id: int | None
+    company_id: int | None
+
+    @property
+    def filters(self) -> dict[str, Any]:
+        return {"layer": self.layer, "district_id": self.district_id, "company_id": self.company_id}
+
+    @property
+    def query(self) -> str:
+        """The filters as a URL query, for the links between the map, its list and its data."""
+        return query_string(layer=self.layer.value, district_id=self.district_id, company_id=self.company_id)
+
+
+def _asked(
+    district_id: DistrictId = None, company_id: CompanyId = None, layer: LayerChoice = Layer.grade
+) -> MapAsked:
+    return MapAsked(layer, district_id, company_id)
+
+
+Asked = Annotated[MapAsked, Depends(_asked)]
 
 # One point: id, latitude, longitude, address, district id, company id, grade, the layer's value.
 Point = tuple[int, float, float, str, int, int | None, Grade | None, float | None]
@@ -80,9 +109,7 @@ def map_buildings(
     settings: SettingsDep,
     today: Today,
     now: Now,
-    district_id: DistrictId = None,
-    company_id: CompanyId = None,
-    layer: LayerChoice = Layer.grade,
+    asked: Asked,
 ) -> Response:
     """Every building the caller may see as a point with its grade and the layer's value:
     officials and admins the city, a company's staff the buildings it manages today.
@@ -92,12 +119,11 @@ def map_buildings(
     (owners voting now), `report` (the last due quarterly report: 1 on time, 0.5 late, 0
     missing, as of the grade). The points are written as JSON by the database, not validated
     point by point."""
-    points, count = map_json(
-        session, actor, today, now, layer=layer, district_id=district_id, company_id=company_id
-    )
+    layer = asked.layer
+    points, count = points_json(session, map_statement(session, actor, today, now, **asked.filters))
     graded = (None, None)
     if layer in FROM_GRADE and count:
-        graded = graded_range(session, actor, today, district_id, company_id)
+        graded = graded_range(session, actor, today, asked.district_id, asked.company_id)
     head = {
         "layer": layer.value,
         "fields": list(FIELDS),

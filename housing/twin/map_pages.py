@@ -7,6 +7,7 @@ same buildings as a paged table (the default for screen readers and small phones
 """
 
 import math
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +18,7 @@ from sqlmodel import Session
 
 from housing.actors import Actor
 from housing.auth import WatcherActor
-from housing.dashboard import CompanyId, DistrictId, PageNumber, Pager, query_string
+from housing.dashboard import PageNumber, Pager
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.registry.models import Building, District
@@ -30,7 +31,7 @@ from housing.twin.map import (
     points_query,
     scale_of,
 )
-from housing.twin.map_endpoints import LayerChoice, in_heating_season
+from housing.twin.map_endpoints import Asked, MapAsked, in_heating_season
 from housing.web import render
 
 router = APIRouter(include_in_schema=False)
@@ -53,25 +54,24 @@ def _frame(actor: Actor) -> str:
     return "scores/city.html" if actor.sees_whole_city else "twin/console_frame.html"
 
 
-def _common(
-    session: Session, actor: Actor, settings: Any, today, layer: Layer, district_id, company_id
-) -> dict[str, Any]:
+def _common(session: Session, actor: Actor, settings: Any, today: date, asked: MapAsked) -> dict[str, Any]:
+    layer = asked.layer
     return {
         "actor": actor,
         "frame": _frame(actor),
         "layer": layer.value,
         "layers": [choice.value for choice in Layer],
         # The layers read from the stored grades say as of when: (oldest, newest graded_on).
-        "graded": graded_range(session, actor, today, district_id, company_id)
+        "graded": graded_range(session, actor, today, asked.district_id, asked.company_id)
         if layer in FROM_GRADE
         else None,
         "scale": scale_of(layer, settings),
         "heating_season": in_heating_season(settings, today),
-        "district_id": district_id,
-        "company_id": company_id,
+        "district_id": asked.district_id,
+        "company_id": asked.company_id,
         "districts": district_names(session),
         "companies": company_names(session, actor, today),
-        "filters": query_string(layer=layer.value, district_id=district_id, company_id=company_id),
+        "filters": asked.query,
     }
 
 
@@ -82,9 +82,7 @@ def map_page(
     actor: WatcherActor,
     settings: SettingsDep,
     today: Today,
-    district_id: DistrictId = None,
-    company_id: CompanyId = None,
-    layer: LayerChoice = Layer.grade,
+    asked: Asked,
 ) -> Response:
     """The map's frame, form and legend; static/twin-map.js fetches the points and draws them."""
     twin = settings.twin
@@ -94,7 +92,7 @@ def map_page(
         "twin/map.html",
         tile_url=tiles or "",
         tile_attribution=twin.tile_attribution if tiles else "",
-        **_common(session, actor, settings, today, layer, district_id, company_id),
+        **_common(session, actor, settings, today, asked),
     )
 
 
@@ -106,13 +104,11 @@ def map_list(
     settings: SettingsDep,
     today: Today,
     now: Now,
-    district_id: DistrictId = None,
-    company_id: CompanyId = None,
-    layer: LayerChoice = Layer.grade,
+    asked: Asked,
     page: PageNumber = 1,
 ) -> Response:
     """The map's buildings as a table, by district and address, a page at a time."""
-    query = points_query(actor, today, now, layer, district_id, company_id)
+    query = points_query(actor, today, now, **asked.filters)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     last = max(1, math.ceil(total / PAGE_SIZE))
     number = min(page, last)
@@ -124,7 +120,7 @@ def map_list(
         .offset((number - 1) * PAGE_SIZE)
     )
     rows = [tuple(row) for row in session.execute(listed)]  # a point, then its district's name
-    context = _common(session, actor, settings, today, layer, district_id, company_id)
+    context = _common(session, actor, settings, today, asked)
     companies = dict(context["companies"])
     scale = context["scale"]
     listing = [

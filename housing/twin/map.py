@@ -218,17 +218,10 @@ def _scoped(
 
 
 def points_query(
-    actor: Actor,
-    today: date,
-    now: datetime,
-    layer: Layer = Layer.grade,
-    district_id: int | None = None,
-    company_id: int | None = None,
-    *,
-    stored: "StoredValues | None" = None,
+    actor: Actor, today: date, now: datetime, asked: "MapFilters", *, stored: "StoredValues | None" = None
 ) -> Select:
     """The statement selecting the points (FIELDS) with the layer's value, unordered."""
-    value, joined = _layer_value(layer, now, stored)
+    value, joined = _layer_value(asked.layer, now, stored)
 
     def columns(manager: Any) -> list[Any]:
         return [
@@ -242,7 +235,7 @@ def points_query(
             value.label("value"),
         ]
 
-    query = _scoped(actor, today, district_id, company_id, columns)
+    query = _scoped(actor, today, asked.district_id, asked.company_id, columns)
     if joined is not None:
         query = query.outerjoin(joined, joined.c.building_id == Building.id)
     return query
@@ -308,20 +301,20 @@ class GradeValues:
 GRADE_VALUES = GradeValues()
 
 
-def map_statement(
-    session: Session,
-    actor: Actor,
-    today: date,
-    now: datetime,
-    layer: Layer = Layer.grade,
-    district_id: int | None = None,
-    company_id: int | None = None,
-) -> Select:
+@dataclass(frozen=True, slots=True)
+class MapFilters:
+    """What the map is asked for: the layer, and a district and a company (None: all)."""
+
+    layer: Layer = Layer.grade
+    district_id: int | None = None
+    company_id: int | None = None
+
+
+def map_statement(session: Session, actor: Actor, today: date, now: datetime, asked: MapFilters) -> Select:
     """The statement of the points (FIELDS) the actor may see under these filters, unordered:
     `map_points` reads it as tuples, `points_json` has the database write it as JSON."""
-    layer = Layer(layer)
-    stored = GRADE_VALUES.of(session, layer)
-    return points_query(actor, today, now, layer, district_id, company_id, stored=stored)
+    stored = GRADE_VALUES.of(session, asked.layer)
+    return points_query(actor, today, now, asked, stored=stored)
 
 
 def map_points(
@@ -335,7 +328,7 @@ def map_points(
 ) -> MapPoints:
     """Every point the actor may see under these filters, in building id order, as tuples."""
     layer = Layer(layer)
-    query = map_statement(session, actor, today, now, layer, district_id, company_id)
+    query = map_statement(session, actor, today, now, MapFilters(layer, district_id, company_id))
     rows = list(map(tuple, session.execute(query.order_by(Building.id))))
     if layer not in FROM_GRADE or not rows:
         return MapPoints(layer, rows, None, None)

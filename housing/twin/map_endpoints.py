@@ -6,7 +6,6 @@ tool of those who serve buildings; a resident's building view is `/buildings/{id
 """
 
 import json
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -24,6 +23,7 @@ from housing.twin.map import (
     FIELDS,
     FROM_GRADE,
     Layer,
+    MapFilters,
     company_names,
     district_names,
     graded_range,
@@ -38,31 +38,19 @@ router = APIRouter(tags=["twin: city map"], responses=API_PROBLEMS)
 LayerChoice = Annotated[Layer, Query(description="What colours the points; `grade` by default")]
 
 
-@dataclass(frozen=True)
-class MapAsked:
-    """The map's filters as the JSON route and both pages take them (a GET form: empty is all)."""
-
-    layer: Layer
-    district_id: int | None
-    company_id: int | None
-
-    @property
-    def filters(self) -> dict[str, Any]:
-        return {"layer": self.layer, "district_id": self.district_id, "company_id": self.company_id}
-
-    @property
-    def query(self) -> str:
-        """The filters as a URL query, for the links between the map, its list and its data."""
-        return query_string(layer=self.layer.value, district_id=self.district_id, company_id=self.company_id)
+def map_query(asked: MapFilters) -> str:
+    """The filters as a URL query, for the links between the map, its list and its data."""
+    return query_string(layer=asked.layer.value, district_id=asked.district_id, company_id=asked.company_id)
 
 
 def _asked(
     district_id: DistrictId = None, company_id: CompanyId = None, layer: LayerChoice = Layer.grade
-) -> MapAsked:
-    return MapAsked(layer, district_id, company_id)
+) -> MapFilters:
+    """The map's filters as the JSON route and both pages take them (a GET form: empty is all)."""
+    return MapFilters(layer, district_id, company_id)
 
 
-Asked = Annotated[MapAsked, Depends(_asked)]
+Asked = Annotated[MapFilters, Depends(_asked)]
 
 # One point: id, latitude, longitude, address, district id, company id, grade, the layer's value.
 Point = tuple[int, float, float, str, int, int | None, Grade | None, float | None]
@@ -120,7 +108,7 @@ def map_buildings(
     missing, as of the grade). The points are written as JSON by the database, not validated
     point by point."""
     layer = asked.layer
-    points, count = points_json(session, map_statement(session, actor, today, now, **asked.filters))
+    points, count = points_json(session, map_statement(session, actor, today, now, asked))
     graded = (None, None)
     if layer in FROM_GRADE and count:
         graded = graded_range(session, actor, today, asked.district_id, asked.company_id)

@@ -25,13 +25,14 @@ from housing.registry.models import Building, District
 from housing.twin.map import (
     FROM_GRADE,
     Layer,
+    MapFilters,
     company_names,
     district_names,
     graded_range,
     points_query,
     scale_of,
 )
-from housing.twin.map_endpoints import Asked, MapAsked, in_heating_season
+from housing.twin.map_endpoints import Asked, in_heating_season, map_query
 from housing.web import render
 
 router = APIRouter(include_in_schema=False)
@@ -54,7 +55,7 @@ def _frame(actor: Actor) -> str:
     return "scores/city.html" if actor.sees_whole_city else "twin/console_frame.html"
 
 
-def _common(session: Session, actor: Actor, settings: Any, today: date, asked: MapAsked) -> dict[str, Any]:
+def _common(session: Session, actor: Actor, settings: Any, today: date, asked: MapFilters) -> dict[str, Any]:
     layer = asked.layer
     return {
         "actor": actor,
@@ -71,7 +72,7 @@ def _common(session: Session, actor: Actor, settings: Any, today: date, asked: M
         "company_id": asked.company_id,
         "districts": district_names(session),
         "companies": company_names(session, actor, today),
-        "filters": asked.query,
+        "filters": map_query(asked),
     }
 
 
@@ -108,7 +109,7 @@ def map_list(
     page: PageNumber = 1,
 ) -> Response:
     """The map's buildings as a table, by district and address, a page at a time."""
-    query = points_query(actor, today, now, **asked.filters)
+    query = points_query(actor, today, now, asked)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     last = max(1, math.ceil(total / PAGE_SIZE))
     number = min(page, last)

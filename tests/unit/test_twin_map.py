@@ -21,7 +21,16 @@ from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.meetings.models import InitiatorKind, Meeting, MeetingStatus
 from housing.registry.models import Building, ManagementCompany
 from housing.twin.grading import COMPONENTS, DEBT_SHARE, REPORT_ON_TIME, Component, Grade
-from housing.twin.map import FIELDS, Layer, Scale, map_points, map_statement, points_json, scale_of
+from housing.twin.map import (
+    FIELDS,
+    Layer,
+    MapFilters,
+    Scale,
+    map_points,
+    map_statement,
+    points_json,
+    scale_of,
+)
 from housing.twin.models import BuildingGrade
 from tests.conftest import make_settings
 from tests.factories.core import (
@@ -362,9 +371,11 @@ def test_a_regrade_is_read_at_once_even_on_the_same_moment(session, small_city: 
 def test_the_json_the_database_writes_is_the_same_points(session, small_city: SmallCity, layer):
     staff_a = actor(Role.manager, company_id=small_city.company_a.id)
     for who, filters in ((OFFICIAL, {}), (OFFICIAL, {"district_id": small_city.district_2}), (staff_a, {})):
-        body, count = points_json(session, map_statement(session, who, TODAY, NOW, layer=layer, **filters))
+        body, count = points_json(
+            session, map_statement(session, who, TODAY, NOW, MapFilters(layer, **filters))
+        )
         expected = map_points(session, who, TODAY, NOW, layer=layer, **filters).points
         assert json.loads(body) == [list(p) for p in expected]
         assert count == len(expected)
-    nobodys = map_statement(session, OFFICIAL, TODAY, NOW, layer=layer, company_id=2**31 - 1)
+    nobodys = map_statement(session, OFFICIAL, TODAY, NOW, MapFilters(layer, company_id=2**31 - 1))
     assert points_json(session, nobodys) == ("[]", 0)

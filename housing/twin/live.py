@@ -120,7 +120,7 @@ class LiveHub:
             self._wake.set()  # the thread sees nobody watches and ends
 
     def stop(self, timeout: float = 10) -> None:
-        """Ends every stream and the thread (the app's shutdown)."""
+        """Ends every stream and the thread (the app's shutdown); new streams are refused meanwhile."""
         with self._lock:
             self._stopped = True
             subscriptions, thread = list(self._subscriptions), self._thread
@@ -130,6 +130,8 @@ class LiveHub:
             _deliver(subscription, None)
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+        with self._lock:  # an app started again (tests run its lifespan more than once) may watch again
+            self._stopped = False
 
     def _run(self) -> None:
         while True:

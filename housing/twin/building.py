@@ -12,6 +12,7 @@ apartment. Who sees what (docs/digital-twin-view.md):
   debt, and of the open requests only those about the common parts, never a neighbour's.
 """
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -313,16 +314,19 @@ class HourlyCache:
         self.ttl = ttl
         self.size = size
         self._kept: dict[tuple[int, datetime], tuple[datetime, dict[SensorKind, list[Hour]]]] = {}
+        self._lock = threading.Lock()
 
     def get(self, building_id: int, start: datetime, now: datetime):
-        found = self._kept.get((building_id, start))
+        with self._lock:
+            found = self._kept.get((building_id, start))
         return found[1] if found is not None and now - found[0] < self.ttl else None
 
     def put(self, building_id: int, start: datetime, now: datetime, hours) -> None:
-        if len(self._kept) >= self.size:  # the oldest out
-            for key in sorted(self._kept, key=lambda k: self._kept[k][0])[: self.size // 10 or 1]:
-                self._kept.pop(key, None)
-        self._kept[(building_id, start)] = (now, hours)
+        with self._lock:  # request threads and the live hub's thread share it
+            if len(self._kept) >= self.size:  # the oldest tenth out
+                for key in sorted(self._kept, key=lambda k: self._kept[k][0])[: self.size // 10 or 1]:
+                    del self._kept[key]
+            self._kept[(building_id, start)] = (now, hours)
 
 
 def _hourly_temperatures(

@@ -80,6 +80,9 @@ class LiveHub:
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._ledger = LedgerCursor()
+        # The last fragment rendered per (building, audience, language), for viewers who join
+        # while it is current: only the hub's thread touches it.
+        self._rendered: dict[tuple[int, str, str], Update] = {}
         self.looks = 0  # how many times the thread looked for changes (for tests and the benchmark)
 
     @property
@@ -164,11 +167,20 @@ class LiveHub:
                     due[(subscription.building_id, subscription.audience, subscription.language)].append(
                         subscription
                     )
-            for (building_id, audience, language), subscribers in due.items():
-                html = self.render(session, building_id, audience, language)
-                if html is None:
-                    continue
-                update = Update(prints[building_id], html)
+            watched_keys = {(s.building_id, s.audience, s.language) for s in watched}
+            self._rendered = {k: v for k, v in self._rendered.items() if k in watched_keys}
+            for key, subscribers in due.items():
+                update = self._rendered.get(key)
+                if update is None or update.id != prints[key[0]]:  # else: rendered already, unchanged since
+                    try:
+                        html = self.render(session, *key)
+                    except Exception:  # one building failing leaves the others live; tried again next look
+                        log.exception("rendering the live view of building %d failed", key[0])
+                        session.rollback()
+                        continue
+                    if html is None:
+                        continue
+                    update = self._rendered[key] = Update(prints[key[0]], html)
                 for subscription in subscribers:
                     subscription.seen = update.id
                     _deliver(subscription, update)

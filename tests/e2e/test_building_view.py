@@ -11,13 +11,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from housing.accounts.models import User
-from tests.api.conftest import City
+from tests.api import test_twin_view
 from tests.conftest import make_settings
 from tests.factories.core import PASSWORD
-from tests.factories.twin import NOW, make_twin_building
 from tests.servers import listening_socket, serving_in_thread
 
 DESKTOP = {"width": 1280, "height": 900}
+twin = test_twin_view.twin  # a fixture, found by name
 
 
 @pytest.fixture
@@ -32,15 +32,7 @@ def site(app) -> Iterator[str]:
     app.state.live.stop()
 
 
-@pytest.fixture
-def twin(session, city: City, frozen_clock):
-    frozen_clock.set(NOW)
-    made = make_twin_building(session, company=city.company_a)
-    session.commit()
-    return made
-
-
-def _log_in(page: Page, site: str, username: str) -> None:
+def log_in(page: Page, site: str, username: str) -> None:
     page.goto(f"{site}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
@@ -53,7 +45,7 @@ def _fits_the_width(page: Page) -> bool:
 
 
 def test_on_a_phone_the_view_fits_and_goes_live(site, twin, page: Page, shot):
-    _log_in(page, site, "official")
+    log_in(page, site, "official")
     page.goto(f"{site}/buildings/{twin.building.id}")
     expect(page.locator("#twin-status")).to_have_text("Updates itself while open.")
     expect(page.locator(f'.cell.mark-leak[data-apartment="{twin.leak.id}"]')).to_be_visible()
@@ -69,7 +61,7 @@ def test_on_a_desktop_a_resident_sees_the_common_view(site, twin, browser: Brows
     context = browser.new_context(viewport=DESKTOP, locale="en-US")
     try:
         page = context.new_page()
-        _log_in(page, site, username)
+        log_in(page, site, username)
         page.goto(f"{site}/buildings/{twin.building.id}")
         expect(page.locator("#twin-status")).to_have_text("Updates itself while open.")
         expect(page.locator("#twin-live")).to_have_attribute("data-event-id", re.compile(r"^[0-9a-f]{16}$"))
@@ -87,7 +79,7 @@ def test_without_javascript_the_state_and_a_refresh_link(site, twin, browser: Br
     context = browser.new_context(viewport={"width": 360, "height": 740}, java_script_enabled=False)
     try:
         page = context.new_page()
-        _log_in(page, site, "manager")
+        log_in(page, site, "manager")
         page.goto(f"{site}/buildings/{twin.building.id}")
         expect(page.locator("#twin-read-at")).to_contain_text("As read at")
         expect(page.locator(".cell.mark-cold")).to_have_count(1)

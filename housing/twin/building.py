@@ -3,7 +3,7 @@
 Read in a fixed number of grouped queries whatever the building's size (about a dozen: the
 apartments, the shared facts of `housing.twin.facts`, the last day's temperatures grouped
 by kind and hour, the common heat meter, the incidents, the grade), never one per
-apartment. Who sees what (docs/digital-twin-view.md):
+apartment. Who sees what (docs/digital-twin.md):
 
 - full view (staff of the managing company, officials, admins): every mark, every open
   request, debts past due;
@@ -12,6 +12,7 @@ apartment. Who sees what (docs/digital-twin-view.md):
   debt, and of the open requests only those about the common parts, never a neighbour's.
 """
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,8 +25,8 @@ from sqlmodel import Session, col, select
 from housing import clock
 from housing.actors import Actor
 from housing.db import is_postgres
-from housing.incidents.allowances import interruption
-from housing.incidents.models import IncidentSource, ServiceIncident, Utility
+from housing.incidents.models import ServiceIncident
+from housing.incidents.schemas import IncidentDuration
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import home_apartment_ids
 from housing.requests.models import RequestCategory, RequestStatus
@@ -133,20 +134,6 @@ class HeatMeter:
 
 
 @dataclass(frozen=True, slots=True)
-class Interruption:
-    id: int
-    utility: Utility
-    source: IncidentSource
-    started_at: datetime
-    ended_at: datetime | None
-    detail: str
-    ongoing: bool
-    duration_hours: float
-    allowed_hours: float
-    over_allowance: bool
-
-
-@dataclass(frozen=True, slots=True)
 class OpenRequest:
     id: int
     category: str
@@ -184,7 +171,7 @@ class BuildingState:
     hot_water: Temperatures
     indoor: Temperatures
     heat_meters: tuple[HeatMeter, ...]
-    interruptions: tuple[Interruption, ...]
+    interruptions: tuple[IncidentDuration, ...]
     requests: tuple[OpenRequest, ...]
     common_alerts: tuple[CommonAlert, ...]
     cold_flats: int
@@ -327,16 +314,19 @@ class HourlyCache:
         self.ttl = ttl
         self.size = size
         self._kept: dict[tuple[int, datetime], tuple[datetime, dict[SensorKind, list[Hour]]]] = {}
+        self._lock = threading.Lock()
 
     def get(self, building_id: int, start: datetime, now: datetime):
-        found = self._kept.get((building_id, start))
+        with self._lock:
+            found = self._kept.get((building_id, start))
         return found[1] if found is not None and now - found[0] < self.ttl else None
 
     def put(self, building_id: int, start: datetime, now: datetime, hours) -> None:
-        if len(self._kept) >= self.size:  # the oldest out
-            for key in sorted(self._kept, key=lambda k: self._kept[k][0])[: self.size // 10 or 1]:
-                self._kept.pop(key, None)
-        self._kept[(building_id, start)] = (now, hours)
+        with self._lock:  # request threads and the live hub's thread share it
+            if len(self._kept) >= self.size:  # the oldest tenth out
+                for key in sorted(self._kept, key=lambda k: self._kept[k][0])[: self.size // 10 or 1]:
+                    del self._kept[key]
+            self._kept[(building_id, start)] = (now, hours)
 
 
 def _hourly_temperatures(
@@ -443,7 +433,7 @@ def _heat_meters(
 
 def _interruptions(
     session: Session, building_id: int, now: datetime, settings: Settings
-) -> tuple[Interruption, ...]:
+) -> tuple[IncidentDuration, ...]:
     """The building's incidents not over yet (planned outages ahead included), oldest first.
 
     Cold flats are incidents of one apartment each: the grid marks them instead."""
@@ -456,26 +446,7 @@ def _interruptions(
         )
         .order_by(ServiceIncident.started_at, ServiceIncident.id)
     )
-    found = []
-    for incident in session.exec(query):
-        measured = interruption(
-            incident.utility, incident.source, incident.started_at, incident.ended_at, now, settings.outages
-        )
-        found.append(
-            Interruption(
-                id=incident.id,
-                utility=Utility(incident.utility),
-                source=IncidentSource(incident.source),
-                started_at=incident.started_at,
-                ended_at=incident.ended_at,
-                detail=incident.detail,
-                ongoing=measured.ongoing,
-                duration_hours=measured.duration_hours,
-                allowed_hours=measured.allowed_hours,
-                over_allowance=measured.over_allowance,
-            )
-        )
-    return tuple(found)
+    return tuple(IncidentDuration.of(incident, now, settings.outages) for incident in session.exec(query))
 
 
 def _requests(session: Session, requests, numbers: dict[int, str], now: datetime) -> tuple[OpenRequest, ...]:

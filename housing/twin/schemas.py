@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from housing.incidents.models import IncidentSource, Utility
+from housing.incidents.schemas import IncidentDuration
 from housing.requests.models import RequestStatus
 from housing.schemas import ReadModel
 from housing.twin.grading import Grade
@@ -65,19 +65,6 @@ class HeatMeterRead(ReadModel):
     this_month: Decimal | None
 
 
-class InterruptionRead(ReadModel):
-    id: int
-    utility: Utility
-    source: IncidentSource
-    started_at: datetime
-    ended_at: datetime | None
-    detail: str
-    ongoing: bool
-    duration_hours: float
-    allowed_hours: float
-    over_allowance: bool
-
-
 class OpenRequestRead(ReadModel):
     id: int
     category: str
@@ -119,7 +106,7 @@ class BuildingStateRead(ReadModel):
     hot_water: TemperaturesRead
     indoor: TemperaturesRead
     heat_meters: list[HeatMeterRead]
-    interruptions: list[InterruptionRead] = Field(description="Incidents and planned outages not over yet")
+    interruptions: list[IncidentDuration] = Field(description="Incidents and planned outages not over yet")
     requests: list[OpenRequestRead] = Field(description="Open requests, nearest deadline first")
     common_alerts: list[CommonAlertRead] = Field(description="Open alerts of the building's common meters")
     cold_flats: int

@@ -6,7 +6,6 @@ the `detect-alerts` job runs as the scheduler would run it; the leaking apartmen
 gets its leak mark within seconds, without the page being reloaded (the live stream).
 """
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -23,14 +22,16 @@ from sensors.simulator.devices import load_devices
 from sensors.simulator.profiles import floor_step
 from sensors.simulator.run import run_simulator
 from tests.conftest import TEST_DATABASE_URL, make_settings
-from tests.factories.core import PASSWORD, make_apartment, make_building, make_company, make_user
+from tests.e2e import test_building_view
+from tests.e2e.test_building_view import log_in
+from tests.factories.core import make_apartment, make_building, make_company, make_user
 from tests.integration.mqtt_helpers import BROKER, mqtt_test_config, wait_until, worker_thread
-from tests.servers import listening_socket, serving_in_thread
 
 pytestmark = pytest.mark.skipif(
     not TEST_DATABASE_URL, reason="needs PostgreSQL (HOUSING_TEST_DATABASE_URL) and Mosquitto"
 )
 
+site = test_building_view.site  # a fixture, found by name
 DAYS = 2  # simulated history: always covers the last night the leak rule looks at
 
 
@@ -38,13 +39,6 @@ DAYS = 2  # simulated history: always covers the last night the leak rule looks 
 def settings(database_url, tmp_path):
     """Live looks twice a second; the MQTT topics, client ids and share group the test's own."""
     return make_settings(database_url, twin={"live_seconds": 0.5}, mqtt=mqtt_test_config(tmp_path))
-
-
-@pytest.fixture
-def site(app) -> Iterator[str]:
-    with serving_in_thread(app, listening_socket()) as url:
-        yield url
-    app.state.live.stop()
 
 
 @pytest.fixture
@@ -58,19 +52,11 @@ def building(session):
     return building
 
 
-def _log_in(page: Page, site: str) -> None:
-    page.goto(f"{site}/login")
-    page.fill("input[name=username]", "dispatcher-live")
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("form[action='/login'] button[type=submit]").click()
-    page.wait_for_load_state()
-
-
 def test_a_leak_from_the_simulator_appears_on_the_open_view(
     db, session, settings, site, building, page: Page, shot
 ):
     seed_meters(db, today=utcnow().date())
-    _log_in(page, site)
+    log_in(page, site, "dispatcher-live")
     page.goto(f"{site}/buildings/{building.id}")
     cells = page.locator("#twin-live .cell")
     expect(cells).to_have_count(4)

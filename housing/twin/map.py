@@ -13,7 +13,7 @@ grouped subquery joined to the buildings), or, for the two layers that `twin.fac
 (overdue requests, cold flats), the points and then that fact for the same buildings; the
 rows go out as they come, one tuple each. Districts and companies travel once, as name
 tables, not on every point. The layers and where their values come from:
-docs/digital-twin-map.md.
+docs/digital-twin.md.
 """
 
 from collections.abc import Callable

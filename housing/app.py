@@ -1,6 +1,8 @@
 """Composition root for the web process: create_app(settings) wires everything; nothing at import."""
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,6 +76,8 @@ from housing.scores import pages as scores_pages
 from housing.scores.endpoints import router as scores_router
 from housing.settings import Settings
 from housing.timing import ServerTiming
+from housing.twin import pages as twin_pages
+from housing.twin.endpoints import router as twin_router
 from housing.web import STATIC_DIR, make_templates, render
 from sensors.meters import console_pages as sensors_console
 from sensors.meters import pages as sensors_pages
@@ -134,12 +138,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,  # our own /docs and /redoc (housing/apidocs.py): no CDN, no inline script
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings)
     app.state.passwords = Passwords.from_settings(settings)
     app.state.login_throttle = LoginThrottle(settings.auth.login_rate_limit, settings.auth.rate_limit_storage)
     app.state.templates = make_templates()
+    # Live building views: one hub per process, its thread running only while someone watches.
+    app.state.live = twin_pages.make_hub(app.state, settings)
     # Card payments only with Stripe settings; the payment routes say so (503) otherwise.
     app.state.payment_gateway = StripeGateway(settings.stripe) if settings.stripe.configured else None
     # Telegram's webhook (POST /telegram/webhook) only in webhook mode; 404 otherwise.
@@ -168,6 +175,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         building_accounts_router,
         money_router,
         city_money_router,
+        twin_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_router, prefix=OPEN311_PREFIX)
@@ -200,6 +208,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         notification_console.router,
         building_account_pages.router,
         money_console.router,
+        twin_pages.router,
         telegram_webhook.router,
     ):
         app.include_router(router)  # the HTML pages (and Telegram's webhook)
@@ -232,6 +241,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.add_middleware(ServerTiming)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.live.stop()  # ends the open live streams and the hub's thread
 
 
 def _document_problems(app: FastAPI) -> None:

@@ -522,6 +522,12 @@ class TwinSettings(BaseModel):
         le=300,
         description="How often the web process looks for changes of the buildings open in a browser",
     )
+    live_streams: int = Field(
+        500,
+        ge=1,
+        le=100_000,
+        description="Live building views (server-sent-event streams) one web process holds at most; beyond, 503",
+    )
     tile_url: str | None = Field(
         None,
         description="A map tile server, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png;"

@@ -1,6 +1,7 @@
 """JSON routes of incidents: planned outages declared by companies, and a building's interruptions."""
 
-from datetime import datetime, timedelta
+from dataclasses import asdict
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -11,7 +12,7 @@ from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.errors import Invalid
 from housing.incidents import service
-from housing.incidents.allowances import allowed_interruption
+from housing.incidents.allowances import interruption
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.incidents.schemas import IncidentDuration, IncidentRead, OutageCreate
 from housing.registry.models import Building
@@ -66,15 +67,14 @@ def list_building_incidents(
 
 
 def _with_duration(incident: ServiceIncident, now: datetime, outages: OutageSettings) -> IncidentDuration:
-    end = incident.ended_at or now
-    duration = max(end - incident.started_at, timedelta(0))
-    allowed = allowed_interruption(Utility(incident.utility), IncidentSource(incident.source), outages)
+    measured = interruption(
+        Utility(incident.utility),
+        IncidentSource(incident.source),
+        incident.started_at,
+        incident.ended_at,
+        now,
+        outages,
+    )
     return IncidentDuration.model_validate(
-        {
-            **IncidentRead.model_validate(incident).model_dump(),
-            "ongoing": incident.started_at <= now and (incident.ended_at is None or now < incident.ended_at),
-            "duration_hours": round(duration.total_seconds() / 3600, 2),
-            "allowed_hours": allowed.total_seconds() / 3600,
-            "over_allowance": duration > allowed,
-        }
+        {**IncidentRead.model_validate(incident).model_dump(), **asdict(measured)}
     )

@@ -352,9 +352,8 @@ def seed_invoices(conn: psycopg.Connection, now: datetime) -> None:
 def time_rows(
     args, conninfo: str, engine, settings: Settings, building_id: int
 ) -> dict[str, dict[str, list[float]]]:
-    from housing.twin.building import building_state, viewer_of
-
     from housing.app import create_app
+    from housing.twin.building import building_state, viewer_of
 
     app = create_app(settings, engine)
     clients = {

@@ -78,6 +78,8 @@ from housing.settings import Settings
 from housing.timing import ServerTiming
 from housing.twin import pages as twin_pages
 from housing.twin.endpoints import router as twin_router
+from housing.twin import map_pages as twin_map_pages
+from housing.twin.map_endpoints import router as twin_map_router
 from housing.web import STATIC_DIR, make_templates, render
 from sensors.meters import console_pages as sensors_console
 from sensors.meters import pages as sensors_pages
@@ -105,8 +107,9 @@ SECURITY_HEADERS = {
 
 
 def content_security_policy(settings: Settings) -> str:
-    """Our own origin only, except Stripe.js (from its setting's origin) on the card form, and
-    the configured Payme and Click checkouts as form targets.
+    """Our own origin only, except Stripe.js (from its setting's origin) on the card form, the
+    configured Payme and Click checkouts as form targets, and the city map's tile server's
+    images when one is configured.
 
     Stripe.js talks to its API and shows 3-D Secure in frames from Stripe's origins; the
     local stand-in talks to the server it is served from, so its origin is enough there. The
@@ -122,9 +125,11 @@ def content_security_policy(settings: Settings) -> str:
             stripe += " https://api.stripe.com https://*.stripe.com"
     frames = stripe or " 'none'"
     forms = "".join(f" {origin}" for origin in checkout_origins(settings))
+    tiles = twin_map_pages.tile_origin(settings.twin.tile_url)  # the city map's tiles, when configured
+    images = f" {tiles}" if tiles else ""
     return (
         f"default-src 'self'; script-src 'self'{stripe}; connect-src 'self'{stripe}; frame-src{frames};"
-        f" img-src 'self' data:; form-action 'self'{forms}; frame-ancestors 'none'"
+        f" img-src 'self' data:{images}; form-action 'self'{forms}; frame-ancestors 'none'"
     )
 
 
@@ -176,6 +181,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         money_router,
         city_money_router,
         twin_router,
+        twin_map_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_router, prefix=OPEN311_PREFIX)
@@ -209,6 +215,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         building_account_pages.router,
         money_console.router,
         twin_pages.router,
+        twin_map_pages.router,
         telegram_webhook.router,
     ):
         app.include_router(router)  # the HTML pages (and Telegram's webhook)

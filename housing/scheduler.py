@@ -42,6 +42,7 @@ from housing.notifications import jobs as notification_jobs
 from housing.requests import jobs as request_jobs
 from housing.scores import jobs as score_jobs
 from housing.settings import Settings
+from housing.twin import jobs as twin_jobs
 from sensors import jobs as sensor_jobs
 from sensors.meters import jobs as window_jobs
 
@@ -153,6 +154,13 @@ JOBS: list[Job] = [
         "Recomputes and stores the quality scores of the previous (and any missed) and the current month",
     ),
     Job(
+        "grade-buildings",
+        cron(hour=4, minute=30),
+        twin_jobs.grade_buildings,
+        "Grades every building green, yellow or red from its incidents, requests, ratings, meters, debts"
+        " and money report (after the night's penalties, alerts and scores), recording each change of grade",
+    ),
+    Job(
         "payment-reminders",
         cron(hour=9, minute=0),
         reminder_jobs.payment_reminders,
@@ -215,6 +223,7 @@ CALENDAR: dict[str, CalendarJob] = {
         ),
         CalendarJob("daily-penalties", lambda e, s, day: billing_jobs.daily_penalties(e, s, today=day)),
         CalendarJob("nightly-scores", _scores_for),
+        CalendarJob("grade-buildings", lambda e, s, day: twin_jobs.grade_buildings(e, s, today=day)),
         CalendarJob("instalment-plans", lambda e, s, day: plan_jobs.instalment_plans(e, s, today=day)),
         CalendarJob("payment-reminders", lambda e, s, day: reminder_jobs.payment_reminders(e, s, today=day)),
         CalendarJob("reading-window", lambda e, s, day: window_jobs.reading_window(e, s, today=day)),

@@ -10,7 +10,6 @@ the failures; a second run finds nothing left to do.
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -21,8 +20,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from housing import clock
+from housing.batches import each_batch, failures
 from housing.catchup import service as catchup
-from housing.db import is_postgres, session_scope
+from housing.db import is_postgres
 from housing.incidents import notices as incident_notices
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.incidents.service import close_incident, open_incident
@@ -105,68 +105,8 @@ def detect_alerts(engine: Engine, settings: Settings, now: datetime | None = Non
         query = select(Meter.id).where(_alert_meters(today), Meter.id > after)
         return list(session.exec(query.order_by(Meter.id).limit(BATCH)))
 
-    checked, failed = _each_batch(engine, due, batch, [opened, closed], "meter")
-    return f"checked {checked} meters: opened {_tally(opened)}; closed {_tally(closed)}{_failures(failed, 'meter')}"
-
-
-def _each_batch(
-    engine: Engine,
-    due: Callable[[Session, int], list[int]],
-    work: Callable[[Session, list[int]], None],
-    tallies: list[Counter[str]],
-    what: str,
-) -> tuple[int, list[int]]:
-    """Runs `work` on each batch of ids that `due` finds (after the last id seen), one
-    transaction per batch. A failing batch is rolled back and done again one id at a time,
-    so a failing item is logged with its id and skipped while the others are done; the
-    `tallies` count only what was committed. Returns (ids checked, ids that failed)."""
-    checked, after, failed = 0, 0, []
-    while True:
-        with session_scope(engine) as session:
-            ids = due(session, after)
-        if not ids:
-            return checked, failed
-        after = ids[-1]
-        checked += len(ids)
-        if len(ids) == 1:
-            single = f"{what} {ids[0]} failed: rolled back and skipped"
-            if not _attempt(engine, work, ids, tallies, single):
-                failed.append(ids[0])
-            continue
-        batch = f"a batch of {len(ids)} {what}s (ids {ids[0]}..{after}) failed: doing it one at a time"
-        if _attempt(engine, work, ids, tallies, batch):
-            continue
-        for id_ in ids:
-            if not _attempt(engine, work, [id_], tallies, f"{what} {id_} failed: rolled back and skipped"):
-                failed.append(id_)
-
-
-def _attempt(
-    engine: Engine,
-    work: Callable[[Session, list[int]], None],
-    ids: list[int],
-    tallies: list[Counter[str]],
-    failure: str,
-) -> bool:
-    """One transaction of `work`; on an exception it is rolled back, `failure` logged, and False."""
-    before = [Counter(tally) for tally in tallies]
-    try:
-        with session_scope(engine) as session:
-            work(session, ids)
-    except Exception:
-        log.exception(failure)
-        for tally, counts in zip(tallies, before, strict=True):  # forget what was rolled back
-            tally.clear()
-            tally.update(counts)
-        return False
-    return True
-
-
-def _failures(failed: list[int], what: str) -> str:
-    """The summary's tail: how many items failed and their ids (the log has why)."""
-    if not failed:
-        return ""
-    return f"; {len(failed)} failed ({what}{'s' if len(failed) > 1 else ''} {', '.join(map(str, failed))})"
+    checked, failed = each_batch(engine, due, batch, [opened, closed], "meter")
+    return f"checked {checked} meters: opened {_tally(opened)}; closed {_tally(closed)}{failures(failed, 'meter')}"
 
 
 def _active(model, today: date):
@@ -386,10 +326,10 @@ def detect_incidents(engine: Engine, settings: Settings, now: datetime | None = 
         query = select(Sensor.id).where(_incident_sensors(today), Sensor.id > after)
         return list(session.exec(query.order_by(Sensor.id).limit(BATCH)))
 
-    checked, failed = _each_batch(engine, due, batch, [tally], "sensor")
+    checked, failed = each_batch(engine, due, batch, [tally], "sensor")
     return (
         f"checked {checked} sensors: opened {tally['opened']} incidents, closed {tally['closed']}"
-        + _failures(failed, "sensor")
+        + failures(failed, "sensor")
     )
 
 

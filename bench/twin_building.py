@@ -57,9 +57,11 @@ from housing import clock
 from housing.accounts.models import Role
 from housing.accounts.passwords import Passwords
 from housing.accounts.service import create_user
+from housing.app import create_app
 from housing.db import make_engine
 from housing.registry.models import Building
 from housing.settings import Settings
+from housing.twin.building import building_state, viewer_of
 from housing.twin.grading import building_grade, rules_from
 from sensors.seeding import seed_meters
 
@@ -352,8 +354,6 @@ def seed_invoices(conn: psycopg.Connection, now: datetime) -> None:
 def time_rows(
     args, conninfo: str, engine, settings: Settings, building_id: int
 ) -> dict[str, dict[str, list[float]]]:
-    from housing.app import create_app
-    from housing.twin.building import building_state, viewer_of
 
     app = create_app(settings, engine)
     clients = {
@@ -365,7 +365,7 @@ def time_rows(
         "resident": twin_map.actor_of(engine, RESIDENT),
     }
     rows = {}
-    with psycopg.connect(conninfo) as conn:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
 
         def bare():
             statement = "SELECT id, number, entrance, floor FROM apartment WHERE building_id = %s"
@@ -425,7 +425,7 @@ def report(results: dict[str, dict[str, list[float]]], args) -> None:
     p = twin_map.p
     table = Table(title=f"The building view of {args.apartments:,} apartments, {args.requests} calls a row")
     for name in ("what", "p50 ms", "p95 ms", "p50 vs baseline", "p95 vs baseline", "with body p95 ms"):
-        table.add_column(name, justify="left" if name == "what" else "right")
+        table.add_column(name, justify="left" if name == "what" else "right", no_wrap=name == "what")
     base = next(iter(results.values()))["server"]
     b50, b95 = p(base, 50), p(base, 95)
     slowest = 0.0

@@ -517,7 +517,7 @@ def report(phases: list[tuple[str, dict]], args) -> None:
         "phase", "published/s", "stored/s", "web CPU % mean", "web CPU % peak", "web RSS MiB start", "web RSS MiB peak",
         "events/s", "KiB/s", "delay p50 ms", "delay p95 ms",
     ):  # fmt: skip
-        table.add_column(name, justify="left" if name == "phase" else "right")
+        table.add_column(name, justify="left" if name == "phase" else "right", no_wrap=name == "phase")
     for label, phase in phases:
         cpu, rss, delays = phase["samples"]["cpu"], phase["samples"]["rss"], phase["delays"]
         table.add_row(

@@ -57,6 +57,7 @@ from housing.accounts.models import Role, User
 from housing.accounts.passwords import Passwords
 from housing.accounts.service import create_user
 from housing.actors import Actor
+from housing.app import create_app
 from housing.db import make_engine
 from housing.requests.seeding import seed_request_categories
 from housing.settings import Settings
@@ -72,6 +73,7 @@ from housing.twin.grading import (
     measure,
     rules_from,
 )
+from housing.twin.map import map_points
 
 PASSWORD = web.PASSWORD
 OFFICIAL, DISPATCHER = "twin-official", "twin-dispatcher"
@@ -358,9 +360,6 @@ Timed = Callable[[], int]  # one call; returns how many points it saw
 def time_rows(
     args: argparse.Namespace, conninfo: str, engine, settings: Settings, company_id: int
 ) -> tuple[dict[str, dict[str, list[float]]], dict[str, tuple[int, int]]]:
-    from housing.twin.map import map_points
-
-    from housing.app import create_app
 
     app = create_app(settings, engine)
     official, dispatcher = actor_of(engine, OFFICIAL), actor_of(engine, DISPATCHER)
@@ -368,7 +367,7 @@ def time_rows(
     sizes: dict[str, tuple[int, int]] = {}  # label -> (points, bytes)
     rows: dict[str, Callable[[], tuple[float | None, int, int]]] = {}
 
-    with psycopg.connect(conninfo) as conn:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
 
         def bare(where: str) -> Callable[[], tuple[float | None, int, int]]:
             statement = "SELECT id, latitude, longitude FROM building" + where
@@ -444,7 +443,7 @@ def p(values: list[float], q: int) -> float:
 def report(results: dict[str, dict[str, list[float]]], sizes: dict[str, tuple[int, int]], args) -> None:
     table = Table(title=f"The city map's data over {args.buildings:,} buildings, {args.requests} calls a row")
     for name in ("what", "points", "bytes", "p50 ms", "p95 ms", "p95 vs baseline", "with body p95 ms"):
-        table.add_column(name, justify="left" if name == "what" else "right")
+        table.add_column(name, justify="left" if name == "what" else "right", no_wrap=name == "what")
     labels = list(results)
     city_base = p(results[labels[0]]["server"], 95)
     company_base = p(results[labels[1]]["server"], 95)

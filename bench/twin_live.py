@@ -24,7 +24,9 @@ Then two phases of --seconds each, both with `housing simulate --rate --seconds`
 1. baseline: no stream open: the web process idle beside the same load;
 2. --streams logged-in views (an official's bearer token) of --watched buildings (spread over
    the city, the same number of streams each) hold `GET /buildings/{id}/live` open: plain
-   asyncio streams (HTTP/1.1, chunked, SSE parsed) in --client-processes processes. While
+   asyncio streams (HTTP/1.1, chunked, SSE parsed) in --client-processes processes, each
+   opening --ramp streams at a time (0: all at once) and reopening a failed or ended stream
+   after 3 s as a browser's EventSource does (the failed attempts are counted). While
    they are open the script commits a marker every 2 s on one watched building after the
    other: a reported incident whose text is new (`bench-marker-N`, the previous one ended),
    and each stream notes when an event carrying that text arrives.
@@ -76,6 +78,7 @@ from sensors.seeding import seed_meters
 
 MARKER = re.compile(r"bench-marker-(\d+)")
 MARKER_EVERY = 2.0
+RETRY_SECONDS = 3.0  # the stream's `retry:` hint: a browser's EventSource waits this long to reconnect
 SUMMARY = re.compile(r"\b(published|acknowledged|dropped|seconds)=([\d.]+)")  # housing simulate's summary
 console = Console(width=None if sys.stdout.isatty() else 132)
 
@@ -90,6 +93,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=2000, help="readings a second the simulator publishes")
     parser.add_argument("--seconds", type=float, default=60, help="length of each phase")
     parser.add_argument("--client-processes", type=int, default=2, help="processes holding the streams")
+    parser.add_argument(
+        "--ramp", type=int, default=10, help="streams a client process opens at a time (0: all at once)"
+    )
     parser.add_argument("--jobs-every", type=float, default=15, help="seconds between the jobs' runs")
     parser.add_argument("--port", type=int, default=18965, help="the web server's port")
     parser.add_argument(
@@ -250,24 +256,23 @@ def run_phase(
     ready: multiprocessing.Queue = multiprocessing.Queue()
     results: multiprocessing.Queue = multiprocessing.Queue()
     clients = []
+    connected, failures, opening = 0, [], 0.0
     if streams:
         assignments = [watched[i % len(watched)] for i in range(streams)]
         for n in range(args.client_processes):
             mine = assignments[n :: args.client_processes]
             if mine:
                 client = multiprocessing.Process(
-                    target=stream_clients, args=(args.port, token, mine, ready, stop_clients, results)
+                    target=stream_clients,
+                    args=(args.port, token, mine, args.ramp, ready, stop_clients, results),
                 )
                 client.start()
                 clients.append(client)
-        connected = 0
-        deadline = time.monotonic() + 120
-        while connected < streams:
-            try:
-                connected += ready.get(timeout=max(0.1, deadline - time.monotonic()))
-            except Exception as exc:
-                stop_clients.set()
-                raise SystemExit(f"only {connected} of {streams} streams got their first event") from exc
+        for _ in clients:
+            got, failed, seconds = ready.get(timeout=600)
+            connected += got
+            failures.extend(failed)
+            opening = max(opening, seconds)
     sampler = Sampler(processes, clients)
     stored_before = stored_rows(conninfo)
     sampler.start()
@@ -300,6 +305,9 @@ def run_phase(
     window = [e for e in events if started_at <= e[0] <= ended_at]
     return {
         "streams": streams,
+        "connected": connected,
+        "failures": failures,
+        "opening": opening,
         "published": published / seconds if seconds else 0.0,
         "dropped": summary.get("dropped", 0),
         "acknowledged": summary.get("acknowledged", 0),
@@ -427,38 +435,56 @@ def _cpu(process: psutil.Process) -> float:
 # The stream clients (their own processes)
 
 
-def stream_clients(port: int, token: str, buildings: list[int], ready, stop, results) -> None:
+def stream_clients(port: int, token: str, buildings: list[int], ramp: int, ready, stop, results) -> None:
     """Holds one SSE stream per entry of `buildings`; puts how many got their first event on
     `ready`, then, once `stop` is set, its events on `results`: (time, stream, building, bytes, markers)."""
     events: list[tuple] = []
-    asyncio.run(_hold(port, token, buildings, ready, stop, events))
+    asyncio.run(_hold(port, token, buildings, ramp, ready, stop, events))
     results.put(events)
 
 
-async def _hold(port: int, token: str, buildings: list[int], ready, stop, events: list) -> None:
-    first = asyncio.Event()
-    started = [0]
-
-    def on_first() -> None:
-        started[0] += 1
-        if started[0] == len(buildings):
-            first.set()
-
+async def _hold(port: int, token: str, buildings: list[int], ramp: int, ready, stop, events: list) -> None:
+    """Opens the streams `ramp` at a time (all at once when 0), each batch once the one before has
+    its first events; reports (streams with a first event, failed attempts, seconds) on `ready`."""
+    opened = [0]
+    failures: list[str] = []
     offset = os.getpid() * 10_000
-    tasks = [
-        asyncio.create_task(_stream(port, token, building_id, offset + i, events, on_first))
-        for i, building_id in enumerate(buildings)
-    ]
-    await first.wait()
-    ready.put(len(buildings))
+    tasks = []
+    began = time.monotonic()
+    batch = ramp or len(buildings)
+    for start in range(0, len(buildings), batch):
+        for i, building_id in enumerate(buildings[start : start + batch], start):
+            tasks.append(
+                asyncio.create_task(_keep(port, token, building_id, offset + i, events, opened, failures))
+            )
+        deadline = time.monotonic() + 90
+        while opened[0] < len(tasks) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    ready.put((opened[0], failures, time.monotonic() - began))
     while not stop.is_set():
-        for task in tasks:
-            if task.done() and task.exception() is not None:
-                raise task.exception()
         await asyncio.sleep(0.2)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _keep(
+    port: int, token: str, building_id: int, stream_id: int, events: list, opened: list, failures: list
+):
+    """One view's stream, reconnected after RETRY_SECONDS when it fails or ends, as a browser's EventSource."""
+    first = [False]
+
+    def on_first() -> None:
+        if not first[0]:
+            first[0] = True
+            opened[0] += 1
+
+    while True:
+        try:
+            await _stream(port, token, building_id, stream_id, events, on_first)
+        except (OSError, RuntimeError, asyncio.IncompleteReadError, ValueError) as exc:
+            failures.append(str(exc)[:80])
+        await asyncio.sleep(RETRY_SECONDS)
 
 
 async def _stream(port: int, token: str, building_id: int, stream_id: int, events: list, on_first) -> None:
@@ -514,10 +540,12 @@ def report(phases: list[tuple[str, dict]], args) -> None:
         title=f"Live building views while the simulator publishes ({args.rate:,.0f}/s asked), {args.seconds:.0f} s a phase"
     )
     for name in (
-        "phase", "published/s", "stored/s", "web CPU % mean", "web CPU % peak", "web RSS MiB start", "web RSS MiB peak",
+        "phase", "published/s", "stored/s", "web CPU% mean", "web CPU% peak", "web RSS MiB start", "web RSS MiB peak",
         "events/s", "KiB/s", "delay p50 ms", "delay p95 ms",
     ):  # fmt: skip
-        table.add_column(name, justify="left" if name == "phase" else "right", no_wrap=name == "phase")
+        table.add_column(
+            name, justify="left" if name == "phase" else "right", no_wrap=name in ("phase", "published/s")
+        )
     for label, phase in phases:
         cpu, rss, delays = phase["samples"]["cpu"], phase["samples"]["rss"], phase["delays"]
         table.add_row(
@@ -542,6 +570,12 @@ def report(phases: list[tuple[str, dict]], args) -> None:
             if samples[name]
         )
         console.print(f"{label}: mean CPU of the other processes: {means}; {phase['markers']} markers")
+        if phase["streams"]:
+            console.print(
+                f"  {phase['connected']} of {phase['streams']} streams had their first event {phase['opening']:.1f} s after"
+                f" the first was opened ({args.ramp or 'all'} at a time a process); {len(phase['failures'])} failed"
+                f" attempts{': ' + '; '.join(sorted(set(phase['failures']))[:3]) if phase['failures'] else ''}"
+            )
         console.print(f"  simulator: {phase['summary']}")
     console.print(f"machine load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 

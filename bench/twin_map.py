@@ -1,7 +1,7 @@
 """The city map's data over 44,000 buildings, next to a bare SQL select of the same points.
 
     python bench/twin_map.py --url postgresql+psycopg://postgres@127.0.0.1:5432/mapbench \\
-        --buildings 44000 --apartments 8 --requests 40
+        --buildings 44000 --apartments 8 --requests 20
 
 It drops the public schema of the database (refused while its tables hold rows, unless
 --reset), migrates it and writes in SQL, before any clock starts (the twin city, `seed_city`
@@ -90,7 +90,7 @@ def main() -> int:
     parser.add_argument("--url", required=True, help="postgresql+psycopg://user@host:port/database")
     parser.add_argument("--buildings", type=int, default=44_000)
     parser.add_argument("--apartments", type=int, default=8, help="flats in each building")
-    parser.add_argument("--requests", type=int, default=40, help="timed calls of each row (after a warm-up)")
+    parser.add_argument("--requests", type=int, default=20, help="timed calls of each row (after a warm-up)")
     parser.add_argument(
         "--grade-job",
         action="store_true",

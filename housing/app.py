@@ -151,7 +151,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.login_throttle = LoginThrottle(settings.auth.login_rate_limit, settings.auth.rate_limit_storage)
     app.state.templates = make_templates()
     # Live building views: one hub per process, its thread running only while someone watches.
-    app.state.live = twin_pages.make_hub(app.state, settings)
+    twin_pages.install(app.state, settings)
     # Card payments only with Stripe settings; the payment routes say so (503) otherwise.
     app.state.payment_gateway = StripeGateway(settings.stripe) if settings.stripe.configured else None
     # Telegram's webhook (POST /telegram/webhook) only in webhook mode; 404 otherwise.

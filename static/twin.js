@@ -7,6 +7,7 @@
   var box = document.getElementById("twin-live");
   if (!box || !window.EventSource) { return; }
   var status = document.getElementById("twin-status");
+  var readAt = document.getElementById("twin-read-at");  /* the time of reading: for the page without updates */
   var homes = (box.getAttribute("data-homes") || "").split(" ");
   var retryLater = 30000;
 
@@ -33,13 +34,17 @@
 
   function connect() {
     var source = new EventSource(box.getAttribute("data-live"));
-    source.onopen = function () { say("data-live-text"); };
+    source.onopen = function () {
+      say("data-live-text");
+      if (readAt) { readAt.hidden = true; }
+    };
     source.onmessage = function (event) {
       swap(event.data);
       box.setAttribute("data-event-id", event.lastEventId);
     };
     source.onerror = function () {
       say("data-lost-text");
+      if (readAt) { readAt.hidden = false; }
       if (source.readyState === 2) {  /* CLOSED: refused, not dropped; the browser gave up */
         source.close();
         window.setTimeout(connect, retryLater);

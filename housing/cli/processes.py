@@ -6,6 +6,8 @@ import typer
 
 from housing.cli.common import console, settings_or_exit
 
+SHUTDOWN_GRACE_SECONDS = 10  # requests still running when the web process is told to stop
+
 
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
@@ -23,6 +25,10 @@ def serve(
         port=port,
         workers=workers,
         log_config=_web_log_config(),
+        # Open live building views (server-sent events) never end by themselves: uvicorn would
+        # wait for them forever before shutting down. After this long they are cancelled; the
+        # browsers reconnect to another process and resume (docs/digital-twin-view.md).
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 
 

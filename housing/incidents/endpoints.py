@@ -1,7 +1,5 @@
 """JSON routes of incidents: planned outages declared by companies, and a building's interruptions."""
 
-from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -12,14 +10,12 @@ from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.errors import Invalid
 from housing.incidents import service
-from housing.incidents.allowances import interruption
 from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.incidents.schemas import IncidentDuration, IncidentRead, OutageCreate
 from housing.registry.models import Building
 from housing.registry.queries import VisibleBuilding, visible_buildings
 from housing.routing import Paging, paginate
 from housing.schemas import API_PROBLEMS, Page
-from housing.settings import OutageSettings
 from housing.validation import Moment
 
 router = APIRouter(tags=["incidents"], responses=API_PROBLEMS)
@@ -62,19 +58,5 @@ def list_building_incidents(
         query = query.where(ServiceIncident.utility == utility)
     page = paginate(session, query, paging, col(ServiceIncident.started_at).desc())
     outages = settings.outages
-    page["items"] = [_with_duration(incident, now, outages) for incident in page["items"]]
+    page["items"] = [IncidentDuration.of(incident, now, outages) for incident in page["items"]]
     return page
-
-
-def _with_duration(incident: ServiceIncident, now: datetime, outages: OutageSettings) -> IncidentDuration:
-    measured = interruption(
-        Utility(incident.utility),
-        IncidentSource(incident.source),
-        incident.started_at,
-        incident.ended_at,
-        now,
-        outages,
-    )
-    return IncidentDuration.model_validate(
-        {**IncidentRead.model_validate(incident).model_dump(), **asdict(measured)}
-    )

@@ -1,12 +1,15 @@
 """API models of incidents and planned outages."""
 
+from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 
 from pydantic import Field, model_validator
 
-from housing.incidents.models import IncidentSource, Utility
+from housing.incidents.allowances import interruption
+from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.schemas import ReadModel
+from housing.settings import OutageSettings
 from housing.validation import AwareMoment, Id, InputModel
 
 
@@ -41,3 +44,16 @@ class IncidentDuration(IncidentRead):
     duration_hours: float
     allowed_hours: float = Field(description="The longest interruption tolerated for this service")
     over_allowance: bool
+
+    @classmethod
+    def of(cls, incident: ServiceIncident, now: datetime, outages: OutageSettings) -> "IncidentDuration":
+        """The incident with its time by `now` against its allowance (`allowances.interruption`)."""
+        measured = interruption(
+            Utility(incident.utility),
+            IncidentSource(incident.source),
+            incident.started_at,
+            incident.ended_at,
+            now,
+            outages,
+        )
+        return cls.model_validate({**IncidentRead.model_validate(incident).model_dump(), **asdict(measured)})

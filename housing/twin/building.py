@@ -12,10 +12,11 @@ apartment. Who sees what (docs/digital-twin-view.md):
   debt, and of the open requests only those about the common parts, never a neighbour's.
 """
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Integer, cast, func
@@ -24,8 +25,8 @@ from sqlmodel import Session, col, select
 from housing import clock
 from housing.actors import Actor
 from housing.db import is_postgres
-from housing.incidents.allowances import interruption
-from housing.incidents.models import IncidentSource, ServiceIncident, Utility
+from housing.incidents.models import ServiceIncident
+from housing.incidents.schemas import IncidentDuration
 from housing.registry.models import Apartment, Building
 from housing.registry.queries import home_apartment_ids
 from housing.requests.models import RequestCategory, RequestStatus
@@ -111,7 +112,7 @@ class Grid:
 @dataclass(frozen=True, slots=True)
 class Temperatures:
     kind: SensorKind
-    sensors: int  # sensors of this kind that measured in the last 24 hours
+    sensors: int  # sensors of this kind in the building (in service)
     latest: Hour | None
     norm: Decimal
     chart: LineChart
@@ -130,20 +131,6 @@ class HeatMeter:
     read_at: datetime | None
     today: Decimal | None  # consumption since local midnight; None: too few readings
     this_month: Decimal | None
-
-
-@dataclass(frozen=True, slots=True)
-class Interruption:
-    id: int
-    utility: Utility
-    source: IncidentSource
-    started_at: datetime
-    ended_at: datetime | None
-    detail: str
-    ongoing: bool
-    duration_hours: float
-    allowed_hours: float
-    over_allowance: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +171,7 @@ class BuildingState:
     hot_water: Temperatures
     indoor: Temperatures
     heat_meters: tuple[HeatMeter, ...]
-    interruptions: tuple[Interruption, ...]
+    interruptions: tuple[IncidentDuration, ...]
     requests: tuple[OpenRequest, ...]
     common_alerts: tuple[CommonAlert, ...]
     cold_flats: int
@@ -194,9 +181,15 @@ class BuildingState:
 
 
 def building_state(
-    session: Session, building: Building, viewer: Viewer, settings: Settings, now: datetime | None = None
+    session: Session,
+    building: Building,
+    viewer: Viewer,
+    settings: Settings,
+    now: datetime | None = None,
+    cache: "HourlyCache | None" = None,
 ) -> BuildingState:
-    """The building as `viewer` may see it at `now` (the clock's by default)."""
+    """The building as `viewer` may see it at `now` (the clock's by default); `cache` keeps
+    the completed hours of the temperature charts between views (one per web process)."""
     now = now or clock.now()
     today = clock.local_day(now, settings.timezone)
     ids = [building.id]
@@ -226,8 +219,25 @@ def building_state(
         requests = [r for r in requests if r.apartment_id is None]
     numbers = {row.id: row.number for row in apartments}
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=CHART_HOURS - 1)
-    hours = _hourly_temperatures(session, building.id, start)
-    meters = settings.meters
+    hours = _hourly_temperatures(session, building.id, start, now, cache)
+    sensors = {
+        SensorKind(kind): count
+        for kind, count in session.execute(
+            select(Sensor.kind, func.count())
+            .where(Sensor.building_id == building.id, col(Sensor.removed_on).is_(None))
+            .group_by(Sensor.kind)
+        )
+    }
+    norms = {
+        SensorKind.hot_water_temperature: settings.meters.hot_water_min_c,
+        SensorKind.indoor_temperature: settings.meters.indoor_min_c,
+    }
+    charts = {
+        kind: _temperatures(
+            kind, hours.get(kind, []), sensors.get(kind, 0), Decimal(str(norm)), start, settings.timezone
+        )
+        for kind, norm in norms.items()
+    }
     return BuildingState(
         building_id=building.id,
         address=building.address,
@@ -235,16 +245,8 @@ def building_state(
         read_at=now,
         full=viewer.full,
         grid=_grid(apartments, marks, viewer.homes),
-        hot_water=_temperatures(
-            SensorKind.hot_water_temperature,
-            hours,
-            Decimal(str(meters.hot_water_min_c)),
-            start,
-            settings.timezone,
-        ),
-        indoor=_temperatures(
-            SensorKind.indoor_temperature, hours, Decimal(str(meters.indoor_min_c)), start, settings.timezone
-        ),
+        hot_water=charts[SensorKind.hot_water_temperature],
+        indoor=charts[SensorKind.indoor_temperature],
         heat_meters=_heat_meters(session, building.id, now, settings),
         interruptions=_interruptions(session, building.id, now, settings),
         requests=_requests(session, requests, numbers, now),
@@ -286,14 +288,70 @@ def _grid(apartments, marks: dict[int, set[str]], homes: frozenset[int]) -> Grid
 
 
 def _hour_bucket(session: Session, column):
-    """The hour a timestamp falls in, as whole hours since the epoch (grouped in the database)."""
+    """The UTC hour a timestamp falls in, grouped in the database (a timestamp on PostgreSQL,
+    whole hours since the epoch on SQLite)."""
     if is_postgres(session):
-        return func.floor(func.extract("epoch", column) / 3600)
+        return func.date_trunc("hour", func.timezone("UTC", column))
     return cast(func.strftime("%s", column), Integer) // 3600
 
 
-def _hourly_temperatures(session: Session, building_id: int, start: datetime) -> dict[SensorKind, list[Hour]]:
-    """Each sensor kind's hours since `start`: mean, coldest, warmest, and how many sensors."""
+def _utc_hour(value) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return datetime.fromtimestamp(int(value) * 3600, tz=UTC)
+
+
+class HourlyCache:
+    """Completed hours of each building's temperatures, kept a few minutes per web process.
+
+    A day of 500 indoor sensors every 15 minutes is 48,000 measurements; the 23 completed
+    hours of the chart hardly change, so they are aggregated once per `ttl` and only the
+    running hour is read on each view. A measurement a device delivers late into a completed
+    hour shows after at most `ttl`.
+    """
+
+    def __init__(self, ttl: timedelta = timedelta(minutes=5), size: int = 5000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._kept: dict[tuple[int, datetime], tuple[datetime, dict[SensorKind, list[Hour]]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, building_id: int, start: datetime, now: datetime):
+        with self._lock:
+            found = self._kept.get((building_id, start))
+        return found[1] if found is not None and now - found[0] < self.ttl else None
+
+    def put(self, building_id: int, start: datetime, now: datetime, hours) -> None:
+        with self._lock:  # request threads and the live hub's thread share it
+            if len(self._kept) >= self.size:  # the oldest tenth out
+                for key in sorted(self._kept, key=lambda k: self._kept[k][0])[: self.size // 10 or 1]:
+                    del self._kept[key]
+            self._kept[(building_id, start)] = (now, hours)
+
+
+def _hourly_temperatures(
+    session: Session, building_id: int, start: datetime, now: datetime, cache: HourlyCache | None = None
+) -> dict[SensorKind, list[Hour]]:
+    """Each sensor kind's hours from `start` to `now`: mean, coldest, warmest, how many measurements.
+
+    Aggregated in the database; completed hours come from `cache` when it has them fresh."""
+    running = now.replace(minute=0, second=0, microsecond=0)
+    done = cache.get(building_id, start, now) if cache is not None else None
+    since = start if done is None else running
+    found = _aggregate_hours(session, building_id, since)
+    if done is None:
+        done = {kind: [h for h in hours if h.start < running] for kind, hours in found.items()}
+        if cache is not None:
+            cache.put(building_id, start, now, done)
+    kinds = set(done) | set(found)
+    return {
+        kind: [h for h in done.get(kind, []) if h.start < running]
+        + [h for h in found.get(kind, []) if h.start >= running]
+        for kind in kinds
+    }
+
+
+def _aggregate_hours(session: Session, building_id: int, since: datetime) -> dict[SensorKind, list[Hour]]:
     bucket = _hour_bucket(session, Measurement.taken_at).label("bucket")
     query = (
         select(
@@ -302,26 +360,27 @@ def _hourly_temperatures(session: Session, building_id: int, start: datetime) ->
             func.avg(Measurement.value),
             func.min(Measurement.value),
             func.max(Measurement.value),
-            func.count(func.distinct(Measurement.sensor_id)),
+            func.count(),
         )
         .join(Sensor, Sensor.id == Measurement.sensor_id)
-        .where(Sensor.building_id == building_id, Measurement.taken_at >= start)
+        .where(Sensor.building_id == building_id, Measurement.taken_at >= since)
         .group_by(Sensor.kind, bucket)
     )
     hours: dict[SensorKind, list[Hour]] = defaultdict(list)
     for kind, hour, mean, low, high, count in session.execute(query):
-        started = datetime.fromtimestamp(int(hour) * 3600, tz=start.tzinfo)
         mean = Decimal(str(mean)).quantize(Decimal("0.1"))
-        hours[SensorKind(kind)].append(Hour(started, mean, Decimal(str(low)), Decimal(str(high)), count))
+        hours[SensorKind(kind)].append(
+            Hour(_utc_hour(hour), mean, Decimal(str(low)), Decimal(str(high)), count)
+        )
     return hours
 
 
 def _temperatures(
-    kind: SensorKind, hours: dict[SensorKind, list[Hour]], norm: Decimal, start: datetime, timezone: str
+    kind: SensorKind, hours: list[Hour], sensors: int, norm: Decimal, start: datetime, timezone: str
 ) -> Temperatures:
-    own = sorted(hours.get(kind, []), key=lambda h: h.start)
+    own = sorted(hours, key=lambda h: h.start)
     chart = line_chart(own, start, start + timedelta(hours=CHART_HOURS), norm, timezone)
-    return Temperatures(kind, max((h.count for h in own), default=0), own[-1] if own else None, norm, chart)
+    return Temperatures(kind, sensors, own[-1] if own else None, norm, chart)
 
 
 def _heat_meters(
@@ -374,7 +433,7 @@ def _heat_meters(
 
 def _interruptions(
     session: Session, building_id: int, now: datetime, settings: Settings
-) -> tuple[Interruption, ...]:
+) -> tuple[IncidentDuration, ...]:
     """The building's incidents not over yet (planned outages ahead included), oldest first.
 
     Cold flats are incidents of one apartment each: the grid marks them instead."""
@@ -387,26 +446,7 @@ def _interruptions(
         )
         .order_by(ServiceIncident.started_at, ServiceIncident.id)
     )
-    found = []
-    for incident in session.exec(query):
-        measured = interruption(
-            incident.utility, incident.source, incident.started_at, incident.ended_at, now, settings.outages
-        )
-        found.append(
-            Interruption(
-                id=incident.id,
-                utility=Utility(incident.utility),
-                source=IncidentSource(incident.source),
-                started_at=incident.started_at,
-                ended_at=incident.ended_at,
-                detail=incident.detail,
-                ongoing=measured.ongoing,
-                duration_hours=measured.duration_hours,
-                allowed_hours=measured.allowed_hours,
-                over_allowance=measured.over_allowance,
-            )
-        )
-    return tuple(found)
+    return tuple(IncidentDuration.of(incident, now, settings.outages) for incident in session.exec(query))
 
 
 def _requests(session: Session, requests, numbers: dict[int, str], now: datetime) -> tuple[OpenRequest, ...]:

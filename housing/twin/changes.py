@@ -12,7 +12,8 @@ number. A fingerprint changes when anything the view shows changes:
 - the latest reading of a common heat meter;
 - the grade's `graded_at`;
 - new ledger entries of its apartments (debts past due), found by the entries added since
-  the previous look (the ledger only grows), and the city day (a due date passing).
+  the previous look (the ledger only grows), and the city day (a due date passing);
+- while an incident is going on, the quarter hour (its duration shown grows).
 
 Each is read only over the rows that matter now (open ones, the last hours), by the indexes
 the tables have, so a look costs about the same for 1 or 200 buildings.
@@ -35,6 +36,9 @@ from housing.twin.models import BuildingGrade
 from sensors.models import Alert, Measurement, Meter, MeterKind, Reading, Sensor
 
 RECENT = timedelta(hours=2)  # measurements looked at for the latest hour
+# Durations shown (an outage's hours against its allowance) grow with the clock: a view is
+# drawn again at least this often while anything is going on in the building.
+REFRESH_MINUTES = 15
 HEAT_RECENT = timedelta(days=1)
 
 
@@ -152,6 +156,10 @@ def fingerprints(
     ledger_latest = ledger.changes(session, ids)
     add("ledger", ((b, ledger_latest[b]) for b in ids if b in ledger_latest))
     existing = session.exec(select(Building.id).where(col(Building.id).in_(ids))).all()
+    quarter = now.replace(minute=now.minute - now.minute % REFRESH_MINUTES, second=0, microsecond=0)
+    for building_id in existing:
+        if any(part[0] == "incidents" for part in parts[building_id]):
+            parts[building_id].append(("clock", quarter.isoformat()))
     return {building_id: _digest(today, parts[building_id]) for building_id in existing}
 
 

@@ -73,12 +73,16 @@ class LiveHub:
         self.interval = interval
         self.max_streams = max_streams
         self.timezone = timezone
+        self.keep_alive = KEEP_ALIVE_SECONDS
         self._subscriptions: set[Subscription] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._ledger = LedgerCursor()
+        # The last fragment rendered per (building, audience, language), for viewers who join
+        # while it is current: only the hub's thread touches it.
+        self._rendered: dict[tuple[int, str, str], Update] = {}
         self.looks = 0  # how many times the thread looked for changes (for tests and the benchmark)
 
     @property
@@ -119,7 +123,7 @@ class LiveHub:
             self._wake.set()  # the thread sees nobody watches and ends
 
     def stop(self, timeout: float = 10) -> None:
-        """Ends every stream and the thread (the app's shutdown)."""
+        """Ends every stream and the thread (the app's shutdown); new streams are refused meanwhile."""
         with self._lock:
             self._stopped = True
             subscriptions, thread = list(self._subscriptions), self._thread
@@ -129,6 +133,8 @@ class LiveHub:
             _deliver(subscription, None)
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+        with self._lock:  # an app started again (tests run its lifespan more than once) may watch again
+            self._stopped = False
 
     def _run(self) -> None:
         while True:
@@ -161,11 +167,20 @@ class LiveHub:
                     due[(subscription.building_id, subscription.audience, subscription.language)].append(
                         subscription
                     )
-            for (building_id, audience, language), subscribers in due.items():
-                html = self.render(session, building_id, audience, language)
-                if html is None:
-                    continue
-                update = Update(prints[building_id], html)
+            watched_keys = {(s.building_id, s.audience, s.language) for s in watched}
+            self._rendered = {k: v for k, v in self._rendered.items() if k in watched_keys}
+            for key, subscribers in due.items():
+                update = self._rendered.get(key)
+                if update is None or update.id != prints[key[0]]:  # else: rendered already, unchanged since
+                    try:
+                        html = self.render(session, *key)
+                    except Exception:  # one building failing leaves the others live; tried again next look
+                        log.exception("rendering the live view of building %d failed", key[0])
+                        session.rollback()
+                        continue
+                    if html is None:
+                        continue
+                    update = self._rendered[key] = Update(prints[key[0]], html)
                 for subscription in subscribers:
                     subscription.seen = update.id
                     _deliver(subscription, update)

@@ -21,7 +21,8 @@ from housing.registry.models import Building
 from housing.settings import Settings
 from housing.twin import live
 from housing.twin.access import SeenBuilding
-from housing.twin.building import BuildingState, Viewer, building_state
+from housing.twin.building import BuildingState, HourlyCache, Viewer, building_state
+from housing.validation import Text
 from housing.web import render, request_language
 
 router = APIRouter(include_in_schema=False)
@@ -46,7 +47,7 @@ def building_view(
     seen: SeenBuilding,
     now: Now,
 ) -> Response:
-    state = building_state(session, seen.building, seen.viewer, settings, now)
+    state = building_state(session, seen.building, seen.viewer, settings, now, request.app.state.twin_hours)
     return render(request, "twin/building.html", actor=actor, **fragment_context(state))
 
 
@@ -58,17 +59,17 @@ async def building_live(
     request: Request,
     actor: CurrentActor,
     seen: SeenBuilding,
-    last_event_id: Annotated[str | None, Header(max_length=64)] = None,
+    last_event_id: Annotated[Text | None, Header(max_length=64)] = None,
 ) -> StreamingResponse:
     hub: live.LiveHub = request.app.state.live
     language = request_language(request, actor.language)
     subscription = hub.subscribe(seen.building.id, seen.viewer.audience, language, last_event_id)
     return StreamingResponse(
-        live.stream(hub, subscription), media_type="text/event-stream", headers=STREAM_HEADERS
+        live.stream(hub, subscription, hub.keep_alive), media_type="text/event-stream", headers=STREAM_HEADERS
     )
 
 
-def fragment_renderer(templates: Jinja2Templates, settings: Settings) -> live.Renderer:
+def fragment_renderer(templates: Jinja2Templates, settings: Settings, cache: HourlyCache) -> live.Renderer:
     """How the hub renders the live fragment: the state of one audience in one language."""
     template = templates.env.get_template(FRAGMENT)
 
@@ -76,7 +77,7 @@ def fragment_renderer(templates: Jinja2Templates, settings: Settings) -> live.Re
         building = session.get(Building, building_id)
         if building is None:
             return None
-        state = building_state(session, building, Viewer(full=audience == "full"), settings)
+        state = building_state(session, building, Viewer(full=audience == "full"), settings, cache=cache)
         return template.render(
             fragment_context(state),
             language=language,
@@ -87,10 +88,12 @@ def fragment_renderer(templates: Jinja2Templates, settings: Settings) -> live.Re
     return render_fragment
 
 
-def make_hub(app_state, settings: Settings) -> live.LiveHub:
-    return live.LiveHub(
+def install(app_state, settings: Settings) -> None:
+    """The process's chart cache (`twin_hours`) and live hub (`live`) on the app's state."""
+    app_state.twin_hours = HourlyCache()
+    app_state.live = live.LiveHub(
         app_state.engine,
-        fragment_renderer(app_state.templates, settings),
+        fragment_renderer(app_state.templates, settings, app_state.twin_hours),
         interval=settings.twin.live_seconds,
         max_streams=settings.twin.live_streams,
         timezone=settings.timezone,

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from housing.incidents.models import IncidentSource, Utility
+from housing.incidents.schemas import IncidentDuration
 from housing.requests.models import RequestStatus
 from housing.schemas import ReadModel
 from housing.twin.grading import Grade
@@ -44,12 +44,12 @@ class HourRead(ReadModel):
     mean: Decimal
     low: Decimal
     high: Decimal
-    count: int = Field(description="Sensors that measured in the hour")
+    count: int = Field(description="Measurements in the hour")
 
 
 class TemperaturesRead(ReadModel):
     kind: SensorKind
-    sensors: int
+    sensors: int = Field(description="Sensors of this kind in the building")
     norm: Decimal = Field(description="The norm the chart draws (hot water at the tap, living rooms)")
     latest: HourRead | None
     hours: list[HourRead] = Field(description="The last 24 hours, hours without measurements left out")
@@ -63,19 +63,6 @@ class HeatMeterRead(ReadModel):
     read_at: datetime | None
     today: Decimal | None = Field(description="Consumed since local midnight; null: too few readings")
     this_month: Decimal | None
-
-
-class InterruptionRead(ReadModel):
-    id: int
-    utility: Utility
-    source: IncidentSource
-    started_at: datetime
-    ended_at: datetime | None
-    detail: str
-    ongoing: bool
-    duration_hours: float
-    allowed_hours: float
-    over_allowance: bool
 
 
 class OpenRequestRead(ReadModel):
@@ -119,7 +106,7 @@ class BuildingStateRead(ReadModel):
     hot_water: TemperaturesRead
     indoor: TemperaturesRead
     heat_meters: list[HeatMeterRead]
-    interruptions: list[InterruptionRead] = Field(description="Incidents and planned outages not over yet")
+    interruptions: list[IncidentDuration] = Field(description="Incidents and planned outages not over yet")
     requests: list[OpenRequestRead] = Field(description="Open requests, nearest deadline first")
     common_alerts: list[CommonAlertRead] = Field(description="Open alerts of the building's common meters")
     cold_flats: int

@@ -37,14 +37,21 @@ OTHER_PATH_VALUES = {"taken_at": "2026-11-01T00:00:00+05:00", "fmt": "json", "se
 
 
 def _int_params(route: APIRoute, where: str) -> list[str]:
-    params = getattr(route.dependant, f"{where}_params")
-    for sub in route.dependant.dependencies:
-        params = params + getattr(sub, f"{where}_params")
-    return [
+    params = _params(route.dependant, where)
+    names = [
         p.alias
         for p in params
         if any(kind is int for kind, _ in leaves(p.field_info.annotation, tuple(p.field_info.metadata)))
     ]
+    return list(dict.fromkeys(names))
+
+
+def _params(dependant, where: str) -> list:
+    """The route's parameters and those of its dependencies, however deep (a dependency on VisibleBuilding)."""
+    params = list(getattr(dependant, f"{where}_params"))
+    for sub in dependant.dependencies:
+        params += _params(sub, where)
+    return params
 
 
 ROUTES = list(_api_routes(create_app(make_settings("sqlite://")).routes))

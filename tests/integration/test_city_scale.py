@@ -106,6 +106,7 @@ NOT_PAGES = {
     "/redoc": "the API's documentation",
     "/healthz": "the health check",
     "/static/docs/redoc.standalone.js": "the API documentation's script, a static file",
+    "/buildings/{building_id}/live": "a live view's event stream, open until the browser leaves (test_twin_live.py)",
 }
 # Query values for the parameters some routes require.
 REQUIRED_QUERY = {

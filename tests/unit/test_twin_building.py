@@ -6,9 +6,11 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import event
+from sqlmodel import select
 
-from housing.twin.building import COLD, DEBT, LEAK, REQUEST, SILENT, Viewer, building_state
+from housing.twin.building import COLD, DEBT, LEAK, REQUEST, SILENT, HourlyCache, Viewer, building_state
 from housing.twin.chart import HEIGHT, Hour, line_chart
+from sensors.models import Measurement, Sensor, SensorKind
 from tests.factories.core import make_apartment, make_building
 from tests.factories.twin import NOW, make_twin_building
 
@@ -161,3 +163,24 @@ def test_a_flat_line_and_hours_outside_the_window_and_no_hours():
 def test_hour_marks_are_local_time():
     chart = line_chart([], START, END, timezone="Asia/Tashkent")
     assert [t.label for t in chart.hours] == ["13:00", "19:00", "01:00", "07:00", "13:00"]
+
+
+def test_the_chart_cache_gives_the_same_hours_and_reads_only_the_running_hour_again(
+    db, session, settings, twin
+):
+    cache = HourlyCache()
+    plain = building_state(session, twin.building, FULL, settings, NOW)
+    first = building_state(session, twin.building, FULL, settings, NOW, cache)
+    assert first.indoor.hours == plain.indoor.hours and first.hot_water.hours == plain.hot_water.hours
+    hot = session.exec(select(Sensor).where(Sensor.kind == SensorKind.hot_water_temperature)).first()
+    late = NOW - timedelta(hours=3, minutes=50)  # in a completed hour
+    running = NOW.replace(minute=5)  # in the running hour
+    for at, value in ((late, "10.0"), (running, "70.0")):
+        session.add(Measurement(sensor_id=hot.id, taken_at=at, value=Decimal(value), received_at=at))
+    session.commit()
+    cached = building_state(session, twin.building, FULL, settings, NOW, cache)
+    assert cached.hot_water.latest.high == Decimal("70.0")  # the running hour is read each time
+    assert min(h.low for h in cached.hot_water.hours) == Decimal("50.0")  # the completed hour kept
+    later = NOW + cache.ttl
+    fresh = building_state(session, twin.building, FULL, settings, later, cache)
+    assert min(h.low for h in fresh.hot_water.hours) == Decimal("10.0")  # after the ttl, read again

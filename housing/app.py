@@ -76,9 +76,11 @@ from housing.scores import pages as scores_pages
 from housing.scores.endpoints import router as scores_router
 from housing.settings import Settings
 from housing.timing import ServerTiming
-from housing.twin import pages as twin_pages
-from housing.twin.endpoints import router as twin_router
+from housing.twin import city_pages as twin_city_pages
 from housing.twin import map_pages as twin_map_pages
+from housing.twin import pages as twin_pages
+from housing.twin.city_endpoints import router as twin_city_router
+from housing.twin.endpoints import router as twin_router
 from housing.twin.map_endpoints import router as twin_map_router
 from housing.web import STATIC_DIR, make_templates, render
 from sensors.meters import console_pages as sensors_console
@@ -180,6 +182,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         building_accounts_router,
         money_router,
         city_money_router,
+        twin_city_router,
         twin_router,
         twin_map_router,
     ):
@@ -210,6 +213,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         city_incident_pages.router,
         city_meeting_pages.router,
         city_money_pages.router,
+        twin_city_pages.router,
         notification_pages.router,
         notification_console.router,
         building_account_pages.router,

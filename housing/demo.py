@@ -86,7 +86,10 @@ def background(settings: Settings, say: Callable[[str], None]) -> Iterator[None]
         say(f"MQTT broker: embedded amqtt on {host}:{port}")
     env |= {"HOUSING_MQTT__HOST": host, "HOUSING_MQTT__PORT": str(port)}
     children.append(_child(["housing.cli", "ingest"], env))
-    children.append(_child(["housing.cli", "simulate", "--rate", str(SIMULATOR_RATE)], env))
+    # One flat's water never stops and one flat stays cold: the twin's leak and cold-flat
+    # states then come from readings, as they would in a real city.
+    simulate = ["simulate", "--rate", str(SIMULATOR_RATE), "--fault", "leak", "--fault", "cold_flat"]
+    children.append(_child(["housing.cli", *simulate], env))
     children.append(_child(["housing.cli", "worker"], env))
     say("ingest worker, device simulator and scheduler started")
     try:

@@ -117,7 +117,7 @@
       bounds.push([point[1], point[2]]);
     });
     if (!tiles) { districtLabels(data, names); }
-    if (bounds.length) { map.fitBounds(bounds, { padding: [20, 20], maxZoom: 16 }); }
+    if (bounds.length) { map.fitBounds(bounds, { padding: [20, 20], maxZoom: 16, animate: false }); }
     document.querySelectorAll("#map-legend [data-level]").forEach(function (item) {
       var count = item.querySelector("[data-count]");
       if (count) { count.textContent = "(" + (counts[item.dataset.level] || 0) + ")"; }
@@ -126,7 +126,7 @@
     var n = data.points.length;
     say(n === 0 ? status.dataset.empty
       : n === 1 ? status.dataset.drawnOne
-      : status.dataset.drawnMany.replace("%(count)s", n.toLocaleString(document.documentElement.lang)));
+      : status.dataset.drawnMany.replace("{n}", n.toLocaleString(document.documentElement.lang)));
     box.dataset.ready = "1";
   }
 

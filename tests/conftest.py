@@ -86,14 +86,32 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+# Every id sequence a test advanced starts again from 1, as on a fresh database.
+_RESTART_SEQUENCES = text(
+    "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, 1, false)"
+    " FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+)
+
+
 def _wipe(engine: Engine) -> None:
+    """Empties every table (children first) and, on PostgreSQL, restarts the id sequences.
+
+    On PostgreSQL only the tables holding rows are emptied, found in one query: a TRUNCATE
+    of all 70-odd tables after every test cost 0.3-2 s (it replaces each table's files),
+    which was most of the suite's time there; DELETE of a few small tables takes milliseconds.
+    """
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(text(f'DELETE FROM "{table}"'))
+            holding_rows = " UNION ALL ".join(
+                f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in tables
+            )
+            filled = set(connection.execute(text(holding_rows)).scalars())
+            tables = [table for table in tables if table in filled]
+        for table in tables:
+            connection.execute(text(f'DELETE FROM "{table}"'))
+        if engine.dialect.name == "postgresql":
+            connection.execute(_RESTART_SEQUENCES)
 
 
 @pytest.fixture

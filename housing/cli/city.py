@@ -53,6 +53,7 @@ def demo(
     from housing.meetings.seeding import seed_demo_meetings
     from housing.registry.seeding import reset_demo_users
     from housing.requests.seeding import seed_demo_requests
+    from housing.twin.seeding import seed_demo_twin
 
     settings = settings_or_exit()
     migrate.upgrade(settings.db.url)
@@ -69,6 +70,7 @@ def demo(
         console.print(line)
     console.print(seed_demo_reports(engine, settings))  # after billing: last quarter billed, paid, reported
     console.print(seed_demo_gateway_payments(engine, settings))  # Payme and Click yesterday, reconciled
+    console.print(seed_demo_twin(engine, settings))  # last: grades before and after a few things go wrong
     table = Table("role", "user name", "password", title="Demo logins (passwords change at every start)")
     for role, username, password in logins:
         table.add_row(role, username, password)

@@ -79,14 +79,22 @@ class ChangeRow:
     district: str
     company: str | None  # managing it today
     changed_on: date
-    previous: Grade | None  # None: its first grade
+    previous: Grade | None  # None: its first grade (not listed)
     grade: Grade
 
 
 def grade_changes(
-    session: Session, today: date, *, days: int = WEEK, company_id: int | None = None
-) -> list[ChangeRow]:
-    """Changes of grade on the last `days` days through `today`, newest first."""
+    session: Session,
+    today: date,
+    *,
+    days: int = WEEK,
+    company_id: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[list[ChangeRow], int]:
+    """Changes of grade on the last `days` days through `today`, newest first: a page of them
+    (all without `limit`) and how many. A building's first grade is no change (the first night
+    the job runs grades every building) and is left out."""
     managers = current_manager_ids(today).subquery("manager")
     query = (
         select(
@@ -102,15 +110,25 @@ def grade_changes(
         .join(District, District.id == Building.district_id)
         .outerjoin(managers, managers.c.building_id == Building.id)
         .outerjoin(ManagementCompany, ManagementCompany.id == managers.c.company_id)
-        .where(GradeChange.changed_on > today - timedelta(days=days), GradeChange.changed_on <= today)
-        .order_by(col(GradeChange.changed_on).desc(), Building.address, col(GradeChange.id).desc())
+        .where(
+            GradeChange.changed_on > today - timedelta(days=days),
+            GradeChange.changed_on <= today,
+            col(GradeChange.previous).is_not(None),
+        )
     )
     if company_id is not None:
         query = query.where(managers.c.company_id == company_id)
-    return [
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    query = query.order_by(
+        col(GradeChange.changed_on).desc(), Building.address, col(GradeChange.id).desc()
+    ).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = [
         ChangeRow(b, address, district, company, on, Grade(previous) if previous else None, Grade(grade))
         for b, address, district, company, on, previous, grade in session.execute(query)
     ]
+    return rows, total
 
 
 @dataclass(frozen=True)

@@ -47,13 +47,14 @@ class ColdFlat:
     deviation: Decimal | None  # the worst shortfall in degrees C so far
 
 
-def cold_flats(session: Session, building_ids: Buildings = None) -> list[ColdFlat]:
-    """Apartments cold now: open heating incidents of indoor sensors, longest cold first."""
+def cold_flats_query(building_ids: Buildings = None) -> Select:
+    """The statement of `cold_flats`, unordered: one row per cold apartment (building id,
+    apartment id, since, deviation), for a caller that counts or joins them in SQL (the map)."""
     query = select(
         ServiceIncident.building_id,
         ServiceIncident.apartment_id,
-        func.min(ServiceIncident.started_at),
-        func.max(ServiceIncident.deviation),
+        func.min(ServiceIncident.started_at).label("since"),
+        func.max(ServiceIncident.deviation).label("deviation"),
     ).where(
         col(ServiceIncident.ended_at).is_(None),
         ServiceIncident.utility == Utility.heating,
@@ -61,21 +62,30 @@ def cold_flats(session: Session, building_ids: Buildings = None) -> list[ColdFla
         col(ServiceIncident.apartment_id).is_not(None),
     )
     query = _within(query, ServiceIncident.building_id, building_ids)
+    return query.group_by(ServiceIncident.building_id, ServiceIncident.apartment_id)
+
+
+def cold_flats(session: Session, building_ids: Buildings = None) -> list[ColdFlat]:
+    """Apartments cold now: open heating incidents of indoor sensors, longest cold first."""
+    query = cold_flats_query(building_ids)
     rows = session.execute(
-        query.group_by(ServiceIncident.building_id, ServiceIncident.apartment_id).order_by(
-            func.min(ServiceIncident.started_at), ServiceIncident.apartment_id
-        )
+        query.order_by(func.min(ServiceIncident.started_at), ServiceIncident.apartment_id)
     ).all()
     return [ColdFlat(*row) for row in rows]
 
 
-def overdue_requests(session: Session, now: datetime, building_ids: Buildings = None) -> dict[int, int]:
-    """building id -> open requests past their deadline now (buildings with none are left out)."""
-    query = select(ServiceRequest.building_id, func.count()).where(
+def overdue_requests_query(now: datetime, building_ids: Buildings = None) -> Select:
+    """The statement of `overdue_requests`: (building id, n) for a caller that joins it in SQL (the map)."""
+    query = select(ServiceRequest.building_id, func.count().label("n")).where(
         col(ServiceRequest.status).in_(OPEN), ServiceRequest.deadline_at < now
     )
     query = _within(query, ServiceRequest.building_id, building_ids)
-    return dict(session.execute(query.group_by(ServiceRequest.building_id)).tuples().all())
+    return query.group_by(ServiceRequest.building_id)
+
+
+def overdue_requests(session: Session, now: datetime, building_ids: Buildings = None) -> dict[int, int]:
+    """building id -> open requests past their deadline now (buildings with none are left out)."""
+    return dict(session.execute(overdue_requests_query(now, building_ids)).all())
 
 
 def open_requests(session: Session, building_ids: Collection[int]) -> list[ServiceRequest]:
@@ -102,7 +112,7 @@ def debts_past_due(session: Session, today: date, building_ids: Buildings = None
         .group_by(LedgerEntry.apartment_id)
         .having(owed > 0)
     )
-    return dict(session.execute(query).tuples().all())
+    return dict(session.execute(query).all())
 
 
 @dataclass(frozen=True, slots=True)

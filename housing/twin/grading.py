@@ -25,7 +25,7 @@ SEVERITY = {Grade.green: 0, Grade.yellow: 1, Grade.red: 2}
 # The components, in the order pages show them.
 INCIDENT_HOURS = "incident_hours"  # hours of service incidents per apartment in the window
 OVERDUE_REQUESTS = "overdue_requests"  # open requests past their deadline now
-RATING = "rating"  # residents' mean rating (1-5) of requests closed in the window
+RATING = "rating"  # residents' mean rating (1-5) of requests rated in the window
 METER_COVERAGE = "meter_coverage"  # share of apartments with a smart meter reporting
 DEBT_SHARE = "debt_share"  # share of apartments with a debt past due
 REPORT_ON_TIME = "report_on_time"  # the last due quarter's money report: 1 on time, 0.5 late, 0 missing

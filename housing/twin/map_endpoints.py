@@ -9,12 +9,12 @@ import json
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from housing.auth import WatcherActor
-from housing.dashboard import CompanyId, DistrictId
+from housing.dashboard import CompanyId, DistrictId, query_string
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.schemas import API_PROBLEMS
@@ -23,11 +23,12 @@ from housing.twin.map import (
     FIELDS,
     FROM_GRADE,
     Layer,
-    MapPoints,
-    Scale,
+    MapFilters,
     company_names,
     district_names,
-    map_points,
+    graded_range,
+    map_statement,
+    points_json,
     scale_of,
 )
 from sensors.meters.conditions import in_season, parse_season
@@ -35,6 +36,21 @@ from sensors.meters.conditions import in_season, parse_season
 router = APIRouter(tags=["twin: city map"], responses=API_PROBLEMS)
 
 LayerChoice = Annotated[Layer, Query(description="What colours the points; `grade` by default")]
+
+
+def map_query(asked: MapFilters) -> str:
+    """The filters as a URL query, for the links between the map, its list and its data."""
+    return query_string(layer=asked.layer.value, district_id=asked.district_id, company_id=asked.company_id)
+
+
+def _asked(
+    district_id: DistrictId = None, company_id: CompanyId = None, layer: LayerChoice = Layer.grade
+) -> MapFilters:
+    """The map's filters as the JSON route and both pages take them (a GET form: empty is all)."""
+    return MapFilters(layer, district_id, company_id)
+
+
+Asked = Annotated[MapFilters, Depends(_asked)]
 
 # One point: id, latitude, longitude, address, district id, company id, grade, the layer's value.
 Point = tuple[int, float, float, str, int, int | None, Grade | None, float | None]
@@ -70,30 +86,6 @@ class MapBuildings(BaseModel):
     companies: list[tuple[int, str]] = Field(description="[id, name] of every company the caller may see")
 
 
-def map_document(
-    found: MapPoints,
-    scale: Scale,
-    now: datetime,
-    heating: bool,
-    districts: list[tuple[int, str]],
-    companies: list[tuple[int, str]],
-) -> dict[str, Any]:
-    grades = found.layer in FROM_GRADE
-    return {
-        "layer": found.layer.value,
-        "fields": list(FIELDS),
-        "points": found.points,
-        "count": len(found.points),
-        "scale": scale.as_json(),
-        "as_of": now.isoformat(),
-        "graded_from": found.graded_from.isoformat() if grades and found.graded_from else None,
-        "graded_to": found.graded_to.isoformat() if grades and found.graded_to else None,
-        "heating_season": heating,
-        "districts": districts,
-        "companies": companies,
-    }
-
-
 def in_heating_season(settings: Any, today: date) -> bool:
     return in_season(today, parse_season(settings.meters.heating_season))
 
@@ -105,9 +97,7 @@ def map_buildings(
     settings: SettingsDep,
     today: Today,
     now: Now,
-    district_id: DistrictId = None,
-    company_id: CompanyId = None,
-    layer: LayerChoice = Layer.grade,
+    asked: Asked,
 ) -> Response:
     """Every building the caller may see as a point with its grade and the layer's value:
     officials and admins the city, a company's staff the buildings it manages today.
@@ -115,17 +105,25 @@ def map_buildings(
     `incidents` (open now), `overdue` (open requests past deadline now), `cold` (cold flats
     now), `debt` (share of apartments with a debt past due, as of the grade), `meeting`
     (owners voting now), `report` (the last due quarterly report: 1 on time, 0.5 late, 0
-    missing, as of the grade). Written straight to JSON, not validated point by point."""
-    found = map_points(
-        session, actor, today, now, layer=layer, district_id=district_id, company_id=company_id
-    )
-    document = map_document(
-        found,
-        scale_of(found.layer, settings),
-        now,
-        in_heating_season(settings, today),
-        district_names(session),
-        company_names(session, actor, today),
-    )
-    body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    missing, as of the grade). The points are written as JSON by the database, not validated
+    point by point."""
+    layer = asked.layer
+    points, count = points_json(session, map_statement(session, actor, today, now, asked))
+    graded = (None, None)
+    if layer in FROM_GRADE and count:
+        graded = graded_range(session, actor, today, asked.district_id, asked.company_id)
+    head = {
+        "layer": layer.value,
+        "fields": list(FIELDS),
+        "count": count,
+        "scale": scale_of(layer, settings).as_json(),
+        "as_of": now.isoformat(),
+        "graded_from": graded[0].isoformat() if graded[0] else None,
+        "graded_to": graded[1].isoformat() if graded[1] else None,
+        "heating_season": in_heating_season(settings, today),
+        "districts": district_names(session),
+        "companies": company_names(session, actor, today),
+    }
+    # The points as the database wrote them, spliced in: no Python object per point.
+    body = json.dumps(head, separators=(",", ":"), ensure_ascii=False)[:-1] + ',"points":' + points + "}"
     return Response(body, media_type="application/json")

@@ -7,6 +7,7 @@ same buildings as a paged table (the default for screen readers and small phones
 """
 
 import math
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,21 +18,21 @@ from sqlmodel import Session
 
 from housing.actors import Actor
 from housing.auth import WatcherActor
-from housing.dashboard import CompanyId, DistrictId, PageNumber, Pager, query_string
+from housing.dashboard import PageNumber, Pager
 from housing.db import SessionDep
 from housing.deps import Now, SettingsDep, Today
 from housing.registry.models import Building, District
 from housing.twin.map import (
     FROM_GRADE,
     Layer,
+    MapFilters,
     company_names,
     district_names,
-    fill_facts,
     graded_range,
     points_query,
     scale_of,
 )
-from housing.twin.map_endpoints import LayerChoice, in_heating_season
+from housing.twin.map_endpoints import Asked, in_heating_season, map_query
 from housing.web import render
 
 router = APIRouter(include_in_schema=False)
@@ -54,25 +55,24 @@ def _frame(actor: Actor) -> str:
     return "scores/city.html" if actor.sees_whole_city else "twin/console_frame.html"
 
 
-def _common(
-    session: Session, actor: Actor, settings: Any, today, layer: Layer, district_id, company_id
-) -> dict[str, Any]:
+def _common(session: Session, actor: Actor, settings: Any, today: date, asked: MapFilters) -> dict[str, Any]:
+    layer = asked.layer
     return {
         "actor": actor,
         "frame": _frame(actor),
         "layer": layer.value,
         "layers": [choice.value for choice in Layer],
         # The layers read from the stored grades say as of when: (oldest, newest graded_on).
-        "graded": graded_range(session, actor, today, district_id, company_id)
+        "graded": graded_range(session, actor, today, asked.district_id, asked.company_id)
         if layer in FROM_GRADE
         else None,
         "scale": scale_of(layer, settings),
         "heating_season": in_heating_season(settings, today),
-        "district_id": district_id,
-        "company_id": company_id,
+        "district_id": asked.district_id,
+        "company_id": asked.company_id,
         "districts": district_names(session),
         "companies": company_names(session, actor, today),
-        "filters": query_string(layer=layer.value, district_id=district_id, company_id=company_id),
+        "filters": map_query(asked),
     }
 
 
@@ -83,9 +83,7 @@ def map_page(
     actor: WatcherActor,
     settings: SettingsDep,
     today: Today,
-    district_id: DistrictId = None,
-    company_id: CompanyId = None,
-    layer: LayerChoice = Layer.grade,
+    asked: Asked,
 ) -> Response:
     """The map's frame, form and legend; static/twin-map.js fetches the points and draws them."""
     twin = settings.twin
@@ -95,7 +93,7 @@ def map_page(
         "twin/map.html",
         tile_url=tiles or "",
         tile_attribution=twin.tile_attribution if tiles else "",
-        **_common(session, actor, settings, today, layer, district_id, company_id),
+        **_common(session, actor, settings, today, asked),
     )
 
 
@@ -107,13 +105,11 @@ def map_list(
     settings: SettingsDep,
     today: Today,
     now: Now,
-    district_id: DistrictId = None,
-    company_id: CompanyId = None,
-    layer: LayerChoice = Layer.grade,
+    asked: Asked,
     page: PageNumber = 1,
 ) -> Response:
     """The map's buildings as a table, by district and address, a page at a time."""
-    query = points_query(actor, today, now, layer, district_id, company_id)
+    query = points_query(actor, today, now, asked)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     last = max(1, math.ceil(total / PAGE_SIZE))
     number = min(page, last)
@@ -124,23 +120,21 @@ def map_list(
         .limit(PAGE_SIZE)
         .offset((number - 1) * PAGE_SIZE)
     )
-    rows = [tuple(row) for row in session.execute(listed)]
-    # The facts layers' value in the last place of each point; the district's name after it.
-    points = fill_facts(session, layer, now, [row[:-1] for row in rows], whole_city=False)
-    context = _common(session, actor, settings, today, layer, district_id, company_id)
+    rows = [tuple(row) for row in session.execute(listed)]  # a point, then its district's name
+    context = _common(session, actor, settings, today, asked)
     companies = dict(context["companies"])
     scale = context["scale"]
     listing = [
         {
-            "id": point[0],
-            "address": point[3],
-            "district": row[-1],
-            "company": companies.get(point[5], "") if point[5] is not None else None,
-            "grade": point[6],
-            "value": point[7],
-            "level": scale.level(point[6], point[7]),
+            "id": row[0],
+            "address": row[3],
+            "district": row[8],
+            "company": companies.get(row[5], "") if row[5] is not None else None,
+            "grade": row[6],
+            "value": row[7],
+            "level": scale.level(row[6], row[7]),
         }
-        for point, row in zip(points, rows, strict=True)
+        for row in rows
     ]
     return render(
         request,

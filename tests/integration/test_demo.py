@@ -66,9 +66,17 @@ def test_demo_serves_logins_and_readings_arrive_within_seconds(tmp_path: Path):
                 "SELECT count(*) FROM instalment_plan WHERE status = 'active'"
             ).fetchone()[0]
             differences = connection.execute("SELECT kind FROM reconciliation_difference").fetchall()
+            grades = dict(
+                connection.execute("SELECT grade, count(*) FROM building_grade GROUP BY grade").fetchall()
+            )
+            changed = connection.execute(
+                "SELECT count(*) FROM building_grade_change WHERE previous IS NOT NULL AND previous != grade"
+            ).fetchone()[0]
         assert meetings.keys() == {"closed", "published"} and meetings["published"] > 0, meetings
         assert plans == 1  # a debtor of the demo building keeps to a schedule
         assert differences == [("missing_in_ours",)]  # yesterday's, on the reconciliation page
+        assert {"green", "yellow", "red"} <= grades.keys(), grades  # the twin graded the city, for reasons
+        assert changed >= 2, changed  # buildings that changed grade this week
         building_id = _get(f"{base}/api/v1/apartments", headers)["items"][0]["building_id"]
         reports = _get(f"{base}/api/v1/buildings/{building_id}/reports", headers)
         assert len(reports) == 1, reports  # last quarter's, billed, mostly paid and spent

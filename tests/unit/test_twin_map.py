@@ -7,6 +7,7 @@ are placed so that each layer's value differs by building, with decoys that must
 a meeting whose voting ended).
 """
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -20,7 +21,16 @@ from housing.incidents.models import IncidentSource, ServiceIncident, Utility
 from housing.meetings.models import InitiatorKind, Meeting, MeetingStatus
 from housing.registry.models import Building, ManagementCompany
 from housing.twin.grading import COMPONENTS, DEBT_SHARE, REPORT_ON_TIME, Component, Grade
-from housing.twin.map import FIELDS, Layer, Scale, map_points, scale_of
+from housing.twin.map import (
+    FIELDS,
+    Layer,
+    MapFilters,
+    Scale,
+    map_points,
+    map_statement,
+    points_json,
+    scale_of,
+)
 from housing.twin.models import BuildingGrade
 from tests.conftest import make_settings
 from tests.factories.core import (
@@ -342,3 +352,30 @@ def test_the_grade_layer_is_coloured_by_the_grade():
 def test_the_debt_thresholds_are_the_settings():
     settings = make_settings("sqlite://", twin={"debt_share_yellow": 0.2, "debt_share_red": 0.5})
     assert scale_of(Layer.debt, settings) == Scale("threshold", 0.2, 0.5, True)
+
+
+def test_a_regrade_is_read_at_once_even_on_the_same_moment(session, small_city: SmallCity):
+    """PostgreSQL keeps the stored grades' components between requests: a rewrite must show."""
+    assert values(session, OFFICIAL, Layer.debt)[small_city.a1.id][7] == pytest.approx(0.05)
+    row = session.get(BuildingGrade, small_city.a1.id)
+    row.components = [c | {"value": 0.5} if c["name"] == DEBT_SHARE else c for c in row.components]
+    session.add(row)  # graded_at unchanged, like a second run of a frozen-clock test
+    session.commit()
+    assert values(session, OFFICIAL, Layer.debt)[small_city.a1.id][7] == pytest.approx(0.5)
+    session.delete(row)
+    session.commit()
+    assert values(session, OFFICIAL, Layer.debt)[small_city.a1.id][7] is None
+
+
+@pytest.mark.parametrize("layer", list(Layer))
+def test_the_json_the_database_writes_is_the_same_points(session, small_city: SmallCity, layer):
+    staff_a = actor(Role.manager, company_id=small_city.company_a.id)
+    for who, filters in ((OFFICIAL, {}), (OFFICIAL, {"district_id": small_city.district_2}), (staff_a, {})):
+        body, count = points_json(
+            session, map_statement(session, who, TODAY, NOW, MapFilters(layer, **filters))
+        )
+        expected = map_points(session, who, TODAY, NOW, layer=layer, **filters).points
+        assert json.loads(body) == [list(p) for p in expected]
+        assert count == len(expected)
+    nobodys = map_statement(session, OFFICIAL, TODAY, NOW, MapFilters(layer, company_id=2**31 - 1))
+    assert points_json(session, nobodys) == ("[]", 0)

@@ -106,11 +106,14 @@
     data.companies.forEach(function (c) { names.companies[c[0]] = c[1]; });
     var counts = {};
     var bounds = [];
+    // A city's tens of thousands of points: smaller and without outlines, so colours stay readable.
+    var crowded = data.points.length > 5000;
     data.points.forEach(function (point) {
       var lvl = level(data.scale, point[6], point[7]);
       counts[lvl] = (counts[lvl] || 0) + 1;
       var marker = L.circleMarker([point[1], point[2]], {
-        radius: 5, weight: 1, color: "#222", fillColor: colours[lvl] || fallback, fillOpacity: 0.9,
+        radius: crowded ? 3 : 5, stroke: !crowded, weight: 1, color: "#222",
+        fillColor: colours[lvl] || fallback, fillOpacity: 0.9,
       });
       marker.bindPopup(function () { return popup(point, data, names); });
       marker.addTo(map);

@@ -27,7 +27,7 @@ def serve(
         log_config=_web_log_config(),
         # Open live building views (server-sent events) never end by themselves: uvicorn would
         # wait for them forever before shutting down. After this long they are cancelled; the
-        # browsers reconnect to another process and resume (docs/digital-twin-view.md).
+        # browsers reconnect to another process and resume (docs/digital-twin.md).
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 

@@ -3,7 +3,7 @@
 Read in a fixed number of grouped queries whatever the building's size (about a dozen: the
 apartments, the shared facts of `housing.twin.facts`, the last day's temperatures grouped
 by kind and hour, the common heat meter, the incidents, the grade), never one per
-apartment. Who sees what (docs/digital-twin-view.md):
+apartment. Who sees what (docs/digital-twin.md):
 
 - full view (staff of the managing company, officials, admins): every mark, every open
   request, debts past due;

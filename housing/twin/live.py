@@ -12,7 +12,7 @@ gets the current state at the next look, which its subscription triggers at once
 it already has it.
 
 Nothing here reads a request: the stream route (`housing.twin.pages`) checks access before
-subscribing. The design and its cost: docs/digital-twin-view.md.
+subscribing. The design and its cost: docs/digital-twin.md.
 """
 
 import asyncio

@@ -29,7 +29,7 @@ from housing.twin.map import (
     company_names,
     district_names,
     graded_range,
-    points_query,
+    map_statement,
     scale_of,
 )
 from housing.twin.map_endpoints import Asked, in_heating_season, map_query
@@ -109,7 +109,7 @@ def map_list(
     page: PageNumber = 1,
 ) -> Response:
     """The map's buildings as a table, by district and address, a page at a time."""
-    query = points_query(actor, today, now, asked)
+    query = map_statement(session, actor, today, now, asked)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     last = max(1, math.ceil(total / PAGE_SIZE))
     number = min(page, last)

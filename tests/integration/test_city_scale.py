@@ -126,6 +126,7 @@ CITY_LONG_LISTS = {
     "/city/scores",
     "/city/requests",
     "/city/incidents",
+    "/map/list",
 }
 LONG_LISTS = {
     "official": CITY_LONG_LISTS,

@@ -83,7 +83,8 @@ def main() -> int:
         return 2
     console.print(
         f"{benchkit.machine(server)}, a building of {args.apartments:,} flats in a city of "
-        f"{args.city_buildings:,} more, {args.requests} calls a row, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        f"{args.city_buildings:,} more, {args.requests} calls a row, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"load average {twin_map.load()}"
     )
     started = time.perf_counter()
     benchkit.fresh_schema(conninfo, args.url)

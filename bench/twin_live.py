@@ -110,7 +110,7 @@ def main() -> int:
     args.broker_port = args.broker_port or args.port + 1
     console.print(
         f"{benchkit.machine(server)}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
-        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}: {args.buildings:,} buildings of {args.apartments} flats, "
+        f"{twin_map.load()}: {args.buildings:,} buildings of {args.apartments} flats, "
         f"{args.streams} streams on {args.watched} buildings, {args.rate:,.0f} readings/s asked, "
         f"{args.seconds:.0f} s a phase"
     )
@@ -577,7 +577,7 @@ def report(phases: list[tuple[str, dict]], args) -> None:
                 f" attempts{': ' + '; '.join(sorted(set(phase['failures']))[:3]) if phase['failures'] else ''}"
             )
         console.print(f"  simulator: {phase['summary']}")
-    console.print(f"machine load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    console.print(f"load average at the end: {twin_map.load()}")
 
 
 if __name__ == "__main__":

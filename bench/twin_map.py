@@ -38,6 +38,7 @@ or reports, so its components differ from the drawn ones it replaces).
 
 import argparse
 import json
+import os
 import random
 import re
 import secrets
@@ -104,7 +105,7 @@ def main() -> int:
         return 2
     console.print(
         f"{benchkit.machine(server)}, {args.buildings:,} buildings of {args.apartments} flats, "
-        f"{args.requests} calls a row, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        f"{args.requests} calls a row, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {load()}"
     )
     started = time.perf_counter()
     benchkit.fresh_schema(conninfo, args.url)
@@ -123,6 +124,11 @@ def main() -> int:
     finally:
         engine.dispose()
     return 0
+
+
+def load() -> str:
+    """The machine's load averages (1, 5, 15 minutes): the benchmarks share it with others."""
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def bench_settings(url: str) -> Settings:

@@ -478,6 +478,7 @@ def verdict(target: str, slowest: float, limit_ms: float) -> None:
         f"Target: {target}: {slowest:.0f} ms, "
         + ("[green]met[/green]" if slowest < limit_ms else "[red]missed[/red]")
     )
+    console.print(f"load average at the end: {load()}")
 
 
 def p(values: list[float], q: int) -> float:

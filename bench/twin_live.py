@@ -140,7 +140,9 @@ def main() -> int:
         processes.ingest = start_ingest(args, workdir)
         processes.web = start_web(args, settings)
         stop_jobs = multiprocessing.Event()
-        processes.jobs = multiprocessing.Process(target=run_jobs, args=(args.url, args.jobs_every, stop_jobs))
+        processes.jobs = multiprocessing.Process(
+            target=run_jobs, args=(args.url, args.jobs_every, stop_jobs), daemon=True
+        )
         processes.jobs.start()
         phases = [
             ("baseline: no stream", run_phase(args, conninfo, processes, token, [], workdir)),
@@ -265,6 +267,7 @@ def run_phase(
                 client = multiprocessing.Process(
                     target=stream_clients,
                     args=(args.port, token, mine, args.ramp, ready, stop_clients, results),
+                    daemon=True,  # a failed run does not leave them holding streams
                 )
                 client.start()
                 clients.append(client)

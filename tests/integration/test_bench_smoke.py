@@ -60,6 +60,20 @@ TINY = {
         {"--buildings": "300", "--runs": "1", "--clients": "2", "--requests": "20", "--workers": "1"},
         ["--reset", "--port", "{port}"],
     ),
+    "twin_map": ({"--buildings": "300", "--apartments": "4", "--requests": "4"}, ["--reset"]),
+    "twin_building": ({"--apartments": "60", "--city-buildings": "30", "--requests": "4"}, ["--reset"]),
+    "twin_live": (
+        {
+            "--buildings": "12",
+            "--apartments": "4",
+            "--streams": "6",
+            "--watched": "3",
+            "--rate": "200",
+            "--seconds": "5",
+            "--client-processes": "1",
+        },
+        ["--reset", "--port", "{port}"],
+    ),
 }
 # What each prints in its table: a row label of the baseline and one of our own code.
 PRINTS = {
@@ -72,6 +86,9 @@ PRINTS = {
     "meetings": ("baseline: SQL sum", "official: GET /city/meetings"),
     "building_reports": ("baseline: SQL sum of the payments", "publish_reports"),
     "building_costs": ("baseline: bare GROUP BY", "official: GET /city/money"),
+    "twin_map": ("baseline: SQL SELECT id, latitude, longitude", "official: GET /api/v1/map/buildings"),
+    "twin_building": ("baseline: SQL SELECT the building's", "resident: GET /api/v1/buildings/{id}/state"),
+    "twin_live": ("baseline: no stream", "6 streams, 3 buildings"),
 }
 
 
@@ -156,8 +173,8 @@ def tiny_command(name: str, url: str) -> list[str]:
 )
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_the_benchmark_runs_as_documented_at_a_tiny_size(name, bench_url):
-    if name == "ingest" and not shutil.which("mosquitto"):
-        pytest.skip("bench/ingest.py starts a private Mosquitto: install mosquitto")
+    if name in ("ingest", "twin_live") and not shutil.which("mosquitto"):
+        pytest.skip(f"bench/{name}.py starts a private Mosquitto: install mosquitto")
     command = tiny_command(name, bench_url)
     environment = os.environ | {"COLUMNS": "200"}  # rich's tables: wide enough not to wrap labels
     environment.pop("HOUSING_TEST_DATABASE_URL", None)

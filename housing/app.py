@@ -53,6 +53,7 @@ from housing.db import make_engine
 from housing.errors import DomainError, problem_body
 from housing.incidents import city_pages as city_incident_pages
 from housing.incidents.endpoints import router as incidents_router
+from housing.inflight import RequestsInFlight
 from housing.meetings import city_pages as city_meeting_pages
 from housing.meetings import console_pages as meeting_console
 from housing.meetings import initiative_pages as meeting_initiatives
@@ -251,6 +252,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return response
 
     app.add_middleware(ServerTiming)
+    app.add_middleware(RequestsInFlight, limit=settings.db.pool_size)  # outermost: see housing/inflight.py
     return app
 
 

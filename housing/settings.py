@@ -44,7 +44,12 @@ class DatabaseSettings(BaseModel):
         description="SQLAlchemy URL; PostgreSQL as postgresql+psycopg://user:pass@host/db",
     )
     echo: bool = Field(False, description="Log every SQL statement")
-    pool_size: int = Field(10, ge=1, description="Connections kept per process (PostgreSQL)")
+    pool_size: int = Field(
+        10,
+        ge=1,
+        description="Connections kept per process (PostgreSQL), and the requests a web process serves"
+        " at once: more wait their turn (housing/inflight.py)",
+    )
 
 
 class AuthSettings(BaseModel):

@@ -73,7 +73,7 @@ class Meter(SQLModel, table=True):
     initial_value: Decimal = Field(default=Decimal(0), max_digits=14, decimal_places=3)
     removed_on: date | None = None
     final_value: Decimal | None = Field(default=None, max_digits=14, decimal_places=3)
-    replaced_by_id: int | None = Field(default=None, foreign_key="meter.id")
+    replaced_by_id: int | None = Field(default=None, foreign_key="meter.id", index=True)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 

@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import select
 
 from housing.accounts.models import User
+from housing.i18n import LANGUAGE_COOKIE
 from housing.twin.building import DEBT, REQUEST
 from tests.api.conftest import City
 from tests.factories.core import login
@@ -100,9 +101,11 @@ def test_a_resident_sees_the_common_state_but_no_neighbours_debt_or_requests(cli
 
 
 def test_the_page_works_without_javascript(client, city: City, twin):
+    client.cookies.set(LANGUAGE_COOKIE, "en")
     page = client.get(f"/buildings/{twin.building.id}", headers=city.headers["official"])
     html = page.text
     assert "As read at" in html
+    assert "apartments with a debt past due: 1" in html and "debtors" not in html  # inputs in words
     assert f'href="/buildings/{twin.building.id}"' in html  # the refresh link
     assert 'data-apartment="' in html and "mark-leak" in html
     assert "<svg" in html and "twin-hot-water-chart" in html
@@ -114,6 +117,7 @@ def test_a_building_not_graded_yet_says_so(client, session, city: City, frozen_c
     frozen_clock.set(NOW)
     bare = make_twin_building(session, company=city.company_a, graded=False)
     session.commit()
+    client.cookies.set(LANGUAGE_COOKIE, "en")
     page = client.get(f"/buildings/{bare.building.id}", headers=city.headers["manager"])
     assert "Not graded yet." in page.text
     body = client.get(f"/api/v1/buildings/{bare.building.id}/state", headers=city.headers["manager"]).json()

@@ -110,8 +110,8 @@ def make_twin_building(
         )
     if graded:
         components = [
-            Component(INCIDENT_HOURS, 5.0, {"hours": 60, "apartments": 13}, Grade.yellow).as_json(),
-            Component(DEBT_SHARE, 0.08, {"in_debt": 1, "apartments": 13}, Grade.green).as_json(),
+            Component(INCIDENT_HOURS, 5.0, {"apartment_hours": 60, "apartments": 13}, Grade.yellow).as_json(),
+            Component(DEBT_SHARE, 0.08, {"debtors": 1, "apartments": 13}, Grade.green).as_json(),
         ]
         session.add(
             BuildingGrade(

@@ -92,7 +92,7 @@ def test_the_grade_with_its_components_or_none(session, settings, twin):
     state = building_state(session, twin.building, FULL, settings, NOW)
     assert state.grade.grade == "yellow"
     assert [c.name for c in state.grade.components] == ["incident_hours", "debt_share"]
-    assert state.grade.components[0].inputs == {"hours": 60, "apartments": 13}
+    assert state.grade.components[0].inputs == {"apartment_hours": 60, "apartments": 13}
     bare = make_building(session)
     session.commit()
     assert building_state(session, bare, FULL, settings, NOW).grade is None

@@ -127,3 +127,11 @@ def test_a_building_not_graded_yet_says_so(client, session, city: City, frozen_c
 def test_the_console_links_the_view(browser_of, city: City):
     page = browser_of("manager").get(f"/console/buildings/{city.building_a.id}")
     assert f'href="/buildings/{city.building_a.id}"' in page.text
+
+
+def test_a_resident_finds_the_building_view_from_their_apartment(client, twin, twin_resident):
+    home = twin.apartments["1"]
+    page = client.get(f"/apartments/{home.id}", headers=twin_resident)
+    assert page.status_code == 200
+    assert f'href="/buildings/{twin.building.id}"' in page.text
+    assert client.get(f"/buildings/{twin.building.id}", headers=twin_resident).status_code == 200

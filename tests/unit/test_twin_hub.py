@@ -5,12 +5,20 @@ the last subscriber. Waits have deadlines; the renderer counts its calls."""
 import asyncio
 import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from housing.errors import Unavailable
 from housing.twin.live import LiveHub, Update, event_text
 from tests.factories.core import make_building
+
+
+def run_in_own_loop(coroutine):
+    """`asyncio.run` in a thread of its own: in the whole suite the browser tests' Playwright keeps
+    an event loop running in the main thread, where asyncio.run refuses to start another."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 class Renderer:
@@ -58,7 +66,7 @@ def test_one_render_per_building_audience_and_language(db, buildings):
         return got
 
     try:
-        got = asyncio.run(watch())
+        got = run_in_own_loop(watch())
     finally:
         hub.stop()
     assert [u.html for u in got[:3]] == [f"<p>{first} full uz</p>"] * 3
@@ -83,7 +91,7 @@ def test_a_failing_building_leaves_the_others_live_and_the_thread_ends(db, build
         return update
 
     try:
-        update = asyncio.run(watch())
+        update = run_in_own_loop(watch())
         assert update.html == f"<p>{fine} full en</p>"
         hub_thread_gone = threading.Event()
 
@@ -108,7 +116,7 @@ def test_the_bound_and_a_stopped_hub_refuse(db, buildings):
         assert refused.value.extra["retry_after"] > 0
 
     try:
-        asyncio.run(watch())
+        run_in_own_loop(watch())
     finally:
         hub.stop()
     assert not hub.running and hub.streams == 0

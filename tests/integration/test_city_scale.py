@@ -185,6 +185,12 @@ CITY = {
     "/api/v1/city/late-reports",
     "/city/payments",
     "/api/v1/city/payments/daily",
+    "/city/grades",
+    "/city/grades.csv",
+    "/city/grade-changes.csv",
+    "/city/cold",
+    "/api/v1/city/grades",
+    "/api/v1/city/cold-now",
 }
 FORBIDDEN = {
     "official": CONSOLE

@@ -9,6 +9,7 @@ heating season (a sentence says so out of it).
 """
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -86,14 +87,18 @@ def grades_page(
     )
 
 
+def _file_name(stem: str, company_id: int | None, today: date) -> str:
+    """A CSV's name: what, for which company if filtered, as of which day."""
+    return stem + (f"-company-{company_id}" if company_id else "") + f"-{today.isoformat()}.csv"
+
+
 @router.get("/city/grades.csv")
 def grades_export(
     session: SessionDep, actor: CityActor, today: Today, company_id: ChosenCompany = None
 ) -> Response:
     """Each district's counts by grade and the city's total, as the page shows them."""
     counts = city.grade_counts(session, today, company_id=company_id)
-    name = "building-grades" + (f"-company-{company_id}" if company_id else "") + f"-{today.isoformat()}.csv"
-    return csv_response(counts_csv(counts), name)
+    return csv_response(counts_csv(counts), _file_name("building-grades", company_id, today))
 
 
 @router.get("/city/grade-changes.csv")
@@ -107,8 +112,7 @@ def changes_export(
     """The last week's changes of grade, newest first (all the page's pages), EXPORT_ROWS a part."""
     changes, count = city.grade_changes(session, today, company_id=company_id, **export_part(page))
     following = next_export("/city/grade-changes.csv", query_string(company_id=company_id), page, count)
-    name = "grade-changes" + (f"-company-{company_id}" if company_id else "") + f"-{today.isoformat()}.csv"
-    return csv_response(changes_csv(changes), name, following)
+    return csv_response(changes_csv(changes), _file_name("grade-changes", company_id, today), following)
 
 
 @router.get("/city/cold", response_class=HTMLResponse)
